@@ -1,0 +1,1 @@
+"""facesight: find known people in photo and video collections."""

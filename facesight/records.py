@@ -1,0 +1,152 @@
+"""Plain result records returned by the library and rendered by the edges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "Candidate",
+    "Comparison",
+    "EnrollResult",
+    "ForgetResult",
+    "IdentifiedFace",
+    "MediaFailure",
+    "PersonSummary",
+    "ScanSummary",
+    "Sighting",
+]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One enrolled person a face may be.
+
+    ``distance`` is the Euclidean distance between descriptors, to the
+    person's closest reference (``reference_id``, from ``reference_path``);
+    ``is_match`` is ``distance <= max_distance``.
+    """
+
+    person_id: int
+    person: str
+    reference_id: int
+    reference_path: str
+    distance: float
+    is_match: bool
+    max_distance: float
+
+
+@dataclass(frozen=True)
+class MediaFailure:
+    """A file that could not be used, with the problem in one line."""
+
+    path: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PersonSummary:
+    """An enrolled person and how many usable references they have."""
+
+    id: int
+    name: str
+    references: int
+    warnings: int
+    sightings: int
+    created_at: str
+
+
+@dataclass
+class EnrollResult:
+    """What one enrollment did: references added, skipped duplicates, warnings, failures."""
+
+    person: str
+    person_id: int
+    added: list[str] = field(default_factory=list)
+    already_enrolled: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    failures: list[MediaFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One stored face and the evidence for who it is.
+
+    Boxes and landmarks are in pixels of the upright image; ``frame`` is None
+    for still images; ``candidates`` are ordered nearest first.
+    """
+
+    face_id: int
+    path: str
+    sha256: str
+    frame: int | None
+    width_px: int
+    height_px: int
+    xyxy: tuple[float, float, float, float]
+    kps5: list[tuple[float, float]]
+    score: float
+    crop_path: str | None
+    captured_at: str | None
+    gps: tuple[float, float] | None
+    detector: str
+    embedder: str
+    candidates: list[Candidate]
+
+    @property
+    def match(self) -> Candidate | None:
+        """The best candidate if it is under the decision threshold, else None."""
+        return self.candidates[0] if self.candidates and self.candidates[0].is_match else None
+
+
+@dataclass(frozen=True)
+class IdentifiedFace:
+    """A face found in an image that was not stored, with its candidates."""
+
+    index: int
+    xyxy: tuple[float, float, float, float]
+    score: float
+    candidates: list[Candidate]
+    warnings: list[str]
+
+    @property
+    def match(self) -> Candidate | None:
+        """The best candidate if it is under the decision threshold, else None."""
+        return self.candidates[0] if self.candidates and self.candidates[0].is_match else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A 1:1 comparison of the largest face of two images."""
+
+    distance: float
+    max_distance: float
+    same_person: bool
+    strength: str
+
+
+@dataclass
+class ScanSummary:
+    """Counts for one scan; ``failures`` lists each file that could not be used."""
+
+    files_seen: int = 0
+    media_scanned: int = 0
+    media_skipped: int = 0
+    media_without_faces: int = 0
+    faces_found: int = 0
+    faces_matched: int = 0
+    seconds: float = 0.0
+    failures: list[MediaFailure] = field(default_factory=list)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.media_scanned / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    """What erasing a person removed."""
+
+    person: str
+    references_removed: int
+    candidates_removed: int
+    files_removed: int

@@ -1,0 +1,447 @@
+"""The library database: stdlib sqlite3, explicit SQL, WAL, ordered migrations.
+
+Vectors are stored as little-endian float32 BLOBs. Every write that must be
+all-or-nothing (one media file with its faces and candidates, an enrollment,
+an erasure) runs in one ``transaction()``, so a crash or ``kill -9`` leaves
+the database as it was before or after it, never in between. The store
+holds no business rules: it reads and writes what the library hands it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.errors import NotFoundError, StoreError
+from facesight.match import Gallery
+from facesight.migrations import apply_migrations
+from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+
+__all__ = ["FaceRow", "MediaRow", "ReferenceRow", "Store"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _blob(array: NDArray[Any]) -> bytes:
+    return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _vector(blob: bytes) -> NDArray[np.float32]:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """A reference face to store for a person."""
+
+    source_path: str
+    source_sha256: str
+    xyxy: NDArray[np.float32]
+    kps5: NDArray[np.float32]
+    score: float
+    embedding: NDArray[np.float32]
+    warnings: str
+    detector: str
+    embedder: str
+
+
+@dataclass(frozen=True)
+class MediaRow:
+    """A scanned media file's metadata."""
+
+    sha256: str
+    kind: str
+    width_px: int
+    height_px: int
+    captured_at: str | None
+    gps: tuple[float, float] | None
+    face_count: int
+    detector: str
+    embedder: str
+
+
+@dataclass(frozen=True)
+class FaceRow:
+    """One detected face of a media file, with its ranked candidates."""
+
+    frame: int | None
+    face_index: int
+    xyxy: NDArray[np.float32]
+    kps5: NDArray[np.float32]
+    score: float
+    embedding: NDArray[np.float32]
+    crop_path: str | None
+    candidates: Sequence[Candidate]
+
+
+class Store:
+    """A facesight library database.
+
+    Args:
+        path: the SQLite file (created if missing), or ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            # Erased people must leave no bytes behind in free pages.
+            self._conn.execute("PRAGMA secure_delete=ON")
+            apply_migrations(self._conn)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the main file and close."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write; rolled back on any exception."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return rows addressable by column name."""
+        cursor = self._conn.execute(sql, params)
+        cursor.row_factory = sqlite3.Row
+        return list(cursor.fetchall())
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file and truncate it (after erasures)."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- people and references ------------------------------------------------
+
+    def person_id(self, name: str) -> int | None:
+        """The id of the person with this name (case-insensitive), or None."""
+        row = self._conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def person_name(self, person_id: int) -> str:
+        row = self._conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no person with id {person_id}")
+        return str(row[0])
+
+    def add_person(self, conn: sqlite3.Connection, name: str) -> int:
+        """Create the person if needed (inside the caller's transaction); return the id."""
+        conn.execute(
+            "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+            (name, _now()),
+        )
+        return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+
+    def add_reference(
+        self, conn: sqlite3.Connection, person_id: int, ref: ReferenceRow
+    ) -> int | None:
+        """Store a reference face; None if this image is already a reference of the person."""
+        x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
+        cursor = conn.execute(
+            "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
+            " kps5, score, embedding, warnings, detector, embedder, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(person_id, source_sha256) DO NOTHING",
+            (
+                person_id,
+                ref.source_path,
+                ref.source_sha256,
+                x1,
+                y1,
+                x2,
+                y2,
+                _blob(ref.kps5),
+                ref.score,
+                _blob(ref.embedding),
+                ref.warnings,
+                ref.detector,
+                ref.embedder,
+                _now(),
+            ),
+        )
+        return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+
+    def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
+        conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (path, reference_id))
+
+    def list_people(self) -> list[PersonSummary]:
+        """Every enrolled person with counts of references, warnings and matched sightings."""
+        rows = self.query(
+            "SELECT p.id, p.name, p.created_at,"
+            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id) AS refs,"
+            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
+            "   AND r.warnings != '') AS warned,"
+            " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
+            "   AND c.is_match = 1) AS seen"
+            " FROM people p ORDER BY p.name"
+        )
+        return [
+            PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
+            for r in rows
+        ]
+
+    def delete_person(self, conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
+        """Delete a person and (by cascade) their references and candidates.
+
+        Returns (references removed, candidate rows removed, crop paths to delete).
+        """
+        crops = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT crop_path FROM reference_faces"
+                " WHERE person_id = ? AND crop_path IS NOT NULL",
+                (person_id,),
+            )
+        ]
+        refs = conn.execute(
+            "SELECT COUNT(*) FROM reference_faces WHERE person_id = ?", (person_id,)
+        ).fetchone()[0]
+        cands = conn.execute(
+            "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
+        ).fetchone()[0]
+        conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
+        return int(refs), int(cands), crops
+
+    def gallery(self) -> Gallery:
+        """Every reference of every person, ordered by person then reference id."""
+        rows = self._conn.execute(
+            "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
+            " FROM reference_faces r JOIN people p ON p.id = r.person_id ORDER BY p.id, r.id"
+        ).fetchall()
+        embeddings = (
+            np.stack([_vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
+        )
+        return Gallery(
+            reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            person_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            person_names=[str(r[2]) for r in rows],
+            reference_paths=[str(r[3]) for r in rows],
+            embeddings=embeddings,
+        )
+
+    # -- media, faces, candidates ---------------------------------------------
+
+    def media_id(self, sha256: str) -> int | None:
+        """The id of already-scanned content with this sha256, or None."""
+        row = self._conn.execute("SELECT id FROM media WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_media_path(self, media_id: int, path: str) -> None:
+        """Remember another path where known content was seen (rename, copy)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at)"
+                " VALUES (?, ?, ?)",
+                (media_id, path, _now()),
+            )
+            conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+
+    def save_media(self, path: str, media: MediaRow, faces: Sequence[FaceRow]) -> int:
+        """Store one scanned file with all its faces and candidates, atomically."""
+        gps_lat, gps_lon = media.gps if media.gps else (None, None)
+        with self.transaction() as conn:
+            media_id = int(
+                conn.execute(
+                    "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
+                    " face_count, detector, embedder, scanned_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        media.sha256,
+                        media.kind,
+                        media.width_px,
+                        media.height_px,
+                        media.captured_at,
+                        gps_lat,
+                        gps_lon,
+                        media.face_count,
+                        media.detector,
+                        media.embedder,
+                        _now(),
+                    ),
+                ).lastrowid
+                or 0
+            )
+            conn.execute(
+                "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
+                (media_id, path, _now()),
+            )
+            for face in faces:
+                face_id = self._insert_face(conn, media_id, face)
+                self._insert_candidates(conn, face_id, face.candidates)
+            conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+        return media_id
+
+    def _insert_face(self, conn: sqlite3.Connection, media_id: int, face: FaceRow) -> int:
+        x1, y1, x2, y2 = (float(v) for v in face.xyxy)
+        cursor = conn.execute(
+            "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
+            " embedding, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                media_id,
+                face.frame,
+                face.face_index,
+                x1,
+                y1,
+                x2,
+                y2,
+                _blob(face.kps5),
+                face.score,
+                _blob(face.embedding),
+                face.crop_path,
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    @staticmethod
+    def _insert_candidates(
+        conn: sqlite3.Connection, face_id: int, candidates: Sequence[Candidate]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
+            " max_distance) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    face_id,
+                    rank,
+                    c.person_id,
+                    c.reference_id,
+                    c.distance,
+                    int(c.is_match),
+                    c.max_distance,
+                )
+                for rank, c in enumerate(candidates, start=1)
+            ],
+        )
+
+    def face_embeddings(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """(ids, (n, d) descriptors) of every stored face."""
+        rows = self._conn.execute("SELECT id, embedding FROM faces ORDER BY id").fetchall()
+        if not rows:
+            return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32)
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.stack([_vector(r[1]) for r in rows]),
+        )
+
+    def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:
+        """Replace the candidates of every stored face, in one transaction."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM candidates")
+            for face_id, candidates in per_face.items():
+                self._insert_candidates(conn, face_id, candidates)
+
+    def record_failure(self, failure: MediaFailure, sha256: str | None = None) -> None:
+        """Remember a file that could not be used (replacing an older record for the path)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (failure.path, sha256, failure.kind, failure.message, _now()),
+            )
+
+    def failures(self) -> list[MediaFailure]:
+        """Every recorded media failure, by path."""
+        return [
+            MediaFailure(r["path"], r["kind"], r["message"])
+            for r in self.query("SELECT path, kind, message FROM media_errors ORDER BY path")
+        ]
+
+    # -- sightings ------------------------------------------------------------
+
+    def sightings(self, person_id: int | None = None, matched_only: bool = True) -> list[Sighting]:
+        """Stored faces with their candidates, filtered to one person's matches if asked."""
+        where, params = [], []
+        if person_id is not None:
+            where.append(
+                "f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND is_match = 1"
+                " AND person_id = ?)"
+            )
+            params.append(person_id)
+        elif matched_only:
+            where.append("f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND is_match = 1)")
+        rows = self.query(
+            "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
+            " m.detector, m.embedder,"
+            " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
+            "   ORDER BY mp.rowid DESC LIMIT 1) AS path"
+            " FROM faces f JOIN media m ON m.id = f.media_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY path, f.frame, f.face_index",
+            params,
+        )
+        candidates = self._candidates_for([int(r["id"]) for r in rows])
+        return [self._sighting(r, candidates.get(int(r["id"]), [])) for r in rows]
+
+    def _candidates_for(self, face_ids: list[int]) -> dict[int, list[Candidate]]:
+        found: dict[int, list[Candidate]] = {}
+        for start in range(0, len(face_ids), 500):
+            chunk = face_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.query(
+                "SELECT c.*, p.name, r.source_path FROM candidates c"
+                " JOIN people p ON p.id = c.person_id"
+                " JOIN reference_faces r ON r.id = c.reference_id"
+                f" WHERE c.face_id IN ({marks}) ORDER BY c.face_id, c.rank",
+                chunk,
+            ):
+                found.setdefault(int(r["face_id"]), []).append(
+                    Candidate(
+                        r["person_id"],
+                        r["name"],
+                        r["reference_id"],
+                        r["source_path"],
+                        r["distance"],
+                        bool(r["is_match"]),
+                        r["max_distance"],
+                    )
+                )
+        return found
+
+    @staticmethod
+    def _sighting(r: sqlite3.Row, candidates: list[Candidate]) -> Sighting:
+        kps = _vector(r["kps5"]).reshape(5, 2)
+        gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
+        return Sighting(
+            face_id=int(r["id"]),
+            path=str(r["path"]),
+            sha256=str(r["sha256"]),
+            frame=r["frame"],
+            width_px=int(r["width"]),
+            height_px=int(r["height"]),
+            xyxy=(r["x1"], r["y1"], r["x2"], r["y2"]),
+            kps5=[(float(x), float(y)) for x, y in kps],
+            score=float(r["score"]),
+            crop_path=r["crop_path"],
+            captured_at=r["captured_at"],
+            gps=gps,
+            detector=str(r["detector"]),
+            embedder=str(r["embedder"]),
+            candidates=candidates,
+        )

@@ -1,0 +1,100 @@
+"""The library database: migrations, WAL, atomic writes, checked with SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facesight.errors import StoreError
+from facesight.migrations import MIGRATIONS, Migration, apply_migrations
+from facesight.records import Candidate, MediaFailure
+from facesight.store import FaceRow, MediaRow, Store
+
+
+def _media(sha: str = "ab" * 32) -> MediaRow:
+    return MediaRow(sha, "image", 640, 480, None, (1.5, -2.25), 1, "det:1", "emb:1")
+
+
+def _face(index: int = 0) -> FaceRow:
+    return FaceRow(
+        frame=None,
+        face_index=index,
+        xyxy=np.array([1, 2, 30, 40], np.float32),
+        kps5=np.arange(10, dtype=np.float32).reshape(5, 2),
+        score=0.99,
+        embedding=np.linspace(-1, 1, 128, dtype=np.float32),
+        crop_path=None,
+        candidates=[],
+    )
+
+
+def test_store_new_file_is_wal_and_fully_migrated(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+        versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations")]
+    assert versions == [m.version for m in MIGRATIONS]
+
+
+def test_migrations_run_once_in_order(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    ran: list[int] = []
+    steps = (
+        Migration(2, "second", lambda c: ran.append(2)),
+        Migration(1, "first", "CREATE TABLE t (x INTEGER)"),
+    )
+    assert apply_migrations(conn, steps) == [1, 2]
+    assert apply_migrations(conn, steps) == []
+    assert ran == [2]
+
+
+def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    bad = (Migration(1, "half", "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"),)
+    with pytest.raises(StoreError, match=r"migration 1 \(half\) failed and was rolled back"):
+        apply_migrations(conn, bad)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "a" not in tables
+    assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 0
+
+
+def test_database_from_newer_facesight_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    Store(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")
+    with pytest.raises(StoreError, match="schema version 99, newer than this facesight"):
+        Store(path)
+
+
+def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        media_id = store.save_media("/a/b.jpg", _media(), [_face(0), _face(1)])
+        assert store.media_id("ab" * 32) == media_id
+        ids, vectors = store.face_embeddings()
+        assert len(ids) == 2
+        np.testing.assert_array_equal(vectors[0], np.linspace(-1, 1, 128, dtype=np.float32))
+        [sighting, _] = store.sightings(matched_only=False)
+        assert sighting.gps == (1.5, -2.25)
+        assert sighting.kps5[4] == (8.0, 9.0)
+        assert sighting.path == "/a/b.jpg"
+
+
+def test_save_media_is_atomic_when_a_face_fails(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        bogus = Candidate(999, "nobody", 999, "/x.jpg", 0.1, True, 0.6)  # no such person
+        broken = FaceRow(**{**_face(1).__dict__, "candidates": [bogus]})
+        with pytest.raises(sqlite3.IntegrityError):
+            store.save_media("/a/b.jpg", _media(), [_face(0), broken])
+        assert store.query("SELECT COUNT(*) AS n FROM media")[0]["n"] == 0
+        assert store.query("SELECT COUNT(*) AS n FROM faces")[0]["n"] == 0
+
+
+def test_media_failure_is_recorded_and_cleared_by_success(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        store.record_failure(MediaFailure("/a/b.jpg", "corrupt", "cannot decode"))
+        assert store.failures() == [MediaFailure("/a/b.jpg", "corrupt", "cannot decode")]
+        store.save_media("/a/b.jpg", _media(), [])
+        assert store.failures() == []

@@ -1,1 +1,90 @@
-"""facesight: find known people in photo and video collections."""
+"""facesight: find known people in photo collections, with the evidence for every match.
+
+The small public API::
+
+    from facesight import Library
+    with Library("~/facesight-library") as lib:
+        lib.enroll("Barack Obama", ["obama1.jpg", "obama2.jpg"])
+        lib.scan(["/archive"])
+        for sighting in lib.sightings("Barack Obama"):
+            print(sighting.path, sighting.match)
+
+Lower-level stages (``load_image``, ``FaceDetector``, ``align_faces``,
+``FaceEmbedder``, ``match_faces``) work on plain numpy arrays.
+"""
+
+from facesight.align import align_faces
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
+from facesight.errors import (
+    CorruptMediaError,
+    EnrollmentError,
+    FaceSightError,
+    ImageTooLargeError,
+    InvalidInputError,
+    MediaError,
+    ModelError,
+    MultipleFacesError,
+    NoFaceError,
+    NotFoundError,
+    StoreError,
+    UnreadableMediaError,
+    UnsupportedMediaError,
+    WeightsNotFoundError,
+)
+from facesight.faces import Faces
+from facesight.library import EmbeddedFile, Library
+from facesight.match import Gallery, match_faces
+from facesight.media import LoadedImage, load_image
+from facesight.pipeline import AnalyzedFaces, FacePipeline
+from facesight.records import (
+    Candidate,
+    Comparison,
+    EnrollResult,
+    ForgetResult,
+    IdentifiedFace,
+    MediaFailure,
+    PersonSummary,
+    ScanSummary,
+    Sighting,
+)
+from facesight.store import Store
+
+__all__ = [
+    "AnalyzedFaces",
+    "Candidate",
+    "Comparison",
+    "CorruptMediaError",
+    "EmbeddedFile",
+    "EnrollResult",
+    "EnrollmentError",
+    "FaceDetector",
+    "FaceEmbedder",
+    "FacePipeline",
+    "FaceSightError",
+    "Faces",
+    "ForgetResult",
+    "Gallery",
+    "IdentifiedFace",
+    "ImageTooLargeError",
+    "InvalidInputError",
+    "Library",
+    "LoadedImage",
+    "MediaError",
+    "MediaFailure",
+    "ModelError",
+    "MultipleFacesError",
+    "NoFaceError",
+    "NotFoundError",
+    "PersonSummary",
+    "ScanSummary",
+    "Sighting",
+    "Store",
+    "StoreError",
+    "UnreadableMediaError",
+    "UnsupportedMediaError",
+    "WeightsNotFoundError",
+    "align_faces",
+    "load_image",
+    "match_faces",
+]

@@ -90,7 +90,12 @@ class ImageTooLargeError(MediaError):
 
 
 class EnrollmentError(FaceSightError):
-    """A reference image cannot be enrolled as given."""
+    """A reference image cannot be enrolled as given; ``path`` names it."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
 
 
 class NoFaceError(EnrollmentError):

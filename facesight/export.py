@@ -8,29 +8,20 @@ Fields may be added; none of these may change meaning.
 from __future__ import annotations
 
 import json
-from typing import Protocol
-
 from facesight.faces import Faces
 
 __all__ = ["embed_lines"]
 
 
-class _EmbeddedFile(Protocol):
-    path: str
-    sha256: str | None
-    faces: Faces
-
-
-def embed_lines(record: _EmbeddedFile, frame: int | None = None) -> list[str]:
-    """JSON lines (without newlines) for every face of one file."""
-    faces = record.faces
+def embed_lines(path: str, sha256: str | None, faces: Faces, frame: int | None = None) -> list[str]:
+    """JSON lines (without newlines) for every face of one file or video frame."""
     if faces.embedding is None:
         return []
     return [
         json.dumps(
             {
-                "path": record.path,
-                "sha256": record.sha256,
+                "path": path,
+                "sha256": sha256,
                 "frame": frame,
                 "xyxy": [float(v) for v in faces.xyxy[i]],
                 "kps5": [[float(x), float(y)] for x, y in faces.kps5[i]],

@@ -1,0 +1,5 @@
+"""``python -m facesight`` runs the command line."""
+
+from facesight.cli import main
+
+main()

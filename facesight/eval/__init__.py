@@ -1,0 +1,1 @@
+"""Measuring accuracy on labelled data: LFW-style pair lists, k-fold protocols."""

@@ -1,0 +1,102 @@
+"""``FacePipeline``: detect -> align -> quality -> embed for one image. Owns no maths."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from facesight.align import align_faces
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
+from facesight.faces import Faces
+from facesight.quality import FaceQuality, assess_quality
+
+__all__ = ["AnalyzedFaces", "FacePipeline", "save_crop"]
+
+CROP_MARGIN = 0.25
+CROP_MAX_SIDE_PX = 256
+
+
+@dataclass(frozen=True)
+class AnalyzedFaces:
+    """Every face of one image, left to right, with chips, quality and descriptors.
+
+    Attributes:
+        faces: ``Faces`` with ``embedding`` set, ordered by box centre x.
+        chips: (n, 150, 150, 3) uint8 aligned chips.
+        quality: n quality judgements, parallel to ``faces``.
+    """
+
+    faces: Faces
+    chips: NDArray[np.uint8]
+    quality: list[FaceQuality]
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def largest(self) -> int:
+        """Index of the face with the largest box."""
+        return int(np.argmax(self.faces.width_px * self.faces.height_px))
+
+
+class FacePipeline:
+    """Composes the stages that turn pixels into described faces.
+
+    Args:
+        detector: finds faces and landmarks.
+        embedder: turns aligned chips into descriptors.
+    """
+
+    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder) -> None:
+        self.detector = detector
+        self.embedder = embedder
+
+    @property
+    def detector_version(self) -> str:
+        return self.detector.model_version
+
+    @property
+    def embedder_version(self) -> str:
+        return self.embedder.model_version
+
+    def analyze(self, pixels: NDArray[np.uint8]) -> AnalyzedFaces:
+        """Find, align, judge and describe every face in an (H, W, 3) RGB image."""
+        faces = self.detector.detect(pixels)
+        centre_x = (faces.xyxy[:, 0] + faces.xyxy[:, 2]) / 2
+        faces = faces[np.argsort(centre_x, kind="stable")]
+        chips = align_faces(pixels, faces.kps5)
+        quality = [
+            assess_quality(chip, float(width))
+            for chip, width in zip(chips, faces.width_px, strict=True)
+        ]
+        return AnalyzedFaces(faces.with_embedding(self.embedder.embed(chips)), chips, quality)
+
+
+def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) -> None:
+    """Write a JPEG of the face box with a margin, atomically (temp file + rename)."""
+    height, width = pixels.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    box = (
+        max(0, int(x1 - mx)),
+        max(0, int(y1 - my)),
+        min(width, int(np.ceil(x2 + mx))),
+        min(height, int(np.ceil(y2 + my))),
+    )
+    crop = Image.fromarray(pixels).crop(box)
+    crop.thumbnail((CROP_MAX_SIDE_PX, CROP_MAX_SIDE_PX))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            crop.save(handle, format="JPEG", quality=90)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,41 @@
+"""Shared fixtures: paths into ../shared/faces (never copied) and real models, loaded once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
+from facesight.library import Library
+
+from .paths import PEOPLE, SHARED_FACES
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not PEOPLE.is_dir():
+        raise pytest.UsageError(f"the shared face images are missing: expected {SHARED_FACES}")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def detector() -> FaceDetector:
+    return FaceDetector()
+
+
+@pytest.fixture(scope="session")
+def embedder(models_dir: Path) -> FaceEmbedder:
+    return FaceEmbedder(cache_dir=models_dir)
+
+
+@pytest.fixture
+def library(tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder) -> Iterator[Library]:
+    """A fresh library directory with the session's loaded models."""
+    with Library(tmp_path / "lib", detector=detector, embedder=embedder) as lib:
+        yield lib

@@ -1,0 +1,141 @@
+"""FaceEmbedder against dlib itself: same descriptors on real faces, batching, input checks, cache.
+
+dlib (the ``dlib-bin`` test dependency) is the oracle: it finds, aligns and describes the
+faces; our ONNX translation of its network must give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import dlib
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PIL import Image
+
+from facesight.embed import CHIP_SIZE_PX, EMBEDDING_DIM, FaceEmbedder
+from facesight.errors import InvalidInputError
+from facesight.models.registry import (
+    DLIB_RESNET_FILE,
+    DLIB_SHAPE5_FILE,
+    dlib_model_path,
+    sha256_file,
+)
+
+from .paths import PEOPLE
+
+MIN_FACES = 12
+MAX_ABS_DIFF = 1e-4
+
+
+@dataclass(frozen=True)
+class DlibFaces:
+    """Chips cut by dlib and the descriptors dlib computes for them."""
+
+    chips: NDArray[np.uint8]  # (n, 150, 150, 3)
+    descriptors: NDArray[np.float32]  # (n, 128)
+    people: set[str]
+
+
+def _two_images_per_person() -> list[Path]:
+    """Two photos of every person folder: many people, lightings and image sizes."""
+    firsts = (sorted(folder.glob("*.jpg"))[:2] for folder in sorted(PEOPLE.iterdir()))
+    return [path for pair in firsts for path in pair]
+
+
+@pytest.fixture(scope="module")
+def dlib_faces() -> DlibFaces:
+    detector = dlib.get_frontal_face_detector()
+    shape5 = dlib.shape_predictor(str(dlib_model_path(DLIB_SHAPE5_FILE)))
+    model = dlib.face_recognition_model_v1(str(dlib_model_path(DLIB_RESNET_FILE)))
+    chips, people = [], set()
+    for path in _two_images_per_person():
+        image = np.asarray(Image.open(path).convert("RGB"))
+        found = detector(image, 0)
+        if found:
+            box = max(found, key=lambda rect: rect.area())
+            chips.append(dlib.get_face_chip(image, shape5(image, box), size=150, padding=0.25))
+            people.add(path.parent.name)
+    descriptors = [np.array(model.compute_face_descriptor(chip)) for chip in chips]
+    return DlibFaces(np.stack(chips), np.array(descriptors, np.float32), people)
+
+
+def test_embed_matches_dlib_on_real_faces(dlib_faces: DlibFaces, embedder: FaceEmbedder) -> None:
+    assert len(dlib_faces.chips) >= MIN_FACES and len(dlib_faces.people) >= 8
+    ours = embedder.embed(dlib_faces.chips)
+    assert ours.shape == (len(dlib_faces.chips), EMBEDDING_DIM) and ours.dtype == np.float32
+    assert np.abs(ours - dlib_faces.descriptors).max() < MAX_ABS_DIFF
+
+
+def test_embed_descriptors_are_not_unit_length(
+    dlib_faces: DlibFaces, embedder: FaceEmbedder
+) -> None:
+    norms = np.linalg.norm(embedder.embed(dlib_faces.chips[:4]), axis=1)
+    assert np.all(np.abs(norms - 1) > 0.05)
+
+
+def test_embed_is_batch_invariant(dlib_faces: DlibFaces, embedder: FaceEmbedder) -> None:
+    chips = dlib_faces.chips[:7]
+    together = embedder.embed(chips)
+    one_by_one = np.concatenate([embedder.embed(chips[i : i + 1]) for i in range(len(chips))])
+    small_batches = FaceEmbedder(embedder.cache_dir, batch_size=3).embed(chips)
+    np.testing.assert_allclose(one_by_one, together, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(small_batches, together, rtol=0, atol=1e-6)
+
+
+def test_embed_accepts_non_contiguous_chips(dlib_faces: DlibFaces, embedder: FaceEmbedder) -> None:
+    every_other = dlib_faces.chips[::2]
+    assert not every_other.flags.c_contiguous
+    expected = embedder.embed(np.ascontiguousarray(every_other))
+    np.testing.assert_array_equal(embedder.embed(every_other), expected)
+
+
+def test_embed_empty_returns_no_rows() -> None:
+    empty = np.zeros((0, CHIP_SIZE_PX, CHIP_SIZE_PX, 3), np.uint8)
+    out = FaceEmbedder().embed(empty)
+    assert out.shape == (0, EMBEDDING_DIM) and out.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "chips",
+    [
+        np.zeros((150, 150, 3), np.uint8),
+        np.zeros((1, 150, 150, 4), np.uint8),
+        np.zeros((1, 112, 112, 3), np.uint8),
+        np.zeros((1, 3, 150, 150), np.uint8),
+        np.zeros((1, 150, 150, 3), np.float32),
+        [[0]],
+    ],
+    ids=["no_batch_axis", "rgba", "wrong_size", "nchw", "float32", "list"],
+)
+def test_embed_bad_input_raises_invalid_input(chips: NDArray[np.uint8]) -> None:
+    with pytest.raises(InvalidInputError, match="chips must"):
+        FaceEmbedder().embed(chips)
+
+
+@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"intra_op_threads": -1}])
+def test_constructor_rejects_bad_settings(kwargs: dict[str, int]) -> None:
+    with pytest.raises(InvalidInputError):
+        FaceEmbedder(**kwargs)
+
+
+def test_construction_loads_nothing(tmp_path: Path) -> None:
+    FaceEmbedder(cache_dir=tmp_path / "models")
+    assert not (tmp_path / "models").exists()
+
+
+def test_cache_file_is_created_once_and_reused(tmp_path: Path) -> None:
+    digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
+    first = FaceEmbedder(cache_dir=tmp_path)
+    assert first.model_version == f"dlib_resnet_v1:{digest[:12]}"
+    [cached] = tmp_path.iterdir()
+    assert cached.name == f"dlib_resnet_{digest}.onnx"
+    before = cached.stat()
+    second = FaceEmbedder(cache_dir=tmp_path)
+    second.load()
+    after = cached.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert list(tmp_path.iterdir()) == [cached]  # no temporary file left behind
+    assert second.model_version == first.model_version

@@ -1,0 +1,133 @@
+"""The Library facade on real photos and real models: enroll, identify, compare, forget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facesight.errors import NoFaceError, NotFoundError
+from facesight.library import Library
+
+from .paths import GROUP, NOFACE, PEOPLE
+
+OBAMA = sorted((PEOPLE / "Barack_Obama").glob("*.jpg"))
+BIDEN = sorted((PEOPLE / "Joe_Biden").glob("*.jpg"))
+OBAMA_AND_BIDEN = GROUP / "face_recognition_obama_and_biden.jpg"
+
+
+def test_enroll_adds_references_and_lists_person(library: Library) -> None:
+    result = library.enroll("Barack Obama", OBAMA[:2])
+    assert result.failures == [] and len(result.added) == 2
+    [person] = library.people()
+    assert (person.name, person.references) == ("Barack Obama", 2)
+    rows = library.store.query("SELECT crop_path FROM reference_faces")
+    assert all(Path(r["crop_path"]).is_file() for r in rows)
+
+
+def test_enroll_same_image_twice_is_not_duplicated(library: Library) -> None:
+    library.enroll("Barack Obama", OBAMA[:1])
+    again = library.enroll("barack obama", OBAMA[:1])
+    assert again.already_enrolled == [str(OBAMA[0])] and again.added == []
+    assert library.people()[0].references == 1
+
+
+def test_enroll_refuses_image_without_face(library: Library) -> None:
+    result = library.enroll("Nobody", [NOFACE / "skimage_coffee.jpg"])
+    [failure] = result.failures
+    assert failure.kind == "refused"
+    assert failure.path.endswith("skimage_coffee.jpg")
+    assert failure.message.startswith("no face found")
+    assert library.people() == []
+
+
+def test_enroll_refuses_group_photo_unless_a_face_is_chosen(library: Library) -> None:
+    refused = library.enroll("Barack Obama", [OBAMA_AND_BIDEN])
+    assert "faces found; pick one with --face N" in refused.failures[0].message
+    chosen = library.enroll("Barack Obama", [OBAMA_AND_BIDEN], face=1)
+    assert chosen.added == [str(OBAMA_AND_BIDEN)]
+
+
+def test_enroll_warns_on_a_small_face(library: Library, tmp_path: Path) -> None:
+    small = tmp_path / "small.jpg"
+    with Image.open(OBAMA[0]) as image:
+        image.convert("RGB").resize((image.width // 8, image.height // 8)).save(small)
+    result = library.enroll("Barack Obama", [small], largest=True)
+    assert result.added and any("small face" in w for w in result.warnings)
+
+
+def test_identify_names_both_people_in_a_group_photo(library: Library) -> None:
+    library.enroll("Barack Obama", OBAMA[:2])
+    library.enroll("Joe Biden", BIDEN[:1])
+    faces = library.identify(OBAMA_AND_BIDEN)
+    names = sorted(f.match.person for f in faces if f.match)
+    assert names == ["Barack Obama", "Joe Biden"]
+    assert len(faces) == 3  # and the girl on the right, who is nobody enrolled
+    for face in faces:
+        assert [c.distance for c in face.candidates] == sorted(c.distance for c in face.candidates)
+        assert face.candidates[-1].distance > 0.6
+
+
+def test_compare_same_and_different_people(library: Library) -> None:
+    same = library.compare(OBAMA[0], OBAMA[1])
+    different = library.compare(OBAMA[0], BIDEN[0])
+    assert same.same_person and same.distance < 0.5
+    assert not different.same_person and different.distance > 0.6
+    assert same.strength == "strong"
+
+
+def test_compare_image_without_face_raises(library: Library) -> None:
+    with pytest.raises(NoFaceError, match=r"skimage_brick\.jpg: no face found"):
+        library.compare(OBAMA[0], NOFACE / "skimage_brick.jpg")
+
+
+def test_embed_yields_every_face_with_its_descriptor(library: Library) -> None:
+    records = {
+        Path(r.path).name: r
+        for r in library.embed(
+            [GROUP / "face_recognition_two_people.jpg", NOFACE / "skimage_moon.jpg"]
+        )
+    }
+    two = records["face_recognition_two_people.jpg"]
+    assert len(two.faces) == 2 and two.faces.embedding is not None
+    assert two.faces.embedding.shape == (2, 128)
+    assert len(records["skimage_moon.jpg"].faces) == 0
+
+
+def _library_bytes(root: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+
+
+def test_forget_leaves_no_trace(library: Library) -> None:
+    library.enroll("Joe Biden", BIDEN[:1])
+    library.enroll("Barack Obama", OBAMA[:2])
+    library.scan([OBAMA_AND_BIDEN])
+    obama_refs = library.store.query(
+        "SELECT r.embedding, r.crop_path FROM reference_faces r JOIN people p"
+        " ON p.id = r.person_id WHERE p.name = 'Barack Obama'"
+    )
+    result = library.forget("Barack Obama")
+    assert (result.references_removed, result.files_removed) == (2, 2)
+    assert library.store.query("SELECT COUNT(*) AS n FROM people")[0]["n"] == 1
+    assert all(not Path(r["crop_path"]).exists() for r in obama_refs)
+    names = {r["name"] for r in library.store.query("SELECT name FROM people")}
+    assert names == {"Joe Biden"}
+    persons = {r["person_id"] for r in library.store.query("SELECT person_id FROM candidates")}
+    assert len(persons) == 1
+    raw = _library_bytes(library.path)
+    assert b"Barack Obama" not in raw
+    for row in obama_refs:
+        assert row["embedding"] not in raw
+    with pytest.raises(NotFoundError):
+        library.sightings("Barack Obama")
+
+
+def test_rematch_finds_people_enrolled_after_the_scan(library: Library) -> None:
+    library.scan([OBAMA_AND_BIDEN])
+    assert library.sightings() == []
+    library.enroll("Joe Biden", BIDEN[:1])
+    [sighting] = library.sightings("Joe Biden")
+    assert sighting.match is not None and sighting.match.person == "Joe Biden"
+    assert np.isfinite(sighting.match.distance)

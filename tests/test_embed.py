@@ -139,3 +139,13 @@ def test_cache_file_is_created_once_and_reused(tmp_path: Path) -> None:
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert list(tmp_path.iterdir()) == [cached]  # no temporary file left behind
     assert second.model_version == first.model_version
+
+
+def test_cache_file_that_is_not_our_graph_is_rebuilt(tmp_path: Path) -> None:
+    digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
+    cached = tmp_path / f"dlib_resnet_{digest}.onnx"
+    cached.write_bytes(b"half-written or from another converter")
+    embedder = FaceEmbedder(cache_dir=tmp_path)
+    chips = np.zeros((1, CHIP_SIZE_PX, CHIP_SIZE_PX, 3), np.uint8)
+    assert embedder.embed(chips).shape == (1, EMBEDDING_DIM)
+    assert cached.stat().st_size > 20_000_000

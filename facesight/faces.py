@@ -33,8 +33,11 @@ class Faces:
     Attributes:
         xyxy: (n, 4) float32 boxes in pixels of the source image, x1 y1 x2 y2.
         score: (n,) float32 detector confidence in [0, 1].
-        kps5: (n, 5, 2) float32 landmarks in pixels: right eye, left eye, nose,
-            right mouth corner, left mouth corner (the subject's right/left).
+        kps5: (n, 5, 2) float32 landmarks in pixels, in RetinaFace's order: the
+            subject's right eye, left eye, nose tip, right mouth corner, left
+            mouth corner (for an upright face seen from the front: image-left
+            eye first, then image-right eye, nose, image-left mouth corner,
+            image-right mouth corner).
         embedding: (n, d) float32 descriptors, or None before the embed stage.
     """
 

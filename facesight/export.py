@@ -8,6 +8,7 @@ Fields may be added; none of these may change meaning.
 from __future__ import annotations
 
 import json
+
 from facesight.faces import Faces
 
 __all__ = ["embed_lines"]

@@ -15,7 +15,7 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.embed import CHIP_SIZE_PX, EMBEDDING_DIM, FaceEmbedder
+from facesight.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
 from facesight.errors import InvalidInputError
 from facesight.models.registry import (
     DLIB_RESNET_FILE,
@@ -149,3 +149,13 @@ def test_cache_file_that_is_not_our_graph_is_rebuilt(tmp_path: Path) -> None:
     chips = np.zeros((1, CHIP_SIZE_PX, CHIP_SIZE_PX, 3), np.uint8)
     assert embedder.embed(chips).shape == (1, EMBEDDING_DIM)
     assert cached.stat().st_size > 20_000_000
+
+
+def test_describe_is_mirror_invariant_and_fixed_length(
+    dlib_faces: DlibFaces, embedder: FaceEmbedder
+) -> None:
+    chips = dlib_faces.chips[:3]
+    described = embedder.describe(chips)
+    mirrored = embedder.describe(np.ascontiguousarray(chips[:, :, ::-1]))
+    np.testing.assert_allclose(np.linalg.norm(described, axis=1), DESCRIPTOR_LENGTH, rtol=1e-5)
+    np.testing.assert_allclose(described, mirrored, atol=1e-5)

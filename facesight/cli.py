@@ -225,19 +225,20 @@ class _ScanProgress:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.task = progress.add_task("scanning", total=None)
+        self.counting = False  # problems met while listing folders are not in the total
 
     def start(self, total: int) -> None:
         self.progress.update(self.task, total=total)
+        self.counting = True
 
     def event(self, event: ScanEvent) -> None:
         if event.failure is not None:
+            failure = event.failure
             self.progress.console.print(
-                f"[red]skipped[/red] {event.failure.path}: {event.failure.message}"
+                f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})"
             )
-            if event.status == "failed" and not Path(event.path).is_dir():
-                self.progress.advance(self.task)
-            return
-        self.progress.advance(self.task)
+        if self.counting:
+            self.progress.advance(self.task)
 
 
 def _print_summary(summary: ScanSummary, note: str) -> None:

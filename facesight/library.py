@@ -57,10 +57,6 @@ class EmbeddedFile:
     failure: MediaFailure | None = None
 
 
-def _failure(error: MediaError) -> MediaFailure:
-    return MediaFailure(error.path, error.kind, error.problem)
-
-
 def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
     x1, y1, x2, y2 = (float(v) for v in faces.xyxy[i])
     return x1, y1, x2, y2
@@ -137,7 +133,7 @@ class Library:
             try:
                 person_id = self._enroll_one(name, person_id, Path(image), face, largest, result)
             except MediaError as error:
-                result.failures.append(_failure(error))
+                result.failures.append(MediaFailure.from_error(error))
             except EnrollmentError as error:
                 result.failures.append(MediaFailure(error.path, "refused", error.problem))
         if result.added:
@@ -316,13 +312,13 @@ class Library:
         """Every face of every file under ``paths`` (recursive), one record per file."""
         for item in find_media(paths):
             if isinstance(item, MediaError):
-                yield EmbeddedFile(item.path, None, Faces.empty(), _failure(item))
+                yield EmbeddedFile(item.path, None, Faces.empty(), MediaFailure.from_error(item))
                 continue
             try:
                 sha = sha256_of(item)
                 pixels = load_image(item, self.max_pixels).pixels
             except MediaError as error:
-                yield EmbeddedFile(str(item), None, Faces.empty(), _failure(error))
+                yield EmbeddedFile(str(item), None, Faces.empty(), MediaFailure.from_error(error))
                 continue
             yield EmbeddedFile(str(item), sha, self.pipeline.analyze(pixels).faces)
 

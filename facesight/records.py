@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from facesight.errors import MediaError
+
 __all__ = [
     "Candidate",
     "Comparison",
@@ -42,6 +44,16 @@ class MediaFailure:
     path: str
     kind: str
     message: str
+
+    @classmethod
+    def from_error(cls, error: MediaError) -> MediaFailure:
+        """The record of a ``MediaError``: its path, kind and problem."""
+        return cls(error.path, error.kind, error.problem)
+
+
+def _match(candidates: list[Candidate]) -> Candidate | None:
+    """The best candidate if it is under the decision threshold, else None."""
+    return candidates[0] if candidates and candidates[0].is_match else None
 
 
 @dataclass(frozen=True)
@@ -95,7 +107,7 @@ class Sighting:
     @property
     def match(self) -> Candidate | None:
         """The best candidate if it is under the decision threshold, else None."""
-        return self.candidates[0] if self.candidates and self.candidates[0].is_match else None
+        return _match(self.candidates)
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ class IdentifiedFace:
     @property
     def match(self) -> Candidate | None:
         """The best candidate if it is under the decision threshold, else None."""
-        return self.candidates[0] if self.candidates and self.candidates[0].is_match else None
+        return _match(self.candidates)
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,6 @@ class _Prepared:
     image: LoadedImage | None  # None when the content is already in the store
 
 
-def _failure(error: MediaError) -> MediaFailure:
-    return MediaFailure(error.path, error.kind, error.problem)
-
-
 def _prepare(path: Path, known: frozenset[str], max_pixels: int) -> _Prepared:
     sha = sha256_of(path)
     image = None if sha in known else load_image(path, max_pixels)
@@ -136,7 +132,7 @@ def _report(
     options: ScanOptions,
     on_event: Callable[[ScanEvent], None] | None,
 ) -> None:
-    failure = _failure(error)
+    failure = MediaFailure.from_error(error)
     store.record_failure(failure)
     summary.failures.append(failure)
     if on_event:

@@ -441,7 +441,9 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
                 continue
             lines = embed_lines(record.path, record.sha256, record.faces)
             counts["faces"] += len(lines)
-            counts["without_faces"] += not lines
+            if not lines:
+                counts["without_faces"] += 1
+                err.print(f"no face: {record.path}")
             for line in lines:
                 sink.write(line + "\n")
     err.print(

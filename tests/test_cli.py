@@ -95,6 +95,7 @@ def test_embed_writes_the_contract_fields(tmp_path: Path) -> None:
         assert all(isinstance(v, float) for v in line["xyxy"])
     assert "3 file(s): 2 face(s) written, 1 without faces, 1 could not be used" in result.stderr
     assert "broken.jpg" in result.stderr
+    assert f"no face: {NOFACE / 'skimage_moon.jpg'}" in result.stderr
 
 
 def test_identify_and_compare_print_distances_and_the_threshold(tmp_path: Path) -> None:

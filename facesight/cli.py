@@ -63,6 +63,7 @@ def on_error_option(func: F) -> F:
 
 @contextmanager
 def _library(ctx: click.Context) -> Iterator[Library]:
+    """Open the library; a FaceSightError raised inside the block becomes a ClickException."""
     opts = ctx.obj
     try:
         with Library(
@@ -193,14 +194,11 @@ def enroll(
     if name and not images:
         raise click.UsageError("give at least one reference image after the name")
     with _library(ctx) as library:
-        try:
-            results = (
-                library.enroll_folders(from_folders, limit=limit, largest=largest)
-                if from_folders
-                else [library.enroll(name or "", images, face=face, largest=largest)]
-            )
-        except FaceSightError as error:
-            raise click.ClickException(str(error)) from error
+        results = (
+            library.enroll_folders(from_folders, limit=limit, largest=largest)
+            if from_folders
+            else [library.enroll(name or "", images, face=face, largest=largest)]
+        )
     if as_json:
         click.echo(json.dumps([asdict(r) for r in results], indent=2, ensure_ascii=False))
     for result in results:
@@ -366,10 +364,7 @@ def sightings(
         facesight sightings --person "Barack Obama" --csv > obama.csv
     """
     with _library(ctx) as library:
-        try:
-            found = library.sightings(person, include_unmatched=include_all)
-        except FaceSightError as error:
-            raise click.ClickException(str(error)) from error
+        found = library.sightings(person, include_unmatched=include_all)
     rows = [_sighting_row(s) for s in found]
     if not (as_json or as_csv):
         rows = _shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
@@ -392,10 +387,7 @@ def sightings(
 def identify(ctx: click.Context, image: Path, top_k: int, as_json: bool) -> None:
     """Every face in one image with its nearest enrolled people (nothing is stored)."""
     with _library(ctx) as library:
-        try:
-            faces = library.identify(image, top_k=top_k)
-        except FaceSightError as error:
-            raise click.ClickException(str(error)) from error
+        faces = library.identify(image, top_k=top_k)
     if as_json:
         rows = [asdict(f) | {"match": f.match.person if f.match else None} for f in faces]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -421,10 +413,7 @@ def identify(ctx: click.Context, image: Path, top_k: int, as_json: bool) -> None
 def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
     """Compare the largest face of two images (1:1)."""
     with _library(ctx) as library:
-        try:
-            result = library.compare(first, second)
-        except FaceSightError as error:
-            raise click.ClickException(str(error)) from error
+        result = library.compare(first, second)
     if as_json:
         click.echo(json.dumps(asdict(result), indent=2))
         return
@@ -490,10 +479,7 @@ def forget(ctx: click.Context, name: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Erase {name!r} and all their references and matches?", abort=True)
     with _library(ctx) as library:
-        try:
-            result = library.forget(name)
-        except FaceSightError as error:
-            raise click.ClickException(str(error)) from error
+        result = library.forget(name)
     _console().print(
         f"Erased {result.person}: {result.references_removed} reference(s), "
         f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)."

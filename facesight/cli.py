@@ -24,13 +24,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from facesight.calibrate import DEFAULT_TARGET_FPIR
 from facesight.config import ENV_LIBRARY, resolve_library_dir
 from facesight.errors import FaceSightError
+from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
 from facesight.library import Library
-from facesight.match import DEFAULT_MAX_DISTANCE, THRESHOLD_NOTE
 from facesight.media import DEFAULT_MAX_PIXELS
-from facesight.records import MediaFailure, ScanSummary, Sighting
+from facesight.records import Candidate, MediaFailure, ScanSummary, Sighting
 from facesight.scan import ScanEvent
 
 __all__ = ["cli", "main"]
@@ -70,14 +71,31 @@ def _library(ctx: click.Context) -> Iterator[Library]:
             resolve_library_dir(opts["library"]),
             max_pixels=opts["max_pixels"],
             max_distance=opts["max_distance"],
+            target_fpir=opts["target_fpir"],
         ) as library:
             yield library
     except FaceSightError as error:
         raise click.ClickException(str(error)) from error
 
 
-def _threshold_note(ctx: click.Context) -> str:
-    return THRESHOLD_NOTE.format(max_distance=ctx.obj["max_distance"])
+def _decision_note(library: Library) -> str:
+    """One line saying how matches are decided, with the numbers behind it."""
+    calibration = library.calibration()
+    people = calibration.people
+    if library.max_distance is not None:
+        return (
+            f"match = distance <= {library.max_distance:.3f} (fixed by --max-distance; "
+            f"{people} enrolled people)"
+        )
+    if people == 0:
+        return "nobody is enrolled yet: no face can be matched"
+    sizes = sorted(set(calibration.template_sizes))
+    cuts = ", ".join(f"{calibration.threshold(k):.3f} for {k} ref." for k in sizes[:3])
+    return (
+        f"match = est. FPIR <= {calibration.target_fpir:g} for {people} enrolled "
+        f"{'person' if people == 1 else 'people'}: "
+        f"per-person est. FMR <= {calibration.alpha:.1e} (distance <= {cuts})"
+    )
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: str) -> None:
@@ -124,12 +142,18 @@ def _report_failure(failure: MediaFailure) -> None:
     "else the per-user data directory.",
 )
 @click.option(
+    "--target-fpir",
+    type=click.FloatRange(1e-7, 0.5),
+    default=DEFAULT_TARGET_FPIR,
+    show_default=True,
+    help="Decide matches so that at most this fraction of strangers is named as someone "
+    "(false-positive identification rate), whatever the number of people enrolled.",
+)
+@click.option(
     "--max-distance",
     type=click.FloatRange(0.0, 2.0, min_open=True, max_open=True),
-    default=DEFAULT_MAX_DISTANCE,
-    show_default=True,
-    help="Decision threshold on descriptor distance: lower means fewer false matches "
-    "and more misses. 0.6 is customary for this descriptor, not calibrated.",
+    help="Decide by a fixed descriptor distance instead of --target-fpir (lower: fewer "
+    "false matches, more misses). Estimated rates are still shown.",
 )
 @click.option(
     "--max-pixels",
@@ -141,7 +165,12 @@ def _report_failure(failure: MediaFailure) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Log model loading and providers.")
 @click.pass_context
 def cli(
-    ctx: click.Context, library: Path | None, max_distance: float, max_pixels: int, verbose: bool
+    ctx: click.Context,
+    library: Path | None,
+    target_fpir: float,
+    max_distance: float | None,
+    max_pixels: int,
+    verbose: bool,
 ) -> None:
     """Find known people in photo collections, with the evidence for every match.
 
@@ -152,7 +181,12 @@ def cli(
         facesight sightings --person "Barack Obama"
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    ctx.obj = {"library": library, "max_distance": max_distance, "max_pixels": max_pixels}
+    ctx.obj = {
+        "library": library,
+        "max_distance": max_distance,
+        "target_fpir": target_fpir,
+        "max_pixels": max_pixels,
+    }
 
 
 @cli.command()
@@ -206,6 +240,8 @@ def enroll(
             _report_failure(failure)
         for warning in result.warnings:
             _console(stderr=True).print(f"[yellow]warning[/yellow] {warning}")
+        for disagreement in result.disagreements:
+            _console(stderr=True).print(f"[yellow]disagrees[/yellow] {disagreement}")
         if not as_json:
             _console().print(
                 f"{result.person}: {len(result.added)} reference(s) added, "
@@ -253,7 +289,7 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         f"in the library, {len(summary.failures)} could not be used.\n"
         f"Found {summary.faces_found} face(s) ({summary.media_without_faces} image(s) without "
         f"faces); {summary.faces_matched} matched an enrolled person.\n"
-        f"{summary.seconds:.1f} s, {summary.images_per_s:.1f} images/s. {note.capitalize()}."
+        f"{summary.seconds:.1f} s, {summary.images_per_s:.1f} images/s.\n{note}"
     )
     if summary.failures:
         _console().print("Files that could not be used:")
@@ -293,10 +329,29 @@ def scan(ctx: click.Context, paths: tuple[Path, ...], on_error: str, as_json: bo
             )
         except FaceSightError as error:
             raise click.ClickException(f"scan stopped (--on-error stop): {error}") from error
+        note = _decision_note(library)
     if as_json:
         click.echo(json.dumps(asdict(summary) | {"images_per_s": summary.images_per_s}, indent=2))
     else:
-        _print_summary(summary, _threshold_note(ctx))
+        _print_summary(summary, note)
+
+
+def _candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:
+    return {
+        "person": c.person,
+        "distance": round(c.distance, 4),
+        "fmr": _rate(c.fmr),
+        "fpir": _rate(c.fpir),
+        "references": c.references,
+        "reference": c.reference_path,
+        "reference_distance": round(c.reference_distance, 4),
+        "match": c.is_match if decide else None,
+        "max_distance": round(c.max_distance, 4) if decide else None,
+    }
+
+
+def _rate(value: float) -> float | None:
+    return None if value != value else float(f"{value:.3g}")  # NaN (not known) -> null
 
 
 def _sighting_row(s: Sighting) -> dict[str, Any]:
@@ -308,24 +363,22 @@ def _sighting_row(s: Sighting) -> dict[str, Any]:
         "xyxy": [round(v, 1) for v in s.xyxy],
         "score": round(s.score, 4),
         "distance": round(best.distance, 4) if best else None,
+        "fmr": _rate(best.fmr) if best else None,
+        "fpir": _rate(best.fpir) if best else None,
+        "decision": "match" if s.match else "no match",
+        "quality": None if s.quality is None else round(s.quality, 3),
+        "quality_reasons": s.quality_reasons,
         "match": bool(s.match),
         "nearest": best.person if best else None,
         "reference": best.reference_path if best else None,
+        "reference_distance": round(best.reference_distance, 4) if best else None,
         "captured_at": s.captured_at,
         "gps": list(s.gps) if s.gps else None,
         "crop": s.crop_path,
         "sha256": s.sha256,
         "image_size": [s.width_px, s.height_px],
         "kps5": [[round(x, 1), round(y, 1)] for x, y in s.kps5],
-        "candidates": [
-            {
-                "person": c.person,
-                "distance": round(c.distance, 4),
-                "reference": c.reference_path,
-                "match": c.is_match,
-            }
-            for c in s.candidates
-        ],
+        "candidates": [_candidate_row(c) for c in s.candidates],
         "detector": s.detector,
         "embedder": s.embedder,
     }
@@ -346,7 +399,16 @@ def _shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-_TABLE_COLUMNS = ("person", "path", "xyxy", "distance", "reference", "captured_at")
+_TABLE_COLUMNS = (
+    "person",
+    "path",
+    "xyxy",
+    "distance",
+    "fmr",
+    "quality",
+    "reference",
+    "captured_at",
+)
 
 
 @cli.command()
@@ -365,12 +427,23 @@ def sightings(
     """
     with _library(ctx) as library:
         found = library.sightings(person, include_unmatched=include_all)
+        note = _decision_note(library)
     rows = [_sighting_row(s) for s in found]
     if not (as_json or as_csv):
         rows = _shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
-        rows = [r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"])} for r in rows]
-        _console(stderr=True).print(_threshold_note(ctx))
+        rows = [
+            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": _fmt_rate(r["fmr"])}
+            for r in rows
+        ]
+        _console(stderr=True).print(note)
     _print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
+
+
+def _fmt_rate(value: float | None) -> str:
+    """An estimated rate for people: '3.1e-05', '<1e-12', or '' when not known."""
+    if value is None:
+        return ""
+    return "<1e-12" if value < 1e-12 else f"{value:.1e}"
 
 
 @cli.command()
@@ -382,27 +455,60 @@ def sightings(
     show_default=True,
     help="Candidates listed per face.",
 )
+@click.option(
+    "--investigate",
+    is_flag=True,
+    help="List the top-K candidates for a person to judge, with no match decision.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")
 @click.pass_context
-def identify(ctx: click.Context, image: Path, top_k: int, as_json: bool) -> None:
-    """Every face in one image with its nearest enrolled people (nothing is stored)."""
+def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_json: bool) -> None:
+    """Every face in one image with its most likely enrolled people (nothing is stored).
+
+    Each candidate shows its distance, the estimated false-match rate (how
+    often a stranger comes this close) and the reference that matched.
+    """
     with _library(ctx) as library:
         faces = library.identify(image, top_k=top_k)
+        note = _decision_note(library)
     if as_json:
-        rows = [asdict(f) | {"match": f.match.person if f.match else None} for f in faces]
+        rows = [
+            {
+                "index": f.index,
+                "xyxy": [round(v, 1) for v in f.xyxy],
+                "score": round(f.score, 4),
+                "quality": round(f.quality, 3),
+                "quality_reasons": f.quality_reasons,
+                "warnings": f.warnings,
+                "mode": "investigate" if investigate else "identify",
+                "match": None if investigate else (f.match.person if f.match else None),
+                "candidates": [_candidate_row(c, not investigate) for c in f.candidates],
+            }
+            for f in faces
+        ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    _console().print(f"{image}: {len(faces)} face(s); {_threshold_note(ctx)}")
+    mode = "investigate: candidates only, no decision" if investigate else note
+    _console().print(f"{image}: {len(faces)} face(s); {mode}")
     for face in faces:
-        verdict = f"[bold]{face.match.person}[/bold]" if face.match else "no enrolled match"
         box = ", ".join(f"{v:.0f}" for v in face.xyxy)
-        _console().print(f"face {face.index} at [{box}] (score {face.score:.2f}): {verdict}")
+        if investigate:
+            verdict = ""
+        elif face.match:
+            verdict = f": [bold]{face.match.person}[/bold]"
+        else:
+            verdict = ": no enrolled match"
+        _console().print(
+            f"face {face.index} at [{box}] (quality {face.quality:.2f}, "
+            f"detector {face.score:.2f}){verdict}"
+        )
         for c in face.candidates:
             _console().print(
-                f"    {c.person:<30} distance {c.distance:.3f}  via {c.reference_path}"
+                f"    {c.person:<28} distance {c.distance:.3f}  est. FMR {_fmt_rate(c.fmr):>7}"
+                f"  nearest reference {c.reference_distance:.3f}: {c.reference_path}"
             )
-        for warning in face.warnings:
-            _console().print(f"    [yellow]warning[/yellow]: {warning}")
+        for reason in face.quality_reasons:
+            _console().print(f"    [yellow]quality[/yellow]: {reason}")
 
 
 @cli.command()
@@ -411,16 +517,17 @@ def identify(ctx: click.Context, image: Path, top_k: int, as_json: bool) -> None
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
-    """Compare the largest face of two images (1:1)."""
+    """Compare the largest face of two images (1:1), with the estimated false-match rate."""
     with _library(ctx) as library:
         result = library.compare(first, second)
     if as_json:
-        click.echo(json.dumps(asdict(result), indent=2))
+        click.echo(json.dumps(asdict(result) | {"fmr": _rate(result.fmr)}, indent=2))
         return
     verdict = "same person" if result.same_person else "different people"
     _console().print(
-        f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence; "
-        f"{_threshold_note(ctx)})"
+        f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence). Strangers "
+        f"come this close {_fmt_rate(result.fmr)} of the time (est. FMR); the decision "
+        f"threshold is {result.max_distance:.3f}."
     )
 
 
@@ -494,6 +601,202 @@ def failures(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     with _library(ctx) as library:
         rows = [asdict(f) for f in library.failures()]
     _print_rows(rows, as_json, as_csv, "Files that could not be used")
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure accuracy on labelled data you have (LFW-style pairs, a folder per person).
+
+    Descriptors are cached in the library's cache/ folder, so a second run of
+    the same data takes seconds.
+    """
+
+
+def _eval_progress() -> Progress:
+    columns = (
+        TextColumn("describing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=_console(stderr=True), transient=True)
+
+
+@contextmanager
+def _eval_tools(ctx: click.Context) -> Iterator[tuple[Library, DescriptorCache]]:
+    with _library(ctx) as library:
+        cache = DescriptorCache(library.path / "cache" / "eval-descriptors.db")
+        try:
+            yield library, cache
+        finally:
+            cache.close()
+
+
+@eval_group.command(name="pairs")
+@click.argument("pairs_file", metavar="PAIRS", type=click.Path(exists=True, path_type=Path))
+@click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--det",
+    "det_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="facesight-det-pairs.png",
+    show_default=True,
+    help="Where to write the DET curve (PNG).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@click.pass_context
+def eval_pairs(
+    ctx: click.Context, pairs_file: Path, images: Path, det_path: Path, as_json: bool
+) -> None:
+    """1:1 verification on an LFW-style pair list (IMAGES/Name/Name_0001.jpg).
+
+    Reports k-fold cross-validated accuracy (k = the folds of the file), TAR
+    at FAR 1e-2 and 1e-3, faces not found, accuracy by quality band, and how
+    the estimated false-match rate compares with the observed one.
+
+    \b
+    Example:
+        facesight eval pairs lfw/pairs.txt lfw/people --json
+    """
+    from facesight.eval.runs import run_pairs  # loads matplotlib: only when evaluating
+
+    with _eval_tools(ctx) as (library, cache), _eval_progress() as bar:
+        task = bar.add_task("describing", total=None)
+        result = run_pairs(
+            pairs_file,
+            images,
+            pipeline=library.pipeline,
+            reference=library.reference_calibration,
+            cache=cache,
+            det_path=det_path,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    out = _console()
+    out.print(
+        f"{result['pairs']} pairs ({result['same_pairs']} same), {result['images']} images, "
+        f"{result['faces_not_found']} without a face found"
+    )
+    out.print(
+        f"accuracy {100 * result['mean_accuracy']:.2f} % +- {100 * result['std_accuracy']:.2f} "
+        f"({result['folds']}-fold cross-validated)"
+    )
+    for far, tar in result["tar_at_far"].items():
+        out.print(
+            f"TAR at FAR {far}: {100 * tar:.2f} % "
+            f"(over {result['impostor_comparisons']} impostor comparisons)"
+        )
+    honesty = result["estimated_vs_observed_fmr"]
+    for level in ("0.01", "0.001"):
+        out.print(
+            f"est. FMR {level} (distance {honesty['distance_at_' + level]:.3f}): "
+            f"observed {honesty['observed_at_' + level]:.2e}"
+        )
+    for band, figures in result["accuracy_by_quality"].items():
+        out.print(
+            f"quality {band}: accuracy {100 * figures['accuracy']:.2f} % over "
+            f"{int(figures['pairs'])} pairs"
+        )
+    out.print(f"DET curve: {result['det_curve']}; {result['seconds']:.0f} s")
+
+
+@eval_group.command(name="identify")
+@click.argument(
+    "root", metavar="DIR", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--references",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Reference images per enrolled person (the first K, by name).",
+)
+@click.option(
+    "--probes-from",
+    type=click.IntRange(1),
+    help="Probe with images from the (M+1)-th on and enroll people with more than M "
+    "images (default: K), to compare different --references on the same probes.",
+)
+@click.option(
+    "--det",
+    "det_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="facesight-det-identify.png",
+    show_default=True,
+    help="Where to write the DET curve (PNG).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="facesight-identify.html",
+    show_default=True,
+    help="Where to write the one-page HTML report.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@click.pass_context
+def eval_identify(
+    ctx: click.Context,
+    root: Path,
+    references: int,
+    probes_from: int | None,
+    det_path: Path,
+    html_path: Path,
+    as_json: bool,
+) -> None:
+    """1:N identification on a folder per person.
+
+    Enrolled: people with at least 2 images (K+1 with --references K); their
+    first K images are references. Mated probes: their other images.
+    Non-mated probes: people with a single image. Reports closed-set rank-1,
+    FNIR at FPIR 1e-2 and 1e-3, failure to detect, and the FPIR observed at
+    the library's default decision (--target-fpir).
+
+    \b
+    Example:
+        facesight eval identify lfw/people --references 3 --json
+    """
+    from facesight.eval.runs import run_identification  # loads matplotlib: only when evaluating
+
+    with _eval_tools(ctx) as (library, cache), _eval_progress() as bar:
+        task = bar.add_task("describing", total=None)
+        result = run_identification(
+            root,
+            pipeline=library.pipeline,
+            reference=library.reference_calibration,
+            references=references,
+            probes_from=probes_from,
+            target_fpir=library.target_fpir,
+            cache=cache,
+            det_path=det_path,
+            html_path=html_path,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    out = _console()
+    out.print(
+        f"{result['enrolled']} enrolled ({result['references_per_person']} reference(s) each, "
+        f"centroid template), {result['mated_probes']} mated and "
+        f"{result['nonmated_probes']} non-mated probes; failure to detect "
+        f"{100 * result['failure_to_detect_rate']:.2f} %"
+    )
+    out.print(f"rank-1 accuracy {100 * result['rank1_accuracy']:.2f} %")
+    for level, fnir in result["fnir_at_fpir"].items():
+        out.print(f"FNIR at FPIR {level}: {100 * fnir:.2f} %")
+    out.print(
+        f"default decision (target FPIR {result['default_target_fpir']:g}): observed FPIR "
+        f"{result['default_observed_fpir']:.4f} ({result['default_false_positives']} of "
+        f"{result['nonmated_probes']}), FNIR {100 * result['default_fnir']:.2f} %"
+    )
+    for band, figures in result["fnir_by_quality"].items():
+        out.print(
+            f"quality {band}: FNIR {100 * figures['fnir']:.2f} % over {int(figures['probes'])}"
+        )
+    out.print(f"DET curve: {result['det_curve']}; report: {result['html_report']}")
 
 
 def main() -> None:

@@ -9,14 +9,22 @@ descriptors, and erase a person. The directory holds ``facesight.db``
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.calibrate import (
+    DEFAULT_TARGET_FPIR,
+    Calibration,
+    ReferenceCalibration,
+    gallery_factor,
+    load_reference_calibration,
+)
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
@@ -28,10 +36,11 @@ from facesight.errors import (
     NotFoundError,
 )
 from facesight.faces import Faces
-from facesight.match import DEFAULT_MAX_DISTANCE, Gallery, match_faces, pairwise_distances
+from facesight.match import Gallery, fuse, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
 from facesight.records import (
+    Candidate,
     Comparison,
     EnrollResult,
     ForgetResult,
@@ -42,9 +51,12 @@ from facesight.records import (
     Sighting,
 )
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
-from facesight.store import ReferenceRow, Store
+from facesight.store import MatchRule, ReferenceRow, Store
 
-__all__ = ["EmbeddedFile", "Library"]
+__all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library"]
+
+DISAGREEMENT_FMR = 1e-2
+"""A new reference this likely to be matched by a stranger is flagged as disagreeing."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,11 @@ class Library:
     Args:
         path: the library directory.
         max_pixels: refuse images with more pixels (decompression-bomb guard).
-        max_distance: decision threshold; lower is stricter (fewer false
-            matches, more misses). 0.6 is the descriptor's customary value.
+        target_fpir: the identification decision's target false-positive
+            identification rate: the chance that a stranger is named as
+            someone, whatever the gallery size (see ``calibrate``).
+        max_distance: a fixed decision distance instead of the calibrated
+            one (lower is stricter); estimated rates are still reported.
         detector, embedder: override the default models (e.g. other settings).
     """
 
@@ -80,17 +95,23 @@ class Library:
         path: str | Path,
         *,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_distance: float = DEFAULT_MAX_DISTANCE,
+        target_fpir: float = DEFAULT_TARGET_FPIR,
+        max_distance: float | None = None,
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
     ) -> None:
-        if not 0.0 < max_distance < 2.0:
+        if max_distance is not None and not 0.0 < max_distance < 2.0:
             raise InvalidInputError(f"max_distance must be in (0, 2), got {max_distance}")
+        if not 0.0 < target_fpir < 1.0:
+            raise InvalidInputError(f"target FPIR must be in (0, 1), got {target_fpir}")
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.crops_dir = self.path / "crops"
         self.max_pixels = max_pixels
         self.max_distance = max_distance
+        self.target_fpir = target_fpir
+        self.reference_calibration: ReferenceCalibration = load_reference_calibration()
+        self._gallery: tuple[Gallery, Calibration] | None = None
         self.store = Store(self.path / self.DB_NAME)
         self.pipeline = FacePipeline(
             detector or FaceDetector(),
@@ -170,7 +191,9 @@ class Library:
             warnings="; ".join(quality.warnings),
             detector=self.pipeline.detector_version,
             embedder=self.pipeline.embedder_version,
+            quality=quality.score,
         )
+        disagreement = self._disagreement(person_id, faces.embedding[index])
         with self.store.transaction() as conn:
             person_id = person_id or self.store.add_person(conn, name)
             ref_id = self.store.add_reference(conn, person_id, ref)
@@ -180,9 +203,33 @@ class Library:
             crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
             save_crop(image.pixels, faces.xyxy[index], crop)
             self.store.set_reference_crop(conn, ref_id, str(crop))
+        self._gallery = None
         result.added.append(str(path))
+        if disagreement:
+            result.disagreements.append(f"{path}: {disagreement}")
         result.warnings.extend(f"{path}: {w}" for w in quality.warnings)
         return person_id
+
+    def _disagreement(self, person_id: int | None, embedding: NDArray[np.float32]) -> str:
+        """Why a new reference may show someone else, or "" when it agrees with the others.
+
+        It disagrees when a stranger would come as close to the person's
+        current template at least 1 time in 100 (estimated FMR >= 1e-2).
+        """
+        if person_id is None:
+            return ""
+        gallery = self.gallery()
+        mine = gallery.embeddings[gallery.person_ids == person_id]
+        if len(mine) == 0:
+            return ""
+        distance = float(pairwise_distances(embedding[None], fuse(mine)[None])[0, 0])
+        fmr = float(self.reference_calibration.table(len(mine)).fmr(distance))
+        if fmr < DISAGREEMENT_FMR:
+            return ""
+        return (
+            f"this face is {distance:.3f} from the person's other {len(mine)} reference(s); "
+            f"strangers come this close {fmr:.1%} of the time: possibly a different person"
+        )
 
     @staticmethod
     def _choose_face(analyzed: AnalyzedFaces, path: Path, face: int | None, largest: bool) -> int:
@@ -224,11 +271,55 @@ class Library:
 
     def people(self) -> list[PersonSummary]:
         """Everyone enrolled, with reference and sighting counts."""
-        return self.store.list_people()
+        return self.store.list_people(self.match_rule())
 
     def gallery(self) -> Gallery:
-        """The current references of every enrolled person."""
-        return self.store.gallery()
+        """The current references of every enrolled person (this descriptor version's)."""
+        return self._calibrated()[0]
+
+    def calibration(self) -> Calibration:
+        """The calibration of the current gallery at this library's target FPIR."""
+        return self._calibrated()[1]
+
+    def _calibrated(self) -> tuple[Gallery, Calibration]:
+        if self._gallery is None:
+            gallery = self.store.gallery(self.pipeline.embedder_version)
+            distances, sizes = gallery.cross_person_distances()
+            calibration = Calibration(
+                self.reference_calibration,
+                tuple(int(s) for s in gallery.templates().sizes),
+                gallery_factor(self.reference_calibration, distances, sizes),
+                self.target_fpir,
+            )
+            self._gallery = (gallery, calibration)
+        return self._gallery
+
+    def match_rule(self) -> MatchRule:
+        """Which stored candidates are matches under this library's decision settings."""
+        if self.max_distance is not None:
+            return MatchRule("distance", self.max_distance)
+        return MatchRule("fmr", self.calibration().alpha)
+
+    def match(self, embeddings: NDArray[np.float32], top_k: int = 3) -> list[list[Candidate]]:
+        """Candidates for (n, d) descriptors against the current gallery, calibrated."""
+        gallery, calibration = self._calibrated()
+        return match_faces(
+            embeddings, gallery, calibration, max_distance=self.max_distance, top_k=top_k
+        )
+
+    def _decided(self, candidate: Candidate) -> Candidate:
+        """A stored candidate re-decided under the current settings."""
+        calibration = self.calibration()
+        if self.max_distance is not None:
+            limit = self.max_distance
+        else:
+            limit = calibration.threshold(candidate.references)
+        return replace(
+            candidate,
+            is_match=candidate.distance <= limit,
+            max_distance=limit,
+            fpir=calibration.fpir_of(candidate.fmr),
+        )
 
     # -- scanning and sightings ----------------------------------------------
 
@@ -241,12 +332,12 @@ class Library:
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
         """Scan files and folders recursively; content already scanned is skipped."""
-        options = ScanOptions(self.max_pixels, self.max_distance, stop_on_error)
+        options = ScanOptions(self.max_pixels, stop_on_error)
         return scan_collection(
             paths,
             store=self.store,
             pipeline=self.pipeline,
-            gallery=self.gallery(),
+            match=self.match,
             crops_dir=self.crops_dir,
             options=options,
             on_start=on_start,
@@ -255,8 +346,9 @@ class Library:
 
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
+        self._gallery = None
         face_ids, embeddings = self.store.face_embeddings()
-        ranked = match_faces(embeddings, self.gallery(), max_distance=self.max_distance)
+        ranked = self.match(embeddings)
         self.store.replace_candidates(dict(zip((int(i) for i in face_ids), ranked, strict=True)))
         return len(face_ids)
 
@@ -269,7 +361,11 @@ class Library:
             person_id = self.store.person_id(person)
             if person_id is None:
                 raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
-        return self.store.sightings(person_id, matched_only=not include_unmatched)
+        rule = None if include_unmatched else self.match_rule()
+        return [
+            replace(s, candidates=[self._decided(c) for c in s.candidates])
+            for s in self.store.sightings(rule, person_id)
+        ]
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
@@ -282,9 +378,7 @@ class Library:
         analyzed = self.pipeline.analyze(load_image(image, self.max_pixels).pixels)
         faces = analyzed.faces
         assert faces.embedding is not None
-        ranked = match_faces(
-            faces.embedding, self.gallery(), max_distance=self.max_distance, top_k=top_k
-        )
+        ranked = self.match(faces.embedding, top_k=top_k)
         return [
             IdentifiedFace(
                 i + 1,
@@ -292,6 +386,8 @@ class Library:
                 float(faces.score[i]),
                 ranked[i],
                 list(analyzed.quality[i].warnings),
+                analyzed.quality[i].score,
+                list(analyzed.quality[i].reasons),
             )
             for i in range(len(faces))
         ]
@@ -300,9 +396,13 @@ class Library:
         """1:1: the distance between the largest face of each image, and what it means."""
         first, second = (self._largest_embedding(Path(p)) for p in (a, b))
         distance = float(pairwise_distances(first[None], second[None])[0, 0])
-        margin = abs(distance - self.max_distance)
-        strength = "strong" if margin >= 0.15 else "moderate" if margin >= 0.05 else "weak"
-        return Comparison(distance, self.max_distance, distance <= self.max_distance, strength)
+        table = self.reference_calibration.table(1)
+        fmr = float(table.fmr(distance))
+        # 1:1 is a gallery of one: the target FPIR is the target FMR.
+        limit = self.max_distance or table.distance_at(self.target_fpir)
+        margin = abs(math.log10(max(fmr, 1e-12) / self.target_fpir))
+        strength = "strong" if margin >= 2 else "moderate" if margin >= 1 else "weak"
+        return Comparison(distance, limit, distance <= limit, strength, fmr)
 
     def _largest_embedding(self, path: Path) -> NDArray[np.float32]:
         analyzed = self.pipeline.analyze(load_image(path, self.max_pixels).pixels)
@@ -347,6 +447,7 @@ class Library:
             if Path(crop).exists():
                 Path(crop).unlink()
                 removed += 1
+        self._gallery = None
         self.rematch()
         self.store.checkpoint()
         return ForgetResult(stored_name, refs, cands, removed)

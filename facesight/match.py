@@ -1,10 +1,18 @@
-"""Open-set identification: descriptors against every reference of every person.
+"""Open-set identification: descriptors against each enrolled person's template.
 
-A person's distance is the smallest over their references; candidates are
-the ``top_k`` nearest people, and a candidate is a match only when its
-distance is at most ``max_distance``. The default, 0.6, is the threshold
-customary for dlib's descriptor (face_recognition's ``tolerance``); it is
-not yet calibrated to a false-match rate, and every output says so.
+A person's template is the centroid of their reference descriptors, scaled
+back to the descriptor length. Measured on lfw-dev with 3 references per
+person (``facesight eval identify --references 3``), the centroid misses 7 %
+of mated probes at FPIR 1e-2 where the best single reference misses 12 %, the
+mean of the best two 11 % and the mean distance 11 %.
+
+Every candidate carries the distance to the template, the estimated
+false-match rate at that distance (``calibrate``) and, as evidence a person
+can look at, the nearest single reference and its distance. Candidates are
+ranked by estimated false-match rate, which orders templates of different
+sizes fairly. The decision is the calibration's (estimated FMR at most the
+per-person level that gives the target FPIR) unless a fixed ``max_distance``
+is asked for; *investigate* mode lists the candidates with no decision.
 """
 
 from __future__ import annotations
@@ -14,16 +22,30 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.calibrate import Calibration
+from facesight.embed import DESCRIPTOR_LENGTH
 from facesight.errors import InvalidInputError
 from facesight.records import Candidate
 
-__all__ = ["DEFAULT_MAX_DISTANCE", "THRESHOLD_NOTE", "Gallery", "match_faces", "pairwise_distances"]
+__all__ = ["Gallery", "Templates", "fuse", "match_faces", "pairwise_distances"]
 
-DEFAULT_MAX_DISTANCE = 0.6
-THRESHOLD_NOTE = (
-    "match = distance <= {max_distance:.2f} (the descriptor's customary threshold, "
-    "not yet calibrated to a false-match rate)"
-)
+
+def fuse(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
+    """One template from (k, d) reference descriptors: their centroid at descriptor length."""
+    mean = np.asarray(embeddings, np.float64).mean(axis=0)
+    length = max(float(np.linalg.norm(mean)), 1e-12)
+    fused: NDArray[np.float32] = (mean / length * DESCRIPTOR_LENGTH).astype(np.float32)
+    return fused
+
+
+@dataclass(frozen=True)
+class Templates:
+    """One fused template per person, parallel arrays in person order."""
+
+    person_ids: NDArray[np.int64]
+    names: list[str]
+    vectors: NDArray[np.float32]
+    sizes: NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,33 @@ class Gallery:
     def people_count(self) -> int:
         return len(np.unique(self.person_ids))
 
+    def templates(self) -> Templates:
+        """Each person's fused template, in order of first appearance."""
+        ids, first = np.unique(self.person_ids, return_index=True)
+        order = np.argsort(first)
+        ids = ids[order]
+        vectors = [fuse(self.embeddings[self.person_ids == i]) for i in ids]
+        return Templates(
+            person_ids=ids.astype(np.int64),
+            names=[self.person_names[int(first[j])] for j in order],
+            vectors=np.stack(vectors) if vectors else np.zeros((0, 128), np.float32),
+            sizes=np.array([(self.person_ids == i).sum() for i in ids], dtype=np.int64),
+        )
+
+    def cross_person_distances(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Distances from each template to every reference of the *other* people.
+
+        Returns the distances and, parallel to them, the template's size: the
+        gallery's own impostor comparisons, for ``calibrate.gallery_factor``.
+        """
+        templates = self.templates()
+        if len(templates.person_ids) < 2:
+            return np.zeros(0), np.zeros(0, np.int64)
+        distances = pairwise_distances(templates.vectors, self.embeddings).astype(np.float64)
+        other = templates.person_ids[:, None] != self.person_ids[None, :]
+        sizes = np.broadcast_to(templates.sizes[:, None], distances.shape)
+        return distances[other], sizes[other]
+
 
 def pairwise_distances(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
     """(n, m) Euclidean distances between rows of (n, d) ``a`` and (m, d) ``b`` (BLAS)."""
@@ -63,46 +112,80 @@ def pairwise_distances(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArra
 def match_faces(
     embeddings: NDArray[np.float32],
     gallery: Gallery,
+    calibration: Calibration,
     *,
-    max_distance: float = DEFAULT_MAX_DISTANCE,
+    max_distance: float | None = None,
     top_k: int = 3,
 ) -> list[list[Candidate]]:
-    """Rank enrolled people for each descriptor.
+    """Rank enrolled people for each descriptor, with calibrated evidence.
 
     Args:
         embeddings: (n, d) float32 descriptors of the probe faces.
         gallery: the enrolled references.
-        max_distance: the decision threshold; lower is stricter (fewer false
-            matches, more missed ones).
-        top_k: how many people to list per face, nearest first.
+        calibration: the gallery's calibration (sizes must match its templates).
+        max_distance: a fixed decision distance instead of the calibrated one.
+        top_k: how many people to list per face, most likely first.
 
     Returns:
-        n lists of at most ``top_k`` candidates, nearest first.
+        n lists of at most ``top_k`` candidates, most likely first.
     """
     if top_k < 1:
         raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
     if len(gallery) == 0 or len(embeddings) == 0:
         return [[] for _ in range(len(embeddings))]
-    distances = pairwise_distances(embeddings, gallery.embeddings)
-    return [_rank_people(row, gallery, max_distance, top_k) for row in distances]
-
-
-def _rank_people(
-    row: NDArray[np.float32], gallery: Gallery, max_distance: float, top_k: int
-) -> list[Candidate]:
-    # Best reference per person: sort references by distance, keep each person's first.
-    order = np.argsort(row, kind="stable")
-    _, first = np.unique(gallery.person_ids[order], return_index=True)
-    best = order[np.sort(first)][:top_k]
-    return [
-        Candidate(
-            person_id=int(gallery.person_ids[i]),
-            person=gallery.person_names[i],
-            reference_id=int(gallery.reference_ids[i]),
-            reference_path=gallery.reference_paths[i],
-            distance=float(row[i]),
-            is_match=bool(row[i] <= max_distance),
-            max_distance=max_distance,
+    templates = gallery.templates()
+    to_templates = pairwise_distances(embeddings, templates.vectors)
+    to_references = pairwise_distances(embeddings, gallery.embeddings)
+    fmr = np.empty(to_templates.shape, np.float64)
+    for size in np.unique(templates.sizes):
+        columns = templates.sizes == size
+        fmr[:, columns] = calibration.reference.table(int(size)).fmr(to_templates[:, columns])
+    fmr = np.minimum(fmr * calibration.factor, 1.0)
+    results = []
+    for row in range(len(embeddings)):
+        order = np.lexsort((to_templates[row], fmr[row]))[:top_k]
+        results.append(
+            [
+                _candidate(
+                    int(j),
+                    templates,
+                    gallery,
+                    to_references[row],
+                    float(to_templates[row, j]),
+                    float(fmr[row, j]),
+                    calibration,
+                    max_distance,
+                )
+                for j in order
+            ]
         )
-        for i in best
-    ]
+    return results
+
+
+def _candidate(
+    j: int,
+    templates: Templates,
+    gallery: Gallery,
+    to_references: NDArray[np.float32],
+    distance: float,
+    fmr: float,
+    calibration: Calibration,
+    max_distance: float | None,
+) -> Candidate:
+    mine = np.flatnonzero(gallery.person_ids == templates.person_ids[j])
+    nearest = int(mine[np.argmin(to_references[mine])])
+    size = int(templates.sizes[j])
+    threshold = calibration.threshold(size) if max_distance is None else max_distance
+    return Candidate(
+        person_id=int(templates.person_ids[j]),
+        person=templates.names[j],
+        reference_id=int(gallery.reference_ids[nearest]),
+        reference_path=gallery.reference_paths[nearest],
+        distance=distance,
+        is_match=bool(distance <= threshold),
+        max_distance=threshold,
+        fmr=fmr,
+        fpir=calibration.fpir_of(fmr),
+        reference_distance=float(to_references[nearest]),
+        references=size,
+    )

@@ -102,7 +102,20 @@ CREATE TABLE media_errors (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+_CALIBRATED = """
+ALTER TABLE candidates ADD COLUMN fmr REAL;
+ALTER TABLE candidates ADD COLUMN reference_distance REAL;
+ALTER TABLE candidates ADD COLUMN template_size INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE faces ADD COLUMN quality REAL;
+ALTER TABLE faces ADD COLUMN quality_reasons TEXT NOT NULL DEFAULT '';
+ALTER TABLE reference_faces ADD COLUMN quality REAL;
+CREATE INDEX candidates_by_rank ON candidates(rank, person_id, fmr)
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _INITIAL),
+    Migration(2, "calibrated candidates and face quality", _CALIBRATED),
+)
 
 
 def apply_migrations(

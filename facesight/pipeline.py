@@ -63,7 +63,8 @@ class FacePipeline:
 
     @property
     def embedder_version(self) -> str:
-        return self.embedder.model_version
+        """Names the stored descriptor: the model plus flip-averaging and length."""
+        return self.embedder.descriptor_version
 
     def analyze(self, pixels: NDArray[np.uint8]) -> AnalyzedFaces:
         """Find, align, judge and describe every face in an (H, W, 3) RGB image."""
@@ -72,10 +73,10 @@ class FacePipeline:
         faces = faces[np.argsort(centre_x, kind="stable")]
         chips = align_faces(pixels, faces.kps5)
         quality = [
-            assess_quality(chip, float(width))
-            for chip, width in zip(chips, faces.width_px, strict=True)
+            assess_quality(chips[i], float(faces.width_px[i]), faces.kps5[i], float(faces.score[i]))
+            for i in range(len(faces))
         ]
-        return AnalyzedFaces(faces.with_embedding(self.embedder.embed(chips)), chips, quality)
+        return AnalyzedFaces(faces.with_embedding(self.embedder.describe(chips)), chips, quality)
 
 
 def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) -> None:

@@ -21,11 +21,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Candidate:
-    """One enrolled person a face may be.
+    """One enrolled person a face may be, with the evidence.
 
-    ``distance`` is the Euclidean distance between descriptors, to the
-    person's closest reference (``reference_id``, from ``reference_path``);
-    ``is_match`` is ``distance <= max_distance``.
+    Attributes:
+        distance: Euclidean distance to the person's template (the centroid
+            of their ``references`` reference descriptors).
+        is_match: the decision, ``distance <= max_distance``.
+        max_distance: the decision distance for this person's template size
+            (from the target FPIR, or fixed by the user).
+        fmr: estimated false-match rate at ``distance``: the chance that a
+            stranger comes this close to this template.
+        fpir: estimated chance that a stranger comes this close to *someone*
+            in the gallery (FMR compounded over every enrolled person).
+        reference_id, reference_path, reference_distance: the single
+            reference nearest to the face, to look at.
     """
 
     person_id: int
@@ -35,6 +44,10 @@ class Candidate:
     distance: float
     is_match: bool
     max_distance: float
+    fmr: float = float("nan")
+    fpir: float = float("nan")
+    reference_distance: float = float("nan")
+    references: int = 1
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class EnrollResult:
     person: str
     person_id: int
     added: list[str] = field(default_factory=list)
+    disagreements: list[str] = field(default_factory=list)
     already_enrolled: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     failures: list[MediaFailure] = field(default_factory=list)
@@ -103,6 +117,8 @@ class Sighting:
     detector: str
     embedder: str
     candidates: list[Candidate]
+    quality: float | None = None
+    quality_reasons: str = ""
 
     @property
     def match(self) -> Candidate | None:
@@ -119,6 +135,8 @@ class IdentifiedFace:
     score: float
     candidates: list[Candidate]
     warnings: list[str]
+    quality: float = 1.0
+    quality_reasons: list[str] = field(default_factory=list)
 
     @property
     def match(self) -> Candidate | None:
@@ -134,6 +152,7 @@ class Comparison:
     max_distance: float
     same_person: bool
     strength: str
+    fmr: float = float("nan")
 
 
 @dataclass

@@ -18,16 +18,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from facesight.errors import MediaError
-from facesight.match import DEFAULT_MAX_DISTANCE, Gallery, match_faces
 from facesight.media import DEFAULT_MAX_PIXELS, LoadedImage, find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
-from facesight.records import MediaFailure, ScanSummary
+from facesight.records import Candidate, MediaFailure, ScanSummary
 from facesight.store import FaceRow, MediaRow, Store
 
-__all__ = ["ScanEvent", "ScanOptions", "scan_collection"]
+__all__ = ["Matcher", "ScanEvent", "ScanOptions", "scan_collection"]
 
 _LOOKAHEAD = 3
+
+Matcher = Callable[[NDArray[np.float32]], list[list[Candidate]]]
+"""Ranks enrolled people for (n, d) descriptors: the library's calibrated ``match_faces``."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,10 @@ class ScanOptions:
 
     Attributes:
         max_pixels: images with more pixels are refused (decompression bombs).
-        max_distance: decision threshold for a match.
         stop_on_error: raise at the first bad file instead of recording it and going on.
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_distance: float = DEFAULT_MAX_DISTANCE
     stop_on_error: bool = False
 
 
@@ -94,7 +97,7 @@ def scan_collection(
     *,
     store: Store,
     pipeline: FacePipeline,
-    gallery: Gallery,
+    match: Matcher,
     crops_dir: Path,
     options: ScanOptions = ScanOptions(),
     on_start: Callable[[int], None] | None = None,
@@ -117,7 +120,7 @@ def scan_collection(
         if isinstance(prepared, MediaError):
             _report(store, summary, prepared, options, on_event)
             continue
-        event = _store_one(store, pipeline, gallery, crops_dir, prepared, options)
+        event = _store_one(store, pipeline, match, crops_dir, prepared, options)
         _count(summary, event)
         if on_event:
             on_event(event)
@@ -155,7 +158,7 @@ def _count(summary: ScanSummary, event: ScanEvent) -> None:
 def _store_one(
     store: Store,
     pipeline: FacePipeline,
-    gallery: Gallery,
+    match: Matcher,
     crops_dir: Path,
     prepared: _Prepared,
     options: ScanOptions,
@@ -169,7 +172,7 @@ def _store_one(
         prepared = _Prepared(prepared.path, prepared.sha256, load_image(path, options.max_pixels))
     assert prepared.image is not None
     analyzed = pipeline.analyze(prepared.image.pixels)
-    rows = _face_rows(analyzed, prepared, gallery, crops_dir, options.max_distance)
+    rows = _face_rows(analyzed, prepared, match, crops_dir)
     store.save_media(path, _media_row(prepared, pipeline, len(rows)), rows)
     matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
     return ScanEvent(path, "scanned", faces=len(rows), matched=matched)
@@ -194,13 +197,12 @@ def _media_row(prepared: _Prepared, pipeline: FacePipeline, face_count: int) -> 
 def _face_rows(
     analyzed: AnalyzedFaces,
     prepared: _Prepared,
-    gallery: Gallery,
+    match: Matcher,
     crops_dir: Path,
-    max_distance: float,
 ) -> list[FaceRow]:
     faces = analyzed.faces
     assert faces.embedding is not None and prepared.image is not None
-    candidates = match_faces(faces.embedding, gallery, max_distance=max_distance)
+    candidates = match(faces.embedding)
     rows = []
     for i in range(len(faces)):
         crop = crops_dir / prepared.sha256[:2] / f"{prepared.sha256}_{i}.jpg"
@@ -215,6 +217,8 @@ def _face_rows(
                 embedding=faces.embedding[i],
                 crop_path=str(crop),
                 candidates=candidates[i],
+                quality=analyzed.quality[i].score,
+                quality_reasons="; ".join(analyzed.quality[i].reasons),
             )
         )
     return rows

@@ -25,7 +25,7 @@ from facesight.match import Gallery
 from facesight.migrations import apply_migrations
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 
-__all__ = ["FaceRow", "MediaRow", "ReferenceRow", "Store"]
+__all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
 
 
 def _now() -> str:
@@ -36,8 +36,28 @@ def _blob(array: NDArray[Any]) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def _vector(blob: bytes) -> NDArray[np.float32]:
     return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MatchRule:
+    """Which stored candidates count as matches: ``column <= limit``.
+
+    ``fmr`` with the calibrated per-person level, or ``distance`` with a
+    fixed decision distance.
+    """
+
+    column: str
+    limit: float
+
+    def __post_init__(self) -> None:
+        if self.column not in ("fmr", "distance"):
+            raise ValueError(f"a match rule compares fmr or distance, not {self.column!r}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,7 @@ class ReferenceRow:
     warnings: str
     detector: str
     embedder: str
+    quality: float | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +103,8 @@ class FaceRow:
     embedding: NDArray[np.float32]
     crop_path: str | None
     candidates: Sequence[Candidate]
+    quality: float | None = None
+    quality_reasons: str = ""
 
 
 class Store:
@@ -166,8 +189,8 @@ class Store:
         x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
         cursor = conn.execute(
             "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
-            " kps5, score, embedding, warnings, detector, embedder, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " kps5, score, embedding, warnings, detector, embedder, created_at, quality)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(person_id, source_sha256) DO NOTHING",
             (
                 person_id,
@@ -184,6 +207,7 @@ class Store:
                 ref.detector,
                 ref.embedder,
                 _now(),
+                ref.quality,
             ),
         )
         return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
@@ -191,7 +215,7 @@ class Store:
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
         conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (path, reference_id))
 
-    def list_people(self) -> list[PersonSummary]:
+    def list_people(self, rule: MatchRule) -> list[PersonSummary]:
         """Every enrolled person with counts of references, warnings and matched sightings."""
         rows = self.query(
             "SELECT p.id, p.name, p.created_at,"
@@ -199,8 +223,9 @@ class Store:
             " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
             "   AND r.warnings != '') AS warned,"
             " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
-            "   AND c.is_match = 1) AS seen"
-            " FROM people p ORDER BY p.name"
+            f"   AND c.{rule.column} <= ?) AS seen"
+            " FROM people p ORDER BY p.name",
+            (rule.limit,),
         )
         return [
             PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
@@ -229,11 +254,17 @@ class Store:
         conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
         return int(refs), int(cands), crops
 
-    def gallery(self) -> Gallery:
-        """Every reference of every person, ordered by person then reference id."""
+    def gallery(self, embedder: str | None = None) -> Gallery:
+        """Every reference of every person, ordered by person then reference id.
+
+        Args:
+            embedder: only references described by this descriptor version.
+        """
         rows = self._conn.execute(
             "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
-            " FROM reference_faces r JOIN people p ON p.id = r.person_id ORDER BY p.id, r.id"
+            " FROM reference_faces r JOIN people p ON p.id = r.person_id"
+            " WHERE ? IS NULL OR r.embedder = ? ORDER BY p.id, r.id",
+            (embedder, embedder),
         ).fetchall()
         embeddings = (
             np.stack([_vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
@@ -302,7 +333,8 @@ class Store:
         x1, y1, x2, y2 = (float(v) for v in face.xyxy)
         cursor = conn.execute(
             "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
-            " embedding, crop_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " embedding, crop_path, quality, quality_reasons)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 media_id,
                 face.frame,
@@ -315,6 +347,8 @@ class Store:
                 face.score,
                 _blob(face.embedding),
                 face.crop_path,
+                face.quality,
+                face.quality_reasons,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -325,7 +359,8 @@ class Store:
     ) -> None:
         conn.executemany(
             "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
-            " max_distance) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " max_distance, fmr, reference_distance, template_size)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     face_id,
@@ -335,6 +370,9 @@ class Store:
                     c.distance,
                     int(c.is_match),
                     c.max_distance,
+                    c.fmr,
+                    c.reference_distance,
+                    c.references,
                 )
                 for rank, c in enumerate(candidates, start=1)
             ],
@@ -375,17 +413,25 @@ class Store:
 
     # -- sightings ------------------------------------------------------------
 
-    def sightings(self, person_id: int | None = None, matched_only: bool = True) -> list[Sighting]:
-        """Stored faces with their candidates, filtered to one person's matches if asked."""
-        where, params = [], []
+    def sightings(self, rule: MatchRule | None, person_id: int | None = None) -> list[Sighting]:
+        """Stored faces with their candidates.
+
+        Args:
+            rule: keep faces whose first candidate passes it (None: every face).
+            person_id: keep faces whose first candidate is this person.
+        """
+        where: list[str] = []
+        params: list[Any] = []
+        if rule is not None:
+            where.append(
+                f"f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND {rule.column} <= ?)"
+            )
+            params.append(rule.limit)
         if person_id is not None:
             where.append(
-                "f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND is_match = 1"
-                " AND person_id = ?)"
+                "f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND person_id = ?)"
             )
             params.append(person_id)
-        elif matched_only:
-            where.append("f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND is_match = 1)")
         rows = self.query(
             "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
             " m.detector, m.embedder,"
@@ -420,6 +466,9 @@ class Store:
                         r["distance"],
                         bool(r["is_match"]),
                         r["max_distance"],
+                        fmr=_or_nan(r["fmr"]),
+                        reference_distance=_or_nan(r["reference_distance"]),
+                        references=int(r["template_size"]),
                     )
                 )
         return found
@@ -444,4 +493,6 @@ class Store:
             detector=str(r["detector"]),
             embedder=str(r["embedder"]),
             candidates=candidates,
+            quality=r["quality"],
+            quality_reasons=str(r["quality_reasons"]),
         )

@@ -56,7 +56,7 @@ def test_sightings_table_json_and_csv_agree(tmp_path: Path) -> None:
     assert _invoke(tmp_path, "enroll", "Joe Biden", str(BIDEN[0])).exit_code == 0
     scan = _invoke(tmp_path, "scan", str(TWO_PEOPLE), str(NOFACE / "skimage_coins.jpg"))
     assert scan.exit_code == 0, scan.output
-    assert "Scanned 2 image(s)" in scan.stdout and "not yet calibrated" in scan.stdout
+    assert "Scanned 2 image(s)" in scan.stdout and "match = est. FPIR <= 0.01" in scan.stdout
     rows = json.loads(_invoke(tmp_path, "sightings", "--person", "joe biden", "--json").stdout)
     assert [r["person"] for r in rows] == ["Joe Biden"]
     table = list(csv.DictReader(io.StringIO(_invoke(tmp_path, "sightings", "--csv").stdout)))
@@ -104,11 +104,19 @@ def test_identify_and_compare_print_distances_and_the_threshold(tmp_path: Path) 
     assert len(identified) == 2
     assert sorted(str(f["match"]) for f in identified) == ["Barack Obama", "None"]
     text = _invoke(tmp_path, "identify", str(TWO_PEOPLE)).stdout
-    assert "distance" in text and "not yet calibrated" in text
+    assert "distance" in text and "est. FMR" in text and "est. FPIR <= 0.01" in text
+    investigated = json.loads(
+        _invoke(tmp_path, "identify", str(TWO_PEOPLE), "--investigate", "--json").stdout
+    )
+    assert [f["match"] for f in investigated] == [None, None]
+    assert all(c["match"] is None for f in investigated for c in f["candidates"])
+    assert investigated[0]["candidates"][0]["fmr"] is not None
     compared = json.loads(
         _invoke(tmp_path, "compare", str(OBAMA[0]), str(OBAMA[1]), "--json").stdout
     )
-    assert compared["same_person"] is True and compared["max_distance"] == 0.6
+    # 1:1 at the default target: the distance where strangers come as close 1 time in 100.
+    assert compared["same_person"] is True and compared["fmr"] < 1e-4
+    assert 0.55 < compared["max_distance"] < 0.65
 
 
 def test_forget_asks_first_then_erases(tmp_path: Path) -> None:

@@ -76,7 +76,7 @@ def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
         ids, vectors = store.face_embeddings()
         assert len(ids) == 2
         np.testing.assert_array_equal(vectors[0], np.linspace(-1, 1, 128, dtype=np.float32))
-        [sighting, _] = store.sightings(matched_only=False)
+        [sighting, _] = store.sightings(None)
         assert sighting.gps == (1.5, -2.25)
         assert sighting.kps5[4] == (8.0, 9.0)
         assert sighting.path == "/a/b.jpg"

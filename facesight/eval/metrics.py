@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FoldedAccuracy", "best_threshold", "kfold_accuracy"]
+__all__ = ["FoldedAccuracy", "best_threshold", "fnir_at_fpir", "kfold_accuracy", "tar_at_far"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,40 @@ def kfold_accuracy(
         accuracies.append(float(correct.mean()))
         thresholds.append(threshold)
     return FoldedAccuracy(accuracies, thresholds)
+
+
+def tar_at_far(
+    genuine: NDArray[np.float64], impostor: NDArray[np.float64], far: float
+) -> tuple[float, float]:
+    """(true accept rate, threshold) at the largest threshold whose false accept rate <= ``far``.
+
+    Scores are distances (accepted when <= threshold); a NaN genuine score (a
+    face not found) is never accepted, NaN impostor scores are ignored.
+    """
+    imp = np.sort(impostor[np.isfinite(impostor)])
+    allowed = int(np.floor(far * len(imp)))
+    threshold = float(imp[allowed]) if allowed < len(imp) else np.inf
+    threshold = float(np.nextafter(threshold, -np.inf))
+    tar = float(np.mean(np.isfinite(genuine) & (genuine <= threshold)))
+    return tar, threshold
+
+
+def fnir_at_fpir(
+    mated_score: NDArray[np.float64],
+    mated_correct: NDArray[np.bool_],
+    nonmated_score: NDArray[np.float64],
+    fpir: float,
+) -> tuple[float, float]:
+    """(FNIR, threshold) of an open-set search at the threshold giving FPIR <= ``fpir``.
+
+    Args:
+        mated_score: rank-1 score of each mated search (lower = stronger; NaN:
+            no face found, always a miss).
+        mated_correct: whether the rank-1 candidate is the right person.
+        nonmated_score: rank-1 score of each non-mated search (NaN: no face,
+            never a false positive).
+        fpir: the false-positive identification rate allowed.
+    """
+    threshold = tar_at_far(mated_score, nonmated_score, fpir)[1]
+    hit = mated_correct & np.isfinite(mated_score) & (mated_score <= threshold)
+    return float(1.0 - hit.mean()), threshold

@@ -1,0 +1,249 @@
+"""Distance -> estimated false-match rate, and the identification threshold it implies.
+
+A distance means nothing until it is compared with how close *strangers* come.
+The reference for that is an impostor distribution measured on real faces
+(lfw-dev, people split by a hash of their name so half of them stay out for
+checking) and shipped with the package as numbers in
+``facesight/data/calibration.json``; ``scripts/build_calibration.py``
+reproduces them. There is one table per template size, because a person's
+template is the centroid of their references and a centroid of k faces sits
+closer to everyone (at 0.50, a 3-face template is matched by a stranger about
+4x as often as a single face).
+
+Each table holds log10(FMR) at increasing distances, interpolated linearly;
+below the measured range the log-linear tail fitted to the rarest measured
+events is extrapolated. The gallery's own cross-person distances then raise
+the estimate when this gallery's people look more alike than lfw-dev's
+(``gallery_factor``): never lower, so the estimate stays conservative.
+
+Identification (1:N) multiplies chances: a stranger compared with N people
+is falsely named with probability FPIR = 1 - prod(1 - FMR_p). The decision
+rule is in FMR space: a candidate is a match when its estimated FMR is at
+most the per-person level ``alpha`` that makes the gallery's FPIR equal the
+target. Larger galleries therefore get stricter automatically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from facesight.errors import InvalidInputError, ModelError
+
+__all__ = [
+    "DEFAULT_TARGET_FPIR",
+    "Calibration",
+    "ImpostorTable",
+    "ReferenceCalibration",
+    "gallery_factor",
+    "load_reference_calibration",
+]
+
+DEFAULT_TARGET_FPIR = 1e-2
+"""Default target: one stranger in a hundred named as someone, whatever the gallery size."""
+
+_GALLERY_PRIOR_EVENTS = 10.0
+"""Pseudo-events that shrink the gallery's own correction towards 1 when it has few pairs."""
+
+_MAX_GALLERY_FACTOR = 20.0
+
+
+@dataclass(frozen=True)
+class ImpostorTable:
+    """False-match rate of one template size as a function of distance.
+
+    Attributes:
+        distances: increasing distances where the rate was measured.
+        log10_fmr: log10 of the fraction of impostor comparisons at or under each distance.
+        tail_slope: d log10(FMR) / d distance, used below ``distances[0]``.
+        pairs: how many impostor comparisons the table was measured on.
+    """
+
+    distances: NDArray[np.float64]
+    log10_fmr: NDArray[np.float64]
+    tail_slope: float
+    pairs: int
+
+    def fmr(self, distance: ArrayLike) -> NDArray[np.float64]:
+        """Estimated fraction of strangers at or under ``distance`` (vectorised)."""
+        d = np.asarray(distance, np.float64)
+        inside = np.interp(d, self.distances, self.log10_fmr)
+        tail = self.log10_fmr[0] + self.tail_slope * (d - self.distances[0])
+        log_rate = np.where(d < self.distances[0], tail, inside)
+        result: NDArray[np.float64] = np.minimum(10.0**log_rate, 1.0)
+        return result
+
+    def distance_at(self, fmr: float) -> float:
+        """The distance whose estimated FMR is ``fmr`` (inverse of :meth:`fmr`)."""
+        if not 0.0 < fmr <= 1.0:
+            raise InvalidInputError(f"a false-match rate must be in (0, 1], got {fmr}")
+        level = math.log10(fmr)
+        if level < self.log10_fmr[0]:
+            return float(self.distances[0] + (level - self.log10_fmr[0]) / self.tail_slope)
+        return float(np.interp(level, self.log10_fmr, self.distances))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImpostorTable:
+        return cls(
+            distances=np.asarray(data["distances"], np.float64),
+            log10_fmr=np.asarray(data["log10_fmr"], np.float64),
+            tail_slope=float(data["tail_slope"]),
+            pairs=int(data["pairs"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "distances": [round(float(v), 5) for v in self.distances],
+            "log10_fmr": [round(float(v), 4) for v in self.log10_fmr],
+            "tail_slope": round(self.tail_slope, 4),
+            "pairs": self.pairs,
+        }
+
+    @classmethod
+    def measure(cls, impostor: NDArray[np.float64], *, min_events: int = 25) -> ImpostorTable:
+        """Build a table from impostor distances.
+
+        Knots are placed at quantiles from ``min_events / n`` up to 0.5 (log
+        spaced); the tail slope is fitted on the knots whose rate is under
+        ``100 * min_events / n``, where the log-rate is still close to linear.
+        """
+        d = np.sort(np.asarray(impostor, np.float64)[np.isfinite(impostor)])
+        n = len(d)
+        if n < 100 * min_events:
+            raise InvalidInputError(f"need at least {100 * min_events} impostor distances, got {n}")
+        levels = np.logspace(math.log10(min_events / n), math.log10(0.5), 60)
+        knots = np.unique(d[(levels * n).astype(int) - 1])
+        rates = np.searchsorted(d, knots, side="right") / n
+        low = rates <= 100 * min_events / n
+        slope = float(np.polyfit(knots[low], np.log10(rates[low]), 1)[0])
+        return cls(knots, np.log10(rates), slope, n)
+
+
+@dataclass(frozen=True)
+class ReferenceCalibration:
+    """The shipped impostor tables, one per template size (1, 2, ... faces)."""
+
+    descriptor: str
+    source: str
+    command: str
+    tables: dict[int, ImpostorTable]
+
+    def table(self, template_size: int) -> ImpostorTable:
+        """The table for a template of this many faces (the largest measured beyond it)."""
+        if template_size < 1:
+            raise InvalidInputError(f"a template has at least one face, got {template_size}")
+        return self.tables[min(template_size, max(self.tables))]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReferenceCalibration:
+        return cls(
+            descriptor=str(data["descriptor"]),
+            source=str(data["source"]),
+            command=str(data["command"]),
+            tables={int(k): ImpostorTable.from_json(v) for k, v in data["tables"].items()},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "descriptor": self.descriptor,
+            "source": self.source,
+            "command": self.command,
+            "tables": {str(k): t.to_json() for k, t in sorted(self.tables.items())},
+        }
+
+
+def load_reference_calibration() -> ReferenceCalibration:
+    """The impostor tables shipped in ``facesight/data/calibration.json``."""
+    try:
+        text = resources.files("facesight").joinpath("data/calibration.json").read_text()
+        return ReferenceCalibration.from_json(json.loads(text))
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(
+            f"the shipped calibration (facesight/data/calibration.json): {exc}"
+        ) from exc
+
+
+def gallery_factor(
+    reference: ReferenceCalibration,
+    distances: NDArray[np.float64],
+    template_sizes: NDArray[np.int64],
+) -> float:
+    """How much more often this gallery's people match each other than lfw-dev's (>= 1).
+
+    Args:
+        distances: cross-person distances from each person's template to every
+            reference of the other people.
+        template_sizes: the template size of the person on the template side.
+
+    The expected number of those distances under a level where lfw-dev
+    would give 10 events is compared with the observed number; both are
+    shrunk towards each other by ``_GALLERY_PRIOR_EVENTS`` pseudo-events, so
+    a small gallery keeps the reference as it is.
+    """
+    d = np.asarray(distances, np.float64)
+    if len(d) == 0:
+        return 1.0
+    level = min(1e-2, max(10.0 / len(d), 1e-5))
+    sizes = np.asarray(template_sizes)
+    observed, expected = 0.0, 0.0
+    for size in np.unique(sizes):
+        table = reference.table(int(size))
+        cut = table.distance_at(level)
+        mine = d[sizes == size]
+        observed += float((mine <= cut).sum())
+        expected += level * len(mine)
+    factor = (observed + _GALLERY_PRIOR_EVENTS) / (expected + _GALLERY_PRIOR_EVENTS)
+    return float(min(max(factor, 1.0), _MAX_GALLERY_FACTOR))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibrated scores for one gallery.
+
+    Attributes:
+        reference: the shipped impostor tables.
+        template_sizes: faces in each enrolled person's template.
+        factor: the gallery's own correction (>= 1), from :func:`gallery_factor`.
+        target_fpir: the identification decision's target false-positive rate.
+    """
+
+    reference: ReferenceCalibration
+    template_sizes: tuple[int, ...]
+    factor: float = 1.0
+    target_fpir: float = DEFAULT_TARGET_FPIR
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.target_fpir < 1.0:
+            raise InvalidInputError(f"target FPIR must be in (0, 1), got {self.target_fpir}")
+
+    @property
+    def people(self) -> int:
+        return len(self.template_sizes)
+
+    def fmr(self, distance: float, template_size: int = 1) -> float:
+        """Estimated chance that a stranger comes this close to a template of that size."""
+        rate = float(self.reference.table(template_size).fmr(distance)) * self.factor
+        return min(rate, 1.0)
+
+    def fpir_of(self, fmr: float) -> float:
+        """Chance that a stranger matches *someone* in this gallery at per-person rate ``fmr``."""
+        return -math.expm1(self.people * math.log1p(-min(fmr, 1.0 - 1e-16)))
+
+    @property
+    def alpha(self) -> float:
+        """Per-person FMR at which the whole gallery's FPIR equals ``target_fpir``."""
+        people = max(self.people, 1)
+        return -math.expm1(math.log1p(-self.target_fpir) / people)
+
+    def threshold(self, template_size: int = 1) -> float:
+        """The decision distance for a template of that size."""
+        return self.reference.table(template_size).distance_at(min(self.alpha / self.factor, 1.0))
+
+    def is_match(self, fmr: float) -> bool:
+        return fmr <= self.alpha

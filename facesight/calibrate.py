@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -133,6 +133,11 @@ class ReferenceCalibration:
     source: str
     command: str
     tables: dict[int, ImpostorTable]
+    quality_factors: dict[str, float] = field(default_factory=dict)
+
+    def quality_factor(self, band: str | None) -> float:
+        """How much more often strangers match a face of this quality band (>= 1)."""
+        return self.quality_factors.get(band, 1.0) if band is not None else 1.0
 
     def table(self, template_size: int) -> ImpostorTable:
         """The table for a template of this many faces (the largest measured beyond it)."""
@@ -147,6 +152,7 @@ class ReferenceCalibration:
             source=str(data["source"]),
             command=str(data["command"]),
             tables={int(k): ImpostorTable.from_json(v) for k, v in data["tables"].items()},
+            quality_factors={str(k): float(v) for k, v in data.get("quality_factors", {}).items()},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -155,6 +161,7 @@ class ReferenceCalibration:
             "source": self.source,
             "command": self.command,
             "tables": {str(k): t.to_json() for k, t in sorted(self.tables.items())},
+            "quality_factors": {k: round(v, 3) for k, v in self.quality_factors.items()},
         }
 
 
@@ -226,10 +233,14 @@ class Calibration:
     def people(self) -> int:
         return len(self.template_sizes)
 
-    def fmr(self, distance: float, template_size: int = 1) -> float:
-        """Estimated chance that a stranger comes this close to a template of that size."""
-        rate = float(self.reference.table(template_size).fmr(distance)) * self.factor
-        return min(rate, 1.0)
+    def fmr(self, distance: float, template_size: int = 1, band: str | None = None) -> float:
+        """Estimated chance that a stranger comes this close to a template of that size.
+
+        ``band`` is the probe face's quality band: poorer faces are matched by
+        strangers somewhat more often (``quality_factors``, measured on lfw-dev).
+        """
+        rate = float(self.reference.table(template_size).fmr(distance))
+        return min(rate * self.factor * self.reference.quality_factor(band), 1.0)
 
     def fpir_of(self, fmr: float) -> float:
         """Chance that a stranger matches *someone* in this gallery at per-person rate ``fmr``."""
@@ -241,9 +252,10 @@ class Calibration:
         people = max(self.people, 1)
         return -math.expm1(math.log1p(-self.target_fpir) / people)
 
-    def threshold(self, template_size: int = 1) -> float:
-        """The decision distance for a template of that size."""
-        return self.reference.table(template_size).distance_at(min(self.alpha / self.factor, 1.0))
+    def threshold(self, template_size: int = 1, band: str | None = None) -> float:
+        """The decision distance for a template of that size and a probe of that band."""
+        scale = self.factor * self.reference.quality_factor(band)
+        return self.reference.table(template_size).distance_at(min(self.alpha / scale, 1.0))
 
     def is_match(self, fmr: float) -> bool:
         return fmr <= self.alpha

@@ -258,6 +258,13 @@ def people(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """List enrolled people with their usable references and sightings."""
     with _library(ctx) as library:
         rows = [asdict(p) for p in library.people()]
+        references, media = library.stale()
+    if references or media:
+        _console(stderr=True).print(
+            f"[yellow]warning[/yellow] {references} reference(s) and {media} media file(s) "
+            "were described by an older model and are left out of matching: run "
+            "`facesight reindex`"
+        )
     _print_rows(rows, as_json, as_csv, "Enrolled people")
 
 
@@ -591,6 +598,33 @@ def forget(ctx: click.Context, name: str, yes: bool) -> None:
         f"Erased {result.person}: {result.references_removed} reference(s), "
         f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)."
     )
+
+
+@cli.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Describe references and media again after a model or descriptor upgrade.
+
+    A library scanned by an older facesight keeps its faces, but they are
+    left out of matching until they are described by the current models:
+    references from their source images, media by scanning them again.
+    """
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with (
+        _library(ctx) as library,
+        Progress(*columns, console=_console(stderr=True), transient=True) as bar,
+    ):
+        view = _ScanProgress(bar)
+        result = library.reindex(on_start=view.start, on_event=view.event)
+    for failure in result.failures:
+        _report_failure(failure)
+    _console().print(
+        f"{result.references_updated} reference(s) described again, "
+        f"{len(result.failures)} could not be; {result.media.media_scanned} media file(s) "
+        f"scanned again, {len(result.media.failures)} could not be."
+    )
+    if result.failures or result.media.failures:
+        sys.exit(1)
 
 
 @cli.command()

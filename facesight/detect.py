@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from facesight.errors import InvalidInputError, ModelError
-from facesight.faces import Faces
+from facesight.faces import Faces, box_iou
 from facesight.models.onnx import create_session
 from facesight.models.registry import retinaface_onnx_bytes
 
@@ -116,16 +116,11 @@ def nms(xyxy: NDArray[np.float32], score: NDArray[np.float32], max_iou: float) -
         (k,) indices of the kept boxes, best score first.
     """
     order = np.argsort(-score, kind="stable")
-    area = np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
     keep: list[int] = []
     while order.size:
         best, rest = order[0], order[1:]
         keep.append(int(best))
-        top_left = np.maximum(xyxy[best, :2], xyxy[rest, :2])
-        bottom_right = np.minimum(xyxy[best, 2:], xyxy[rest, 2:])
-        inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
-        iou = inter / np.maximum(area[best] + area[rest] - inter, 1e-9)
-        order = rest[iou <= max_iou]
+        order = rest[box_iou(xyxy[rest], xyxy[best]) <= max_iou]
     return np.asarray(keep, dtype=np.intp)
 
 

@@ -14,7 +14,18 @@ from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError
 
-__all__ = ["Faces"]
+__all__ = ["Faces", "box_iou"]
+
+
+def box_iou(boxes: NDArray[np.float32], box: NDArray[np.float32]) -> NDArray[np.float64]:
+    """Intersection over union of each of (n, 4) x1 y1 x2 y2 ``boxes`` with one ``box``."""
+    top_left = np.maximum(boxes[:, :2], box[:2])
+    bottom_right = np.minimum(boxes[:, 2:], box[2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=1)
+    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    own = float(np.prod(np.clip(box[2:] - box[:2], 0, None)))
+    result: NDArray[np.float64] = (inter / np.maximum(area + own - inter, 1e-9)).astype(np.float64)
+    return result
 
 
 def _check_shape(name: str, array: NDArray[Any], shape: tuple[int | None, ...]) -> None:

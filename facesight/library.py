@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,10 +36,11 @@ from facesight.errors import (
     NoFaceError,
     NotFoundError,
 )
-from facesight.faces import Faces
+from facesight.faces import Faces, box_iou
 from facesight.match import Gallery, fuse, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
+from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
     Comparison,
@@ -53,7 +55,7 @@ from facesight.records import (
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
 from facesight.store import MatchRule, ReferenceRow, Store
 
-__all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library"]
+__all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
 
 DISAGREEMENT_FMR = 1e-2
 """A new reference this likely to be matched by a stranger is flagged as disagreeing."""
@@ -67,6 +69,15 @@ class EmbeddedFile:
     sha256: str | None
     faces: Faces
     failure: MediaFailure | None = None
+
+
+@dataclass
+class ReindexResult:
+    """What :meth:`Library.reindex` did."""
+
+    references_updated: int = 0
+    failures: list[MediaFailure] = field(default_factory=list)
+    media: ScanSummary = field(default_factory=ScanSummary)
 
 
 def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
@@ -300,23 +311,35 @@ class Library:
             return MatchRule("distance", self.max_distance)
         return MatchRule("fmr", self.calibration().alpha)
 
-    def match(self, embeddings: NDArray[np.float32], top_k: int = 3) -> list[list[Candidate]]:
-        """Candidates for (n, d) descriptors against the current gallery, calibrated."""
+    def match(
+        self,
+        embeddings: NDArray[np.float32],
+        qualities: NDArray[np.float64] | None = None,
+        top_k: int = 3,
+    ) -> list[list[Candidate]]:
+        """Candidates for (n, d) descriptors of faces of (n,) qualities, calibrated."""
         gallery, calibration = self._calibrated()
         return match_faces(
-            embeddings, gallery, calibration, max_distance=self.max_distance, top_k=top_k
+            embeddings,
+            gallery,
+            calibration,
+            qualities=qualities,
+            max_distance=self.max_distance,
+            top_k=top_k,
         )
 
-    def _decided(self, candidate: Candidate) -> Candidate:
-        """A stored candidate re-decided under the current settings."""
+    def _decided(self, candidate: Candidate, quality: float | None) -> Candidate:
+        """A stored candidate re-decided under the current settings (as ``match_rule``)."""
         calibration = self.calibration()
         if self.max_distance is not None:
-            limit = self.max_distance
+            limit, is_match = self.max_distance, candidate.distance <= self.max_distance
         else:
-            limit = calibration.threshold(candidate.references)
+            band = None if quality is None else quality_band(quality)
+            limit = calibration.threshold(candidate.references, band)
+            is_match = calibration.is_match(candidate.fmr)
         return replace(
             candidate,
-            is_match=candidate.distance <= limit,
+            is_match=is_match,
             max_distance=limit,
             fpir=calibration.fpir_of(candidate.fmr),
         )
@@ -347,8 +370,8 @@ class Library:
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
         self._gallery = None
-        face_ids, embeddings = self.store.face_embeddings()
-        ranked = self.match(embeddings)
+        face_ids, embeddings, qualities = self.store.face_embeddings(self.pipeline.embedder_version)
+        ranked = self.match(embeddings, qualities)
         self.store.replace_candidates(dict(zip((int(i) for i in face_ids), ranked, strict=True)))
         return len(face_ids)
 
@@ -363,13 +386,67 @@ class Library:
                 raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
         rule = None if include_unmatched else self.match_rule()
         return [
-            replace(s, candidates=[self._decided(c) for c in s.candidates])
+            replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates])
             for s in self.store.sightings(rule, person_id)
         ]
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
         return self.store.failures()
+
+    # -- model upgrades -------------------------------------------------------
+
+    def stale(self) -> tuple[int, int]:
+        """(references, media) described by another descriptor version than this one's.
+
+        They are left out of matching until :meth:`reindex` describes them again.
+        """
+        version = self.pipeline.embedder_version
+        return len(self.store.stale_references(version)), len(self.store.stale_media(version))
+
+    def reindex(
+        self,
+        *,
+        on_start: Callable[[int], None] | None = None,
+        on_event: Callable[[ScanEvent], None] | None = None,
+    ) -> ReindexResult:
+        """Describe stale references and media again with the current models.
+
+        A reference is re-described from its source image when the file is
+        still there with the same content (the face overlapping the stored box
+        most); otherwise it stays out of matching and is listed in
+        ``failures``. Stale media are scanned again from their latest path.
+        """
+        version = self.pipeline.embedder_version
+        result = ReindexResult()
+        for row in self.store.stale_references(version):
+            try:
+                self._redescribe_reference(row)
+                result.references_updated += 1
+            except (MediaError, EnrollmentError) as error:
+                result.failures.append(MediaFailure(error.path, "reference", error.problem))
+        self._gallery = None
+        stale = self.store.stale_media(version)
+        result.media = self.scan(stale, on_start=on_start, on_event=on_event)
+        self.rematch()
+        return result
+
+    def _redescribe_reference(self, row: Any) -> None:
+        path = Path(row["source_path"])
+        if not path.is_file() or sha256_of(path) != row["source_sha256"]:
+            raise EnrollmentError(path, "the reference image is gone or has changed; enroll again")
+        analyzed = self.pipeline.analyze(load_image(path, self.max_pixels).pixels)
+        if len(analyzed) == 0:
+            raise NoFaceError(path, "the current detector finds no face in this reference")
+        box = np.array([row["x1"], row["y1"], row["x2"], row["y2"]], np.float32)
+        index = int(np.argmax(box_iou(analyzed.faces.xyxy, box)))
+        assert analyzed.faces.embedding is not None
+        self.store.update_reference(
+            int(row["id"]),
+            analyzed.faces.embedding[index],
+            self.pipeline.embedder_version,
+            analyzed.quality[index].score,
+        )
 
     # -- one-off analysis -----------------------------------------------------
 
@@ -378,7 +455,8 @@ class Library:
         analyzed = self.pipeline.analyze(load_image(image, self.max_pixels).pixels)
         faces = analyzed.faces
         assert faces.embedding is not None
-        ranked = self.match(faces.embedding, top_k=top_k)
+        qualities = np.array([q.score for q in analyzed.quality])
+        ranked = self.match(faces.embedding, qualities, top_k=top_k)
         return [
             IdentifiedFace(
                 i + 1,

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from facesight.calibrate import Calibration
 from facesight.embed import DESCRIPTOR_LENGTH
 from facesight.errors import InvalidInputError
+from facesight.quality import quality_band
 from facesight.records import Candidate
 
 __all__ = ["Gallery", "Templates", "fuse", "match_faces", "pairwise_distances"]
@@ -114,6 +115,7 @@ def match_faces(
     gallery: Gallery,
     calibration: Calibration,
     *,
+    qualities: NDArray[np.float64] | None = None,
     max_distance: float | None = None,
     top_k: int = 3,
 ) -> list[list[Candidate]]:
@@ -123,6 +125,8 @@ def match_faces(
         embeddings: (n, d) float32 descriptors of the probe faces.
         gallery: the enrolled references.
         calibration: the gallery's calibration (sizes must match its templates).
+        qualities: (n,) quality scores of the probes (NaN: not known); a
+            poorer face's estimated FMR is raised by its band's measured factor.
         max_distance: a fixed decision distance instead of the calibrated one.
         top_k: how many people to list per face, most likely first.
 
@@ -140,7 +144,9 @@ def match_faces(
     for size in np.unique(templates.sizes):
         columns = templates.sizes == size
         fmr[:, columns] = calibration.reference.table(int(size)).fmr(to_templates[:, columns])
-    fmr = np.minimum(fmr * calibration.factor, 1.0)
+    bands = [_band(qualities, row) for row in range(len(embeddings))]
+    scale = np.array([calibration.reference.quality_factor(b) for b in bands])
+    fmr = np.minimum(fmr * calibration.factor * scale[:, None], 1.0)
     results = []
     for row in range(len(embeddings)):
         order = np.lexsort((to_templates[row], fmr[row]))[:top_k]
@@ -155,11 +161,18 @@ def match_faces(
                     float(fmr[row, j]),
                     calibration,
                     max_distance,
+                    bands[row],
                 )
                 for j in order
             ]
         )
     return results
+
+
+def _band(qualities: NDArray[np.float64] | None, row: int) -> str | None:
+    if qualities is None or not np.isfinite(qualities[row]):
+        return None
+    return quality_band(float(qualities[row]))
 
 
 def _candidate(
@@ -171,11 +184,12 @@ def _candidate(
     fmr: float,
     calibration: Calibration,
     max_distance: float | None,
+    band: str | None,
 ) -> Candidate:
     mine = np.flatnonzero(gallery.person_ids == templates.person_ids[j])
     nearest = int(mine[np.argmin(to_references[mine])])
     size = int(templates.sizes[j])
-    threshold = calibration.threshold(size) if max_distance is None else max_distance
+    threshold = calibration.threshold(size, band) if max_distance is None else max_distance
     return Candidate(
         person_id=int(templates.person_ids[j]),
         person=templates.names[j],

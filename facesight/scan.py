@@ -31,8 +31,9 @@ __all__ = ["Matcher", "ScanEvent", "ScanOptions", "scan_collection"]
 
 _LOOKAHEAD = 3
 
-Matcher = Callable[[NDArray[np.float32]], list[list[Candidate]]]
-"""Ranks enrolled people for (n, d) descriptors: the library's calibrated ``match_faces``."""
+Matcher = Callable[[NDArray[np.float32], NDArray[np.float64]], list[list[Candidate]]]
+"""Ranks enrolled people for (n, d) descriptors of faces of (n,) qualities: the library's
+calibrated ``match_faces``."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,13 @@ def scan_collection(
             paths.append(item)
     if on_start:
         on_start(len(paths))
-    known = frozenset(r["sha256"] for r in store.query("SELECT sha256 FROM media"))
+    # Content described by an older model is analysed again (and replaced).
+    known = frozenset(
+        r["sha256"]
+        for r in store.query(
+            "SELECT sha256 FROM media WHERE embedder = ?", (pipeline.embedder_version,)
+        )
+    )
     for prepared in _prepared_stream(paths, known, options.max_pixels):
         summary.files_seen += 1
         if isinstance(prepared, MediaError):
@@ -164,7 +171,7 @@ def _store_one(
     options: ScanOptions,
 ) -> ScanEvent:
     path = os.path.abspath(prepared.path)
-    existing = store.media_id(prepared.sha256)
+    existing = store.media_id(prepared.sha256, pipeline.embedder_version)
     if existing is not None:  # known before the scan, or a copy met earlier in this scan
         store.add_media_path(existing, path)
         return ScanEvent(path, "skipped")
@@ -202,7 +209,7 @@ def _face_rows(
 ) -> list[FaceRow]:
     faces = analyzed.faces
     assert faces.embedding is not None and prepared.image is not None
-    candidates = match(faces.embedding)
+    candidates = match(faces.embedding, np.array([q.score for q in analyzed.quality]))
     rows = []
     for i in range(len(faces)):
         crop = crops_dir / prepared.sha256[:2] / f"{prepared.sha256}_{i}.jpg"

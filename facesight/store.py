@@ -279,10 +279,42 @@ class Store:
 
     # -- media, faces, candidates ---------------------------------------------
 
-    def media_id(self, sha256: str) -> int | None:
-        """The id of already-scanned content with this sha256, or None."""
-        row = self._conn.execute("SELECT id FROM media WHERE sha256 = ?", (sha256,)).fetchone()
+    def media_id(self, sha256: str, embedder: str | None = None) -> int | None:
+        """The id of already-scanned content with this sha256 (described by ``embedder``)."""
+        row = self._conn.execute(
+            "SELECT id FROM media WHERE sha256 = ? AND (? IS NULL OR embedder = ?)",
+            (sha256, embedder, embedder),
+        ).fetchone()
         return None if row is None else int(row[0])
+
+    def stale_media(self, embedder: str) -> list[str]:
+        """The latest path of each media file described by another descriptor version."""
+        return [
+            str(r[0])
+            for r in self._conn.execute(
+                "SELECT (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
+                " ORDER BY mp.rowid DESC LIMIT 1) FROM media m WHERE m.embedder != ?",
+                (embedder,),
+            )
+        ]
+
+    def stale_references(self, embedder: str) -> list[sqlite3.Row]:
+        """References described by another descriptor version (id, source, sha256, box)."""
+        return self.query(
+            "SELECT id, source_path, source_sha256, x1, y1, x2, y2 FROM reference_faces"
+            " WHERE embedder != ? ORDER BY id",
+            (embedder,),
+        )
+
+    def update_reference(
+        self, reference_id: int, embedding: NDArray[np.float32], embedder: str, quality: float
+    ) -> None:
+        """Replace a reference's descriptor with one from the current model."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
+                (_blob(embedding), embedder, quality, reference_id),
+            )
 
     def add_media_path(self, media_id: int, path: str) -> None:
         """Remember another path where known content was seen (rename, copy)."""
@@ -295,9 +327,22 @@ class Store:
             conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
 
     def save_media(self, path: str, media: MediaRow, faces: Sequence[FaceRow]) -> int:
-        """Store one scanned file with all its faces and candidates, atomically."""
+        """Store one scanned file with all its faces and candidates, atomically.
+
+        Content already stored under the same sha256 (described by an older
+        model) is replaced in the same transaction; its other paths are kept.
+        """
         gps_lat, gps_lon = media.gps if media.gps else (None, None)
         with self.transaction() as conn:
+            old_paths = [
+                (str(r[0]), str(r[1]))
+                for r in conn.execute(
+                    "SELECT mp.path, mp.first_seen_at FROM media_paths mp"
+                    " JOIN media m ON m.id = mp.media_id WHERE m.sha256 = ? AND mp.path != ?",
+                    (media.sha256, path),
+                )
+            ]
+            conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
             media_id = int(
                 conn.execute(
                     "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
@@ -319,9 +364,9 @@ class Store:
                 ).lastrowid
                 or 0
             )
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
-                (media_id, path, _now()),
+                [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
             )
             for face in faces:
                 face_id = self._insert_face(conn, media_id, face)
@@ -378,14 +423,25 @@ class Store:
             ],
         )
 
-    def face_embeddings(self) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-        """(ids, (n, d) descriptors) of every stored face."""
-        rows = self._conn.execute("SELECT id, embedding FROM faces ORDER BY id").fetchall()
+    def face_embeddings(
+        self, embedder: str | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float64]]:
+        """(ids, (n, d) descriptors, (n,) qualities, NaN if unknown) of every stored face.
+
+        Args:
+            embedder: only faces of media described by this descriptor version.
+        """
+        rows = self._conn.execute(
+            "SELECT f.id, f.embedding, f.quality FROM faces f JOIN media m ON m.id = f.media_id"
+            " WHERE ? IS NULL OR m.embedder = ? ORDER BY f.id",
+            (embedder, embedder),
+        ).fetchall()
         if not rows:
-            return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32)
+            return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32), np.zeros(0)
         return (
             np.array([r[0] for r in rows], dtype=np.int64),
             np.stack([_vector(r[1]) for r in rows]),
+            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         )
 
     def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:

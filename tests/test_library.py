@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
 from facesight.errors import NoFaceError, NotFoundError
 from facesight.library import Library
 
@@ -131,3 +133,74 @@ def test_rematch_finds_people_enrolled_after_the_scan(library: Library) -> None:
     [sighting] = library.sightings("Joe Biden")
     assert sighting.match is not None and sighting.match.person == "Joe Biden"
     assert np.isfinite(sighting.match.distance)
+
+
+def test_candidates_carry_calibrated_evidence(library: Library) -> None:
+    library.enroll("Barack Obama", OBAMA[:2])
+    library.enroll("Joe Biden", BIDEN[:1])
+    faces = library.identify(OBAMA_AND_BIDEN)
+    for face in faces:
+        fmrs = [c.fmr for c in face.candidates]
+        assert fmrs == sorted(fmrs)  # ranked by estimated false-match rate
+        for c in face.candidates:
+            assert 0.0 < c.fmr <= 1.0 and c.fmr <= c.fpir <= 1.0
+            assert c.is_match == (c.distance <= c.max_distance)
+            assert c.reference_distance >= 0 and Path(c.reference_path).name.endswith(".jpg")
+        assert 0.0 <= face.quality <= 1.0
+    obama = next(f for f in faces if f.match and f.match.person == "Barack Obama")
+    assert obama.match is not None and obama.match.references == 2 and obama.match.fmr < 1e-4
+    # The two-reference template is stricter than the one-reference one, in distance.
+    calibration = library.calibration()
+    assert calibration.people == 2 and calibration.threshold(2) < calibration.threshold(1)
+
+
+def test_enrollment_flags_a_reference_that_disagrees(library: Library) -> None:
+    agreeing = library.enroll("Barack Obama", OBAMA[:2])
+    assert agreeing.disagreements == []
+    wrong = library.enroll("Barack Obama", BIDEN[:1])
+    [message] = wrong.disagreements
+    assert str(BIDEN[0]) in message and "possibly a different person" in message
+    assert wrong.added == [str(BIDEN[0])]  # kept: the user decides
+
+
+def test_stricter_target_or_fixed_distance_re_decides_stored_sightings(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    path = tmp_path / "lib"
+    with Library(path, detector=detector, embedder=embedder) as lib:
+        lib.enroll("Joe Biden", BIDEN[:1])
+        lib.scan([OBAMA_AND_BIDEN, *BIDEN[1:]])
+        found = lib.sightings("Joe Biden")
+        assert len(found) >= 2
+        weakest = max(s.candidates[0].fmr for s in found)
+    strict = weakest / 2  # one person: FPIR == FMR
+    with Library(path, detector=detector, embedder=embedder, target_fpir=strict) as lib:
+        assert len(lib.sightings("Joe Biden")) == len(found) - 1
+        assert all(
+            s.match is None
+            for s in lib.sightings(include_unmatched=True)
+            if s.candidates and s.candidates[0].fmr > strict
+        )
+    with Library(path, detector=detector, embedder=embedder, max_distance=0.05) as lib:
+        assert lib.sightings("Joe Biden") == []
+        assert lib.people()[0].sightings == 0
+
+
+def test_reindex_brings_back_a_library_described_by_an_older_model(library: Library) -> None:
+    library.enroll("Joe Biden", BIDEN[:1])
+    library.scan([OBAMA_AND_BIDEN])
+    assert len(library.sightings("Joe Biden")) == 1
+    # What a library from an older descriptor looks like: other version, other vectors.
+    with library.store.transaction() as conn:
+        conn.execute("UPDATE reference_faces SET embedder = 'old', embedding = zeroblob(512)")
+        conn.execute("UPDATE media SET embedder = 'old'")
+    library.rematch()
+    assert library.stale() == (1, 1)
+    assert len(library.gallery()) == 0 and library.sightings("Joe Biden") == []
+    result = library.reindex()
+    assert (result.references_updated, result.failures) == (1, [])
+    assert result.media.media_scanned == 1
+    assert library.stale() == (0, 0)
+    [sighting] = library.sightings("Joe Biden")
+    assert sighting.match is not None and sighting.match.fmr < 1e-4
+    assert library.store.query("SELECT COUNT(*) AS n FROM media")[0]["n"] == 1

@@ -73,7 +73,8 @@ def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
     with Store(tmp_path / "db.sqlite") as store:
         media_id = store.save_media("/a/b.jpg", _media(), [_face(0), _face(1)])
         assert store.media_id("ab" * 32) == media_id
-        ids, vectors = store.face_embeddings()
+        ids, vectors, qualities = store.face_embeddings()
+        assert np.isnan(qualities).all()  # these test rows carry no quality
         assert len(ids) == 2
         np.testing.assert_array_equal(vectors[0], np.linspace(-1, 1, 128, dtype=np.float32))
         [sighting, _] = store.sightings(None)
@@ -98,3 +99,16 @@ def test_media_failure_is_recorded_and_cleared_by_success(tmp_path: Path) -> Non
         assert store.failures() == [MediaFailure("/a/b.jpg", "corrupt", "cannot decode")]
         store.save_media("/a/b.jpg", _media(), [])
         assert store.failures() == []
+
+
+def test_version_1_library_upgrades_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    with sqlite3.connect(path) as conn:
+        apply_migrations(conn, MIGRATIONS[:1])
+        conn.execute("INSERT INTO people (name, created_at) VALUES ('Ada', 'then')")
+    with Store(path) as store:
+        versions = [r[0] for r in store.query("SELECT version FROM schema_migrations")]
+        assert versions == [1, 2]
+        assert store.query("SELECT name FROM people")[0]["name"] == "Ada"
+        columns = {r["name"] for r in store.query("PRAGMA table_info(candidates)")}
+        assert {"fmr", "reference_distance", "template_size"} <= columns

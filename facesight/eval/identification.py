@@ -125,7 +125,10 @@ class _Searches:
 
 
 def _search(
-    vectors: list[NDArray[np.float32] | None], gallery: Gallery, calibration: Calibration
+    vectors: list[NDArray[np.float32] | None],
+    qualities: list[float | None],
+    gallery: Gallery,
+    calibration: Calibration,
 ) -> _Searches:
     found = [i for i, v in enumerate(vectors) if v is not None]
     score = np.full(len(vectors), np.nan)
@@ -133,9 +136,9 @@ def _search(
     is_match = np.zeros(len(vectors), bool)
     if found:
         probes = np.stack([vectors[i] for i in found]).astype(np.float32)  # type: ignore[misc]
-        for i, candidates in zip(
-            found, match_faces(probes, gallery, calibration, top_k=1), strict=True
-        ):
+        scores = np.array([np.nan if qualities[i] is None else qualities[i] for i in found])
+        ranked = match_faces(probes, gallery, calibration, qualities=scores, top_k=1)
+        for i, candidates in zip(found, ranked, strict=True):
             best = candidates[0]
             score[i] = np.log10(max(best.fmr, 1e-300))
             person[i] = best.person
@@ -177,8 +180,19 @@ def evaluate_identification(
     calibration = Calibration(
         reference, tuple(int(s) for s in templates.sizes), factor, target_fpir
     )
-    mated = _search([descriptors.get(p) for _, p in protocol.mated], gallery, calibration)
-    nonmated = _search([descriptors.get(p) for p in protocol.nonmated], gallery, calibration)
+    mated_paths = [p for _, p in protocol.mated]
+    mated = _search(
+        [descriptors.get(p) for p in mated_paths],
+        [qualities.get(p) for p in mated_paths],
+        gallery,
+        calibration,
+    )
+    nonmated = _search(
+        [descriptors.get(p) for p in protocol.nonmated],
+        [qualities.get(p) for p in protocol.nonmated],
+        gallery,
+        calibration,
+    )
     truth = [n for n, _ in protocol.mated]
     correct = np.array([p == t for p, t in zip(mated.person, truth, strict=True)])
     fnir, cut = {}, {}

@@ -67,8 +67,10 @@ def run_pairs(
     paths = [lfw_image_path(images, *k) for k in keys]
     missing = [p for p in paths if not p.exists()]
     if missing:
+        named = ", ".join(str(p.relative_to(images)) for p in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise InvalidInputError(
-            f"{len(missing)} image(s) of {pairs_file} are not under {images}, e.g. {missing[0]}"
+            f"{pairs_file}: {len(missing)} image(s) are not under {images}: {named}{more}"
         )
     described = _describe(paths, pipeline, cache, progress)
     descriptors = {k: described[p].descriptor for k, p in zip(keys, paths, strict=True)}

@@ -1,0 +1,111 @@
+"""Calibrated scores: the estimated false-match rate is checked against real impostors.
+
+The shipped tables were measured on half of lfw-dev's people (``scripts/
+build_calibration.py``); these checks use the *other* half, described here by
+the real pipeline, so the test is not circular.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from facesight.calibrate import (
+    Calibration,
+    ImpostorTable,
+    gallery_factor,
+    load_reference_calibration,
+)
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
+from facesight.eval.described import describe_images
+from facesight.match import pairwise_distances
+from facesight.pipeline import FacePipeline
+
+from .paths import LFW_DEV
+
+REFERENCE = load_reference_calibration()
+
+
+def _checking_half(name: str) -> bool:
+    return hashlib.sha1(name.encode()).digest()[0] % 2 == 1
+
+
+@pytest.fixture(scope="module")
+def other_half(
+    detector: FaceDetector, embedder: FaceEmbedder
+) -> tuple[NDArray[np.float32], NDArray[np.str_]]:
+    """Descriptors of every 4th image of the people the tables were not measured on."""
+    paths = sorted(p for p in (LFW_DEV / "people").glob("*/*.jpg") if _checking_half(p.parent.name))
+    sample = paths[::4]
+    described = describe_images(sample, FacePipeline(detector, embedder))
+    found = [(p, d.descriptor) for p, d in zip(sample, described, strict=True) if d.found]
+    assert len(found) >= 0.99 * len(sample)
+    names = np.array([p.parent.name for p, _ in found])
+    return np.stack([d for _, d in found]), names  # type: ignore[misc]
+
+
+def test_estimated_fmr_is_honest_on_lfw_dev_impostors(
+    other_half: tuple[NDArray[np.float32], NDArray[np.str_]],
+) -> None:
+    vectors, names = other_half
+    distances = pairwise_distances(vectors, vectors)
+    impostor = np.triu(names[:, None] != names[None, :], 1)
+    observed_pairs = distances[impostor]
+    assert len(observed_pairs) > 100_000  # >= 100 events expected at 1e-3
+    table = REFERENCE.table(1)
+    for estimated in (1e-2, 1e-3):
+        observed = float(np.mean(observed_pairs <= table.distance_at(estimated)))
+        assert estimated / 2 <= observed <= estimated * 2, (estimated, observed)
+
+
+def test_table_inverts_and_extrapolates_its_tail() -> None:
+    rng = np.random.default_rng(7)
+    table = ImpostorTable.measure(rng.normal(0.8, 0.08, 400_000))
+    for rate in (1e-2, 1e-3, 1e-4):
+        assert math.isclose(float(table.fmr(table.distance_at(rate))), rate, rel_tol=1e-6)
+    # A normal's tail, 1e-4 at about 0.8 - 3.72 sd: the table measures it.
+    assert abs(table.distance_at(1e-4) - (0.8 - 3.719 * 0.08)) < 0.01
+    below = table.distances[0] - 0.05
+    assert 0 < float(table.fmr(below)) < float(table.fmr(table.distances[0]))
+    rates = table.fmr(np.linspace(0.2, 1.4, 50))
+    assert np.all(np.diff(rates) >= 0) and rates[-1] <= 1.0
+
+
+def test_identification_level_compounds_over_the_gallery() -> None:
+    small = Calibration(REFERENCE, (1,) * 10, target_fpir=1e-2)
+    large = Calibration(REFERENCE, (1,) * 1000, target_fpir=1e-2)
+    assert math.isclose(small.fpir_of(small.alpha), 1e-2, rel_tol=1e-9)
+    assert math.isclose(large.fpir_of(large.alpha), 1e-2, rel_tol=1e-9)
+    assert large.alpha < small.alpha / 50  # 100x the people: ~100x stricter per person
+    assert large.threshold(1) < small.threshold(1)
+    # A template of three faces is matched by strangers more often at equal distance.
+    assert REFERENCE.table(3).fmr(0.5) > 2 * REFERENCE.table(1).fmr(0.5)
+    assert small.threshold(3) < small.threshold(1)
+
+
+def test_gallery_factor_rises_only_for_look_alike_galleries() -> None:
+    table = REFERENCE.table(1)
+    rng = np.random.default_rng(3)
+    # Distances drawn from the reference itself: no correction.
+    levels = rng.uniform(0, 1, 200_000)
+    typical = np.interp(np.log10(levels), table.log10_fmr, table.distances)
+    sizes = np.ones(len(typical), np.int64)
+    assert gallery_factor(REFERENCE, typical, sizes) < 1.3
+    # The same gallery where 1 in 1000 cross-person pairs is very close: corrected upwards.
+    alike = typical.copy()
+    alike[:200] = 0.40
+    assert gallery_factor(REFERENCE, alike, sizes) > 3
+    assert gallery_factor(REFERENCE, np.zeros(0), np.zeros(0, np.int64)) == 1.0
+
+
+def test_shipped_calibration_names_its_descriptor_and_command(embedder: FaceEmbedder) -> None:
+    assert REFERENCE.descriptor == embedder.descriptor_version
+    assert REFERENCE.command == "python scripts/build_calibration.py"
+    assert (Path(__file__).parents[1] / "scripts" / "build_calibration.py").is_file()
+    assert sorted(REFERENCE.tables) == [1, 2, 3, 4]

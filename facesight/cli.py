@@ -666,18 +666,28 @@ def _eval_tools(ctx: click.Context) -> Iterator[tuple[Library, DescriptorCache]]
             cache.close()
 
 
+def det_option(default: str) -> Callable[[F], F]:
+    """``--det FILE``: where an evaluation writes its DET curve."""
+    return click.option(
+        "--det",
+        "det_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=default,
+        show_default=True,
+        help="Where to write the DET curve (PNG).",
+    )
+
+
+json_figures_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print every figure as one JSON object."
+)
+
+
 @eval_group.command(name="pairs")
 @click.argument("pairs_file", metavar="PAIRS", type=click.Path(exists=True, path_type=Path))
 @click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--det",
-    "det_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="facesight-det-pairs.png",
-    show_default=True,
-    help="Where to write the DET curve (PNG).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@det_option("facesight-det-pairs.png")
+@json_figures_option
 @click.pass_context
 def eval_pairs(
     ctx: click.Context, pairs_file: Path, images: Path, det_path: Path, as_json: bool
@@ -753,14 +763,7 @@ def eval_pairs(
     help="Probe with images from the (M+1)-th on and enroll people with more than M "
     "images (default: K), to compare different --references on the same probes.",
 )
-@click.option(
-    "--det",
-    "det_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="facesight-det-identify.png",
-    show_default=True,
-    help="Where to write the DET curve (PNG).",
-)
+@det_option("facesight-det-identify.png")
 @click.option(
     "--html",
     "html_path",
@@ -769,7 +772,7 @@ def eval_pairs(
     show_default=True,
     help="Where to write the one-page HTML report.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print every figure as one JSON object.")
+@json_figures_option
 @click.pass_context
 def eval_identify(
     ctx: click.Context,

@@ -61,8 +61,9 @@ def test_eval_identify_reports_the_protocol_and_writes_det_and_html(
 def test_eval_identify_with_three_references_on_the_same_probes(
     person_tree: Path, tmp_path: Path
 ) -> None:
-    one = _eval(tmp_path / "lib", "identify", str(person_tree), "--probes-from", "3")
-    three = _eval(tmp_path / "lib", "identify", str(person_tree), "--references", "3")
+    outputs = ("--det", str(tmp_path / "det.png"), "--html", str(tmp_path / "report.html"))
+    one = _eval(tmp_path / "lib", "identify", str(person_tree), "--probes-from", "3", *outputs)
+    three = _eval(tmp_path / "lib", "identify", str(person_tree), "--references", "3", *outputs)
     assert one["mated_probes"] == three["mated_probes"] == 8
     assert (one["references_per_person"], three["references_per_person"]) == (1, 3)
     # Every image was described once: the second run read the cache.

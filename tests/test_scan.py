@@ -11,10 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from facesight.detect import FaceDetector
+from facesight.embed import FaceEmbedder
 from facesight.library import Library
+from facesight.scan import IN_PROCESS_BELOW
 
 from .paths import GROUP, PEOPLE, REPO
 
@@ -93,6 +97,19 @@ def _scan_command(library: Path, folder: Path) -> list[str]:
     return [sys.executable, "-m", "facesight", "--library", str(library), "scan", str(folder)]
 
 
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def _media_rows(db: Path) -> int:
     try:
         with sqlite3.connect(db, timeout=5) as conn:
@@ -125,8 +142,14 @@ def test_scan_killed_mid_way_resumes_without_loss_or_duplicates(tmp_path: Path) 
     deadline = time.monotonic() + 120
     while _media_rows(killed / "facesight.db") < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
+    workers = _children(process.pid)
+    assert workers, "a scan of 24 files runs in worker processes"
     process.send_signal(signal.SIGKILL)
     process.wait()
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned workers"
     partial = _media_rows(killed / "facesight.db")
     assert 4 <= partial < 24, "the kill must land mid-scan"
     subprocess.run(_scan_command(killed, folder), env=env, check=True, capture_output=True)
@@ -135,3 +158,37 @@ def test_scan_killed_mid_way_resumes_without_loss_or_duplicates(tmp_path: Path) 
     assert resumed == _state(clean / "facesight.db")
     assert all(count == stored for _, count, stored in resumed)
     assert len(resumed) == len({sha for sha, _, _ in resumed})
+
+
+def test_parallel_workers_store_what_one_process_stores(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    images = [*sorted(PEOPLE.glob("*/*.jpg"))[:12], TWO_PEOPLE]
+    assert len(images) >= IN_PROCESS_BELOW
+    with Library(tmp_path / "parallel", detector=detector, embedder=embedder) as parallel:
+        summary = parallel.scan(images, workers=2)
+        assert summary.media_scanned == len(images) and summary.faces_per_s > 0
+        got = _faces(parallel)
+    with Library(tmp_path / "serial", detector=detector, embedder=embedder) as serial:
+        for start in range(0, len(images), IN_PROCESS_BELOW - 1):  # small scans: in-process
+            serial.scan(images[start : start + IN_PROCESS_BELOW - 1])
+        want = _faces(serial)
+    assert [key for key, _ in got] == [key for key, _ in want]
+    for (_, a), (_, b) in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def _faces(library: Library) -> list[tuple[tuple[str, int], np.ndarray]]:
+    rows = library.store.query(
+        "SELECT m.sha256, f.face_index, f.x1, f.y1, f.x2, f.y2, f.embedding"
+        " FROM faces f JOIN media m ON m.id = f.media_id ORDER BY m.sha256, f.face_index"
+    )
+    return [
+        (
+            (r["sha256"], r["face_index"]),
+            np.concatenate(
+                [[r["x1"], r["y1"], r["x2"], r["y2"]], np.frombuffer(r["embedding"], "<f4")]
+            ),
+        )
+        for r in rows
+    ]

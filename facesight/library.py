@@ -35,8 +35,10 @@ from facesight.errors import (
     MultipleFacesError,
     NoFaceError,
     NotFoundError,
+    StaleIndexError,
 )
 from facesight.faces import Faces, box_iou
+from facesight.index import FaceIndex
 from facesight.match import Gallery, fuse, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
@@ -45,6 +47,7 @@ from facesight.records import (
     Candidate,
     Comparison,
     EnrollResult,
+    FaceHit,
     ForgetResult,
     IdentifiedFace,
     MediaFailure,
@@ -97,6 +100,9 @@ class Library:
             someone, whatever the gallery size (see ``calibrate``).
         max_distance: a fixed decision distance instead of the calibrated
             one (lower is stricter); estimated rates are still reported.
+        device: where the networks run: ``auto`` (a GPU when one works, else
+            the CPU), ``cpu`` or ``cuda`` (a GPU or a ``DeviceError``); see
+            ``facesight.device``.
         detector, embedder: override the default models (e.g. other settings).
     """
 
@@ -109,6 +115,7 @@ class Library:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         target_fpir: float = DEFAULT_TARGET_FPIR,
         max_distance: float | None = None,
+        device: str = "auto",
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
     ) -> None:
@@ -126,8 +133,8 @@ class Library:
         self._gallery: tuple[Gallery, Calibration] | None = None
         self.store = Store(self.path / self.DB_NAME)
         self.pipeline = FacePipeline(
-            detector or FaceDetector(),
-            embedder or FaceEmbedder(cache_dir=self.path / "models"),
+            detector or FaceDetector(device=device),
+            embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
         )
 
     def close(self) -> None:
@@ -403,6 +410,86 @@ class Library:
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
         return self.store.failures()
+
+    # -- searching stored faces -----------------------------------------------
+
+    def face_index(self) -> FaceIndex:
+        """The index of stored faces, brought in step with the database.
+
+        Opened from ``<library>/index/``; faces stored since it was saved are
+        added (and the index saved); an index that is missing, damaged, of
+        another descriptor version or holding faces the database no longer
+        has is rebuilt from the database.
+        """
+        version = self.pipeline.embedder_version
+        directory = self.path / "index"
+        count, max_id = self.store.face_count(version)
+        try:
+            index = FaceIndex.open(directory, version)
+        except StaleIndexError:
+            return self._rebuild_index(directory, version)
+        new_ids, new_vectors, _ = self.store.face_embeddings(version, after_id=index.max_id)
+        if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
+            return self._rebuild_index(directory, version)  # faces were deleted or replaced
+        if len(new_ids):
+            index.add(new_ids, new_vectors)
+            index.save()
+        return index
+
+    def _rebuild_index(self, directory: Path, version: str) -> FaceIndex:
+        ids, vectors, _ = self.store.face_embeddings(version)
+        return FaceIndex.build(directory, version, ids, vectors)
+
+    def search_face(
+        self, image: str | Path, *, face: int | None = None, top_k: int = 20
+    ) -> list[FaceHit]:
+        """Stored faces that look like a face in ``image``, nearest first, enrolled or not.
+
+        Args:
+            face: which face of the image (1 = leftmost); default the largest.
+            top_k: how many stored faces to return.
+
+        The decision ``same_person`` treats the search as 1:N over every
+        stored face: it holds the library's target FPIR for this many faces.
+        """
+        if top_k < 1:
+            raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
+        path = Path(image)
+        analyzed = self.pipeline.analyze(load_image(path, self.max_pixels).pixels)
+        index_of = self._choose_face(analyzed, path, face, largest=face is None)
+        assert analyzed.faces.embedding is not None
+        probe = analyzed.faces.embedding[index_of : index_of + 1]
+        faces = self.face_index()
+        distances, ids = faces.search(probe, top_k)
+        found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
+        sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
+        table = self.reference_calibration.table(1)
+        band = analyzed.quality[index_of].band
+        scale = self.reference_calibration.quality_factor(band)
+        level = Calibration(
+            self.reference_calibration, (1,) * max(len(faces), 1), target_fpir=self.target_fpir
+        ).alpha
+        limit = self.max_distance or table.distance_at(min(level / scale, 1.0))
+        return [
+            FaceHit(
+                distance=d,
+                fmr=min(float(table.fmr(d)) * scale, 1.0),
+                same_person=d <= limit,
+                max_distance=limit,
+                sighting=sightings[i],
+            )
+            for d, i in found
+            if i in sightings
+        ]
+
+    def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]:
+        """The stored faces ``face_ids`` with their candidates, decided as in :meth:`sightings`."""
+        if not face_ids:
+            return []
+        return [
+            replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates])
+            for s in self.store.sightings(None, face_ids=face_ids)
+        ]
 
     # -- model upgrades -------------------------------------------------------
 

@@ -10,6 +10,7 @@ __all__ = [
     "Candidate",
     "Comparison",
     "EnrollResult",
+    "FaceHit",
     "ForgetResult",
     "IdentifiedFace",
     "MediaFailure",
@@ -175,6 +176,23 @@ class ScanSummary:
     @property
     def faces_per_s(self) -> float:
         return self.faces_found / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class FaceHit:
+    """A stored face that looks like the face searched for.
+
+    ``fmr`` is the estimated chance that a stranger's face comes this close;
+    ``same_person`` holds when it is under the level that keeps the whole
+    search's false-positive rate at the library's target for this many stored
+    faces (``max_distance`` is that level as a distance).
+    """
+
+    distance: float
+    fmr: float
+    same_person: bool
+    max_distance: float
+    sighting: Sighting
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +66,18 @@ class ScanOptions:
             on one thread.
         files_per_task: files a worker takes at once; their faces are described
             in one batch. Higher batches more, and holds more decoded images.
+        tasks_per_worker: a worker is replaced by a fresh one after this many
+            tasks, so whatever its libraries keep allocated (ONNX Runtime's
+            arenas grow to the largest batch seen, the allocator fragments)
+            cannot pile up over a long scan; a new worker loads its models in
+            about a second.
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     stop_on_error: bool = False
     workers: int = 0
     files_per_task: int = 4
+    tasks_per_worker: int = 250
 
 
 @dataclass(frozen=True)
@@ -149,7 +157,12 @@ def _analyzed(
     # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
     context = multiprocessing.get_context("spawn")
     initargs = (spec, Path(store.path), crops_dir, options.max_pixels)
-    with ProcessPoolExecutor(workers, context, start_worker, initargs) as pool:
+    with (
+        _main_script_not_rerun(),
+        ProcessPoolExecutor(
+            workers, context, start_worker, initargs, max_tasks_per_child=options.tasks_per_worker
+        ) as pool,
+    ):
         pending: deque[tuple[list[str], Future[list[AnalyzedFile]]]] = deque()
         try:
             for task in tasks:
@@ -161,6 +174,26 @@ def _analyzed(
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+@contextmanager
+def _main_script_not_rerun() -> Iterator[None]:
+    """Keep spawned workers from importing the caller's ``__main__`` script.
+
+    multiprocessing's spawn re-imports the parent's main script in every
+    worker, which runs a script's top-level code (a scan, again) unless it is
+    guarded by ``if __name__ == "__main__"``. Our workers need nothing from it:
+    their code lives in ``facesight.scan_workers``.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
+    for name in saved:
+        setattr(main, name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)
 
 
 def _result(task: list[str], future: Future[list[AnalyzedFile]]) -> list[AnalyzedFile]:

@@ -59,8 +59,14 @@ class PipelineSpec:
                 "min_score": detector.min_score,
                 "nms_iou": detector.nms_iou,
                 "max_side_px": detector.max_side_px,
+                "min_face_px": detector.min_face_px,
+                "device": detector.device,
             },
-            embedder={"cache_dir": embedder.cache_dir, "batch_size": embedder.batch_size},
+            embedder={
+                "cache_dir": embedder.cache_dir,
+                "batch_size": embedder.batch_size,
+                "device": embedder.device,
+            },
         )
 
     def build(self) -> FacePipeline:

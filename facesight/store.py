@@ -436,17 +436,18 @@ class Store:
         )
 
     def face_embeddings(
-        self, embedder: str | None = None
+        self, embedder: str | None = None, after_id: int = 0
     ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float64]]:
-        """(ids, (n, d) descriptors, (n,) qualities, NaN if unknown) of every stored face.
+        """(ids, (n, d) descriptors, (n,) qualities, NaN if unknown) of stored faces, by id.
 
         Args:
             embedder: only faces of media described by this descriptor version.
+            after_id: only faces with a larger id (those stored since).
         """
         rows = self._conn.execute(
             "SELECT f.id, f.embedding, f.quality FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE ? IS NULL OR m.embedder = ? ORDER BY f.id",
-            (embedder, embedder),
+            " WHERE (? IS NULL OR m.embedder = ?) AND f.id > ? ORDER BY f.id",
+            (embedder, embedder, after_id),
         ).fetchall()
         if not rows:
             return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32), np.zeros(0)
@@ -455,6 +456,15 @@ class Store:
             np.stack([_vector(r[1]) for r in rows]),
             np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         )
+
+    def face_count(self, embedder: str) -> tuple[int, int]:
+        """(count, largest id or 0) of the stored faces described by ``embedder``."""
+        row = self._conn.execute(
+            "SELECT COUNT(*), IFNULL(MAX(f.id), 0) FROM faces f JOIN media m"
+            " ON m.id = f.media_id WHERE m.embedder = ?",
+            (embedder,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:
         """Replace the candidates of every stored face, in one transaction."""
@@ -481,15 +491,24 @@ class Store:
 
     # -- sightings ------------------------------------------------------------
 
-    def sightings(self, rule: MatchRule | None, person_id: int | None = None) -> list[Sighting]:
+    def sightings(
+        self,
+        rule: MatchRule | None,
+        person_id: int | None = None,
+        face_ids: Sequence[int] | None = None,
+    ) -> list[Sighting]:
         """Stored faces with their candidates.
 
         Args:
             rule: keep faces whose first candidate passes it (None: every face).
             person_id: keep faces whose first candidate is this person.
+            face_ids: keep only these faces.
         """
         where: list[str] = []
         params: list[Any] = []
+        if face_ids is not None:
+            where.append(f"f.id IN ({','.join('?' * len(face_ids))})")
+            params.extend(int(i) for i in face_ids)
         if rule is not None:
             where.append(
                 f"f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND {rule.column} <= ?)"

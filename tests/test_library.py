@@ -204,3 +204,27 @@ def test_reindex_brings_back_a_library_described_by_an_older_model(library: Libr
     [sighting] = library.sightings("Joe Biden")
     assert sighting.match is not None and sighting.match.fmr < 1e-4
     assert library.store.query("SELECT COUNT(*) AS n FROM media")[0]["n"] == 1
+
+
+def test_search_face_finds_every_stored_sighting_nearest_first(library: Library) -> None:
+    library.scan([OBAMA_AND_BIDEN, BIDEN[0]])  # nobody enrolled: search needs no gallery
+    hits = library.search_face(BIDEN[1], top_k=10)
+    distances = [h.distance for h in hits]
+    assert distances == sorted(distances) and len(hits) == 4  # every stored face
+    same = [h for h in hits if h.same_person]
+    assert {Path(h.sighting.path).name for h in same} == {OBAMA_AND_BIDEN.name, BIDEN[0].name}
+    assert all(h.fmr < 1e-4 for h in same) and all(h.fmr > 1e-3 for h in hits[2:])
+    assert (library.path / "index" / "manifest.json").is_file()
+
+
+def test_face_index_follows_the_database_and_rebuilds_when_damaged(library: Library) -> None:
+    library.scan([BIDEN[0]])
+    assert len(library.face_index()) == 1
+    library.scan([OBAMA_AND_BIDEN])  # three more faces: added to the saved index
+    index = library.face_index()
+    assert len(index) == 4 and index.rebuilt_because is None
+    for data in (library.path / "index").glob("faces-*"):
+        data.write_bytes(b"damaged")
+    rebuilt = library.face_index()
+    assert len(rebuilt) == 4
+    assert library.search_face(BIDEN[1], top_k=1)[0].same_person

@@ -42,16 +42,14 @@ from facesight.models.dlib_format import (
     DlibNet,
     FullyConnected,
     Layer,
-    LayerKind,
-    LayerSpec,
     Multiply,
-    NetSpec,
     Pool,
     Relu,
     Skip,
     Tag,
     read_dlib_net,
 )
+from facesight.models.dlib_spec import DLIB_RESNET_V1, Shape, fold_affines, out_size
 from facesight.models.registry import DLIB_RESNET_FILE, dlib_model_path, sha256_file
 
 __all__ = [
@@ -70,81 +68,6 @@ CONVERTER_VERSION = "1"
 INPUT_NAME = "chips_rgb_u8"
 OUTPUT_NAME = "descriptors"
 _OPSET = 17
-
-_Specs = list[LayerSpec]
-
-
-def _con(n: int, size: int, stride: int) -> LayerSpec:
-    return LayerSpec(LayerKind.CON, (n, size, size, stride, stride))
-
-
-def _block(n: int, stride: int, sub: _Specs) -> _Specs:
-    """``BN<con<N,3,3,1,1,relu<BN<con<N,3,3,stride,stride,SUBNET>>>>>`` with BN = affine."""
-    affine, relu = LayerSpec(LayerKind.AFFINE), LayerSpec(LayerKind.RELU)
-    return [affine, _con(n, 3, 1), relu, affine, _con(n, 3, stride), *sub]
-
-
-def _ares(n: int, sub: _Specs) -> _Specs:
-    """``relu<add_prev1<block<N,affine,1,tag1<SUBNET>>>>``."""
-    head = [LayerSpec(LayerKind.RELU), LayerSpec(LayerKind.ADD_PREV, (1,))]
-    return [*head, *_block(n, 1, [LayerSpec(LayerKind.TAG, (1,)), *sub])]
-
-
-def _ares_down(n: int, sub: _Specs) -> _Specs:
-    """``relu<add_prev2<avg_pool<2,2,2,2,skip1<tag2<block<N,affine,2,tag1<SUBNET>>>>>>>``."""
-    head = [
-        LayerSpec(LayerKind.RELU),
-        LayerSpec(LayerKind.ADD_PREV, (2,)),
-        LayerSpec(LayerKind.AVG_POOL, (2, 2, 2, 2)),
-        LayerSpec(LayerKind.SKIP, (1,)),
-        LayerSpec(LayerKind.TAG, (2,)),
-    ]
-    return [*head, *_block(n, 2, [LayerSpec(LayerKind.TAG, (1,)), *sub])]
-
-
-def _anet_type() -> NetSpec:
-    """``anet_type`` of dlib's ``dnn_face_recognition_ex.cpp``, built from the input up."""
-    net: _Specs = [
-        LayerSpec(LayerKind.MAX_POOL, (3, 3, 2, 2)),
-        LayerSpec(LayerKind.RELU),
-        LayerSpec(LayerKind.AFFINE),
-        _con(32, 7, 2),
-    ]
-    net = _ares(32, _ares(32, _ares(32, net)))  # alevel4
-    net = _ares(64, _ares(64, _ares(64, _ares_down(64, net))))  # alevel3
-    net = _ares(128, _ares(128, _ares_down(128, net)))  # alevel2
-    net = _ares(256, _ares(256, _ares_down(256, net)))  # alevel1
-    net = _ares_down(256, net)  # alevel0
-    head = [LayerSpec(LayerKind.FC, (128, 0)), LayerSpec(LayerKind.AVG_POOL, (0, 0, 1, 1))]
-    return NetSpec(layers=(*head, *net), input_nr=150, input_nc=150)
-
-
-DLIB_RESNET_V1: NetSpec = _anet_type()
-"""The type of ``dlib_face_recognition_resnet_model_v1.dat``: loss_metric<fc_no_bias<128, ...>>."""
-
-
-def _fold_affines(layers: tuple[Layer, ...]) -> list[Layer]:
-    """Merge each per-channel affine into the convolution right below it (exact maths)."""
-    folded: list[Layer] = []
-    for layer in layers:
-        below = folded[-1] if folded else None
-        if isinstance(layer, Affine) and layer.gamma.ndim == 1 and isinstance(below, Conv):
-            gamma, beta = layer.gamma.astype(np.float64), layer.beta.astype(np.float64)
-            bias = np.zeros(len(gamma)) if below.bias is None else below.bias.astype(np.float64)
-            weights = below.weights.astype(np.float64) * gamma[:, None, None, None]
-            folded[-1] = Conv(
-                weights=weights.astype(np.float32),
-                bias=(bias * gamma + beta).astype(np.float32),
-                stride=below.stride,
-                padding=below.padding,
-            )
-        else:
-            folded.append(layer)
-    return folded
-
-
-Shape = tuple[int, int, int]
-"""(k, nr, nc) of one sample, as dlib's tensors have it; the batch axis stays dynamic."""
 
 
 @dataclass(frozen=True)
@@ -176,14 +99,6 @@ class _GraphBuilder:
         return out
 
 
-def _out_size(size: int, window: int, stride: int, pad: int) -> int:
-    """dlib's (and ONNX's floor-mode) output size of a strided window."""
-    out = (size + 2 * pad - window) // stride + 1
-    if out < 1:
-        raise ModelError(f"a {window}-wide window leaves no output on a {size}-wide input")
-    return out
-
-
 def _conv(g: _GraphBuilder, x: _Value, layer: Conv) -> _Value:
     out_k, in_k, nr, nc = layer.weights.shape
     if in_k != x.shape[0]:
@@ -195,7 +110,7 @@ def _conv(g: _GraphBuilder, x: _Value, layer: Conv) -> _Value:
     name = g.op(
         "Conv", inputs, "conv", kernel_shape=[nr, nc], strides=[sy, sx], pads=[py, px, py, px]
     )
-    shape = (out_k, _out_size(x.shape[1], nr, sy, py), _out_size(x.shape[2], nc, sx, px))
+    shape = (out_k, out_size(x.shape[1], nr, sy, py), out_size(x.shape[2], nc, sx, px))
     return _Value(name, shape)
 
 
@@ -221,7 +136,7 @@ def _pool(g: _GraphBuilder, x: _Value, layer: Pool) -> _Value:
     op_type = "MaxPool" if layer.op == "max" else "AveragePool"
     attrs = {"kernel_shape": [nr, nc], "strides": [sy, sx], "pads": [py, px, py, px]}
     name = g.op(op_type, [x.name], f"{layer.op}_pool", **attrs)
-    return _Value(name, (k, _out_size(x.shape[1], nr, sy, py), _out_size(x.shape[2], nc, sx, px)))
+    return _Value(name, (k, out_size(x.shape[1], nr, sy, py), out_size(x.shape[2], nc, sx, px)))
 
 
 def _pad_to(g: _GraphBuilder, x: _Value, shape: Shape) -> str:
@@ -299,7 +214,7 @@ def build_onnx_model(net: DlibNet, *, source_sha256: str = "") -> onnx.ModelProt
     g = _GraphBuilder()
     x = _preprocess(g, net)
     tags: dict[int, _Value] = {}
-    for layer in _fold_affines(net.layers):
+    for layer in fold_affines(net.layers):
         x = _translate(g, x, layer, tags)
     g.nodes.append(helper.make_node("Flatten", [x.name], [OUTPUT_NAME], axis=1))
     size = (net.input.nr, net.input.nc, 3)

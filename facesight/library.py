@@ -431,10 +431,24 @@ class Library:
         new_ids, new_vectors, _ = self.store.face_embeddings(version, after_id=index.max_id)
         if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
             return self._rebuild_index(directory, version)  # faces were deleted or replaced
+        if not self._index_holds_newest(index, version):
+            return self._rebuild_index(directory, version)  # an id was reused for another face
         if len(new_ids):
             index.add(new_ids, new_vectors)
             index.save()
         return index
+
+    def _index_holds_newest(self, index: FaceIndex, version: str) -> bool:
+        """Whether the newest faces the index should hold come back as themselves.
+
+        SQLite hands a deleted top id to the next row, so replaced faces can keep
+        the count and the largest id: their vectors tell.
+        """
+        ids, vectors = self.store.newest_face_embeddings(version, index.max_id)
+        if len(ids) == 0:
+            return True
+        distances, found = index.search(vectors, 1)
+        return bool(np.all(found[:, 0] == ids) and np.all(distances[:, 0] < 1e-3))
 
     def _rebuild_index(self, directory: Path, version: str) -> FaceIndex:
         ids, vectors, _ = self.store.face_embeddings(version)

@@ -457,6 +457,20 @@ class Store:
             np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         )
 
+    def newest_face_embeddings(
+        self, embedder: str, up_to_id: int, limit: int = 16
+    ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
+        """(ids, descriptors) of the ``limit`` newest faces with id <= ``up_to_id``."""
+        rows = self._conn.execute(
+            "SELECT f.id, f.embedding FROM faces f JOIN media m ON m.id = f.media_id"
+            " WHERE m.embedder = ? AND f.id <= ? ORDER BY f.id DESC LIMIT ?",
+            (embedder, up_to_id, limit),
+        ).fetchall()
+        return (
+            np.array([r[0] for r in rows], dtype=np.int64),
+            np.stack([_vector(r[1]) for r in rows]) if rows else np.zeros((0, 128), np.float32),
+        )
+
     def face_count(self, embedder: str) -> tuple[int, int]:
         """(count, largest id or 0) of the stored faces described by ``embedder``."""
         row = self._conn.execute(

@@ -228,3 +228,19 @@ def test_face_index_follows_the_database_and_rebuilds_when_damaged(library: Libr
     rebuilt = library.face_index()
     assert len(rebuilt) == 4
     assert library.search_face(BIDEN[1], top_k=1)[0].same_person
+
+
+def test_face_index_notices_a_reused_face_id(library: Library) -> None:
+    library.scan([BIDEN[0], OBAMA[0]])
+    assert len(library.face_index()) == 2
+    # The top face is deleted and a different face takes its id, as SQLite allows.
+    with library.store.transaction() as conn:
+        top = conn.execute("SELECT MAX(id) FROM faces").fetchone()[0]
+        other = conn.execute("SELECT embedding FROM faces WHERE id != ?", (top,)).fetchone()[0]
+        conn.execute("UPDATE faces SET embedding = ? WHERE id = ?", (other, top))
+    index = library.face_index()
+    distances, ids = index.search(np.frombuffer(other, "<f4")[None].astype(np.float32), 2)
+    assert sorted(ids[0].tolist()) == sorted(
+        r["id"] for r in library.store.query("SELECT id FROM faces")
+    )
+    assert distances[0, 1] < 1e-3  # both ids now hold the same vector: rebuilt from the database

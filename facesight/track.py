@@ -1,0 +1,142 @@
+"""Following faces through a shot: sampled frames' faces -> tracks, one identity each.
+
+Association is greedy on descriptor distance, gated by position: a face joins
+an open track when it is within ``max_distance`` of the track's recent faces
+(the mean of its last three descriptors) and its centre has moved at most
+``max_shift`` box widths since the track's last face. Two people crossing
+therefore stay two tracks (their descriptors are far apart), and a track whose
+descriptor drifts past ``max_distance`` is ended and a new one begun. Tracks
+end at scene cuts and after ``max_gap_s`` without a face; the same person in a
+later shot is a new track, identified on its own.
+
+A track is identified from its best faces (:meth:`Track.descriptor`: the
+centroid of its ``best`` highest-quality faces, as ``match.fuse`` makes
+templates), so a blurred or turned frame does not decide who it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.match import fuse
+
+__all__ = ["FaceTracker", "Track", "TrackedFace"]
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    """One face of one sampled frame."""
+
+    frame: int
+    time_s: float
+    xyxy: NDArray[np.float32]
+    kps5: NDArray[np.float32]
+    score: float
+    quality: float
+    embedding: NDArray[np.float32]
+
+    @property
+    def width_px(self) -> float:
+        return float(self.xyxy[2] - self.xyxy[0])
+
+    @property
+    def centre(self) -> NDArray[np.float32]:
+        centre: NDArray[np.float32] = ((self.xyxy[:2] + self.xyxy[2:]) / 2).astype(np.float32)
+        return centre
+
+
+@dataclass
+class Track:
+    """A face followed through consecutive sampled frames of one shot."""
+
+    faces: list[TrackedFace] = field(default_factory=list)
+
+    @property
+    def start_s(self) -> float:
+        return self.faces[0].time_s
+
+    @property
+    def end_s(self) -> float:
+        return self.faces[-1].time_s
+
+    @property
+    def best(self) -> TrackedFace:
+        """The highest-quality face (the larger one on a tie)."""
+        return max(self.faces, key=lambda f: (f.quality, f.width_px))
+
+    def descriptor(self, best: int = 3) -> NDArray[np.float32]:
+        """The centroid of the ``best`` highest-quality faces' descriptors."""
+        ranked = sorted(self.faces, key=lambda f: (f.quality, f.width_px), reverse=True)
+        return fuse(np.stack([f.embedding for f in ranked[:best]]))
+
+    def recent(self) -> NDArray[np.float32]:
+        vectors = np.stack([f.embedding for f in self.faces[-3:]])
+        recent: NDArray[np.float32] = vectors.mean(axis=0)
+        return recent
+
+
+class FaceTracker:
+    """Builds tracks frame by frame (see the module docstring).
+
+    Args:
+        max_distance: largest descriptor distance for a face to continue a track.
+        max_shift: largest centre movement between samples, in box widths.
+        max_gap_s: a track with no face for longer than this ends.
+    """
+
+    def __init__(
+        self, *, max_distance: float = 0.55, max_shift: float = 1.5, max_gap_s: float = 1.0
+    ) -> None:
+        self.max_distance = max_distance
+        self.max_shift = max_shift
+        self.max_gap_s = max_gap_s
+        self._open: list[Track] = []
+        self._done: list[Track] = []
+
+    def update(self, faces: list[TrackedFace], *, scene_cut: bool = False) -> None:
+        """Add one sampled frame's faces (all with the same time)."""
+        if scene_cut:
+            self._close_all()
+        if faces:
+            now = faces[0].time_s
+            stale = [t for t in self._open if now - t.end_s > self.max_gap_s]
+            self._done.extend(stale)
+            self._open = [t for t in self._open if t not in stale]
+        pairs = []
+        for ti, track in enumerate(self._open):
+            last = track.faces[-1]
+            for fi, face in enumerate(faces):
+                shift = float(np.linalg.norm(face.centre - last.centre)) / max(last.width_px, 1.0)
+                if shift > self.max_shift:
+                    continue
+                distance = float(np.linalg.norm(face.embedding - track.recent()))
+                if distance <= self.max_distance:
+                    pairs.append((distance, ti, fi))
+        taken_tracks: set[int] = set()
+        taken_faces: set[int] = set()
+        for _, ti, fi in sorted(pairs):
+            if ti in taken_tracks or fi in taken_faces:
+                continue
+            self._open[ti].faces.append(faces[fi])
+            taken_tracks.add(ti)
+            taken_faces.add(fi)
+        for fi, face in enumerate(faces):
+            if fi not in taken_faces:
+                self._open.append(Track([face]))
+
+    @property
+    def open_tracks(self) -> list[Track]:
+        """The tracks that may still continue."""
+        return list(self._open)
+
+    def _close_all(self) -> None:
+        self._done.extend(self._open)
+        self._open = []
+
+    def finish(self) -> list[Track]:
+        """Every track, ordered by start time."""
+        self._close_all()
+        return sorted(self._done, key=lambda t: (t.start_s, t.faces[0].xyxy[0]))

@@ -26,7 +26,7 @@ from facesight.match import fuse
 __all__ = ["FaceTracker", "Track", "TrackedFace"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrackedFace:
     """One face of one sampled frame."""
 
@@ -48,7 +48,7 @@ class TrackedFace:
         return centre
 
 
-@dataclass
+@dataclass(eq=False)
 class Track:
     """A face followed through consecutive sampled frames of one shot."""
 

@@ -77,3 +77,13 @@ def test_tracks_end_at_scene_cuts_and_long_gaps() -> None:
     tracker.update([_face(2.0, 24, vector)])  # 1.75 s later: a new track
     tracker.update([_face(2.25, 24, vector)], scene_cut=True)  # a new shot: a new track
     assert [len(t.faces) for t in tracker.finish()] == [2, 1, 1]
+
+
+def test_several_tracks_ending_together_are_all_kept() -> None:
+    rng = np.random.default_rng(2)
+    a, b, c = (v / np.linalg.norm(v) * 1.43 for v in rng.normal(size=(3, 128)))
+    tracker = FaceTracker(max_gap_s=1.0)
+    tracker.update([_face(0.0, 20, a), _face(0.0, 200, b)])
+    tracker.update([_face(0.25, 22, a), _face(0.25, 202, b)])
+    tracker.update([_face(3.0, 100, c)])  # both earlier tracks end here
+    assert [len(t.faces) for t in tracker.finish()] == [2, 2, 1]

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.device import DEVICE_CHOICES, resolve_device
+from facesight.device import check_device, resolve_device
 from facesight.errors import InvalidInputError, ModelError
 from facesight.faces import Faces, box_iou
 from facesight.models.backends import open_retinaface
@@ -331,10 +331,7 @@ class FaceDetector:
             raise InvalidInputError(f"max_side_px must be at least 64, got {max_side_px}")
         if min_face_px < 0:
             raise InvalidInputError(f"min_face_px must be >= 0, got {min_face_px}")
-        if device not in DEVICE_CHOICES:
-            raise InvalidInputError(
-                f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {device!r}"
-            )
+        check_device(device)
         self.min_score = min_score
         self.nms_iou = nms_iou
         self.max_side_px = max_side_px

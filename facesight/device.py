@@ -25,7 +25,7 @@ from pathlib import Path
 
 from facesight.errors import DeviceError, InvalidInputError
 
-__all__ = ["DEVICE_CHOICES", "Backend", "Device", "resolve_device"]
+__all__ = ["DEVICE_CHOICES", "Backend", "Device", "check_device", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,18 @@ class Device:
         return [self.target] if self.target == _CPU_EP else [self.target, _CPU_EP]
 
 
+def check_device(requested: str) -> None:
+    """Refuse a ``device`` argument that is not one of :data:`DEVICE_CHOICES`.
+
+    Raises:
+        InvalidInputError: naming the choices.
+    """
+    if requested not in DEVICE_CHOICES:
+        raise InvalidInputError(
+            f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {requested!r}"
+        )
+
+
 def resolve_device(requested: str) -> Device:
     """Turn a ``device`` argument into the backend and device that will run the models.
 
@@ -85,10 +97,7 @@ def resolve_device(requested: str) -> Device:
         DeviceError: ``"cuda"`` with no working GPU, or ``"torch-cpu"`` without PyTorch;
             the message lists what was tried and how to fix it.
     """
-    if requested not in DEVICE_CHOICES:
-        raise InvalidInputError(
-            f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {requested!r}"
-        )
+    check_device(requested)
     if requested == "cpu":
         device = Device(Backend.ONNXRUNTIME, _CPU_EP)
     elif requested == "torch-cpu":

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.device import DEVICE_CHOICES, resolve_device
+from facesight.device import check_device, resolve_device
 from facesight.errors import InvalidInputError, ModelError
 from facesight.models.backends import open_dlib_resnet
 from facesight.models.session import ModelSession
@@ -74,10 +74,7 @@ class FaceEmbedder:
             raise InvalidInputError(f"intra_op_threads must be >= 0, got {intra_op_threads}")
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
-        if device not in DEVICE_CHOICES:
-            raise InvalidInputError(
-                f"device must be one of {', '.join(map(repr, DEVICE_CHOICES))}, got {device!r}"
-            )
+        check_device(device)
         self.cache_dir = cache_dir
         self.intra_op_threads = intra_op_threads
         self.batch_size = batch_size

@@ -239,8 +239,22 @@ class Calibration:
         ``band`` is the probe face's quality band: poorer faces are matched by
         strangers somewhat more often (``quality_factors``, measured on lfw-dev).
         """
-        rate = float(self.reference.table(template_size).fmr(distance))
-        return min(rate * self.factor * self.reference.quality_factor(band), 1.0)
+        scale = self.reference.quality_factor(band)
+        return float(self.fmrs(np.asarray(distance), template_size, scale))
+
+    def fmrs(
+        self, distances: NDArray[np.float32], template_size: int, quality_factors: ArrayLike = 1.0
+    ) -> NDArray[np.float64]:
+        """:meth:`fmr` for many distances to templates of one size (vectorised).
+
+        ``quality_factors`` broadcasts against ``distances``: one per probe
+        face, ``reference.quality_factor`` of its band.
+        """
+        rate = self.reference.table(template_size).fmr(distances)
+        scaled: NDArray[np.float64] = np.minimum(
+            rate * self.factor * np.asarray(quality_factors, np.float64), 1.0
+        )
+        return scaled
 
     def fpir_of(self, fmr: float) -> float:
         """Chance that a stranger matches *someone* in this gallery at per-person rate ``fmr``."""

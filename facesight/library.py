@@ -23,7 +23,6 @@ from facesight.calibrate import (
     DEFAULT_TARGET_FPIR,
     Calibration,
     ReferenceCalibration,
-    gallery_factor,
     load_reference_calibration,
 )
 from facesight.detect import FaceDetector
@@ -39,7 +38,7 @@ from facesight.errors import (
 )
 from facesight.faces import Faces, box_iou
 from facesight.index import FaceIndex
-from facesight.match import Gallery, fuse, match_faces, pairwise_distances
+from facesight.match import Gallery, calibrate_gallery, fuse, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
 from facesight.quality import quality_band
@@ -303,13 +302,7 @@ class Library:
     def _calibrated(self) -> tuple[Gallery, Calibration]:
         if self._gallery is None:
             gallery = self.store.gallery(self.pipeline.embedder_version)
-            distances, sizes = gallery.cross_person_distances()
-            calibration = Calibration(
-                self.reference_calibration,
-                tuple(int(s) for s in gallery.templates().sizes),
-                gallery_factor(self.reference_calibration, distances, sizes),
-                self.target_fpir,
-            )
+            calibration = calibrate_gallery(gallery, self.reference_calibration, self.target_fpir)
             self._gallery = (gallery, calibration)
         return self._gallery
 
@@ -477,17 +470,16 @@ class Library:
         distances, ids = faces.search(probe, top_k)
         found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
         sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
-        table = self.reference_calibration.table(1)
-        band = analyzed.quality[index_of].band
-        scale = self.reference_calibration.quality_factor(band)
-        level = Calibration(
+        # Every stored face is a gallery entry of one face: a 1:N search over all of them.
+        calibration = Calibration(
             self.reference_calibration, (1,) * max(len(faces), 1), target_fpir=self.target_fpir
-        ).alpha
-        limit = self.max_distance or table.distance_at(min(level / scale, 1.0))
+        )
+        band = analyzed.quality[index_of].band
+        limit = self.max_distance or calibration.threshold(1, band)
         return [
             FaceHit(
                 distance=d,
-                fmr=min(float(table.fmr(d)) * scale, 1.0),
+                fmr=calibration.fmr(d, 1, band),
                 same_person=d <= limit,
                 max_distance=limit,
                 sighting=sightings[i],

@@ -18,17 +18,25 @@ is asked for; *investigate* mode lists the candidates with no decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.calibrate import Calibration
+from facesight.calibrate import Calibration, ReferenceCalibration, gallery_factor
 from facesight.embed import DESCRIPTOR_LENGTH
 from facesight.errors import InvalidInputError
 from facesight.quality import quality_band
 from facesight.records import Candidate
 
-__all__ = ["Gallery", "Templates", "fuse", "match_faces", "pairwise_distances"]
+__all__ = [
+    "Gallery",
+    "Templates",
+    "calibrate_gallery",
+    "fuse",
+    "match_faces",
+    "pairwise_distances",
+]
 
 
 def fuse(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -75,7 +83,11 @@ class Gallery:
         return len(np.unique(self.person_ids))
 
     def templates(self) -> Templates:
-        """Each person's fused template, in order of first appearance."""
+        """Each person's fused template, in order of first appearance (computed once)."""
+        return self._templates
+
+    @cached_property
+    def _templates(self) -> Templates:
         ids, first = np.unique(self.person_ids, return_index=True)
         order = np.argsort(first)
         ids = ids[order]
@@ -100,6 +112,19 @@ class Gallery:
         other = templates.person_ids[:, None] != self.person_ids[None, :]
         sizes = np.broadcast_to(templates.sizes[:, None], distances.shape)
         return distances[other], sizes[other]
+
+
+def calibrate_gallery(
+    gallery: Gallery, reference: ReferenceCalibration, target_fpir: float
+) -> Calibration:
+    """The calibration of a gallery: its template sizes and its own cross-person correction."""
+    distances, sizes = gallery.cross_person_distances()
+    return Calibration(
+        reference,
+        tuple(int(s) for s in gallery.templates().sizes),
+        gallery_factor(reference, distances, sizes),
+        target_fpir,
+    )
 
 
 def pairwise_distances(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -140,13 +165,12 @@ def match_faces(
     templates = gallery.templates()
     to_templates = pairwise_distances(embeddings, templates.vectors)
     to_references = pairwise_distances(embeddings, gallery.embeddings)
+    bands = [_band(qualities, row) for row in range(len(embeddings))]
+    scale = np.array([calibration.reference.quality_factor(b) for b in bands])
     fmr = np.empty(to_templates.shape, np.float64)
     for size in np.unique(templates.sizes):
         columns = templates.sizes == size
-        fmr[:, columns] = calibration.reference.table(int(size)).fmr(to_templates[:, columns])
-    bands = [_band(qualities, row) for row in range(len(embeddings))]
-    scale = np.array([calibration.reference.quality_factor(b) for b in bands])
-    fmr = np.minimum(fmr * calibration.factor * scale[:, None], 1.0)
+        fmr[:, columns] = calibration.fmrs(to_templates[:, columns], int(size), scale[:, None])
     results = []
     for row in range(len(embeddings)):
         order = np.lexsort((to_templates[row], fmr[row]))[:top_k]

@@ -29,11 +29,10 @@ from facesight.calibrate import (
     DEFAULT_TARGET_FPIR,
     Calibration,
     ReferenceCalibration,
-    gallery_factor,
 )
 from facesight.errors import InvalidInputError
 from facesight.eval.metrics import fnir_at_fpir
-from facesight.match import Gallery, match_faces
+from facesight.match import Gallery, calibrate_gallery, match_faces
 from facesight.quality import QUALITY_BANDS, quality_band
 
 __all__ = [
@@ -174,12 +173,8 @@ def evaluate_identification(
         reference_ids=np.arange(len(rows), dtype=np.int64),
         reference_paths=[""] * len(rows),
     )
-    distances, sizes = gallery.cross_person_distances()
-    factor = gallery_factor(reference, distances, sizes)
+    calibration = calibrate_gallery(gallery, reference, target_fpir)
     templates = gallery.templates()
-    calibration = Calibration(
-        reference, tuple(int(s) for s in templates.sizes), factor, target_fpir
-    )
     mated_paths = [p for _, p in protocol.mated]
     mated = _search(
         [descriptors.get(p) for p in mated_paths],
@@ -218,7 +213,7 @@ def evaluate_identification(
         default_observed_fpir=false_positives / max(len(protocol.nonmated), 1),
         default_false_positives=false_positives,
         default_fnir=float(1 - hits.mean()),
-        gallery_factor=factor,
+        gallery_factor=calibration.factor,
         fnir_by_quality=_fnir_by_quality(protocol, qualities, hits),
     )
     return report, np.where(correct, mated.score, np.nan), nonmated.score

@@ -236,8 +236,8 @@ class Library:
         """
         if person_id is None:
             return ""
-        gallery = self.gallery()
-        mine = gallery.embeddings[gallery.person_ids == person_id]
+        # This person's references only: the whole gallery's calibration is not needed here.
+        mine = self.store.gallery(self.pipeline.embedder_version, person_id).embeddings
         if len(mine) == 0:
             return ""
         distance = float(pairwise_distances(embedding[None], fuse(mine)[None])[0, 0])

@@ -254,17 +254,19 @@ class Store:
         conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
         return int(refs), int(cands), crops
 
-    def gallery(self, embedder: str | None = None) -> Gallery:
+    def gallery(self, embedder: str | None = None, person_id: int | None = None) -> Gallery:
         """Every reference of every person, ordered by person then reference id.
 
         Args:
             embedder: only references described by this descriptor version.
+            person_id: only this person's references.
         """
         rows = self._conn.execute(
             "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
             " FROM reference_faces r JOIN people p ON p.id = r.person_id"
-            " WHERE ? IS NULL OR r.embedder = ? ORDER BY p.id, r.id",
-            (embedder, embedder),
+            " WHERE (? IS NULL OR r.embedder = ?) AND (? IS NULL OR r.person_id = ?)"
+            " ORDER BY p.id, r.id",
+            (embedder, embedder, person_id, person_id),
         ).fetchall()
         embeddings = (
             np.stack([_vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)

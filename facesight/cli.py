@@ -756,14 +756,27 @@ def _eval_progress() -> Progress:
     return Progress(*columns, console=_console(stderr=True), transient=True)
 
 
-@contextmanager
-def _eval_tools(ctx: click.Context) -> Iterator[tuple[Library, DescriptorCache]]:
-    with _library(ctx) as library:
+EvalRun = Callable[[Library, DescriptorCache, Callable[[int, int], None]], dict[str, Any]]
+
+
+def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str, Any] | None:
+    """Run an evaluation with the library's descriptor cache and a progress bar.
+
+    Prints the figures as JSON and returns None when ``as_json``; else returns them.
+    """
+    with _library(ctx) as library, _eval_progress() as bar:
         cache = DescriptorCache(library.path / "cache" / "eval-descriptors.db")
+        task = bar.add_task("describing", total=None)
         try:
-            yield library, cache
+            result = run(
+                library, cache, lambda done, total: bar.update(task, completed=done, total=total)
+            )
         finally:
             cache.close()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return None
+    return result
 
 
 def det_option(default: str) -> Callable[[F], F]:
@@ -804,19 +817,20 @@ def eval_pairs(
     """
     from facesight.eval.runs import run_pairs  # loads matplotlib: only when evaluating
 
-    with _eval_tools(ctx) as (library, cache), _eval_progress() as bar:
-        task = bar.add_task("describing", total=None)
-        result = run_pairs(
+    result = _run_evaluation(
+        ctx,
+        lambda library, cache, progress: run_pairs(
             pairs_file,
             images,
             pipeline=library.pipeline,
             reference=library.reference_calibration,
             cache=cache,
             det_path=det_path,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
+            progress=progress,
+        ),
+        as_json,
+    )
+    if result is None:
         return
     out = _console()
     out.print(
@@ -897,9 +911,9 @@ def eval_identify(
     """
     from facesight.eval.runs import run_identification  # loads matplotlib: only when evaluating
 
-    with _eval_tools(ctx) as (library, cache), _eval_progress() as bar:
-        task = bar.add_task("describing", total=None)
-        result = run_identification(
+    result = _run_evaluation(
+        ctx,
+        lambda library, cache, progress: run_identification(
             root,
             pipeline=library.pipeline,
             reference=library.reference_calibration,
@@ -909,10 +923,11 @@ def eval_identify(
             cache=cache,
             det_path=det_path,
             html_path=html_path,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
+            progress=progress,
+        ),
+        as_json,
+    )
+    if result is None:
         return
     out = _console()
     out.print(

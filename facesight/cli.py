@@ -30,10 +30,12 @@ from facesight.config import ENV_LIBRARY, resolve_library_dir
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
+from facesight.frames import write_sighting_frames
 from facesight.library import Library
 from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.records import Candidate, MediaFailure, ScanSummary, Sighting
 from facesight.scan import ScanEvent
+from facesight.video import format_timecode
 
 __all__ = ["cli", "main"]
 
@@ -312,13 +314,21 @@ class _ScanProgress:
 
 
 def _print_summary(summary: ScanSummary, note: str) -> None:
+    images = summary.media_scanned - summary.videos_scanned
+    videos = (
+        f" and {summary.videos_scanned} video(s) ({format_timecode(summary.footage_s)} of footage)"
+        if summary.videos_scanned
+        else ""
+    )
+    speed = f", {summary.realtime_factor:.1f}x real time" if summary.videos_scanned else ""
     _console().print(
-        f"Scanned {summary.media_scanned} image(s), skipped {summary.media_skipped} already "
+        f"Scanned {images} image(s){videos}, skipped {summary.media_skipped} already "
         f"in the library, {len(summary.failures)} could not be used.\n"
-        f"Found {summary.faces_found} face(s) ({summary.media_without_faces} image(s) without "
-        f"faces); {summary.faces_matched} matched an enrolled person.\n"
-        f"{summary.seconds:.1f} s: {summary.images_per_s:.1f} images/s, "
-        f"{summary.faces_per_s:.1f} faces/s.\n{note}"
+        f"Found {summary.faces_found} face(s) ({summary.media_without_faces} file(s) without "
+        f"faces; a video's faces are its face tracks); {summary.faces_matched} matched an"
+        f" enrolled person.\n"
+        f"{summary.seconds:.1f} s: {summary.images_per_s:.1f} files/s, "
+        f"{summary.faces_per_s:.1f} faces/s{speed}.\n{note}"
     )
     if summary.failures:
         _console().print("Files that could not be used:")
@@ -374,7 +384,11 @@ def scan(
             raise click.ClickException(f"scan stopped (--on-error stop): {error}") from error
         note = _decision_note(library)
     if as_json:
-        rates = {"images_per_s": summary.images_per_s, "faces_per_s": summary.faces_per_s}
+        rates = {
+            "images_per_s": summary.images_per_s,
+            "faces_per_s": summary.faces_per_s,
+            "realtime_factor": summary.realtime_factor,
+        }
         click.echo(json.dumps(asdict(summary) | rates, indent=2))
     else:
         _print_summary(summary, note)
@@ -403,7 +417,15 @@ def _sighting_row(s: Sighting) -> dict[str, Any]:
     return {
         "person": best.person if s.match and best else None,
         "path": s.path,
+        "kind": s.kind,
         "frame": s.frame,
+        "time_s": s.time_s,
+        "timecode": _timecode(s.time_s),
+        "start_s": s.start_s,
+        "end_s": s.end_s,
+        "start": _timecode(s.start_s),
+        "end": _timecode(s.end_s),
+        "frames_seen": s.frames_seen,
         "xyxy": [round(v, 1) for v in s.xyxy],
         "score": round(s.score, 4),
         "distance": round(best.distance, 4) if best else None,
@@ -428,6 +450,17 @@ def _sighting_row(s: Sighting) -> dict[str, Any]:
     }
 
 
+def _timecode(seconds: float | None) -> str | None:
+    return None if seconds is None else format_timecode(seconds)
+
+
+def _when(row: dict[str, Any]) -> str:
+    """For tables: a video sighting's time range and best frame, '' for a still."""
+    if row["start"] is None:
+        return ""
+    return f"{row['start']}-{row['end']} (best {row['timecode']}, {row['frames_seen']} frames)"
+
+
 def _shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For tables: paths relative to the folder all of them share, named once on stderr."""
     paths = [r[k] for r in rows for k in ("path", "reference") if r.get(k)]
@@ -446,6 +479,7 @@ def _shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 _TABLE_COLUMNS = (
     "person",
     "path",
+    "when",
     "xyxy",
     "distance",
     "fmr",
@@ -458,22 +492,40 @@ _TABLE_COLUMNS = (
 @cli.command()
 @click.option("--person", help="Only this person's sightings.")
 @click.option("--all", "include_all", is_flag=True, help="Every stored face, matched or not.")
+@click.option(
+    "--frames",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write each sighting's best frame, with its box drawn, into this folder.",
+)
 @output_options
 @click.pass_context
 def sightings(
-    ctx: click.Context, person: str | None, include_all: bool, as_json: bool, as_csv: bool
+    ctx: click.Context,
+    person: str | None,
+    include_all: bool,
+    frames: Path | None,
+    as_json: bool,
+    as_csv: bool,
 ) -> None:
     """List where enrolled people were seen, with the evidence for each match.
+
+    A sighting in a video is a face track: its time range (HH:MM:SS.mmm from
+    the start), its best frame's timecode and how many sampled frames it was
+    seen in.
 
     \b
     Example:
         facesight sightings --person "Barack Obama" --csv > obama.csv
+        facesight sightings --person "Barack Obama" --frames evidence/
     """
     with _library(ctx) as library:
         found = library.sightings(person, include_unmatched=include_all)
         note = _decision_note(library)
+    if frames is not None:
+        _write_frames(found, frames)
     rows = [_sighting_row(s) for s in found]
     if not (as_json or as_csv):
+        rows = [r | {"when": _when(r)} for r in rows]
         rows = _shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
         rows = [
             r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": _fmt_rate(r["fmr"])}
@@ -481,6 +533,19 @@ def sightings(
         ]
         _console(stderr=True).print(note)
     _print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
+
+
+def _write_frames(found: list[Sighting], directory: Path) -> None:
+    written = 0
+    for result in write_sighting_frames(found, directory):
+        if result.failure is not None:
+            failure = result.failure
+            _console(stderr=True).print(
+                f"no frame for face {result.face_id}: {failure.path}: {failure.message}"
+            )
+        else:
+            written += 1
+    _console(stderr=True).print(f"wrote {written} frame(s) with boxes to {directory}")
 
 
 def _fmt_rate(value: float | None) -> str:

@@ -112,9 +112,18 @@ ALTER TABLE reference_faces ADD COLUMN quality REAL;
 CREATE INDEX candidates_by_rank ON candidates(rank, person_id, fmr)
 """
 
+_VIDEO = """
+ALTER TABLE media ADD COLUMN duration_s REAL;
+ALTER TABLE faces ADD COLUMN time_s REAL;
+ALTER TABLE faces ADD COLUMN start_s REAL;
+ALTER TABLE faces ADD COLUMN end_s REAL;
+ALTER TABLE faces ADD COLUMN frames_seen INTEGER
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
+    Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
 )
 
 

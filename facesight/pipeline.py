@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from PIL import Image
 from facesight.align import align_faces
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
+from facesight.errors import MediaError
 from facesight.faces import Faces
 from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.quality import FaceQuality, assess_quality
@@ -136,7 +137,7 @@ def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) 
 
 @dataclass(frozen=True)
 class VideoAnalysis:
-    """The face tracks of one video, with a crop of each track's best face.
+    """The face tracks of one video (or one segment of it), with each track's best crop.
 
     Attributes:
         info: the container's figures.
@@ -145,6 +146,9 @@ class VideoAnalysis:
         best_frames: the full frame of each track's best face, parallel to ``tracks``,
             only when asked for (``keep_frames``); else empty.
         frames_analyzed: sampled frames that went through the models.
+        cuts: times (s) of the scene cuts met.
+        error: the damage that ended decoding early, if any: the tracks are
+            those of the frames before it.
     """
 
     info: VideoInfo
@@ -152,6 +156,8 @@ class VideoAnalysis:
     crops: list[NDArray[np.uint8]]
     best_frames: list[NDArray[np.uint8]]
     frames_analyzed: int
+    cuts: list[float] = field(default_factory=list)
+    error: MediaError | None = None
 
 
 def crop_face(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32]) -> NDArray[np.uint8]:
@@ -175,46 +181,66 @@ def analyze_video(
     every_frame: bool = False,
     frames_per_batch: int = 16,
     keep_frames: bool = False,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    tracker: FaceTracker | None = None,
 ) -> VideoAnalysis:
-    """Sample a video, describe its faces in batches of frames, and track them.
+    """Sample a video (or its ``[start_s, end_s)`` segment), describe its faces, track them.
 
     Memory holds one batch of frames plus one crop per track, whatever the
     video's length (``keep_frames`` adds one frame per track).
 
     Raises:
-        MediaError: the video cannot be read (see ``facesight.video``).
+        MediaError: the video cannot be read at all (see ``facesight.video``).
+            Damage after the first frames ends the analysis early instead,
+            with ``error`` set.
     """
     info = probe_video(path, max_pixels)
-    tracker = FaceTracker()
-    best: dict[int, tuple[float, NDArray[np.uint8], NDArray[np.uint8] | None]] = {}
+    tracker = tracker or FaceTracker()
+    best: dict[int, tuple[NDArray[np.uint8], NDArray[np.uint8] | None]] = {}
     analyzed = 0
+    cuts: list[float] = []
     batch: list[VideoFrame] = []
 
     def flush() -> None:
         nonlocal analyzed
         results = pipeline.analyze_batch([f.pixels for f in batch])
         for frame, faces in zip(batch, results, strict=True):
+            if frame.scene_cut:
+                cuts.append(frame.time_s)
             tracker.update(_tracked(frame, faces), scene_cut=frame.scene_cut)
             for track in tracker.open_tracks:
                 face = track.faces[-1]
                 if face.frame == frame.index and face is track.best:
                     kept = frame.pixels if keep_frames else None
-                    best[id(track)] = (face.quality, crop_face(frame.pixels, face.xyxy), kept)
+                    best[id(track)] = (crop_face(frame.pixels, face.xyxy), kept)
         analyzed += len(batch)
         batch.clear()
 
-    for frame in sample_frames(
-        path, rate_fps=rate_fps, max_pixels=max_pixels, every_frame=every_frame
-    ):
-        batch.append(frame)
-        if len(batch) == frames_per_batch:
-            flush()
+    error: MediaError | None = None
+    frames = sample_frames(
+        path,
+        rate_fps=rate_fps,
+        max_pixels=max_pixels,
+        every_frame=every_frame,
+        start_s=start_s,
+        end_s=end_s,
+    )
+    try:
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == frames_per_batch:
+                flush()
+    except MediaError as exc:
+        if analyzed == 0 and not batch:
+            raise
+        error = exc
     if batch:
         flush()
     tracks = tracker.finish()
-    crops = [best[id(t)][1] for t in tracks]
-    kept = [f for t in tracks if (f := best[id(t)][2]) is not None]
-    return VideoAnalysis(info, tracks, crops, kept, analyzed)
+    crops = [best[id(t)][0] for t in tracks]
+    kept = [f for t in tracks if (f := best[id(t)][1]) is not None]
+    return VideoAnalysis(info, tracks, crops, kept, analyzed, cuts, error)
 
 
 def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
@@ -229,6 +255,7 @@ def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
             score=float(faces.score[i]),
             quality=analyzed.quality[i].score,
             embedding=faces.embedding[i],
+            quality_reasons="; ".join(analyzed.quality[i].reasons),
         )
         for i in range(len(faces))
     ]

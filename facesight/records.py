@@ -101,6 +101,11 @@ class Sighting:
 
     Boxes and landmarks are in pixels of the upright image; ``frame`` is None
     for still images; ``candidates`` are ordered nearest first.
+
+    In a video (``kind == "video"``) a sighting is a track: the face followed
+    from ``start_s`` to ``end_s`` (seconds from the start, presentation
+    time), found in ``frames_seen`` sampled frames, identified from its best
+    frames; ``frame``, ``time_s``, the box and the crop are those of its best frame.
     """
 
     face_id: int
@@ -120,6 +125,12 @@ class Sighting:
     candidates: list[Candidate]
     quality: float | None = None
     quality_reasons: str = ""
+    kind: str = "image"
+    time_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    frames_seen: int | None = None
+    duration_s: float | None = None
 
     @property
     def match(self) -> Candidate | None:
@@ -158,7 +169,11 @@ class Comparison:
 
 @dataclass
 class ScanSummary:
-    """Counts for one scan; ``failures`` lists each file that could not be used."""
+    """Counts for one scan; ``failures`` lists each file that could not be used.
+
+    ``media_scanned`` counts images and videos; of those, ``videos_scanned``
+    videos with ``footage_s`` seconds of footage. A video's faces are its tracks.
+    """
 
     files_seen: int = 0
     media_scanned: int = 0
@@ -168,6 +183,13 @@ class ScanSummary:
     faces_matched: int = 0
     seconds: float = 0.0
     failures: list[MediaFailure] = field(default_factory=list)
+    videos_scanned: int = 0
+    footage_s: float = 0.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of footage scanned per second of scanning (0 without video)."""
+        return self.footage_s / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def images_per_s(self) -> float:

@@ -28,17 +28,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import MediaError, WorkerError
-from facesight.media import DEFAULT_MAX_PIXELS, find_media
+from facesight.media import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, find_media, sha256_of
 from facesight.pipeline import FacePipeline
 from facesight.records import Candidate, MediaFailure, ScanSummary
+from facesight.scan_video import (
+    AssembledVideo,
+    VideoAssembler,
+    media_row,
+    plan_segments,
+    remove_unused_crops,
+    track_descriptors,
+    track_rows,
+)
 from facesight.scan_workers import (
     AnalyzedFile,
+    AnalyzedSegment,
     FileAnalyzer,
     PipelineSpec,
+    Task,
     analyze_in_worker,
     start_worker,
 )
 from facesight.store import FaceRow, MediaRow, Store
+from facesight.video import DEFAULT_RATE_FPS, VIDEO_SUFFIXES, probe_video
 
 __all__ = ["Matcher", "ScanEvent", "ScanOptions", "default_workers", "scan_collection"]
 
@@ -71,6 +83,7 @@ class ScanOptions:
             arenas grow to the largest batch seen, the allocator fragments)
             cannot pile up over a long scan; a new worker loads its models in
             about a second.
+        video_rate_fps: analysed frames per second of video, besides scene cuts.
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -78,17 +91,23 @@ class ScanOptions:
     workers: int = 0
     files_per_task: int = 4
     tasks_per_worker: int = 250
+    video_rate_fps: float = DEFAULT_RATE_FPS
 
 
 @dataclass(frozen=True)
 class ScanEvent:
-    """Progress of one file: ``status`` is scanned, skipped or failed."""
+    """Progress of one file: ``status`` is scanned, skipped or failed.
+
+    A video's ``faces`` are its tracks, ``footage_s`` its duration; a video
+    scanned up to some damage is ``scanned`` with its ``failure`` too.
+    """
 
     path: str
     status: str
     faces: int = 0
     matched: int = 0
     failure: MediaFailure | None = None
+    footage_s: float = 0.0
 
 
 def scan_collection(
@@ -113,22 +132,32 @@ def scan_collection(
     started = time.perf_counter()
     summary = ScanSummary()
     paths: list[str] = []
-    for item in find_media(roots):
+    for item in find_media(roots, IMAGE_EXTENSIONS | VIDEO_SUFFIXES):
         if isinstance(item, MediaError):
             _report(store, summary, item, options, on_event)
         else:
             paths.append(os.path.abspath(item))
     if on_start:
         on_start(len(paths))
-    tasks = [
-        paths[i : i + options.files_per_task] for i in range(0, len(paths), options.files_per_task)
-    ]
-    for results in _analyzed(tasks, len(paths), store, pipeline, spec, crops_dir, options):
-        for result in results:
+    workers = options.workers or default_workers()
+    in_process = len(paths) < IN_PROCESS_BELOW and not any(map(_is_video, paths))
+    tasks = _tasks(paths, store, pipeline.embedder_version, options, workers)
+    assembler = VideoAssembler()
+    for result in _analyzed(tasks, in_process, workers, store, pipeline, spec, crops_dir, options):
+        if isinstance(result, AnalyzedSegment):
+            video = assembler.add(result)
+            if video is not None:
+                summary.files_seen += 1
+                for event in _store_video(store, pipeline, match, video, summary, options):
+                    _count(summary, event)
+                    if on_event:
+                        on_event(event)
+            continue
+        for file in result:
             summary.files_seen += 1
-            if result.error is not None:
-                _report(store, summary, result.error, options, on_event)
-        for event in _store_batch(store, pipeline, match, [r for r in results if not r.error]):
+            if file.error is not None:
+                _report(store, summary, file.error, options, on_event)
+        for event in _store_batch(store, pipeline, match, [r for r in result if not r.error]):
             _count(summary, event)
             if on_event:
                 on_event(event)
@@ -136,36 +165,81 @@ def scan_collection(
     return summary
 
 
+def _is_video(path: str) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _tasks(
+    paths: list[str], store: Store, embedder: str, options: ScanOptions, workers: int
+) -> Iterator[Task | AnalyzedFile]:
+    """The work, in order: images a few at a time, each video as its segments.
+
+    A video is hashed and probed here (cheap next to analysing it) so that
+    known content is skipped and an unreadable file fails at once; those come
+    out as finished ``AnalyzedFile`` results instead of tasks.
+    """
+    images: list[str] = []
+    for path in paths:
+        if not _is_video(path):
+            images.append(path)
+            if len(images) == options.files_per_task:
+                yield images
+                images = []
+            continue
+        try:
+            sha = sha256_of(Path(path))
+            if store.media_id(sha, embedder) is not None:
+                yield AnalyzedFile(path, "known", sha)
+                continue
+            info = probe_video(path, options.max_pixels)
+        except MediaError as error:
+            yield AnalyzedFile(path, "failed", error=error)
+            continue
+        yield from plan_segments(path, sha, info.duration_s, workers, options.video_rate_fps)
+    if images:
+        yield images
+
+
 def _analyzed(
-    tasks: list[list[str]],
-    files: int,
+    tasks: Iterator[Task | AnalyzedFile],
+    in_process: bool,
+    workers: int,
     store: Store,
     pipeline: FacePipeline,
     spec: PipelineSpec,
     crops_dir: Path,
     options: ScanOptions,
-) -> Iterator[list[AnalyzedFile]]:
+) -> Iterator[list[AnalyzedFile] | AnalyzedSegment]:
     """Each task's results, in order: in this process for small scans, else in workers."""
-    workers = min(options.workers or default_workers(), len(tasks))
-    if files < IN_PROCESS_BELOW or workers < 1:
-        analyzer = FileAnalyzer(pipeline, Path(store.path), crops_dir, options.max_pixels)
+    if in_process:
+        analyzer = FileAnalyzer(
+            pipeline, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps
+        )
         try:
-            yield from (analyzer.analyze(task) for task in tasks)
+            for task in tasks:
+                yield [task] if isinstance(task, AnalyzedFile) else analyzer.run(task)
         finally:
             analyzer.close()
         return
     # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
     context = multiprocessing.get_context("spawn")
-    initargs = (spec, Path(store.path), crops_dir, options.max_pixels)
+    initargs = (spec, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps)
     with (
         _main_script_not_rerun(),
         ProcessPoolExecutor(
-            workers, context, start_worker, initargs, max_tasks_per_child=options.tasks_per_worker
+            workers,
+            context,
+            start_worker,
+            initargs,
+            max_tasks_per_child=options.tasks_per_worker,
         ) as pool,
     ):
-        pending: deque[tuple[list[str], Future[list[AnalyzedFile]]]] = deque()
+        pending: deque[tuple[Task, Future[list[AnalyzedFile] | AnalyzedSegment]]] = deque()
         try:
             for task in tasks:
+                if isinstance(task, AnalyzedFile):
+                    yield [task]
+                    continue
                 pending.append((task, pool.submit(analyze_in_worker, task)))
                 if len(pending) >= 2 * workers:
                     yield _result(*pending.popleft())
@@ -196,13 +270,20 @@ def _main_script_not_rerun() -> Iterator[None]:
             setattr(main, name, value)
 
 
-def _result(task: list[str], future: Future[list[AnalyzedFile]]) -> list[AnalyzedFile]:
+def _result(
+    task: Task, future: Future[list[AnalyzedFile] | AnalyzedSegment]
+) -> list[AnalyzedFile] | AnalyzedSegment:
     try:
         return future.result()
     except BrokenProcessPool as exc:
+        what = (
+            f"{task[0]} and {len(task) - 1} other file(s)"
+            if isinstance(task, list)
+            else f"{task.path} (segment {task.index + 1} of {task.count})"
+        )
         raise WorkerError(
-            f"a scan worker died (killed or out of memory) while analysing {task[0]} and "
-            f"{len(task) - 1} other file(s); run the scan again to resume"
+            f"a scan worker died (killed or out of memory) while analysing {what};"
+            " run the scan again to resume"
         ) from exc
 
 
@@ -227,6 +308,9 @@ def _count(summary: ScanSummary, event: ScanEvent) -> None:
         summary.media_skipped += 1
         return
     summary.media_scanned += 1
+    if event.footage_s > 0:
+        summary.videos_scanned += 1
+        summary.footage_s += event.footage_s
     summary.faces_found += event.faces
     summary.faces_matched += event.matched
     if event.faces == 0:
@@ -274,6 +358,40 @@ def _store_new(
         events.append(ScanEvent(result.path, "scanned", faces=len(rows), matched=matched))
     store.save_media_batch(batch)
     return events
+
+
+def _store_video(
+    store: Store,
+    pipeline: FacePipeline,
+    match: Matcher,
+    video: AssembledVideo,
+    summary: ScanSummary,
+    options: ScanOptions,
+) -> list[ScanEvent]:
+    """Store a whole video (its tracks, one face each) in one transaction."""
+    existing = store.media_id(video.sha256, pipeline.embedder_version)
+    if existing is not None:  # the same content twice in this scan
+        store.add_media_path(existing, video.path)
+        return [ScanEvent(video.path, "skipped")]
+    failure = None
+    if video.error is not None:
+        kept = "; the faces before the damage are kept" if video.readable else ""
+        error = type(video.error)(video.error.path, video.error.problem + kept)
+        failure = MediaFailure.from_error(error)
+    if not video.readable:
+        _report(store, summary, error, options, None)
+        return [ScanEvent(video.path, "failed", failure=failure)]
+    descriptors, qualities = track_descriptors(video)
+    ranked = match(descriptors, qualities) if len(descriptors) else []
+    rows = track_rows(video, descriptors, ranked)
+    media = media_row(video, pipeline.detector_version, pipeline.embedder_version)
+    store.save_media_batch([(video.path, media, rows)])
+    remove_unused_crops(video)
+    if video.error is not None:
+        _report(store, summary, error, options, None)
+    matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
+    footage = video.info.duration_s or (video.tracks[-1].end_s if video.tracks else 0.0)
+    return [ScanEvent(video.path, "scanned", len(rows), matched, failure, footage_s=footage or 0.0)]
 
 
 def _media_row(result: AnalyzedFile, pipeline: FacePipeline, face_count: int) -> MediaRow:

@@ -28,12 +28,17 @@ from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import MediaError
 from facesight.media import LoadedImage, load_image, sha256_of
-from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
+from facesight.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop
+from facesight.track import Track
+from facesight.video import DEFAULT_RATE_FPS, VideoInfo
 
 __all__ = [
     "AnalyzedFile",
+    "AnalyzedSegment",
     "FileAnalyzer",
     "PipelineSpec",
+    "Task",
+    "VideoSegment",
     "analyze_in_worker",
     "start_worker",
 ]
@@ -103,6 +108,43 @@ class AnalyzedFile:
         return len(self.score)
 
 
+@dataclass(frozen=True)
+class VideoSegment:
+    """One stretch ``[start_s, end_s)`` of a video: a worker task.
+
+    A long video is cut into segments so that several workers analyse it at
+    once; ``index`` of ``count`` says which part this is.
+    """
+
+    path: str
+    sha256: str
+    index: int
+    count: int
+    start_s: float
+    end_s: float | None
+
+
+@dataclass
+class AnalyzedSegment:
+    """The face tracks of one video segment (no pixels: crops are on disk).
+
+    ``crop_paths`` is parallel to ``tracks`` (each track's best face);
+    ``error`` is damage that ended the segment early (its tracks are kept).
+    """
+
+    segment: VideoSegment
+    info: VideoInfo
+    tracks: list[Track]
+    crop_paths: list[str]
+    cuts: list[float]
+    frames_analyzed: int
+    error: MediaError | None = None
+
+
+Task = list[str] | VideoSegment
+"""What a worker is given: a few image files, or one video segment."""
+
+
 class FileAnalyzer:
     """Analyses batches of files for one library (see the module docstring).
 
@@ -110,15 +152,22 @@ class FileAnalyzer:
         pipeline: the models.
         database: the library's SQLite file, read to skip known content.
         crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
-        max_pixels: images with more pixels are refused.
+        max_pixels: images (and video frames) with more pixels are refused.
+        rate_fps: analysed video frames per second of footage, besides scene cuts.
     """
 
     def __init__(
-        self, pipeline: FacePipeline, database: Path, crops_dir: Path, max_pixels: int
+        self,
+        pipeline: FacePipeline,
+        database: Path,
+        crops_dir: Path,
+        max_pixels: int,
+        rate_fps: float = DEFAULT_RATE_FPS,
     ) -> None:
         self.pipeline = pipeline
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
+        self.rate_fps = rate_fps
         self._db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
 
     def close(self) -> None:
@@ -153,6 +202,46 @@ class FileAnalyzer:
             self._fill(result, image, analyzed)
         return results
 
+    def analyze_segment(self, segment: VideoSegment) -> AnalyzedSegment:
+        """Track the faces of one video segment and write each track's best crop.
+
+        Raises:
+            MediaError: the segment cannot be read at all.
+        """
+        video = analyze_video(
+            segment.path,
+            self.pipeline,
+            rate_fps=self.rate_fps,
+            max_pixels=self.max_pixels,
+            start_s=segment.start_s,
+            end_s=segment.end_s,
+        )
+        paths = []
+        for j, crop in enumerate(video.crops):
+            name = f"{segment.sha256}_s{segment.index}_{j}.jpg"
+            path = self.crops_dir / segment.sha256[:2] / name
+            save_crop(crop, np.array([0, 0, crop.shape[1], crop.shape[0]], np.float32), path)
+            paths.append(os.fspath(path))
+        return AnalyzedSegment(
+            segment,
+            video.info,
+            [t.compact() for t in video.tracks],
+            paths,
+            video.cuts,
+            video.frames_analyzed,
+            video.error,
+        )
+
+    def run(self, task: Task) -> list[AnalyzedFile] | AnalyzedSegment:
+        """One task: a few image files, or one video segment (a failed segment comes back
+        with no tracks and its ``error``)."""
+        if isinstance(task, list):
+            return self.analyze(task)
+        try:
+            return self.analyze_segment(task)
+        except MediaError as error:
+            return AnalyzedSegment(task, _no_info(task.path), [], [], [], 0, error)
+
     def _fill(self, result: AnalyzedFile, image: LoadedImage, analyzed: AnalyzedFaces) -> None:
         faces = analyzed.faces
         assert faces.embedding is not None
@@ -171,14 +260,20 @@ class FileAnalyzer:
 _WORKER: FileAnalyzer | None = None
 
 
-def start_worker(spec: PipelineSpec, database: Path, crops_dir: Path, max_pixels: int) -> None:
+def _no_info(path: str) -> VideoInfo:
+    return VideoInfo(path, 0, 0, 0.0, 0.0, 0, "")
+
+
+def start_worker(
+    spec: PipelineSpec, database: Path, crops_dir: Path, max_pixels: int, rate_fps: float
+) -> None:
     """Process-pool initializer: build this worker's models and database reader."""
     global _WORKER
     _exit_with_parent()
     pipeline = spec.build()
     pipeline.detector.load()
     pipeline.embedder.load()
-    _WORKER = FileAnalyzer(pipeline, database, crops_dir, max_pixels)
+    _WORKER = FileAnalyzer(pipeline, database, crops_dir, max_pixels, rate_fps)
 
 
 def _exit_with_parent(poll_s: float = 1.0) -> None:
@@ -198,7 +293,7 @@ def _exit_with_parent(poll_s: float = 1.0) -> None:
     threading.Thread(target=watch, name="facesight-parent-watch", daemon=True).start()
 
 
-def analyze_in_worker(paths: list[str]) -> list[AnalyzedFile]:
-    """Process-pool task: analyse a few files with this worker's models."""
+def analyze_in_worker(task: Task) -> list[AnalyzedFile] | AnalyzedSegment:
+    """Process-pool task: a few image files or a video segment, with this worker's models."""
     assert _WORKER is not None, "start_worker() runs first in every worker"
-    return _WORKER.analyze(paths)
+    return _WORKER.run(task)

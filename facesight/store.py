@@ -89,11 +89,17 @@ class MediaRow:
     face_count: int
     detector: str
     embedder: str
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True)
 class FaceRow:
-    """One detected face of a media file, with its ranked candidates."""
+    """One detected face of a media file, with its ranked candidates.
+
+    For a video, one face stands for a whole track: ``frame`` and ``time_s``
+    are its best frame's, ``start_s`` / ``end_s`` the track's first and last
+    sampled frames, ``frames_seen`` how many sampled frames it was found in.
+    """
 
     frame: int | None
     face_index: int
@@ -105,6 +111,10 @@ class FaceRow:
     candidates: Sequence[Candidate]
     quality: float | None = None
     quality_reasons: str = ""
+    time_s: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    frames_seen: int | None = None
 
 
 class Store:
@@ -360,8 +370,8 @@ class Store:
         media_id = int(
             conn.execute(
                 "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
-                " face_count, detector, embedder, scanned_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " face_count, detector, embedder, scanned_at, duration_s)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     media.sha256,
                     media.kind,
@@ -374,6 +384,7 @@ class Store:
                     media.detector,
                     media.embedder,
                     _now(),
+                    media.duration_s,
                 ),
             ).lastrowid
             or 0
@@ -392,8 +403,8 @@ class Store:
         x1, y1, x2, y2 = (float(v) for v in face.xyxy)
         cursor = conn.execute(
             "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
-            " embedding, crop_path, quality, quality_reasons)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " embedding, crop_path, quality, quality_reasons, time_s, start_s, end_s,"
+            " frames_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 media_id,
                 face.frame,
@@ -408,6 +419,10 @@ class Store:
                 face.crop_path,
                 face.quality,
                 face.quality_reasons,
+                face.time_s,
+                face.start_s,
+                face.end_s,
+                face.frames_seen,
             ),
         )
         return int(cursor.lastrowid or 0)
@@ -537,12 +552,12 @@ class Store:
             params.append(person_id)
         rows = self.query(
             "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
-            " m.detector, m.embedder,"
+            " m.detector, m.embedder, m.kind, m.duration_s,"
             " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
             "   ORDER BY mp.rowid DESC LIMIT 1) AS path"
             " FROM faces f JOIN media m ON m.id = f.media_id"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY path, f.frame, f.face_index",
+            + " ORDER BY path, f.start_s, f.frame, f.face_index",
             params,
         )
         candidates = self._candidates_for([int(r["id"]) for r in rows])
@@ -598,4 +613,10 @@ class Store:
             candidates=candidates,
             quality=r["quality"],
             quality_reasons=str(r["quality_reasons"]),
+            kind=str(r["kind"]),
+            time_s=r["time_s"],
+            start_s=r["start_s"],
+            end_s=r["end_s"],
+            frames_seen=r["frames_seen"],
+            duration_s=r["duration_s"],
         )

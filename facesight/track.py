@@ -16,6 +16,7 @@ templates), so a blurred or turned frame does not decide who it is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ class TrackedFace:
     score: float
     quality: float
     embedding: NDArray[np.float32]
+    quality_reasons: str = ""
 
     @property
     def width_px(self) -> float:
@@ -50,9 +52,32 @@ class TrackedFace:
 
 @dataclass(eq=False)
 class Track:
-    """A face followed through consecutive sampled frames of one shot."""
+    """A face followed through consecutive sampled frames of one shot.
+
+    Attributes:
+        faces: the faces kept, in time order (all of them until :meth:`compact`).
+        dropped: faces seen but no longer kept (``compact``).
+    """
 
     faces: list[TrackedFace] = field(default_factory=list)
+    dropped: int = 0
+
+    @property
+    def frames_seen(self) -> int:
+        """Sampled frames the face was found in."""
+        return len(self.faces) + self.dropped
+
+    def compact(self, best: int = 3) -> Track:
+        """The same track keeping only what identifying and joining it needs.
+
+        Kept: the first face, the last three (``recent``) and the ``best``
+        highest-quality ones (``descriptor``, ``best``), so a long track costs
+        the same memory as a short one.
+        """
+        ranked = sorted(self.faces, key=_rank, reverse=True)[:best]
+        keep = {id(f) for f in [self.faces[0], *self.faces[-3:], *ranked]}
+        kept = [f for f in self.faces if id(f) in keep]
+        return Track(kept, self.dropped + len(self.faces) - len(kept))
 
     @property
     def start_s(self) -> float:
@@ -65,17 +90,25 @@ class Track:
     @property
     def best(self) -> TrackedFace:
         """The highest-quality face (the larger one on a tie)."""
-        return max(self.faces, key=lambda f: (f.quality, f.width_px))
+        return max(self.faces, key=_rank)
 
     def descriptor(self, best: int = 3) -> NDArray[np.float32]:
         """The centroid of the ``best`` highest-quality faces' descriptors."""
-        ranked = sorted(self.faces, key=lambda f: (f.quality, f.width_px), reverse=True)
+        ranked = sorted(self.faces, key=_rank, reverse=True)
         return fuse(np.stack([f.embedding for f in ranked[:best]]))
 
     def recent(self) -> NDArray[np.float32]:
         vectors = np.stack([f.embedding for f in self.faces[-3:]])
         recent: NDArray[np.float32] = vectors.mean(axis=0)
         return recent
+
+
+def _rank(face: TrackedFace) -> tuple[float, float]:
+    return (face.quality, face.width_px)
+
+
+def _start(track: Track) -> tuple[float, float]:
+    return (track.start_s, float(track.faces[0].xyxy[0]))
 
 
 class FaceTracker:
@@ -105,27 +138,69 @@ class FaceTracker:
             stale = [t for t in self._open if now - t.end_s > self.max_gap_s]
             self._done.extend(stale)
             self._open = [t for t in self._open if t not in stale]
-        pairs = []
-        for ti, track in enumerate(self._open):
-            last = track.faces[-1]
-            for fi, face in enumerate(faces):
-                shift = float(np.linalg.norm(face.centre - last.centre)) / max(last.width_px, 1.0)
-                if shift > self.max_shift:
-                    continue
-                distance = float(np.linalg.norm(face.embedding - track.recent()))
-                if distance <= self.max_distance:
-                    pairs.append((distance, ti, fi))
-        taken_tracks: set[int] = set()
         taken_faces: set[int] = set()
-        for _, ti, fi in sorted(pairs):
-            if ti in taken_tracks or fi in taken_faces:
-                continue
+        for ti, fi in self._associate(self._open, faces):
             self._open[ti].faces.append(faces[fi])
-            taken_tracks.add(ti)
             taken_faces.add(fi)
         for fi, face in enumerate(faces):
             if fi not in taken_faces:
                 self._open.append(Track([face]))
+
+    def _associate(
+        self,
+        tracks: list[Track],
+        faces: list[TrackedFace],
+        allow: Callable[[int, int], bool] | None = None,
+    ) -> list[tuple[int, int]]:
+        """(track, face) pairs: greedy on descriptor distance, within the gates."""
+        pairs = []
+        for ti, track in enumerate(tracks):
+            last, recent = track.faces[-1], track.recent()
+            for fi, face in enumerate(faces):
+                if allow is not None and not allow(ti, fi):
+                    continue
+                shift = float(np.linalg.norm(face.centre - last.centre)) / max(last.width_px, 1.0)
+                if shift > self.max_shift:
+                    continue
+                distance = float(np.linalg.norm(face.embedding - recent))
+                if distance <= self.max_distance:
+                    pairs.append((distance, ti, fi))
+        taken_tracks: set[int] = set()
+        taken_faces: set[int] = set()
+        joined = []
+        for _, ti, fi in sorted(pairs):
+            if ti in taken_tracks or fi in taken_faces:
+                continue
+            joined.append((ti, fi))
+            taken_tracks.add(ti)
+            taken_faces.add(fi)
+        return joined
+
+    def join(
+        self, earlier: list[Track], later: list[Track], cuts: Sequence[float] = ()
+    ) -> list[Track]:
+        """Tracks of two consecutive segments of a video, continued across their boundary.
+
+        A later track continues an earlier one under the same rule as a face
+        continues a track (its first face against the earlier track's last
+        faces), when it starts within ``max_gap_s`` of the earlier one's end and
+        no scene cut (``cuts``, times in seconds) lies between them. The result is
+        what one tracker reading both segments in one go would have made.
+        """
+
+        def allow(ti: int, fi: int) -> bool:
+            end, start = earlier[ti].end_s, later[fi].start_s
+            return 0 < start - end <= self.max_gap_s and not any(end < c <= start for c in cuts)
+
+        pairs = self._associate(earlier, [t.faces[0] for t in later], allow)
+        joined = {fi: ti for ti, fi in pairs}
+        merged = {
+            ti: Track(earlier[ti].faces + later[fi].faces, earlier[ti].dropped + later[fi].dropped)
+            for fi, ti in joined.items()
+        }
+        tracks = [merged.get(ti, t) for ti, t in enumerate(earlier)]
+        tracks += [t for fi, t in enumerate(later) if fi not in joined]
+        return sorted(tracks, key=_start)
 
     @property
     def open_tracks(self) -> list[Track]:
@@ -139,4 +214,4 @@ class FaceTracker:
     def finish(self) -> list[Track]:
         """Every track, ordered by start time."""
         self._close_all()
-        return sorted(self._done, key=lambda t: (t.start_s, t.faces[0].xyxy[0]))
+        return sorted(self._done, key=_start)

@@ -23,6 +23,7 @@ then raises, so the caller can keep what it has seen or redo the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "VideoInfo",
     "format_timecode",
     "probe_video",
+    "read_frame_at",
     "sample_frames",
 ]
 
@@ -73,6 +75,8 @@ class VideoInfo:
     frame_rate: float
     frames: int
     codec: str
+    captured_at: str | None = None
+    gps: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,11 +134,37 @@ def probe_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Video
         else:
             duration = (container.duration or 0) / 1_000_000
         rate = float(stream.average_rate) if stream.average_rate else 0.0
+        tags = {k.lower(): v for k, v in {**stream.metadata, **container.metadata}.items()}
         return VideoInfo(
-            str(path), width, height, duration, rate, int(stream.frames or 0), stream.codec.name
+            str(path),
+            width,
+            height,
+            duration,
+            rate,
+            int(stream.frames or 0),
+            stream.codec.name,
+            _capture_time(tags.get("creation_time")),
+            _location(tags.get("com.apple.quicktime.location.iso6709") or tags.get("location")),
         )
     finally:
         container.close()
+
+
+def _capture_time(value: str | None) -> str | None:
+    """The container's creation time as ISO 8601 seconds (``2019-05-01T12:00:00``), if any."""
+    if not value:
+        return None
+    text = value.strip().rstrip("Z").replace(" ", "T")
+    return text.split(".")[0] if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d.*", text) else None
+
+
+def _location(value: str | None) -> tuple[float, float] | None:
+    """(latitude, longitude) from an ISO 6709 tag (``+48.8577+002.2950+035.000/``), if any."""
+    found = re.match(r"([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)", value or "")
+    if not found:
+        return None
+    lat, lon = float(found.group(1)), float(found.group(2))
+    return (lat, lon) if abs(lat) <= 90 and abs(lon) <= 180 else None
 
 
 def _upright(frame: av.VideoFrame) -> NDArray[np.uint8]:
@@ -151,6 +181,8 @@ def sample_frames(
     cut_threshold: float = DEFAULT_CUT_THRESHOLD,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     every_frame: bool = False,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[VideoFrame]:
     """The frames to analyse, in order (see the module docstring).
 
@@ -159,6 +191,13 @@ def sample_frames(
             more closely and costs proportionally more.
         cut_threshold: thumbnail change that marks a scene cut (0-255 grey levels).
         every_frame: return every frame (for measuring what sampling misses).
+        start_s, end_s: only frames shown in ``[start_s, end_s)`` (a segment:
+            decoding starts at the keyframe before ``start_s``). Samples fall on
+            the same ``start_s + k / rate_fps`` grid whatever the segment.
+
+    A frame's ``index`` is its number counted at the stream's nominal rate
+    from its presentation time (``round(time_s x rate)``, kept increasing), so
+    it is the same whether the video is read whole or in segments.
 
     Raises:
         MediaError: see the module docstring; frames before the damage were yielded.
@@ -166,33 +205,58 @@ def sample_frames(
     if rate_fps <= 0:
         raise InvalidInputError(f"rate_fps must be positive, got {rate_fps}")
     path = Path(path)
-    probe_video(path, max_pixels)
+    info = probe_video(path, max_pixels)
     container = _open(path)
+    decoded = 0
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         base = stream.time_base
         start = float(stream.start_time * base) if stream.start_time and base else 0.0
+        if start_s > 0 and base:
+            container.seek(int((start + start_s) / base), stream=stream, backward=True)
+        rate = info.frame_rate or 30.0
         previous: NDArray[np.float32] | None = None
-        next_time = 0.0
-        index = 0
+        next_time = start_s
+        index = -1
         try:
             for frame in container.decode(stream):
-                time_s = float(frame.time) - start if frame.time is not None else index / 30.0
+                decoded += 1
+                time_s = float(frame.time) - start if frame.time is not None else decoded / rate
+                if end_s is not None and time_s >= end_s - 1e-6:
+                    break
                 thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")
                 grey = thumb.to_ndarray().astype(np.float32)
                 cut = previous is not None and float(np.abs(grey - previous).mean()) > cut_threshold
                 previous = grey
-                if every_frame or cut or time_s >= next_time:
-                    if time_s >= next_time:
-                        next_time = time_s + 1.0 / rate_fps
+                if time_s < start_s - 1e-6:
+                    continue  # decoded from the keyframe before the segment: context only
+                index = max(index + 1, round(time_s * rate))
+                if every_frame or cut or time_s >= next_time - 1e-6:
+                    if time_s >= next_time - 1e-6:
+                        step = np.floor((time_s - start_s) * rate_fps) + 1
+                        next_time = start_s + float(step) / rate_fps
                     yield VideoFrame(index, time_s, _upright(frame), cut)
-                index += 1
         except av.error.FFmpegError as exc:
             raise CorruptMediaError(
-                path, f"undecodable after frame {index} (truncated or damaged): {exc}"
+                path,
+                f"undecodable after {format_timecode(max(index, 0) / rate)}"
+                f" (truncated or damaged): {exc}",
             ) from exc
-        if index == 0:
+        if decoded == 0:
             raise CorruptMediaError(path, "no frame could be decoded")
     finally:
         container.close()
+
+
+def read_frame_at(
+    path: str | Path, time_s: float, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> NDArray[np.uint8]:
+    """The upright frame shown at ``time_s`` (the first frame at or after it).
+
+    Raises:
+        MediaError: the video cannot be read, or has no frame that late.
+    """
+    for frame in sample_frames(path, max_pixels=max_pixels, every_frame=True, start_s=time_s):
+        return frame.pixels
+    raise CorruptMediaError(Path(path), f"has no frame at {format_timecode(time_s)}")

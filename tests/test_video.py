@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from facesight.errors import (
     MediaError,
     UnsupportedMediaError,
 )
-from facesight.video import format_timecode, probe_video, sample_frames
+from facesight.video import format_timecode, probe_video, read_frame_at, sample_frames
 
 from .paths import SHARED_FACES
 
@@ -44,10 +43,32 @@ def test_sampling_keeps_the_rate_and_the_scene_cuts() -> None:
     every = list(sample_frames(HAMILTON, every_frame=True))
     regular = [f for f in sampled if not f.scene_cut]
     assert 35 <= len(regular) <= 38  # 9.2 s at 4 per second
-    assert all(b.time_s - a.time_s >= 0.249 for a, b in itertools.pairwise(regular))
+    # each regular sample is the first frame at or after a step of the 0.25 s grid
+    steps = [int(f.time_s * 4.0 + 1e-6) for f in regular]
+    assert steps == sorted(set(steps))
+    late = [f.time_s - step / 4.0 for f, step in zip(regular, steps, strict=True)]
+    assert max(late) < 1 / 29.97 + 1e-6
     cuts = [f.index for f in every if f.scene_cut]
     assert cuts and {f.index for f in sampled if f.scene_cut} == set(cuts)
     assert len(list(sample_frames(FULL_HD, rate_fps=2.0))) == 9  # 4.2 s of 1080p
+
+
+def test_segments_read_the_same_frames_as_the_whole_video() -> None:
+    whole = [(f.index, f.time_s, f.scene_cut) for f in sample_frames(HAMILTON)]
+    parts = [
+        (f.index, f.time_s, f.scene_cut)
+        for start, end in [(0.0, 3.0), (3.0, 6.5), (6.5, None)]
+        for f in sample_frames(HAMILTON, start_s=start, end_s=end)
+    ]
+    assert parts == whole and any(cut for _, _, cut in whole)
+
+
+def test_a_frame_is_read_at_its_timecode() -> None:
+    every = list(sample_frames(HAMILTON, every_frame=True))
+    wanted = every[150]
+    assert np.array_equal(read_frame_at(HAMILTON, wanted.time_s), wanted.pixels)
+    with pytest.raises(CorruptMediaError, match=r"no frame at 00:01:00\.000"):
+        read_frame_at(HAMILTON, 60.0)
 
 
 def test_timecodes_read_like_a_player() -> None:

@@ -1,0 +1,103 @@
+"""Evidence images: the frame a sighting was seen in, with its face box drawn.
+
+For a still the frame is the image itself; for a video it is decoded again at
+the sighting's best timecode (frames are not kept in the library, only crops),
+so the file must still be where it was scanned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageDraw
+
+from facesight.errors import MediaError
+from facesight.media import load_image
+from facesight.records import MediaFailure, Sighting
+from facesight.video import format_timecode, read_frame_at
+
+__all__ = ["FrameWritten", "draw_box", "sighting_frame", "write_sighting_frames"]
+
+_BOX_RGB = (255, 196, 0)
+
+
+@dataclass(frozen=True)
+class FrameWritten:
+    """One evidence frame written (``path``), or why it could not be (``failure``)."""
+
+    face_id: int
+    path: Path | None
+    failure: MediaFailure | None = None
+
+
+def sighting_frame(sighting: Sighting) -> NDArray[np.uint8]:
+    """The upright pixels the sighting's box refers to.
+
+    Raises:
+        MediaError: the media file can no longer be read.
+    """
+    if sighting.kind == "video" and sighting.time_s is not None:
+        return read_frame_at(sighting.path, sighting.time_s)
+    return load_image(Path(sighting.path)).pixels
+
+
+def draw_box(pixels: NDArray[np.uint8], xyxy: tuple[float, ...], label: str) -> Image.Image:
+    """The image with the box outlined and ``label`` written above it."""
+    image = Image.fromarray(pixels)
+    draw = ImageDraw.Draw(image)
+    width = max(2, round(max(image.size) / 400))
+    x1, y1, x2, y2 = xyxy
+    draw.rectangle((x1, y1, x2, y2), outline=_BOX_RGB, width=width)
+    left, top, right, bottom = draw.textbbox((0, 0), label)
+    lift, span = bottom - top + 2 * width, right - left + 2 * width
+    top_y = y1 - lift if y1 >= lift else y2
+    left_x = max(0.0, min(x1, image.size[0] - span))
+    draw.rectangle((left_x, top_y, left_x + span, top_y + lift), fill=_BOX_RGB)
+    draw.text((left_x + width, top_y + width), label, fill=(0, 0, 0))
+    return image
+
+
+def _label(sighting: Sighting) -> str:
+    best = sighting.match
+    who = best.person if best is not None else "no match"
+    when = f" @ {format_timecode(sighting.time_s)}" if sighting.time_s is not None else ""
+    return f"{who}{when}"
+
+
+def _file_name(sighting: Sighting) -> str:
+    stem = re.sub(r"[^\w.-]+", "_", Path(sighting.path).stem)[:60]
+    when = ""
+    if sighting.time_s is not None:
+        when = f"_{format_timecode(sighting.time_s).replace(':', '-')}"
+    return f"{stem}{when}_face{sighting.face_id}.jpg"
+
+
+def write_sighting_frames(sightings: list[Sighting], directory: Path) -> Iterator[FrameWritten]:
+    """Write each sighting's frame with its box as ``<media>_<time>_face<id>.jpg``.
+
+    A media file that cannot be read any more gives a ``failure``, not an error.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for sighting in sightings:
+        try:
+            image = draw_box(sighting_frame(sighting), sighting.xyxy, _label(sighting))
+        except MediaError as error:
+            yield FrameWritten(sighting.face_id, None, MediaFailure.from_error(error))
+            continue
+        target = directory / _file_name(sighting)
+        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                image.save(handle, format="JPEG", quality=90)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        yield FrameWritten(sighting.face_id, target)

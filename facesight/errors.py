@@ -77,6 +77,10 @@ class MediaError(FaceSightError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[type[MediaError], tuple[str, str]]:
+        # scan workers send these back to the parent process (pickle)
+        return (type(self), (self.path, self.problem))
+
 
 class UnreadableMediaError(MediaError):
     """The file cannot be opened: permissions, a broken symlink, a loop, an I/O error."""
@@ -109,6 +113,9 @@ class EnrollmentError(FaceSightError):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple[type[EnrollmentError], tuple[str, str]]:
+        return (type(self), (self.path, self.problem))
 
 
 class NoFaceError(EnrollmentError):

@@ -111,6 +111,12 @@ def _open(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), mode="r")
     except av.error.InvalidDataError as exc:
+        with path.open("rb") as handle:
+            head = handle.read(12)
+        if head[4:8] == b"ftyp":  # an MP4/MOV whose index is missing: cut short
+            raise CorruptMediaError(
+                path, "truncated or damaged: an MP4/MOV file whose index (moov) cannot be read"
+            ) from exc
         raise UnsupportedMediaError(path, f"not a video FFmpeg can read ({exc})") from exc
     except av.error.FFmpegError as exc:
         raise CorruptMediaError(path, f"cannot be opened as a video ({exc})") from exc
@@ -132,7 +138,8 @@ def probe_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Video
         if stream.duration is not None and stream.time_base is not None:
             duration = float(stream.duration * stream.time_base)
         else:
-            duration = (container.duration or 0) / 1_000_000
+            duration = ((container.duration or 0) - (container.start_time or 0)) / 1_000_000
+            duration = max(duration, 0.0)
         rate = float(stream.average_rate) if stream.average_rate else 0.0
         tags = {k.lower(): v for k, v in {**stream.metadata, **container.metadata}.items()}
         return VideoInfo(
@@ -245,6 +252,13 @@ def sample_frames(
             ) from exc
         if decoded == 0:
             raise CorruptMediaError(path, "no frame could be decoded")
+        shown = max(index, 0) / rate
+        if end_s is None and info.duration_s - shown > max(1.0, 2.0 / rate):
+            raise CorruptMediaError(
+                path,
+                f"truncated: frames end at {format_timecode(shown)} of the"
+                f" {format_timecode(info.duration_s)} the container announces",
+            )
     finally:
         container.close()
 

@@ -7,134 +7,48 @@ to stderr so stdout stays clean for pipes.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from facesight import cli_conflicts, cli_reports, cli_review, cli_unknowns
 from facesight.calibrate import DEFAULT_TARGET_FPIR
-from facesight.config import ENV_LIBRARY, resolve_library_dir
+from facesight.cli_common import (
+    F,
+    candidate_row,
+    console,
+    decision_note,
+    fmt_rate,
+    on_error_option,
+    open_library,
+    output_options,
+    print_rows,
+    rate,
+    report_failure,
+    shorten_paths,
+    sighting_row,
+    when,
+)
+from facesight.config import ENV_LIBRARY
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
 from facesight.frames import write_sighting_frames
 from facesight.library import Library
 from facesight.media import DEFAULT_MAX_PIXELS
-from facesight.records import Candidate, MediaFailure, ScanSummary, Sighting
+from facesight.records import ScanSummary, Sighting
 from facesight.scan import ScanEvent
-from facesight.video import format_timecode
+from facesight.video import DEFAULT_RATE_FPS, format_timecode
 
 __all__ = ["cli", "main"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _console(stderr: bool = False) -> Console:
-    """A console on stdout or stderr; pipes and files get 200 columns, not rich's 80."""
-    stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
-
-
-def output_options(func: F) -> F:
-    """``--json`` / ``--csv`` switches shared by listing commands."""
-    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")(func)
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")(func)
-
-
-def on_error_option(func: F) -> F:
-    return click.option(
-        "--on-error",
-        type=click.Choice(["skip", "stop"]),
-        default="skip",
-        show_default=True,
-        help="skip: report a bad file on stderr, record it and go on; stop: end at the first.",
-    )(func)
-
-
-@contextmanager
-def _library(ctx: click.Context) -> Iterator[Library]:
-    """Open the library; a FaceSightError raised inside the block becomes a ClickException."""
-    opts = ctx.obj
-    try:
-        with Library(
-            resolve_library_dir(opts["library"]),
-            max_pixels=opts["max_pixels"],
-            max_distance=opts["max_distance"],
-            target_fpir=opts["target_fpir"],
-            device=opts["device"],
-        ) as library:
-            yield library
-    except FaceSightError as error:
-        raise click.ClickException(str(error)) from error
-
-
-def _decision_note(library: Library) -> str:
-    """One line saying how matches are decided, with the numbers behind it."""
-    calibration = library.calibration()
-    people = calibration.people
-    if library.max_distance is not None:
-        return (
-            f"match = distance <= {library.max_distance:.3f} (fixed by --max-distance; "
-            f"{people} enrolled people)"
-        )
-    if people == 0:
-        return "nobody is enrolled yet: no face can be matched"
-    sizes = sorted(set(calibration.template_sizes))
-    cuts = ", ".join(f"{calibration.threshold(k):.3f} for {k} ref." for k in sizes[:3])
-    return (
-        f"match = est. FPIR <= {calibration.target_fpir:g} for {people} enrolled "
-        f"{'person' if people == 1 else 'people'}: "
-        f"per-person est. FMR <= {calibration.alpha:.1e} (distance <= {cuts})"
-    )
-
-
-def _print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: str) -> None:
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-    elif as_csv:
-        buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: _cell(v) for k, v in r.items()} for r in rows)
-        click.echo(buffer.getvalue(), nl=False)
-    else:
-        table = Table(title=title, title_justify="left")
-        for column in rows[0] if rows else ["(none)"]:
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(v) for v in row.values()))
-        _console().print(table)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, list | tuple | dict):
-        return json.dumps(value)
-    return str(value)
-
-
-def _report_failure(failure: MediaFailure) -> None:
-    _console(stderr=True).print(
-        f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})", markup=True
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -174,6 +88,12 @@ def _report_failure(failure: MediaFailure) -> None:
     help="Where the networks run: auto = a GPU when one works, else the CPU; cuda = a GPU "
     "or an error, never a silent CPU fallback.",
 )
+@click.option(
+    "--user",
+    envvar="FACESIGHT_USER",
+    help="Who is acting, for review decisions and the audit log. Default: $FACESIGHT_USER, "
+    "else the login name.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log model loading and providers.")
 @click.pass_context
 def cli(
@@ -183,9 +103,10 @@ def cli(
     max_distance: float | None,
     max_pixels: int,
     device: str,
+    user: str | None,
     verbose: bool,
 ) -> None:
-    """Find known people in photo collections, with the evidence for every match.
+    """Find known people in photo and video collections, with the evidence for every match.
 
     \b
     Example:
@@ -195,6 +116,7 @@ def cli(
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     ctx.obj = {
+        "user": user,
         "library": library,
         "max_distance": max_distance,
         "target_fpir": target_fpir,
@@ -241,7 +163,7 @@ def enroll(
         raise click.UsageError("give either NAME IMAGES... or --from-folders DIR")
     if name and not images:
         raise click.UsageError("give at least one reference image after the name")
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         results = (
             library.enroll_folders(from_folders, limit=limit, largest=largest)
             if from_folders
@@ -251,13 +173,13 @@ def enroll(
         click.echo(json.dumps([asdict(r) for r in results], indent=2, ensure_ascii=False))
     for result in results:
         for failure in result.failures:
-            _report_failure(failure)
+            report_failure(failure)
         for warning in result.warnings:
-            _console(stderr=True).print(f"[yellow]warning[/yellow] {warning}")
+            console(stderr=True).print(f"[yellow]warning[/yellow] {warning}")
         for disagreement in result.disagreements:
-            _console(stderr=True).print(f"[yellow]disagrees[/yellow] {disagreement}")
+            console(stderr=True).print(f"[yellow]disagrees[/yellow] {disagreement}")
         if not as_json:
-            _console().print(
+            console().print(
                 f"{result.person}: {len(result.added)} reference(s) added, "
                 f"{len(result.already_enrolled)} already enrolled, {len(result.failures)} refused"
             )
@@ -270,16 +192,16 @@ def enroll(
 @click.pass_context
 def people(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """List enrolled people with their usable references and sightings."""
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         rows = [asdict(p) for p in library.people()]
         references, media = library.stale()
     if references or media:
-        _console(stderr=True).print(
+        console(stderr=True).print(
             f"[yellow]warning[/yellow] {references} reference(s) and {media} media file(s) "
             "were described by an older model and are left out of matching: run "
             "`facesight reindex`"
         )
-    _print_rows(rows, as_json, as_csv, "Enrolled people")
+    print_rows(rows, as_json, as_csv, "Enrolled people")
 
 
 class _ScanProgress:
@@ -321,7 +243,7 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         else ""
     )
     speed = f", {summary.realtime_factor:.1f}x real time" if summary.videos_scanned else ""
-    _console().print(
+    console().print(
         f"Scanned {images} image(s){videos}, skipped {summary.media_skipped} already "
         f"in the library, {len(summary.failures)} could not be used.\n"
         f"Found {summary.faces_found} face(s) ({summary.media_without_faces} file(s) without "
@@ -331,9 +253,9 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         f"{summary.faces_per_s:.1f} faces/s{speed}.\n{note}"
     )
     if summary.failures:
-        _console().print("Files that could not be used:")
+        console().print("Files that could not be used:")
         for failure in summary.failures:
-            _console().print(f"  {failure.path}: {failure.message} ({failure.kind})")
+            console().print(f"  {failure.path}: {failure.message} ({failure.kind})")
 
 
 @cli.command()
@@ -346,15 +268,32 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     show_default=True,
     help="Analysing processes; 0 = one per core. Each uses one core and ~300 MB.",
 )
+@click.option(
+    "--video-fps",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_RATE_FPS,
+    show_default=True,
+    help="Video frames analysed per second of footage, plus one after each scene cut.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def scan(
-    ctx: click.Context, paths: tuple[Path, ...], on_error: str, workers: int, as_json: bool
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    on_error: str,
+    workers: int,
+    video_fps: float,
+    as_json: bool,
 ) -> None:
-    """Scan photos (files or folders, recursively) for faces and match them.
+    """Scan photos and videos (files or folders, recursively) for faces and match them.
 
     Content already scanned is recognised by its sha256 and skipped (renamed
-    or copied files too), so an interrupted scan resumes where it stopped.
+    or copied files too), so an interrupted scan resumes where it stopped (a
+    video interrupted part-way is analysed again from its start).
+
+    In a video, each face is followed through the shot and stored once per
+    track, with its time range, identified from its best frames. Videos are
+    mp4, mov, m4v, mkv, webm, avi, mpg (whatever FFmpeg decodes).
 
     \b
     Example:
@@ -368,8 +307,8 @@ def scan(
         TimeRemainingColumn(),
     )
     with (
-        _library(ctx) as library,
-        Progress(*columns, console=_console(stderr=True), transient=True) as bar,
+        open_library(ctx) as library,
+        Progress(*columns, console=console(stderr=True), transient=True) as bar,
     ):
         view = _ScanProgress(bar)
         try:
@@ -377,12 +316,13 @@ def scan(
                 paths,
                 stop_on_error=on_error == "stop",
                 workers=workers,
+                video_fps=video_fps,
                 on_start=view.start,
                 on_event=view.event,
             )
         except FaceSightError as error:
             raise click.ClickException(f"scan stopped (--on-error stop): {error}") from error
-        note = _decision_note(library)
+        note = decision_note(library)
     if as_json:
         rates = {
             "images_per_s": summary.images_per_s,
@@ -392,88 +332,6 @@ def scan(
         click.echo(json.dumps(asdict(summary) | rates, indent=2))
     else:
         _print_summary(summary, note)
-
-
-def _candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:
-    return {
-        "person": c.person,
-        "distance": round(c.distance, 4),
-        "fmr": _rate(c.fmr),
-        "fpir": _rate(c.fpir),
-        "references": c.references,
-        "reference": c.reference_path,
-        "reference_distance": round(c.reference_distance, 4),
-        "match": c.is_match if decide else None,
-        "max_distance": round(c.max_distance, 4) if decide else None,
-    }
-
-
-def _rate(value: float) -> float | None:
-    return None if value != value else float(f"{value:.3g}")  # NaN (not known) -> null
-
-
-def _sighting_row(s: Sighting) -> dict[str, Any]:
-    best = s.candidates[0] if s.candidates else None
-    return {
-        "person": best.person if s.match and best else None,
-        "path": s.path,
-        "kind": s.kind,
-        "frame": s.frame,
-        "time_s": s.time_s,
-        "timecode": _timecode(s.time_s),
-        "start_s": s.start_s,
-        "end_s": s.end_s,
-        "start": _timecode(s.start_s),
-        "end": _timecode(s.end_s),
-        "frames_seen": s.frames_seen,
-        "xyxy": [round(v, 1) for v in s.xyxy],
-        "score": round(s.score, 4),
-        "distance": round(best.distance, 4) if best else None,
-        "fmr": _rate(best.fmr) if best else None,
-        "fpir": _rate(best.fpir) if best else None,
-        "decision": "match" if s.match else "no match",
-        "quality": None if s.quality is None else round(s.quality, 3),
-        "quality_reasons": s.quality_reasons,
-        "match": bool(s.match),
-        "nearest": best.person if best else None,
-        "reference": best.reference_path if best else None,
-        "reference_distance": round(best.reference_distance, 4) if best else None,
-        "captured_at": s.captured_at,
-        "gps": list(s.gps) if s.gps else None,
-        "crop": s.crop_path,
-        "sha256": s.sha256,
-        "image_size": [s.width_px, s.height_px],
-        "kps5": [[round(x, 1), round(y, 1)] for x, y in s.kps5],
-        "candidates": [_candidate_row(c) for c in s.candidates],
-        "detector": s.detector,
-        "embedder": s.embedder,
-    }
-
-
-def _timecode(seconds: float | None) -> str | None:
-    return None if seconds is None else format_timecode(seconds)
-
-
-def _when(row: dict[str, Any]) -> str:
-    """For tables: a video sighting's time range and best frame, '' for a still."""
-    if row["start"] is None:
-        return ""
-    return f"{row['start']}-{row['end']} (best {row['timecode']}, {row['frames_seen']} frames)"
-
-
-def _shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For tables: paths relative to the folder all of them share, named once on stderr."""
-    paths = [r[k] for r in rows for k in ("path", "reference") if r.get(k)]
-    if len(paths) < 2:
-        return rows
-    root = os.path.commonpath([os.path.dirname(p) for p in paths])
-    if root in ("", os.sep):
-        return rows
-    _console(stderr=True).print(f"paths relative to {root}")
-    return [
-        r | {k: os.path.relpath(r[k], root) for k in ("path", "reference") if r.get(k)}
-        for r in rows
-    ]
 
 
 _TABLE_COLUMNS = (
@@ -518,21 +376,21 @@ def sightings(
         facesight sightings --person "Barack Obama" --csv > obama.csv
         facesight sightings --person "Barack Obama" --frames evidence/
     """
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         found = library.sightings(person, include_unmatched=include_all)
-        note = _decision_note(library)
+        note = decision_note(library)
     if frames is not None:
         _write_frames(found, frames)
-    rows = [_sighting_row(s) for s in found]
+    rows = [sighting_row(s) for s in found]
     if not (as_json or as_csv):
-        rows = [r | {"when": _when(r)} for r in rows]
-        rows = _shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
+        rows = [r | {"when": when(r)} for r in rows]
+        rows = shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
         rows = [
-            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": _fmt_rate(r["fmr"])}
+            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": fmt_rate(r["fmr"])}
             for r in rows
         ]
-        _console(stderr=True).print(note)
-    _print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
+        console(stderr=True).print(note)
+    print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
 
 
 def _write_frames(found: list[Sighting], directory: Path) -> None:
@@ -540,21 +398,12 @@ def _write_frames(found: list[Sighting], directory: Path) -> None:
     for result in write_sighting_frames(found, directory):
         if result.failure is not None:
             failure = result.failure
-            _console(stderr=True).print(
+            console(stderr=True).print(
                 f"no frame for face {result.face_id}: {failure.path}: {failure.message}"
             )
         else:
             written += 1
-    _console(stderr=True).print(f"wrote {written} frame(s) with boxes to {directory}")
-
-
-def _fmt_rate(value: float | None) -> str:
-    """An estimated rate for people: '12.0%', '3.1e-05', '<1e-12', or '' when not known."""
-    if value is None or value != value:
-        return ""
-    if value >= 1e-3:
-        return f"{value:.1%}"
-    return "<1e-12" if value < 1e-12 else f"{value:.1e}"
+    console(stderr=True).print(f"wrote {written} frame(s) with boxes to {directory}")
 
 
 @cli.command()
@@ -579,9 +428,9 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
     Each candidate shows its distance, the estimated false-match rate (how
     often a stranger comes this close) and the reference that matched.
     """
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         faces = library.identify(image, top_k=top_k)
-        note = _decision_note(library)
+        note = decision_note(library)
     if as_json:
         rows = [
             {
@@ -593,14 +442,14 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
                 "warnings": f.warnings,
                 "mode": "investigate" if investigate else "identify",
                 "match": None if investigate else (f.match.person if f.match else None),
-                "candidates": [_candidate_row(c, not investigate) for c in f.candidates],
+                "candidates": [candidate_row(c, not investigate) for c in f.candidates],
             }
             for f in faces
         ]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     mode = "investigate: candidates only, no decision" if investigate else note
-    _console().print(f"{image}: {len(faces)} face(s); {mode}")
+    console().print(f"{image}: {len(faces)} face(s); {mode}")
     for face in faces:
         box = ", ".join(f"{v:.0f}" for v in face.xyxy)
         if investigate:
@@ -609,17 +458,17 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
             verdict = f": [bold]{face.match.person}[/bold]"
         else:
             verdict = ": no enrolled match"
-        _console().print(
+        console().print(
             f"face {face.index} at [{box}] (quality {face.quality:.2f}, "
             f"detector {face.score:.2f}){verdict}"
         )
         for c in face.candidates:
-            _console().print(
-                f"    {c.person:<28} distance {c.distance:.3f}  est. FMR {_fmt_rate(c.fmr):>7}"
+            console().print(
+                f"    {c.person:<28} distance {c.distance:.3f}  est. FMR {fmt_rate(c.fmr):>7}"
                 f"  nearest reference {c.reference_distance:.3f}: {c.reference_path}"
             )
         for reason in face.quality_reasons:
-            _console().print(f"    [yellow]quality[/yellow]: {reason}")
+            console().print(f"    [yellow]quality[/yellow]: {reason}")
 
 
 @cli.command(name="search-face")
@@ -649,13 +498,13 @@ def search_face(
     Example:
         facesight search-face suspect.jpg --top-k 50 --csv > where.csv
     """
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         hits = library.search_face(image, face=face, top_k=top_k)
     rows: list[dict[str, Any]] = [
         {
             "same": h.same_person,
             "distance": round(h.distance, 4),
-            "fmr": _rate(h.fmr),
+            "fmr": rate(h.fmr),
             "path": h.sighting.path,
             "frame": h.sighting.frame,
             "xyxy": [round(v, 1) for v in h.sighting.xyxy],
@@ -670,17 +519,17 @@ def search_face(
     ]
     if not (as_json or as_csv):
         if hits:
-            _console(stderr=True).print(
+            console(stderr=True).print(
                 f"same = distance <= {hits[0].max_distance:.3f} (est. FPIR <= "
                 f"{ctx.obj['target_fpir']:g} over the stored faces)"
             )
         columns = ("same", "distance", "fmr", "person", "path", "xyxy", "quality")
-        rows = _shorten_paths([{k: r[k] for k in columns} for r in rows])
+        rows = shorten_paths([{k: r[k] for k in columns} for r in rows])
         rows = [
-            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": _fmt_rate(r["fmr"])}
+            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": fmt_rate(r["fmr"])}
             for r in rows
         ]
-    _print_rows(rows, as_json, as_csv, f"Stored faces like the one in {image.name}")
+    print_rows(rows, as_json, as_csv, f"Stored faces like the one in {image.name}")
 
 
 @cli.command()
@@ -690,15 +539,15 @@ def search_face(
 @click.pass_context
 def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> None:
     """Compare the largest face of two images (1:1), with the estimated false-match rate."""
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         result = library.compare(first, second)
     if as_json:
-        click.echo(json.dumps(asdict(result) | {"fmr": _rate(result.fmr)}, indent=2))
+        click.echo(json.dumps(asdict(result) | {"fmr": rate(result.fmr)}, indent=2))
         return
     verdict = "same person" if result.same_person else "different people"
-    _console().print(
+    console().print(
         f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence). Strangers "
-        f"come this close {_fmt_rate(result.fmr)} of the time (est. FMR); the decision "
+        f"come this close {fmt_rate(result.fmr)} of the time (est. FMR); the decision "
         f"threshold is {result.max_distance:.3f}."
     )
 
@@ -727,12 +576,12 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
         facesight embed photos/ --output faces.jsonl
     """
     counts = {"files": 0, "faces": 0, "without_faces": 0, "failed": 0}
-    with _library(ctx) as library, click.open_file(str(output), "w") as sink:
+    with open_library(ctx) as library, click.open_file(str(output), "w") as sink:
         for record in library.embed(paths):
             counts["files"] += 1
             if record.failure is not None:
                 counts["failed"] += 1
-                _report_failure(record.failure)
+                report_failure(record.failure)
                 if on_error == "stop":
                     raise click.ClickException(f"stopped at {record.path} (--on-error stop)")
                 continue
@@ -740,10 +589,10 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
             counts["faces"] += len(lines)
             if not lines:
                 counts["without_faces"] += 1
-                _console(stderr=True).print(f"no face: {record.path}")
+                console(stderr=True).print(f"no face: {record.path}")
             for line in lines:
                 sink.write(line + "\n")
-    _console(stderr=True).print(
+    console(stderr=True).print(
         f"{counts['files']} file(s): {counts['faces']} face(s) written, "
         f"{counts['without_faces']} without faces, {counts['failed']} could not be used"
     )
@@ -757,9 +606,9 @@ def forget(ctx: click.Context, name: str, yes: bool) -> None:
     """Erase a person and everything derived from them (references, crops, matches)."""
     if not yes:
         click.confirm(f"Erase {name!r} and all their references and matches?", abort=True)
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         result = library.forget(name)
-    _console().print(
+    console().print(
         f"Erased {result.person}: {result.references_removed} reference(s), "
         f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)."
     )
@@ -776,14 +625,14 @@ def reindex(ctx: click.Context) -> None:
     """
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
-        _library(ctx) as library,
-        Progress(*columns, console=_console(stderr=True), transient=True) as bar,
+        open_library(ctx) as library,
+        Progress(*columns, console=console(stderr=True), transient=True) as bar,
     ):
         view = _ScanProgress(bar)
         result = library.reindex(on_start=view.start, on_event=view.event)
     for failure in result.failures:
-        _report_failure(failure)
-    _console().print(
+        report_failure(failure)
+    console().print(
         f"{result.references_updated} reference(s) described again, "
         f"{len(result.failures)} could not be; {result.media.media_scanned} media file(s) "
         f"scanned again, {len(result.media.failures)} could not be."
@@ -797,9 +646,9 @@ def reindex(ctx: click.Context) -> None:
 @click.pass_context
 def failures(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     """List files that scans could not use, with the problem for each."""
-    with _library(ctx) as library:
+    with open_library(ctx) as library:
         rows = [asdict(f) for f in library.failures()]
-    _print_rows(rows, as_json, as_csv, "Files that could not be used")
+    print_rows(rows, as_json, as_csv, "Files that could not be used")
 
 
 @cli.group(name="eval")
@@ -818,7 +667,7 @@ def _eval_progress() -> Progress:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-    return Progress(*columns, console=_console(stderr=True), transient=True)
+    return Progress(*columns, console=console(stderr=True), transient=True)
 
 
 EvalRun = Callable[[Library, DescriptorCache, Callable[[int, int], None]], dict[str, Any]]
@@ -829,7 +678,7 @@ def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str
 
     Prints the figures as JSON and returns None when ``as_json``; else returns them.
     """
-    with _library(ctx) as library, _eval_progress() as bar:
+    with open_library(ctx) as library, _eval_progress() as bar:
         cache = DescriptorCache(library.path / "cache" / "eval-descriptors.db")
         task = bar.add_task("describing", total=None)
         try:
@@ -897,7 +746,7 @@ def eval_pairs(
     )
     if result is None:
         return
-    out = _console()
+    out = console()
     out.print(
         f"{result['pairs']} pairs ({result['same_pairs']} same), {result['images']} images, "
         f"{result['faces_not_found']} without a face found"
@@ -994,7 +843,7 @@ def eval_identify(
     )
     if result is None:
         return
-    out = _console()
+    out = console()
     out.print(
         f"{result['enrolled']} enrolled ({result['references_per_person']} reference(s) each, "
         f"centroid template), {result['mated_probes']} mated and "
@@ -1014,6 +863,15 @@ def eval_identify(
             f"quality {band}: FNIR {100 * figures['fnir']:.2f} % over {int(figures['probes'])}"
         )
     out.print(f"DET curve: {result['det_curve']}; report: {result['html_report']}")
+
+
+for _command in (
+    *cli_review.COMMANDS,
+    *cli_unknowns.COMMANDS,
+    *cli_conflicts.COMMANDS,
+    *cli_reports.COMMANDS,
+):
+    cli.add_command(_command)
 
 
 def main() -> None:

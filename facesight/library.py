@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.audit import AuditAction, AuditLog, default_actor
 from facesight.calibrate import (
     DEFAULT_TARGET_FPIR,
     Calibration,
@@ -54,9 +57,11 @@ from facesight.records import (
     ScanSummary,
     Sighting,
 )
+from facesight.review import ReviewBook, apply_reviews
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
 from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, ReferenceRow, Store
+from facesight.video import DEFAULT_RATE_FPS
 
 __all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
 
@@ -103,6 +108,8 @@ class Library:
             the CPU), ``cpu`` or ``cuda`` (a GPU or a ``DeviceError``); see
             ``facesight.device``.
         detector, embedder: override the default models (e.g. other settings).
+        actor: who is acting, recorded in the audit log and with review
+            decisions (default: the login name).
     """
 
     DB_NAME = "facesight.db"
@@ -117,6 +124,7 @@ class Library:
         device: str = "auto",
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
+        actor: str | None = None,
     ) -> None:
         if max_distance is not None and not 0.0 < max_distance < 2.0:
             raise InvalidInputError(f"max_distance must be in (0, 2), got {max_distance}")
@@ -131,6 +139,8 @@ class Library:
         self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self._gallery: tuple[Gallery, Calibration] | None = None
         self.store = Store(self.path / self.DB_NAME)
+        self.audit = AuditLog(self.store.connection, actor or default_actor())
+        self.reviews = ReviewBook(self.store.connection, self.audit)
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
@@ -178,6 +188,9 @@ class Library:
                 result.failures.append(MediaFailure.from_error(error))
             except EnrollmentError as error:
                 result.failures.append(MediaFailure(error.path, "refused", error.problem))
+        if result.added and person_id is not None:
+            with self.store.transaction() as conn:
+                self.audit.record(conn, AuditAction.ENROLL, people=[person_id], paths=result.added)
         if result.added and rematch:
             self.rematch()
         result.person_id = person_id or 0
@@ -353,18 +366,23 @@ class Library:
         *,
         stop_on_error: bool = False,
         workers: int = 0,
+        video_fps: float = DEFAULT_RATE_FPS,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
-        """Scan files and folders recursively; content already scanned is skipped.
+        """Scan images and videos, files and folders recursively; known content is skipped.
 
         Args:
             workers: analysing processes (0: one per core); scans of a few
-                files run in this process.
+                images run in this process.
+            video_fps: analysed frames per second of video (plus one after
+                each scene cut); tracks bridge the frames in between.
         """
         if workers < 0:
             raise InvalidInputError(f"workers must be 0 (one per core) or more, got {workers}")
-        options = ScanOptions(self.max_pixels, stop_on_error, workers)
+        if not video_fps > 0:
+            raise InvalidInputError(f"video_fps must be positive, got {video_fps}")
+        options = ScanOptions(self.max_pixels, stop_on_error, workers, video_rate_fps=video_fps)
         return scan_collection(
             paths,
             store=self.store,
@@ -395,9 +413,146 @@ class Library:
             if person_id is None:
                 raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
         rule = None if include_unmatched else self.match_rule()
+        found = self.store.sightings(rule, person_id, any_rank=True)
+        known = {s.face_id for s in found}
+        confirmed = [i for i in self.reviews.confirmed_faces(person_id) if i not in known]
+        if confirmed:
+            found += self.store.sightings(None, face_ids=confirmed)
+        decided = self._as_reviewed(found)
+        if not include_unmatched:
+            decided = [s for s in decided if s.person is not None]
+        if person_id is not None:
+            decided = [
+                s
+                for s in decided
+                if _person_id(s) == person_id
+                or (include_unmatched and s.candidates and s.candidates[0].person_id == person_id)
+            ]
+        return sorted(decided, key=_in_media_order)
+
+    # -- review ----------------------------------------------------------------
+
+    def sighting(self, face_id: int) -> Sighting:
+        """One stored face, decided and reviewed.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        found = self.sightings_by_face([face_id])
+        if not found:
+            raise NotFoundError(f"no stored face has id {face_id}; see `facesight sightings --all`")
+        return found[0]
+
+    def pending(self) -> list[Sighting]:
+        """Proposed matches no reviewer has decided on yet, in media order."""
+        return [s for s in self.sightings() if s.decision == "pending"]
+
+    def confirm(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        as_reference: bool = False,
+        note: str = "",
+    ) -> Sighting:
+        """Say that a stored face is ``person`` (default: the proposed match).
+
+        Naming someone else than the proposal (assigning) also rejects the
+        proposal. With ``as_reference`` the face becomes one of the person's
+        references, and stored faces are matched again.
+
+        Raises:
+            NotFoundError: unknown face or person.
+            InvalidInputError: no person given and none proposed.
+        """
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        with self.store.transaction() as conn:
+            current = _person_id(sighting)
+            if current is not None and current != target:
+                self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
+            self.reviews.decide(conn, face_id, target, "confirmed", note)
+            if as_reference:
+                self._reference_from_face(conn, sighting, target)
+        if as_reference:
+            self._gallery = None
+            self.rematch()
+        return self.sighting(face_id)
+
+    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+        """Say that a stored face is not ``person`` (default: who it is proposed or
+        confirmed as); that person is never proposed for this face again."""
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        with self.store.transaction() as conn:
+            self.reviews.decide(conn, face_id, target, "rejected", note)
+        return self.sighting(face_id)
+
+    def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
+        if person is not None:
+            person_id = self.store.person_id(person)
+            if person_id is None:
+                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+            return person_id
+        current = _person_id(sighting)
+        if current is None:
+            raise InvalidInputError(
+                f"face {sighting.face_id} has no proposed match: say who it is (--as NAME)"
+            )
+        return current
+
+    def _reference_from_face(
+        self, conn: sqlite3.Connection, sighting: Sighting, person_id: int
+    ) -> int | None:
+        """Make a stored face one of ``person_id``'s references (in ``conn``)."""
+        row = self.store.face_reference_row(sighting.face_id)
+        ref_id = self.store.add_reference(conn, person_id, row)
+        if ref_id is None:
+            return None
+        if sighting.crop_path and Path(sighting.crop_path).exists():
+            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
+            crop.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sighting.crop_path, crop)
+            self.store.set_reference_crop(conn, ref_id, str(crop))
+        self.audit.record(
+            conn, AuditAction.REFERENCE_FROM_FACE, faces=[sighting.face_id], people=[person_id]
+        )
+        return ref_id
+
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+        """Enroll stored faces as references of ``name`` (created on first use).
+
+        Each face is also confirmed as that person; stored faces are matched
+        again. Returns the person's id.
+        """
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidInputError("a person's name cannot be empty")
+        sightings = self.sightings_by_face(list(face_ids))
+        missing = set(face_ids) - {s.face_id for s in sightings}
+        if missing:
+            raise NotFoundError(f"no stored face has id(s) {sorted(missing)}")
+        with self.store.transaction() as conn:
+            person_id = self.store.person_id(name) or self.store.add_person(conn, name)
+            for sighting in sightings:
+                self._reference_from_face(conn, sighting, person_id)
+                self.reviews.decide(conn, sighting.face_id, person_id, "confirmed", note)
+            self.audit.record(
+                conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
+            )
+        self._gallery = None
+        self.rematch()
+        return person_id
+
+    def _as_reviewed(self, found: list[Sighting]) -> list[Sighting]:
+        """Stored sightings re-decided under this library's settings, then as reviewed."""
+        reviews = self.reviews.of_faces([s.face_id for s in found])
         return [
-            replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates])
-            for s in self.store.sightings(rule, person_id)
+            apply_reviews(
+                replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates]),
+                reviews.get(s.face_id, ()),
+            )
+            for s in found
         ]
 
     def failures(self) -> list[MediaFailure]:
@@ -470,6 +625,13 @@ class Library:
         distances, ids = faces.search(probe, top_k)
         found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
         sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
+        with self.store.transaction() as conn:
+            self.audit.record(
+                conn,
+                AuditAction.SEARCH_FACE,
+                faces=[i for _, i in found],
+                paths=[os.path.abspath(path)],
+            )
         # Every stored face is a gallery entry of one face: a 1:N search over all of them.
         calibration = Calibration(
             self.reference_calibration, (1,) * max(len(faces), 1), target_fpir=self.target_fpir
@@ -492,10 +654,7 @@ class Library:
         """The stored faces ``face_ids`` with their candidates, decided as in :meth:`sightings`."""
         if not face_ids:
             return []
-        return [
-            replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates])
-            for s in self.store.sightings(None, face_ids=face_ids)
-        ]
+        return self._as_reviewed(self.store.sightings(None, face_ids=face_ids))
 
     # -- model upgrades -------------------------------------------------------
 
@@ -623,6 +782,7 @@ class Library:
         stored_name = self.store.person_name(person_id)
         with self.store.transaction() as conn:
             refs, cands, crops = self.store.delete_person(conn, person_id)
+            self.audit.record(conn, AuditAction.FORGET, people=[person_id])
         removed = 0
         for crop in crops:
             if Path(crop).exists():
@@ -632,3 +792,15 @@ class Library:
         self.rematch()
         self.store.checkpoint()
         return ForgetResult(stored_name, refs, cands, removed)
+
+
+def _person_id(sighting: Sighting) -> int | None:
+    """The id of who the sighting is (confirmed, else proposed), or None."""
+    if sighting.review is not None and sighting.review.decision == "confirmed":
+        return sighting.review.person_id
+    match = sighting.match
+    return match.person_id if match is not None else None
+
+
+def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:
+    return (s.path, s.start_s if s.start_s is not None else -1.0, s.frame or -1, s.face_id)

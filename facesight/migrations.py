@@ -120,10 +120,61 @@ ALTER TABLE faces ADD COLUMN end_s REAL;
 ALTER TABLE faces ADD COLUMN frames_seen INTEGER
 """
 
+_REVIEW = """
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    items TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_by_action ON audit_log(action, id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY,
+    face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    decision TEXT NOT NULL CHECK (decision IN ('confirmed', 'rejected')),
+    reviewer TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX reviews_by_face ON reviews(face_id, id);
+CREATE INDEX reviews_by_person ON reviews(person_id, decision);
+CREATE TABLE unknown_clusters (
+    id INTEGER PRIMARY KEY,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE unknown_members (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    cluster_id INTEGER NOT NULL REFERENCES unknown_clusters(id) ON DELETE CASCADE
+);
+CREATE INDEX unknown_members_by_cluster ON unknown_members(cluster_id);
+CREATE TABLE unknown_exclusions (
+    face_id INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+    cluster_id INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (face_id, cluster_id)
+);
+CREATE TABLE distinct_people (
+    person_a INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    person_b INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    decided_by TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    PRIMARY KEY (person_a, person_b),
+    CHECK (person_a < person_b)
+)
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
+    Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
 )
 
 
@@ -155,9 +206,8 @@ def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         if isinstance(migration.apply, str):
-            for statement in migration.apply.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(migration.apply):
+                conn.execute(statement)
         else:
             migration.apply(conn)
         conn.execute(
@@ -170,3 +220,17 @@ def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:
         raise StoreError(
             f"migration {migration.version} ({migration.name}) failed and was rolled back: {exc}"
         ) from exc
+
+
+def _statements(script: str) -> list[str]:
+    """The SQL statements of a script, whole (a trigger's body holds ``;`` too)."""
+    statements, pending = [], ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending)
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending)
+    return statements

@@ -15,6 +15,7 @@ __all__ = [
     "IdentifiedFace",
     "MediaFailure",
     "PersonSummary",
+    "Review",
     "ScanSummary",
     "Sighting",
 ]
@@ -131,11 +132,47 @@ class Sighting:
     end_s: float | None = None
     frames_seen: int | None = None
     duration_s: float | None = None
+    review: Review | None = None
 
     @property
     def match(self) -> Candidate | None:
         """The best candidate if it is under the decision threshold, else None."""
         return _match(self.candidates)
+
+    @property
+    def decision(self) -> str:
+        """``confirmed`` (a reviewer said who it is), ``pending`` (a match not yet
+        reviewed), ``rejected`` (a reviewer rejected what was proposed) or ``unmatched``."""
+        if self.review is not None and self.review.decision == "confirmed":
+            return "confirmed"
+        if self.match is not None:
+            return "pending"
+        return "rejected" if self.review is not None else "unmatched"
+
+    @property
+    def person(self) -> str | None:
+        """Who this is: the confirmed person, else the proposed match, else None."""
+        if self.review is not None and self.review.decision == "confirmed":
+            return self.review.person
+        match = self.match
+        return match.person if match is not None else None
+
+
+@dataclass(frozen=True)
+class Review:
+    """A reviewer's decision about one stored face and one person.
+
+    ``decision`` is ``confirmed`` (this face is that person) or ``rejected``
+    (it is not: never proposed again for this face).
+    """
+
+    face_id: int
+    person_id: int
+    person: str
+    decision: str
+    reviewer: str
+    decided_at: str
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,11 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (for the feature modules' own queries and transactions)."""
+        return self._conn
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One all-or-nothing write; rolled back on any exception."""
@@ -221,6 +226,34 @@ class Store:
             ),
         )
         return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+
+    def face_reference_row(self, face_id: int) -> ReferenceRow:
+        """A stored face as a reference: its descriptor, box and media.
+
+        ``source_sha256`` is ``<media sha256>#face<id>``, so several faces of one
+        media file (a video's tracks) can be references of the same person.
+        """
+        rows = self.query(
+            "SELECT f.*, m.sha256, m.detector, m.embedder, (SELECT path FROM media_paths mp"
+            " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
+            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
+            (face_id,),
+        )
+        if not rows:
+            raise NotFoundError(f"no stored face has id {face_id}")
+        r = rows[0]
+        return ReferenceRow(
+            source_path=str(r["path"]),
+            source_sha256=f"{r['sha256']}#face{face_id}",
+            xyxy=np.array([r["x1"], r["y1"], r["x2"], r["y2"]], np.float32),
+            kps5=_vector(r["kps5"]).reshape(5, 2),
+            score=float(r["score"]),
+            embedding=_vector(r["embedding"]),
+            warnings=str(r["quality_reasons"] or ""),
+            detector=str(r["detector"]),
+            embedder=str(r["embedder"]),
+            quality=r["quality"],
+        )
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
         conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (path, reference_id))
@@ -527,6 +560,7 @@ class Store:
         rule: MatchRule | None,
         person_id: int | None = None,
         face_ids: Sequence[int] | None = None,
+        any_rank: bool = False,
     ) -> list[Sighting]:
         """Stored faces with their candidates.
 
@@ -534,20 +568,29 @@ class Store:
             rule: keep faces whose first candidate passes it (None: every face).
             person_id: keep faces whose first candidate is this person.
             face_ids: keep only these faces.
+            any_rank: apply ``rule`` and ``person_id`` to any candidate, not only the
+                first (reviews may have rejected the ones before).
         """
         where: list[str] = []
         params: list[Any] = []
         if face_ids is not None:
             where.append(f"f.id IN ({','.join('?' * len(face_ids))})")
             params.extend(int(i) for i in face_ids)
-        if rule is not None:
+        ranks = "rank >= 1" if any_rank else "rank = 1"
+        if rule is not None and person_id is not None:
             where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND {rule.column} <= ?)"
+                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?"
+                f" AND {rule.column} <= ?)"
+            )
+            params.extend((person_id, rule.limit))
+        elif rule is not None:
+            where.append(
+                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND {rule.column} <= ?)"
             )
             params.append(rule.limit)
-        if person_id is not None:
+        elif person_id is not None:
             where.append(
-                "f.id IN (SELECT face_id FROM candidates WHERE rank = 1 AND person_id = ?)"
+                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?)"
             )
             params.append(person_id)
         rows = self.query(

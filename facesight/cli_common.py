@@ -1,0 +1,233 @@
+"""What every ``facesight`` command shares: opening the library, tables, JSON and CSV rows.
+
+Commands live in ``cli`` and in the ``cli_*`` modules beside it; they parse,
+call the library, and print with these helpers. No business logic here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from facesight.config import resolve_library_dir
+from facesight.errors import FaceSightError
+from facesight.library import Library
+from facesight.records import Candidate, MediaFailure, Sighting
+from facesight.video import format_timecode
+
+__all__ = [
+    "candidate_row",
+    "cell",
+    "console",
+    "decision_note",
+    "fmt_rate",
+    "on_error_option",
+    "open_library",
+    "output_options",
+    "print_rows",
+    "rate",
+    "report_failure",
+    "shorten_paths",
+    "sighting_row",
+    "timecode",
+    "when",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def console(stderr: bool = False) -> Console:
+    """A console on stdout or stderr; pipes and files get 200 columns, not rich's 80."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+def output_options(func: F) -> F:
+    """``--json`` / ``--csv`` switches shared by listing commands."""
+    func = click.option("--csv", "as_csv", is_flag=True, help="Print CSV rows.")(func)
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON array.")(func)
+
+
+def on_error_option(func: F) -> F:
+    return click.option(
+        "--on-error",
+        type=click.Choice(["skip", "stop"]),
+        default="skip",
+        show_default=True,
+        help="skip: report a bad file on stderr, record it and go on; stop: end at the first.",
+    )(func)
+
+
+@contextmanager
+def open_library(ctx: click.Context) -> Iterator[Library]:
+    """Open the library; a FaceSightError raised inside the block becomes a ClickException."""
+    opts = ctx.obj
+    try:
+        with Library(
+            resolve_library_dir(opts["library"]),
+            max_pixels=opts["max_pixels"],
+            max_distance=opts["max_distance"],
+            target_fpir=opts["target_fpir"],
+            device=opts["device"],
+            actor=opts.get("user"),
+        ) as library:
+            yield library
+    except FaceSightError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def decision_note(library: Library) -> str:
+    """One line saying how matches are decided, with the numbers behind it."""
+    calibration = library.calibration()
+    people = calibration.people
+    if library.max_distance is not None:
+        return (
+            f"match = distance <= {library.max_distance:.3f} (fixed by --max-distance; "
+            f"{people} enrolled people)"
+        )
+    if people == 0:
+        return "nobody is enrolled yet: no face can be matched"
+    sizes = sorted(set(calibration.template_sizes))
+    cuts = ", ".join(f"{calibration.threshold(k):.3f} for {k} ref." for k in sizes[:3])
+    return (
+        f"match = est. FPIR <= {calibration.target_fpir:g} for {people} enrolled "
+        f"{'person' if people == 1 else 'people'}: "
+        f"per-person est. FMR <= {calibration.alpha:.1e} (distance <= {cuts})"
+    )
+
+
+def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: str) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif as_csv:
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
+        click.echo(buffer.getvalue(), nl=False)
+    else:
+        table = Table(title=title, title_justify="left")
+        for column in rows[0] if rows else ["(none)"]:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(cell(v) for v in row.values()))
+        console().print(table)
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def report_failure(failure: MediaFailure) -> None:
+    console(stderr=True).print(
+        f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})", markup=True
+    )
+
+
+def candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:
+    return {
+        "person": c.person,
+        "distance": round(c.distance, 4),
+        "fmr": rate(c.fmr),
+        "fpir": rate(c.fpir),
+        "references": c.references,
+        "reference": c.reference_path,
+        "reference_distance": round(c.reference_distance, 4),
+        "match": c.is_match if decide else None,
+        "max_distance": round(c.max_distance, 4) if decide else None,
+    }
+
+
+def rate(value: float) -> float | None:
+    return None if value != value else float(f"{value:.3g}")  # NaN (not known) -> null
+
+
+def sighting_row(s: Sighting) -> dict[str, Any]:
+    best = s.candidates[0] if s.candidates else None
+    return {
+        "person": best.person if s.match and best else None,
+        "path": s.path,
+        "kind": s.kind,
+        "frame": s.frame,
+        "time_s": s.time_s,
+        "timecode": timecode(s.time_s),
+        "start_s": s.start_s,
+        "end_s": s.end_s,
+        "start": timecode(s.start_s),
+        "end": timecode(s.end_s),
+        "frames_seen": s.frames_seen,
+        "xyxy": [round(v, 1) for v in s.xyxy],
+        "score": round(s.score, 4),
+        "distance": round(best.distance, 4) if best else None,
+        "fmr": rate(best.fmr) if best else None,
+        "fpir": rate(best.fpir) if best else None,
+        "decision": "match" if s.match else "no match",
+        "quality": None if s.quality is None else round(s.quality, 3),
+        "quality_reasons": s.quality_reasons,
+        "match": bool(s.match),
+        "nearest": best.person if best else None,
+        "reference": best.reference_path if best else None,
+        "reference_distance": round(best.reference_distance, 4) if best else None,
+        "captured_at": s.captured_at,
+        "gps": list(s.gps) if s.gps else None,
+        "crop": s.crop_path,
+        "sha256": s.sha256,
+        "image_size": [s.width_px, s.height_px],
+        "kps5": [[round(x, 1), round(y, 1)] for x, y in s.kps5],
+        "candidates": [candidate_row(c) for c in s.candidates],
+        "detector": s.detector,
+        "embedder": s.embedder,
+    }
+
+
+def timecode(seconds: float | None) -> str | None:
+    return None if seconds is None else format_timecode(seconds)
+
+
+def when(row: dict[str, Any]) -> str:
+    """For tables: a video sighting's time range and best frame, '' for a still."""
+    if row["start"] is None:
+        return ""
+    return f"{row['start']}-{row['end']} (best {row['timecode']}, {row['frames_seen']} frames)"
+
+
+def shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For tables: paths relative to the folder all of them share, named once on stderr."""
+    paths = [r[k] for r in rows for k in ("path", "reference") if r.get(k)]
+    if len(paths) < 2:
+        return rows
+    root = os.path.commonpath([os.path.dirname(p) for p in paths])
+    if root in ("", os.sep):
+        return rows
+    console(stderr=True).print(f"paths relative to {root}")
+    return [
+        r | {k: os.path.relpath(r[k], root) for k in ("path", "reference") if r.get(k)}
+        for r in rows
+    ]
+
+
+def fmt_rate(value: float | None) -> str:
+    """An estimated rate for people: '12.0%', '3.1e-05', '<1e-12', or '' when not known."""
+    if value is None or value != value:
+        return ""
+    if value >= 1e-3:
+        return f"{value:.1%}"
+    return "<1e-12" if value < 1e-12 else f"{value:.1e}"

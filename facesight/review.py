@@ -1,0 +1,121 @@
+"""Review decisions: a person confirms or rejects what the system proposes.
+
+Every proposed match is a candidate until a reviewer decides. Decisions are
+rows of their own (``reviews``), added and never edited: the latest decision
+about a face counts, the earlier ones stay as history. A rescan never touches
+them (known content is skipped, and re-matching rewrites only candidates), and
+each decision is written in one transaction with its audit record.
+
+Applying decisions to a sighting (:func:`apply_reviews`): a rejected (face,
+person) pair is removed from the face's candidates, so that person is never
+proposed for that face again, even after new references or a rescan; a
+confirmation says who the face is, whatever the candidates say.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from facesight.audit import AuditAction, AuditLog
+from facesight.errors import InvalidInputError, NotFoundError
+from facesight.records import Review, Sighting
+
+__all__ = ["ReviewBook", "apply_reviews"]
+
+_CHUNK = 500
+
+
+class ReviewBook:
+    """Reads and writes the review decisions of one library database.
+
+    Args:
+        conn: the library's SQLite connection.
+        audit: where each decision is recorded (its actor is the reviewer).
+    """
+
+    def __init__(self, conn: sqlite3.Connection, audit: AuditLog) -> None:
+        self._conn = conn
+        self.audit = audit
+
+    def decide(
+        self,
+        conn: sqlite3.Connection,
+        face_id: int,
+        person_id: int,
+        decision: str,
+        note: str = "",
+    ) -> None:
+        """Record a decision inside the caller's transaction, with its audit record."""
+        if decision not in ("confirmed", "rejected"):
+            raise InvalidInputError(f"a decision is confirmed or rejected, not {decision!r}")
+        if conn.execute("SELECT 1 FROM faces WHERE id = ?", (face_id,)).fetchone() is None:
+            raise NotFoundError(f"no stored face has id {face_id}; see `facesight review --list`")
+        conn.execute(
+            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                face_id,
+                person_id,
+                decision,
+                self.audit.actor,
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                note,
+            ),
+        )
+        confirmed = decision == "confirmed"
+        action = AuditAction.REVIEW_CONFIRM if confirmed else AuditAction.REVIEW_REJECT
+        self.audit.record(conn, action, faces=[face_id], people=[person_id], details=note)
+
+    def of_faces(self, face_ids: Sequence[int]) -> dict[int, list[Review]]:
+        """Every decision about these faces, oldest first."""
+        found: dict[int, list[Review]] = {}
+        ids = list(face_ids)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for r in self._conn.execute(
+                "SELECT r.face_id, r.person_id, p.name, r.decision, r.reviewer, r.decided_at,"
+                " r.note FROM reviews r JOIN people p ON p.id = r.person_id"
+                f" WHERE r.face_id IN ({','.join('?' * len(chunk))}) ORDER BY r.id",
+                chunk,
+            ):
+                found.setdefault(int(r[0]), []).append(Review(*r))
+        return found
+
+    def confirmed_faces(self, person_id: int | None = None) -> list[int]:
+        """Faces whose latest decision confirms someone (this person, if given)."""
+        rows = self._conn.execute(
+            "SELECT r.face_id, r.person_id, r.decision FROM reviews r"
+            " WHERE r.id IN (SELECT MAX(id) FROM reviews GROUP BY face_id)"
+        ).fetchall()
+        return [
+            int(face)
+            for face, person, decision in rows
+            if decision == "confirmed" and (person_id is None or person == person_id)
+        ]
+
+    def reviewed_faces(self) -> set[int]:
+        """Faces with at least one decision."""
+        return {int(r[0]) for r in self._conn.execute("SELECT DISTINCT face_id FROM reviews")}
+
+
+def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
+    """The sighting as the reviewers left it (see the module docstring).
+
+    Decisions apply in order: a later decision about the same person replaces
+    an earlier one. The sighting's ``review`` is the standing confirmation, or
+    else the latest rejection.
+    """
+    standing: dict[int, tuple[int, Review]] = {}
+    for order, review in enumerate(reviews):
+        standing[review.person_id] = (order, review)
+    if not standing:
+        return sighting
+    latest = [r for _, r in sorted(standing.values(), key=lambda pair: pair[0])]
+    rejected = {r.person_id for r in latest if r.decision == "rejected"}
+    confirmed = [r for r in latest if r.decision == "confirmed"]
+    kept = [c for c in sighting.candidates if c.person_id not in rejected]
+    shown = confirmed[-1] if confirmed else latest[-1]
+    return replace(sighting, candidates=kept, review=shown)

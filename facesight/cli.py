@@ -335,7 +335,9 @@ def scan(
 
 
 _TABLE_COLUMNS = (
+    "face_id",
     "person",
+    "status",
     "path",
     "when",
     "xyxy",

@@ -162,8 +162,13 @@ def rate(value: float) -> float | None:
 
 def sighting_row(s: Sighting) -> dict[str, Any]:
     best = s.candidates[0] if s.candidates else None
+    review = s.review
     return {
-        "person": best.person if s.match and best else None,
+        "face_id": s.face_id,
+        "person": s.person,
+        "status": s.decision,
+        "reviewer": review.reviewer if review else None,
+        "reviewed_at": review.decided_at if review else None,
         "path": s.path,
         "kind": s.kind,
         "frame": s.frame,

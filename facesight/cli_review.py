@@ -1,9 +1,222 @@
-"""``facesight`` commands: review (parse, call the library, print)."""
+"""``facesight review`` and ``facesight audit``: decide on proposed matches, see who did what."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+from facesight.cli_common import (
+    console,
+    decision_note,
+    fmt_rate,
+    open_library,
+    output_options,
+    print_rows,
+    sighting_row,
+    when,
+)
+from facesight.errors import FaceSightError
+from facesight.library import Library
+from facesight.records import Sighting
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[click.Command] = []
+_LIST_COLUMNS = (
+    "face_id",
+    "person",
+    "status",
+    "path",
+    "when",
+    "distance",
+    "fmr",
+    "quality",
+    "crop",
+)
+_PROMPT = (
+    "[c]onfirm, [C]onfirm and make it a reference, [r]eject, [a] NAME: assign to NAME,"
+    " [s]kip, [q]uit"
+)
+
+
+@click.group(invoke_without_command=True)
+@click.option("--list", "as_list", is_flag=True, help="List instead of asking, one row each.")
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "confirmed", "rejected", "all"]),
+    default="pending",
+    show_default=True,
+    help="Which sightings to list or review.",
+)
+@click.option("--person", help="Only this person's sightings.")
+@output_options
+@click.pass_context
+def review(
+    ctx: click.Context,
+    as_list: bool,
+    status: str,
+    person: str | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """Confirm or reject proposed matches, one sighting at a time.
+
+    Every proposed match is a candidate until someone decides. Decisions are
+    kept with who decided (--user) and when, never overwritten by a rescan; a
+    rejected person is never proposed for that face again. With --list (or
+    --json / --csv) the sightings are listed instead.
+
+    \b
+    Example:
+        facesight --user alice review
+        facesight review --list --json
+        facesight review confirm 12 --as "Barack Obama" --reference
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_library(ctx) as library:
+        found = _select(library, status, person)
+        if as_list or as_json or as_csv:
+            rows = [sighting_row(s) for s in found]
+            if not (as_json or as_csv):
+                rows = [_brief(r) for r in rows]
+            print_rows(rows, as_json, as_csv, f"Sightings to review ({status})")
+            return
+        console(stderr=True).print(decision_note(library))
+        _interactive(library, found)
+
+
+def _select(library: Library, status: str, person: str | None) -> list[Sighting]:
+    found = library.sightings(person, include_unmatched=status in ("rejected", "all"))
+    if status == "all":
+        return [s for s in found if s.decision != "unmatched"]
+    return [s for s in found if s.decision == status]
+
+
+def _brief(row: dict[str, Any]) -> dict[str, Any]:
+    row = row | {"when": when(row), "fmr": fmt_rate(row["fmr"])}
+    return {k: row[k] for k in _LIST_COLUMNS}
+
+
+def _interactive(library: Library, found: list[Sighting]) -> None:
+    out = console()
+    decided = 0
+    for number, sighting in enumerate(found, start=1):
+        out.print(f"\n[bold]{number}/{len(found)}[/bold] face {sighting.face_id}")
+        _show(sighting)
+        while True:
+            answer = click.prompt(_PROMPT, default="s", show_default=False).strip()
+            try:
+                if _act(library, sighting, answer):
+                    decided += answer not in ("s", "")
+                    break
+            except FaceSightError as error:
+                out.print(f"[red]{error}[/red]")
+            if answer == "q":
+                out.print(f"{decided} decision(s) recorded.")
+                return
+    out.print(f"{decided} decision(s) recorded; nothing left to review.")
+
+
+def _show(sighting: Sighting) -> None:
+    row = sighting_row(sighting)
+    out = console()
+    where = when(row)
+    out.print(f"  file: {sighting.path}{'  ' + where if where else ''}")
+    out.print(f"  crop: {sighting.crop_path}")
+    quality = "" if sighting.quality is None else f"{sighting.quality:.2f}"
+    out.print(f"  quality: {quality} {sighting.quality_reasons}")
+    for c in sighting.candidates:
+        verdict = "match" if c.is_match else "no match"
+        out.print(
+            f"  {c.person}: distance {c.distance:.3f}, est. FMR {fmt_rate(c.fmr)} ({verdict});"
+            f" nearest reference {c.reference_path}"
+        )
+
+
+def _act(library: Library, sighting: Sighting, answer: str) -> bool:
+    """Carry out one answer; True when the sighting is done with."""
+    if answer in ("s", ""):
+        return True
+    if answer == "q":
+        return False
+    if answer in ("c", "C"):
+        library.confirm(sighting.face_id, as_reference=answer == "C")
+        return True
+    if answer == "r":
+        library.reject(sighting.face_id)
+        return True
+    if answer.startswith("a "):
+        library.confirm(sighting.face_id, answer[2:].strip())
+        return True
+    console().print("[yellow]?[/yellow] answer c, C, r, a NAME, s or q")
+    return False
+
+
+@review.command(name="confirm")
+@click.argument("face_id", type=int)
+@click.option("--as", "person", help="Who it is, if not the proposed match (assigns the face).")
+@click.option(
+    "--reference", is_flag=True, help="Also make this face one of the person's references."
+)
+@click.option("--note", default="", help="Why, kept with the decision.")
+@click.pass_context
+def review_confirm(
+    ctx: click.Context, face_id: int, person: str | None, reference: bool, note: str
+) -> None:
+    """Confirm that stored face FACE_ID is the proposed person (or --as NAME)."""
+    with open_library(ctx) as library:
+        sighting = library.confirm(face_id, person, as_reference=reference, note=note)
+    console().print(f"face {face_id}: confirmed as {sighting.person}")
+
+
+@review.command(name="reject")
+@click.argument("face_id", type=int)
+@click.option("--person", help="Who it is not, if not the proposed match.")
+@click.option("--note", default="", help="Why, kept with the decision.")
+@click.pass_context
+def review_reject(ctx: click.Context, face_id: int, person: str | None, note: str) -> None:
+    """Reject the proposed person for stored face FACE_ID; never proposed for it again."""
+    with open_library(ctx) as library:
+        sighting = library.reject(face_id, person, note=note)
+    left = sighting.person or "nobody"
+    console().print(f"face {face_id}: rejected; now proposed as {left}")
+
+
+@click.command()
+@click.option("--action", help="Only this action, or this family (review, export, unknowns).")
+@click.option("--actor", help="Only what this person did.")
+@click.option("--limit", type=click.IntRange(1), help="The newest N records only.")
+@output_options
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    action: str | None,
+    actor: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    """List who did what, when, to which items (newest first; the log is append-only).
+
+    \b
+    Example:
+        facesight audit --action review --json
+    """
+    with open_library(ctx) as library:
+        records = library.audit.records(action=action, actor=actor, limit=limit)
+    rows = [
+        {
+            "id": r.id,
+            "at": r.at,
+            "actor": r.actor,
+            "action": r.action,
+            "items": r.items,
+            "details": r.details,
+        }
+        for r in records
+    ]
+    print_rows(rows, as_json, as_csv, "Audit log")
+
+
+COMMANDS: list[click.Command] = [review, audit]

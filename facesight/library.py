@@ -190,7 +190,13 @@ class Library:
                 result.failures.append(MediaFailure(error.path, "refused", error.problem))
         if result.added and person_id is not None:
             with self.store.transaction() as conn:
-                self.audit.record(conn, AuditAction.ENROLL, people=[person_id], paths=result.added)
+                # No paths: file names often carry the person's name, which erasure must remove.
+                self.audit.record(
+                    conn,
+                    AuditAction.ENROLL,
+                    people=[person_id],
+                    details=f"{len(result.added)} reference image(s)",
+                )
         if result.added and rematch:
             self.rematch()
         result.person_id = person_id or 0

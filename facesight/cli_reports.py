@@ -2,8 +2,130 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
+
+from facesight.cli_common import console, decision_note, open_library
+from facesight.report import ReportSummary
+from facesight.reporting import SCOPE_NOTE, export_report, report_rows, report_title
+from facesight.reporting import export_xmp as export_sidecars
 
 __all__ = ["COMMANDS"]
 
-COMMANDS: list[click.Command] = []
+_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+@click.command()
+@click.option("--person", help="Report this person's sightings (the name as enrolled).")
+@click.option("--all", "everyone", is_flag=True, help="Report everyone identified.")
+@click.option("--html", "html_path", type=_FILE, help="Write a self-contained HTML page here.")
+@click.option("--csv", "csv_path", type=_FILE, help="Write the rows as CSV here.")
+@click.option("--json", "json_path", type=_FILE, help="Write the rows as a JSON array here.")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    person: str | None,
+    everyone: bool,
+    html_path: Path | None,
+    csv_path: Path | None,
+    json_path: Path | None,
+) -> None:
+    """Write a report of every sighting of a person (or of everyone identified).
+
+    Each row has the face crop, the file, the time in a video, the capture
+    time and GPS position when known, the distance, the estimated false-match
+    rate, the quality, the decision and who made it; a summary comes first
+    (counts, media files, first and last seen). Rows are the confirmed and
+    the pending (not yet reviewed) matches; faces a reviewer rejected are left
+    out. The HTML page embeds its images and opens offline; CSV and JSON hold
+    the same rows. The export is recorded in the audit log.
+
+    \b
+    Example:
+        facesight report --person "Barack Obama" --html obama.html --csv obama.csv
+        facesight report --all --json everyone.json
+    """
+    if bool(person) == everyone:
+        raise click.UsageError("give either --person NAME or --all")
+    if not (html_path or csv_path or json_path):
+        raise click.UsageError("give at least one output: --html FILE, --csv FILE or --json FILE")
+    with open_library(ctx) as library:
+        rows = report_rows(library, person)
+        rule = f"{decision_note(library)}. {SCOPE_NOTE}"
+        try:
+            written = export_report(
+                library,
+                rows,
+                html=html_path,
+                csv=csv_path,
+                json=json_path,
+                title=report_title(library, person),
+                rule=rule,
+            )
+        except OSError as error:
+            raise click.ClickException(f"cannot write the report: {error}") from error
+    summary = ReportSummary.from_rows(rows)
+    console(stderr=True).print(
+        f"{person or 'everyone identified'}: {summary.sightings} sighting(s) "
+        f"({summary.confirmed} confirmed, {summary.pending} pending) in {summary.media} "
+        f"media file(s); wrote {', '.join(map(str, written))}",
+        markup=False,
+    )
+
+
+@click.command(name="export-xmp")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the sidecars into (created if missing).",
+)
+@click.option(
+    "--confirmed-only",
+    is_flag=True,
+    help="Only faces a reviewer confirmed; by default pending matches are named too.",
+)
+@click.pass_context
+def export_xmp(ctx: click.Context, output: Path, confirmed_only: bool) -> None:
+    """Write XMP sidecars naming the identified faces, for photo managers to read.
+
+    One sidecar per still image (photo.jpg -> photo.jpg.xmp), with a face
+    region per identified person in the Metadata Working Group format
+    (mwg-rs:Regions) that digiKam, Lightroom, Immich and ExifTool read; the
+    names are also listed as IPTC "person shown". Copy a sidecar next to its
+    photo for the catalogue to pick it up. Faces in videos are not exported
+    (XMP regions describe still images). An image that is gone or changed
+    since it was scanned is skipped (exit status 1): its regions could be
+    wrong. A sidecar that another program wrote is never replaced. The export
+    is recorded in the audit log.
+
+    \b
+    Example:
+        facesight export-xmp --output sidecars/ --confirmed-only
+    """
+    with open_library(ctx) as library:
+        try:
+            result = export_sidecars(library, output, include_pending=not confirmed_only)
+        except OSError as error:
+            raise click.ClickException(f"cannot write the sidecars: {error}") from error
+    err = console(stderr=True)
+    for failure in result.skipped:
+        err.print(f"skipped {failure.path}: {failure.message} ({failure.kind})", markup=False)
+    videos = (
+        f"; {result.video_sightings} face(s) in videos not exported (XMP regions are for stills)"
+        if result.video_sightings
+        else ""
+    )
+    err.print(
+        f"wrote {len(result.written)} sidecar(s) with {result.faces} face region(s) to "
+        f"{output}; {len(result.skipped)} image(s) skipped{videos}",
+        markup=False,
+    )
+    if result.skipped:
+        sys.exit(1)
+
+
+COMMANDS: list[click.Command] = [report, export_xmp]

@@ -381,7 +381,9 @@ class FaceDetector:
         """
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: list[NDArray[np.uint8]]) -> list[Faces]:
+    def detect_batch(
+        self, images: list[NDArray[np.uint8]], min_face_px: float | None = None
+    ) -> list[Faces]:
         """Find the faces in several images; network inputs of equal size share a batch.
 
         On CPU this costs the same as calling ``detect`` in a loop (16 video
@@ -392,6 +394,7 @@ class FaceDetector:
             images: (H, W, 3) uint8 RGB arrays. Same-size images (video frames)
                 and the tiles of one large image are run together, up to
                 ``_MAX_BATCH`` at a time.
+            min_face_px: the detector's ``min_face_px`` for these images only.
 
         Returns:
             One ``Faces`` per image, in order.
@@ -400,7 +403,8 @@ class FaceDetector:
         jobs: list[tuple[int, _Window]] = []
         for index, image in enumerate(images):
             _check_image(image)
-            plan = _plan_windows(image.shape[0], image.shape[1], self.max_side_px, self.min_face_px)
+            smallest = self.min_face_px if min_face_px is None else min_face_px
+            plan = _plan_windows(image.shape[0], image.shape[1], self.max_side_px, smallest)
             jobs.extend((index, window) for window in plan)
         found: list[list[tuple[_Window, Faces]]] = [[] for _ in images]
         # inputs are built one batch at a time: a 12 MP photo's would take 0.2 GB at once

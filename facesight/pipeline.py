@@ -22,6 +22,7 @@ from facesight.track import FaceTracker, Track, TrackedFace
 from facesight.video import DEFAULT_RATE_FPS, VideoFrame, VideoInfo, probe_video, sample_frames
 
 __all__ = [
+    "VIDEO_MIN_FACE_PX",
     "AnalyzedFaces",
     "FacePipeline",
     "VideoAnalysis",
@@ -31,6 +32,16 @@ __all__ = [
 ]
 
 CROP_MARGIN = 0.25
+
+VIDEO_MIN_FACE_PX = 48.0
+"""Smallest face looked for in video frames, in frame pixels.
+
+A 1280x720 frame is then searched in one 640 px pass, without the
+full-resolution tiles photos get for 40 px faces: half the detection cost
+per frame (``bench/video_throughput.py``), for faces too small to identify
+reliably anyway (``docs/video.md``). Smaller frames are searched whole at
+full resolution, so faces down to the detector's limit are still found there.
+"""
 CROP_MAX_SIDE_PX = 256
 
 
@@ -81,13 +92,16 @@ class FacePipeline:
         """Find, align, judge and describe every face in an (H, W, 3) RGB image."""
         return self.analyze_batch([pixels])[0]
 
-    def analyze_batch(self, images: list[NDArray[np.uint8]]) -> list[AnalyzedFaces]:
+    def analyze_batch(
+        self, images: list[NDArray[np.uint8]], min_face_px: float | None = None
+    ) -> list[AnalyzedFaces]:
         """``analyze`` for several images, describing all their faces in one batch.
 
         The descriptor network runs on every chip of every image together
         (fuller batches: fewer, larger calls); results are the same as one by one.
+        ``min_face_px`` overrides the detector's smallest face for these images.
         """
-        found = self.detector.detect_batch(images)
+        found = self.detector.detect_batch(images, min_face_px)
         per_image = []
         for pixels, faces in zip(images, found, strict=True):
             centre_x = (faces.xyxy[:, 0] + faces.xyxy[:, 2]) / 2
@@ -204,7 +218,7 @@ def analyze_video(
 
     def flush() -> None:
         nonlocal analyzed
-        results = pipeline.analyze_batch([f.pixels for f in batch])
+        results = pipeline.analyze_batch([f.pixels for f in batch], VIDEO_MIN_FACE_PX)
         for frame, faces in zip(batch, results, strict=True):
             if frame.scene_cut:
                 cuts.append(frame.time_s)

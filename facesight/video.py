@@ -232,7 +232,9 @@ def sample_frames(
                 time_s = float(frame.time) - start if frame.time is not None else decoded / rate
                 if end_s is not None and time_s >= end_s - 1e-6:
                     break
-                thumb = frame.reformat(width=_THUMB[0], height=_THUMB[1], format="gray")
+                thumb = frame.reformat(
+                    width=_THUMB[0], height=_THUMB[1], format="gray", interpolation="AREA"
+                )
                 grey = thumb.to_ndarray().astype(np.float32)
                 cut = previous is not None and float(np.abs(grey - previous).mean()) > cut_threshold
                 previous = grey

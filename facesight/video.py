@@ -273,6 +273,9 @@ def read_frame_at(
     Raises:
         MediaError: the video cannot be read, or has no frame that late.
     """
-    for frame in sample_frames(path, max_pixels=max_pixels, every_frame=True, start_s=time_s):
+    frames = sample_frames(
+        path, max_pixels=max_pixels, every_frame=True, start_s=time_s, end_s=time_s + 10.0
+    )
+    for frame in frames:
         return frame.pixels
     raise CorruptMediaError(Path(path), f"has no frame at {format_timecode(time_s)}")

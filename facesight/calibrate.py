@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from facesight.errors import InvalidInputError, ModelError
+from facesight.quality import quality_band
 
 __all__ = [
     "DEFAULT_TARGET_FPIR",
@@ -134,10 +135,35 @@ class ReferenceCalibration:
     command: str
     tables: dict[int, ImpostorTable]
     quality_factors: dict[str, float] = field(default_factory=dict)
+    size_factors: tuple[tuple[float, float], ...] = ()
+    fused_factors: dict[int, float] = field(default_factory=dict)
 
     def quality_factor(self, band: str | None) -> float:
         """How much more often strangers match a face of this quality band (>= 1)."""
         return self.quality_factors.get(band, 1.0) if band is not None else 1.0
+
+    def size_factor(self, width_px: float | None) -> float:
+        """How much more often strangers match a face this small (>= 1): the factor of
+        the first ``(up to width, factor)`` step of ``size_factors`` it falls under."""
+        if width_px is None or not np.isfinite(width_px):
+            return 1.0
+        return next((f for limit, f in self.size_factors if width_px <= limit), 1.0)
+
+    def fused_factor(self, faces: int) -> float:
+        """How much more often strangers match a probe fused from ``faces`` faces (a
+        video track's centroid sits closer to everyone, like a template)."""
+        if faces <= 1 or not self.fused_factors:
+            return 1.0
+        return self.fused_factors[min(faces, max(self.fused_factors))]
+
+    def probe_factor(
+        self, quality: float | None, width_px: float | None = None, fused: int = 1
+    ) -> float:
+        """The probe's total correction: the larger of its quality band's and its
+        size's factor (a small face is also a poor one), times its fusion factor."""
+        band = None if quality is None or not np.isfinite(quality) else quality_band(quality)
+        worst = max(self.quality_factor(band), self.size_factor(width_px))
+        return worst * self.fused_factor(fused)
 
     def table(self, template_size: int) -> ImpostorTable:
         """The table for a template of this many faces (the largest measured beyond it)."""
@@ -153,6 +179,8 @@ class ReferenceCalibration:
             command=str(data["command"]),
             tables={int(k): ImpostorTable.from_json(v) for k, v in data["tables"].items()},
             quality_factors={str(k): float(v) for k, v in data.get("quality_factors", {}).items()},
+            size_factors=tuple((float(w), float(f)) for w, f in data.get("size_factors", [])),
+            fused_factors={int(k): float(v) for k, v in data.get("fused_factors", {}).items()},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -162,6 +190,8 @@ class ReferenceCalibration:
             "command": self.command,
             "tables": {str(k): t.to_json() for k, t in sorted(self.tables.items())},
             "quality_factors": {k: round(v, 3) for k, v in self.quality_factors.items()},
+            "size_factors": [[w, round(f, 3)] for w, f in self.size_factors],
+            "fused_factors": {str(k): round(v, 3) for k, v in self.fused_factors.items()},
         }
 
 
@@ -268,7 +298,12 @@ class Calibration:
 
     def threshold(self, template_size: int = 1, band: str | None = None) -> float:
         """The decision distance for a template of that size and a probe of that band."""
-        scale = self.factor * self.reference.quality_factor(band)
+        return self.threshold_for(template_size, self.reference.quality_factor(band))
+
+    def threshold_for(self, template_size: int, probe_factor: float) -> float:
+        """The decision distance for a template of that size and a probe whose
+        estimated FMR is raised by ``probe_factor`` (``ReferenceCalibration.probe_factor``)."""
+        scale = self.factor * probe_factor
         return self.reference.table(template_size).distance_at(min(self.alpha / scale, 1.0))
 
     def is_match(self, fmr: float) -> bool:

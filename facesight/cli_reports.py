@@ -54,6 +54,7 @@ def report(
     with open_library(ctx) as library:
         rows = report_rows(library, person)
         rule = f"{decision_note(library)}. {SCOPE_NOTE}"
+        title = report_title(library, person)
         try:
             written = export_report(
                 library,
@@ -61,14 +62,14 @@ def report(
                 html=html_path,
                 csv=csv_path,
                 json=json_path,
-                title=report_title(library, person),
+                title=title,
                 rule=rule,
             )
         except OSError as error:
             raise click.ClickException(f"cannot write the report: {error}") from error
     summary = ReportSummary.from_rows(rows)
     console(stderr=True).print(
-        f"{person or 'everyone identified'}: {summary.sightings} sighting(s) "
+        f"{title}: {summary.sightings} "
         f"({summary.confirmed} confirmed, {summary.pending} pending) in {summary.media} "
         f"media file(s); wrote {', '.join(map(str, written))}",
         markup=False,

@@ -336,9 +336,32 @@ class Library:
         embeddings: NDArray[np.float32],
         qualities: NDArray[np.float64] | None = None,
         top_k: int = 3,
+        *,
+        widths: NDArray[np.float64] | None = None,
+        fused: NDArray[np.int64] | None = None,
     ) -> list[list[Candidate]]:
-        """Candidates for (n, d) descriptors of faces of (n,) qualities, calibrated."""
+        """Candidates for (n, d) descriptors, calibrated for each probe.
+
+        Args:
+            qualities: (n,) quality scores (NaN: not known).
+            widths: (n,) face box widths in pixels (small faces are matched
+                by strangers more often).
+            fused: (n,) faces fused into each descriptor (a video track's).
+        """
         gallery, calibration = self._calibrated()
+        count = len(embeddings)
+        reference = calibration.reference
+        factors = np.array(
+            [
+                reference.probe_factor(
+                    None if qualities is None else float(qualities[i]),
+                    None if widths is None else float(widths[i]),
+                    1 if fused is None else int(fused[i]),
+                )
+                for i in range(count)
+            ],
+            np.float64,
+        )
         return match_faces(
             embeddings,
             gallery,
@@ -346,6 +369,7 @@ class Library:
             qualities=qualities,
             max_distance=self.max_distance,
             top_k=top_k,
+            probe_factors=factors,
         )
 
     def _decided(self, candidate: Candidate, quality: float | None) -> Candidate:
@@ -354,8 +378,14 @@ class Library:
         if self.max_distance is not None:
             limit, is_match = self.max_distance, candidate.distance <= self.max_distance
         else:
+            # the stored FMR holds the probe's corrections (quality, size, fusion): recover
+            # their product to show the distance this probe had to be under
+            distance = np.asarray([candidate.distance], np.float32)
+            base = float(calibration.fmrs(distance, candidate.references)[0])
             band = None if quality is None else quality_band(quality)
-            limit = calibration.threshold(candidate.references, band)
+            probe = candidate.fmr / base if base > 0 and candidate.fmr == candidate.fmr else None
+            factor = probe if probe is not None else calibration.reference.quality_factor(band)
+            limit = calibration.threshold_for(candidate.references, max(factor, 1.0))
             is_match = calibration.is_match(candidate.fmr)
         return replace(
             candidate,
@@ -404,8 +434,10 @@ class Library:
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
         self._gallery = None
-        face_ids, embeddings, qualities = self.store.face_embeddings(self.pipeline.embedder_version)
-        ranked = self.match(embeddings, qualities)
+        version = self.pipeline.embedder_version
+        face_ids, embeddings, qualities = self.store.face_embeddings(version)
+        widths, fused = self.store.probe_geometry(version)
+        ranked = self.match(embeddings, qualities, widths=widths, fused=fused)
         self.store.replace_candidates(dict(zip((int(i) for i in face_ids), ranked, strict=True)))
         return len(face_ids)
 

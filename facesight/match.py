@@ -143,6 +143,7 @@ def match_faces(
     qualities: NDArray[np.float64] | None = None,
     max_distance: float | None = None,
     top_k: int = 3,
+    probe_factors: NDArray[np.float64] | None = None,
 ) -> list[list[Candidate]]:
     """Rank enrolled people for each descriptor, with calibrated evidence.
 
@@ -154,6 +155,9 @@ def match_faces(
             poorer face's estimated FMR is raised by its band's measured factor.
         max_distance: a fixed decision distance instead of the calibrated one.
         top_k: how many people to list per face, most likely first.
+        probe_factors: (n,) each probe's total FMR correction
+            (``ReferenceCalibration.probe_factor``: quality, size, fusion);
+            replaces the quality-band factor when given.
 
     Returns:
         n lists of at most ``top_k`` candidates, most likely first.
@@ -165,8 +169,11 @@ def match_faces(
     templates = gallery.templates()
     to_templates = pairwise_distances(embeddings, templates.vectors)
     to_references = pairwise_distances(embeddings, gallery.embeddings)
-    bands = [_band(qualities, row) for row in range(len(embeddings))]
-    scale = np.array([calibration.reference.quality_factor(b) for b in bands])
+    if probe_factors is not None:
+        scale = np.asarray(probe_factors, np.float64)
+    else:
+        bands = [_band(qualities, row) for row in range(len(embeddings))]
+        scale = np.array([calibration.reference.quality_factor(b) for b in bands])
     fmr = np.empty(to_templates.shape, np.float64)
     for size in np.unique(templates.sizes):
         columns = templates.sizes == size
@@ -185,7 +192,7 @@ def match_faces(
                     float(fmr[row, j]),
                     calibration,
                     max_distance,
-                    bands[row],
+                    float(scale[row]),
                 )
                 for j in order
             ]
@@ -208,12 +215,14 @@ def _candidate(
     fmr: float,
     calibration: Calibration,
     max_distance: float | None,
-    band: str | None,
+    probe_factor: float,
 ) -> Candidate:
     mine = np.flatnonzero(gallery.person_ids == templates.person_ids[j])
     nearest = int(mine[np.argmin(to_references[mine])])
     size = int(templates.sizes[j])
-    threshold = calibration.threshold(size, band) if max_distance is None else max_distance
+    threshold = (
+        calibration.threshold_for(size, probe_factor) if max_distance is None else max_distance
+    )
     return Candidate(
         person_id=int(templates.person_ids[j]),
         person=templates.names[j],

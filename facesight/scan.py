@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,9 +55,21 @@ from facesight.video import DEFAULT_RATE_FPS, VIDEO_SUFFIXES, probe_video
 
 __all__ = ["Matcher", "ScanEvent", "ScanOptions", "default_workers", "scan_collection"]
 
-Matcher = Callable[[NDArray[np.float32], NDArray[np.float64]], list[list[Candidate]]]
-"""Ranks enrolled people for (n, d) descriptors of faces of (n,) qualities: the library's
-calibrated ``match_faces``."""
+
+class Matcher(Protocol):
+    """Ranks enrolled people for (n, d) descriptors of faces of (n,) qualities, (n,) box
+    widths in pixels, and (n,) numbers of faces fused into each descriptor (a video
+    track's): the library's calibrated ``Library.match``."""
+
+    def __call__(
+        self,
+        embeddings: NDArray[np.float32],
+        qualities: NDArray[np.float64] | None = None,
+        *,
+        widths: NDArray[np.float64] | None = None,
+        fused: NDArray[np.int64] | None = None,
+    ) -> list[list[Candidate]]: ...
+
 
 IN_PROCESS_BELOW = 8
 """Scans of fewer files run in this process: starting workers costs about a second."""
@@ -348,7 +361,8 @@ def _store_new(
 ) -> list[ScanEvent]:
     events = []
     embeddings = np.concatenate([r.embedding for r in new])
-    ranked = match(embeddings, np.concatenate([r.quality for r in new]))
+    widths = np.concatenate([r.xyxy[:, 2] - r.xyxy[:, 0] for r in new]).astype(np.float64)
+    ranked = match(embeddings, np.concatenate([r.quality for r in new]), widths=widths)
     batch, start = [], 0
     for result in new:
         rows = _face_rows(result, ranked[start : start + len(result)])
@@ -381,8 +395,8 @@ def _store_video(
     if not video.readable:
         _report(store, summary, error, options, None)
         return [ScanEvent(video.path, "failed", failure=failure)]
-    descriptors, qualities = track_descriptors(video)
-    ranked = match(descriptors, qualities) if len(descriptors) else []
+    descriptors, qualities, widths, fused = track_descriptors(video)
+    ranked = match(descriptors, qualities, widths=widths, fused=fused) if len(fused) else []
     rows = track_rows(video, descriptors, ranked)
     media = media_row(video, pipeline.detector_version, pipeline.embedder_version)
     store.save_media_batch([(video.path, media, rows)])

@@ -26,7 +26,7 @@ from facesight.errors import MediaError
 from facesight.records import Candidate
 from facesight.scan_workers import AnalyzedSegment, VideoSegment
 from facesight.store import FaceRow, MediaRow
-from facesight.track import FaceTracker, Track
+from facesight.track import FUSED_FACES, FaceTracker, Track
 from facesight.video import VideoInfo
 
 __all__ = [
@@ -143,13 +143,20 @@ class VideoAssembler:
         )
 
 
-def track_descriptors(video: AssembledVideo) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
-    """(n, d) descriptors and (n,) qualities that identify the video's tracks."""
-    if not video.tracks:
-        return np.zeros((0, 128), np.float32), np.zeros(0)
+def track_descriptors(
+    video: AssembledVideo,
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """What identifies each track: (n, d) descriptors (``Track.descriptor``: its best
+    faces fused), (n,) qualities and (n,) widths of its best face, (n,) faces fused."""
+    tracks = video.tracks
+    if not tracks:
+        empty = np.zeros(0)
+        return np.zeros((0, 128), np.float32), empty, empty, np.zeros(0, np.int64)
     return (
-        np.stack([t.descriptor() for t in video.tracks]).astype(np.float32),
-        np.array([t.best.quality for t in video.tracks], np.float64),
+        np.stack([t.descriptor() for t in tracks]).astype(np.float32),
+        np.array([t.best.quality for t in tracks], np.float64),
+        np.array([t.best.width_px for t in tracks], np.float64),
+        np.array([min(len(t.faces), FUSED_FACES) for t in tracks], np.int64),
     )
 
 

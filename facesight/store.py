@@ -24,6 +24,7 @@ from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
 from facesight.migrations import apply_migrations
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.track import FUSED_FACES
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
 
@@ -505,6 +506,20 @@ class Store:
             np.array([r[0] for r in rows], dtype=np.int64),
             np.stack([_vector(r[1]) for r in rows]),
             np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
+        )
+
+    def probe_geometry(self, embedder: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """(n,) box widths and (n,) faces fused into each descriptor (a video track's best
+        ``FUSED_FACES``, else 1), parallel to ``face_embeddings(embedder)``."""
+        rows = self._conn.execute(
+            "SELECT f.x2 - f.x1, CASE WHEN m.kind = 'video' THEN MIN(IFNULL(f.frames_seen, 1), ?)"
+            " ELSE 1 END FROM faces f JOIN media m ON m.id = f.media_id"
+            " WHERE m.embedder = ? ORDER BY f.id",
+            (FUSED_FACES, embedder),
+        ).fetchall()
+        return (
+            np.array([r[0] for r in rows], np.float64),
+            np.array([r[1] for r in rows], np.int64),
         )
 
     def newest_face_embeddings(

@@ -35,7 +35,10 @@ from numpy.typing import NDArray
 
 from facesight.match import fuse
 
-__all__ = ["FaceTracker", "Track", "TrackedFace"]
+__all__ = ["FUSED_FACES", "FaceTracker", "Track", "TrackedFace"]
+
+FUSED_FACES = 3
+"""A track is identified from the centroid of its this many best-quality faces."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +81,7 @@ class Track:
         """Sampled frames the face was found in."""
         return len(self.faces) + self.dropped
 
-    def compact(self, best: int = 3) -> Track:
+    def compact(self, best: int = FUSED_FACES) -> Track:
         """The same track keeping only what identifying and joining it needs.
 
         Kept: the first face, the last three (``recent``) and the ``best``
@@ -103,7 +106,7 @@ class Track:
         """The highest-quality face (the larger one on a tie)."""
         return max(self.faces, key=_rank)
 
-    def descriptor(self, best: int = 3) -> NDArray[np.float32]:
+    def descriptor(self, best: int = FUSED_FACES) -> NDArray[np.float32]:
         """The centroid of the ``best`` highest-quality faces' descriptors."""
         ranked = sorted(self.faces, key=_rank, reverse=True)
         return fuse(np.stack([f.embedding for f in ranked[:best]]))

@@ -1,0 +1,315 @@
+"""Exports of a library's sightings: reports (HTML, CSV, JSON) and XMP sidecars, audited.
+
+This module turns stored sightings into the rows of :mod:`facesight.report` and the face
+regions of :mod:`facesight.xmp`, writes the files, and records each export in the audit log
+(who, when, which faces, which files), so personal data never leaves the library unrecorded.
+
+What is exported: faces *identified* as someone, that is confirmed by a reviewer or proposed
+by the decision rule and not yet reviewed (pending). Rejected proposals are left out: a
+rejection says the face is *not* that person, so it is no sighting of them (the reviewer's
+decision stays in the library's review history and audit log). Faces nobody is proposed for
+are left out too.
+
+XMP sidecars describe still images only: the MWG region schema has no time axis, and
+catalogues read regions of photos, so sightings in videos are counted but not exported.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from PIL import Image
+
+from facesight.audit import AuditAction
+from facesight.errors import (
+    InvalidInputError,
+    MediaError,
+    NotFoundError,
+    UnreadableMediaError,
+)
+from facesight.library import Library
+from facesight.records import Candidate, MediaFailure, Sighting
+from facesight.report import MediaKind, ReportRow, render_html, write_csv, write_html, write_json
+from facesight.xmp import FaceRegion, exif_orientation, sidecar_paths, write_sidecar, xmp_sidecar
+
+__all__ = [
+    "SCOPE_NOTE",
+    "XmpExport",
+    "export_report",
+    "export_xmp",
+    "report_rows",
+    "report_title",
+]
+
+SCOPE_NOTE = (
+    "Rows are the faces identified as the person: confirmed by a reviewer, or matched by the "
+    "rule above and not yet reviewed (pending). Faces a reviewer rejected are not listed."
+)
+"""What a report's rows are; append it to the decision rule shown in the report."""
+
+
+def _identity(sighting: Sighting) -> tuple[int, str, Candidate | None] | None:
+    """(person id, name, that person's candidate) of who the face is, or None."""
+    review = sighting.review
+    if review is not None and review.decision == "confirmed":
+        same = [c for c in sighting.candidates if c.person_id == review.person_id]
+        return review.person_id, review.person, same[0] if same else None
+    match = sighting.match
+    return None if match is None else (match.person_id, match.person, match)
+
+
+def _row(sighting: Sighting) -> ReportRow:
+    identity = _identity(sighting)
+    assert identity is not None  # only identified sightings become rows
+    _, name, candidate = identity
+    review = sighting.review
+    decided = review if review is not None and sighting.decision == "confirmed" else None
+    video = sighting.kind == "video"
+    return ReportRow(
+        person=name,
+        media_path=sighting.path,
+        media_kind=MediaKind(sighting.kind),
+        xyxy=sighting.xyxy,
+        width_px=sighting.width_px,
+        height_px=sighting.height_px,
+        # A confirmed face may have no candidate for its person (confirmed against the
+        # proposal, or past the top-k): no distance is known then.
+        distance=candidate.distance if candidate is not None else float("nan"),
+        fmr=candidate.fmr if candidate is not None else float("nan"),
+        decision=sighting.decision,
+        time_s=sighting.time_s if video else None,
+        start_s=sighting.start_s if video else None,
+        end_s=sighting.end_s if video else None,
+        frame=sighting.frame if video else None,
+        crop_path=sighting.crop_path,
+        captured_at=sighting.captured_at,
+        gps=sighting.gps,
+        quality=sighting.quality,
+        quality_reasons=sighting.quality_reasons,
+        reviewer=decided.reviewer if decided is not None else None,
+        decided_at=decided.decided_at if decided is not None else None,
+        face_id=sighting.face_id,
+    )
+
+
+def report_rows(library: Library, person: str | None) -> list[ReportRow]:
+    """One row per sighting of ``person`` (None: of everyone identified), for a report.
+
+    Rows are the confirmed and pending sightings (see the module docstring: rejected ones
+    are not sightings of the person), in media order, grouped by person (names sorted
+    case-insensitively) when ``person`` is None. The reviewer and decision time are those
+    of the confirmation; a pending row has none. Raises NotFoundError for a person who is
+    not enrolled.
+    """
+    rows = [_row(s) for s in library.sightings(person) if _identity(s) is not None]
+    if person is None:
+        rows.sort(key=lambda row: row.person.casefold())  # stable: media order within a person
+    return rows
+
+
+def report_title(library: Library, person: str | None) -> str:
+    """The title of a report: ``Sightings of <name as enrolled>``, or of everyone identified.
+
+    Raises NotFoundError for a person who is not enrolled.
+    """
+    if person is None:
+        return "Sightings of everyone identified"
+    person_id = library.store.person_id(person)
+    if person_id is None:
+        raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+    return f"Sightings of {library.store.person_name(person_id)}"
+
+
+def export_report(
+    library: Library,
+    rows: Sequence[ReportRow],
+    *,
+    html: str | os.PathLike[str] | None = None,
+    csv: str | os.PathLike[str] | None = None,
+    json: str | os.PathLike[str] | None = None,
+    title: str,
+    rule: str,
+) -> list[Path]:
+    """Write ``rows`` as a self-contained HTML page, CSV and/or JSON; return the files written.
+
+    ``title`` and ``rule`` (the decision rule in words, e.g. ``cli_common.decision_note``
+    plus :data:`SCOPE_NOTE`) head the HTML page. Each file is written atomically. One
+    audit record (``export.report``) lists the faces and people exported and every file
+    written, also when a later file fails; nothing is recorded when no file was written.
+    Raises InvalidInputError when no output is given, OSError from the disk.
+    """
+    outputs = [(Path(p), kind) for p, kind in ((html, "html"), (csv, "csv"), (json, "json")) if p]
+    if not outputs:
+        raise InvalidInputError("a report needs at least one output file: html, csv or json")
+    written: list[Path] = []
+    try:
+        for path, kind in outputs:
+            if kind == "html":
+                generated_at = datetime.now().astimezone()
+                page = render_html(rows, title=title, generated_at=generated_at, rule=rule)
+                write_html(page, path)
+            elif kind == "csv":
+                write_csv(rows, path)
+            else:
+                write_json(rows, path)
+            written.append(path.resolve())
+    finally:
+        if written:
+            names = dict.fromkeys(row.person for row in rows)
+            _audit(
+                library,
+                AuditAction.EXPORT_REPORT,
+                faces=[row.face_id for row in rows if row.face_id is not None],
+                people=[i for name in names if (i := library.store.person_id(name)) is not None],
+                paths=written,
+            )
+    return written
+
+
+def _audit(
+    library: Library,
+    action: AuditAction,
+    *,
+    faces: Sequence[int],
+    people: Sequence[int],
+    paths: Sequence[Path],
+) -> None:
+    # People by id only: the log never holds a name (see facesight.audit).
+    with library.store.transaction() as conn:
+        library.audit.record(
+            conn,
+            action,
+            faces=dict.fromkeys(faces),
+            people=dict.fromkeys(people),
+            paths=[str(p) for p in paths],
+        )
+
+
+# ---------------------------------------------------------------- XMP sidecars
+
+
+@dataclass
+class XmpExport:
+    """What :func:`export_xmp` did.
+
+    Attributes:
+        written: the sidecar files written, one per still image.
+        faces: face regions written, over all sidecars.
+        skipped: images with identified faces that got no sidecar, and why (the file is
+            gone or changed since it was scanned, or a sidecar of another program is in
+            the way).
+        video_sightings: identified faces in videos, which XMP regions cannot describe.
+    """
+
+    written: list[Path] = field(default_factory=list)
+    faces: int = 0
+    skipped: list[MediaFailure] = field(default_factory=list)
+    video_sightings: int = 0
+
+
+def export_xmp(
+    library: Library, output_dir: str | os.PathLike[str], *, include_pending: bool = True
+) -> XmpExport:
+    """Write an XMP sidecar of named face regions for each still image with identified faces.
+
+    Each sidecar (named by :func:`facesight.xmp.sidecar_paths`, ``photo.jpg.xmp``) has an
+    MWG ``Face`` region per confirmed sighting, and per pending one when
+    ``include_pending`` (the library's own decisions, as ``sightings`` lists them; pass
+    False when the catalogue should only hold names a person checked). The region name is
+    the person's name as enrolled. The media file must still be where it was last
+    scanned, with the size it had: its EXIF orientation maps the regions to its stored
+    pixels (as MWG requires), and a file that is gone or changed is skipped rather than
+    given regions that may be rotated or wrong. Faces in videos are counted, not exported.
+
+    One audit record (``export.xmp``) lists the faces, people and sidecars written.
+    Raises OSError from the disk.
+    """
+    result = XmpExport()
+    by_media: dict[str, list[Sighting]] = {}
+    for sighting in library.sightings():
+        if _identity(sighting) is None:
+            continue
+        if not include_pending and sighting.decision != "confirmed":
+            continue
+        if sighting.kind == "video":
+            result.video_sightings += 1
+            continue
+        by_media.setdefault(sighting.path, []).append(sighting)
+    names = sidecar_paths(by_media, output_dir)
+    faces: list[int] = []
+    people: list[int] = []
+    try:
+        for media_path, found in by_media.items():
+            failure = _write_one(names[media_path], media_path, found)
+            if failure is not None:
+                result.skipped.append(failure)
+                continue
+            result.written.append(names[media_path].resolve())
+            result.faces += len(found)
+            faces.extend(s.face_id for s in found)
+            people.extend(_person_ids(found))
+    finally:
+        _audit(library, AuditAction.EXPORT_XMP, faces=faces, people=people, paths=result.written)
+    return result
+
+
+def _person_ids(found: Sequence[Sighting]) -> list[int]:
+    return [identity[0] for s in found if (identity := _identity(s)) is not None]
+
+
+def _write_one(sidecar: Path, media_path: str, found: list[Sighting]) -> MediaFailure | None:
+    """Write the sidecar of one image; or say why not."""
+    width_px, height_px = found[0].width_px, found[0].height_px
+    try:
+        orientation = _orientation_of(Path(media_path), width_px, height_px)
+    except MediaError as error:
+        return MediaFailure.from_error(error)
+    if isinstance(orientation, MediaFailure):
+        return orientation
+    regions = [
+        FaceRegion(identity[1], s.xyxy) for s in found if (identity := _identity(s)) is not None
+    ]
+    packet = xmp_sidecar(regions, width_px, height_px, orientation=orientation)
+    try:
+        write_sidecar(sidecar, packet)
+    except InvalidInputError as error:  # another program's sidecar is in the way
+        return MediaFailure(media_path, "sidecar", str(error))
+    return None
+
+
+def _orientation_of(path: Path, width_px: int, height_px: int) -> int | MediaFailure:
+    """The file's EXIF orientation once its upright size is checked to be the scanned one;
+    or why the file cannot get a sidecar (gone, or another size now).
+
+    Raises MediaError when the file cannot be read.
+    """
+    if not path.is_file():
+        return MediaFailure(
+            str(path),
+            "missing",
+            "not found where it was last scanned; scan its new place (known content is "
+            "not analysed again), then export again",
+        )
+    orientation = exif_orientation(path)
+    try:
+        with warnings.catch_warnings():
+            # Only the header is read: no pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                stored_w, stored_h = image.size
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise UnreadableMediaError(path, f"cannot read the image size: {exc}") from exc
+    upright = (stored_h, stored_w) if orientation >= 5 else (stored_w, stored_h)
+    if upright != (width_px, height_px):
+        return MediaFailure(
+            str(path),
+            "changed",
+            f"changed since it was scanned ({upright[0]}x{upright[1]} px upright now, "
+            f"{width_px}x{height_px} px then): scan it again, then export again",
+        )
+    return orientation

@@ -290,10 +290,11 @@ class UnknownPeople:
     def name(self, cluster_id: int, name: str, *, best: int = 3, note: str = "") -> int:
         """Enroll a cluster as the person ``name`` (created on first use); return their id.
 
-        Its ``best`` faces (:meth:`best_faces`) become references, every face
-        of the cluster is confirmed as that person, stored faces are matched
-        again and the cluster is gone. Fewer references enroll faster but
-        match fewer of the person's other photos.
+        Its ``best`` faces (:meth:`best_faces`) become references (and are
+        confirmed as that person), stored faces are matched again and the
+        cluster is gone. The cluster's other faces are not confirmed by this:
+        they follow as proposed matches, each with its own score, for review.
+        Fewer references enroll faster but match fewer of the person's other photos.
 
         Raises:
             NotFoundError: no current cluster has this id.
@@ -304,9 +305,6 @@ class UnknownPeople:
         note = note or f"named from unknown person {cluster_id}"
         person_id = self.library.enroll_faces(name, chosen, note=note)
         with self.library.store.transaction() as conn:
-            for face_id in members:
-                if face_id not in chosen:
-                    self.library.reviews.decide(conn, face_id, person_id, "confirmed", note)
             conn.execute("DELETE FROM unknown_members WHERE cluster_id = ?", (cluster_id,))
             self.library.audit.record(
                 conn,

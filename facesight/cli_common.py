@@ -130,7 +130,8 @@ def cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.3f}"
+        # rates run down to 1e-12: keep their digits instead of printing 0.000
+        return f"{value:.2e}" if 0 < abs(value) < 1e-3 else f"{value:.3f}"
     if isinstance(value, list | tuple | dict):
         return json.dumps(value)
     return str(value)

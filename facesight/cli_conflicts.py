@@ -89,7 +89,7 @@ def merge(ctx: click.Context, keep: str, absorb: str, yes: bool) -> None:
     """
     if not yes:
         click.confirm(
-            f"Move {absorb!r}'s references and reviews to {keep!r} and delete {absorb!r}?",
+            f"Move the references and reviews of {absorb!r} to {keep!r} and delete {absorb!r}?",
             abort=True,
         )
     with open_library(ctx) as library:
@@ -166,11 +166,16 @@ def _sighting_row(a: AmbiguousSighting) -> dict[str, Any]:
 
 
 def _same_columns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """For CSV: every row with every column of either kind (empty where it does not apply)."""
+    """For CSV: every row with every column of either kind (empty where it does not apply).
+
+    Numbers are written whole: a rate such as 2.1e-07 would be 0.000 at three decimals.
+    """
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row))
-    return [{k: row.get(k) for k in columns} for row in rows]
+    return [
+        {k: str(v) if isinstance(v := row.get(k), float) else v for k in columns} for row in rows
+    ]
 
 
 def _with_rate(distance: float, fmr: float) -> str:

@@ -28,6 +28,7 @@ from facesight.calibrate import (
     ReferenceCalibration,
     load_reference_calibration,
 )
+from facesight.conflicts import enrollment_conflicts
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
@@ -231,6 +232,7 @@ class Library:
             quality=quality.score,
         )
         disagreement = self._disagreement(person_id, faces.embedding[index])
+        conflicts = enrollment_conflicts(self, faces.embedding[index], person_id)
         with self.store.transaction() as conn:
             person_id = person_id or self.store.add_person(conn, name)
             ref_id = self.store.add_reference(conn, person_id, ref)
@@ -244,6 +246,7 @@ class Library:
         result.added.append(str(path))
         if disagreement:
             result.disagreements.append(f"{path}: {disagreement}")
+        result.warnings.extend(f"{path}: {conflict}" for conflict in conflicts)
         result.warnings.extend(f"{path}: {w}" for w in quality.warnings)
         return person_id
 

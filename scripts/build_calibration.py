@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.progress import Progress
 
-from facesight.calibrate import ImpostorTable, ReferenceCalibration
+from facesight.calibrate import ImpostorTable, ReferenceCalibration, load_reference_calibration
 from facesight.config import resolve_library_dir
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
@@ -148,6 +148,9 @@ def main() -> None:
         command="python scripts/build_calibration.py",
         tables=tables,
         quality_factors=factors,
+        # measured by scripts/measure_video_rules.py (docs/video.md): kept as they are
+        size_factors=load_reference_calibration().size_factors,
+        fused_factors=load_reference_calibration().fused_factors,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(reference.to_json(), indent=1) + "\n")

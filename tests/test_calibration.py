@@ -109,3 +109,20 @@ def test_shipped_calibration_names_its_descriptor_and_command(embedder: FaceEmbe
     assert REFERENCE.command == "python scripts/build_calibration.py"
     assert (Path(__file__).parents[1] / "scripts" / "build_calibration.py").is_file()
     assert sorted(REFERENCE.tables) == [1, 2, 3, 4]
+
+
+def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
+    reference = load_reference_calibration()
+    # measured on lfw-dev's check half (scripts/measure_video_rules.py, docs/video.md)
+    assert reference.size_factor(18.0) == 2.4 and reference.size_factor(24.0) == 1.6
+    assert reference.size_factor(100.0) == 1.0 and reference.size_factor(None) == 1.0
+    assert reference.fused_factor(1) == 1.0 < reference.fused_factor(2) < reference.fused_factor(3)
+    assert reference.fused_factor(9) == reference.fused_factor(3)
+    poor = reference.quality_factor("poor")
+    # a small face is also a poor one: the larger factor counts, not both
+    assert reference.probe_factor(0.0, 24.0) == max(poor, 1.6)
+    assert reference.probe_factor(0.0, 200.0) == poor
+    assert reference.probe_factor(0.9, 24.0, fused=3) == 1.6 * reference.fused_factor(3)
+    calibration = Calibration(reference, (1,) * 10)
+    # a stricter probe needs a smaller distance to be named
+    assert calibration.threshold_for(1, 4.0) < calibration.threshold_for(1, 1.0)

@@ -74,6 +74,9 @@ class Matcher(Protocol):
 IN_PROCESS_BELOW = 8
 """Scans of fewer files run in this process: starting workers costs about a second."""
 
+IN_PROCESS_VIDEO_S = 20.0
+"""... unless they hold more than this much video (workers share a video's segments)."""
+
 
 def default_workers() -> int:
     """One worker per core this process may use."""
@@ -153,7 +156,7 @@ def scan_collection(
     if on_start:
         on_start(len(paths))
     workers = options.workers or default_workers()
-    in_process = len(paths) < IN_PROCESS_BELOW and not any(map(_is_video, paths))
+    in_process = _small(paths, options.max_pixels)
     tasks = _tasks(paths, store, pipeline.embedder_version, options, workers)
     assembler = VideoAssembler()
     for result in _analyzed(tasks, in_process, workers, store, pipeline, spec, crops_dir, options):
@@ -176,6 +179,20 @@ def scan_collection(
                 on_event(event)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _small(paths: list[str], max_pixels: int) -> bool:
+    """True for a scan cheaper in this process than starting workers: a few images
+    and at most ``IN_PROCESS_VIDEO_S`` of video."""
+    if len(paths) >= IN_PROCESS_BELOW:
+        return False
+    footage = 0.0
+    for path in filter(_is_video, paths):
+        try:
+            footage += probe_video(path, max_pixels).duration_s
+        except MediaError:
+            continue  # reported when its task comes
+    return footage <= IN_PROCESS_VIDEO_S
 
 
 def _is_video(path: str) -> bool:

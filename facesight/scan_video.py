@@ -41,8 +41,10 @@ __all__ = [
     "track_rows",
 ]
 
-SEGMENT_S = 30.0
-"""Longest stretch of video one worker takes at a time."""
+SEGMENT_S = 15.0
+"""Longest stretch of video one worker takes at a time. Shorter balances the
+workers better at the end of a video; each segment costs a seek and the
+decoding from the keyframe before it."""
 
 MIN_SEGMENT_S = 4.0
 """Shortest segment a short video is split into (each costs a seek and some decoding)."""
@@ -53,17 +55,17 @@ def plan_segments(
 ) -> list[VideoSegment]:
     """The segments of one video, in order, covering all of it.
 
-    Enough segments for every worker to help on a short video, at most
-    ``SEGMENT_S`` long; boundaries on the ``1 / rate_fps`` sampling grid.
+    A multiple of ``workers`` segments of at most ``SEGMENT_S`` (none shorter
+    than ``MIN_SEGMENT_S``), so every worker helps to the end; boundaries on the
+    ``1 / rate_fps`` sampling grid.
     A video of unknown duration is one segment.
     """
     if not duration_s > 0:
         return [VideoSegment(path, sha256, 0, 1, 0.0, None)]
-    count = max(
-        math.ceil(duration_s / SEGMENT_S),
-        min(max(workers, 1), math.floor(duration_s / MIN_SEGMENT_S)),
-        1,
-    )
+    workers = max(workers, 1)
+    # a multiple of the workers, so none waits idle while another ends the video
+    rounds = math.ceil(duration_s / (SEGMENT_S * workers))
+    count = max(min(rounds * workers, math.floor(duration_s / MIN_SEGMENT_S)), 1)
     bounds = [round(k * duration_s / count * rate_fps) / rate_fps for k in range(count)]
     ends: list[float | None] = [*bounds[1:], None]
     return [

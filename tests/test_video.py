@@ -54,11 +54,11 @@ def test_sampling_keeps_the_rate_and_the_scene_cuts() -> None:
 
 
 def test_segments_read_the_same_frames_as_the_whole_video() -> None:
-    whole = [(f.index, f.time_s, f.scene_cut) for f in sample_frames(HAMILTON)]
+    whole = [(f.index, f.time_s, f.scene_cut) for f in sample_frames(HAMILTON, rate_fps=4.0)]
     parts = [
         (f.index, f.time_s, f.scene_cut)
-        for start, end in [(0.0, 3.0), (3.0, 6.5), (6.5, None)]
-        for f in sample_frames(HAMILTON, start_s=start, end_s=end)
+        for start, end in [(0.0, 3.0), (3.0, 6.5), (6.5, None)]  # on the 0.25 s grid
+        for f in sample_frames(HAMILTON, rate_fps=4.0, start_s=start, end_s=end)
     ]
     assert parts == whole and any(cut for _, _, cut in whole)
 

@@ -55,7 +55,7 @@ __all__ = [
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg"})
 """File name endings scanned as video (PyAV decodes many more when asked directly)."""
 
-DEFAULT_RATE_FPS = 3.0
+DEFAULT_RATE_FPS = 2.0
 """Analysed frames per second of footage, besides scene cuts."""
 
 DEFAULT_CUT_THRESHOLD = 30.0

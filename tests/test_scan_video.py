@@ -49,7 +49,7 @@ def test_the_performer_is_found_with_a_time_range_and_the_audience_is_nobody(
         assert sighting.end_s < AUDIENCE_SHOT_S and sighting.xyxy[0] > 150
     close_up = max(found, key=lambda s: (s.end_s or 0) - (s.start_s or 0))
     assert close_up.start_s is not None and close_up.end_s is not None
-    assert close_up.start_s < 3.1 and close_up.end_s > 6.8 and (close_up.frames_seen or 0) >= 12
+    assert close_up.start_s < 3.1 and close_up.end_s > 6.8 and (close_up.frames_seen or 0) >= 8
     audience = [t for t in tracks if (t.start_s or 0) > AUDIENCE_SHOT_S]
     assert len(audience) >= 3 and all(t.match is None for t in audience)
 
@@ -82,7 +82,8 @@ def test_segments_joined_equal_one_reading_of_the_whole_video(
     pipeline = FacePipeline(detector, embedder)
     whole = analyze_video(HAMILTON, pipeline)
     segments = plan_segments(str(HAMILTON), "sha", whole.info.duration_s, 2, DEFAULT_RATE_FPS)
-    assert len(segments) == 2 and segments[1].start_s == 14 / 3  # on the 1/3 s grid
+    step = segments[1].start_s * DEFAULT_RATE_FPS
+    assert len(segments) == 2 and step == round(step)  # on the sampling grid
     assembler = VideoAssembler()
     assembled = None
     for segment in reversed(segments):  # arrival order does not matter

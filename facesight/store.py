@@ -400,6 +400,7 @@ class Store:
                 (media.sha256, path),
             )
         ]
+        kept_reviews = self._reviews_of_content(conn, media.sha256)
         conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
         media_id = int(
             conn.execute(
@@ -427,11 +428,27 @@ class Store:
             "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
             [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
         )
+        stored = []
         for face in faces:
             face_id = self._insert_face(conn, media_id, face)
+            stored.append((face_id, face))
             self._insert_candidates(conn, face_id, face.candidates)
         conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+        _carry_reviews(conn, kept_reviews, stored)
         return media_id
+
+    @staticmethod
+    def _reviews_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
+        """Review decisions about the faces of content about to be analysed again."""
+        cursor = conn.cursor()
+        cursor.row_factory = sqlite3.Row
+        return cursor.execute(
+            "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note,"
+            " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
+            " FROM reviews r JOIN faces f ON f.id = r.face_id"
+            " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
+            (sha256,),
+        ).fetchall()
 
     def _insert_face(self, conn: sqlite3.Connection, media_id: int, face: FaceRow) -> int:
         x1, y1, x2, y2 = (float(v) for v in face.xyxy)
@@ -678,3 +695,56 @@ class Store:
             frames_seen=r["frames_seen"],
             duration_s=r["duration_s"],
         )
+
+
+def _carry_reviews(
+    conn: sqlite3.Connection, reviews: list[sqlite3.Row], faces: list[tuple[int, FaceRow]]
+) -> None:
+    """Give each review of re-analysed content to the new face in the same place.
+
+    A still's face is the new face whose box overlaps the old one most (IoU >= 0.5);
+    a video track is the new track overlapping the old one's time range most (at
+    least half of the shorter). A decision whose face is not found again is dropped
+    with the old face, as before; the audit log keeps that it was made.
+    """
+    for review in reviews:
+        old = np.array([review["x1"], review["y1"], review["x2"], review["y2"]], np.float32)
+        best, best_score = None, 0.0
+        for face_id, face in faces:
+            if review["start_s"] is not None and face.start_s is not None:
+                score = _time_overlap(review["start_s"], review["end_s"], face)
+                enough = score >= 0.5
+            else:
+                score = _iou(old, np.asarray(face.xyxy, np.float32))
+                enough = score >= 0.5
+            if enough and score > best_score:
+                best, best_score = face_id, score
+        if best is not None:
+            conn.execute(
+                "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    best,
+                    review["person_id"],
+                    review["decision"],
+                    review["reviewer"],
+                    review["decided_at"],
+                    review["note"],
+                ),
+            )
+
+
+def _iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    width = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    height = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = width * height
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _time_overlap(start: float, end: float, face: FaceRow) -> float:
+    assert face.start_s is not None and face.end_s is not None
+    shared = min(end, face.end_s) - max(start, face.start_s)
+    shortest = min(end - start, face.end_s - face.start_s)
+    # + 1 ms: two one-frame tracks at the same instant overlap fully
+    return (shared + 1e-3) / (shortest + 1e-3) if shared >= 0 else 0.0

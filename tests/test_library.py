@@ -244,3 +244,22 @@ def test_face_index_notices_a_reused_face_id(library: Library) -> None:
         r["id"] for r in library.store.query("SELECT id FROM faces")
     )
     assert distances[0, 1] < 1e-3  # both ids now hold the same vector: rebuilt from the database
+
+
+def test_review_decisions_survive_reanalysis_after_a_model_upgrade(library: Library) -> None:
+    library.enroll("Joe Biden", BIDEN[:1])
+    library.scan([OBAMA_AND_BIDEN])
+    [biden] = library.sightings("Joe Biden")
+    library.confirm(biden.face_id, note="checked")
+    obama = next(s for s in library.sightings(include_unmatched=True) if s.person is None)
+    library.confirm(obama.face_id, "Joe Biden")  # a deliberate wrong assignment, kept as is
+    with library.store.transaction() as conn:
+        conn.execute("UPDATE reference_faces SET embedder = 'old', embedding = zeroblob(512)")
+        conn.execute("UPDATE media SET embedder = 'old'")
+    library.reindex()
+    assert library.stale() == (0, 0)  # every face was analysed and stored again
+    decided = [s for s in library.sightings(include_unmatched=True) if s.review is not None]
+    assert sorted(s.review.note for s in decided if s.review) == ["", "checked"]
+    assert all(s.decision == "confirmed" and s.person == "Joe Biden" for s in decided)
+    boxes = sorted(round(s.xyxy[0]) for s in decided)
+    assert boxes == sorted(round(s.xyxy[0]) for s in (biden, obama))

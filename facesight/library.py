@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,28 +26,27 @@ from facesight.calibrate import (
     ReferenceCalibration,
     load_reference_calibration,
 )
-from facesight.conflicts import enrollment_conflicts
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
     EnrollmentError,
     InvalidInputError,
     MediaError,
-    MultipleFacesError,
     NoFaceError,
     NotFoundError,
     StaleIndexError,
 )
 from facesight.faces import Faces, box_iou
 from facesight.index import FaceIndex
-from facesight.match import Gallery, calibrate_gallery, fuse, match_faces, pairwise_distances
+from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
+from facesight.library_review import ReviewMethods
+from facesight.match import Gallery, calibrate_gallery, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
-from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
+from facesight.pipeline import FacePipeline
 from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
     Comparison,
-    EnrollResult,
     FaceHit,
     ForgetResult,
     IdentifiedFace,
@@ -58,16 +55,13 @@ from facesight.records import (
     ScanSummary,
     Sighting,
 )
-from facesight.review import ReviewBook, apply_reviews
+from facesight.review import ReviewBook, apply_reviews, person_id_of
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
 from facesight.scan_workers import PipelineSpec
-from facesight.store import MatchRule, ReferenceRow, Store
+from facesight.store import MatchRule, Store
 from facesight.video import DEFAULT_RATE_FPS
 
 __all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
-
-DISAGREEMENT_FMR = 1e-2
-"""A new reference this likely to be matched by a stranger is flagged as disagreeing."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +88,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-class Library:
+class Library(EnrollMethods, ReviewMethods):
     """One facesight library directory (created if missing).
 
     Args:
@@ -157,158 +151,6 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- enrollment -----------------------------------------------------------
-
-    def enroll(
-        self,
-        name: str,
-        images: Iterable[str | Path],
-        *,
-        face: int | None = None,
-        largest: bool = False,
-        rematch: bool = True,
-    ) -> EnrollResult:
-        """Add reference images for a person (created on first use).
-
-        An image with no face, or with several faces when neither ``face``
-        (1-based, counted left to right) nor ``largest`` chooses one, is
-        refused and listed in ``failures``; the other images still count.
-        Small or blurred faces are enrolled with a warning. Stored faces are
-        matched again against the new references unless ``rematch`` is False
-        (call :meth:`rematch` once after a batch of enrollments instead).
-        """
-        name = " ".join(name.split())
-        if not name:
-            raise InvalidInputError("a person's name cannot be empty")
-        result = EnrollResult(person=name, person_id=0)
-        person_id = self.store.person_id(name)
-        for image in images:
-            try:
-                person_id = self._enroll_one(name, person_id, Path(image), face, largest, result)
-            except MediaError as error:
-                result.failures.append(MediaFailure.from_error(error))
-            except EnrollmentError as error:
-                result.failures.append(MediaFailure(error.path, "refused", error.problem))
-        if result.added and person_id is not None:
-            with self.store.transaction() as conn:
-                # No paths: file names often carry the person's name, which erasure must remove.
-                self.audit.record(
-                    conn,
-                    AuditAction.ENROLL,
-                    people=[person_id],
-                    details=f"{len(result.added)} reference image(s)",
-                )
-        if result.added and rematch:
-            self.rematch()
-        result.person_id = person_id or 0
-        return result
-
-    def _enroll_one(
-        self,
-        name: str,
-        person_id: int | None,
-        path: Path,
-        face: int | None,
-        largest: bool,
-        result: EnrollResult,
-    ) -> int | None:
-        sha = sha256_of(path)
-        image = load_image(path, self.max_pixels)
-        analyzed = self.pipeline.analyze(image.pixels)
-        index = self._choose_face(analyzed, path, face, largest)
-        quality = analyzed.quality[index]
-        faces = analyzed.faces
-        assert faces.embedding is not None
-        ref = ReferenceRow(
-            source_path=os.path.abspath(path),
-            source_sha256=sha,
-            xyxy=faces.xyxy[index],
-            kps5=faces.kps5[index],
-            score=float(faces.score[index]),
-            embedding=faces.embedding[index],
-            warnings="; ".join(quality.warnings),
-            detector=self.pipeline.detector_version,
-            embedder=self.pipeline.embedder_version,
-            quality=quality.score,
-        )
-        disagreement = self._disagreement(person_id, faces.embedding[index])
-        conflicts = enrollment_conflicts(self, faces.embedding[index], person_id)
-        with self.store.transaction() as conn:
-            person_id = person_id or self.store.add_person(conn, name)
-            ref_id = self.store.add_reference(conn, person_id, ref)
-            if ref_id is None:
-                result.already_enrolled.append(str(path))
-                return person_id
-            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
-            save_crop(image.pixels, faces.xyxy[index], crop)
-            self.store.set_reference_crop(conn, ref_id, str(crop))
-        self._gallery = None
-        result.added.append(str(path))
-        if disagreement:
-            result.disagreements.append(f"{path}: {disagreement}")
-        result.warnings.extend(f"{path}: {conflict}" for conflict in conflicts)
-        result.warnings.extend(f"{path}: {w}" for w in quality.warnings)
-        return person_id
-
-    def _disagreement(self, person_id: int | None, embedding: NDArray[np.float32]) -> str:
-        """Why a new reference may show someone else, or "" when it agrees with the others.
-
-        It disagrees when a stranger would come as close to the person's
-        current template at least 1 time in 100 (estimated FMR >= 1e-2).
-        """
-        if person_id is None:
-            return ""
-        # This person's references only: the whole gallery's calibration is not needed here.
-        mine = self.store.gallery(self.pipeline.embedder_version, person_id).embeddings
-        if len(mine) == 0:
-            return ""
-        distance = float(pairwise_distances(embedding[None], fuse(mine)[None])[0, 0])
-        fmr = float(self.reference_calibration.table(len(mine)).fmr(distance))
-        if fmr < DISAGREEMENT_FMR:
-            return ""
-        return (
-            f"this face is {distance:.3f} from the person's other {len(mine)} reference(s); "
-            f"strangers come this close {fmr:.1%} of the time: possibly a different person"
-        )
-
-    @staticmethod
-    def _choose_face(analyzed: AnalyzedFaces, path: Path, face: int | None, largest: bool) -> int:
-        count = len(analyzed)
-        if count == 0:
-            raise NoFaceError(path, "no face found; choose a photo where the face is visible")
-        if face is not None:
-            if not 1 <= face <= count:
-                raise EnrollmentError(path, f"face {face} asked for, but {count} face(s) found")
-            return face - 1
-        if largest:
-            return analyzed.largest()
-        if count > 1:
-            raise MultipleFacesError(
-                path, f"{count} faces found; pick one with --face N (1 = leftmost) or --largest"
-            )
-        return 0
-
-    def enroll_folders(
-        self, root: str | Path, *, limit: int | None = None, largest: bool = False
-    ) -> list[EnrollResult]:
-        """Enroll one person per sub-folder of ``root`` (folder name, ``_`` read as space).
-
-        Args:
-            limit: use at most this many images per person (the first by name).
-        """
-        root = Path(root)
-        if not root.is_dir():
-            raise InvalidInputError(f"{root} is not a folder of per-person sub-folders")
-        results = []
-        for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            images = [p for p in find_media([folder]) if isinstance(p, Path)][:limit]
-            if images:
-                name = folder.name.replace("_", " ")
-                results.append(self.enroll(name, images, largest=largest, rematch=False))
-        if any(r.added for r in results):
-            self.rematch()
-        return results
-
     def people(self) -> list[PersonSummary]:
         """Everyone enrolled, with reference and sighting counts."""
         return self.store.list_people(self.match_rule())
@@ -320,6 +162,10 @@ class Library:
     def calibration(self) -> Calibration:
         """The calibration of the current gallery at this library's target FPIR."""
         return self._calibrated()[1]
+
+    def _drop_gallery(self) -> None:
+        """Forget the cached gallery and calibration: the references changed."""
+        self._gallery = None
 
     def _calibrated(self) -> tuple[Gallery, Calibration]:
         if self._gallery is None:
@@ -466,124 +312,10 @@ class Library:
             decided = [
                 s
                 for s in decided
-                if _person_id(s) == person_id
+                if person_id_of(s) == person_id
                 or (include_unmatched and s.candidates and s.candidates[0].person_id == person_id)
             ]
         return sorted(decided, key=_in_media_order)
-
-    # -- review ----------------------------------------------------------------
-
-    def sighting(self, face_id: int) -> Sighting:
-        """One stored face, decided and reviewed.
-
-        Raises:
-            NotFoundError: no stored face has this id.
-        """
-        found = self.sightings_by_face([face_id])
-        if not found:
-            raise NotFoundError(f"no stored face has id {face_id}; see `facesight sightings --all`")
-        return found[0]
-
-    def pending(self) -> list[Sighting]:
-        """Proposed matches no reviewer has decided on yet, in media order."""
-        return [s for s in self.sightings() if s.decision == "pending"]
-
-    def confirm(
-        self,
-        face_id: int,
-        person: str | None = None,
-        *,
-        as_reference: bool = False,
-        note: str = "",
-    ) -> Sighting:
-        """Say that a stored face is ``person`` (default: the proposed match).
-
-        Naming someone else than the proposal (assigning) also rejects the
-        proposal. With ``as_reference`` the face becomes one of the person's
-        references, and stored faces are matched again.
-
-        Raises:
-            NotFoundError: unknown face or person.
-            InvalidInputError: no person given and none proposed.
-        """
-        sighting = self.sighting(face_id)
-        target = self._person_to_decide(sighting, person)
-        with self.store.transaction() as conn:
-            current = _person_id(sighting)
-            if current is not None and current != target:
-                self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
-            self.reviews.decide(conn, face_id, target, "confirmed", note)
-            if as_reference:
-                self._reference_from_face(conn, sighting, target)
-        if as_reference:
-            self._gallery = None
-            self.rematch()
-        return self.sighting(face_id)
-
-    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
-        """Say that a stored face is not ``person`` (default: who it is proposed or
-        confirmed as); that person is never proposed for this face again."""
-        sighting = self.sighting(face_id)
-        target = self._person_to_decide(sighting, person)
-        with self.store.transaction() as conn:
-            self.reviews.decide(conn, face_id, target, "rejected", note)
-        return self.sighting(face_id)
-
-    def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
-        if person is not None:
-            person_id = self.store.person_id(person)
-            if person_id is None:
-                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
-            return person_id
-        current = _person_id(sighting)
-        if current is None:
-            raise InvalidInputError(
-                f"face {sighting.face_id} has no proposed match: say who it is (--as NAME)"
-            )
-        return current
-
-    def _reference_from_face(
-        self, conn: sqlite3.Connection, sighting: Sighting, person_id: int
-    ) -> int | None:
-        """Make a stored face one of ``person_id``'s references (in ``conn``)."""
-        row = self.store.face_reference_row(sighting.face_id)
-        ref_id = self.store.add_reference(conn, person_id, row)
-        if ref_id is None:
-            return None
-        if sighting.crop_path and Path(sighting.crop_path).exists():
-            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
-            crop.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sighting.crop_path, crop)
-            self.store.set_reference_crop(conn, ref_id, str(crop))
-        self.audit.record(
-            conn, AuditAction.REFERENCE_FROM_FACE, faces=[sighting.face_id], people=[person_id]
-        )
-        return ref_id
-
-    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
-        """Enroll stored faces as references of ``name`` (created on first use).
-
-        Each face is also confirmed as that person; stored faces are matched
-        again. Returns the person's id.
-        """
-        name = " ".join(name.split())
-        if not name:
-            raise InvalidInputError("a person's name cannot be empty")
-        sightings = self.sightings_by_face(list(face_ids))
-        missing = set(face_ids) - {s.face_id for s in sightings}
-        if missing:
-            raise NotFoundError(f"no stored face has id(s) {sorted(missing)}")
-        with self.store.transaction() as conn:
-            person_id = self.store.person_id(name) or self.store.add_person(conn, name)
-            for sighting in sightings:
-                self._reference_from_face(conn, sighting, person_id)
-                self.reviews.decide(conn, sighting.face_id, person_id, "confirmed", note)
-            self.audit.record(
-                conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
-            )
-        self._gallery = None
-        self.rematch()
-        return person_id
 
     def _as_reviewed(self, found: list[Sighting]) -> list[Sighting]:
         """Stored sightings re-decided under this library's settings, then as reviewed."""
@@ -833,14 +565,6 @@ class Library:
         self.rematch()
         self.store.checkpoint()
         return ForgetResult(stored_name, refs, cands, removed)
-
-
-def _person_id(sighting: Sighting) -> int | None:
-    """The id of who the sighting is (confirmed, else proposed), or None."""
-    if sighting.review is not None and sighting.review.decision == "confirmed":
-        return sighting.review.person_id
-    match = sighting.match
-    return match.person_id if match is not None else None
 
 
 def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:

@@ -23,7 +23,7 @@ from facesight.audit import AuditAction, AuditLog
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Review, Sighting
 
-__all__ = ["ReviewBook", "apply_reviews"]
+__all__ = ["ReviewBook", "apply_reviews", "person_id_of"]
 
 _CHUNK = 500
 
@@ -119,3 +119,11 @@ def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
     kept = [c for c in sighting.candidates if c.person_id not in rejected]
     shown = confirmed[-1] if confirmed else latest[-1]
     return replace(sighting, candidates=kept, review=shown)
+
+
+def person_id_of(sighting: Sighting) -> int | None:
+    """The id of who the sighting is (confirmed, else proposed), or None."""
+    if sighting.review is not None and sighting.review.decision == "confirmed":
+        return sighting.review.person_id
+    match = sighting.match
+    return match.person_id if match is not None else None

@@ -1,0 +1,154 @@
+"""The review half of ``Library``: deciding on stored faces, and faces made references.
+
+``Library`` inherits these methods; they live here to keep the facade's module
+small. They use the library's store, review book, audit log and crops folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facesight.audit import AuditAction, AuditLog
+from facesight.errors import InvalidInputError, NotFoundError
+from facesight.records import Sighting
+from facesight.review import ReviewBook, person_id_of
+from facesight.store import Store
+
+__all__ = ["ReviewMethods"]
+
+
+class ReviewMethods:
+    """Review decisions on stored faces (mixed into ``Library``)."""
+
+    store: Store
+    reviews: ReviewBook
+    audit: AuditLog
+    crops_dir: Path
+
+    if TYPE_CHECKING:
+
+        def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
+
+        def sightings(
+            self, person: str | None = None, *, include_unmatched: bool = False
+        ) -> list[Sighting]: ...
+
+        def rematch(self) -> int: ...
+
+        def _drop_gallery(self) -> None: ...
+
+    def sighting(self, face_id: int) -> Sighting:
+        """One stored face, decided and reviewed.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        found = self.sightings_by_face([face_id])
+        if not found:
+            raise NotFoundError(f"no stored face has id {face_id}; see `facesight sightings --all`")
+        return found[0]
+
+    def pending(self) -> list[Sighting]:
+        """Proposed matches no reviewer has decided on yet, in media order."""
+        return [s for s in self.sightings() if s.decision == "pending"]
+
+    def confirm(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        as_reference: bool = False,
+        note: str = "",
+    ) -> Sighting:
+        """Say that a stored face is ``person`` (default: the proposed match).
+
+        Naming someone else than the proposal (assigning) also rejects the
+        proposal. With ``as_reference`` the face becomes one of the person's
+        references, and stored faces are matched again.
+
+        Raises:
+            NotFoundError: unknown face or person.
+            InvalidInputError: no person given and none proposed.
+        """
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        with self.store.transaction() as conn:
+            current = person_id_of(sighting)
+            if current is not None and current != target:
+                self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
+            self.reviews.decide(conn, face_id, target, "confirmed", note)
+            if as_reference:
+                self._reference_from_face(conn, sighting, target)
+        if as_reference:
+            self._drop_gallery()
+            self.rematch()
+        return self.sighting(face_id)
+
+    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+        """Say that a stored face is not ``person`` (default: who it is proposed or
+        confirmed as); that person is never proposed for this face again."""
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        with self.store.transaction() as conn:
+            self.reviews.decide(conn, face_id, target, "rejected", note)
+        return self.sighting(face_id)
+
+    def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
+        if person is not None:
+            person_id = self.store.person_id(person)
+            if person_id is None:
+                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+            return person_id
+        current = person_id_of(sighting)
+        if current is None:
+            raise InvalidInputError(
+                f"face {sighting.face_id} has no proposed match: say who it is (--as NAME)"
+            )
+        return current
+
+    def _reference_from_face(
+        self, conn: sqlite3.Connection, sighting: Sighting, person_id: int
+    ) -> int | None:
+        """Make a stored face one of ``person_id``'s references (in ``conn``)."""
+        row = self.store.face_reference_row(sighting.face_id)
+        ref_id = self.store.add_reference(conn, person_id, row)
+        if ref_id is None:
+            return None
+        if sighting.crop_path and Path(sighting.crop_path).exists():
+            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
+            crop.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sighting.crop_path, crop)
+            self.store.set_reference_crop(conn, ref_id, str(crop))
+        self.audit.record(
+            conn, AuditAction.REFERENCE_FROM_FACE, faces=[sighting.face_id], people=[person_id]
+        )
+        return ref_id
+
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+        """Enroll stored faces as references of ``name`` (created on first use).
+
+        Each face is also confirmed as that person; stored faces are matched
+        again. Returns the person's id.
+        """
+        name = " ".join(name.split())
+        if not name:
+            raise InvalidInputError("a person's name cannot be empty")
+        sightings = self.sightings_by_face(list(face_ids))
+        missing = set(face_ids) - {s.face_id for s in sightings}
+        if missing:
+            raise NotFoundError(f"no stored face has id(s) {sorted(missing)}")
+        with self.store.transaction() as conn:
+            person_id = self.store.person_id(name) or self.store.add_person(conn, name)
+            for sighting in sightings:
+                self._reference_from_face(conn, sighting, person_id)
+                self.reviews.decide(conn, sighting.face_id, person_id, "confirmed", note)
+            self.audit.record(
+                conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
+            )
+        self._drop_gallery()
+        self.rematch()
+        return person_id

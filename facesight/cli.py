@@ -221,6 +221,12 @@ class _ScanProgress:
         self.started = time.perf_counter()
 
     def event(self, event: ScanEvent) -> None:
+        if event.status == "segment" and event.part is not None:
+            done, count = event.part
+            name = Path(event.path).name
+            self.progress.update(self.task, description=f"scanning ({name}: {done}/{count})")
+            return
+        self.progress.update(self.task, description="scanning")
         if event.failure is not None:
             failure = event.failure
             self.progress.console.print(

@@ -115,7 +115,10 @@ class ScanEvent:
     """Progress of one file: ``status`` is scanned, skipped or failed.
 
     A video's ``faces`` are its tracks, ``footage_s`` its duration; a video
-    scanned up to some damage is ``scanned`` with its ``failure`` too.
+    scanned up to some damage is ``scanned`` with its ``failure`` too. While a
+    long video is analysed, each finished segment but the last gives a
+    ``segment`` event with ``part`` = (segments done, of how many): progress
+    within the file, not a file done.
     """
 
     path: str
@@ -124,6 +127,7 @@ class ScanEvent:
     matched: int = 0
     failure: MediaFailure | None = None
     footage_s: float = 0.0
+    part: tuple[int, int] | None = None
 
 
 def scan_collection(
@@ -162,6 +166,9 @@ def scan_collection(
     for result in _analyzed(tasks, in_process, workers, store, pipeline, spec, crops_dir, options):
         if isinstance(result, AnalyzedSegment):
             video = assembler.add(result)
+            if video is None and on_event:
+                part = (result.segment.index + 1, result.segment.count)
+                on_event(ScanEvent(result.segment.path, "segment", part=part))
             if video is not None:
                 summary.files_seen += 1
                 for event in _store_video(store, pipeline, match, video, summary, options):

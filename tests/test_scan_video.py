@@ -19,6 +19,7 @@ from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.library import Library
 from facesight.pipeline import FacePipeline, analyze_video
+from facesight.scan import ScanEvent
 from facesight.scan_video import VideoAssembler, plan_segments
 from facesight.scan_workers import AnalyzedSegment
 from facesight.video import DEFAULT_RATE_FPS, format_timecode
@@ -190,3 +191,13 @@ def test_a_scan_killed_mid_video_redoes_that_video_without_duplicates(tmp_path: 
     subprocess.run(scan(clean), env=env, check=True, capture_output=True)
     resumed = _video_state(killed / "facesight.db")
     assert resumed and resumed == _video_state(clean / "facesight.db")
+
+
+def test_a_long_video_reports_its_segments_as_it_goes(library: Library, tmp_path: Path) -> None:
+    clip = loop_video(HAMILTON, tmp_path / "three_times.mp4", 3)  # 27.5 s: shared by workers
+    events: list[ScanEvent] = []
+    summary = library.scan([clip], workers=2, on_event=events.append)
+    parts = [e.part for e in events if e.status == "segment"]
+    assert parts and all(part is not None and part[0] < part[1] for part in parts)
+    assert [e.status for e in events if e.status != "segment"] == ["scanned"]
+    assert summary.videos_scanned == 1 and 27.0 < summary.footage_s < 28.0

@@ -7,9 +7,7 @@ so the file must still be where it was scanned.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw
 
 from facesight.errors import MediaError
+from facesight.files import atomic_file
 from facesight.media import load_image
 from facesight.records import MediaFailure, Sighting
 from facesight.video import format_timecode, read_frame_at
@@ -92,12 +91,6 @@ def write_sighting_frames(sightings: list[Sighting], directory: Path) -> Iterato
             yield FrameWritten(sighting.face_id, None, MediaFailure.from_error(error))
             continue
         target = directory / _file_name(sighting)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                image.save(handle, format="JPEG", quality=90)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(target) as handle:
+            image.save(handle, format="JPEG", quality=90)
         yield FrameWritten(sighting.face_id, target)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.errors import MediaError
 from facesight.faces import Faces
+from facesight.files import atomic_file
 from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.quality import FaceQuality, assess_quality
 from facesight.track import FaceTracker, Track, TrackedFace
@@ -126,27 +125,11 @@ class FacePipeline:
 
 
 def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) -> None:
-    """Write a JPEG of the face box with a margin, atomically (temp file + rename)."""
-    height, width = pixels.shape[:2]
-    x1, y1, x2, y2 = (float(v) for v in xyxy)
-    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
-    box = (
-        max(0, int(x1 - mx)),
-        max(0, int(y1 - my)),
-        min(width, int(np.ceil(x2 + mx))),
-        min(height, int(np.ceil(y2 + my))),
-    )
-    crop = Image.fromarray(pixels).crop(box)
+    """Write a JPEG of the face box with a margin (``crop_face``), atomically."""
+    crop = Image.fromarray(crop_face(pixels, xyxy))
     crop.thumbnail((CROP_MAX_SIDE_PX, CROP_MAX_SIDE_PX))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            crop.save(handle, format="JPEG", quality=90)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        crop.save(handle, format="JPEG", quality=90)
 
 
 @dataclass(frozen=True)

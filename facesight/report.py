@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from importlib.metadata import version
 from pathlib import Path, PurePath
 
 from facesight.errors import InvalidInputError
+from facesight.files import write_text_atomically
 from facesight.video import format_timecode
 
 __all__ = [
@@ -547,12 +547,4 @@ def write_html(html_text: str, path: str | os.PathLike[str]) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, text, newline="")

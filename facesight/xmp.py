@@ -30,7 +30,6 @@ import hashlib
 import math
 import os
 import re
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -48,6 +47,7 @@ from facesight.errors import (
     UnreadableMediaError,
     UnsupportedMediaError,
 )
+from facesight.files import write_text_atomically
 
 __all__ = [
     "FaceRegion",
@@ -273,15 +273,7 @@ def write_sidecar(path: str | os.PathLike[str], packet: str) -> None:
             f"{target} exists and was not written by facesight; it may hold edits from "
             "another program, so it is left alone: export to an empty folder or move it away"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".xmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(packet)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(target, packet)
 
 
 def _ours(path: Path) -> bool:

@@ -7,8 +7,6 @@ can be mailed or archived as a single file and prints on one page.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +14,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from facesight.eval.plots import png_data_uri
+from facesight.files import write_text_atomically
 
 __all__ = ["ReportSection", "render_report", "write_report"]
 
@@ -108,12 +107,4 @@ def write_report(path: Path, html: str) -> None:
     The parent folder is created; readers never see a half-written page. OSError from the
     disk propagates.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomically(path, html)

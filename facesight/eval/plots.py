@@ -7,8 +7,6 @@ Plots are drawn with matplotlib's non-GUI Agg canvas on a private ``Figure`` (ne
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, UnreadableMediaError, UnsupportedMediaError
+from facesight.files import atomic_file
 
 __all__ = ["ErrorCurve", "error_curve", "png_data_uri", "save_det_plot"]
 
@@ -114,15 +113,8 @@ def save_det_plot(
         raise InvalidInputError("save_det_plot: no curves to plot; pass at least one ErrorCurve")
     figure = _det_figure(curves, title=title, x_label=x_label, y_label=y_label, marks=marks)
     FigureCanvasAgg(figure)  # attaches the Agg canvas, so savefig needs no GUI backend
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        figure.savefig(handle, format="png", dpi=DPI)
 
 
 def _det_figure(

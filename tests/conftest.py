@@ -13,6 +13,9 @@ from facesight.library import Library
 
 from .paths import PEOPLE, SHARED_FACES
 
+# the browser and exiftool fixtures: real outside tools, shared by the report tests
+pytest_plugins = ["tests.tools"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not PEOPLE.is_dir():

@@ -26,7 +26,7 @@ from facesight.reporting import export_xmp, report_rows
 from facesight.xmp import exif_orientation
 
 from .paths import PEOPLE, REPO, SHARED_FACES
-from .test_report import CHROMIUM_FLAGS, _unavailable
+from .tools import read_xmp
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -106,29 +106,6 @@ def exports(
 
 
 # ---------------------------------------------------------------- the pages in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
-        _unavailable("Debian's chromium and chromium-driver are not installed")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _unavailable("selenium is not installed (a test extra)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    # An explicit driver path: Selenium Manager (which downloads drivers) never runs.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _open(browser: WebDriver, path: Path) -> dict[str, Any]:
@@ -220,28 +197,10 @@ def test_csv_and_json_hold_the_rows_of_the_library(exports: Exports, name: str) 
 # ---------------------------------------------------------------- XMP sidecars
 
 
-@pytest.fixture(scope="module")
-def exiftool() -> str:
-    path = shutil.which("exiftool")
-    if path is None:
-        reason = "ExifTool (Debian's libimage-exiftool-perl) is not installed"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI must install it: scripts/setup.sh test)")
-        pytest.skip(f"{reason}; install with: sudo bash scripts/setup.sh test")
-    return path
-
-
 def _read_xmp(exiftool: str, folder: Path) -> dict[str, dict[str, Any]]:
     """Each sidecar in ``folder`` as ExifTool reads it, by file name."""
     paths = sorted(folder.glob("*.xmp"))
-    done = subprocess.run(
-        [exiftool, "-q", "-j", "-struct", "-n", "-XMP:all", *map(str, paths)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    assert done.stderr == b"", done.stderr
-    infos: list[dict[str, Any]] = json.loads(done.stdout)
+    infos = read_xmp(exiftool, *paths)
     return {path.name: info for path, info in zip(paths, infos, strict=True)}
 
 

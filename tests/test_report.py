@@ -5,9 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,18 +40,6 @@ JOLIE = PEOPLE / "Angelina_Jolie" / "deepface_img1.jpg"
 ODD_NAME = 'Zoë <O\'Brien> & "Co"'
 RULE = "A candidate is a match at distance <= 0.52 (1 in 1,000 false identifications)."
 GENERATED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-default-apps",
-    "--no-first-run",
-    "--window-size=1400,1000",
-)
 
 
 def _largest_box(detector: FaceDetector, pixels: np.ndarray) -> tuple[float, float, float, float]:
@@ -116,36 +101,6 @@ def rows(tmp_path_factory: pytest.TempPathFactory, detector: FaceDetector) -> li
 
 
 # ---------------------------------------------------------------- the page in Chromium
-
-
-def _unavailable(reason: str) -> None:
-    # CI installs Chromium through scripts/setup.sh: there, a missing browser is a failure.
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must install it: scripts/setup.sh test)")
-    pytest.skip(f"{reason}; install with: sudo bash scripts/setup.sh test")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if chromium is None or chromedriver is None:
-        _unavailable("Debian's chromium and chromium-driver are not installed")
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _unavailable("selenium is not installed (a test extra)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(chromium)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    # An explicit driver path: Selenium Manager (which downloads drivers) never runs.
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(chromedriver)))
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture(scope="module")

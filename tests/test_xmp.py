@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -28,6 +24,7 @@ from facesight.xmp import (
 )
 
 from .paths import GROUP, PEOPLE
+from .tools import read_xmp
 
 COUPLE = GROUP / "deepface_couple.jpg"
 ODD_NAMES = ['Zoë "Q" <O\'Brien> & Co', "李小龍", "Ελένη\tΠαπαδοπούλου", "José 🙂"]  # noqa: RUF001
@@ -43,29 +40,6 @@ UPRIGHT = {
 }
 # ... and the one that makes the stored image from an upright one.
 STORED = {**UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
-
-
-@pytest.fixture(scope="module")
-def exiftool() -> str:
-    path = shutil.which("exiftool")
-    if path is None:
-        reason = "ExifTool (Debian's libimage-exiftool-perl) is not installed"
-        if os.environ.get("CI"):  # CI installs it through scripts/setup.sh
-            pytest.fail(f"{reason} (CI must install it: scripts/setup.sh test)")
-        pytest.skip(f"{reason}; install with: sudo bash scripts/setup.sh test")
-    return path
-
-
-def _exiftool(exiftool: str, *paths: Path) -> list[dict[str, object]]:
-    done = subprocess.run(
-        [exiftool, "-q", "-j", "-struct", "-n", "-XMP:all", *map(str, paths)],
-        capture_output=True,
-        check=True,
-        timeout=60,
-    )
-    assert done.stderr == b"", done.stderr
-    result: list[dict[str, object]] = json.loads(done.stdout)
-    return result
 
 
 def _regions(info: dict[str, object]) -> tuple[dict[str, object], list[dict[str, object]]]:
@@ -87,7 +61,7 @@ def test_sidecar_of_real_faces_reads_back_in_exiftool(
     assert path.name == "deepface_couple.jpg.xmp"
     ET.parse(path)  # well-formed XML
 
-    (info,) = _exiftool(exiftool, path)
+    (info,) = read_xmp(exiftool, path)
     dims, listed = _regions(info)
     assert dims == {"W": image.width_px, "H": image.height_px, "Unit": "pixel"}
     assert [r["Name"] for r in listed] == ["Anna", "Ben"]
@@ -110,7 +84,7 @@ def test_special_characters_in_names_round_trip(tmp_path: Path, exiftool: str) -
     path = tmp_path / "odd.jpg.xmp"
     write_sidecar(path, xmp_sidecar(regions, 100, 50))
     ET.parse(path)
-    (info,) = _exiftool(exiftool, path)
+    (info,) = read_xmp(exiftool, path)
     _, listed = _regions(info)
     assert [r["Name"] for r in listed] == ODD_NAMES
     assert info["PersonInImage"] == ODD_NAMES
@@ -120,7 +94,7 @@ def test_unnamed_face_has_a_region_but_no_person(tmp_path: Path, exiftool: str) 
     path = tmp_path / "x.jpg.xmp"
     regions = [FaceRegion("", (0, 0, 10, 10)), FaceRegion("Ann", (10, 0, 20, 10))]
     write_sidecar(path, xmp_sidecar(regions, 40, 20))
-    (info,) = _exiftool(exiftool, path)
+    (info,) = read_xmp(exiftool, path)
     _, listed = _regions(info)
     assert ["Name" in r for r in listed] == [False, True]
     assert info["PersonInImage"] == "Ann" or info["PersonInImage"] == ["Ann"]
@@ -129,7 +103,7 @@ def test_unnamed_face_has_a_region_but_no_person(tmp_path: Path, exiftool: str) 
 def test_boxes_are_clipped_to_the_image(tmp_path: Path, exiftool: str) -> None:
     path = tmp_path / "edge.jpg.xmp"
     write_sidecar(path, xmp_sidecar([FaceRegion("Edge", (-10, -20, 50, 40))], 100, 80))
-    (info,) = _exiftool(exiftool, path)
+    (info,) = read_xmp(exiftool, path)
     _, (region,) = _regions(info)
     assert region["Area"] == {"X": 0.25, "Y": 0.25, "W": 0.5, "H": 0.5, "Unit": "normalized"}
 
@@ -162,7 +136,7 @@ def test_regions_follow_exif_orientation_to_stored_pixels(
         paths.append(sidecar_path(media, tmp_path))
 
     want = upright_pixels[y1:y2, x1:x2]
-    for orientation, info in enumerate(_exiftool(exiftool, *paths), start=1):
+    for orientation, info in enumerate(read_xmp(exiftool, *paths), start=1):
         dims, (region,) = _regions(info)
         stored = np.asarray(Image.open(tmp_path / f"photo{orientation}.png").convert("RGB"))
         assert (dims["W"], dims["H"]) == (stored.shape[1], stored.shape[0])

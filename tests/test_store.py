@@ -108,7 +108,7 @@ def test_version_1_library_upgrades_keeping_its_rows(tmp_path: Path) -> None:
         conn.execute("INSERT INTO people (name, created_at) VALUES ('Ada', 'then')")
     with Store(path) as store:
         versions = [r[0] for r in store.query("SELECT version FROM schema_migrations")]
-        assert versions == [1, 2, 3]
+        assert versions == [m.version for m in MIGRATIONS]
         assert store.query("SELECT name FROM people")[0]["name"] == "Ada"
         columns = {r["name"] for r in store.query("PRAGMA table_info(candidates)")}
         assert {"fmr", "reference_distance", "template_size"} <= columns

@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     REVIEW_REJECT = "review.reject"
     REFERENCE_FROM_FACE = "reference.from_face"
     SEARCH_FACE = "search.face"
+    SEARCH_IDENTIFY = "search.identify"
     EXPORT_REPORT = "export.report"
     EXPORT_XMP = "export.xmp"
     EXPORT_FRAMES = "export.frames"

@@ -41,10 +41,10 @@ from facesight.config import ENV_LIBRARY
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
-from facesight.frames import write_sighting_frames
+from facesight.frames import FrameWritten
 from facesight.library import Library
 from facesight.media import DEFAULT_MAX_PIXELS
-from facesight.records import ScanSummary, Sighting
+from facesight.records import ScanSummary
 from facesight.scan import ScanEvent
 from facesight.video import DEFAULT_RATE_FPS, format_timecode
 
@@ -388,7 +388,8 @@ def sightings(
         found = library.sightings(person, include_unmatched=include_all)
         note = decision_note(library)
     if frames is not None:
-        _write_frames(found, frames)
+        with open_library(ctx) as library:
+            _report_frames(library.write_frames(found, frames), frames)
     rows = [sighting_row(s) for s in found]
     if not (as_json or as_csv):
         rows = [r | {"when": when(r)} for r in rows]
@@ -401,9 +402,9 @@ def sightings(
     print_rows(rows, as_json, as_csv, f"Sightings{' of ' + person if person else ''}")
 
 
-def _write_frames(found: list[Sighting], directory: Path) -> None:
+def _report_frames(results: list[FrameWritten], directory: Path) -> None:
     written = 0
-    for result in write_sighting_frames(found, directory):
+    for result in results:
         if result.failure is not None:
             failure = result.failure
             console(stderr=True).print(

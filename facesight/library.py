@@ -37,6 +37,7 @@ from facesight.errors import (
     StaleIndexError,
 )
 from facesight.faces import Faces, box_iou
+from facesight.frames import FrameWritten, write_sighting_frames
 from facesight.index import FaceIndex
 from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library_review import ReviewMethods
@@ -491,7 +492,10 @@ class Library(EnrollMethods, ReviewMethods):
         faces = analyzed.faces
         assert faces.embedding is not None
         qualities = np.array([q.score for q in analyzed.quality])
-        ranked = self.match(faces.embedding, qualities, top_k=top_k)
+        widths = (faces.xyxy[:, 2] - faces.xyxy[:, 0]).astype(np.float64)
+        ranked = self.match(faces.embedding, qualities, top_k=top_k, widths=widths)
+        with self.store.transaction() as conn:
+            self.audit.record(conn, AuditAction.SEARCH_IDENTIFY, paths=[os.path.abspath(image)])
         return [
             IdentifiedFace(
                 i + 1,
@@ -504,6 +508,19 @@ class Library(EnrollMethods, ReviewMethods):
             )
             for i in range(len(faces))
         ]
+
+    def write_frames(self, sightings: list[Sighting], directory: Path) -> list[FrameWritten]:
+        """Write each sighting's best frame with its box drawn (``facesight.frames``),
+        with one audit record of the export."""
+        written = list(write_sighting_frames(sightings, directory))
+        with self.store.transaction() as conn:
+            self.audit.record(
+                conn,
+                AuditAction.EXPORT_FRAMES,
+                faces=[w.face_id for w in written if w.path is not None],
+                paths=[os.path.abspath(directory)],
+            )
+        return written
 
     def compare(self, a: str | Path, b: str | Path) -> Comparison:
         """1:1: the distance between the largest face of each image, and what it means."""

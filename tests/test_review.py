@@ -97,11 +97,20 @@ def test_the_audit_log_is_append_only_and_forgets_no_action_but_every_name(
 ) -> None:
     with _open(reviewed, detector, embedder, "carol") as lib:
         lib.confirm(lib.pending()[0].face_id)
+        lib.write_frames(lib.sightings("Barack Obama"), reviewed / "evidence")
+        lib.identify(JOLIE[0])
         lib.search_face(OBAMA[0])
         lib.forget("Angelina Jolie")
         records = lib.audit.records()
-        assert [r.action for r in records[:3]] == ["forget", "search.face", "review.confirm"]
-        assert {r.actor for r in records[:3]} == {"carol"}
+        assert [r.action for r in records[:5]] == [
+            "forget",
+            "search.face",
+            "search.identify",
+            "export.frames",
+            "review.confirm",
+        ]
+        assert {r.actor for r in records[:5]} == {"carol"}
+        assert records[3].items["paths"] == [str(reviewed / "evidence")]
         assert [r.action for r in lib.audit.records(action="enroll")] == ["enroll", "enroll"]
         assert records[1].items["paths"] == [str(OBAMA[0])]
     db = sqlite3.connect(reviewed / Library.DB_NAME)

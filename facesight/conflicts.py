@@ -353,24 +353,27 @@ def enrollment_conflicts(
     sizes = tuple(int(s) for s in templates.sizes)
     calibration = Calibration(library.reference_calibration, sizes, 1.0, library.target_fpir)
     distances = pairwise_distances(np.asarray(embedding, np.float32)[None], templates.vectors)[0]
+    # one vectorised estimate per template size, not one call per enrolled person
+    fmrs = np.empty(len(distances), np.float64)
+    for size in np.unique(templates.sizes):
+        columns = templates.sizes == size
+        fmrs[columns] = calibration.fmrs(distances[columns], int(size))
+    if library.max_distance is not None:
+        same_face = distances <= library.max_distance
+    else:
+        same_face = fmrs <= calibration.alpha
     skip = distinct_pairs(library.store.connection)
     messages = []
-    for j, other in enumerate(int(i) for i in templates.person_ids):
+    for j in np.flatnonzero(same_face):
+        other = int(templates.person_ids[j])
         if other == person_id or (person_id is not None and _ordered(person_id, other) in skip):
             continue
-        distance = float(distances[j])
-        fmr = calibration.fmr(distance, sizes[j])
-        same = (
-            distance <= library.max_distance
-            if library.max_distance is not None
-            else calibration.is_match(fmr)
+        distance, fmr = float(distances[j]), float(fmrs[j])
+        messages.append(
+            f"this face matches {templates.names[j]!r} (person #{other}, {sizes[j]} "
+            f"reference(s)) at distance {distance:.3f}; strangers come this close "
+            f"{fmr:.1e} of the time: the same face under two names? see `facesight conflicts`"
         )
-        if same:
-            messages.append(
-                f"this face matches {templates.names[j]!r} (person #{other}, {sizes[j]} "
-                f"reference(s)) at distance {distance:.3f}; strangers come this close "
-                f"{fmr:.1e} of the time: the same face under two names? see `facesight conflicts`"
-            )
     return messages
 
 

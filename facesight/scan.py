@@ -429,7 +429,7 @@ def _store_video(
         _report(store, summary, error, options, None)
     matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
     footage = video.info.duration_s or (video.tracks[-1].end_s if video.tracks else 0.0)
-    return [ScanEvent(video.path, "scanned", len(rows), matched, failure, footage_s=footage or 0.0)]
+    return [ScanEvent(video.path, "scanned", len(rows), matched, failure, footage_s=footage)]
 
 
 def _media_row(result: AnalyzedFile, pipeline: FacePipeline, face_count: int) -> MediaRow:

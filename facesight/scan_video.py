@@ -158,7 +158,7 @@ def track_descriptors(
         np.stack([t.descriptor() for t in tracks]).astype(np.float32),
         np.array([t.best.quality for t in tracks], np.float64),
         np.array([t.best.width_px for t in tracks], np.float64),
-        np.array([min(len(t.faces), FUSED_FACES) for t in tracks], np.int64),
+        np.array([min(t.frames_seen, FUSED_FACES) for t in tracks], np.int64),
     )
 
 

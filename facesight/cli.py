@@ -91,8 +91,9 @@ __all__ = ["cli", "main"]
 @click.option(
     "--user",
     envvar="FACESIGHT_USER",
-    help="Who is acting, for review decisions and the audit log. Default: $FACESIGHT_USER, "
-    "else the login name.",
+    help="The name you act under, for review decisions and the audit log, recorded as a "
+    "claimed name beside the operating-system account (not checked). Default: "
+    "$FACESIGHT_USER, else none: the account's name is used.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log model loading and providers.")
 @click.pass_context
@@ -610,16 +611,30 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
 @cli.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--with-sightings",
+    is_flag=True,
+    help="Also erase the faces confirmed as this person in scanned media, with their "
+    "descriptors and crops (otherwise they stay, as faces of nobody known).",
+)
 @click.pass_context
-def forget(ctx: click.Context, name: str, yes: bool) -> None:
-    """Erase a person and everything derived from them (references, crops, matches)."""
+def forget(ctx: click.Context, name: str, yes: bool, with_sightings: bool) -> None:
+    """Erase a person and everything derived from them (references, crops, matches).
+
+    The audit log keeps that the erasure happened; its paths and notes that
+    may hold the name are blanked (the hash chain still verifies). Faces of
+    the person in scanned media stay unless --with-sightings; see docs/review.md.
+    """
     if not yes:
-        click.confirm(f"Erase {name!r} and all their references and matches?", abort=True)
+        what = " and their confirmed sightings" if with_sightings else ""
+        click.confirm(f"Erase {name!r} and all their references and matches{what}?", abort=True)
     with open_library(ctx) as library:
-        result = library.forget(name)
+        result = library.forget(name, with_sightings=with_sightings)
     console().print(
         f"Erased {result.person}: {result.references_removed} reference(s), "
-        f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)."
+        f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)"
+        + (f", {result.faces_removed} confirmed face(s)" if with_sightings else "")
+        + f"; {result.audit_records_erased} audit record(s) blanked."
     )
 
 

@@ -183,9 +183,9 @@ def review_reject(ctx: click.Context, face_id: int, person: str | None, note: st
     console().print(f"face {face_id}: rejected; now proposed as {left}")
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--action", help="Only this action, or this family (review, export, unknowns).")
-@click.option("--actor", help="Only what this person did.")
+@click.option("--actor", help="Only what this person did (claimed name or system account).")
 @click.option("--limit", type=click.IntRange(1), help="The newest N records only.")
 @output_options
 @click.pass_context
@@ -199,24 +199,79 @@ def audit(
 ) -> None:
     """List who did what, when, to which items (newest first; the log is append-only).
 
+    Each record names the operating-system account that acted and, apart,
+    the name claimed with --user/$FACESIGHT_USER. Records are hash-chained:
+    `audit head` prints the newest hash, `audit verify` checks the chain.
+
     \b
     Example:
         facesight audit --action review --json
+        facesight audit verify --head 3f2a...
     """
+    if ctx.invoked_subcommand is not None:
+        return
     with open_library(ctx) as library:
         records = library.audit.records(action=action, actor=actor, limit=limit)
     rows = [
         {
             "id": r.id,
             "at": r.at,
+            "os_user": r.os_user or "",
+            "claimed_user": r.claimed_user or "",
             "actor": r.actor,
             "action": r.action,
             "items": r.items,
-            "details": r.details,
+            "details": "[erased]" if "details" in r.erased else r.details,
+            "erased": list(r.erased),
+            "hash": r.hash,
         }
         for r in records
     ]
+    if not (as_json or as_csv):  # the table: who and what, not the hashes
+        rows = [{k: v for k, v in row.items() if k not in ("hash", "actor")} for row in rows]
     print_rows(rows, as_json, as_csv, "Audit log")
+
+
+@audit.command("head")
+@click.pass_context
+def audit_head(ctx: click.Context) -> None:
+    """Print the newest audit record's hash; keep it to prove later that nothing after it went.
+
+    \b
+    Example:
+        facesight audit head > audit-head.txt
+    """
+    with open_library(ctx) as library:
+        click.echo(library.audit.head())
+
+
+@audit.command("verify")
+@click.option(
+    "--head",
+    "kept",
+    metavar="HASH",
+    help="A head printed earlier (by `audit head` or in a report): it must still be in the "
+    "log, else records after it were dropped.",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, kept: str | None) -> None:
+    """Check the audit log's hash chain, its commitments and its append-only triggers.
+
+    Exits non-zero naming the first broken record. Without --head, records
+    dropped from the end cannot be noticed: keep a head outside the library.
+
+    \b
+    Example:
+        facesight audit verify --head "$(cat audit-head.txt)"
+    """
+    with open_library(ctx) as library:
+        result = library.audit.verify(kept)
+    if result.ok:
+        console().print(f"audit log intact: {result.records} record(s), head {result.head}")
+        return
+    more = len(result.problems) - 1
+    extra = f" (and {more} more problem(s))" if more else ""
+    raise click.ClickException(f"audit log broken: {result.problems[0]}{extra}")
 
 
 COMMANDS: list[click.Command] = [review, audit]

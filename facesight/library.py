@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.audit import AuditAction, AuditLog, default_actor
+from facesight.audit import AuditAction, AuditLog
 from facesight.calibrate import (
     DEFAULT_TARGET_FPIR,
     Calibration,
@@ -104,8 +104,9 @@ class Library(EnrollMethods, ReviewMethods):
             the CPU), ``cpu`` or ``cuda`` (a GPU or a ``DeviceError``); see
             ``facesight.device``.
         detector, embedder: override the default models (e.g. other settings).
-        actor: who is acting, recorded in the audit log and with review
-            decisions (default: the login name).
+        actor: the name the user claims (``--user``), recorded in the audit
+            log beside the operating-system account and with review
+            decisions (default: none claimed; the account's name is used).
     """
 
     DB_NAME = "facesight.db"
@@ -135,7 +136,8 @@ class Library(EnrollMethods, ReviewMethods):
         self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self._gallery: tuple[Gallery, Calibration] | None = None
         self.store = Store(self.path / self.DB_NAME)
-        self.audit = AuditLog(self.store.connection, actor or default_actor())
+        self.audit = AuditLog(self.store.connection, actor)
+        self.audit.ensure_triggers()
         self.reviews = ReviewBook(self.store.connection, self.audit)
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
@@ -269,7 +271,8 @@ class Library(EnrollMethods, ReviewMethods):
         if not video_fps > 0:
             raise InvalidInputError(f"video_fps must be positive, got {video_fps}")
         options = ScanOptions(self.max_pixels, stop_on_error, workers, video_rate_fps=video_fps)
-        return scan_collection(
+        paths = list(paths)
+        summary = scan_collection(
             paths,
             store=self.store,
             pipeline=self.pipeline,
@@ -280,6 +283,18 @@ class Library(EnrollMethods, ReviewMethods):
             on_start=on_start,
             on_event=on_event,
         )
+        with self.store.transaction() as conn:
+            self.audit.record(
+                conn,
+                AuditAction.SCAN,
+                paths=[os.path.abspath(p) for p in paths],
+                counts={
+                    "media_scanned": summary.media_scanned,
+                    "faces_found": summary.faces_found,
+                    "failures": len(summary.failures),
+                },
+            )
+        return summary
 
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
@@ -559,29 +574,53 @@ class Library(EnrollMethods, ReviewMethods):
 
     # -- erasure --------------------------------------------------------------
 
-    def forget(self, name: str) -> ForgetResult:
+    def forget(self, name: str, *, with_sightings: bool = False) -> ForgetResult:
         """Erase a person: references, descriptors, crops and candidates, leaving no trace.
 
         Deleted rows are overwritten (``secure_delete``) and the WAL is
         checkpointed and truncated, so the name and descriptors do not linger
-        in the database files; the reference crops are deleted from disk.
+        in the database files; the reference crops are deleted from disk. The
+        audit log keeps that an erasure happened; its paths and notes that may
+        name the person are blanked (``AuditLog.erase``), its chain still verifies.
+
+        Faces of the person in scanned media stay (as faces nobody is matched
+        to), unless ``with_sightings``: then the faces confirmed as this person
+        are deleted too, with their descriptors and crops (see docs/review.md).
         """
         person_id = self.store.person_id(name)
         if person_id is None:
             raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
         stored_name = self.store.person_name(person_id)
+        faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
         with self.store.transaction() as conn:
-            refs, cands, crops = self.store.delete_person(conn, person_id)
-            self.audit.record(conn, AuditAction.FORGET, people=[person_id])
+            crops = self.store.delete_faces(conn, faces)
+            refs, cands, reference_crops = self.store.delete_person(conn, person_id)
+            erased = self.audit.erase(conn, person_id, stored_name)
+            self.audit.record(
+                conn,
+                AuditAction.FORGET,
+                people=[person_id],
+                faces=faces,
+                records=erased,
+                counts={"references": refs, "faces": len(faces)},
+            )
         removed = 0
-        for crop in crops:
-            if Path(crop).exists():
-                Path(crop).unlink()
+        for crop in [*reference_crops, *crops]:
+            file = self._crop_file(crop)
+            if file.exists():
+                file.unlink()
                 removed += 1
         self._gallery = None
         self.rematch()
+        if faces and (self.path / "index").exists():
+            self.face_index()  # rebuilt without the erased descriptors
         self.store.checkpoint()
-        return ForgetResult(stored_name, refs, cands, removed)
+        return ForgetResult(stored_name, refs, cands, removed, len(faces), len(erased))
+
+    def _crop_file(self, crop: str) -> Path:
+        """A stored crop path as a file (relative paths are inside the library)."""
+        path = Path(crop)
+        return path if path.is_absolute() else self.path / path
 
 
 def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from facesight.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.errors import StoreError
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
@@ -170,11 +171,30 @@ CREATE TABLE distinct_people (
 )
 """
 
+
+def _chained_audit(conn: sqlite3.Connection) -> None:
+    """Rebuild the audit log as a hash chain (see ``facesight.audit_chain``).
+
+    Existing records are chained in id order (renumbered 1, 2, ... when
+    they were not), their paths moved into the erasable field.
+    """
+    cursor = conn.execute("SELECT id, at, actor, action, items, details FROM audit_log ORDER BY id")
+    cursor.row_factory = sqlite3.Row
+    old = cursor.fetchall()
+    conn.execute("DROP TABLE audit_log")  # its index and triggers go with it
+    conn.execute(TABLE)
+    conn.execute("CREATE INDEX audit_log_by_action ON audit_log(action, id)")
+    chain_existing(conn, old)
+    for create in TRIGGERS.values():
+        conn.execute(create)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
+    Migration(5, "audit log: hash chain, salted commitments, OS and claimed users", _chained_audit),
 )
 
 

@@ -256,9 +256,11 @@ class FaceHit:
 
 @dataclass(frozen=True)
 class ForgetResult:
-    """What erasing a person removed."""
+    """What erasing a person removed (``faces_removed``: confirmed sightings, if asked)."""
 
     person: str
     references_removed: int
     candidates_removed: int
     files_removed: int
+    faces_removed: int = 0
+    audit_records_erased: int = 0

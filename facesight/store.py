@@ -298,6 +298,22 @@ class Store:
         conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
         return int(refs), int(cands), crops
 
+    def delete_faces(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]:
+        """Delete stored faces (their candidates, reviews and cluster places by cascade).
+
+        Returns their crop paths, for the caller to delete. The media rows stay,
+        so a rescan skips the media and does not bring the faces back.
+        """
+        crops: list[str] = []
+        for face_id in face_ids:
+            row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (face_id,)).fetchone()
+            if row is None:
+                continue
+            if row[0] is not None:
+                crops.append(str(row[0]))
+            conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
+        return crops
+
     def gallery(self, embedder: str | None = None, person_id: int | None = None) -> Gallery:
         """Every reference of every person, ordered by person then reference id.
 

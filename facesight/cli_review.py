@@ -212,23 +212,22 @@ def audit(
         return
     with open_library(ctx) as library:
         records = library.audit.records(action=action, actor=actor, limit=limit)
+    table = not (as_json or as_csv)  # the table shows who and what, not the hashes
     rows = [
         {
             "id": r.id,
             "at": r.at,
-            "os_user": r.os_user or "",
-            "claimed_user": r.claimed_user or "",
-            "actor": r.actor,
+            "os_user": (r.os_user or "") if table else r.os_user,
+            "claimed_user": (r.claimed_user or "") if table else r.claimed_user,
+            **({} if table else {"actor": r.actor}),
             "action": r.action,
             "items": r.items,
             "details": "[erased]" if "details" in r.erased else r.details,
-            "erased": list(r.erased),
-            "hash": r.hash,
+            "erased": ", ".join(r.erased) if table else list(r.erased),
+            **({} if table else {"hash": r.hash}),
         }
         for r in records
     ]
-    if not (as_json or as_csv):  # the table: who and what, not the hashes
-        rows = [{k: v for k, v in row.items() if k not in ("hash", "actor")} for row in rows]
     print_rows(rows, as_json, as_csv, "Audit log")
 
 
@@ -269,9 +268,10 @@ def audit_verify(ctx: click.Context, kept: str | None) -> None:
     if result.ok:
         console().print(f"audit log intact: {result.records} record(s), head {result.head}")
         return
-    more = len(result.problems) - 1
-    extra = f" (and {more} more problem(s))" if more else ""
-    raise click.ClickException(f"audit log broken: {result.problems[0]}{extra}")
+    first, *others = result.problems
+    also = "".join(f"\n  also {problem}" for problem in others[:10])
+    more = f"\n  and {len(others) - 10} more problem(s)" if len(others) > 10 else ""
+    raise click.ClickException(f"audit log broken: {first}{also}{more}")
 
 
 COMMANDS: list[click.Command] = [review, audit]

@@ -272,29 +272,48 @@ class Library(EnrollMethods, ReviewMethods):
             raise InvalidInputError(f"video_fps must be positive, got {video_fps}")
         options = ScanOptions(self.max_pixels, stop_on_error, workers, video_rate_fps=video_fps)
         paths = list(paths)
-        summary = scan_collection(
-            paths,
-            store=self.store,
-            pipeline=self.pipeline,
-            spec=PipelineSpec.of(self.pipeline),
-            match=self.match,
-            crops_dir=self.crops_dir,
-            options=options,
-            on_start=on_start,
-            on_event=on_event,
-        )
+        seen = ScanSummary()  # counted from events, for a scan that stops half-way
+
+        def count(event: ScanEvent) -> None:
+            if event.status == "failed":
+                seen.failures.append(event.failure or MediaFailure(event.path, "failed", ""))
+            elif event.status == "scanned":
+                seen.media_scanned += 1
+                seen.faces_found += event.faces
+            if on_event is not None:
+                on_event(event)
+
+        try:
+            summary = scan_collection(
+                paths,
+                store=self.store,
+                pipeline=self.pipeline,
+                spec=PipelineSpec.of(self.pipeline),
+                match=self.match,
+                crops_dir=self.crops_dir,
+                options=options,
+                on_start=on_start,
+                on_event=count,
+            )
+        except Exception as error:
+            self._audit_scan(paths, seen, f"stopped: {error}")
+            raise
+        self._audit_scan(paths, summary)
+        return summary
+
+    def _audit_scan(self, roots: list[str | Path], summary: ScanSummary, details: str = "") -> None:
         with self.store.transaction() as conn:
             self.audit.record(
                 conn,
                 AuditAction.SCAN,
-                paths=[os.path.abspath(p) for p in paths],
+                paths=[os.path.abspath(p) for p in roots],
                 counts={
                     "media_scanned": summary.media_scanned,
                     "faces_found": summary.faces_found,
                     "failures": len(summary.failures),
                 },
+                details=details,
             )
-        return summary
 
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""

@@ -24,8 +24,10 @@ import pytest
 from facesight.audit import AuditAction, AuditLog
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
+from facesight.errors import MediaError
 from facesight.library import Library
 from facesight.migrations import MIGRATIONS, apply_migrations
+from facesight.reporting import export_report, report_rows
 from facesight.store import Store
 
 from .paths import PEOPLE, REPO
@@ -227,6 +229,19 @@ def test_a_scan_is_audited_with_its_roots_counts_and_users(
     assert record.claimed_user == "erin" and record.os_user == pwd.getpwuid(os.geteuid()).pw_name
 
 
+def test_a_scan_stopped_by_a_bad_file_is_audited_too(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    bad = tmp_path / "empty.jpg"
+    bad.write_bytes(b"")
+    with Library(tmp_path / "lib", detector=detector, embedder=embedder) as lib:
+        with pytest.raises(MediaError):
+            lib.scan([bad], stop_on_error=True)
+        (record,) = lib.audit.records(action="scan")
+    assert record.items["counts"]["failures"] == 1 and record.details.startswith("stopped:")
+    assert record.claimed_user is None and record.actor == record.os_user
+
+
 def test_audit_head_and_verify_on_the_command_line(tmp_path: Path) -> None:
     db = _log(tmp_path)
     library = db.parent
@@ -260,11 +275,16 @@ def test_forget_blanks_names_in_audit_paths_and_the_chain_still_verifies(
         face = lib.pending()[0].face_id
         lib.confirm(face, note="Barack Obama at the rally")
         lib.search_face(OBAMA[2])
+        found = lib.sightings("Barack Obama")
+        lib.write_frames(found, tmp_path / "Barack Obama frames")
+        rows = report_rows(lib, "Barack Obama")
+        export_report(lib, rows, csv=tmp_path / "obama-report.csv", title="t", rule="r")
         lib.forget("Barack Obama")
         verification = lib.audit.verify(kept)
         assert verification.ok, verification.problems
         (forget,) = lib.audit.records(action="forget")
-        assert len(forget.items["records"]) >= 3  # scan, review, search
+        # the enrollment's, the scan's, the review's, the search's and both exports'
+        assert len(forget.items["records"]) == 6, forget.items
     audit = sqlite3.connect(root / Library.DB_NAME).execute("SELECT * FROM audit_log").fetchall()
     assert "obama" not in repr(audit).lower() and "gina" in repr(audit)
     # the scanned file's own path stays (media_paths): docs/review.md says so

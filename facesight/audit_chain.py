@@ -28,6 +28,7 @@ from typing import Any
 
 __all__ = [
     "ERASABLE",
+    "ERASURE_ACTION",
     "GENESIS",
     "TRIGGERS",
     "TRIGGERS_RESTORED",
@@ -44,6 +45,9 @@ GENESIS = "0" * 64
 
 ERASABLE = ("paths", "details")
 """Fields kept as value + salt + commitment, so erasure can blank them."""
+
+ERASURE_ACTION = "forget"
+"""The action of an erasure record, whose ``items.records`` lists the records it blanked."""
 
 TRIGGERS_RESTORED = "audit.triggers_restored"
 """The action recorded when an open finds a trigger missing or altered and restores it."""
@@ -221,11 +225,23 @@ def verify_chain(conn: sqlite3.Connection, head: str | None = None) -> AuditVeri
     previous = (0, GENESIS)
     hashes: dict[str, int] = {GENESIS: 0}
     count = 0
+    erased: list[int] = []
+    explained: set[int] = set()
     for row in cursor:
         problems += [AuditProblem(row["id"], p) for p in _record_problems(row, previous)]
         previous = (row["id"], row["hash"])
         hashes[row["hash"]] = row["id"]
         count += 1
+        if any(row[name] is None for name in ERASABLE):
+            erased.append(row["id"])
+        if row["action"] == ERASURE_ACTION:
+            explained.update(json.loads(row["items"]).get("records", []))
+    problems += [
+        AuditProblem(i, "its paths or details were blanked, but no erasure record lists it")
+        for i in erased
+        if i not in explained
+    ]
+    problems.sort(key=lambda p: p.record_id or 0)  # stable: each record's problems in order
     if head is not None and head.strip().lower() not in hashes:
         problems.append(
             AuditProblem(

@@ -159,7 +159,10 @@ def test_only_the_erasure_update_passes_the_trigger(tmp_path: Path) -> None:
         " details_salt = NULL WHERE id = 2"
     )
     conn.close()
-    assert _verify(db) == []
+    # the chain holds, but a blanking that no erasure record explains is named
+    assert _verify(db) == [
+        "record 2: its paths or details were blanked, but no erasure record lists it"
+    ]
 
 
 def test_records_of_an_older_library_are_chained_by_the_migration(tmp_path: Path) -> None:
@@ -287,7 +290,11 @@ def test_forget_blanks_names_in_audit_paths_and_the_chain_still_verifies(
         assert len(forget.items["records"]) == 6, forget.items
     audit = sqlite3.connect(root / Library.DB_NAME).execute("SELECT * FROM audit_log").fetchall()
     assert "obama" not in repr(audit).lower() and "gina" in repr(audit)
-    # the scanned file's own path stays (media_paths): docs/review.md says so
+    # the scanned file's own path stays (media_paths, "Barack_Obama/"): docs/review.md says so;
+    # the blanked values are overwritten in the files, not just unlinked from the rows
+    raw = _raw(root)
+    for gone in (b"Barack Obama", b"obama-report", b"at the rally"):
+        assert gone not in raw, gone
     assert _cli(root, "audit", "verify", "--head", kept).returncode == 0
 
 

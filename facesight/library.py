@@ -610,8 +610,8 @@ class Library(EnrollMethods, ReviewMethods):
         if person_id is None:
             raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
         stored_name = self.store.person_name(person_id)
-        faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
         with self.store.transaction() as conn:
+            faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
             crops = self.store.delete_faces(conn, faces)
             refs, cands, reference_crops = self.store.delete_person(conn, person_id)
             erased = self.audit.erase(conn, person_id, stored_name)

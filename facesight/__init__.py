@@ -13,6 +13,7 @@ Lower-level stages (``load_image``, ``FaceDetector``, ``align_faces``,
 ``FaceEmbedder``, ``match_faces``) work on plain numpy arrays.
 """
 
+from facesight._version import __version__
 from facesight.align import align_faces
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
@@ -88,6 +89,7 @@ __all__ = [
     "UnreadableMediaError",
     "UnsupportedMediaError",
     "WeightsNotFoundError",
+    "__version__",
     "align_faces",
     "load_image",
     "match_faces",

@@ -20,12 +20,14 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from facesight import cli_conflicts, cli_reports, cli_review, cli_unknowns
+from facesight._version import __version__
 from facesight.calibrate import DEFAULT_TARGET_FPIR
 from facesight.cli_common import (
     F,
     candidate_row,
     console,
     decision_note,
+    failure_text,
     fmt_rate,
     on_error_option,
     open_library,
@@ -52,7 +54,7 @@ __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="facesight")
+@click.version_option(__version__, prog_name="facesight")
 @click.option(
     "--library",
     type=click.Path(file_okay=False, path_type=Path),
@@ -230,9 +232,7 @@ class _ScanProgress:
         self.progress.update(self.task, description="scanning")
         if event.failure is not None:
             failure = event.failure
-            self.progress.console.print(
-                f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})"
-            )
+            self.progress.console.print(f"[red]skipped[/red] {failure_text(failure)}")
         if event.status == "scanned":
             self.images += 1
             self.faces += event.faces
@@ -262,7 +262,7 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     if summary.failures:
         console().print("Files that could not be used:")
         for failure in summary.failures:
-            console().print(f"  {failure.path}: {failure.message} ({failure.kind})")
+            console().print(f"  {failure_text(failure)}")
 
 
 @cli.command()
@@ -409,7 +409,7 @@ def _report_frames(results: list[FrameWritten], directory: Path) -> None:
         if result.failure is not None:
             failure = result.failure
             console(stderr=True).print(
-                f"no frame for face {result.face_id}: {failure.path}: {failure.message}"
+                f"no frame for face {result.face_id}: {failure_text(failure)}"
             )
         else:
             written += 1
@@ -753,7 +753,7 @@ def eval_pairs(
     Example:
         facesight eval pairs lfw/pairs.txt lfw/people --json
     """
-    from facesight.eval.runs import run_pairs  # loads matplotlib: only when evaluating
+    from facesight.eval.runs import run_pairs  # evaluation code: only when evaluating
 
     result = _run_evaluation(
         ctx,
@@ -847,7 +847,7 @@ def eval_identify(
     Example:
         facesight eval identify lfw/people --references 3 --json
     """
-    from facesight.eval.runs import run_identification  # loads matplotlib: only when evaluating
+    from facesight.eval.runs import run_identification  # only when evaluating
 
     result = _run_evaluation(
         ctx,

@@ -17,7 +17,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from facesight.config import resolve_library_dir
 from facesight.errors import FaceSightError
@@ -30,6 +32,7 @@ __all__ = [
     "cell",
     "console",
     "decision_note",
+    "failure_text",
     "fmt_rate",
     "on_error_option",
     "open_library",
@@ -122,7 +125,7 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: s
         for column in rows[0] if rows else ["(none)"]:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(cell(v) for v in row.values()))
+            table.add_row(*(Text(cell(v)) for v in row.values()))  # text, never markup
         console().print(table)
 
 
@@ -138,9 +141,12 @@ def cell(value: Any) -> str:
 
 
 def report_failure(failure: MediaFailure) -> None:
-    console(stderr=True).print(
-        f"[red]skipped[/red] {failure.path}: {failure.message} ({failure.kind})", markup=True
-    )
+    console(stderr=True).print(f"[red]skipped[/red] {failure_text(failure)}", markup=True)
+
+
+def failure_text(failure: MediaFailure) -> str:
+    """``path: message (kind)`` as rich markup that prints as written (``facesight[video]``)."""
+    return escape(f"{failure.path}: {failure.message} ({failure.kind})")
 
 
 def candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:

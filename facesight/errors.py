@@ -20,6 +20,7 @@ boundary where they happen, so callers catch one tree::
     ├── StoreError                  the library database cannot be opened or migrated
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
+    ├── MissingExtraError           an optional extra (facesight[eval], ...) is not installed
     └── InvalidInputError           an argument is out of range or malformed
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "ImageTooLargeError",
     "InvalidInputError",
     "MediaError",
+    "MissingExtraError",
     "ModelError",
     "MultipleFacesError",
     "NoFaceError",
@@ -156,3 +158,18 @@ class InvalidInputError(FaceSightError):
 
 class WorkerError(FaceSightError):
     """A worker process of a scan died; what it had not stored is redone on the next scan."""
+
+
+class MissingExtraError(FaceSightError):
+    """A feature needs a package of an optional extra that is not installed.
+
+    ``extra`` names the extra (``eval`` for ``facesight[eval]``). A video file met
+    without PyAV is a per-file ``UnsupportedMediaError`` instead, so a scan goes on.
+    """
+
+    def __init__(self, feature: str, package: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs {package}, which is not installed: install facesight[{extra}]"
+            f" (pip install 'facesight[{extra}]')"
+        )

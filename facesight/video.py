@@ -14,6 +14,10 @@ on a 64x36 grey thumbnail of each frame (the mean absolute difference from the
 previous thumbnail, in grey levels, over ``cut_threshold``). Tracks bridge the
 gaps between samples.
 
+PyAV is the optional ``facesight[video]`` extra, imported on first use: without
+it each video file fails on its own (``UnsupportedMediaError`` naming the extra)
+and photos scan as before.
+
 Bad input raises the media errors of ``facesight.errors`` naming the file: not a
 video or no video stream (``UnsupportedMediaError``), truncated or undecodable
 (``CorruptMediaError``), frames over the pixel limit (``ImageTooLargeError``).
@@ -23,12 +27,13 @@ then raises, so the caller can keep what it has seen or redo the file.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 
@@ -39,6 +44,9 @@ from facesight.errors import (
     UnsupportedMediaError,
 )
 from facesight.media import DEFAULT_MAX_PIXELS
+
+if TYPE_CHECKING:
+    import av
 
 __all__ = [
     "DEFAULT_CUT_THRESHOLD",
@@ -105,9 +113,20 @@ def format_timecode(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
+def _require_pyav(path: Path) -> None:
+    """Without PyAV (the ``facesight[video]`` extra), ``path`` fails naming the extra."""
+    if importlib.util.find_spec("av") is None:
+        raise UnsupportedMediaError(
+            path, "reading video needs PyAV, which is not installed: install facesight[video]"
+        )
+
+
 def _open(path: Path) -> av.container.InputContainer:
     if path.stat().st_size == 0:
         raise CorruptMediaError(path, "empty file (0 bytes)")
+    _require_pyav(path)
+    import av
+
     try:
         container = av.open(str(path), mode="r")
     except av.error.InvalidDataError as exc:
@@ -214,6 +233,8 @@ def sample_frames(
     path = Path(path)
     info = probe_video(path, max_pixels)
     container = _open(path)
+    import av
+
     decoded = 0
     try:
         stream = container.streams.video[0]

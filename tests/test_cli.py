@@ -136,3 +136,16 @@ def test_search_face_lists_stored_faces_as_json_and_table(tmp_path: Path) -> Non
     assert {"fmr", "path", "xyxy", "crop", "face_id", "max_distance"} <= set(rows[0])
     table = _invoke(tmp_path, "search-face", str(BIDEN[1]), "--top-k", "1")
     assert table.exit_code == 0 and Path(rows[0]["path"]).name in table.stdout
+
+
+def test_failure_lines_print_brackets_as_written(tmp_path: Path) -> None:
+    # rich markup used to swallow "[...]": a file named "[trip] day 1.jpg" lost "[trip]", and
+    # "install facesight[video]" lost the extra's name.
+    bad = tmp_path / "photos" / "[trip] day 1.jpg"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not an image")
+    result = _invoke(tmp_path / "lib", "scan", str(bad.parent))
+    assert result.exit_code == 0, result.output
+    assert f"skipped {bad}:" in result.stderr
+    table = _invoke(tmp_path / "lib", "failures")
+    assert "[trip] day 1.jpg" in table.stdout, table.stdout

@@ -1,7 +1,9 @@
 """DET curves for evaluation reports: error rates from distances, and a PNG plot of them.
 
 Plots are drawn with matplotlib's non-GUI Agg canvas on a private ``Figure`` (never
-``pyplot``), so no display is needed and no global figure state is touched.
+``pyplot``), so no display is needed and no global figure state is touched. matplotlib
+is the optional ``facesight[eval]`` extra, imported when a plot is drawn; an evaluation
+calls :func:`require_plotting` first, so a missing extra is said before the long work.
 """
 
 from __future__ import annotations
@@ -10,16 +12,24 @@ import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from numpy.typing import NDArray
 
-from facesight.errors import InvalidInputError, UnreadableMediaError, UnsupportedMediaError
+from facesight.errors import (
+    InvalidInputError,
+    MissingExtraError,
+    UnreadableMediaError,
+    UnsupportedMediaError,
+)
 from facesight.files import atomic_file
 
-__all__ = ["ErrorCurve", "error_curve", "png_data_uri", "save_det_plot"]
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+__all__ = ["ErrorCurve", "error_curve", "png_data_uri", "require_plotting", "save_det_plot"]
 
 # Axis floors of the log-log plot; rates of exactly 0 are drawn on the floor so they stay visible.
 MIN_FALSE_POSITIVE = 1e-5
@@ -91,6 +101,20 @@ def error_curve(
     )
 
 
+def require_plotting() -> None:
+    """Raise MissingExtraError naming ``facesight[eval]`` when matplotlib is not installed."""
+    _matplotlib()
+
+
+def _matplotlib() -> tuple[type[Figure], type[FigureCanvasAgg]]:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingExtraError("drawing DET curves", "matplotlib", "eval") from exc
+    return Figure, FigureCanvasAgg
+
+
 def save_det_plot(
     curves: Sequence[ErrorCurve],
     path: Path,
@@ -107,12 +131,13 @@ def save_det_plot(
     dashed vertical lines (the operating points a report quotes). The parent folder is
     created; the file is replaced only once fully written. OSError from the disk propagates.
 
-    Raises InvalidInputError when ``curves`` is empty.
+    Raises InvalidInputError when ``curves`` is empty, MissingExtraError without matplotlib.
     """
     if not curves:
         raise InvalidInputError("save_det_plot: no curves to plot; pass at least one ErrorCurve")
+    _, canvas = _matplotlib()
     figure = _det_figure(curves, title=title, x_label=x_label, y_label=y_label, marks=marks)
-    FigureCanvasAgg(figure)  # attaches the Agg canvas, so savefig needs no GUI backend
+    canvas(figure)  # attaches the Agg canvas, so savefig needs no GUI backend
     with atomic_file(path) as handle:
         figure.savefig(handle, format="png", dpi=DPI)
 
@@ -125,7 +150,8 @@ def _det_figure(
     y_label: str,
     marks: Sequence[float],
 ) -> Figure:
-    figure = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="tight")
+    figure_class, _ = _matplotlib()
+    figure = figure_class(figsize=FIGSIZE_IN, dpi=DPI, layout="tight")
     axes = figure.add_subplot()
     for mark in marks:
         axes.axvline(mark, color="grey", linestyle="--", linewidth=1)

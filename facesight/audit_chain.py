@@ -59,6 +59,7 @@ _UNCHANGED = (
     "os_user",
     "actor",
     "claimed_user",
+    "version",
     "action",
     "items",
     "paths_commit",
@@ -86,6 +87,7 @@ CREATE TABLE audit_log (
     os_user TEXT,
     actor TEXT NOT NULL,
     claimed_user TEXT,
+    version TEXT,
     action TEXT NOT NULL,
     items TEXT NOT NULL,
     paths TEXT,
@@ -97,11 +99,14 @@ CREATE TABLE audit_log (
     prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL UNIQUE
 )"""
-"""The audit table of schema 5; ``os_user`` is NULL on records older than it."""
+"""The audit table of schema 5; ``os_user`` and ``version`` are NULL on records older than it.
+
+``version`` is the facesight version that wrote the record (in the chain).
+"""
 
 COLUMNS = (
-    "id, at, os_user, actor, claimed_user, action, items, paths, paths_salt, paths_commit,"
-    " details, details_salt, details_commit, prev_hash, hash"
+    "id, at, os_user, actor, claimed_user, version, action, items, paths, paths_salt,"
+    " paths_commit, details, details_salt, details_commit, prev_hash, hash"
 )
 
 
@@ -274,6 +279,7 @@ def chain_existing(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> Non
                 "os_user": None,
                 "actor": old["actor"],
                 "claimed_user": None,
+                "version": None,
                 "action": old["action"],
                 "items": json.dumps(items),
                 "prev_hash": previous,

@@ -219,7 +219,7 @@ def audit(
             "at": r.at,
             "os_user": (r.os_user or "") if table else r.os_user,
             "claimed_user": (r.claimed_user or "") if table else r.claimed_user,
-            **({} if table else {"actor": r.actor}),
+            **({} if table else {"actor": r.actor, "version": r.version}),
             "action": r.action,
             "items": r.items,
             "details": "[erased]" if "details" in r.erased else r.details,

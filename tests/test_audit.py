@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import facesight
 from facesight.audit import AuditAction, AuditLog
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
@@ -203,6 +204,7 @@ def test_the_os_account_and_the_claimed_name_are_both_recorded(tmp_path: Path) -
     store.close()
     account = pwd.getpwuid(os.geteuid()).pw_name
     assert (record.os_user, record.claimed_user, record.actor) == (account, "alice", "alice")
+    assert record.version == facesight.__version__
 
 
 # -- with a real library: scans, forget, the command line ------------------------------
@@ -260,7 +262,7 @@ def test_audit_head_and_verify_on_the_command_line(tmp_path: Path) -> None:
     assert broken.returncode != 0 and "record 4" in broken.stderr, broken.stderr
     listing = _cli(library, "audit", "--json", env={"FACESIGHT_USER": "frank"})
     rows = json.loads(listing.stdout)
-    assert {"os_user", "claimed_user", "hash"} <= set(rows[0])
+    assert {"os_user", "claimed_user", "version", "hash"} <= set(rows[0])
 
 
 def _raw(root: Path) -> bytes:

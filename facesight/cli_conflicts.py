@@ -16,6 +16,7 @@ from facesight.cli_common import (
     output_options,
     print_rows,
     rate,
+    shown,
     timecode,
 )
 from facesight.conflicts import (
@@ -95,7 +96,8 @@ def merge(ctx: click.Context, keep: str, absorb: str, yes: bool) -> None:
     with open_library(ctx) as library:
         result = resolve_merge(library, keep, absorb)
     console().print(
-        f"Merged {result.absorbed} into {result.kept}: {result.references_moved} reference(s) "
+        f"Merged {shown(result.absorbed)} into {shown(result.kept)}: "
+        f"{result.references_moved} reference(s) "
         f"moved, {result.duplicates_dropped} duplicate(s) dropped, {result.reviews_moved} "
         "review decision(s) moved."
     )
@@ -117,7 +119,7 @@ def different(ctx: click.Context, first: str, second: str) -> None:
     with open_library(ctx) as library:
         added = mark_different(library, first, second)
     state = "are now" if added else "were already"
-    console().print(f"{first} and {second} {state} marked as different people.")
+    console().print(f"{shown(first)} and {shown(second)} {state} marked as different people.")
 
 
 def _person_row(c: PersonConflict) -> dict[str, Any]:

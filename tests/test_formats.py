@@ -1,0 +1,185 @@
+"""Formats users have: high bit depths, HEIC/HEIF, camera RAW, and files a scan walks past.
+
+Every fixture is made here, in ``tmp_path``, from one shared face photo.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PIL import Image
+
+from facesight.detect import FaceDetector
+from facesight.errors import CorruptMediaError, UnsupportedMediaError
+from facesight.library import Library
+from facesight.media import find_media, load_image
+
+from .paths import PEOPLE
+
+OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
+
+
+def _grey() -> NDArray[np.uint8]:
+    with Image.open(OBAMA) as image:
+        return np.asarray(image.convert("L"))
+
+
+def _photo() -> Image.Image:
+    with Image.open(OBAMA) as image:
+        return image.convert("RGB")
+
+
+def _mode(path: Path) -> str:
+    with Image.open(path) as image:
+        return image.mode
+
+
+def _close_to_grey(pixels: NDArray[np.uint8], grey: NDArray[np.uint8], tolerance: int) -> None:
+    assert pixels.shape == (*grey.shape, 3)
+    diff = np.abs(pixels[:, :, 0].astype(int) - grey.astype(int))
+    assert int(diff.max()) <= tolerance, int(diff.max())
+
+
+def test_sixteen_bit_grey_png_scales_by_bit_depth(tmp_path: Path, detector: FaceDetector) -> None:
+    grey = _grey()
+    path = tmp_path / "deep.png"
+    Image.fromarray(grey.astype(np.uint16) * 257).save(path)
+    assert _mode(path).startswith("I;16")
+    pixels = load_image(path).pixels
+    _close_to_grey(pixels, grey, 0)
+    assert len(detector.detect(pixels)) == 1
+
+
+def test_thirty_two_bit_integer_tiff_scales_by_its_range(
+    tmp_path: Path, detector: FaceDetector
+) -> None:
+    grey = _grey()
+    path = tmp_path / "deep.tif"
+    Image.fromarray(grey.astype(np.int32) * 100_000 - 5_000_000).save(path)
+    assert _mode(path) == "I"
+    pixels = load_image(path).pixels
+    low, high = int(grey.min()), int(grey.max())
+    expected = np.rint((grey.astype(float) - low) * 255 / (high - low)).astype(np.uint8)
+    _close_to_grey(pixels, expected, 1)
+    assert len(detector.detect(pixels)) == 1
+
+
+def test_float_tiff_in_unit_range_scales_to_eight_bits(
+    tmp_path: Path, detector: FaceDetector
+) -> None:
+    grey = _grey()
+    path = tmp_path / "float.tif"
+    Image.fromarray(grey.astype(np.float32) / 255.0).save(path)
+    assert _mode(path) == "F"
+    pixels = load_image(path).pixels
+    _close_to_grey(pixels, grey, 1)
+    assert len(detector.detect(pixels)) == 1
+
+
+def test_float_tiff_with_nan_keeps_the_finite_pixels(tmp_path: Path) -> None:
+    grey = _grey().astype(np.float32) * 3.0  # beyond 0..255: stretched by range
+    grey[:10, :10] = np.nan
+    path = tmp_path / "nan.tif"
+    Image.fromarray(grey).save(path)
+    pixels = load_image(path).pixels
+    assert pixels[:10, :10].max() == 0
+    assert pixels.max() == 255
+
+
+def test_float_tiff_without_a_finite_value_is_a_failure(tmp_path: Path) -> None:
+    path = tmp_path / "nan.tif"
+    Image.fromarray(np.full((20, 30), np.nan, np.float32)).save(path)
+    with pytest.raises(CorruptMediaError, match="no finite pixel"):
+        load_image(path)
+
+
+def test_high_bit_depth_scan_finds_the_face_not_no_faces(library: Library, tmp_path: Path) -> None:
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    grey = _grey()
+    Image.fromarray(grey.astype(np.uint16) * 257).save(folder / "a.png")
+    Image.fromarray(grey.astype(np.int32) * 70_000).save(folder / "b.tif")
+    Image.fromarray(grey.astype(np.float32) / 255.0).save(folder / "c.tif")
+    summary = library.scan([folder])
+    assert summary.media_scanned == 3
+    assert summary.media_without_faces == 0
+    assert summary.faces_found == 3
+
+
+def test_animated_gif_is_read_on_its_first_frame(tmp_path: Path) -> None:
+    photo = _photo()
+    blank = Image.new("RGB", photo.size, (0, 0, 255))
+    path = tmp_path / "anim.gif"
+    other = Image.new("RGB", photo.size, (255, 0, 0))
+    photo.save(path, save_all=True, append_images=[blank, other], duration=100)
+    with Image.open(path) as image:
+        assert image.n_frames == 3
+    pixels = load_image(path).pixels
+    assert abs(float(pixels.mean()) - float(np.asarray(photo).mean())) < 20
+
+
+def test_heic_photo_is_decoded(tmp_path: Path, detector: FaceDetector) -> None:
+    pillow_heif = pytest.importorskip("pillow_heif")  # a core dependency: always installed
+    photo = _photo()
+    path = tmp_path / "phone.HEIC"
+    pillow_heif.from_pillow(photo).save(path, quality=90)
+    pixels = load_image(path).pixels
+    assert pixels.shape == (photo.height, photo.width, 3)
+    assert float(np.abs(pixels.astype(int) - np.asarray(photo, dtype=int)).mean()) < 8
+    assert len(detector.detect(pixels)) == 1
+
+
+def test_heic_folder_scans_as_images(library: Library, tmp_path: Path) -> None:
+    import pillow_heif
+
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    photo = _photo()
+    pillow_heif.from_pillow(photo).save(folder / "IMG_0001.heic", quality=90)
+    pillow_heif.from_pillow(photo.rotate(5)).save(folder / "IMG_0002.HEIF", quality=90)
+    summary = library.scan([folder])
+    assert summary.media_scanned == 2
+    assert summary.faces_found == 2
+    assert not summary.failures
+
+
+def _raw_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "camera"
+    folder.mkdir()
+    for name in ("a.CR2", "b.nef", "c.arw", "d.dng", "e.raf", "f.orf", "g.rw2"):
+        (folder / name).write_bytes(b"not really raw" * 10)
+    (folder / "a.CR2.xmp").write_text("<x:xmpmeta/>")
+    (folder / "notes.txt").write_text("hello")
+    (folder / "clip.mid").write_bytes(b"MThd")
+    return folder
+
+
+def test_raw_without_rawpy_is_counted_by_kind_not_ignored(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "rawpy", None)  # as if facesight[raw] were not installed
+    summary = library.scan([_raw_folder(tmp_path)])
+    assert summary.walked_past == {"raw": 7, "sidecar": 1, "other": 2}
+    assert summary.media_scanned == 0
+
+
+def test_raw_file_named_without_rawpy_is_a_failure_naming_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "rawpy", None)
+    path = _raw_folder(tmp_path) / "b.nef"
+    with pytest.raises(UnsupportedMediaError, match=r"facesight\[raw\]"):
+        load_image(path)
+
+
+def test_raw_with_rawpy_is_opened_and_bad_data_reported(library: Library, tmp_path: Path) -> None:
+    pytest.importorskip("rawpy")
+    folder = _raw_folder(tmp_path)
+    assert len([p for p in find_media([folder]) if isinstance(p, Path)]) == 7
+    summary = library.scan([folder])
+    assert summary.walked_past == {"sidecar": 1, "other": 2}
+    assert sorted(f.kind for f in summary.failures) == ["corrupt"] * 7

@@ -205,6 +205,9 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         with warnings.catch_warnings():
             # We enforce our own pixel limit below; Pillow's warning would be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Damaged metadata makes Pillow warn and go on (found by tests/test_fuzz.py);
+            # the pixels still decode, and a warning naming no file helps nobody.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             image = _open_image(path, handle, max_pixels)
             try:
                 image.load()

@@ -205,6 +205,8 @@ def exif_orientation(path: str | os.PathLike[str]) -> int:
         with warnings.catch_warnings():
             # A huge header is not our concern here: no pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # damaged metadata: Pillow warns and goes on (tests/test_fuzz.py)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(path) as image:
                 value = image.getexif().get(_ORIENTATION_TAG, 1)
     except UnidentifiedImageError as exc:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from numpy.typing import NDArray
 from PIL import Image
 
+from facesight.cli import cli
 from facesight.detect import FaceDetector
 from facesight.errors import CorruptMediaError, UnsupportedMediaError
 from facesight.library import Library
@@ -165,6 +167,19 @@ def test_raw_without_rawpy_is_counted_by_kind_not_ignored(
     summary = library.scan([_raw_folder(tmp_path)])
     assert summary.walked_past == {"raw": 7, "sidecar": 1, "other": 2}
     assert summary.media_scanned == 0
+
+
+def test_scan_summary_names_what_it_walked_past(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "rawpy", None)
+    folder = _raw_folder(tmp_path)
+    result = CliRunner().invoke(cli, ["--library", str(tmp_path / "lib"), "scan", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "Walked past 10 file(s) in the folders without opening them: 7 camera RAW "
+        "(install facesight[raw] to read them), 1 sidecar (.xmp, .aae, .thm, .json), 2 other."
+    ) in result.stdout
 
 
 def test_raw_file_named_without_rawpy_is_a_failure_naming_the_extra(

@@ -56,6 +56,22 @@ def test_names_normalise_to_nfc_and_compare_casefolded() -> None:
         check_name("Eve\nMallory")
     with pytest.raises(InvalidInputError, match="control characters"):
         check_name(f"Eve{RED}")
+    with pytest.raises(InvalidInputError, match="cannot be empty"):
+        check_name(" \u3000 ")
+
+
+def test_enroll_from_folders_refuses_a_control_name_and_enrolls_the_rest(
+    library: Library, tmp_path: Path
+) -> None:
+    root = tmp_path / "people"
+    for name, photo in (("Joe_Biden", BIDEN[0]), ("Eve\nMallory", OBAMA[0])):
+        (root / name).mkdir(parents=True)
+        shutil.copy(photo, root / name / "a.jpg")
+    results = {r.person: r for r in library.enroll_folders(root)}
+    assert results["Joe Biden"].added
+    refused = results["Eve\\nMallory"]
+    assert not refused.added and refused.failures[0].kind == "refused"
+    assert [p.name for p in library.people()] == ["Joe Biden"]
 
 
 def test_enroll_refuses_control_characters_in_names(tmp_path: Path) -> None:

@@ -309,6 +309,11 @@ def scan(
     track, with its time range, identified from its best frames. Videos are
     mp4, mov, m4v, mkv, webm, avi, mpg (whatever FFmpeg decodes).
 
+    Stills are JPEG, PNG, WebP, BMP, TIFF (16-bit and float scaled to 8 bits),
+    GIF (first frame) and HEIC/HEIF; camera RAW (.cr2 .nef .arw .dng ...) with
+    `pip install 'facesight[raw]'`. Files in the folders that are not read are
+    counted by kind in the summary.
+
     \b
     Example:
         facesight scan /archive/2024 /archive/2025

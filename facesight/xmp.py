@@ -48,6 +48,7 @@ from facesight.errors import (
     UnsupportedMediaError,
 )
 from facesight.files import write_text_atomically
+from facesight.formats import register_heif
 
 __all__ = [
     "FaceRegion",
@@ -201,6 +202,7 @@ def exif_orientation(path: str | os.PathLike[str]) -> int:
     broken header and ImageTooLargeError past Pillow's decompression-bomb limit.
     """
     path = Path(path)
+    register_heif()  # a phone's HEIC gets a sidecar too, in a process that decoded none
     try:
         with warnings.catch_warnings():
             # A huge header is not our concern here: no pixel is decoded.

@@ -5,6 +5,7 @@ Every fixture is made here, in ``tmp_path``, from one shared face photo.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -198,3 +199,20 @@ def test_raw_with_rawpy_is_opened_and_bad_data_reported(library: Library, tmp_pa
     summary = library.scan([folder])
     assert summary.walked_past == {"sidecar": 1, "other": 2}
     assert sorted(f.kind for f in summary.failures) == ["corrupt"] * 7
+
+
+def test_heic_orientation_is_read_in_a_process_that_decoded_no_image(tmp_path: Path) -> None:
+    # export-xmp reads orientation before (or without) decoding: HEIC must open there too
+    import pillow_heif
+
+    path = tmp_path / "phone.heic"
+    pillow_heif.from_pillow(_photo()).save(path, quality=60)
+    script = (
+        "import sys; from facesight.xmp import exif_orientation; "
+        "print(exif_orientation(sys.argv[1]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

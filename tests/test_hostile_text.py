@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
 
 from facesight.cli import cli
 from facesight.errors import InvalidInputError
@@ -201,3 +202,30 @@ def test_conflicts_lists_names_that_collide_in_an_old_library_and_never_merges(
     assert merged.exit_code == 0, merged.output
     assert len(json.loads(_invoke(lib, "people", "--json").stdout)) == 1
     assert not [r for r in json.loads(_invoke(lib, "conflicts", "--json").stdout)]
+
+
+def test_forget_conflicts_review_report_and_embed_print_names_as_text(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    assert _invoke(library, "enroll", "[b]Joe Biden", str(BIDEN[0])).exit_code == 0
+    assert _invoke(library, "enroll", "[i]Ann[/i]", str(OBAMA[0])).exit_code == 0
+    different = _invoke(library, "conflicts", "different", "[b]Joe Biden", "[i]Ann[/i]")
+    assert different.exit_code == 0, different.output
+    assert "[b]Joe Biden and [i]Ann[/i] are now marked as different people." in different.stdout
+    assert _invoke(library, "scan", str(TWO_PEOPLE)).exit_code == 0
+    faces = json.loads(_invoke(library, "sightings", "--json").stdout)
+    joe = next(f for f in faces if f["person"] == "[b]Joe Biden")
+    rejected = _invoke(library, "review", "reject", str(joe["face_id"]))
+    assert rejected.exit_code == 0, rejected.output
+    assert f"face {joe['face_id']}: rejected" in rejected.stdout
+    report = _invoke(library, "report", "--person", "[i]ann[/i]", "--json", str(tmp_path / "r"))
+    assert report.exit_code == 0, report.output
+    assert "Sightings of [i]Ann[/i]" in report.stderr
+    forgot = _invoke(library, "forget", "[b]Joe Biden", "--yes")
+    assert forgot.exit_code == 0, forgot.output
+    assert "Erased [b]Joe Biden:" in forgot.stdout
+    blank = tmp_path / f"blank\n{RED}[red]x.jpg"
+    Image.new("RGB", (64, 64), (90, 90, 90)).save(blank)
+    embedded = _invoke(library, "embed", str(blank), "--output", str(tmp_path / "f.jsonl"))
+    assert embedded.exit_code == 0, embedded.output
+    _no_raw_control(embedded.output)
+    assert "no face: " in embedded.stderr and "blank\\n\\x1b[31m[red]x.jpg" in embedded.stderr

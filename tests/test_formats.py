@@ -5,6 +5,7 @@ Every fixture is made here, in ``tmp_path``, from one shared face photo.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,48 @@ def test_heic_orientation_is_read_in_a_process_that_decoded_no_image(tmp_path: P
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def _write_dng(path: Path, rgb: NDArray[np.uint8]) -> None:
+    """A minimal uncompressed DNG: the photo sampled through an RGGB Bayer filter, 16 bits."""
+    h, w = (rgb.shape[0] // 2) * 2, (rgb.shape[1] // 2) * 2
+    deep = rgb[:h, :w].astype(np.uint16) * 257
+    mosaic = np.empty((h, w), np.uint16)
+    mosaic[0::2, 0::2] = deep[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = deep[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = deep[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = deep[1::2, 1::2, 2]
+    pixels = mosaic.astype("<u2").tobytes()
+    model = b"facesight test\x00"
+    formats = {1: "B", 2: "s", 3: "H", 4: "I"}
+    tags = {  # tag: (TIFF type, values); 273 (strip offset) is filled in below
+        254: (4, [0]), 256: (4, [w]), 257: (4, [h]), 258: (3, [16]), 259: (3, [1]),
+        262: (3, [32803]), 271: (2, b"facesight\x00"), 272: (2, model), 273: (4, [0]),
+        277: (3, [1]), 278: (4, [h]), 279: (4, [len(pixels)]), 284: (3, [1]),
+        33421: (3, [2, 2]), 33422: (1, [0, 1, 1, 2]), 50706: (1, [1, 4, 0, 0]),
+        50708: (2, model),
+    }  # fmt: skip
+    extra_at = 8 + 2 + 12 * len(tags) + 4
+    extra_size = sum(len(v) for t, v in tags.values() if t == 2 and len(v) > 4)
+    tags[273] = (4, [extra_at + extra_size])
+    entries, extra = b"", b""
+    for tag, (kind, values) in sorted(tags.items()):
+        args = [values] if kind == 2 else values  # "<15s" packs one bytes value
+        raw = struct.pack(f"<{len(values)}{formats[kind]}", *args)
+        if len(raw) > 4:
+            entries += struct.pack("<HHII", tag, kind, len(values), extra_at + len(extra))
+            extra += raw
+        else:
+            entries += struct.pack("<HHI", tag, kind, len(values)) + raw.ljust(4, b"\0")
+    header = b"II*\0" + struct.pack("<IH", 8, len(tags))
+    path.write_bytes(header + entries + struct.pack("<I", 0) + extra + pixels)
+
+
+def test_raw_dng_is_demosaiced_and_its_face_found(tmp_path: Path, detector: FaceDetector) -> None:
+    pytest.importorskip("rawpy")  # the [raw] extra; the test extra installs it
+    photo = np.asarray(_photo())
+    path = tmp_path / "camera.dng"
+    _write_dng(path, photo)
+    pixels = load_image(path).pixels
+    assert pixels.shape == photo.shape
+    assert len(detector.detect(pixels)) == 1

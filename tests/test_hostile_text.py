@@ -229,3 +229,20 @@ def test_forget_conflicts_review_report_and_embed_print_names_as_text(tmp_path: 
     assert embedded.exit_code == 0, embedded.output
     _no_raw_control(embedded.output)
     assert "no face: " in embedded.stderr and "blank\\n\\x1b[31m[red]x.jpg" in embedded.stderr
+
+
+def test_frames_and_export_xmp_print_a_moved_hostile_path_as_one_line(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    photo = tmp_path / f"joe\n{RED}[red]x.jpg"
+    shutil.copy(BIDEN[0], photo)
+    assert _invoke(library, "enroll", "Joe Biden", str(BIDEN[1])).exit_code == 0
+    assert _invoke(library, "scan", str(photo)).exit_code == 0
+    photo.unlink()  # moved away since the scan: both commands name it
+    escaped = "joe\\n\\x1b[31m[red]x.jpg"
+    frames = _invoke(library, "sightings", "--frames", str(tmp_path / "frames"))
+    assert frames.exit_code == 0, frames.output
+    exported = _invoke(library, "export-xmp", "--output", str(tmp_path / "xmp"))
+    assert exported.exit_code == 1, exported.output  # an image skipped
+    for result in (frames, exported):
+        _no_raw_control(result.output)
+        assert escaped in result.stderr

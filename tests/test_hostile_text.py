@@ -7,7 +7,9 @@ the terminal (ESC/OSC sequences) or be read as rich markup.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import shutil
 import sqlite3
 import unicodedata
@@ -18,6 +20,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from facesight.cli import cli
+from facesight.cli_common import escape_log_records
 from facesight.errors import InvalidInputError
 from facesight.library import Library
 from facesight.text import check_name, name_key, printable
@@ -246,3 +249,16 @@ def test_frames_and_export_xmp_print_a_moved_hostile_path_as_one_line(tmp_path: 
     for result in (frames, exported):
         _no_raw_control(result.output)
         assert escaped in result.stderr
+
+
+def test_log_lines_show_control_characters_escaped() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        escape_log_records()
+        logging.getLogger("facesight.test").warning("model at %s", f"/m\nFAKE{ESC_TITLE}")
+    finally:
+        root.removeHandler(handler)
+    assert stream.getvalue() == "model at /m\\nFAKE\\x1b]0;owned\\x07\n"

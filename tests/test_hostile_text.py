@@ -262,3 +262,23 @@ def test_log_lines_show_control_characters_escaped() -> None:
     finally:
         root.removeHandler(handler)
     assert stream.getvalue() == "model at /m\\nFAKE\\x1b]0;owned\\x07\n"
+
+
+def test_export_xmp_skips_an_old_control_name_and_writes_the_rest(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(BIDEN[0], photos / "joe.jpg")
+    shutil.copy(OBAMA[1], photos / "barack.jpg")
+    assert _invoke(library, "enroll", "Joe Biden", str(BIDEN[1])).exit_code == 0
+    assert _invoke(library, "enroll", "Barack Obama", str(OBAMA[0])).exit_code == 0
+    assert _invoke(library, "scan", str(photos)).exit_code == 0
+    # a library from before names were checked could hold this
+    with sqlite3.connect(library / "facesight.db") as conn:
+        conn.execute("UPDATE people SET name = ? WHERE name = 'Joe Biden'", (f"Joe{RED}",))
+    conn.close()
+    exported = _invoke(library, "export-xmp", "--output", str(tmp_path / "xmp"))
+    assert exported.exit_code == 1, exported.output
+    _no_raw_control(exported.output)
+    assert "joe.jpg" in exported.stderr and "control characters" in exported.stderr
+    assert sorted(p.name for p in (tmp_path / "xmp").iterdir()) == ["barack.jpg.xmp"]

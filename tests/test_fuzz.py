@@ -8,8 +8,8 @@ never anything else (no IndexError, OverflowError, struct.error, hang).
 
 Bounded: ``FACESIGHT_FUZZ_EXAMPLES`` examples per target (default 60: all
 targets in about 35 s on two cores), under the ``slow`` marker. Hypothesis's example
-database is off, so runs leave nothing in the tree. Every crash found is kept
-as a regular, fast test in ``test_fuzz_found.py``.
+database is off: every crash found is kept as a regular, fast test in
+``test_fuzz_found.py`` instead.
 """
 
 from __future__ import annotations

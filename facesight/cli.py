@@ -24,9 +24,11 @@ from facesight._version import __version__
 from facesight.calibrate import DEFAULT_TARGET_FPIR
 from facesight.cli_common import (
     F,
+    TextSafeGroup,
     candidate_row,
     console,
     decision_note,
+    escape_log_records,
     failure_text,
     fmt_rate,
     on_error_option,
@@ -36,7 +38,9 @@ from facesight.cli_common import (
     rate,
     report_failure,
     shorten_paths,
+    shown,
     sighting_row,
+    walked_past_line,
     when,
 )
 from facesight.config import ENV_LIBRARY
@@ -53,7 +57,7 @@ from facesight.video import DEFAULT_RATE_FPS, format_timecode
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TextSafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="facesight")
 @click.option(
     "--library",
@@ -118,6 +122,7 @@ def cli(
         facesight sightings --person "Barack Obama"
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    escape_log_records()
     ctx.obj = {
         "user": user,
         "library": library,
@@ -178,12 +183,12 @@ def enroll(
         for failure in result.failures:
             report_failure(failure)
         for warning in result.warnings:
-            console(stderr=True).print(f"[yellow]warning[/yellow] {warning}")
+            console(stderr=True).print(f"[yellow]warning[/yellow] {shown(warning)}")
         for disagreement in result.disagreements:
-            console(stderr=True).print(f"[yellow]disagrees[/yellow] {disagreement}")
+            console(stderr=True).print(f"[yellow]disagrees[/yellow] {shown(disagreement)}")
         if not as_json:
             console().print(
-                f"{result.person}: {len(result.added)} reference(s) added, "
+                f"{shown(result.person)}: {len(result.added)} reference(s) added, "
                 f"{len(result.already_enrolled)} already enrolled, {len(result.failures)} refused"
             )
     if any(r.failures for r in results):
@@ -226,7 +231,7 @@ class _ScanProgress:
     def event(self, event: ScanEvent) -> None:
         if event.status == "segment" and event.part is not None:
             done, count = event.part
-            name = Path(event.path).name
+            name = shown(Path(event.path).name)
             self.progress.update(self.task, description=f"scanning ({name}: {done}/{count})")
             return
         self.progress.update(self.task, description="scanning")
@@ -259,6 +264,8 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         f"{summary.seconds:.1f} s: {summary.images_per_s:.1f} files/s, "
         f"{summary.faces_per_s:.1f} faces/s{speed}.\n{note}"
     )
+    if summary.walked_past:
+        console().print(walked_past_line(summary.walked_past))
     if summary.failures:
         console().print("Files that could not be used:")
         for failure in summary.failures:
@@ -301,6 +308,11 @@ def scan(
     In a video, each face is followed through the shot and stored once per
     track, with its time range, identified from its best frames. Videos are
     mp4, mov, m4v, mkv, webm, avi, mpg (whatever FFmpeg decodes).
+
+    Stills are JPEG, PNG, WebP, BMP, TIFF (16-bit and float scaled to 8 bits),
+    GIF (first frame) and HEIC/HEIF; camera RAW (.cr2 .nef .arw .dng ...) with
+    `pip install 'facesight[raw]'`. Files in the folders that are not read are
+    counted by kind in the summary.
 
     \b
     Example:
@@ -413,7 +425,7 @@ def _report_frames(results: list[FrameWritten], directory: Path) -> None:
             )
         else:
             written += 1
-    console(stderr=True).print(f"wrote {written} frame(s) with boxes to {directory}")
+    console(stderr=True).print(f"wrote {written} frame(s) with boxes to {shown(directory)}")
 
 
 @cli.command()
@@ -459,7 +471,7 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     mode = "investigate: candidates only, no decision" if investigate else note
-    console().print(f"{image}: {len(faces)} face(s); {mode}")
+    console().print(f"{shown(image)}: {len(faces)} face(s); {mode}")
     for face in faces:
         box = ", ".join(f"{v:.0f}" for v in face.xyxy)
         if investigate:
@@ -474,8 +486,9 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
         )
         for c in face.candidates:
             console().print(
-                f"    {c.person:<28} distance {c.distance:.3f}  est. FMR {fmt_rate(c.fmr):>7}"
-                f"  nearest reference {c.reference_distance:.3f}: {c.reference_path}"
+                f"    {shown(c.person):<28} distance {c.distance:.3f}  est. FMR "
+                f"{fmt_rate(c.fmr):>7}  nearest reference {c.reference_distance:.3f}: "
+                f"{shown(c.reference_path)}"
             )
         for reason in face.quality_reasons:
             console().print(f"    [yellow]quality[/yellow]: {reason}")
@@ -599,7 +612,7 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
             counts["faces"] += len(lines)
             if not lines:
                 counts["without_faces"] += 1
-                console(stderr=True).print(f"no face: {record.path}")
+                console(stderr=True).print(f"no face: {shown(record.path)}")
             for line in lines:
                 sink.write(line + "\n")
     console(stderr=True).print(
@@ -631,7 +644,7 @@ def forget(ctx: click.Context, name: str, yes: bool, with_sightings: bool) -> No
     with open_library(ctx) as library:
         result = library.forget(name, with_sightings=with_sightings)
     console().print(
-        f"Erased {result.person}: {result.references_removed} reference(s), "
+        f"Erased {shown(result.person)}: {result.references_removed} reference(s), "
         f"{result.candidates_removed} match record(s), {result.files_removed} crop file(s)"
         + (f", {result.faces_removed} confirmed face(s)" if with_sightings else "")
         + f"; {result.audit_records_erased} audit record(s) blanked."
@@ -795,7 +808,7 @@ def eval_pairs(
             f"quality {band}: accuracy {100 * figures['accuracy']:.2f} % over "
             f"{int(figures['pairs'])} pairs"
         )
-    out.print(f"DET curve: {result['det_curve']}; {result['seconds']:.0f} s")
+    out.print(f"DET curve: {shown(result['det_curve'])}; {result['seconds']:.0f} s")
 
 
 @eval_group.command(name="identify")
@@ -886,7 +899,7 @@ def eval_identify(
         out.print(
             f"quality {band}: FNIR {100 * figures['fnir']:.2f} % over {int(figures['probes'])}"
         )
-    out.print(f"DET curve: {result['det_curve']}; report: {result['html_report']}")
+    out.print(f"DET curve: {shown(result['det_curve'])}; report: {shown(result['html_report'])}")
 
 
 for _command in (

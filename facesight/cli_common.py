@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -25,13 +26,16 @@ from facesight.config import resolve_library_dir
 from facesight.errors import FaceSightError
 from facesight.library import Library
 from facesight.records import Candidate, MediaFailure, Sighting
+from facesight.text import printable
 from facesight.video import format_timecode
 
 __all__ = [
+    "TextSafeGroup",
     "candidate_row",
     "cell",
     "console",
     "decision_note",
+    "escape_log_records",
     "failure_text",
     "fmt_rate",
     "on_error_option",
@@ -41,8 +45,10 @@ __all__ = [
     "rate",
     "report_failure",
     "shorten_paths",
+    "shown",
     "sighting_row",
     "timecode",
+    "walked_past_line",
     "when",
 ]
 
@@ -54,6 +60,42 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
     return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+class TextSafeGroup(click.Group):
+    """The command group whose errors print as one line: click writes an error's
+    message as it is, so a file name with a newline or an ESC sequence in it
+    would forge lines or drive the terminal; escape them first."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as error:
+            # click marks ``message`` Final; it is still the text ``show()`` prints
+            setattr(error, "message", printable(error.message))  # noqa: B010
+            raise
+
+
+class _PrintableRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = printable(record.getMessage()), None
+        return True
+
+
+_PRINTABLE_RECORDS = _PrintableRecords()
+
+
+def escape_log_records() -> None:
+    """Log lines on the root logger's handlers show control characters escaped."""
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_PRINTABLE_RECORDS)
+
+
+def shown(value: object) -> str:
+    """User text (a path, a person's name, an error that names a file) ready to go
+    into a rich markup string: control characters escaped (``facesight.text``)
+    and markup brackets escaped, so it prints as the text it is."""
+    return escape(printable(value))
 
 
 def output_options(func: F) -> F:
@@ -121,11 +163,12 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: s
             writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
         click.echo(buffer.getvalue(), nl=False)
     else:
-        table = Table(title=title, title_justify="left")
+        # cells are Text, not markup strings: names and paths print as they are
+        table = Table(title=Text(printable(title)), title_justify="left")
         for column in rows[0] if rows else ["(none)"]:
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(Text(cell(v)) for v in row.values()))  # text, never markup
+            table.add_row(*(Text(printable(cell(v))) for v in row.values()))
         console().print(table)
 
 
@@ -145,8 +188,23 @@ def report_failure(failure: MediaFailure) -> None:
 
 
 def failure_text(failure: MediaFailure) -> str:
-    """``path: message (kind)`` as rich markup that prints as written (``facesight[video]``)."""
-    return escape(f"{failure.path}: {failure.message} ({failure.kind})")
+    """``path: message (kind)`` as markup that prints as written (control characters escaped)."""
+    return f"{shown(failure.path)}: {shown(failure.message)} ({failure.kind})"
+
+
+_WALKED_PAST = {
+    "raw": "camera RAW (install facesight[raw] to read them)",
+    "sidecar": "sidecar (.xmp, .aae, .thm, .json)",
+    "other": "other",
+}
+
+
+def walked_past_line(counts: dict[str, int]) -> str:
+    """'Walked past 15 file(s) ...: 3 camera RAW (install ...), 12 other.' (markup-safe)."""
+    order = [k for k in _WALKED_PAST if k in counts] + sorted(set(counts) - set(_WALKED_PAST))
+    parts = ", ".join(f"{counts[k]} {_WALKED_PAST.get(k, k)}" for k in order)
+    total = sum(counts.values())
+    return escape(f"Walked past {total} file(s) in the folders without opening them: {parts}.")
 
 
 def candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:
@@ -229,7 +287,7 @@ def shorten_paths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     root = os.path.commonpath([os.path.dirname(p) for p in paths])
     if root in ("", os.sep):
         return rows
-    console(stderr=True).print(f"paths relative to {root}")
+    console(stderr=True).print(f"paths relative to {shown(root)}")
     return [
         r | {k: os.path.relpath(r[k], root) for k in ("path", "reference") if r.get(k)}
         for r in rows

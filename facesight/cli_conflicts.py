@@ -16,13 +16,16 @@ from facesight.cli_common import (
     output_options,
     print_rows,
     rate,
+    shown,
     timecode,
 )
 from facesight.conflicts import (
     AmbiguousSighting,
+    NameCollision,
     PersonConflict,
     ambiguous_sightings,
     mark_different,
+    name_collisions,
     person_conflicts,
     resolve_merge,
 )
@@ -42,6 +45,9 @@ def conflicts(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     distances and estimated false-match rates. An ambiguous sighting matches
     one person and, almost as likely, another. Resolve a person conflict with
     `merge` or `different` (remembered: the pair is not listed again).
+    People whose names are one name once Unicode-normalised and case-folded
+    ("José" typed two ways, by an older facesight) are listed too, never
+    merged automatically.
 
     \b
     Example:
@@ -55,8 +61,10 @@ def conflicts(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     with open_library(ctx) as library:
         people = person_conflicts(library)
         sightings = ambiguous_sightings(library)
+        names = name_collisions(library)
         note = decision_note(library)
     rows = [_person_row(c) for c in people] + [_sighting_row(a) for a in sightings]
+    rows += [_name_row(n) for n in names]
     if as_json:
         print_rows(rows, True, False, "")
     elif as_csv:
@@ -65,7 +73,9 @@ def conflicts(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
         console(stderr=True).print(note)
         print_rows([_person_cells(c) for c in people], False, False, "People enrolled twice?")
         print_rows([_sighting_cells(a) for a in sightings], False, False, "Ambiguous sightings")
-        if people:
+        if names:
+            print_rows([_name_row(n) for n in names], False, False, "One name spelt two ways")
+        if people or names:
             console(stderr=True).print(
                 "resolve: facesight conflicts merge KEEP ABSORB, "
                 "or facesight conflicts different FIRST SECOND"
@@ -95,7 +105,8 @@ def merge(ctx: click.Context, keep: str, absorb: str, yes: bool) -> None:
     with open_library(ctx) as library:
         result = resolve_merge(library, keep, absorb)
     console().print(
-        f"Merged {result.absorbed} into {result.kept}: {result.references_moved} reference(s) "
+        f"Merged {shown(result.absorbed)} into {shown(result.kept)}: "
+        f"{result.references_moved} reference(s) "
         f"moved, {result.duplicates_dropped} duplicate(s) dropped, {result.reviews_moved} "
         "review decision(s) moved."
     )
@@ -117,7 +128,7 @@ def different(ctx: click.Context, first: str, second: str) -> None:
     with open_library(ctx) as library:
         added = mark_different(library, first, second)
     state = "are now" if added else "were already"
-    console().print(f"{first} and {second} {state} marked as different people.")
+    console().print(f"{shown(first)} and {shown(second)} {state} marked as different people.")
 
 
 def _person_row(c: PersonConflict) -> dict[str, Any]:
@@ -137,6 +148,19 @@ def _person_row(c: PersonConflict) -> dict[str, Any]:
         "second_template_fmr": rate(c.second_template_fmr),
         "first_references": c.first_references,
         "second_references": c.second_references,
+    }
+
+
+def _name_row(n: NameCollision) -> dict[str, Any]:
+    # ascii() tells apart spellings that print alike (composed and decomposed accents)
+    return {
+        "kind": "name",
+        "first": n.first,
+        "first_id": n.first_id,
+        "first_spelling": ascii(n.first),
+        "second": n.second,
+        "second_id": n.second_id,
+        "second_spelling": ascii(n.second),
     }
 
 

@@ -11,6 +11,7 @@ from facesight.cli_common import console, decision_note, open_library
 from facesight.report import ReportSummary
 from facesight.reporting import SCOPE_NOTE, export_report, report_rows, report_title
 from facesight.reporting import export_xmp as export_sidecars
+from facesight.text import printable
 
 __all__ = ["COMMANDS"]
 
@@ -69,9 +70,9 @@ def report(
             raise click.ClickException(f"cannot write the report: {error}") from error
     summary = ReportSummary.from_rows(rows)
     console(stderr=True).print(
-        f"{title}: {summary.sightings} "
+        f"{printable(title)}: {summary.sightings} "
         f"({summary.confirmed} confirmed, {summary.pending} pending) in {summary.media} "
-        f"media file(s); wrote {', '.join(map(str, written))}",
+        f"media file(s); wrote {', '.join(map(printable, written))}",
         markup=False,
     )
 
@@ -114,7 +115,10 @@ def export_xmp(ctx: click.Context, output: Path, confirmed_only: bool) -> None:
             raise click.ClickException(f"cannot write the sidecars: {error}") from error
     err = console(stderr=True)
     for failure in result.skipped:
-        err.print(f"skipped {failure.path}: {failure.message} ({failure.kind})", markup=False)
+        err.print(
+            f"skipped {printable(failure.path)}: {printable(failure.message)} ({failure.kind})",
+            markup=False,
+        )
     videos = (
         f"; {result.video_sightings} face(s) in videos not exported (XMP regions are for stills)"
         if result.video_sightings
@@ -122,7 +126,7 @@ def export_xmp(ctx: click.Context, output: Path, confirmed_only: bool) -> None:
     )
     err.print(
         f"wrote {len(result.written)} sidecar(s) with {result.faces} face region(s) to "
-        f"{output}; {len(result.skipped)} image(s) skipped{videos}",
+        f"{printable(output)}; {len(result.skipped)} image(s) skipped{videos}",
         markup=False,
     )
     if result.skipped:

@@ -13,6 +13,7 @@ from facesight.cli_common import (
     open_library,
     output_options,
     print_rows,
+    shown,
     sighting_row,
     when,
 )
@@ -111,7 +112,7 @@ def _interactive(library: Library, found: list[Sighting]) -> None:
                     decided += answer not in ("s", "")
                     break
             except FaceSightError as error:
-                out.print(f"[red]{error}[/red]")
+                out.print(f"[red]{shown(error)}[/red]")
             if answer == "q":
                 out.print(f"{decided} decision(s) recorded.")
                 return
@@ -122,15 +123,15 @@ def _show(sighting: Sighting) -> None:
     row = sighting_row(sighting)
     out = console()
     where = when(row)
-    out.print(f"  file: {sighting.path}{'  ' + where if where else ''}")
-    out.print(f"  crop: {sighting.crop_path}")
+    out.print(f"  file: {shown(sighting.path)}{'  ' + where if where else ''}")
+    out.print(f"  crop: {shown(sighting.crop_path)}")
     quality = "" if sighting.quality is None else f"{sighting.quality:.2f}"
     out.print(f"  quality: {quality} {sighting.quality_reasons}")
     for c in sighting.candidates:
         verdict = "match" if c.is_match else "no match"
         out.print(
-            f"  {c.person}: distance {c.distance:.3f}, est. FMR {fmt_rate(c.fmr)} ({verdict});"
-            f" nearest reference {c.reference_path}"
+            f"  {shown(c.person)}: distance {c.distance:.3f}, est. FMR {fmt_rate(c.fmr)} "
+            f"({verdict}); nearest reference {shown(c.reference_path)}"
         )
 
 
@@ -167,7 +168,7 @@ def review_confirm(
     """Confirm that stored face FACE_ID is the proposed person (or --as NAME)."""
     with open_library(ctx) as library:
         sighting = library.confirm(face_id, person, as_reference=reference, note=note)
-    console().print(f"face {face_id}: confirmed as {sighting.person}")
+    console().print(f"face {face_id}: confirmed as {shown(sighting.person)}")
 
 
 @review.command(name="reject")
@@ -180,7 +181,7 @@ def review_reject(ctx: click.Context, face_id: int, person: str | None, note: st
     with open_library(ctx) as library:
         sighting = library.reject(face_id, person, note=note)
     left = sighting.person or "nobody"
-    console().print(f"face {face_id}: rejected; now proposed as {left}")
+    console().print(f"face {face_id}: rejected; now proposed as {shown(left)}")
 
 
 @click.group(invoke_without_command=True)

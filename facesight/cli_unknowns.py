@@ -12,6 +12,7 @@ from facesight.cli_common import (
     open_library,
     output_options,
     print_rows,
+    shown,
     sighting_row,
     timecode,
     when,
@@ -163,8 +164,8 @@ def name(ctx: click.Context, cluster: int, person: str, best: int, yes: bool) ->
             )
         people.name(cluster, person, best=best)
     console().print(
-        f"Unknown person {cluster} is now {person}: {len(chosen)} reference(s), "
-        f"{len(faces)} face(s) confirmed; see `facesight sightings --person {person!r}`"
+        f"Unknown person {cluster} is now {shown(person)}: {len(chosen)} reference(s), "
+        f"{len(faces)} face(s) confirmed; see `facesight sightings --person {shown(repr(person))}`"
     )
 
 
@@ -200,10 +201,12 @@ def _cluster_table(found: list[UnknownCluster], library: str) -> list[dict[str, 
     paths = [a.path for c in found for a in c.appearances]
     root = os.path.commonpath([os.path.dirname(p) for p in paths]) if len(paths) > 1 else ""
     if root not in ("", os.sep):
-        console(stderr=True).print(f"crops relative to {library}; media relative to {root}")
+        console(stderr=True).print(
+            f"crops relative to {shown(library)}; media relative to {shown(root)}"
+        )
     else:
         root = ""
-        console(stderr=True).print(f"crops relative to {library}")
+        console(stderr=True).print(f"crops relative to {shown(library)}")
     return [
         {
             "id": c.id,

@@ -48,6 +48,7 @@ from facesight.calibrate import Calibration
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.match import Gallery, pairwise_distances
 from facesight.records import Candidate, Sighting
+from facesight.text import name_key
 
 if TYPE_CHECKING:
     from facesight.library import Library
@@ -56,12 +57,14 @@ __all__ = [
     "AMBIGUITY_FACTOR",
     "AmbiguousSighting",
     "MergeResult",
+    "NameCollision",
     "PersonConflict",
     "ReferenceEvidence",
     "ambiguous_sightings",
     "distinct_pairs",
     "enrollment_conflicts",
     "mark_different",
+    "name_collisions",
     "person_conflicts",
     "resolve_merge",
 ]
@@ -375,6 +378,35 @@ def enrollment_conflicts(
             f"{fmr:.1e} of the time: the same face under two names? see `facesight conflicts`"
         )
     return messages
+
+
+@dataclass(frozen=True)
+class NameCollision:
+    """Two enrolled people whose names are one name once normalised (``text.name_key``):
+    "José" stored precomposed and decomposed, or in two cases, by a version of
+    facesight that did not normalise names. Never merged automatically: they
+    may be one person enrolled twice, or two people."""
+
+    first_id: int
+    first: str
+    second_id: int
+    second: str
+
+
+def name_collisions(library: Library) -> list[NameCollision]:
+    """Pairs of enrolled people whose names collide, first enrolled first; pairs
+    marked different are left out."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for person_id, name in library.store.people_names():
+        groups.setdefault(name_key(name), []).append((person_id, name))
+    told_apart = distinct_pairs(library.store.connection)
+    return [
+        NameCollision(first[0], first[1], other[0], other[1])
+        for group in groups.values()
+        for first in group[:1]
+        for other in group[1:]
+        if _ordered(first[0], other[0]) not in told_apart
+    ]
 
 
 # -- resolving ----------------------------------------------------------------

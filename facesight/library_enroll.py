@@ -31,6 +31,7 @@ from facesight.media import find_media, load_image, sha256_of
 from facesight.pipeline import AnalyzedFaces, FacePipeline, save_crop
 from facesight.records import EnrollResult, MediaFailure
 from facesight.store import ReferenceRow, Store
+from facesight.text import check_name, printable
 
 if TYPE_CHECKING:
     from facesight.library import Library
@@ -75,11 +76,11 @@ class EnrollMethods:
         matched again against the new references unless ``rematch`` is False
         (call :meth:`rematch` once after a batch of enrollments instead).
         """
-        name = " ".join(name.split())
-        if not name:
-            raise InvalidInputError("a person's name cannot be empty")
-        result = EnrollResult(person=name, person_id=0)
+        name = check_name(name)
         person_id = self.store.person_id(name)
+        if person_id is not None:  # "josé" adds to "José": one person, one spelling
+            name = self.store.person_name(person_id)
+        result = EnrollResult(person=name, person_id=0)
         for image in images:
             try:
                 person_id = self._enroll_one(name, person_id, Path(image), face, largest, result)
@@ -202,7 +203,12 @@ class EnrollMethods:
             images = [p for p in find_media([folder]) if isinstance(p, Path)][:limit]
             if images:
                 name = folder.name.replace("_", " ")
-                results.append(self.enroll(name, images, largest=largest, rematch=False))
+                try:
+                    results.append(self.enroll(name, images, largest=largest, rematch=False))
+                except InvalidInputError as error:  # one bad folder name never stops the rest
+                    refused = EnrollResult(person=printable(name), person_id=0)
+                    refused.failures.append(MediaFailure(str(folder), "refused", str(error)))
+                    results.append(refused)
         if any(r.added for r in results):
             self.rematch()
         return results

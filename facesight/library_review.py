@@ -17,6 +17,7 @@ from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Sighting
 from facesight.review import ReviewBook, person_id_of
 from facesight.store import Store
+from facesight.text import check_name
 
 __all__ = ["ReviewMethods"]
 
@@ -134,9 +135,7 @@ class ReviewMethods:
         Each face is also confirmed as that person; stored faces are matched
         again. Returns the person's id.
         """
-        name = " ".join(name.split())
-        if not name:
-            raise InvalidInputError("a person's name cannot be empty")
+        name = check_name(name)
         sightings = self.sightings_by_face(list(face_ids))
         missing = set(face_ids) - {s.face_id for s in sightings}
         if missing:

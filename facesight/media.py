@@ -29,6 +29,15 @@ from facesight.errors import (
     UnreadableMediaError,
     UnsupportedMediaError,
 )
+from facesight.formats import (
+    HEIF_EXTENSIONS,
+    RAW_EXTENSIONS,
+    load_raw,
+    raw_supported,
+    register_heif,
+    to_rgb8,
+    walked_past_kind,
+)
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -37,14 +46,23 @@ __all__ = [
     "find_media",
     "load_image",
     "sha256_of",
+    "still_extensions",
 ]
 
 DEFAULT_MAX_PIXELS = 150_000_000
 """Images with more pixels are refused unread (a 150 MP camera frame still passes)."""
 
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+IMAGE_EXTENSIONS = (
+    frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+    | HEIF_EXTENSIONS
 )
+"""Stills decoded through Pillow (HEIC/HEIF through pillow-heif); camera RAW is apart."""
+
+
+def still_extensions() -> frozenset[str]:
+    """Still-image name endings this installation decodes: RAW only with ``facesight[raw]``."""
+    return IMAGE_EXTENSIONS | RAW_EXTENSIONS if raw_supported() else IMAGE_EXTENSIONS
+
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -76,22 +94,32 @@ class LoadedImage:
 
 
 def find_media(
-    roots: Iterable[str | Path], extensions: frozenset[str] = IMAGE_EXTENSIONS
+    roots: Iterable[str | Path],
+    extensions: frozenset[str] | None = None,
+    walked_past: dict[str, int] | None = None,
 ) -> Iterator[Path | MediaError]:
     """Yield every candidate file under ``roots`` (files or folders, recursive).
 
-    Candidates are chosen by extension; their content is checked later when
-    decoded. Problems (missing paths, broken symlinks, symlink loops, folders
-    that cannot be listed) are yielded as ``MediaError`` values, not raised,
-    so one bad entry never stops the walk. Each real folder is entered once.
+    Candidates are chosen by extension (default: ``still_extensions()``);
+    their content is checked later when decoded. Problems (missing paths,
+    broken symlinks, symlink loops, folders that cannot be listed) are yielded
+    as ``MediaError`` values, not raised, so one bad entry never stops the
+    walk. Each real folder is entered once. Files inside folders that are not
+    candidates are counted into ``walked_past`` by kind ('raw', 'sidecar',
+    'other'), so nothing is passed over unsaid.
     """
     seen_dirs: set[tuple[int, int]] = set()
+    wanted = still_extensions() if extensions is None else extensions
     for root in roots:
-        yield from _walk(Path(root), extensions, seen_dirs, explicit=True)
+        yield from _walk(Path(root), wanted, seen_dirs, explicit=True, walked_past=walked_past)
 
 
 def _walk(
-    path: Path, extensions: frozenset[str], seen_dirs: set[tuple[int, int]], explicit: bool
+    path: Path,
+    extensions: frozenset[str],
+    seen_dirs: set[tuple[int, int]],
+    explicit: bool,
+    walked_past: dict[str, int] | None = None,
 ) -> Iterator[Path | MediaError]:
     try:
         info = path.stat()
@@ -111,9 +139,12 @@ def _walk(
             yield UnreadableMediaError(path, f"cannot list folder: {exc.strerror or exc}")
             return
         for entry in entries:
-            yield from _walk(Path(entry.path), extensions, seen_dirs, explicit=False)
+            yield from _walk(Path(entry.path), extensions, seen_dirs, False, walked_past)
     elif explicit or path.suffix.lower() in extensions:
         yield path
+    elif walked_past is not None:
+        kind = walked_past_kind(path)
+        walked_past[kind] = walked_past.get(kind, 0) + 1
 
 
 def _stat_error(path: Path, exc: OSError) -> MediaError:
@@ -161,20 +192,27 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
     Raises a ``MediaError`` subclass naming the file and the problem: empty,
     truncated or undecodable data, content that is not an image, more than
     ``max_pixels`` pixels (checked from the header, before decoding), or a
-    file that cannot be read.
+    file that cannot be read. High bit depths are scaled to 8 bits, HEIC/HEIF
+    and camera RAW (with ``facesight[raw]``) decoded, and an animated image
+    read on its first frame: see ``facesight.formats``.
     """
     path = Path(path)
     with _open_regular(path) as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             raise CorruptMediaError(path, "empty file (0 bytes)")
+        if path.suffix.lower() in RAW_EXTENSIONS:
+            return LoadedImage(pixels=load_raw(path, max_pixels))
         with warnings.catch_warnings():
             # We enforce our own pixel limit below; Pillow's warning would be noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Damaged metadata makes Pillow warn and go on (found by tests/test_fuzz.py);
+            # the pixels still decode, and a warning naming no file helps nobody.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             image = _open_image(path, handle, max_pixels)
             try:
                 image.load()
                 upright = ImageOps.exif_transpose(image)
-                pixels = np.asarray(upright.convert("RGB"), dtype=np.uint8)
+                pixels = to_rgb8(upright, path)
             except (OSError, ValueError, SyntaxError) as exc:
                 raise CorruptMediaError(path, f"cannot decode {image.format} data: {exc}") from exc
             captured_at, gps = _read_exif(image)
@@ -182,6 +220,7 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
 
 
 def _open_image(path: Path, handle: Any, max_pixels: int) -> Image.Image:
+    register_heif()
     try:
         image = Image.open(handle)
     except UnidentifiedImageError as exc:

@@ -210,6 +210,8 @@ class ScanSummary:
 
     ``media_scanned`` counts images and videos; of those, ``videos_scanned``
     videos with ``footage_s`` seconds of footage. A video's faces are its tracks.
+    ``walked_past`` counts, by kind ('raw' without ``facesight[raw]``,
+    'sidecar', 'other'), the files inside scanned folders that were not opened.
     """
 
     files_seen: int = 0
@@ -222,6 +224,7 @@ class ScanSummary:
     failures: list[MediaFailure] = field(default_factory=list)
     videos_scanned: int = 0
     footage_s: float = 0.0
+    walked_past: dict[str, int] = field(default_factory=dict)
 
     @property
     def realtime_factor(self) -> float:

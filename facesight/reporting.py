@@ -271,9 +271,12 @@ def _write_one(sidecar: Path, media_path: str, found: list[Sighting]) -> MediaFa
         return MediaFailure.from_error(error)
     if isinstance(orientation, MediaFailure):
         return orientation
-    regions = [
-        FaceRegion(identity[1], s.xyxy) for s in found if (identity := _identity(s)) is not None
-    ]
+    try:
+        regions = [
+            FaceRegion(identity[1], s.xyxy) for s in found if (identity := _identity(s)) is not None
+        ]
+    except InvalidInputError as error:  # a name from before control characters were refused
+        return MediaFailure(media_path, "name", str(error))
     packet = xmp_sidecar(regions, width_px, height_px, orientation=orientation)
     try:
         write_sidecar(sidecar, packet)

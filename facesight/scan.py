@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import MediaError, WorkerError
-from facesight.media import DEFAULT_MAX_PIXELS, IMAGE_EXTENSIONS, find_media, sha256_of
+from facesight.media import DEFAULT_MAX_PIXELS, find_media, sha256_of, still_extensions
 from facesight.pipeline import FacePipeline
 from facesight.records import Candidate, MediaFailure, ScanSummary
 from facesight.scan_video import (
@@ -152,7 +152,8 @@ def scan_collection(
     started = time.perf_counter()
     summary = ScanSummary()
     paths: list[str] = []
-    for item in find_media(roots, IMAGE_EXTENSIONS | VIDEO_SUFFIXES):
+    media = still_extensions() | VIDEO_SUFFIXES
+    for item in find_media(roots, media, walked_past=summary.walked_past):
         if isinstance(item, MediaError):
             _report(store, summary, item, options, on_event)
         else:

@@ -24,6 +24,7 @@ from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
 from facesight.migrations import apply_migrations
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.text import check_name, name_key, normalize_name
 from facesight.track import FUSED_FACES
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
@@ -180,9 +181,28 @@ class Store:
     # -- people and references ------------------------------------------------
 
     def person_id(self, name: str) -> int | None:
-        """The id of the person with this name (case-insensitive), or None."""
-        row = self._conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
-        return None if row is None else int(row[0])
+        """The id of the person with this name, or None.
+
+        Names compare on their normalised form (``facesight.text.name_key``: NFC,
+        casefolded), so "José" typed composed or decomposed, or "JOSÉ", is one
+        person. A library made before names were normalised may hold two people
+        whose names collide (``conflicts`` lists them); the exact spelling finds
+        each, the normalised one the first enrolled.
+        """
+        for exact in (name, normalize_name(name)):
+            row = self._conn.execute("SELECT id FROM people WHERE name = ?", (exact,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        key = name_key(name)
+        for person_id, stored in self.people_names():
+            if name_key(stored) == key:
+                return person_id
+        return None
+
+    def people_names(self) -> list[tuple[int, str]]:
+        """(id, name) of every enrolled person, in order of enrollment."""
+        rows = self._conn.execute("SELECT id, name FROM people ORDER BY id").fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     def person_name(self, person_id: int) -> str:
         row = self._conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
@@ -191,7 +211,11 @@ class Store:
         return str(row[0])
 
     def add_person(self, conn: sqlite3.Connection, name: str) -> int:
-        """Create the person if needed (inside the caller's transaction); return the id."""
+        """Create the person if needed (inside the caller's transaction); return the id.
+
+        The name is stored normalised; control characters are refused (``check_name``).
+        """
+        name = check_name(name)
         conn.execute(
             "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
             (name, _now()),

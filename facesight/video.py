@@ -142,6 +142,10 @@ def _open(path: Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise UnsupportedMediaError(path, "has no video stream")
+    if container.streams.video[0].codec_context is None:
+        # a damaged codec tag: FFmpeg opens the file but has no decoder (tests/test_fuzz.py)
+        container.close()
+        raise UnsupportedMediaError(path, "its video stream is in a codec FFmpeg cannot decode")
     return container
 
 

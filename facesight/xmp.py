@@ -48,6 +48,7 @@ from facesight.errors import (
     UnsupportedMediaError,
 )
 from facesight.files import write_text_atomically
+from facesight.formats import register_heif
 
 __all__ = [
     "FaceRegion",
@@ -201,10 +202,13 @@ def exif_orientation(path: str | os.PathLike[str]) -> int:
     broken header and ImageTooLargeError past Pillow's decompression-bomb limit.
     """
     path = Path(path)
+    register_heif()  # a phone's HEIC gets a sidecar too, in a process that decoded none
     try:
         with warnings.catch_warnings():
             # A huge header is not our concern here: no pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # damaged metadata: Pillow warns and goes on (tests/test_fuzz.py)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(path) as image:
                 value = image.getexif().get(_ORIENTATION_TAG, 1)
     except UnidentifiedImageError as exc:

@@ -21,6 +21,7 @@ boundary where they happen, so callers catch one tree::
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     └── InvalidInputError           an argument is out of range or malformed
+        └── ManualIdentificationError  naming a face as someone the system did not propose
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "FaceSightError",
     "ImageTooLargeError",
     "InvalidInputError",
+    "ManualIdentificationError",
     "MediaError",
     "ModelError",
     "MultipleFacesError",
@@ -152,6 +154,14 @@ class StaleIndexError(StoreError):
 
 class InvalidInputError(FaceSightError):
     """An argument is out of range or malformed."""
+
+
+class ManualIdentificationError(InvalidInputError):
+    """Confirming a face as someone who is not its proposed match, without ``force``.
+
+    Such a confirmation is a *manual identification*: the reviewer's word against (or
+    without) the decision rule. It is allowed only when asked for explicitly.
+    """
 
 
 class WorkerError(FaceSightError):

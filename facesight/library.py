@@ -153,8 +153,20 @@ class Library(EnrollMethods, ReviewMethods):
         self.close()
 
     def people(self) -> list[PersonSummary]:
-        """Everyone enrolled, with reference and sighting counts."""
-        return self.store.list_people(self.match_rule())
+        """Everyone enrolled, with reference and sighting counts.
+
+        A person's sightings are counted as :meth:`sightings` lists them: confirmed and
+        pending faces, not rejected ones, and never their own reference photos.
+        """
+        seen: dict[int, int] = {}
+        for sighting in self.sightings():
+            person_id = person_id_of(sighting)
+            if person_id is not None:
+                seen[person_id] = seen.get(person_id, 0) + 1
+        return [
+            replace(p, sightings=seen.get(p.id, 0))
+            for p in self.store.list_people(self.match_rule())
+        ]
 
     def gallery(self) -> Gallery:
         """The current references of every enrolled person (this descriptor version's)."""
@@ -308,7 +320,8 @@ class Library(EnrollMethods, ReviewMethods):
             found += self.store.sightings(None, face_ids=confirmed)
         decided = self._as_reviewed(found)
         if not include_unmatched:
-            decided = [s for s in decided if s.person is not None]
+            # a reference photo is the person's reference, not a sighting of them
+            decided = [s for s in decided if s.person is not None and s.reference is None]
         if person_id is not None:
             decided = [
                 s
@@ -319,15 +332,59 @@ class Library(EnrollMethods, ReviewMethods):
         return sorted(decided, key=_in_media_order)
 
     def _as_reviewed(self, found: list[Sighting]) -> list[Sighting]:
-        """Stored sightings re-decided under this library's settings, then as reviewed."""
+        """Stored sightings re-decided under this library's settings, then as reviewed.
+
+        A face confirmed as someone outside its stored candidates (a manual
+        identification, or past the top-k) gets that person's candidate computed, so
+        its distance and est. FMR are always known.
+        """
         reviews = self.reviews.of_faces([s.face_id for s in found])
-        return [
+        decided = [
             apply_reviews(
                 replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates]),
                 reviews.get(s.face_id, ()),
             )
             for s in found
         ]
+        return [self._with_named_candidate(s) for s in decided]
+
+    def _with_named_candidate(self, sighting: Sighting) -> Sighting:
+        review = sighting.review
+        if review is None or review.decision != "confirmed" or sighting.named is not None:
+            return sighting
+        candidate = self.candidate_for(sighting.face_id, review.person_id)
+        if candidate is None:
+            return sighting
+        ranked = sorted([*sighting.candidates, candidate], key=lambda c: c.distance)
+        return replace(sighting, candidates=ranked)
+
+    def candidate_for(self, face_id: int, person_id: int) -> Candidate | None:
+        """A stored face measured against one enrolled person's template: the distance and
+        est. FMR it has to them, decided under this library's settings (as the stored
+        candidates are). None when the person has no reference of this descriptor version.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        embedding, quality, width, fused = self.store.face_probe(face_id)
+        gallery = self.gallery()
+        people = len(set(gallery.person_ids.tolist()))
+        if person_id not in gallery.person_ids or people == 0:
+            return None
+        ranked = self.match(
+            embedding[None],
+            np.array([quality], np.float64),
+            top_k=people,
+            widths=np.array([width], np.float64),
+            fused=np.array([fused], np.int64),
+        )[0]
+        crops = self.store.reference_crops([c.reference_id for c in ranked])
+        for candidate in ranked:
+            if candidate.person_id == person_id:
+                known = None if quality != quality else quality
+                decided = self._decided(candidate, known)
+                return replace(decided, reference_crop=crops.get(candidate.reference_id))
+        return None
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""

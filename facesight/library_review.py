@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facesight.audit import AuditAction, AuditLog
-from facesight.errors import InvalidInputError, NotFoundError
+from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
 from facesight.records import Sighting
 from facesight.review import ReviewBook, person_id_of
 from facesight.store import Store
@@ -63,24 +63,44 @@ class ReviewMethods:
         *,
         as_reference: bool = False,
         note: str = "",
+        force: bool = False,
     ) -> Sighting:
         """Say that a stored face is ``person`` (default: the proposed match).
 
-        Naming someone else than the proposal (assigning) also rejects the
-        proposal. With ``as_reference`` the face becomes one of the person's
-        references, and stored faces are matched again.
+        Naming someone the decision rule did not propose for this face (another
+        person than the proposal, or anyone when nobody is proposed) is a *manual
+        identification*: it needs ``force``, is recorded as such (``Review.manual``,
+        category ``manual identification``) and also rejects the proposal. The
+        distance and est. FMR shown with it are those of the face to the person named.
+        Confirming a face again as who it is already confirmed as needs no ``force``.
+        With ``as_reference`` the face becomes one of the person's references, and
+        stored faces are matched again.
 
         Raises:
             NotFoundError: unknown face or person.
             InvalidInputError: no person given and none proposed.
+            ManualIdentificationError: a manual identification without ``force``.
         """
         sighting = self.sighting(face_id)
         target = self._person_to_decide(sighting, person)
+        current = person_id_of(sighting)
+        manual = current != target
+        review = sighting.review
+        if not manual and review is not None and review.decision == "confirmed":
+            manual = review.manual  # confirmed again as who it was named: still manual
+        if current != target and not force:
+            proposed = (
+                "nobody is proposed" if current is None else (f"the proposal is {sighting.person}")
+            )
+            raise ManualIdentificationError(
+                f"face {face_id}: {proposed}, not {self.store.person_name(target)}; naming "
+                "someone the rule did not propose is a manual identification: confirm it "
+                "with force (--force)"
+            )
         with self.store.transaction() as conn:
-            current = person_id_of(sighting)
             if current is not None and current != target:
                 self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
-            self.reviews.decide(conn, face_id, target, "confirmed", note)
+            self.reviews.decide(conn, face_id, target, "confirmed", note, manual=manual)
             if as_reference:
                 self._reference_from_face(conn, sighting, target)
         if as_reference:

@@ -175,6 +175,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
+    Migration(
+        7,
+        "manual identifications: confirmations of someone the rule did not propose",
+        "ALTER TABLE reviews ADD COLUMN manual INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

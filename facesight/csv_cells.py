@@ -50,7 +50,5 @@ def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, object]]) -> str
     writer = csv.writer(buffer)
     writer.writerow([safe_cell(name) for name in header])
     for row in rows:
-        writer.writerow(
-            [safe_cell("" if row.get(k) is None else str(row.get(k))) for k in header]
-        )
+        writer.writerow([safe_cell("" if row.get(k) is None else str(row.get(k))) for k in header])
     return buffer.getvalue()

@@ -23,7 +23,7 @@ from facesight.library import Library
 
 from .paths import PEOPLE, REPO
 
-FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1+1)*cmd", "+HYPERLINK(\"http://x\")", "-2+3+cmd"]
+FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1+1)*cmd", '+HYPERLINK("http://x")', "-2+3+cmd"]
 ESCAPE = "\x1b[31mred\x1b[0m"
 
 
@@ -62,9 +62,9 @@ def _check_cells(text: str) -> list[list[str]]:
     assert rows, "an empty CSV checks nothing"
     for row in rows:
         for value in row:
-            assert not value or value[0] not in "=+-@\t\r" or re.fullmatch(
-                r"-[0-9.e+-]+", value
-            ), value
+            assert not value or value[0] not in "=+-@\t\r" or re.fullmatch(r"-[0-9.e+-]+", value), (
+                value
+            )
             assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", value), value
     return rows
 

@@ -35,6 +35,7 @@ from facesight.cli_common import (
     report_failure,
     shorten_paths,
     sighting_row,
+    table_status,
     when,
 )
 from facesight.config import ENV_LIBRARY
@@ -392,7 +393,7 @@ def sightings(
             _report_frames(library.write_frames(found, frames), frames)
     rows = [sighting_row(s) for s in found]
     if not (as_json or as_csv):
-        rows = [r | {"when": when(r)} for r in rows]
+        rows = [r | {"when": when(r), "status": table_status(r)} for r in rows]
         rows = shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
         rows = [
             r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": fmt_rate(r["fmr"])}
@@ -524,19 +525,19 @@ def search_face(
             console(stderr=True).print(
                 f"probe: the face in {image.name} against each stored face; same = distance "
                 f"<= {hits[0].max_distance:.3f} (est. FPIR <= {ctx.obj['target_fpir']:g} over "
-                "the stored faces). own sighting: the stored face's decision as `sightings` "
-                "shows it (against the enrolled people).",
+                "the stored faces). own: the stored face's own sighting decision, as "
+                "`sightings` shows it (against the enrolled people).",
                 markup=False,
             )
         rows = shorten_paths(
             [
                 {
                     "probe: same": r["probe_same_person"],
-                    "probe: distance": r["probe_distance"],
-                    "probe: est. FMR": fmt_rate(r["probe_fmr"]),
-                    "own sighting: person": r["sighting_person"],
-                    "own sighting: est. FMR": fmt_rate(r["sighting_fmr"]),
-                    "own sighting: status": r["sighting_status"],
+                    "probe: dist.": r["probe_distance"],
+                    "probe: FMR": fmt_rate(r["probe_fmr"]),
+                    "own: person": r["sighting_person"],
+                    "own: FMR": fmt_rate(r["sighting_fmr"]),
+                    "own: status": r["sighting_status"],
                     "path": r["path"],
                     "when": r["timecode"] or "",
                     "xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]),

@@ -38,6 +38,7 @@ __all__ = [
     "report_failure",
     "shorten_paths",
     "sighting_row",
+    "table_status",
     "timecode",
     "when",
 ]
@@ -202,6 +203,13 @@ def sighting_row(s: Sighting) -> dict[str, Any]:
         "detector": s.detector,
         "embedder": s.embedder,
     }
+
+
+def table_status(row: dict[str, Any]) -> str:
+    """For tables: the status, or ``manual identification`` for a confirmation of someone
+    the rule did not propose (it must never read like a confirmed machine match)."""
+    manual = row["category"] == "manual identification"
+    return "manual identification" if manual else str(row["status"])
 
 
 def timecode(seconds: float | None) -> str | None:

@@ -15,6 +15,7 @@ from facesight.cli_common import (
     output_options,
     print_rows,
     sighting_row,
+    table_status,
     when,
 )
 from facesight.errors import FaceSightError, ManualIdentificationError
@@ -95,7 +96,7 @@ def _select(library: Library, status: str, person: str | None) -> list[Sighting]
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    row = row | {"when": when(row), "fmr": fmt_rate(row["fmr"])}
+    row = row | {"when": when(row), "fmr": fmt_rate(row["fmr"]), "status": table_status(row)}
     return {k: row[k] for k in _LIST_COLUMNS}
 
 
@@ -127,6 +128,7 @@ def _show(sighting: Sighting) -> None:
     out.print(f"  crop: {sighting.crop_path}")
     quality = "" if sighting.quality is None else f"{sighting.quality:.2f}"
     out.print(f"  quality: {quality} {sighting.quality_reasons}")
+    out.print(f"  decision: {sighting.category}", markup=False)
     for c in sighting.candidates:
         verdict = "match" if c.is_match else "no match"
         out.print(

@@ -148,8 +148,9 @@ def test_person_report_shows_each_sighting_with_its_decision_and_reviewer(
     assert REJECTED.name not in by_file  # rejected: not a sighting of him
     assert f"Sightings\t{len(rows)}" in page["summary"] and "1 confirmed" in page["summary"]
     assert "match = est. FPIR <= 0.01" in page["notes"] and "rejected are not" in page["notes"]
-    # every crop is embedded and decodes, and nothing was fetched
-    assert page["fetched"] == [] and len(page["images"]) == len(rows)
+    # every crop (the face's and its nearest reference's) is embedded and decodes, and
+    # nothing was fetched
+    assert page["fetched"] == [] and len(page["images"]) == 2 * len(rows)
     assert all(complete and width > 0 for complete, width in page["images"])
 
 
@@ -250,7 +251,7 @@ def test_sidecars_name_the_people_of_each_photo(exports: Exports, exiftool: str)
     infos = _read_xmp(exiftool, exports.out / "xmp")
     photos = [CONFIRMED, PENDING, *JOLIE_SCANNED]
     assert sorted(infos) == sorted(f"{p.name}.xmp" for p in photos)
-    rows = {Path(r["media_path"]).name: r for r in _json_rows(exports.out / "all.json")}
+    rows = {Path(r["path"]).name: r for r in _json_rows(exports.out / "all.json")}
     for photo in photos:
         info = infos[f"{photo.name}.xmp"]
         row = rows[photo.name]

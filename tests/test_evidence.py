@@ -237,4 +237,4 @@ def test_search_face_separates_the_probe_figures_from_the_faces_own_decision(
         assert hit["sighting_category"] == own["category"]
         assert "timecode" in hit
     table = _cli(lib.path, "search-face", str(OBAMA[2]))
-    assert "probe" in table.stdout + table.stderr and "own sighting" in table.stdout + table.stderr
+    assert "probe" in table.stdout + table.stderr and "own sighting decision" in table.stderr

@@ -238,3 +238,19 @@ def test_search_face_separates_the_probe_figures_from_the_faces_own_decision(
         assert "timecode" in hit
     table = _cli(lib.path, "search-face", str(OBAMA[2]))
     assert "probe" in table.stdout + table.stderr and "own sighting decision" in table.stderr
+
+
+def test_report_json_names_fields_as_sightings_json_does(lib: Library, tmp_path: Path) -> None:
+    face = _obama_face(lib)
+    lib.confirm(face, note="seen at the podium")
+    out = tmp_path / "r.json"
+    assert _cli(lib.path, "report", "--all", "--json", str(out)).returncode == 0
+    (row,) = [r for r in json.loads(out.read_text())["rows"] if r["face_id"] == face]
+    listed = json.loads(_cli(lib.path, "sightings", "--json").stdout)
+    (own,) = [r for r in listed if r["face_id"] == face]
+    assert not {"media_path", "media_kind", "decided_at", "crop_path", "decision"} & set(row)
+    for key in ("person", "path", "kind", "sha256", "status", "category", "reviewer"):
+        assert row[key] == own[key], key
+    for key in ("reviewed_at", "note", "timecode", "crop", "reference", "quality_reasons"):
+        assert row[key] == own[key], key
+    assert row["note"] == "seen at the podium"

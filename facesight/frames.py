@@ -93,7 +93,7 @@ def frame_label(sighting: Sighting) -> str:
         parts.append(f"est. FMR {named.fmr:.1e}")
     if sighting.time_s is not None:
         parts.append(format_timecode(sighting.time_s))
-    return " · ".join(parts)
+    return " | ".join(parts)
 
 
 def _file_name(sighting: Sighting) -> str:

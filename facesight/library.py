@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from facesight.frames import FrameWritten, write_sighting_frames
 from facesight.index import FaceIndex
 from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library_review import ReviewMethods
+from facesight.manifest import write_manifest
 from facesight.match import Gallery, calibrate_gallery, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import FacePipeline
@@ -62,7 +64,10 @@ from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, Store
 from facesight.video import DEFAULT_RATE_FPS
 
-__all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
+__all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
+
+FRAMES_MANIFEST = "manifest.json"
+"""The manifest :meth:`Library.write_frames` writes in the folder of evidence frames."""
 
 
 @dataclass(frozen=True)
@@ -567,9 +572,21 @@ class Library(EnrollMethods, ReviewMethods):
         ]
 
     def write_frames(self, sightings: list[Sighting], directory: Path) -> list[FrameWritten]:
-        """Write each sighting's best frame with its box drawn (``facesight.frames``),
-        with one audit record of the export."""
+        """Write each sighting's best frame with its box and label drawn
+        (``facesight.frames``), a ``manifest.json`` of them beside (the sha256 of each
+        frame, who wrote them, when, from which library and models), and one audit
+        record of the export."""
         written = list(write_sighting_frames(sightings, directory))
+        frames = [w.path for w in written if w.path is not None]
+        if frames:
+            meta: dict[str, object] = {
+                "generated_by": default_actor(),
+                "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "library": str(self.path.resolve()),
+                "detector": self.pipeline.detector_version,
+                "embedder": self.pipeline.embedder_version,
+            }
+            write_manifest(directory / FRAMES_MANIFEST, frames, meta)
         with self.store.transaction() as conn:
             self.audit.record(
                 conn,

@@ -151,8 +151,9 @@ class ReviewMethods:
     def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
         """Enroll stored faces as references of ``name`` (created on first use).
 
-        Each face is also confirmed as that person; stored faces are matched
-        again. Returns the person's id.
+        Each face is also confirmed as that person, as a manual identification (the
+        decision rule proposed nobody for them); stored faces are matched again.
+        Returns the person's id.
         """
         name = " ".join(name.split())
         if not name:
@@ -165,7 +166,10 @@ class ReviewMethods:
             person_id = self.store.person_id(name) or self.store.add_person(conn, name)
             for sighting in sightings:
                 self._reference_from_face(conn, sighting, person_id)
-                self.reviews.decide(conn, sighting.face_id, person_id, "confirmed", note)
+                # nobody proposed them: a person named these faces
+                self.reviews.decide(
+                    conn, sighting.face_id, person_id, "confirmed", note, manual=True
+                )
             self.audit.record(
                 conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
             )

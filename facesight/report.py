@@ -28,7 +28,7 @@ from pathlib import Path, PurePath
 from facesight.csv_cells import csv_text
 from facesight.errors import InvalidInputError
 from facesight.files import write_text_atomically
-from facesight.media import sha256_of
+from facesight.manifest import MANIFEST_SCHEMA, write_manifest
 from facesight.video import format_timecode
 
 __all__ = [
@@ -688,29 +688,6 @@ def write_json(
     document = {"schema": REPORT_SCHEMA, **(meta or {}), "rows": rows_json(rows)}
     text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
     _write_atomic(Path(path), text + "\n")
-
-
-MANIFEST_SCHEMA = 1
-"""Version of the manifest layout written by :func:`write_manifest`."""
-
-
-def write_manifest(
-    path: str | os.PathLike[str], files: Sequence[Path], meta: dict[str, object]
-) -> None:
-    """Write a JSON manifest of ``files`` (each with its sha256 and size), atomically.
-
-    ``{"schema": MANIFEST_SCHEMA, <meta>, "files": [{"path", "sha256", "bytes"}]}``; a
-    file in the manifest's own folder is named by its file name, others by full path.
-    Whoever keeps the manifest can later tell whether a report file was changed.
-    """
-    target = Path(path)
-    entries = []
-    for file in files:
-        name = file.name if file.resolve().parent == target.resolve().parent else str(file)
-        entries.append({"path": name, "sha256": sha256_of(file), "bytes": file.stat().st_size})
-    document = {"schema": MANIFEST_SCHEMA, **meta, "files": entries}
-    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
-    _write_atomic(target, text + "\n")
 
 
 def write_html(html_text: str, path: str | os.PathLike[str]) -> None:

@@ -74,7 +74,8 @@ class ReviewBook:
         )
         confirmed = decision == "confirmed"
         action = AuditAction.REVIEW_CONFIRM if confirmed else AuditAction.REVIEW_REJECT
-        self.audit.record(conn, action, faces=[face_id], people=[person_id], details=note)
+        details = f"manual identification: {note}" if manual else note
+        self.audit.record(conn, action, faces=[face_id], people=[person_id], details=details)
 
     def of_faces(self, face_ids: Sequence[int]) -> dict[int, list[Review]]:
         """Every decision about these faces, oldest first."""

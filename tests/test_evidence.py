@@ -9,8 +9,10 @@ reference photos are scanned too.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -182,7 +184,7 @@ def _band_height(image: np.ndarray, x: int, y_top: int) -> int:
 def test_evidence_label_is_scaled_to_the_frame(width: int, height: int) -> None:
     pixels = np.zeros((height, width, 3), np.uint8)
     box = (width * 0.4, height * 0.5, width * 0.6, height * 0.8)
-    drawn = np.asarray(draw_box(pixels, box, "Barack Obama · machine match · est. FMR 1.2e-04"))
+    drawn = np.asarray(draw_box(pixels, box, "Barack Obama | machine match | est. FMR 1.2e-04"))
     band = _band_height(drawn, int(box[0]) + 1, int(box[1]) - 1)
     assert band >= height / 40, (band, height)  # legible at any size
     assert band <= height / 8
@@ -194,7 +196,17 @@ def test_evidence_label_names_person_status_and_rate(lib: Library, tmp_path: Pat
     assert pending.person is not None and pending.person in label
     assert "machine match" in label and "est. FMR" in label
     written = lib.write_frames([pending], tmp_path / "frames")
-    assert written[0].path is not None and written[0].path.stat().st_size > 0
+    frame = written[0].path
+    assert frame is not None and frame.stat().st_size > 0
+    manifest = json.loads((tmp_path / "frames" / "manifest.json").read_text())
+    assert manifest["files"] == [
+        {
+            "path": frame.name,
+            "sha256": hashlib.sha256(frame.read_bytes()).hexdigest(),
+            "bytes": frame.stat().st_size,
+        }
+    ]
+    assert manifest["embedder"] == lib.pipeline.embedder_version and manifest["generated_by"]
 
 
 def test_name_says_exactly_what_it_did(
@@ -210,6 +222,8 @@ def test_name_says_exactly_what_it_did(
     statuses = [r["status"] for r in listed if r["person"] == "Barack Obama"]
     confirmed, pending = statuses.count("confirmed"), statuses.count("pending")
     assert (confirmed, pending) == (2, 2)
+    named = {r["category"] for r in listed if r["status"] == "confirmed"}
+    assert named == {"manual identification"}  # a person named them; the rule did not
     assert "2 reference(s)" in run.stdout
     assert f"{confirmed} face(s) confirmed" in run.stdout
     assert f"{pending} proposed as Barack Obama, pending review" in run.stdout
@@ -254,3 +268,44 @@ def test_report_json_names_fields_as_sightings_json_does(lib: Library, tmp_path:
     for key in ("reviewed_at", "note", "timecode", "crop", "reference", "quality_reasons"):
         assert row[key] == own[key], key
     assert row["note"] == "seen at the podium"
+
+
+def test_a_manual_identification_is_audited_as_one(lib: Library) -> None:
+    face = _obama_face(lib)
+    lib.confirm(face, "Angelina Jolie", force=True, note="by the scar")
+    (record,) = lib.audit.records(action="review.confirm")
+    assert record.items["faces"] == [face]
+    assert record.details == "manual identification: by the scar"
+
+
+def _in_terminal(library: Path, answer: str, *args: str) -> tuple[int, str]:
+    """Run the CLI with a real terminal (a pty) and answer its question."""
+    command = [sys.executable, "-m", "facesight", "--library", str(library), *args]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FACESIGHT_USER": "carol"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, with the pty as its terminal
+        os.execve(sys.executable, command, env)
+    seen, answered = b"", False
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the terminal closed: the CLI ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"manual identification?" in seen:
+            os.write(fd, answer.encode() + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_cli_override_at_a_terminal_warns_and_asks(lib: Library) -> None:
+    face = _obama_face(lib)
+    args = ("review", "confirm", str(face), "--as", "Angelina Jolie")
+    code, text = _in_terminal(lib.path, "n", *args)
+    assert code != 0 and "warning" in text and lib.sighting(face).decision == "pending"
+    code, text = _in_terminal(lib.path, "y", *args)
+    assert code == 0, text
+    assert lib.sighting(face).category == "manual identification"

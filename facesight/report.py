@@ -189,17 +189,19 @@ class ReportSummary:
 
     @classmethod
     def from_rows(cls, rows: Sequence[ReportRow]) -> ReportSummary:
-        """The summary of ``rows``."""
+        """The summary of ``rows``; rejected rows are counted as rejected, and nothing else
+        (media, people, first and last seen are those of the sightings)."""
         decisions = [row.decision.lower() for row in rows]
         counts = {name: decisions.count(name) for name in _KNOWN_DECISIONS}
-        kinds = {row.media_path: row.media_kind for row in rows}
-        dated = [(t, i) for i, row in enumerate(rows) if (t := _capture_time(row)) is not None]
+        seen = [row for row in rows if row.decision.lower() != "rejected"]
+        kinds = {row.media_path: row.media_kind for row in seen}
+        dated = [(t, i) for i, row in enumerate(seen) if (t := _capture_time(row)) is not None]
         first: ReportRow | None = None
         last: ReportRow | None = None
         if dated:
-            first, last = rows[min(dated)[1]], rows[max(dated)[1]]
-        elif rows:
-            first, last = rows[0], rows[-1]
+            first, last = seen[min(dated)[1]], seen[max(dated)[1]]
+        elif seen:
+            first, last = seen[0], seen[-1]
         return cls(
             sightings=len(rows) - counts["rejected"],
             confirmed=counts["confirmed"],
@@ -210,7 +212,7 @@ class ReportSummary:
             media=len(kinds),
             images=sum(kind is MediaKind.IMAGE for kind in kinds.values()),
             videos=sum(kind is MediaKind.VIDEO for kind in kinds.values()),
-            people=tuple(dict.fromkeys(row.person for row in rows)),
+            people=tuple(dict.fromkeys(row.person for row in seen)),
             first_seen=first,
             last_seen=last,
             by_capture_time=bool(dated),

@@ -142,12 +142,13 @@ def test_page_shows_every_row_with_its_evidence(page: WebDriver, rows: list[Repo
 
 def test_page_summary_counts_people_media_and_first_last_seen(page: WebDriver) -> None:
     first = _texts(page, "section.summary")[0]
-    assert "Sightings 4" in first  # a rejected face is no sighting; it is counted apart
+    # a rejected face is no sighting: counted as rejected, and nowhere else
+    assert "Sightings 4" in first
     assert "2 confirmed, 2 pending, 1 rejected" in first
-    assert "Media files 5 (4 images, 1 video)" in first
+    assert "Media files 4 (3 images, 1 video)" in first
     assert f"People 2: Barack Obama, {ODD_NAME}" in first
     assert "First seen 2018-01-02T03:04:05 — deepface_img1.jpg" in first
-    assert "Last seen 2020-07-04T18:30:00 — IMG_0001.jpg" in first
+    assert "Last seen 2019-05-01T10:00:00 — face_recognition_obama.jpg" in first
     assert RULE in _texts(page, "section.notes")[0]
 
 
@@ -206,14 +207,14 @@ def test_summary_first_and_last_seen_fall_back_to_scan_order(rows: list[ReportRo
     summary = ReportSummary.from_rows(undated)
     assert not summary.by_capture_time
     assert summary.first_seen is undated[0] and summary.last_seen is undated[-1]
-    assert (summary.sightings, summary.media, summary.images, summary.videos) == (4, 5, 4, 1)
+    assert (summary.sightings, summary.media, summary.images, summary.videos) == (4, 4, 3, 1)
 
 
 def test_summary_counts_unknown_decisions_as_other(rows: list[ReportRow]) -> None:
     odd = ReportRow(**{**_fields(rows[0]), "decision": "escalated"})
     summary = ReportSummary.from_rows([*rows, odd])
     assert (summary.confirmed, summary.pending, summary.rejected, summary.other) == (2, 2, 1, 1)
-    assert summary.media == 5  # the same file twice is one medium
+    assert summary.media == 4  # the same file twice is one medium; rejected rows are none
     assert ReportSummary.from_rows([]).first_seen is None
 
 

@@ -7,8 +7,14 @@ regions of :mod:`facesight.xmp`, writes the files, and records each export in th
 What is exported: faces *identified* as someone, that is confirmed by a reviewer or proposed
 by the decision rule and not yet reviewed (pending). Rejected proposals are left out: a
 rejection says the face is *not* that person, so it is no sighting of them (the reviewer's
-decision stays in the library's review history and audit log). Faces nobody is proposed for
-are left out too.
+decision stays in the library's review history and audit log); a report lists them only when
+asked (``include_rejected``), and its summary counts them either way. Faces nobody is
+proposed for are left out too, and so are a person's own reference photos (a reference is
+not a sighting).
+
+Every report carries a header (:func:`report_header`: the operating-system account, the
+library, the models, and the audit log's head hash when the caller passes one) and a
+manifest beside its files (:func:`manifest_path`) with the sha256 of each.
 
 XMP sidecars describe still images only: the MWG region schema has no time axis, and
 catalogues read regions of photos, so sightings in videos are counted but not exported.

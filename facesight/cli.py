@@ -378,7 +378,11 @@ def sightings(
 
     A sighting in a video is a face track: its time range (HH:MM:SS.mmm from
     the start), its best frame's timecode and how many sampled frames it was
-    seen in.
+    seen in. Each row's category says how the face was named: machine match
+    (not yet reviewed), confirmed, or manual identification (a reviewer named
+    someone the rule did not propose). A person's own reference photos are
+    not sightings (--all lists them with status "reference"). --frames also
+    writes a manifest.json with the sha256 of each frame.
 
     \b
     Example:

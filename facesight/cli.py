@@ -40,6 +40,7 @@ from facesight.cli_common import (
     shorten_paths,
     shown,
     sighting_row,
+    table_status,
     walked_past_line,
     when,
 )
@@ -50,7 +51,7 @@ from facesight.export import embed_lines
 from facesight.frames import FrameWritten
 from facesight.library import Library
 from facesight.media import DEFAULT_MAX_PIXELS
-from facesight.records import ScanSummary
+from facesight.records import FaceHit, ScanSummary
 from facesight.scan import ScanEvent
 from facesight.video import DEFAULT_RATE_FPS, format_timecode
 
@@ -390,7 +391,11 @@ def sightings(
 
     A sighting in a video is a face track: its time range (HH:MM:SS.mmm from
     the start), its best frame's timecode and how many sampled frames it was
-    seen in.
+    seen in. Each row's category says how the face was named: machine match
+    (not yet reviewed), confirmed, or manual identification (a reviewer named
+    someone the rule did not propose). A person's own reference photos are
+    not sightings (--all lists them with status "reference"). --frames also
+    writes a manifest.json with the sha256 of each frame.
 
     \b
     Example:
@@ -405,7 +410,7 @@ def sightings(
             _report_frames(library.write_frames(found, frames), frames)
     rows = [sighting_row(s) for s in found]
     if not (as_json or as_csv):
-        rows = [r | {"when": when(r)} for r in rows]
+        rows = [r | {"when": when(r), "status": table_status(r)} for r in rows]
         rows = shorten_paths([{k: r[k] for k in _TABLE_COLUMNS} for r in rows])
         rows = [
             r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": fmt_rate(r["fmr"])}
@@ -511,11 +516,20 @@ def search_face(
 ) -> None:
     """Where else does this face appear? Stored faces nearest to a face in IMAGE.
 
-    Searches every scanned face, enrolled or not, nearest first, with the
-    distance and the estimated false-match rate. "same" marks the faces
-    under the threshold that keeps the whole search's false-positive rate at
-    --target-fpir for this many stored faces. The largest face of IMAGE is
-    used unless --face says otherwise.
+    Searches every scanned face, enrolled or not, nearest first. Each row
+    answers two different questions, labelled apart:
+
+    \b
+    probe_*     the face in IMAGE against this one stored face: distance,
+                est. FMR, and probe_same_person, under the threshold that
+                keeps the whole search's false-positive rate at
+                --target-fpir for this many stored faces;
+    sighting_*  the stored face's own decision, exactly as `sightings`
+                shows it: who it is named as (against the enrolled
+                people's templates), its est. FMR, status and category.
+
+    Faces in videos carry their timecode and track span. The largest face of
+    IMAGE is used unless --face says otherwise.
 
     \b
     Example:
@@ -523,36 +537,63 @@ def search_face(
     """
     with open_library(ctx) as library:
         hits = library.search_face(image, face=face, top_k=top_k)
-    rows: list[dict[str, Any]] = [
-        {
-            "same": h.same_person,
-            "distance": round(h.distance, 4),
-            "fmr": rate(h.fmr),
-            "path": h.sighting.path,
-            "frame": h.sighting.frame,
-            "xyxy": [round(v, 1) for v in h.sighting.xyxy],
-            "person": h.sighting.match.person if h.sighting.match else None,
-            "quality": None if h.sighting.quality is None else round(h.sighting.quality, 3),
-            "crop": h.sighting.crop_path,
-            "sha256": h.sighting.sha256,
-            "face_id": h.sighting.face_id,
-            "max_distance": round(h.max_distance, 4),
-        }
-        for h in hits
-    ]
+    rows: list[dict[str, Any]] = [_search_row(h) for h in hits]
     if not (as_json or as_csv):
         if hits:
             console(stderr=True).print(
-                f"same = distance <= {hits[0].max_distance:.3f} (est. FPIR <= "
-                f"{ctx.obj['target_fpir']:g} over the stored faces)"
+                f"probe: the face in {image.name} against each stored face; same = distance "
+                f"<= {hits[0].max_distance:.3f} (est. FPIR <= {ctx.obj['target_fpir']:g} over "
+                "the stored faces). own: the stored face's own sighting decision, as "
+                "`sightings` shows it (against the enrolled people).",
+                markup=False,
             )
-        columns = ("same", "distance", "fmr", "person", "path", "xyxy", "quality")
-        rows = shorten_paths([{k: r[k] for k in columns} for r in rows])
-        rows = [
-            r | {"xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]), "fmr": fmt_rate(r["fmr"])}
-            for r in rows
-        ]
+        rows = shorten_paths(
+            [
+                {
+                    "probe: same": r["probe_same_person"],
+                    "probe: dist.": r["probe_distance"],
+                    "probe: FMR": fmt_rate(r["probe_fmr"]),
+                    "own: person": r["sighting_person"],
+                    "own: FMR": fmt_rate(r["sighting_fmr"]),
+                    "own: status": r["sighting_status"],
+                    "path": r["path"],
+                    "when": r["timecode"] or "",
+                    "xyxy": ",".join(f"{v:.0f}" for v in r["xyxy"]),
+                    "quality": r["quality"],
+                }
+                for r in rows
+            ]
+        )
     print_rows(rows, as_json, as_csv, f"Stored faces like the one in {image.name}")
+
+
+def _search_row(hit: FaceHit) -> dict[str, Any]:
+    """One search-face row: the probe's figures, then the stored face's own decision."""
+    own = sighting_row(hit.sighting)
+    return {
+        "face_id": own["face_id"],
+        "probe_distance": round(hit.distance, 4),
+        "probe_fmr": rate(hit.fmr),
+        "probe_same_person": hit.same_person,
+        "probe_max_distance": round(hit.max_distance, 4),
+        "sighting_person": own["person"],
+        "sighting_fmr": own["fmr"],
+        "sighting_status": own["status"],
+        "sighting_category": own["category"],
+        "path": own["path"],
+        "kind": own["kind"],
+        "frame": own["frame"],
+        "time_s": own["time_s"],
+        "timecode": own["timecode"],
+        "start_s": own["start_s"],
+        "end_s": own["end_s"],
+        "start": own["start"],
+        "end": own["end"],
+        "xyxy": own["xyxy"],
+        "quality": own["quality"],
+        "crop": own["crop"],
+        "sha256": own["sha256"],
+    }
 
 
 @cli.command()

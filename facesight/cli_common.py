@@ -6,8 +6,6 @@ call the library, and print with these helpers. No business logic here.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -23,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from facesight.config import resolve_library_dir
+from facesight.csv_cells import csv_text
 from facesight.errors import FaceSightError
 from facesight.library import Library
 from facesight.records import Candidate, MediaFailure, Sighting
@@ -47,6 +46,7 @@ __all__ = [
     "shorten_paths",
     "shown",
     "sighting_row",
+    "table_status",
     "timecode",
     "walked_past_line",
     "when",
@@ -156,12 +156,9 @@ def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: s
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif as_csv:
-        buffer = io.StringIO()
         if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows({k: cell(v) for k, v in r.items()} for r in rows)
-        click.echo(buffer.getvalue(), nl=False)
+            cells = [{k: cell(v) for k, v in r.items()} for r in rows]
+            click.echo(csv_text(list(rows[0]), cells), nl=False)
     else:
         # cells are Text, not markup strings: names and paths print as they are
         table = Table(title=Text(printable(title)), title_justify="left")
@@ -226,14 +223,18 @@ def rate(value: float) -> float | None:
 
 
 def sighting_row(s: Sighting) -> dict[str, Any]:
-    best = s.candidates[0] if s.candidates else None
+    # the figures of the person the face is named as (a manual identification's too),
+    # else of the nearest candidate
+    best = s.named or (s.candidates[0] if s.candidates else None)
     review = s.review
     return {
         "face_id": s.face_id,
         "person": s.person,
         "status": s.decision,
+        "category": s.category,
         "reviewer": review.reviewer if review else None,
         "reviewed_at": review.decided_at if review else None,
+        "note": review.note if review else None,
         "path": s.path,
         "kind": s.kind,
         "frame": s.frame,
@@ -266,6 +267,13 @@ def sighting_row(s: Sighting) -> dict[str, Any]:
         "detector": s.detector,
         "embedder": s.embedder,
     }
+
+
+def table_status(row: dict[str, Any]) -> str:
+    """For tables: the status, or ``manual identification`` for a confirmation of someone
+    the rule did not propose (it must never read like a confirmed machine match)."""
+    manual = row["category"] == "manual identification"
+    return "manual identification" if manual else str(row["status"])
 
 
 def timecode(seconds: float | None) -> str | None:

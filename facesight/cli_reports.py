@@ -23,7 +23,8 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--all", "everyone", is_flag=True, help="Report everyone identified.")
 @click.option("--html", "html_path", type=_FILE, help="Write a self-contained HTML page here.")
 @click.option("--csv", "csv_path", type=_FILE, help="Write the rows as CSV here.")
-@click.option("--json", "json_path", type=_FILE, help="Write the rows as a JSON array here.")
+@click.option("--json", "json_path", type=_FILE, help="Write the report as JSON here (schema 2).")
+@click.option("--include-rejected", is_flag=True, help="Also list the faces a reviewer rejected.")
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -32,16 +33,23 @@ def report(
     html_path: Path | None,
     csv_path: Path | None,
     json_path: Path | None,
+    include_rejected: bool,
 ) -> None:
     """Write a report of every sighting of a person (or of everyone identified).
 
-    Each row has the face crop, the file, the time in a video, the capture
-    time and GPS position when known, the distance, the estimated false-match
-    rate, the quality, the decision and who made it; a summary comes first
-    (counts, media files, first and last seen). Rows are the confirmed and
-    the pending (not yet reviewed) matches; faces a reviewer rejected are left
-    out. The HTML page embeds its images and opens offline; CSV and JSON hold
-    the same rows. The export is recorded in the audit log.
+    Each row has the face crop beside the nearest reference's crop, the file
+    with its sha256, the time in a video, the box, the capture time and GPS
+    position when known, the distance, the estimated false-match rate, the
+    quality with its reasons, the decision (machine match, confirmed or
+    manual identification), who made it, when, and their note; a header says
+    who generated it, when, from which library, with which rule and models,
+    and a summary comes first (counts, media files, first and last seen).
+    Rows are the confirmed and the pending (not yet reviewed) matches; faces
+    a reviewer rejected are left out unless --include-rejected (the summary
+    counts them either way), and reference photos are never sightings. The
+    HTML page embeds its images and opens offline; CSV and JSON hold the same
+    rows. A manifest (<first output>.manifest.json) beside the outputs lists
+    the sha256 of each file written. The export is recorded in the audit log.
 
     \b
     Example:
@@ -53,7 +61,7 @@ def report(
     if not (html_path or csv_path or json_path):
         raise click.UsageError("give at least one output: --html FILE, --csv FILE or --json FILE")
     with open_library(ctx) as library:
-        rows = report_rows(library, person)
+        rows = report_rows(library, person, include_rejected=True)
         rule = f"{decision_note(library)}. {SCOPE_NOTE}"
         title = report_title(library, person)
         try:
@@ -65,13 +73,15 @@ def report(
                 json=json_path,
                 title=title,
                 rule=rule,
+                include_rejected=include_rejected,
             )
         except OSError as error:
             raise click.ClickException(f"cannot write the report: {error}") from error
     summary = ReportSummary.from_rows(rows)
     console(stderr=True).print(
         f"{printable(title)}: {summary.sightings} "
-        f"({summary.confirmed} confirmed, {summary.pending} pending) in {summary.media} "
+        f"({summary.confirmed} confirmed, {summary.pending} pending, {summary.rejected} "
+        f"rejected) in {summary.media} "
         f"media file(s); wrote {', '.join(map(printable, written))}",
         markup=False,
     )

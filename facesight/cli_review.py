@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -15,11 +16,13 @@ from facesight.cli_common import (
     print_rows,
     shown,
     sighting_row,
+    table_status,
     when,
 )
-from facesight.errors import FaceSightError
+from facesight.errors import FaceSightError, ManualIdentificationError
 from facesight.library import Library
 from facesight.records import Sighting
+from facesight.text import printable
 
 __all__ = ["COMMANDS"]
 
@@ -95,7 +98,7 @@ def _select(library: Library, status: str, person: str | None) -> list[Sighting]
 
 
 def _brief(row: dict[str, Any]) -> dict[str, Any]:
-    row = row | {"when": when(row), "fmr": fmt_rate(row["fmr"])}
+    row = row | {"when": when(row), "fmr": fmt_rate(row["fmr"]), "status": table_status(row)}
     return {k: row[k] for k in _LIST_COLUMNS}
 
 
@@ -127,6 +130,7 @@ def _show(sighting: Sighting) -> None:
     out.print(f"  crop: {shown(sighting.crop_path)}")
     quality = "" if sighting.quality is None else f"{sighting.quality:.2f}"
     out.print(f"  quality: {quality} {sighting.quality_reasons}")
+    out.print(f"  decision: {sighting.category}", markup=False)
     for c in sighting.candidates:
         verdict = "match" if c.is_match else "no match"
         out.print(
@@ -148,7 +152,13 @@ def _act(library: Library, sighting: Sighting, answer: str) -> bool:
         library.reject(sighting.face_id)
         return True
     if answer.startswith("a "):
-        library.confirm(sighting.face_id, answer[2:].strip())
+        try:
+            library.confirm(sighting.face_id, answer[2:].strip())
+        except ManualIdentificationError as error:
+            console().print(f"[yellow]warning[/yellow]: {error}")
+            if not click.confirm("Record it as a manual identification?"):
+                return False
+            library.confirm(sighting.face_id, answer[2:].strip(), force=True)
         return True
     console().print("[yellow]?[/yellow] answer c, C, r, a NAME, s or q")
     return False
@@ -161,14 +171,51 @@ def _act(library: Library, sighting: Sighting, answer: str) -> bool:
     "--reference", is_flag=True, help="Also make this face one of the person's references."
 )
 @click.option("--note", default="", help="Why, kept with the decision.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Name someone the rule did not propose without asking (a manual identification).",
+)
 @click.pass_context
 def review_confirm(
-    ctx: click.Context, face_id: int, person: str | None, reference: bool, note: str
+    ctx: click.Context, face_id: int, person: str | None, reference: bool, note: str, force: bool
 ) -> None:
-    """Confirm that stored face FACE_ID is the proposed person (or --as NAME)."""
+    """Confirm that stored face FACE_ID is the proposed person (or --as NAME).
+
+    Naming someone the decision rule did not propose for the face is a
+    manual identification: you are warned and asked first (--force skips the
+    question; with no terminal, --force is required). It is recorded and
+    reported as a manual identification, with the face's real distance and
+    est. FMR to that person.
+    """
     with open_library(ctx) as library:
-        sighting = library.confirm(face_id, person, as_reference=reference, note=note)
-    console().print(f"face {face_id}: confirmed as {shown(sighting.person)}")
+        try:
+            sighting = library.confirm(
+                face_id, person, as_reference=reference, note=note, force=force
+            )
+        except ManualIdentificationError as error:
+            _ask_manual(error)
+            sighting = library.confirm(
+                face_id, person, as_reference=reference, note=note, force=True
+            )
+        named = sighting.named
+        figures = (
+            f" (distance {named.distance:.3f}, est. FMR {fmt_rate(named.fmr)})" if named else ""
+        )
+    console().print(
+        f"face {face_id}: {sighting.category} as {printable(sighting.person)}{figures}",
+        markup=False,
+    )
+
+
+def _ask_manual(error: ManualIdentificationError) -> None:
+    """Warn about a manual identification; ask at a terminal, refuse without one."""
+    console(stderr=True).print(f"warning: {error}", markup=False)
+    if not sys.stdin.isatty():
+        raise click.ClickException(
+            "a manual identification needs a terminal to confirm it, or --force"
+        )
+    click.confirm("Record it as a manual identification?", abort=True, err=True)
 
 
 @review.command(name="reject")

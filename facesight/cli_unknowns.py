@@ -18,6 +18,8 @@ from facesight.cli_common import (
     when,
 )
 from facesight.records import Sighting
+from facesight.review import person_id_of
+from facesight.text import printable
 from facesight.unknowns import Appearance, UnknownCluster, UnknownPeople
 
 __all__ = ["COMMANDS"]
@@ -158,14 +160,23 @@ def name(ctx: click.Context, cluster: int, person: str, best: int, yes: bool) ->
         if not yes:
             print_rows(_face_table(chosen), False, False, f"References of {person}")
             click.confirm(
-                f"Enroll these {len(chosen)} face(s) as references of {person!r} and confirm "
-                f"all {len(faces)} face(s) of unknown person {cluster} as them?",
+                f"Enroll these {len(chosen)} face(s) as references of {person!r} (confirmed "
+                f"as them) and match the other {len(faces) - len(chosen)} face(s) of unknown "
+                f"person {cluster} again, for review?",
                 abort=True,
             )
-        people.name(cluster, person, best=best)
+        person_id = people.name(cluster, person, best=best)
+        after = library.sightings_by_face([s.face_id for s in faces])
+    theirs = [s for s in after if person_id_of(s) == person_id]
+    confirmed = sum(s.decision == "confirmed" for s in theirs)
+    pending = sum(s.decision == "pending" for s in theirs)
+    other = len(after) - confirmed - pending
     console().print(
-        f"Unknown person {cluster} is now {shown(person)}: {len(chosen)} reference(s), "
-        f"{len(faces)} face(s) confirmed; see `facesight sightings --person {shown(repr(person))}`"
+        f"Unknown person {cluster} is now {printable(person)}: {len(chosen)} reference(s); "
+        f"{confirmed} face(s) confirmed, {pending} proposed as {printable(person)}, "
+        "pending review, "
+        f"{other} not matched to them; see `facesight review --person {printable(repr(person))}`",
+        markup=False,
     )
 
 

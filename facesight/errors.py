@@ -22,6 +22,7 @@ boundary where they happen, so callers catch one tree::
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     ├── MissingExtraError           an optional extra (facesight[eval], ...) is not installed
     └── InvalidInputError           an argument is out of range or malformed
+        └── ManualIdentificationError  naming a face as someone the system did not propose
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "FaceSightError",
     "ImageTooLargeError",
     "InvalidInputError",
+    "ManualIdentificationError",
     "MediaError",
     "MissingExtraError",
     "ModelError",
@@ -154,6 +156,14 @@ class StaleIndexError(StoreError):
 
 class InvalidInputError(FaceSightError):
     """An argument is out of range or malformed."""
+
+
+class ManualIdentificationError(InvalidInputError):
+    """Confirming a face as someone who is not its proposed match, without ``force``.
+
+    Such a confirmation is a *manual identification*: the reviewer's word against (or
+    without) the decision rule. It is allowed only when asked for explicitly.
+    """
 
 
 class WorkerError(FaceSightError):

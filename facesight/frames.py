@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from facesight.errors import MediaError
 from facesight.files import atomic_file
@@ -22,9 +22,24 @@ from facesight.media import load_image
 from facesight.records import MediaFailure, Sighting
 from facesight.video import format_timecode, read_frame_at
 
-__all__ = ["FrameWritten", "draw_box", "sighting_frame", "write_sighting_frames"]
+__all__ = [
+    "BOX_RGB",
+    "LABEL_FRACTION",
+    "FrameWritten",
+    "draw_box",
+    "frame_label",
+    "sighting_frame",
+    "write_sighting_frames",
+]
 
-_BOX_RGB = (255, 196, 0)
+BOX_RGB = (255, 196, 0)
+"""The colour of the face box and of the label's background."""
+
+LABEL_FRACTION = 1 / 30
+"""Label text height as a share of the frame's shorter side: about 36 px on a 1080p frame,
+12 px (the floor) on a 360p one, legible when the frame is shown whole on a screen."""
+
+_MIN_LABEL_PX = 12
 
 
 @dataclass(frozen=True)
@@ -48,26 +63,37 @@ def sighting_frame(sighting: Sighting) -> NDArray[np.uint8]:
 
 
 def draw_box(pixels: NDArray[np.uint8], xyxy: tuple[float, ...], label: str) -> Image.Image:
-    """The image with the box outlined and ``label`` written above it."""
+    """The image with the box outlined and ``label`` written above it (below it when the
+    box touches the top), in a TrueType font sized to the frame (``LABEL_FRACTION``)."""
     image = Image.fromarray(pixels)
     draw = ImageDraw.Draw(image)
     width = max(2, round(max(image.size) / 400))
     x1, y1, x2, y2 = xyxy
-    draw.rectangle((x1, y1, x2, y2), outline=_BOX_RGB, width=width)
-    left, top, right, bottom = draw.textbbox((0, 0), label)
-    lift, span = bottom - top + 2 * width, right - left + 2 * width
+    draw.rectangle((x1, y1, x2, y2), outline=BOX_RGB, width=width)
+    size = max(_MIN_LABEL_PX, round(min(image.size) * LABEL_FRACTION))
+    # Pillow's bundled TrueType font (Pillow >= 10.1): scalable, the same on every machine
+    font = ImageFont.load_default(size=size)
+    pad = max(2, size // 4)
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    lift, span = bottom - top + 2 * pad, right - left + 2 * pad
     top_y = y1 - lift if y1 >= lift else y2
     left_x = max(0.0, min(x1, image.size[0] - span))
-    draw.rectangle((left_x, top_y, left_x + span, top_y + lift), fill=_BOX_RGB)
-    draw.text((left_x + width, top_y + width), label, fill=(0, 0, 0))
+    draw.rectangle((left_x, top_y, left_x + span, top_y + lift), fill=BOX_RGB)
+    draw.text((left_x + pad - left, top_y + pad - top), label, fill=(0, 0, 0), font=font)
     return image
 
 
-def _label(sighting: Sighting) -> str:
-    best = sighting.match
-    who = best.person if best is not None else "no match"
-    when = f" @ {format_timecode(sighting.time_s)}" if sighting.time_s is not None else ""
-    return f"{who}{when}"
+def frame_label(sighting: Sighting) -> str:
+    """The label of an evidence frame: who, the decision category, the est. FMR of the
+    person named, and the timecode in a video."""
+    named = sighting.named
+    who = sighting.person or "no match"
+    parts = [who, sighting.category]
+    if named is not None and named.fmr == named.fmr:
+        parts.append(f"est. FMR {named.fmr:.1e}")
+    if sighting.time_s is not None:
+        parts.append(format_timecode(sighting.time_s))
+    return " | ".join(parts)
 
 
 def _file_name(sighting: Sighting) -> str:
@@ -86,7 +112,7 @@ def write_sighting_frames(sightings: list[Sighting], directory: Path) -> Iterato
     directory.mkdir(parents=True, exist_ok=True)
     for sighting in sightings:
         try:
-            image = draw_box(sighting_frame(sighting), sighting.xyxy, _label(sighting))
+            image = draw_box(sighting_frame(sighting), sighting.xyxy, frame_label(sighting))
         except MediaError as error:
             yield FrameWritten(sighting.face_id, None, MediaFailure.from_error(error))
             continue

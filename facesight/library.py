@@ -13,13 +13,14 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.audit import AuditAction, AuditLog
+from facesight.audit import AuditAction, AuditLog, os_account
 from facesight.calibrate import (
     DEFAULT_TARGET_FPIR,
     Calibration,
@@ -41,6 +42,7 @@ from facesight.frames import FrameWritten, write_sighting_frames
 from facesight.index import FaceIndex
 from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library_review import ReviewMethods
+from facesight.manifest import write_manifest
 from facesight.match import Gallery, calibrate_gallery, match_faces, pairwise_distances
 from facesight.media import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
 from facesight.pipeline import FacePipeline
@@ -62,7 +64,10 @@ from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, Store
 from facesight.video import DEFAULT_RATE_FPS
 
-__all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
+__all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
+
+FRAMES_MANIFEST = "manifest.json"
+"""The manifest :meth:`Library.write_frames` writes in the folder of evidence frames."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,20 @@ class Library(EnrollMethods, ReviewMethods):
         self.close()
 
     def people(self) -> list[PersonSummary]:
-        """Everyone enrolled, with reference and sighting counts."""
-        return self.store.list_people(self.match_rule())
+        """Everyone enrolled, with reference and sighting counts.
+
+        A person's sightings are counted as :meth:`sightings` lists them: confirmed and
+        pending faces, not rejected ones, and never their own reference photos.
+        """
+        seen: dict[int, int] = {}
+        for sighting in self.sightings():
+            person_id = person_id_of(sighting)
+            if person_id is not None:
+                seen[person_id] = seen.get(person_id, 0) + 1
+        return [
+            replace(p, sightings=seen.get(p.id, 0))
+            for p in self.store.list_people(self.match_rule())
+        ]
 
     def gallery(self) -> Gallery:
         """The current references of every enrolled person (this descriptor version's)."""
@@ -342,7 +359,8 @@ class Library(EnrollMethods, ReviewMethods):
             found += self.store.sightings(None, face_ids=confirmed)
         decided = self._as_reviewed(found)
         if not include_unmatched:
-            decided = [s for s in decided if s.person is not None]
+            # a reference photo is the person's reference, not a sighting of them
+            decided = [s for s in decided if s.person is not None and s.reference is None]
         if person_id is not None:
             decided = [
                 s
@@ -353,15 +371,59 @@ class Library(EnrollMethods, ReviewMethods):
         return sorted(decided, key=_in_media_order)
 
     def _as_reviewed(self, found: list[Sighting]) -> list[Sighting]:
-        """Stored sightings re-decided under this library's settings, then as reviewed."""
+        """Stored sightings re-decided under this library's settings, then as reviewed.
+
+        A face confirmed as someone outside its stored candidates (a manual
+        identification, or past the top-k) gets that person's candidate computed, so
+        its distance and est. FMR are always known.
+        """
         reviews = self.reviews.of_faces([s.face_id for s in found])
-        return [
+        decided = [
             apply_reviews(
                 replace(s, candidates=[self._decided(c, s.quality) for c in s.candidates]),
                 reviews.get(s.face_id, ()),
             )
             for s in found
         ]
+        return [self._with_named_candidate(s) for s in decided]
+
+    def _with_named_candidate(self, sighting: Sighting) -> Sighting:
+        review = sighting.review
+        if review is None or review.decision != "confirmed" or sighting.named is not None:
+            return sighting
+        candidate = self.candidate_for(sighting.face_id, review.person_id)
+        if candidate is None:
+            return sighting
+        ranked = sorted([*sighting.candidates, candidate], key=lambda c: c.distance)
+        return replace(sighting, candidates=ranked)
+
+    def candidate_for(self, face_id: int, person_id: int) -> Candidate | None:
+        """A stored face measured against one enrolled person's template: the distance and
+        est. FMR it has to them, decided under this library's settings (as the stored
+        candidates are). None when the person has no reference of this descriptor version.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        embedding, quality, width, fused = self.store.face_probe(face_id)
+        gallery = self.gallery()
+        people = len(set(gallery.person_ids.tolist()))
+        if person_id not in gallery.person_ids or people == 0:
+            return None
+        ranked = self.match(
+            embedding[None],
+            np.array([quality], np.float64),
+            top_k=people,
+            widths=np.array([width], np.float64),
+            fused=np.array([fused], np.int64),
+        )[0]
+        crops = self.store.reference_crops([c.reference_id for c in ranked])
+        for candidate in ranked:
+            if candidate.person_id == person_id:
+                known = None if quality != quality else quality
+                decided = self._decided(candidate, known)
+                return replace(decided, reference_crop=crops.get(candidate.reference_id))
+        return None
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
@@ -544,9 +606,22 @@ class Library(EnrollMethods, ReviewMethods):
         ]
 
     def write_frames(self, sightings: list[Sighting], directory: Path) -> list[FrameWritten]:
-        """Write each sighting's best frame with its box drawn (``facesight.frames``),
-        with one audit record of the export."""
+        """Write each sighting's best frame with its box and label drawn
+        (``facesight.frames``), a ``manifest.json`` of them beside (the sha256 of each
+        frame, who wrote them, when, from which library and models), and one audit
+        record of the export."""
         written = list(write_sighting_frames(sightings, directory))
+        frames = [w.path for w in written if w.path is not None]
+        if frames:
+            meta: dict[str, object] = {
+                "generated_by": os_account(),
+                "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "library": str(self.path.resolve()),
+                "detector": self.pipeline.detector_version,
+                "embedder": self.pipeline.embedder_version,
+                "audit_head": self.audit.head(),
+            }
+            write_manifest(directory / FRAMES_MANIFEST, frames, meta)
         with self.store.transaction() as conn:
             self.audit.record(
                 conn,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facesight.audit import AuditAction, AuditLog
-from facesight.errors import InvalidInputError, NotFoundError
+from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
 from facesight.records import Sighting
 from facesight.review import ReviewBook, person_id_of
 from facesight.store import Store
@@ -64,24 +64,44 @@ class ReviewMethods:
         *,
         as_reference: bool = False,
         note: str = "",
+        force: bool = False,
     ) -> Sighting:
         """Say that a stored face is ``person`` (default: the proposed match).
 
-        Naming someone else than the proposal (assigning) also rejects the
-        proposal. With ``as_reference`` the face becomes one of the person's
-        references, and stored faces are matched again.
+        Naming someone the decision rule did not propose for this face (another
+        person than the proposal, or anyone when nobody is proposed) is a *manual
+        identification*: it needs ``force``, is recorded as such (``Review.manual``,
+        category ``manual identification``) and also rejects the proposal. The
+        distance and est. FMR shown with it are those of the face to the person named.
+        Confirming a face again as who it is already confirmed as needs no ``force``.
+        With ``as_reference`` the face becomes one of the person's references, and
+        stored faces are matched again.
 
         Raises:
             NotFoundError: unknown face or person.
             InvalidInputError: no person given and none proposed.
+            ManualIdentificationError: a manual identification without ``force``.
         """
         sighting = self.sighting(face_id)
         target = self._person_to_decide(sighting, person)
+        current = person_id_of(sighting)
+        manual = current != target
+        review = sighting.review
+        if not manual and review is not None and review.decision == "confirmed":
+            manual = review.manual  # confirmed again as who it was named: still manual
+        if current != target and not force:
+            proposed = (
+                "nobody is proposed" if current is None else (f"the proposal is {sighting.person}")
+            )
+            raise ManualIdentificationError(
+                f"face {face_id}: {proposed}, not {self.store.person_name(target)}; naming "
+                "someone the rule did not propose is a manual identification: confirm it "
+                "with force (--force)"
+            )
         with self.store.transaction() as conn:
-            current = person_id_of(sighting)
             if current is not None and current != target:
                 self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
-            self.reviews.decide(conn, face_id, target, "confirmed", note)
+            self.reviews.decide(conn, face_id, target, "confirmed", note, manual=manual)
             if as_reference:
                 self._reference_from_face(conn, sighting, target)
         if as_reference:
@@ -132,8 +152,9 @@ class ReviewMethods:
     def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
         """Enroll stored faces as references of ``name`` (created on first use).
 
-        Each face is also confirmed as that person; stored faces are matched
-        again. Returns the person's id.
+        Each face is also confirmed as that person, as a manual identification (the
+        decision rule proposed nobody for them); stored faces are matched again.
+        Returns the person's id.
         """
         name = check_name(name)
         sightings = self.sightings_by_face(list(face_ids))
@@ -144,7 +165,10 @@ class ReviewMethods:
             person_id = self.store.person_id(name) or self.store.add_person(conn, name)
             for sighting in sightings:
                 self._reference_from_face(conn, sighting, person_id)
-                self.reviews.decide(conn, sighting.face_id, person_id, "confirmed", note)
+                # nobody proposed them: a person named these faces
+                self.reviews.decide(
+                    conn, sighting.face_id, person_id, "confirmed", note, manual=True
+                )
             self.audit.record(
                 conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
             )

@@ -195,6 +195,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
     Migration(5, "audit log: hash chain, salted commitments, OS and claimed users", _chained_audit),
+    Migration(
+        7,
+        "manual identifications: confirmations of someone the rule did not propose",
+        "ALTER TABLE reviews ADD COLUMN manual INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from facesight.errors import MediaError
 
 __all__ = [
+    "DECISION_CATEGORIES",
     "Candidate",
     "Comparison",
     "EnrollResult",
@@ -15,6 +16,7 @@ __all__ = [
     "IdentifiedFace",
     "MediaFailure",
     "PersonSummary",
+    "ReferenceFace",
     "Review",
     "ScanSummary",
     "Sighting",
@@ -36,7 +38,8 @@ class Candidate:
         fpir: estimated chance that a stranger comes this close to *someone*
             in the gallery (FMR compounded over every enrolled person).
         reference_id, reference_path, reference_distance: the single
-            reference nearest to the face, to look at.
+            reference nearest to the face, to look at; ``reference_crop`` its
+            crop, when one was kept.
     """
 
     person_id: int
@@ -50,6 +53,7 @@ class Candidate:
     fpir: float = float("nan")
     reference_distance: float = float("nan")
     references: int = 1
+    reference_crop: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class Sighting:
     frames_seen: int | None = None
     duration_s: float | None = None
     review: Review | None = None
+    reference: ReferenceFace | None = None
 
     @property
     def match(self) -> Candidate | None:
@@ -141,8 +146,11 @@ class Sighting:
 
     @property
     def decision(self) -> str:
-        """``confirmed`` (a reviewer said who it is), ``pending`` (a match not yet
+        """``reference`` (the face is one of a person's enrolled references: no sighting),
+        ``confirmed`` (a reviewer said who it is), ``pending`` (a match not yet
         reviewed), ``rejected`` (a reviewer rejected what was proposed) or ``unmatched``."""
+        if self.reference is not None:
+            return "reference"
         if self.review is not None and self.review.decision == "confirmed":
             return "confirmed"
         if self.match is not None:
@@ -150,12 +158,60 @@ class Sighting:
         return "rejected" if self.review is not None else "unmatched"
 
     @property
+    def category(self) -> str:
+        """How the face came to be named (see ``DECISION_CATEGORIES``): ``machine match``
+        (proposed by the decision rule, not yet reviewed), ``confirmed`` (a reviewer
+        confirmed the proposal), ``manual identification`` (a reviewer named someone the
+        rule did not propose), ``rejected``, ``reference`` or ``unmatched``."""
+        decision = self.decision
+        if decision == "confirmed":
+            manual = self.review is not None and self.review.manual
+            return "manual identification" if manual else "confirmed"
+        return "machine match" if decision == "pending" else decision
+
+    @property
     def person(self) -> str | None:
-        """Who this is: the confirmed person, else the proposed match, else None."""
+        """Who this is: the reference's person, the confirmed person, else the proposed
+        match, else None."""
+        if self.reference is not None:
+            return self.reference.person
         if self.review is not None and self.review.decision == "confirmed":
             return self.review.person
         match = self.match
         return match.person if match is not None else None
+
+    @property
+    def named(self) -> Candidate | None:
+        """The candidate of the person this face is named as (confirmed or proposed), with
+        its distance and est. FMR; None when nobody is, or no figures are known."""
+        review = self.review
+        if review is not None and review.decision == "confirmed":
+            same = [c for c in self.candidates if c.person_id == review.person_id]
+            return same[0] if same else None
+        return self.match
+
+
+DECISION_CATEGORIES = {
+    "machine match": "the decision rule named the face; no reviewer has looked at it yet",
+    "confirmed": "a reviewer confirmed the person the decision rule proposed",
+    "manual identification": (
+        "a reviewer named the face as someone the decision rule did not propose (forced); "
+        "the distance and est. FMR are still those of the face to that person"
+    ),
+    "rejected": "a reviewer said the face is not the person proposed",
+    "reference": "the face is one of the person's enrolled reference photos: not a sighting",
+    "unmatched": "the decision rule names nobody and no reviewer did",
+}
+"""What each ``Sighting.category`` means, for help texts and reports."""
+
+
+@dataclass(frozen=True)
+class ReferenceFace:
+    """The enrolled reference a stored face is (same media sha256, boxes overlapping)."""
+
+    reference_id: int
+    person_id: int
+    person: str
 
 
 @dataclass(frozen=True)
@@ -163,7 +219,8 @@ class Review:
     """A reviewer's decision about one stored face and one person.
 
     ``decision`` is ``confirmed`` (this face is that person) or ``rejected``
-    (it is not: never proposed again for this face).
+    (it is not: never proposed again for this face). ``manual`` marks a confirmation
+    of someone the decision rule did not propose (a manual identification).
     """
 
     face_id: int
@@ -173,6 +230,7 @@ class Review:
     reviewer: str
     decided_at: str
     note: str = ""
+    manual: bool = False
 
 
 @dataclass(frozen=True)

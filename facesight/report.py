@@ -14,9 +14,7 @@ file in the same folder, then a rename), so readers never see half a report.
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
 import json
 import math
 import os
@@ -27,20 +25,27 @@ from enum import StrEnum
 from pathlib import Path, PurePath
 
 from facesight._version import __version__
+from facesight.csv_cells import csv_text
 from facesight.errors import InvalidInputError
 from facesight.files import write_text_atomically
+from facesight.manifest import MANIFEST_SCHEMA, write_manifest
 from facesight.video import format_timecode
 
 __all__ = [
     "CSV_COLUMNS",
+    "MANIFEST_SCHEMA",
+    "REPORT_SCHEMA",
     "MediaKind",
+    "ReportHeader",
     "ReportRow",
     "ReportSummary",
     "render_html",
+    "report_meta",
     "rows_json",
     "write_csv",
     "write_html",
     "write_json",
+    "write_manifest",
 ]
 
 MAX_CROP_BYTES = 4 << 20
@@ -82,6 +87,14 @@ class ReportRow:
         decision: "pending", "confirmed", "rejected" or another state the store knows.
         reviewer, decided_at: who decided and when (ISO 8601); None while pending.
         face_id: the stored face, for cross-reference; None when not stored.
+        category: how the face came to be named: "machine match", "confirmed",
+            "manual identification" or "rejected" (``records.DECISION_CATEGORIES``);
+            empty: derived from ``decision``.
+        note: the reviewer's note with the decision.
+        sha256: the media file's content hash, as scanned.
+        reference_path, reference_crop: the person's reference nearest to the face
+            (its source photo and its crop), shown beside the face's crop.
+        detector, embedder: the model versions that found and described the face.
     """
 
     person: str
@@ -105,8 +118,18 @@ class ReportRow:
     reviewer: str | None = None
     decided_at: str | None = None
     face_id: int | None = None
+    category: str = ""
+    note: str = ""
+    sha256: str | None = None
+    reference_path: str | None = None
+    reference_crop: str | None = None
+    detector: str | None = None
+    embedder: str | None = None
 
     def __post_init__(self) -> None:
+        if not self.category:
+            derived = {"pending": "machine match"}.get(self.decision.lower(), self.decision)
+            object.__setattr__(self, "category", derived)
         try:
             object.__setattr__(self, "media_kind", MediaKind(self.media_kind))
         except ValueError as exc:
@@ -146,7 +169,8 @@ class ReportSummary:
     when any row has one (``by_capture_time``; rows without a capture time are then left
     out), else the first and last rows in the order given (scan order). Capture times are
     compared as the wall-clock times cameras record. ``other`` counts decisions that are
-    none of confirmed, pending, rejected.
+    none of confirmed, pending, rejected; ``manual`` the confirmed rows that are manual
+    identifications. ``sightings`` counts every row but the rejected ones.
     """
 
     sightings: int
@@ -154,6 +178,7 @@ class ReportSummary:
     pending: int
     rejected: int
     other: int
+    manual: int
     media: int
     images: int
     videos: int
@@ -164,27 +189,30 @@ class ReportSummary:
 
     @classmethod
     def from_rows(cls, rows: Sequence[ReportRow]) -> ReportSummary:
-        """The summary of ``rows``."""
+        """The summary of ``rows``; rejected rows are counted as rejected, and nothing else
+        (media, people, first and last seen are those of the sightings)."""
         decisions = [row.decision.lower() for row in rows]
         counts = {name: decisions.count(name) for name in _KNOWN_DECISIONS}
-        kinds = {row.media_path: row.media_kind for row in rows}
-        dated = [(t, i) for i, row in enumerate(rows) if (t := _capture_time(row)) is not None]
+        seen = [row for row in rows if row.decision.lower() != "rejected"]
+        kinds = {row.media_path: row.media_kind for row in seen}
+        dated = [(t, i) for i, row in enumerate(seen) if (t := _capture_time(row)) is not None]
         first: ReportRow | None = None
         last: ReportRow | None = None
         if dated:
-            first, last = rows[min(dated)[1]], rows[max(dated)[1]]
-        elif rows:
-            first, last = rows[0], rows[-1]
+            first, last = seen[min(dated)[1]], seen[max(dated)[1]]
+        elif seen:
+            first, last = seen[0], seen[-1]
         return cls(
-            sightings=len(rows),
+            sightings=len(rows) - counts["rejected"],
             confirmed=counts["confirmed"],
             pending=counts["pending"],
             rejected=counts["rejected"],
             other=len(rows) - sum(counts.values()),
+            manual=sum(row.category == "manual identification" for row in rows),
             media=len(kinds),
             images=sum(kind is MediaKind.IMAGE for kind in kinds.values()),
             videos=sum(kind is MediaKind.VIDEO for kind in kinds.values()),
-            people=tuple(dict.fromkeys(row.person for row in rows)),
+            people=tuple(dict.fromkeys(row.person for row in seen)),
             first_seen=first,
             last_seen=last,
             by_capture_time=bool(dated),
@@ -239,6 +267,13 @@ footer { color: #666; font-size: 0.8em; margin-top: 2em; border-top: 1px solid #
 }
 """.strip()
 
+_CATEGORY_NOTE = (
+    "Decision: machine match = named by the decision rule, not yet reviewed; confirmed = a "
+    "reviewer confirmed the rule's proposal; manual identification = a reviewer named "
+    "someone the rule did not propose (distance and est. FMR are still the face's to that "
+    "person); rejected = a reviewer said it is not the person (listed only on request)."
+)
+
 _FMR_NOTE = (
     "Distance is between the face's descriptor and the person's template (lower is closer). "
     "Est. FMR is the estimated false-match rate at that distance: the chance that a stranger's "
@@ -248,13 +283,85 @@ _FMR_NOTE = (
 
 # fmt: off
 _COLUMNS = (
-    "#", "Crop", "File", "Time in video", "Captured", "GPS", "Distance", "Est. FMR", "Quality",
-    "Decision", "Reviewer",
+    "#", "Face", "Nearest reference", "File", "Time in video", "Captured", "GPS", "Distance",
+    "Est. FMR", "Quality", "Decision", "Reviewer and note",
 )
 # fmt: on
 
 
-def render_html(rows: Sequence[ReportRow], *, title: str, generated_at: datetime, rule: str) -> str:
+@dataclass(frozen=True, kw_only=True)
+class ReportHeader:
+    """Who made a report, from what, with which models: printed at the top of every output.
+
+    Attributes:
+        generated_by: the operating-system account that ran the export.
+        library: the library directory the rows come from.
+        detector, embedder: the face detector and descriptor versions of the library.
+        audit_head: the audit log's head hash when the export was recorded, so a reader
+            can check the log later; None (not shown) when the caller has none.
+    """
+
+    generated_by: str
+    library: str
+    detector: str
+    embedder: str
+    audit_head: str | None = None
+
+
+REPORT_SCHEMA = 2
+"""Version of the report JSON layout (``{"schema": 2, ..., "rows": [...]}``)."""
+
+
+def report_meta(
+    header: ReportHeader | None, *, title: str, generated_at: datetime, rule: str
+) -> dict[str, object]:
+    """The header of a report as JSON-ready data (the report JSON and the manifest)."""
+    meta: dict[str, object] = {
+        "title": title,
+        "generated_at": generated_at.isoformat(timespec="seconds"),
+        "rule": rule,
+        "facesight_version": __version__,
+    }
+    if header is not None:
+        meta |= {
+            "generated_by": header.generated_by,
+            "library": header.library,
+            "detector": header.detector,
+            "embedder": header.embedder,
+        }
+        if header.audit_head is not None:
+            meta["audit_head"] = header.audit_head
+    return meta
+
+
+def _header_html(header: ReportHeader | None, generated_at: datetime) -> str:
+    esc = html.escape
+    when = esc(generated_at.isoformat(timespec="seconds"))
+    if header is None:
+        return f'<p class="meta">Generated {when}</p>'
+    items = [
+        ("Generated", when),
+        ("By (account)", esc(header.generated_by)),
+        ("Library", esc(header.library)),
+        ("Detector", esc(header.detector)),
+        ("Descriptor", esc(header.embedder)),
+        ("facesight", esc(__version__)),
+    ]
+    if header.audit_head is not None:
+        items.append(("Audit log head", esc(header.audit_head)))
+    body = "".join(f'<tr><th scope="row">{k}</th><td>{v}</td></tr>' for k, v in items)
+    return f'<table class="summary meta">{body}</table>'
+
+
+def render_html(
+    rows: Sequence[ReportRow],
+    *,
+    title: str,
+    generated_at: datetime,
+    rule: str,
+    header: ReportHeader | None = None,
+    counted: Sequence[ReportRow] | None = None,
+) -> str:
     """The report as one self-contained HTML page (UTF-8 text).
 
     A summary of all rows comes first (counts by decision, media files, people, first and
@@ -265,11 +372,14 @@ def render_html(rows: Sequence[ReportRow], *, title: str, generated_at: datetime
     quality, decision and reviewer. ``generated_at`` is printed as given (pass an aware
     datetime to show its zone). All text is HTML-escaped; crops are read from disk and
     embedded, and any that cannot be (missing, unreadable, not JPEG/PNG/GIF, too large)
-    is shown as "crop missing" with the reason.
+    is shown as "crop missing" with the reason. ``header`` (who, which library, which
+    models) is printed under the title. The summaries count ``counted`` (default: the
+    rows), so a report that leaves rejected rows out still counts them.
     """
     esc = html.escape
-    summary = ReportSummary.from_rows(rows)
-    people = summary.people
+    counted = rows if counted is None else counted
+    summary = ReportSummary.from_rows(counted)
+    people = tuple(dict.fromkeys(row.person for row in rows))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -280,17 +390,19 @@ def render_html(rows: Sequence[ReportRow], *, title: str, generated_at: datetime
         f"<style>\n{_CSS}\n</style></head>",
         "<body>",
         f"<h1>{esc(title)}</h1>",
-        f'<p class="meta">Generated {esc(generated_at.isoformat(timespec="seconds"))}</p>',
+        _header_html(header, generated_at),
         _summary_html(summary, heading="Summary", level=2, show_people=len(people) > 1),
         '<section class="notes"><h2>How to read this report</h2>',
         f'<p class="note"><strong>Decision rule.</strong> {esc(rule)}</p>',
-        f'<p class="note">{esc(_FMR_NOTE)}</p></section>',
+        f'<p class="note">{esc(_FMR_NOTE)}</p>',
+        f'<p class="note">{esc(_CATEGORY_NOTE)}</p></section>',
     ]
     if not rows:
         parts.append('<p class="empty">No sightings to report.</p>')
     for number, person in enumerate(people, start=1):
         mine = [row for row in rows if row.person == person]
-        parts.append(_person_html(number, person, mine, several=len(people) > 1))
+        theirs = [row for row in counted if row.person == person]
+        parts.append(_person_html(number, person, mine, theirs, several=len(people) > 1))
     parts.append(
         f"<footer>generated by facesight {esc(__version__)}; "
         f"{summary.sightings} sightings; contains personal data</footer>"
@@ -301,8 +413,10 @@ def render_html(rows: Sequence[ReportRow], *, title: str, generated_at: datetime
 
 def _summary_html(summary: ReportSummary, *, heading: str, level: int, show_people: bool) -> str:
     esc = html.escape
+    manual = f" ({summary.manual} manual identification(s))" if summary.manual else ""
     decided = (
-        f"{summary.confirmed} confirmed, {summary.pending} pending, {summary.rejected} rejected"
+        f"{summary.confirmed} confirmed{manual}, {summary.pending} pending, "
+        f"{summary.rejected} rejected"
     )
     if summary.other:
         decided += f", {summary.other} other"
@@ -340,14 +454,16 @@ def _seen_text(row: ReportRow | None, by_capture_time: bool) -> str:
     return f"{where} (scan order; no capture times known)"
 
 
-def _person_html(number: int, person: str, rows: list[ReportRow], *, several: bool) -> str:
+def _person_html(
+    number: int, person: str, rows: list[ReportRow], counted: list[ReportRow], *, several: bool
+) -> str:
     esc = html.escape
     head = "".join(f'<th scope="col">{esc(name)}</th>' for name in _COLUMNS)
     body = "\n".join(_row_html(i, row) for i, row in enumerate(rows, start=1))
     summary = ""
     if several:
         summary = _summary_html(
-            ReportSummary.from_rows(rows), heading="Summary", level=3, show_people=False
+            ReportSummary.from_rows(counted), heading="Summary", level=3, show_people=False
         )
     return (
         f'<section class="person" id="person-{number}">\n<h2>{esc(person)}</h2>\n{summary}\n'
@@ -361,6 +477,7 @@ def _row_html(number: int, row: ReportRow) -> str:
     cells = [
         f'<td class="num">{number}</td>',
         f'<td class="crop">{_crop_html(row)}</td>',
+        f'<td class="crop">{_reference_html(row)}</td>',
         f"<td>{_file_html(row)}</td>",
         f"<td>{_time_html(row)}</td>",
         f'<td class="when">{esc(row.captured_at or "unknown")}</td>',
@@ -380,6 +497,18 @@ def _crop_html(row: ReportRow) -> str:
         return f'<span class="missing" title="{html.escape(problem)}">crop missing</span>'
     alt = f"{row.person} in {row.file_name}"
     return f'<img class="crop" src="{uri}" alt="{html.escape(alt)}">'
+
+
+def _reference_html(row: ReportRow) -> str:
+    if row.reference_path is None and row.reference_crop is None:
+        return '<span class="muted">—</span>'
+    uri, problem = _crop_data_uri(row.reference_crop)
+    name = PurePath(row.reference_path or "").name
+    caption = f'<br><span class="path">{html.escape(name)}</span>' if name else ""
+    if uri is None:
+        return f'<span class="missing" title="{html.escape(problem)}">crop missing</span>{caption}'
+    alt = f"reference of {row.person}: {name}"
+    return f'<img class="crop" src="{uri}" alt="{html.escape(alt)}">{caption}'
 
 
 def _crop_data_uri(crop_path: str | None) -> tuple[str | None, str]:
@@ -403,10 +532,15 @@ def _file_html(row: ReportRow) -> str:
     esc = html.escape
     x1, y1, x2, y2 = (round(v) for v in row.xyxy)
     box = f"box ({x1}, {y1})-({x2}, {y2}) in {row.width_px}x{row.height_px} px"
+    sha = f'<br><span class="path">sha256 {esc(row.sha256)}</span>' if row.sha256 else ""
+    models = ""
+    if row.detector or row.embedder:
+        names = f"{row.detector or ''}; {row.embedder or ''}"
+        models = f'<br><span class="small">{esc(names)}</span>'
     return (
         f'<span class="file">{esc(row.file_name)}</span><br>'
-        f'<span class="path">{esc(row.media_path)}</span><br>'
-        f'<span class="small">{esc(box)}</span>'
+        f'<span class="path">{esc(row.media_path)}</span>{sha}<br>'
+        f'<span class="small">{esc(box)}</span>{models}'
     )
 
 
@@ -434,16 +568,17 @@ def _quality_html(row: ReportRow) -> str:
 def _decision_html(row: ReportRow) -> str:
     decision = row.decision.lower()
     kind = decision if decision in _KNOWN_DECISIONS else "other"
-    return f'<span class="decision decision-{kind}">{html.escape(row.decision)}</span>'
+    return f'<span class="decision decision-{kind}">{html.escape(row.category)}</span>'
 
 
 def _reviewer_html(row: ReportRow) -> str:
+    note = f'<br><span class="note">note: {html.escape(row.note)}</span>' if row.note else ""
     if row.reviewer is None and row.decided_at is None:
-        return '<span class="muted">—</span>'
+        return '<span class="muted">—</span>' + note
     text = html.escape(row.reviewer or "unknown")
     if row.decided_at:
         text += f'<br><span class="small when">{html.escape(row.decided_at)}</span>'
-    return text
+    return text + note
 
 
 def _gps_text(gps: tuple[float, float] | None) -> str:
@@ -462,10 +597,11 @@ def _number(value: float, spec: str) -> str:
 
 # fmt: off
 CSV_COLUMNS = (
-    "person", "media_path", "media_kind", "time_s", "start_s", "end_s", "timecode", "frame",
-    "x1", "y1", "x2", "y2", "width_px", "height_px", "crop_path", "captured_at",
+    "person", "path", "kind", "time_s", "start_s", "end_s", "timecode", "frame",
+    "x1", "y1", "x2", "y2", "width_px", "height_px", "crop", "captured_at",
     "latitude", "longitude", "distance", "fmr", "quality", "quality_reasons",
-    "decision", "reviewer", "decided_at", "face_id",
+    "status", "category", "reviewer", "reviewed_at", "note", "face_id", "sha256",
+    "reference", "reference_crop", "detector", "embedder",
 )
 # fmt: on
 """The CSV header: ``rows_json`` fields with ``xyxy`` and ``gps`` spread over columns."""
@@ -474,7 +610,9 @@ CSV_COLUMNS = (
 def rows_json(rows: Sequence[ReportRow]) -> list[dict[str, object]]:
     """The rows as JSON-ready dicts (``json.dumps`` them as they are).
 
-    Keys are the ``ReportRow`` fields plus ``timecode`` (``HH:MM:SS.mmm`` or null);
+    Keys are those ``facesight sightings --json`` uses for the same things (``path``,
+    ``kind``, ``crop``, ``status``, ``reviewed_at``, ``reference``), the other
+    ``ReportRow`` fields by their names, plus ``timecode`` (``HH:MM:SS.mmm`` or null);
     ``xyxy`` is a list of 4 floats, ``gps`` a [latitude, longitude] list or null. A NaN or
     infinite ``distance`` / ``fmr`` becomes null (JSON has no NaN).
     """
@@ -484,8 +622,8 @@ def rows_json(rows: Sequence[ReportRow]) -> list[dict[str, object]]:
 def _row_dict(row: ReportRow) -> dict[str, object]:
     return {
         "person": row.person,
-        "media_path": row.media_path,
-        "media_kind": row.media_kind.value,
+        "path": row.media_path,
+        "kind": row.media_kind.value,
         "time_s": row.time_s,
         "start_s": row.start_s,
         "end_s": row.end_s,
@@ -494,17 +632,24 @@ def _row_dict(row: ReportRow) -> dict[str, object]:
         "xyxy": [float(v) for v in row.xyxy],
         "width_px": row.width_px,
         "height_px": row.height_px,
-        "crop_path": row.crop_path,
+        "crop": row.crop_path,
         "captured_at": row.captured_at,
         "gps": None if row.gps is None else [float(row.gps[0]), float(row.gps[1])],
         "distance": _finite(row.distance),
         "fmr": _finite(row.fmr),
         "quality": row.quality,
         "quality_reasons": row.quality_reasons,
-        "decision": row.decision,
+        "status": row.decision,
+        "category": row.category,
         "reviewer": row.reviewer,
-        "decided_at": row.decided_at,
+        "reviewed_at": row.decided_at,
+        "note": row.note,
         "face_id": row.face_id,
+        "sha256": row.sha256,
+        "reference": row.reference_path,
+        "reference_crop": row.reference_crop,
+        "detector": row.detector,
+        "embedder": row.embedder,
     }
 
 
@@ -525,19 +670,25 @@ def write_csv(rows: Sequence[ReportRow], path: str | os.PathLike[str]) -> None:
     """Write the rows as UTF-8 CSV with the ``CSV_COLUMNS`` header, atomically.
 
     Empty cells stand for null. Floats are written in full (``repr``), so they read back
-    exactly. Text is written as it is: a spreadsheet may treat a cell starting with ``=``
-    as a formula, so open untrusted names as text. OSError from the disk propagates.
+    exactly. Every cell goes through :func:`facesight.csv_cells.safe_cell`: a cell that a
+    spreadsheet would run as a formula gets a ``'`` in front, control characters are
+    written as ``\\x1b`` escapes. OSError from the disk propagates.
     """
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    writer.writerows(_csv_record(row) for row in rows)
-    _write_atomic(Path(path), buffer.getvalue())
+    _write_atomic(Path(path), csv_text(CSV_COLUMNS, [_csv_record(row) for row in rows]))
 
 
-def write_json(rows: Sequence[ReportRow], path: str | os.PathLike[str]) -> None:
-    """Write ``rows_json(rows)`` as an indented UTF-8 JSON array, atomically."""
-    text = json.dumps(rows_json(rows), indent=2, ensure_ascii=False, allow_nan=False)
+def write_json(
+    rows: Sequence[ReportRow],
+    path: str | os.PathLike[str],
+    meta: dict[str, object] | None = None,
+) -> None:
+    """Write the report as indented UTF-8 JSON, atomically.
+
+    The document is ``{"schema": REPORT_SCHEMA, <meta: report_meta()>, "rows":
+    rows_json(rows)}``.
+    """
+    document = {"schema": REPORT_SCHEMA, **(meta or {}), "rows": rows_json(rows)}
+    text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
     _write_atomic(Path(path), text + "\n")
 
 

@@ -7,8 +7,14 @@ regions of :mod:`facesight.xmp`, writes the files, and records each export in th
 What is exported: faces *identified* as someone, that is confirmed by a reviewer or proposed
 by the decision rule and not yet reviewed (pending). Rejected proposals are left out: a
 rejection says the face is *not* that person, so it is no sighting of them (the reviewer's
-decision stays in the library's review history and audit log). Faces nobody is proposed for
-are left out too.
+decision stays in the library's review history and audit log); a report lists them only when
+asked (``include_rejected``), and its summary counts them either way. Faces nobody is
+proposed for are left out too, and so are a person's own reference photos (a reference is
+not a sighting).
+
+Every report carries a header (:func:`report_header`: the operating-system account, the
+library, the models, and the audit log's head hash when the caller passes one) and a
+manifest beside its files (:func:`manifest_path`) with the sha256 of each.
 
 XMP sidecars describe still images only: the MWG region schema has no time axis, and
 catalogues read regions of photos, so sightings in videos are counted but not exported.
@@ -25,7 +31,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from facesight.audit import AuditAction
+from facesight.audit import AuditAction, os_account
 from facesight.errors import (
     InvalidInputError,
     MediaError,
@@ -33,8 +39,19 @@ from facesight.errors import (
     UnreadableMediaError,
 )
 from facesight.library import Library
-from facesight.records import Candidate, MediaFailure, Sighting
-from facesight.report import MediaKind, ReportRow, render_html, write_csv, write_html, write_json
+from facesight.records import Candidate, MediaFailure, Review, Sighting
+from facesight.report import (
+    MediaKind,
+    ReportHeader,
+    ReportRow,
+    ReportSummary,
+    render_html,
+    report_meta,
+    write_csv,
+    write_html,
+    write_json,
+    write_manifest,
+)
 from facesight.xmp import FaceRegion, exif_orientation, sidecar_paths, write_sidecar, xmp_sidecar
 
 __all__ = [
@@ -42,23 +59,32 @@ __all__ = [
     "XmpExport",
     "export_report",
     "export_xmp",
+    "manifest_path",
+    "report_header",
     "report_rows",
     "report_title",
+    "summary_json",
 ]
 
 SCOPE_NOTE = (
     "Rows are the faces identified as the person: confirmed by a reviewer, or matched by the "
-    "rule above and not yet reviewed (pending). Faces a reviewer rejected are not listed."
+    "rule above and not yet reviewed (pending). Faces a reviewer rejected are not listed "
+    "unless asked for (--include-rejected); the summary counts them either way. A person's "
+    "own reference photos are references, not sightings."
 )
 """What a report's rows are; append it to the decision rule shown in the report."""
 
 
 def _identity(sighting: Sighting) -> tuple[int, str, Candidate | None] | None:
-    """(person id, name, that person's candidate) of who the face is, or None."""
+    """(person id, name, that person's candidate) of who the face is, or None.
+
+    A reference photo is nobody's sighting: None.
+    """
+    if sighting.reference is not None:
+        return None
     review = sighting.review
     if review is not None and review.decision == "confirmed":
-        same = [c for c in sighting.candidates if c.person_id == review.person_id]
-        return review.person_id, review.person, same[0] if same else None
+        return review.person_id, review.person, sighting.named
     match = sighting.match
     return None if match is None else (match.person_id, match.person, match)
 
@@ -69,6 +95,17 @@ def _row(sighting: Sighting) -> ReportRow:
     _, name, candidate = identity
     review = sighting.review
     decided = review if review is not None and sighting.decision == "confirmed" else None
+    return _row_of(sighting, name, candidate, decided, sighting.decision, sighting.category)
+
+
+def _row_of(
+    sighting: Sighting,
+    name: str,
+    candidate: Candidate | None,
+    decided: Review | None,
+    decision: str,
+    category: str,
+) -> ReportRow:
     video = sighting.kind == "video"
     return ReportRow(
         person=name,
@@ -77,11 +114,12 @@ def _row(sighting: Sighting) -> ReportRow:
         xyxy=sighting.xyxy,
         width_px=sighting.width_px,
         height_px=sighting.height_px,
-        # A confirmed face may have no candidate for its person (confirmed against the
-        # proposal, or past the top-k): no distance is known then.
+        # The library computes the candidate of a person named by hand; only a person
+        # without a reference of this descriptor version has none.
         distance=candidate.distance if candidate is not None else float("nan"),
         fmr=candidate.fmr if candidate is not None else float("nan"),
-        decision=sighting.decision,
+        decision=decision,
+        category=category,
         time_s=sighting.time_s if video else None,
         start_s=sighting.start_s if video else None,
         end_s=sighting.end_s if video else None,
@@ -94,21 +132,48 @@ def _row(sighting: Sighting) -> ReportRow:
         reviewer=decided.reviewer if decided is not None else None,
         decided_at=decided.decided_at if decided is not None else None,
         face_id=sighting.face_id,
+        note=decided.note if decided is not None else "",
+        sha256=sighting.sha256,
+        reference_path=candidate.reference_path if candidate is not None else None,
+        reference_crop=candidate.reference_crop if candidate is not None else None,
+        detector=sighting.detector,
+        embedder=sighting.embedder,
     )
 
 
-def report_rows(library: Library, person: str | None) -> list[ReportRow]:
+def report_rows(
+    library: Library, person: str | None, *, include_rejected: bool = False
+) -> list[ReportRow]:
     """One row per sighting of ``person`` (None: of everyone identified), for a report.
 
     Rows are the confirmed and pending sightings (see the module docstring: rejected ones
     are not sightings of the person), in media order, grouped by person (names sorted
-    case-insensitively) when ``person`` is None. The reviewer and decision time are those
-    of the confirmation; a pending row has none. Raises NotFoundError for a person who is
-    not enrolled.
+    case-insensitively) when ``person`` is None. The reviewer, decision time and note are
+    those of the confirmation; a pending row has none. With ``include_rejected`` each
+    standing rejection of the person is a row too (status ``rejected``, with the
+    rejection's reviewer, time and note, and the face's distance to the person). Raises
+    NotFoundError for a person who is not enrolled.
     """
     rows = [_row(s) for s in library.sightings(person) if _identity(s) is not None]
-    if person is None:
+    if include_rejected:
+        rows += _rejected_rows(library, person)
+        rows.sort(key=lambda row: (row.media_path, row.start_s or -1.0, row.face_id or 0))
+    if person is None or include_rejected:
         rows.sort(key=lambda row: row.person.casefold())  # stable: media order within a person
+    return rows
+
+
+def _rejected_rows(library: Library, person: str | None) -> list[ReportRow]:
+    person_id = None if person is None else library.store.person_id(person)
+    rejections = library.reviews.rejections(person_id)
+    faces = {s.face_id: s for s in library.sightings_by_face([r.face_id for r in rejections])}
+    rows = []
+    for review in rejections:
+        sighting = faces.get(review.face_id)
+        if sighting is None:
+            continue
+        candidate = library.candidate_for(review.face_id, review.person_id)
+        rows.append(_row_of(sighting, review.person, candidate, review, "rejected", "rejected"))
     return rows
 
 
@@ -125,6 +190,26 @@ def report_title(library: Library, person: str | None) -> str:
     return f"Sightings of {library.store.person_name(person_id)}"
 
 
+def report_header(library: Library, *, audit_head: str | None = None) -> ReportHeader:
+    """The header of a report of ``library``: the operating-system account exporting it, the
+    library directory, the detector and descriptor versions, and the audit log's head hash
+    as the report was made (``audit_head``, default: read now; ``facesight audit verify
+    --head`` checks later that no record up to it was changed or dropped)."""
+    return ReportHeader(
+        generated_by=os_account(),
+        library=str(library.path.resolve()),
+        detector=library.pipeline.detector_version,
+        embedder=library.pipeline.embedder_version,
+        audit_head=library.audit.head() if audit_head is None else audit_head,
+    )
+
+
+def manifest_path(outputs: Sequence[Path]) -> Path:
+    """Where the manifest of a report goes: beside its first output, ``<stem>.manifest.json``."""
+    first = outputs[0]
+    return first.with_name(f"{first.stem}.manifest.json")
+
+
 def export_report(
     library: Library,
     rows: Sequence[ReportRow],
@@ -134,41 +219,74 @@ def export_report(
     json: str | os.PathLike[str] | None = None,
     title: str,
     rule: str,
+    include_rejected: bool = False,
+    audit_head: str | None = None,
 ) -> list[Path]:
-    """Write ``rows`` as a self-contained HTML page, CSV and/or JSON; return the files written.
+    """Write ``rows`` as a self-contained HTML page, CSV and/or JSON, and a manifest; return
+    the files written (the manifest last).
 
     ``title`` and ``rule`` (the decision rule in words, e.g. ``cli_common.decision_note``
-    plus :data:`SCOPE_NOTE`) head the HTML page. Each file is written atomically. One
-    audit record (``export.report``) lists the faces and people exported and every file
-    written, also when a later file fails; nothing is recorded when no file was written.
-    Raises InvalidInputError when no output is given, OSError from the disk.
+    plus :data:`SCOPE_NOTE`) head every output, with :func:`report_header` (who, which
+    library, which models, and ``audit_head`` when given). Rows with status ``rejected``
+    are written only with ``include_rejected``; the summaries count them either way. The
+    manifest (:func:`manifest_path`) lists the sha256 of every file written. Each file is
+    written atomically. One audit record (``export.report``) lists the faces and people
+    exported and every file written, also when a later file fails; nothing is recorded
+    when no file was written. Raises InvalidInputError when no output is given, OSError
+    from the disk.
     """
     outputs = [(Path(p), kind) for p, kind in ((html, "html"), (csv, "csv"), (json, "json")) if p]
     if not outputs:
         raise InvalidInputError("a report needs at least one output file: html, csv or json")
+    shown = [row for row in rows if include_rejected or row.decision != "rejected"]
+    header = report_header(library, audit_head=audit_head)
+    generated_at = datetime.now().astimezone()
+    meta = report_meta(header, title=title, generated_at=generated_at, rule=rule)
     written: list[Path] = []
     try:
         for path, kind in outputs:
             if kind == "html":
-                generated_at = datetime.now().astimezone()
-                page = render_html(rows, title=title, generated_at=generated_at, rule=rule)
+                page = render_html(
+                    shown,
+                    title=title,
+                    generated_at=generated_at,
+                    rule=rule,
+                    header=header,
+                    counted=rows,
+                )
                 write_html(page, path)
             elif kind == "csv":
-                write_csv(rows, path)
+                write_csv(shown, path)
             else:
-                write_json(rows, path)
+                write_json(shown, path, meta | {"summary": summary_json(rows)})
             written.append(path.resolve())
+        manifest = manifest_path([p for p, _ in outputs])
+        write_manifest(manifest, written, meta)
+        written.append(manifest.resolve())
     finally:
         if written:
-            names = dict.fromkeys(row.person for row in rows)
+            names = dict.fromkeys(row.person for row in shown)
             _audit(
                 library,
                 AuditAction.EXPORT_REPORT,
-                faces=[row.face_id for row in rows if row.face_id is not None],
+                faces=[row.face_id for row in shown if row.face_id is not None],
                 people=[i for name in names if (i := library.store.person_id(name)) is not None],
                 paths=written,
             )
     return written
+
+
+def summary_json(rows: Sequence[ReportRow]) -> dict[str, int]:
+    """The counts of a report's summary, for its JSON."""
+    summary = ReportSummary.from_rows(rows)
+    return {
+        "sightings": summary.sightings,
+        "confirmed": summary.confirmed,
+        "manual_identifications": summary.manual,
+        "pending": summary.pending,
+        "rejected": summary.rejected,
+        "media": summary.media,
+    }
 
 
 def _audit(

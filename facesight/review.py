@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from facesight.audit import AuditAction, AuditLog
 from facesight.errors import InvalidInputError, NotFoundError
@@ -47,15 +48,20 @@ class ReviewBook:
         person_id: int,
         decision: str,
         note: str = "",
+        *,
+        manual: bool = False,
     ) -> None:
-        """Record a decision inside the caller's transaction, with its audit record."""
+        """Record a decision inside the caller's transaction, with its audit record.
+
+        ``manual`` marks a confirmation of someone the decision rule did not propose.
+        """
         if decision not in ("confirmed", "rejected"):
             raise InvalidInputError(f"a decision is confirmed or rejected, not {decision!r}")
         if conn.execute("SELECT 1 FROM faces WHERE id = ?", (face_id,)).fetchone() is None:
             raise NotFoundError(f"no stored face has id {face_id}; see `facesight review --list`")
         conn.execute(
-            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
+            " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 face_id,
                 person_id,
@@ -63,11 +69,13 @@ class ReviewBook:
                 self.audit.actor,
                 datetime.now(UTC).isoformat(timespec="seconds"),
                 note,
+                int(manual),
             ),
         )
         confirmed = decision == "confirmed"
         action = AuditAction.REVIEW_CONFIRM if confirmed else AuditAction.REVIEW_REJECT
-        self.audit.record(conn, action, faces=[face_id], people=[person_id], details=note)
+        details = f"manual identification: {note}" if manual else note
+        self.audit.record(conn, action, faces=[face_id], people=[person_id], details=details)
 
     def of_faces(self, face_ids: Sequence[int]) -> dict[int, list[Review]]:
         """Every decision about these faces, oldest first."""
@@ -77,11 +85,11 @@ class ReviewBook:
             chunk = ids[start : start + _CHUNK]
             for r in self._conn.execute(
                 "SELECT r.face_id, r.person_id, p.name, r.decision, r.reviewer, r.decided_at,"
-                " r.note FROM reviews r JOIN people p ON p.id = r.person_id"
+                " r.note, r.manual FROM reviews r JOIN people p ON p.id = r.person_id"
                 f" WHERE r.face_id IN ({','.join('?' * len(chunk))}) ORDER BY r.id",
                 chunk,
             ):
-                found.setdefault(int(r[0]), []).append(Review(*r))
+                found.setdefault(int(r[0]), []).append(_review(r))
         return found
 
     def confirmed_faces(self, person_id: int | None = None) -> list[int]:
@@ -96,9 +104,30 @@ class ReviewBook:
             if decision == "confirmed" and (person_id is None or person == person_id)
         ]
 
+    def rejections(self, person_id: int | None = None) -> list[Review]:
+        """The standing rejections (of this person, if given): for each (face, person),
+        the latest decision when it is a rejection; in decision order."""
+        found = []
+        for r in self._conn.execute(
+            "SELECT r.face_id, r.person_id, p.name, r.decision, r.reviewer, r.decided_at,"
+            " r.note, r.manual FROM reviews r JOIN people p ON p.id = r.person_id"
+            " WHERE r.id IN (SELECT MAX(id) FROM reviews GROUP BY face_id, person_id)"
+            " AND r.decision = 'rejected' AND (? IS NULL OR r.person_id = ?) ORDER BY r.id",
+            (person_id, person_id),
+        ):
+            found.append(_review(r))
+        return found
+
     def reviewed_faces(self) -> set[int]:
         """Faces with at least one decision."""
         return {int(r[0]) for r in self._conn.execute("SELECT DISTINCT face_id FROM reviews")}
+
+
+def _review(r: Sequence[Any]) -> Review:
+    """A ``Review`` from a row of face, person, name, decision, reviewer, at, note, manual."""
+    return Review(
+        int(r[0]), int(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), str(r[6]), bool(r[7])
+    )
 
 
 def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
@@ -122,7 +151,10 @@ def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
 
 
 def person_id_of(sighting: Sighting) -> int | None:
-    """The id of who the sighting is (confirmed, else proposed), or None."""
+    """The id of who the sighting is (its reference's person, confirmed, else proposed),
+    or None."""
+    if sighting.reference is not None:
+        return sighting.reference.person_id
     if sighting.review is not None and sighting.review.decision == "confirmed":
         return sighting.review.person_id
     match = sighting.match

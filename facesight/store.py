@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
 from facesight.migrations import apply_migrations
-from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
 from facesight.text import check_name, name_key, normalize_name
 from facesight.track import FUSED_FACES
 
@@ -483,7 +483,7 @@ class Store:
         cursor = conn.cursor()
         cursor.row_factory = sqlite3.Row
         return cursor.execute(
-            "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note,"
+            "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note, r.manual,"
             " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
             " FROM reviews r JOIN faces f ON f.id = r.face_id"
             " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
@@ -564,6 +564,33 @@ class Store:
             np.stack([_vector(r[1]) for r in rows]),
             np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         )
+
+    def face_probe(self, face_id: int) -> tuple[NDArray[np.float32], float, float, int]:
+        """(descriptor, quality (NaN if unknown), box width, faces fused) of one stored face,
+        as :meth:`face_embeddings` and :meth:`probe_geometry` give them."""
+        row = self._conn.execute(
+            "SELECT f.embedding, f.quality, f.x2 - f.x1, CASE WHEN m.kind = 'video'"
+            " THEN MIN(IFNULL(f.frames_seen, 1), ?) ELSE 1 END"
+            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
+            (FUSED_FACES, face_id),
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no stored face has id {face_id}")
+        return _vector(row[0]), _or_nan(row[1]), float(row[2]), int(row[3])
+
+    def reference_crops(self, reference_ids: Sequence[int]) -> dict[int, str | None]:
+        """The crop path of each of these references (None when none was kept)."""
+        ids = list(dict.fromkeys(int(i) for i in reference_ids))
+        found: dict[int, str | None] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for r in self._conn.execute(
+                "SELECT id, crop_path FROM reference_faces"
+                f" WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[int(r[0])] = r[1]
+        return found
 
     def probe_geometry(self, embedder: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """(n,) box widths and (n,) faces fused into each descriptor (a video track's best
@@ -669,14 +696,36 @@ class Store:
             "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
             " m.detector, m.embedder, m.kind, m.duration_s,"
             " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
-            "   ORDER BY mp.rowid DESC LIMIT 1) AS path"
+            "   ORDER BY mp.rowid DESC LIMIT 1) AS path,"
+            f" ({_REFERENCE_OF_FACE}) AS reference_id"
             " FROM faces f JOIN media m ON m.id = f.media_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY path, f.start_s, f.frame, f.face_index",
             params,
         )
         candidates = self._candidates_for([int(r["id"]) for r in rows])
-        return [self._sighting(r, candidates.get(int(r["id"]), [])) for r in rows]
+        references = self._references_by_id(
+            [int(r["reference_id"]) for r in rows if r["reference_id"] is not None]
+        )
+        return [
+            self._sighting(
+                r, candidates.get(int(r["id"]), []), references.get(r["reference_id"] or 0)
+            )
+            for r in rows
+        ]
+
+    def _references_by_id(self, reference_ids: list[int]) -> dict[int, ReferenceFace]:
+        found: dict[int, ReferenceFace] = {}
+        for start in range(0, len(reference_ids), 500):
+            chunk = reference_ids[start : start + 500]
+            for r in self.query(
+                "SELECT r.id, r.person_id, p.name FROM reference_faces r"
+                " JOIN people p ON p.id = r.person_id"
+                f" WHERE r.id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[int(r["id"])] = ReferenceFace(int(r["id"]), int(r["person_id"]), r["name"])
+        return found
 
     def _candidates_for(self, face_ids: list[int]) -> dict[int, list[Candidate]]:
         found: dict[int, list[Candidate]] = {}
@@ -684,7 +733,8 @@ class Store:
             chunk = face_ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for r in self.query(
-                "SELECT c.*, p.name, r.source_path FROM candidates c"
+                "SELECT c.*, p.name, r.source_path, r.crop_path AS reference_crop"
+                " FROM candidates c"
                 " JOIN people p ON p.id = c.person_id"
                 " JOIN reference_faces r ON r.id = c.reference_id"
                 f" WHERE c.face_id IN ({marks}) ORDER BY c.face_id, c.rank",
@@ -702,12 +752,15 @@ class Store:
                         fmr=_or_nan(r["fmr"]),
                         reference_distance=_or_nan(r["reference_distance"]),
                         references=int(r["template_size"]),
+                        reference_crop=r["reference_crop"],
                     )
                 )
         return found
 
     @staticmethod
-    def _sighting(r: sqlite3.Row, candidates: list[Candidate]) -> Sighting:
+    def _sighting(
+        r: sqlite3.Row, candidates: list[Candidate], reference: ReferenceFace | None = None
+    ) -> Sighting:
         kps = _vector(r["kps5"]).reshape(5, 2)
         gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
         return Sighting(
@@ -734,7 +787,20 @@ class Store:
             end_s=r["end_s"],
             frames_seen=r["frames_seen"],
             duration_s=r["duration_s"],
+            reference=reference,
         )
+
+
+_REFERENCE_OF_FACE = (
+    "SELECT r.id FROM reference_faces r WHERE r.source_sha256 = m.sha256 AND f.frame IS NULL"
+    " AND MAX(0, MIN(f.x2, r.x2) - MAX(f.x1, r.x1)) * MAX(0, MIN(f.y2, r.y2) - MAX(f.y1, r.y1))"
+    " * 3 >= ((f.x2 - f.x1) * (f.y2 - f.y1) + (r.x2 - r.x1) * (r.y2 - r.y1))"
+    " ORDER BY r.id LIMIT 1"
+)
+"""The enrolled reference a stored face *is*: the same content (sha256) and boxes with an
+intersection over union of at least 0.5 (inter >= 0.5 * (a + b - inter), i.e. 3 * inter >=
+a + b). A face made a reference from a sighting has ``<sha256>#face<id>`` as its source, so
+it stays a (confirmed) sighting."""
 
 
 def _carry_reviews(
@@ -761,8 +827,8 @@ def _carry_reviews(
                 best, best_score = face_id, score
         if best is not None:
             conn.execute(
-                "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
+                " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     best,
                     review["person_id"],
@@ -770,6 +836,7 @@ def _carry_reviews(
                     review["reviewer"],
                     review["decided_at"],
                     review["note"],
+                    review["manual"],
                 ),
             )
 

@@ -131,9 +131,11 @@ def test_forget_asks_first_then_erases(tmp_path: Path) -> None:
 def test_search_face_lists_stored_faces_as_json_and_table(tmp_path: Path) -> None:
     assert _invoke(tmp_path, "scan", str(TWO_PEOPLE), str(BIDEN[0])).exit_code == 0
     rows = json.loads(_invoke(tmp_path, "search-face", str(BIDEN[1]), "--json").stdout)
-    assert len(rows) == 3 and [r["distance"] for r in rows] == sorted(r["distance"] for r in rows)
-    assert [r["same"] for r in rows] == [True, True, False]
-    assert {"fmr", "path", "xyxy", "crop", "face_id", "max_distance"} <= set(rows[0])
+    distances = [r["probe_distance"] for r in rows]
+    assert len(rows) == 3 and distances == sorted(distances)
+    assert [r["probe_same_person"] for r in rows] == [True, True, False]
+    keys = {"probe_fmr", "path", "xyxy", "crop", "face_id", "probe_max_distance"}
+    assert keys <= set(rows[0])
     table = _invoke(tmp_path, "search-face", str(BIDEN[1]), "--top-k", "1")
     assert table.exit_code == 0 and Path(rows[0]["path"]).name in table.stdout
 

@@ -4,6 +4,7 @@ CSV and JSON rows, sidecars read back by ExifTool, and the audit records of ever
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shutil
@@ -123,7 +124,7 @@ def _open(browser: WebDriver, path: Path) -> dict[str, Any]:
 
 
 def _json_rows(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    rows: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["rows"]
     return rows
 
 
@@ -139,16 +140,17 @@ def test_person_report_shows_each_sighting_with_its_decision_and_reviewer(
     assert page["people"] == ["Barack Obama"]
     assert len(page["rows"]) == len(rows) >= 2
     for row, text in zip(rows, page["rows"], strict=True):
-        assert Path(row["media_path"]).name in text and row["decision"] in text
-    by_file = {Path(r["media_path"]).name: text for r, text in zip(rows, page["rows"], strict=True)}
+        assert Path(row["path"]).name in text and row["category"] in text
+    by_file = {Path(r["path"]).name: text for r, text in zip(rows, page["rows"], strict=True)}
     assert "confirmed" in by_file[CONFIRMED.name] and "alice" in by_file[CONFIRMED.name]
-    assert "pending" in by_file[PENDING.name] and "alice" not in by_file[PENDING.name]
+    assert "machine match" in by_file[PENDING.name] and "alice" not in by_file[PENDING.name]
     assert "still image" in by_file[CONFIRMED.name]
     assert REJECTED.name not in by_file  # rejected: not a sighting of him
     assert f"Sightings\t{len(rows)}" in page["summary"] and "1 confirmed" in page["summary"]
     assert "match = est. FPIR <= 0.01" in page["notes"] and "rejected are not" in page["notes"]
-    # every crop is embedded and decodes, and nothing was fetched
-    assert page["fetched"] == [] and len(page["images"]) == len(rows)
+    # every crop (the face's and its nearest reference's) is embedded and decodes, and
+    # nothing was fetched
+    assert page["fetched"] == [] and len(page["images"]) == 2 * len(rows)
     assert all(complete and width > 0 for complete, width in page["images"])
 
 
@@ -168,8 +170,8 @@ def test_report_of_everyone_has_video_rows_with_timecodes(
     ]
     assert videos, "the performer is found in the clip"
     for row, text in videos:
-        assert row["media_kind"] == "video" and row["timecode"] is not None
-        assert HAMILTON.name in text and row["timecode"] in text and "pending" in text
+        assert row["kind"] == "video" and row["timecode"] is not None
+        assert HAMILTON.name in text and row["timecode"] in text and "machine match" in text
         assert row["start_s"] <= row["time_s"] <= row["end_s"]
     assert sum("alice" in text for text in page["rows"]) == 1
     assert all(complete and width > 0 for complete, width in page["images"])
@@ -186,12 +188,55 @@ def test_csv_and_json_hold_the_rows_of_the_library(exports: Exports, name: str) 
         records = list(reader)
     assert len(records) == len(rows)
     for row, record in zip(rows, records, strict=True):
-        for key in ("person", "media_path", "media_kind", "decision", "timecode", "reviewer"):
+        for key in ("person", "path", "kind", "status", "timecode", "reviewer", "sha256"):
             assert record[key] == (row[key] or "")
         assert int(record["face_id"]) == row["face_id"]
         assert float(record["distance"]) == row["distance"]
     faces = {row["face_id"] for row in rows}
     assert exports.confirmed_face in faces and exports.rejected_face not in faces
+
+
+def test_report_header_and_manifest_say_who_made_it_from_what(
+    exports: Exports, browser: WebDriver
+) -> None:
+    document = json.loads((exports.out / "obama.json").read_text(encoding="utf-8"))
+    library = exports.library
+    assert document["schema"] == 2
+    assert document["generated_by"] and document["generated_at"]
+    assert document["library"] == str(library.path.resolve())
+    assert document["detector"] == library.pipeline.detector_version
+    assert document["embedder"] == library.pipeline.embedder_version
+    assert "match = est. FPIR" in document["rule"]
+    # the audit log's head as the report was made: a kept copy checks the log later
+    assert len(document["audit_head"]) == 64
+    verified = _cli(library.path, "audit", "verify", "--head", document["audit_head"])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    for row in document["rows"]:
+        assert row["sha256"] and len(row["sha256"]) == 64 and row["reference"]
+        assert row["category"] in ("machine match", "confirmed", "manual identification")
+        assert row["embedder"] == library.pipeline.embedder_version
+    page = _open(browser, exports.out / "obama.html")
+    assert all(complete and width > 0 for complete, width in page["images"])
+    assert len(page["images"]) == 2 * len(document["rows"])  # each face beside its reference
+    manifest = json.loads((exports.out / "obama.manifest.json").read_text(encoding="utf-8"))
+    assert [f["path"] for f in manifest["files"]] == ["obama.html", "obama.csv", "obama.json"]
+    for entry in manifest["files"]:
+        data = (exports.out / entry["path"]).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["bytes"] == len(data)
+    assert manifest["generated_by"] == document["generated_by"]
+    assert manifest["audit_head"] == document["audit_head"]
+
+
+def test_search_face_gives_timecodes_for_video_faces(exports: Exports) -> None:
+    miranda = PEOPLE / "Lin_Manuel_Miranda" / "face_recognition_lin-manuel-miranda.jpg"
+    run = _cli(exports.library.path, "search-face", str(miranda), "--json")
+    assert run.returncode == 0, run.stderr
+    videos = [h for h in json.loads(run.stdout) if h["kind"] == "video"]
+    assert videos, "the clip's faces are among the stored faces"
+    for hit in videos:
+        assert hit["timecode"] and hit["start"] and hit["end"]
+        assert hit["start_s"] <= hit["time_s"] <= hit["end_s"]
 
 
 # ---------------------------------------------------------------- XMP sidecars
@@ -211,7 +256,7 @@ def test_sidecars_name_the_people_of_each_photo(exports: Exports, exiftool: str)
     infos = _read_xmp(exiftool, exports.out / "xmp")
     photos = [CONFIRMED, PENDING, *JOLIE_SCANNED]
     assert sorted(infos) == sorted(f"{p.name}.xmp" for p in photos)
-    rows = {Path(r["media_path"]).name: r for r in _json_rows(exports.out / "all.json")}
+    rows = {Path(r["path"]).name: r for r in _json_rows(exports.out / "all.json")}
     for photo in photos:
         info = infos[f"{photo.name}.xmp"]
         row = rows[photo.name]
@@ -251,7 +296,8 @@ def test_every_export_is_audited_with_who_what_and_which_items(exports: Exports)
     obama = [r["face_id"] for r in _json_rows(exports.out / "obama.json")]
     assert person.items["faces"] == obama and len(person.items["people"]) == 1
     assert person.items["paths"] == [
-        str((exports.out / name).resolve()) for name in ("obama.html", "obama.csv", "obama.json")
+        str((exports.out / name).resolve())
+        for name in ("obama.html", "obama.csv", "obama.json", "obama.manifest.json")
     ]
     assert len(everyone.items["faces"]) == len(_json_rows(exports.out / "all.json"))
     assert len(everyone.items["people"]) == 3

@@ -26,14 +26,33 @@ def _run(library: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_sightings(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def demo_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     library = tmp_path_factory.mktemp("demo") / "library"
     _run(library, "enroll", "--from-folders", str(PEOPLE), "--limit", "2", "--largest")
     people = json.loads(_run(library, "people", "--json"))
     assert len(people) == len([p for p in PEOPLE.iterdir() if p.is_dir()])
     _run(library, "scan", str(PEOPLE), str(GROUP), str(DISTRACTORS), str(NOFACE))
-    rows: list[dict[str, Any]] = json.loads(_run(library, "sightings", "--json"))
+    return library
+
+
+@pytest.fixture(scope="module")
+def demo_sightings(demo_library: Path) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(_run(demo_library, "sightings", "--json"))
     return rows
+
+
+def test_demo_shows_no_reference_photo_as_a_sighting_of_its_person(
+    demo_library: Path, demo_sightings: list[dict[str, Any]]
+) -> None:
+    every = json.loads(_run(demo_library, "sightings", "--all", "--json"))
+    references = {(r["path"], r["person"]) for r in every if r["status"] == "reference"}
+    enrolled = sum(p["references"] for p in json.loads(_run(demo_library, "people", "--json")))
+    assert len(references) == enrolled  # every reference photo is recognised as one
+    assert not [r for r in demo_sightings if (r["path"], r["person"]) in references]
+    assert not [r for r in demo_sightings if r["distance"] == 0.0]
+    counted = json.loads(_run(demo_library, "people", "--json"))
+    for person in counted:
+        assert person["sightings"] == sum(r["person"] == person["name"] for r in demo_sightings)
 
 
 def _found_in(rows: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -75,7 +94,8 @@ def test_demo_recognises_each_person_in_their_other_photos(
         if r["person"] != Path(r["path"]).parent.name.replace("_", " ")
     ]
     assert wrong == []
-    assert len({r["path"] for r in people_rows}) >= 60  # of the 72 photos of enrolled people
+    # of the 38 photos of enrolled people that are not their references (72 - 17 x 2)
+    assert len({r["path"] for r in people_rows}) >= 26
 
 
 def test_demo_sighting_rows_carry_the_evidence(demo_sightings: list[dict[str, Any]]) -> None:

@@ -252,7 +252,7 @@ def test_review_decisions_survive_reanalysis_after_a_model_upgrade(library: Libr
     [biden] = library.sightings("Joe Biden")
     library.confirm(biden.face_id, note="checked")
     obama = next(s for s in library.sightings(include_unmatched=True) if s.person is None)
-    library.confirm(obama.face_id, "Joe Biden")  # a deliberate wrong assignment, kept as is
+    library.confirm(obama.face_id, "Joe Biden", force=True)  # a deliberate wrong assignment
     with library.store.transaction() as conn:
         conn.execute("UPDATE reference_faces SET embedder = 'old', embedding = zeroblob(512)")
         conn.execute("UPDATE media SET embedder = 'old'")
@@ -261,5 +261,7 @@ def test_review_decisions_survive_reanalysis_after_a_model_upgrade(library: Libr
     decided = [s for s in library.sightings(include_unmatched=True) if s.review is not None]
     assert sorted(s.review.note for s in decided if s.review) == ["", "checked"]
     assert all(s.decision == "confirmed" and s.person == "Joe Biden" for s in decided)
+    categories = sorted(s.category for s in decided)
+    assert categories == ["confirmed", "manual identification"]  # kept through reanalysis
     boxes = sorted(round(s.xyxy[0]) for s in decided)
     assert boxes == sorted(round(s.xyxy[0]) for s in (biden, obama))

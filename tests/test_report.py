@@ -128,7 +128,7 @@ def test_page_shows_every_row_with_its_evidence(page: WebDriver, rows: list[Repo
     assert len(table_rows) == len(rows)
     for row, text in zip(rows, table_rows, strict=True):
         assert row.file_name in text
-        assert row.decision in text
+        assert row.category in text
     obama, video, rejected, jolie, pending = table_rows
     assert "1.2e-04" in obama and "48.858370, 2.294481" in obama and "0.410" in obama
     assert "alice" in obama and "2019-05-01T10:00:00" in obama and "0.91" in obama
@@ -142,12 +142,13 @@ def test_page_shows_every_row_with_its_evidence(page: WebDriver, rows: list[Repo
 
 def test_page_summary_counts_people_media_and_first_last_seen(page: WebDriver) -> None:
     first = _texts(page, "section.summary")[0]
-    assert "Sightings 5" in first
+    # a rejected face is no sighting: counted as rejected, and nowhere else
+    assert "Sightings 4" in first
     assert "2 confirmed, 2 pending, 1 rejected" in first
-    assert "Media files 5 (4 images, 1 video)" in first
+    assert "Media files 4 (3 images, 1 video)" in first
     assert f"People 2: Barack Obama, {ODD_NAME}" in first
     assert "First seen 2018-01-02T03:04:05 — deepface_img1.jpg" in first
-    assert "Last seen 2020-07-04T18:30:00 — IMG_0001.jpg" in first
+    assert "Last seen 2019-05-01T10:00:00 — face_recognition_obama.jpg" in first
     assert RULE in _texts(page, "section.notes")[0]
 
 
@@ -206,14 +207,14 @@ def test_summary_first_and_last_seen_fall_back_to_scan_order(rows: list[ReportRo
     summary = ReportSummary.from_rows(undated)
     assert not summary.by_capture_time
     assert summary.first_seen is undated[0] and summary.last_seen is undated[-1]
-    assert (summary.sightings, summary.media, summary.images, summary.videos) == (5, 5, 4, 1)
+    assert (summary.sightings, summary.media, summary.images, summary.videos) == (4, 4, 3, 1)
 
 
 def test_summary_counts_unknown_decisions_as_other(rows: list[ReportRow]) -> None:
     odd = ReportRow(**{**_fields(rows[0]), "decision": "escalated"})
     summary = ReportSummary.from_rows([*rows, odd])
     assert (summary.confirmed, summary.pending, summary.rejected, summary.other) == (2, 2, 1, 1)
-    assert summary.media == 5  # the same file twice is one medium
+    assert summary.media == 4  # the same file twice is one medium; rejected rows are none
     assert ReportSummary.from_rows([]).first_seen is None
 
 
@@ -234,7 +235,9 @@ def test_row_rejects_bad_kind_quality_and_gps(rows: list[ReportRow]) -> None:
 def test_json_rows_round_trip(rows: list[ReportRow], tmp_path: Path) -> None:
     path = tmp_path / "out" / "rows.json"
     write_json(rows, path)
-    loaded = json.loads(path.read_text(encoding="utf-8"))
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["schema"] == 2
+    loaded = document["rows"]
     assert loaded == rows_json(rows)
     rebuilt = [_from_json(item) for item in loaded]
     for row, back in zip(rows, rebuilt, strict=True):
@@ -247,8 +250,19 @@ def test_json_rows_round_trip(rows: list[ReportRow], tmp_path: Path) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["rows.json"]  # no temp file left
 
 
+_SIGHTINGS_NAMES = {
+    "path": "media_path",
+    "kind": "media_kind",
+    "crop": "crop_path",
+    "status": "decision",
+    "reviewed_at": "decided_at",
+    "reference": "reference_path",
+}
+"""Report JSON keys named as ``sightings --json`` names them -> ``ReportRow`` fields."""
+
+
 def _from_json(item: dict[str, object]) -> ReportRow:
-    fields = {k: v for k, v in item.items() if k != "timecode"}
+    fields = {_SIGHTINGS_NAMES.get(k, k): v for k, v in item.items() if k != "timecode"}
     fields["xyxy"] = tuple(fields["xyxy"])  # type: ignore[arg-type]
     fields["gps"] = None if fields["gps"] is None else tuple(fields["gps"])  # type: ignore[arg-type]
     fields["fmr"] = float("nan") if fields["fmr"] is None else fields["fmr"]
@@ -264,7 +278,7 @@ def test_csv_rows_round_trip(rows: list[ReportRow], tmp_path: Path) -> None:
         records = list(reader)
     assert len(records) == len(rows)
     for row, record in zip(rows, records, strict=True):
-        assert record["person"] == row.person and record["media_path"] == row.media_path
+        assert record["person"] == row.person and record["path"] == row.media_path
         assert tuple(float(record[k]) for k in ("x1", "y1", "x2", "y2")) == row.xyxy
         assert float(record["distance"]) == row.distance
         assert record["fmr"] == ("" if math.isnan(row.fmr) else repr(row.fmr))
@@ -273,5 +287,5 @@ def test_csv_rows_round_trip(rows: list[ReportRow], tmp_path: Path) -> None:
         )
         assert gps == row.gps
         assert record["timecode"] == (row.timecode or "")
-        assert record["decided_at"] == (row.decided_at or "")
-    assert records[1]["time_s"] == repr(rows[1].time_s) and records[1]["media_kind"] == "video"
+        assert record["reviewed_at"] == (row.decided_at or "")
+    assert records[1]["time_s"] == repr(rows[1].time_s) and records[1]["kind"] == "video"

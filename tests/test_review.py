@@ -49,8 +49,9 @@ def test_confirm_reject_and_assign_are_kept_with_who_and_when(
         rejected = lib.reject(jolie[0].face_id)
         assert rejected.decision == "rejected" and rejected.person is None
         assert all(c.person != "Angelina Jolie" for c in rejected.candidates)
-        assigned = lib.confirm(obama[1].face_id, "Angelina Jolie")  # a wrong proposal, fixed
+        assigned = lib.confirm(obama[1].face_id, "Angelina Jolie", force=True)  # fixed by hand
         assert (assigned.decision, assigned.person) == ("confirmed", "Angelina Jolie")
+        assert assigned.category == "manual identification"
         assert {s.face_id for s in lib.pending()} == {s.face_id for s in pending} - {
             obama[0].face_id,
             jolie[0].face_id,
@@ -71,7 +72,8 @@ def test_a_rejected_person_is_never_proposed_again_even_after_new_references(
     with _open(reviewed, detector, embedder, "bob") as lib:
         target = next(s for s in lib.pending() if s.person == "Barack Obama")
         lib.reject(target.face_id)
-        lib.enroll("Barack Obama", OBAMA[1:2])  # rematches every stored face
+        other = next(p for p in OBAMA[1:] if p != Path(target.path))
+        lib.enroll("Barack Obama", [other])  # rematches every stored face
         lib.scan(OBAMA)  # a rescan: known content, skipped
         again = lib.sighting(target.face_id)
         assert again.decision == "rejected"
@@ -136,7 +138,8 @@ def test_review_in_the_terminal_then_list_and_audit_as_json(reviewed: Path) -> N
     status = {r["face_id"]: (r["status"], r["reviewer"]) for r in after}
     assert status[before[0]["face_id"]] == ("confirmed", "dave")
     assert status[before[1]["face_id"]][1] == "dave"
-    _cli(reviewed, "review", "confirm", str(before[2]["face_id"]), "--as", "Barack Obama")
+    face = str(before[2]["face_id"])
+    _cli(reviewed, "review", "confirm", face, "--as", "Barack Obama", "--force")
     log = json.loads(_cli(reviewed, "audit", "--action", "review", "--json").stdout)
     assert [r["actor"] for r in log] == ["dave"] * len(log) and len(log) >= 3
     table = _cli(reviewed, "audit").stdout

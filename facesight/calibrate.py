@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from facesight.embed import EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.quality import quality_band
 
@@ -137,6 +138,25 @@ class ReferenceCalibration:
     quality_factors: dict[str, float] = field(default_factory=dict)
     size_factors: tuple[tuple[float, float], ...] = ()
     fused_factors: dict[int, float] = field(default_factory=dict)
+    centre: tuple[float, ...] = ()
+    min_centre_distance: float = 0.0
+
+    def usable(self, descriptors: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """(n,) whether each (n, d) descriptor may be named automatically.
+
+        A degraded face's descriptor collapses towards the centre of all faces
+        (``centre``: the mean descriptor of the tables' faces), where strangers
+        come close to it more often than the tables say and its own person is
+        missed. Under ``min_centre_distance`` (``scripts/measure_quality_rule.py``,
+        docs/accuracy.md) the estimate no longer holds: such faces keep their
+        candidates but are never a match.
+        """
+        rows = np.asarray(descriptors, np.float64).reshape(-1, EMBEDDING_DIM)
+        if not self.centre:
+            return np.ones(len(rows), bool)
+        distance = np.linalg.norm(rows - np.asarray(self.centre, np.float64), axis=1)
+        result: NDArray[np.bool_] = distance >= self.min_centre_distance
+        return result
 
     def quality_factor(self, band: str | None) -> float:
         """How much more often strangers match a face of this quality band (>= 1)."""
@@ -181,6 +201,8 @@ class ReferenceCalibration:
             quality_factors={str(k): float(v) for k, v in data.get("quality_factors", {}).items()},
             size_factors=tuple((float(w), float(f)) for w, f in data.get("size_factors", [])),
             fused_factors={int(k): float(v) for k, v in data.get("fused_factors", {}).items()},
+            centre=tuple(float(v) for v in data.get("centre", [])),
+            min_centre_distance=float(data.get("min_centre_distance", 0.0)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -192,6 +214,8 @@ class ReferenceCalibration:
             "quality_factors": {k: round(v, 3) for k, v in self.quality_factors.items()},
             "size_factors": [[w, round(f, 3)] for w, f in self.size_factors],
             "fused_factors": {str(k): round(v, 3) for k, v in self.fused_factors.items()},
+            "centre": [round(v, 6) for v in self.centre],
+            "min_centre_distance": self.min_centre_distance,
         }
 
 

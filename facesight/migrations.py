@@ -175,6 +175,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
+    Migration(
+        9,
+        "candidates of faces too poor to be named",
+        "ALTER TABLE candidates ADD COLUMN insufficient_quality INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

@@ -37,6 +37,9 @@ class Candidate:
             in the gallery (FMR compounded over every enrolled person).
         reference_id, reference_path, reference_distance: the single
             reference nearest to the face, to look at.
+        insufficient_quality: the face is too poor to be named automatically
+            (``ReferenceCalibration.usable``): never a match, kept for review
+            and ``--investigate``.
     """
 
     person_id: int
@@ -50,6 +53,7 @@ class Candidate:
     fpir: float = float("nan")
     reference_distance: float = float("nan")
     references: int = 1
+    insufficient_quality: bool = False
 
 
 @dataclass(frozen=True)

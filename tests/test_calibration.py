@@ -8,7 +8,10 @@ the real pipeline, so the test is not circular.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +30,7 @@ from facesight.eval.described import describe_images
 from facesight.match import pairwise_distances
 from facesight.pipeline import FacePipeline
 
-from .paths import LFW_DEV
+from .paths import LFW_DEV, REPO
 
 REFERENCE = load_reference_calibration()
 
@@ -126,3 +129,34 @@ def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
     calibration = Calibration(reference, (1,) * 10)
     # a stricter probe needs a smaller distance to be named
     assert calibration.threshold_for(1, 4.0) < calibration.threshold_for(1, 1.0)
+
+
+README_BOUND = 1.5
+"""README and docs/accuracy.md: observed FPIR within 1.5x of the target on unseen people."""
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 item 3 is not met yet: on unseen people the observed FPIR runs "
+    "0.1-5x the target (docs/accuracy.md, python scripts/check_calibration.py)",
+)
+def test_decision_holds_its_fpir_on_people_it_never_saw() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_calibration.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    checked = json.loads(done.stdout)
+    assert checked["max_ratio"] == README_BOUND
+    rows = checked["rows"]
+    assert {(r["build_half"], r["people"], r["references"], r["target_fpir"]) for r in rows} == {
+        (h, n, k, t)
+        for h in (0, 1)
+        for n, k in ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))
+        for t in (1e-2, 1e-3)
+    }
+    assert all(r["claimed"] >= 15 for r in rows)  # enough expected events to judge 1.5x
+    off = [r for r in rows if not 1 / README_BOUND <= r["ratio"] <= README_BOUND]
+    assert off == [], [(r["build_half"], r["drawn"], r["references"], r["ratio"]) for r in off]

@@ -108,23 +108,38 @@ class ImpostorTable:
         }
 
     @classmethod
-    def measure(cls, impostor: NDArray[np.float64], *, min_events: int = 25) -> ImpostorTable:
-        """Build a table from impostor distances.
+    def measure(
+        cls,
+        impostor: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
+        min_events: int = 25,
+    ) -> ImpostorTable:
+        """Build a table from impostor distances, each with a weight (default 1).
 
-        Knots are placed at quantiles from ``min_events / n`` up to 0.5 (log
-        spaced); the tail slope is fitted on the knots whose rate is under
-        ``100 * min_events / n``, where the log-rate is still close to linear.
+        Rates are weighted fractions. Knots are placed at quantiles from
+        ``min_events / n`` up to 0.5 (log spaced), n being the effective
+        number of comparisons (Kish: (sum w)^2 / sum w^2); the tail slope is
+        fitted on the knots whose rate is under ``100 * min_events / n``,
+        where the log-rate is still close to linear.
         """
-        d = np.sort(np.asarray(impostor, np.float64)[np.isfinite(impostor)])
-        n = len(d)
+        values = np.asarray(impostor, np.float64)
+        w = np.ones(len(values)) if weights is None else np.asarray(weights, np.float64)
+        finite = np.isfinite(values)
+        order = np.argsort(values[finite], kind="stable")
+        d, w = values[finite][order], w[finite][order]
+        n = float(w.sum() ** 2 / max(float((w**2).sum()), 1e-300))
         if n < 100 * min_events:
-            raise InvalidInputError(f"need at least {100 * min_events} impostor distances, got {n}")
+            raise InvalidInputError(
+                f"need at least {100 * min_events} impostor distances, got {n:.0f} (effective)"
+            )
+        cumulative = np.cumsum(w) / w.sum()
         levels = np.logspace(math.log10(min_events / n), math.log10(0.5), 60)
-        knots = np.unique(d[(levels * n).astype(int) - 1])
-        rates = np.searchsorted(d, knots, side="right") / n
+        knots = np.unique(d[np.minimum(np.searchsorted(cumulative, levels), len(d) - 1)])
+        rates = cumulative[np.searchsorted(d, knots, side="right") - 1]
         low = rates <= 100 * min_events / n
         slope = float(np.polyfit(knots[low], np.log10(rates[low]), 1)[0])
-        return cls(knots, np.log10(rates), slope, n)
+        return cls(knots, np.log10(rates), slope, len(d))
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="random galleries per configuration")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
-    trials = args.trials or (12 if args.quick else 60)
+    trials = args.trials or (20 if args.quick else 100)
     cache_path = args.cache or resolve_library_dir(None) / "cache" / "eval-descriptors.db"
     faces = load_faces(args.images, cache_path)
     shipped = load_reference_calibration()
@@ -94,17 +94,20 @@ def main() -> None:
     if args.json:
         print(json.dumps({"max_ratio": MAX_RATIO, "trials": trials, "rows": rows}, indent=1))
         return
-    print(f"{trials} random galleries per row; a search's claim is its gallery's FPIR")
+    print(
+        f"{trials} random galleries per row; a search's claim is its gallery's FPIR; "
+        "searches weigh one over their person's faces (persons: their sum)"
+    )
     print(
         "| built on | checked on | people x refs | target | searches | claimed | observed | ratio |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         size = f"{r['drawn']}" + ("" if r["drawn"] == r["people"] else f" (of {r['people']})")
         print(
             f"| half {r['build_half']} | half {r['check_half']} | {size} x {r['references']} | "
-            f"{r['target_fpir']:.0e} | {r['searches']} | {r['claimed']:.1f} | {r['observed']} | "
-            f"{r['ratio']:.2f} |"
+            f"{r['target_fpir']:.0e} | {r['searches']} | {r['persons']:.0f} | "
+            f"{r['claimed']:.1f} | {r['observed']:.1f} | {r['ratio']:.2f} |"
         )
 
 

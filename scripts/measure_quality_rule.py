@@ -13,8 +13,8 @@ other images genuine pairs.
 Per degradation, per band of the probe's quality score and per band of its
 descriptor's distance to the centre of all faces (``ReferenceCalibration.
 centre``), at the distances where the shipped single-face table estimates
-FMR 1e-3 and 1e-4 (the per-person levels of a 10- and a 100-person gallery at
-FPIR 1e-2), the script prints the observed impostor rate over the *corrected*
+FMR 1e-2, 1e-3 and 1e-4 (the per-person levels of a 1-, 10- and 100-person
+gallery at FPIR 1e-2), the script prints the observed impostor rate over the *corrected*
 estimate (the table times the probe's quality/size factor, as a scan applies
 it) and the miss rate of genuine pairs.
 
@@ -25,7 +25,7 @@ towards the mean face, where strangers come close more often and the person's
 own faces are missed. The rule (``min_centre_distance`` in
 ``facesight/data/calibration.json``, written by ``--write``): the upper edge of
 the highest centre-distance band, under the clean faces' median, whose observed
-FMR at 1e-3 is more than ``HONEST_RATIO`` times the estimate. Faces under it
+FMR at any of these levels is more than ``HONEST_RATIO`` times the estimate. Faces under it
 keep their candidates for review and ``--investigate``, marked insufficient
 quality, but are never a match.
 
@@ -57,7 +57,7 @@ from facesight.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
-LEVELS = (1e-3, 1e-4)
+LEVELS = (1e-2, 1e-3, 1e-4)
 QUALITY_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
 CENTRE_EDGES = (0.0, *np.round(np.arange(0.40, 0.601, 0.02), 2).tolist(), 9.0)
 HONEST_RATIO = 1.5
@@ -275,13 +275,13 @@ def measure(
 
 
 def choose_min_centre_distance(by_centre: list[Counts], median: float, min_probes: int) -> float:
-    """The upper edge of the highest band under ``median`` whose FMR at 1e-3 is beyond
-    ``HONEST_RATIO`` times the estimate (0: none is)."""
+    """The upper edge of the highest band under ``median`` whose FMR at any level is
+    beyond ``HONEST_RATIO`` times the estimate (0: none is)."""
     for b in range(len(by_centre) - 1, -1, -1):
         counts = by_centre[b]
         if CENTRE_EDGES[b + 1] > median or counts.probes < min_probes:
             continue
-        if float(counts.ratio()[0]) > HONEST_RATIO:
+        if float(counts.ratio().max()) > HONEST_RATIO:
             return float(CENTRE_EDGES[b + 1])
     return 0.0
 

@@ -15,7 +15,8 @@ template size:
 * a search is a false positive when any person's estimated FMR (with the
   probe's quality factor, as a scan applies it) is at most the gallery's
   per-person level alpha. The claim of a search is 1 - (1 - alpha)^n for the n
-  people it was searched against; observed / claimed is summed over searches.
+  people it was searched against; observed / claimed is summed over searches,
+  each weighted by one over its person's faces (every stranger counts once).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ __all__ = [
 ]
 
 TEMPLATE_SIZES = (1, 2, 3, 4)
+SUBSETS = 8
+"""Random k-subsets of a person's faces fused into templates for the size-k table: a
+person's references vary, and one fixed subset per person leaves the tail to chance."""
 QUALITY_LEVELS = (1e-2, 1e-3)
 
 
@@ -71,34 +75,55 @@ class FaceSet:
         return {str(n): self.vectors[self.owners == n] for n in dict.fromkeys(self.owners)}
 
 
-def impostor_distances(people: Mapping[str, NDArray[np.float32]], size: int) -> NDArray[np.float64]:
-    """Template-of-``size`` to face distances between different people.
+def impostor_distances(
+    people: Mapping[str, NDArray[np.float32]], size: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Template-of-``size`` to face distances between different people, and their weights.
 
     Size 1: every pair of faces of two different people. Size k > 1: each
-    person with more than k faces gets a template from their first k
-    (``match.fuse``), compared with every face of every other person.
+    person with at least k faces gets up to ``SUBSETS`` templates from random
+    k of them (``match.fuse``), compared with every face of every other person.
+
+    Weights make every *person* count once: a comparison's weight is one over
+    the number of faces its people bring (both sides for size 1; for templates,
+    the face side times one over the person's templates). Without them the few people
+    with hundreds of photos (lfw-dev: Colin Powell 236, Tony Blair 144, both in
+    half 0) decide the tail, and tables from one half misjudge the other's
+    strangers several-fold (docs/accuracy.md).
     """
     names = list(people)
     faces = np.concatenate([people[n] for n in names])
     owner = np.concatenate([np.full(len(people[n]), i) for i, n in enumerate(names)])
+    share = 1.0 / np.array([len(people[n]) for n in names], np.float64)[owner]
     if size == 1:
         d = pairwise_distances(faces, faces)
         upper = np.triu(owner[:, None] != owner[None, :], 1)
-        pairs: NDArray[np.float64] = d[upper].astype(np.float64)
-        return pairs
-    chosen = [i for i, n in enumerate(names) if len(people[n]) > size]
-    templates = np.stack([fuse(people[names[i]][:size]) for i in chosen])
-    d = pairwise_distances(templates, faces)
-    other = np.array(chosen)[:, None] != owner[None, :]
-    result: NDArray[np.float64] = d[other].astype(np.float64)
-    return result
+        weights = (share[:, None] * share[None, :])[upper]
+        return d[upper].astype(np.float64), weights / weights.mean()
+    rng = np.random.default_rng(size)
+    template_owner, vectors = [], []
+    for i, n in enumerate(names):
+        count = len(people[n])
+        if count < size:
+            continue
+        subsets = {tuple(sorted(rng.choice(count, size, replace=False))) for _ in range(SUBSETS)}
+        template_owner += [i] * len(subsets)
+        vectors += [fuse(people[n][list(s)]) for s in sorted(subsets)]
+    owners_t = np.array(template_owner)
+    per_person = np.bincount(owners_t, minlength=len(names)).astype(np.float64)
+    d = pairwise_distances(np.stack(vectors), faces)
+    other = owners_t[:, None] != owner[None, :]
+    weights = ((1.0 / per_person[owners_t])[:, None] * share[None, :])[other]
+    return d[other].astype(np.float64), weights / weights.mean()
 
 
 def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, ImpostorTable]:
-    """One impostor table per template size in ``TEMPLATE_SIZES``."""
-    return {
-        size: ImpostorTable.measure(impostor_distances(people, size)) for size in TEMPLATE_SIZES
-    }
+    """One impostor table per template size in ``TEMPLATE_SIZES``, every person counted once."""
+    tables = {}
+    for size in TEMPLATE_SIZES:
+        distances, weights = impostor_distances(people, size)
+        tables[size] = ImpostorTable.measure(distances, weights=weights)
+    return tables
 
 
 def quality_factors(table: ImpostorTable, faces: FaceSet) -> dict[str, float]:
@@ -140,6 +165,8 @@ class FpirCheck:
         searches: stranger searches over all trials.
         claimed: expected false positives (sum of each search's claimed FPIR).
         observed: false positives.
+        persons: searches counted by person (each search weighs one over its
+            person's faces, as ``claimed`` and ``observed`` do).
     """
 
     people: int
@@ -149,7 +176,8 @@ class FpirCheck:
     trials: int
     searches: int
     claimed: float
-    observed: int
+    observed: float
+    persons: float
 
     @property
     def ratio(self) -> float:
@@ -157,7 +185,7 @@ class FpirCheck:
 
     @property
     def observed_fpir(self) -> float:
-        return self.observed / max(self.searches, 1)
+        return self.observed / max(self.persons, 1e-12)
 
 
 def check_fpir(
@@ -176,9 +204,14 @@ def check_fpir(
     eligible = [n for n, rows in by_person.items() if len(rows) >= references]
     drawn = min(people, len(eligible))
     factors = np.array([reference.probe_factor(float(q)) for q in faces.quality])
+    # every stranger person counts once, however many photos they have
+    weight = np.zeros(len(faces.owners))
+    for rows_of in by_person.values():
+        weight[rows_of] = 1.0 / len(rows_of)
     searches = 0
     claimed = np.zeros(len(targets))
-    observed = np.zeros(len(targets), np.int64)
+    observed = np.zeros(len(targets))
+    weighted = np.zeros(len(targets))
     for _ in range(trials):
         chosen = rng.choice(len(eligible), drawn, replace=False)
         names = [eligible[i] for i in chosen]
@@ -207,11 +240,14 @@ def check_fpir(
             own = member[rows]
             inside = own >= 0
             fmr[np.flatnonzero(inside), own[inside]] = np.inf  # leave the probe's own person out
-            observed[t] += int((fmr.min(axis=1) <= calibration.alpha).sum())
+            w = weight[rows]
+            observed[t] += float((w * (fmr.min(axis=1) <= calibration.alpha)).sum())
             n_searched = np.where(inside, drawn - 1, drawn)
-            claimed[t] += float((-np.expm1(n_searched * np.log1p(-calibration.alpha))).sum())
+            claim = -np.expm1(n_searched * np.log1p(-calibration.alpha))
+            claimed[t] += float((w * claim).sum())
+            weighted[t] += float(w.sum())
         searches += len(rows)
     return [
-        FpirCheck(people, drawn, references, target, trials, searches, float(c), int(o))
-        for target, c, o in zip(targets, claimed, observed, strict=True)
+        FpirCheck(people, drawn, references, target, trials, searches, float(c), float(o), float(p))
+        for target, c, o, p in zip(targets, claimed, observed, weighted, strict=True)
     ]

@@ -99,7 +99,8 @@ def main() -> None:
         "searches weigh one over their person's faces (persons: their sum)"
     )
     print(
-        "| built on | checked on | people x refs | target | searches | claimed | observed | ratio |"
+        "| built on | checked on | people x refs | target | searches | persons | claimed "
+        "| observed | ratio |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:

@@ -3,12 +3,16 @@
 A distance means nothing until it is compared with how close *strangers* come.
 The reference for that is an impostor distribution measured on real faces
 (lfw-dev, people split by a hash of their name so half of them stay out for
-checking) and shipped with the package as numbers in
-``facesight/data/calibration.json``; ``scripts/build_calibration.py``
-reproduces them. There is one table per template size, because a person's
-template is the centroid of their references and a centroid of k faces sits
-closer to everyone (at 0.50, a 3-face template is matched by a stranger about
-4x as often as a single face).
+checking, every person counted once however many photos they have) and
+shipped with the package as numbers in ``facesight/data/calibration.json``;
+``scripts/build_calibration.py`` reproduces them and
+``scripts/check_calibration.py`` checks the decision on the other half.
+There is one table per template size, because a person's template is the
+centroid of their references and a centroid of k faces sits closer to everyone.
+
+Faces too poor to be named: a degraded face's descriptor collapses towards the
+centre of all faces; under ``min_centre_distance`` from it a face is never a
+match (``ReferenceCalibration.usable``, ``scripts/measure_quality_rule.py``).
 
 Each table holds log10(FMR) at increasing distances, interpolated linearly;
 below the measured range the log-linear tail fitted to the rarest measured

@@ -1,27 +1,26 @@
 """Measure the impostor tables shipped in ``facesight/data/calibration.json``.
 
 Every lfw-dev image is described by the full pipeline (the subject is the face
-nearest the centre). For template size 1 the impostor comparisons are every
-pair of images of two different people (about 14 million). For size k > 1 each
-person with more than k images gets a template from their first k images
-(``match.fuse``), compared with every image of every other person.
+nearest the centre). The tables are ``eval.calibration.measure_tables``: for
+template size 1 every pair of images of two different people, for size k > 1
+up to 8 random k-subsets of each person's images fused (``match.fuse``) and
+compared with every image of every other person; every comparison weighs one
+over the number of images its people bring, so that every person counts once
+(see that function for why).
 
 Only half of lfw-dev's people are used (``--half calibration``, the default:
 those whose sha1(name) starts with an even byte), so the other half can check
-the tables: there the observed FMR is 0.99x the estimate at 1e-2 and 1.18x at
-1e-3 (``tests/test_calibration.py`` repeats this on a sample). Further down
-the tail populations differ (1.8x at 1e-4, 3.5x at 1e-5: which people happen
-to look alike), and that is what each gallery's own cross-person distances
-correct (``calibrate.gallery_factor``). Tables measured on all the people and
-then corrected by the gallery overestimated the FPIR of lfw-dev's
-identification protocol by 2-2.5x (the gallery's look-alikes counted twice);
-these hold it within 2x (docs/accuracy.md).
+them: ``python scripts/check_calibration.py`` builds tables the same way on
+either half and checks the decision's FPIR on the other (docs/accuracy.md).
 
 Quality factors: impostor pairs are grouped by the quality band of their
 poorer face (``quality.quality_band``); a band's factor is how much more often
 than the table says its pairs fall under the table's 1e-2 and 1e-3 distances
-(geometric mean, never below 1). On lfw-dev poor faces are matched by strangers
-about 1.3x as often; the estimate for a poor probe is raised by that much.
+(geometric mean, never below 1): 1.0 for every band with the tables above.
+
+``centre`` is the mean descriptor of these faces (``ReferenceCalibration.usable``).
+``min_centre_distance`` (``scripts/measure_quality_rule.py --write``) and the
+size and fusion factors (``scripts/measure_video_rules.py``) are kept as they are.
 
 Usage: python scripts/build_calibration.py [--images DIR] [--cache FILE] [--output FILE]
        [--half calibration|all]

@@ -69,6 +69,9 @@ def test_faces_near_the_centre_of_all_faces_are_never_named() -> None:
     ranked = match_faces(np.stack([far, near + 0.5 * (far - near)]), gallery, calibration)
     assert ranked[0][0].is_match and not ranked[0][0].insufficient_quality
     assert ranked[1][0].insufficient_quality and not ranked[1][0].is_match
+    # nor with a fixed decision distance that everyone is under
+    fixed = match_faces(np.stack([far, near]), gallery, calibration, max_distance=5.0)
+    assert fixed[0][0].is_match and not fixed[1][0].is_match
 
 
 @pytest.mark.slow

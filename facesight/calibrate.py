@@ -3,12 +3,16 @@
 A distance means nothing until it is compared with how close *strangers* come.
 The reference for that is an impostor distribution measured on real faces
 (lfw-dev, people split by a hash of their name so half of them stay out for
-checking) and shipped with the package as numbers in
-``facesight/data/calibration.json``; ``scripts/build_calibration.py``
-reproduces them. There is one table per template size, because a person's
-template is the centroid of their references and a centroid of k faces sits
-closer to everyone (at 0.50, a 3-face template is matched by a stranger about
-4x as often as a single face).
+checking, every person counted once however many photos they have) and
+shipped with the package as numbers in ``facesight/data/calibration.json``;
+``scripts/build_calibration.py`` reproduces them and
+``scripts/check_calibration.py`` checks the decision on the other half.
+There is one table per template size, because a person's template is the
+centroid of their references and a centroid of k faces sits closer to everyone.
+
+Faces too poor to be named: a degraded face's descriptor collapses towards the
+centre of all faces; under ``min_centre_distance`` from it a face is never a
+match (``ReferenceCalibration.usable``, ``scripts/measure_quality_rule.py``).
 
 Each table holds log10(FMR) at increasing distances, interpolated linearly;
 below the measured range the log-linear tail fitted to the rarest measured
@@ -34,6 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from facesight.embed import EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.quality import quality_band
 
@@ -107,23 +112,38 @@ class ImpostorTable:
         }
 
     @classmethod
-    def measure(cls, impostor: NDArray[np.float64], *, min_events: int = 25) -> ImpostorTable:
-        """Build a table from impostor distances.
+    def measure(
+        cls,
+        impostor: NDArray[np.float64],
+        *,
+        weights: NDArray[np.float64] | None = None,
+        min_events: int = 25,
+    ) -> ImpostorTable:
+        """Build a table from impostor distances, each with a weight (default 1).
 
-        Knots are placed at quantiles from ``min_events / n`` up to 0.5 (log
-        spaced); the tail slope is fitted on the knots whose rate is under
-        ``100 * min_events / n``, where the log-rate is still close to linear.
+        Rates are weighted fractions. Knots are placed at quantiles from
+        ``min_events / n`` up to 0.5 (log spaced), n being the effective
+        number of comparisons (Kish: (sum w)^2 / sum w^2); the tail slope is
+        fitted on the knots whose rate is under ``100 * min_events / n``,
+        where the log-rate is still close to linear.
         """
-        d = np.sort(np.asarray(impostor, np.float64)[np.isfinite(impostor)])
-        n = len(d)
+        values = np.asarray(impostor, np.float64)
+        w = np.ones(len(values)) if weights is None else np.asarray(weights, np.float64)
+        finite = np.isfinite(values)
+        order = np.argsort(values[finite], kind="stable")
+        d, w = values[finite][order], w[finite][order]
+        n = float(w.sum() ** 2 / max(float((w**2).sum()), 1e-300))
         if n < 100 * min_events:
-            raise InvalidInputError(f"need at least {100 * min_events} impostor distances, got {n}")
+            raise InvalidInputError(
+                f"need at least {100 * min_events} impostor distances, got {n:.0f} (effective)"
+            )
+        cumulative = np.cumsum(w) / w.sum()
         levels = np.logspace(math.log10(min_events / n), math.log10(0.5), 60)
-        knots = np.unique(d[(levels * n).astype(int) - 1])
-        rates = np.searchsorted(d, knots, side="right") / n
+        knots = np.unique(d[np.minimum(np.searchsorted(cumulative, levels), len(d) - 1)])
+        rates = cumulative[np.searchsorted(d, knots, side="right") - 1]
         low = rates <= 100 * min_events / n
         slope = float(np.polyfit(knots[low], np.log10(rates[low]), 1)[0])
-        return cls(knots, np.log10(rates), slope, n)
+        return cls(knots, np.log10(rates), slope, len(d))
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,25 @@ class ReferenceCalibration:
     quality_factors: dict[str, float] = field(default_factory=dict)
     size_factors: tuple[tuple[float, float], ...] = ()
     fused_factors: dict[int, float] = field(default_factory=dict)
+    centre: tuple[float, ...] = ()
+    min_centre_distance: float = 0.0
+
+    def usable(self, descriptors: NDArray[np.float32]) -> NDArray[np.bool_]:
+        """(n,) whether each (n, d) descriptor may be named automatically.
+
+        A degraded face's descriptor collapses towards the centre of all faces
+        (``centre``: the mean descriptor of the tables' faces), where strangers
+        come close to it more often than the tables say and its own person is
+        missed. Under ``min_centre_distance`` (``scripts/measure_quality_rule.py``,
+        docs/accuracy.md) the estimate no longer holds: such faces keep their
+        candidates but are never a match.
+        """
+        rows = np.asarray(descriptors, np.float64).reshape(-1, EMBEDDING_DIM)
+        if not self.centre:
+            return np.ones(len(rows), bool)
+        distance = np.linalg.norm(rows - np.asarray(self.centre, np.float64), axis=1)
+        result: NDArray[np.bool_] = distance >= self.min_centre_distance
+        return result
 
     def quality_factor(self, band: str | None) -> float:
         """How much more often strangers match a face of this quality band (>= 1)."""
@@ -181,6 +220,8 @@ class ReferenceCalibration:
             quality_factors={str(k): float(v) for k, v in data.get("quality_factors", {}).items()},
             size_factors=tuple((float(w), float(f)) for w, f in data.get("size_factors", [])),
             fused_factors={int(k): float(v) for k, v in data.get("fused_factors", {}).items()},
+            centre=tuple(float(v) for v in data.get("centre", [])),
+            min_centre_distance=float(data.get("min_centre_distance", 0.0)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -192,6 +233,8 @@ class ReferenceCalibration:
             "quality_factors": {k: round(v, 3) for k, v in self.quality_factors.items()},
             "size_factors": [[w, round(f, 3)] for w, f in self.size_factors],
             "fused_factors": {str(k): round(v, 3) for k, v in self.fused_factors.items()},
+            "centre": [round(v, 6) for v in self.centre],
+            "min_centre_distance": self.min_centre_distance,
         }
 
 

@@ -256,6 +256,8 @@ class Library(EnrollMethods, ReviewMethods):
             factor = probe if probe is not None else calibration.reference.quality_factor(band)
             limit = calibration.threshold_for(candidate.references, max(factor, 1.0))
             is_match = calibration.is_match(candidate.fmr)
+        # a face too poor to be named stays unnamed under any setting
+        is_match = is_match and not candidate.insufficient_quality
         return replace(
             candidate,
             is_match=is_match,

@@ -144,6 +144,7 @@ def match_faces(
     max_distance: float | None = None,
     top_k: int = 3,
     probe_factors: NDArray[np.float64] | None = None,
+    usable: NDArray[np.bool_] | None = None,
 ) -> list[list[Candidate]]:
     """Rank enrolled people for each descriptor, with calibrated evidence.
 
@@ -158,6 +159,10 @@ def match_faces(
         probe_factors: (n,) each probe's total FMR correction
             (``ReferenceCalibration.probe_factor``: quality, size, fusion);
             replaces the quality-band factor when given.
+        usable: (n,) whether each probe may be named (default:
+            ``ReferenceCalibration.usable`` of its descriptor); an unusable
+            face keeps its candidates, marked ``insufficient_quality``, and is
+            never a match.
 
     Returns:
         n lists of at most ``top_k`` candidates, most likely first.
@@ -174,6 +179,8 @@ def match_faces(
     else:
         bands = [_band(qualities, row) for row in range(len(embeddings))]
         scale = np.array([calibration.reference.quality_factor(b) for b in bands])
+    if usable is None:
+        usable = calibration.reference.usable(embeddings)
     fmr = np.empty(to_templates.shape, np.float64)
     for size in np.unique(templates.sizes):
         columns = templates.sizes == size
@@ -193,6 +200,7 @@ def match_faces(
                     calibration,
                     max_distance,
                     float(scale[row]),
+                    bool(usable[row]),
                 )
                 for j in order
             ]
@@ -216,6 +224,7 @@ def _candidate(
     calibration: Calibration,
     max_distance: float | None,
     probe_factor: float,
+    usable: bool,
 ) -> Candidate:
     mine = np.flatnonzero(gallery.person_ids == templates.person_ids[j])
     nearest = int(mine[np.argmin(to_references[mine])])
@@ -229,10 +238,11 @@ def _candidate(
         reference_id=int(gallery.reference_ids[nearest]),
         reference_path=gallery.reference_paths[nearest],
         distance=distance,
-        is_match=bool(distance <= threshold),
+        is_match=bool(distance <= threshold) and usable,
         max_distance=threshold,
         fmr=fmr,
         fpir=calibration.fpir_of(fmr),
         reference_distance=float(to_references[nearest]),
         references=size,
+        insufficient_quality=not usable,
     )

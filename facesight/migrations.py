@@ -200,6 +200,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "manual identifications: confirmations of someone the rule did not propose",
         "ALTER TABLE reviews ADD COLUMN manual INTEGER NOT NULL DEFAULT 0",
     ),
+    Migration(
+        9,
+        "candidates of faces too poor to be named",
+        "ALTER TABLE candidates ADD COLUMN insufficient_quality INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

@@ -40,6 +40,9 @@ class Candidate:
         reference_id, reference_path, reference_distance: the single
             reference nearest to the face, to look at; ``reference_crop`` its
             crop, when one was kept.
+        insufficient_quality: the face is too poor to be named automatically
+            (``ReferenceCalibration.usable``): never a match, kept for review
+            and ``--investigate``.
     """
 
     person_id: int
@@ -54,6 +57,7 @@ class Candidate:
     reference_distance: float = float("nan")
     references: int = 1
     reference_crop: str | None = None
+    insufficient_quality: bool = False
 
 
 @dataclass(frozen=True)

@@ -524,8 +524,8 @@ class Store:
     ) -> None:
         conn.executemany(
             "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
-            " max_distance, fmr, reference_distance, template_size)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " max_distance, fmr, reference_distance, template_size, insufficient_quality)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     face_id,
@@ -538,6 +538,7 @@ class Store:
                     c.fmr,
                     c.reference_distance,
                     c.references,
+                    int(c.insufficient_quality),
                 )
                 for rank, c in enumerate(candidates, start=1)
             ],
@@ -753,6 +754,7 @@ class Store:
                         reference_distance=_or_nan(r["reference_distance"]),
                         references=int(r["template_size"]),
                         reference_crop=r["reference_crop"],
+                        insufficient_quality=bool(r["insufficient_quality"]),
                     )
                 )
         return found

@@ -8,7 +8,11 @@ the real pipeline, so the test is not circular.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +31,7 @@ from facesight.eval.described import describe_images
 from facesight.match import pairwise_distances
 from facesight.pipeline import FacePipeline
 
-from .paths import LFW_DEV
+from .paths import LFW_DEV, REPO
 
 REFERENCE = load_reference_calibration()
 
@@ -113,16 +117,70 @@ def test_shipped_calibration_names_its_descriptor_and_command(embedder: FaceEmbe
 
 def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
     reference = load_reference_calibration()
-    # measured on lfw-dev's check half (scripts/measure_video_rules.py, docs/video.md)
-    assert reference.size_factor(18.0) == 2.4 and reference.size_factor(24.0) == 1.6
+    # measured on lfw-dev's check half (scripts/measure_video_rules.py, docs/video.md):
+    # smaller faces and more fused faces are matched more often, never less than 1x
+    steps = reference.size_factors
+    assert steps and all(a[0] < b[0] and a[1] >= b[1] >= 1.0 for a, b in itertools.pairwise(steps))
+    assert reference.size_factor(steps[0][0] - 1) == steps[0][1] > 1.0
     assert reference.size_factor(100.0) == 1.0 and reference.size_factor(None) == 1.0
     assert reference.fused_factor(1) == 1.0 < reference.fused_factor(2) < reference.fused_factor(3)
     assert reference.fused_factor(9) == reference.fused_factor(3)
     poor = reference.quality_factor("poor")
     # a small face is also a poor one: the larger factor counts, not both
-    assert reference.probe_factor(0.0, 24.0) == max(poor, 1.6)
+    small = reference.size_factor(24.0)
+    assert reference.probe_factor(0.0, 24.0) == max(poor, small)
     assert reference.probe_factor(0.0, 200.0) == poor
-    assert reference.probe_factor(0.9, 24.0, fused=3) == 1.6 * reference.fused_factor(3)
+    assert reference.probe_factor(0.9, 24.0, fused=3) == small * reference.fused_factor(3)
     calibration = Calibration(reference, (1,) * 10)
     # a stricter probe needs a smaller distance to be named
     assert calibration.threshold_for(1, 4.0) < calibration.threshold_for(1, 1.0)
+
+
+README_BOUND = 1.5
+"""README and docs/accuracy.md: observed FPIR within 1.5x of the target on unseen people."""
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 item 3 is not met yet: on unseen people the observed FPIR runs "
+    "0.0-1.9x the target (docs/accuracy.md, python scripts/check_calibration.py)",
+)
+def test_decision_holds_its_fpir_on_people_it_never_saw() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_calibration.py"), "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    checked = json.loads(done.stdout)
+    assert checked["max_ratio"] == README_BOUND
+    rows = checked["rows"]
+    assert {(r["build_half"], r["people"], r["references"], r["target_fpir"]) for r in rows} == {
+        (h, n, k, t)
+        for h in (0, 1)
+        for n, k in ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))
+        for t in (1e-2, 1e-3)
+    }
+    # a row is judged where enough false positives are expected to tell 1.5x from 1x
+    judged = [r for r in rows if r["claimed"] >= 15]
+    assert len(judged) >= 20
+    off = [r for r in judged if not 1 / README_BOUND <= r["ratio"] <= README_BOUND]
+    assert off == [], [(r["build_half"], r["drawn"], r["references"], r["ratio"]) for r in off]
+
+
+@pytest.mark.slow
+def test_the_shipped_tables_are_what_the_build_script_writes(tmp_path: Path) -> None:
+    # no number in the tables is typed by hand: a rerun writes the same file
+    # (descriptors come from the library's cache; a cold cache describes half of lfw-dev)
+    out = tmp_path / "calibration.json"
+    script = REPO / "scripts" / "build_calibration.py"
+    subprocess.run([sys.executable, str(script), "--output", str(out)], check=True)
+    rebuilt = json.loads(out.read_text())
+    shipped = json.loads((REPO / "facesight" / "data" / "calibration.json").read_text())
+    for key in ("descriptor", "source", "command", "tables", "quality_factors", "centre"):
+        assert rebuilt[key] == shipped[key], key
+    # copied forward from the scripts that measure them (measure_quality_rule.py --write,
+    # measure_video_rules.py)
+    for key in ("min_centre_distance", "size_factors", "fused_factors"):
+        assert rebuilt[key] == shipped[key], key

@@ -55,6 +55,38 @@ def test_the_performer_is_found_with_a_time_range_and_the_audience_is_nobody(
     assert len(audience) >= 3 and all(t.match is None for t in audience)
 
 
+STREET = SHARED_FACES / "video" / "facenet-pytorch_video.mp4"
+
+
+def test_a_blurred_audience_face_is_never_named_and_the_performer_still_is(
+    library: Library,
+) -> None:
+    # issue 11: a 64-px audience face, sharpness 5, became a match for Barack Obama
+    library.enroll("Lin-Manuel Miranda", sorted((PEOPLE / "Lin_Manuel_Miranda").glob("*")))
+    library.enroll("Barack Obama", sorted((PEOPLE / "Barack_Obama").glob("*"))[:2])
+    library.scan([HAMILTON])
+    tracks = library.sightings(include_unmatched=True)
+    audience = [t for t in tracks if (t.start_s or 0) > AUDIENCE_SHOT_S]
+    assert len(audience) >= 3 and all(t.match is None for t in audience)
+    assert library.sightings("Barack Obama") == []
+    # too poor to be named, but their candidates stay for review, marked as such
+    held = [t for t in audience if t.candidates and t.candidates[0].insufficient_quality]
+    assert held and all(not c.is_match for t in held for c in t.candidates)
+    stage = library.sightings("Lin-Manuel Miranda")
+    assert any((s.start_s or 9) < 3.1 and (s.end_s or 0) > 6.8 for s in stage)
+    assert all(not c.insufficient_quality for s in stage for c in s.candidates[:1])
+
+
+def test_a_blurred_pedestrian_is_not_named_with_the_demo_gallery(library: Library) -> None:
+    # issue 11: a 44-px blurred pedestrian (quality 0.083) became Alexander Gerst
+    library.enroll_folders(PEOPLE, limit=2, largest=True)
+    library.scan([STREET])
+    named = [t for t in library.sightings(include_unmatched=True) if t.match is not None]
+    small = [t for t in named if t.xyxy[2] - t.xyxy[0] < 50]
+    assert small == [], [(t.match.person if t.match else None, t.xyxy) for t in small]
+    assert library.sightings("Alexander Gerst") == []
+
+
 def test_sightings_print_timecodes_and_write_evidence_frames(
     library: Library, tmp_path: Path
 ) -> None:

@@ -49,7 +49,7 @@ from facesight.eval.identification import (
     identification_protocol,
     person_folders,
 )
-from facesight.eval.metrics import fnir_at_fpir
+from facesight.eval.metrics import fnir_at_fpir, rank1_accuracy
 from facesight.eval.runs import run_identification
 from facesight.pipeline import FacePipeline
 
@@ -112,7 +112,7 @@ def face_recognition_report(
     report: dict[str, Any] = {
         "enrolled": len(names),
         "faces_not_found": sum(v is None for v in encodings.values()),
-        "rank1_accuracy": float(correct.mean()),
+        "rank1_accuracy": rank1_accuracy([who for _, who in mated], [n for n, _ in protocol.mated]),
         "fnir_at_fpir": {
             f"{level:g}": fnir_at_fpir(score, correct, nonmated, level)[0] for level in FPIR_LEVELS
         },

@@ -202,7 +202,7 @@ def main() -> None:
     parser.add_argument("--chips", type=int, default=32, help="distinct real chips to use")
     parser.add_argument("--sweep", action="store_true", help="also time threads x opt levels")
     parser.add_argument("--workers", type=int, default=CORES, help="processes of the pools")
-    parser.add_argument("--quick", action="store_true", help="8 chips, batch 32, 1 s per measurement")
+    parser.add_argument("--quick", action="store_true", help="8 chips, batch 32, 1 s each")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     sizes, seconds = ([32], 1.0) if args.quick else (args.batch_sizes, args.seconds)

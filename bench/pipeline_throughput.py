@@ -239,6 +239,7 @@ def main() -> None:
         "rows": rows,
         "speedup_equal_cores": rows[0]["images_per_s"] / rows[1]["images_per_s"],
         "speedup_one_core": rows[2]["images_per_s"] / rows[3]["images_per_s"],
+        "speedup_per_cpu_s": rows[0]["images_per_cpu_s"] / rows[1]["images_per_cpu_s"],
     }
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 
@@ -261,7 +262,8 @@ def format_report(report: dict[str, Any]) -> str:
         )
     lines.append(
         f"speed-up, equal cores ({report['cores']}): {report['speedup_equal_cores']:.1f}x; "
-        f"one core each: {report['speedup_one_core']:.1f}x"
+        f"one core each: {report['speedup_one_core']:.1f}x; "
+        f"per CPU second (all cores): {report['speedup_per_cpu_s']:.1f}x"
     )
     return "\n".join(lines)
 

@@ -50,6 +50,7 @@ from facesight.config import resolve_library_dir
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
+from facesight.eval.metrics import cluster_scores, f_beta  # noqa: F401 (f_beta re-exported)
 from facesight.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
@@ -88,41 +89,9 @@ def load_faces(
 # -- scores ----------------------------------------------------------------------------
 
 
-def f_beta(precision: float, recall: float, beta: float) -> float:
-    b2 = beta * beta
-    return (1 + b2) * precision * recall / max(b2 * precision + recall, 1e-12)
-
-
-def scores(truth: NDArray[np.str_], labels: Labels) -> dict[str, float]:
-    """BCubed and pairwise precision / recall; unclustered faces are singletons."""
-    predicted = labels.copy()
-    noise = predicted < 0
-    predicted[noise] = predicted.max(initial=-1) + 1 + np.arange(noise.sum())
-    _, person = np.unique(truth, return_inverse=True)
-    _, cluster = np.unique(predicted, return_inverse=True)
-    _, cell, together = np.unique(
-        person * (cluster.max() + 1) + cluster, return_inverse=True, return_counts=True
-    )
-    both = together[cell].astype(np.float64)
-    cluster_size = np.bincount(cluster)[cluster]
-    person_size = np.bincount(person)[person]
-    bp, br = float(np.mean(both / cluster_size)), float(np.mean(both / person_size))
-    pairs_together = (together * (together - 1) / 2).sum()
-    pairs_clustered = (np.bincount(cluster) * (np.bincount(cluster) - 1) / 2).sum()
-    pairs_same = (np.bincount(person) * (np.bincount(person) - 1) / 2).sum()
-    pp = pairs_together / max(pairs_clustered, 1)
-    pr = pairs_together / max(pairs_same, 1)
-    return {
-        "bp": bp,
-        "br": br,
-        "bf": f_beta(bp, br, 1),
-        "bf05": f_beta(bp, br, 0.5),
-        "pp": pp,
-        "pr": pr,
-        "pf": f_beta(pp, pr, 1),
-        "clusters": float(len(np.unique(labels[labels >= 0]))),
-        "unclustered": float(noise.sum()),
-    }
+# BCubed and pairwise scores live in the package (tested in tests/test_metrics.py); the
+# script's old names stay importable.
+scores = cluster_scores
 
 
 # -- candidates -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -173,7 +174,13 @@ def test_bad_videos_get_one_line_each_and_the_scan_goes_on(
     messages = {Path(f.path).name: f.message for f in summary.failures}
     assert "no video stream" in messages["sound.mp4"]
     assert "empty file" in messages["empty.mp4"]
-    assert "truncated" in messages["truncated.mkv"] and "kept" in messages["truncated.mkv"]
+    assert re.search(
+        r"truncated: frames end at 00:00:0\d\.\d{3} of the 00:00:09\.\d{3} the container "
+        r"announces; the faces before the damage are kept",
+        messages["truncated.mkv"],
+    ), messages["truncated.mkv"]
+    moov = "truncated or damaged: an MP4/MOV file whose index (moov) cannot be read"
+    assert moov in messages["cut_short.mp4"]
     # the good image and the readable half of the truncated video are stored
     kinds = [r["kind"] for r in library.store.query("SELECT kind FROM media ORDER BY kind")]
     assert kinds == ["image", "video"]

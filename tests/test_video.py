@@ -100,8 +100,8 @@ def _audio_only(path: Path) -> None:
         (
             "truncated.mp4",
             lambda p: p.write_bytes(HAMILTON.read_bytes()[:200_000]),
-            MediaError,
-            "",
+            CorruptMediaError,
+            "truncated or damaged: an MP4/MOV file whose index (moov) cannot be read",
         ),
         ("sound.m4a", _audio_only, UnsupportedMediaError, "has no video stream"),
     ],
@@ -113,6 +113,7 @@ def test_bad_video_files_raise_a_media_error_naming_the_file(
     make(path)  # type: ignore[operator]
     with pytest.raises(error) as raised:
         list(sample_frames(path))
+    assert type(raised.value) is error
     assert raised.value.path == str(path) and says in raised.value.problem
 
 

@@ -31,7 +31,7 @@ from facesight.calibrate import (
     ReferenceCalibration,
 )
 from facesight.errors import InvalidInputError
-from facesight.eval.metrics import fnir_at_fpir
+from facesight.eval.metrics import fnir_at_fpir, rank1_accuracy
 from facesight.match import Gallery, calibrate_gallery, match_faces
 from facesight.quality import QUALITY_BANDS, quality_band
 
@@ -206,7 +206,7 @@ def evaluate_identification(
         mated_probes=len(protocol.mated),
         nonmated_probes=len(protocol.nonmated),
         failure_to_detect_rate=not_found / len(all_images),
-        rank1_accuracy=float(correct.mean()),
+        rank1_accuracy=rank1_accuracy(mated.person, truth),
         fnir_at_fpir=fnir,
         threshold_fmr_at_fpir=cut,
         default_target_fpir=target_fpir,

@@ -128,7 +128,9 @@ def _open(path: Path) -> av.container.InputContainer:
     import av
 
     try:
-        container = av.open(str(path), mode="r")
+        # metadata that is not UTF-8 (damaged or foreign tags) is read with U+FFFD in
+        # place of bad bytes, not a UnicodeDecodeError (tests/test_fuzz_found.py)
+        container = av.open(str(path), mode="r", metadata_errors="replace")
     except av.error.InvalidDataError as exc:
         with path.open("rb") as handle:
             head = handle.read(12)

@@ -10,6 +10,11 @@ Bounded: ``FACESIGHT_FUZZ_EXAMPLES`` examples per target (default 60: all
 targets in about 35 s on two cores), under the ``slow`` marker. Hypothesis's example
 database is off: every crash found is kept as a regular, fast test in
 ``test_fuzz_found.py`` instead.
+
+Deterministic by default (``derandomize``: the same examples every run, so a test
+run, CI's included, never fails on a new random find); ``FACESIGHT_FUZZ_EXPLORE=1``
+draws fresh random examples to look for new crashes, e.g.
+``FACESIGHT_FUZZ_EXPLORE=1 FACESIGHT_FUZZ_EXAMPLES=500 pytest tests/test_fuzz.py``.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from .fuzzing import IMAGE_SEEDS, VIDEO_SEED, Edit, check_image, damage, edits, 
 
 pytestmark = pytest.mark.slow
 EXAMPLES = int(os.environ.get("FACESIGHT_FUZZ_EXAMPLES", "60"))
+EXPLORE = os.environ.get("FACESIGHT_FUZZ_EXPLORE") == "1"
 FUZZ = settings(
     max_examples=EXAMPLES,
+    derandomize=not EXPLORE,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

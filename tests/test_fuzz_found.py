@@ -79,3 +79,16 @@ def test_video_with_a_damaged_codec_tag_is_unsupported_not_a_crash(tmp_path: Pat
         probe_video(path)
     with pytest.raises(UnsupportedMediaError):
         list(sample_frames(path))
+
+
+def test_video_whose_metadata_is_not_utf8_is_read_not_a_crash(tmp_path: Path) -> None:
+    # found by test_fuzz_video_reader: a byte 0x80 in the container's metadata made
+    # PyAV raise UnicodeDecodeError while opening the file
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(damage(VIDEO_SEED, [("overwrite", 8, b"\x80")]))
+    try:
+        info = probe_video(path)
+    except MediaError as error:
+        assert str(path) in str(error)
+    else:
+        assert info.frames > 0 or info.duration_s > 0

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from facesight.cluster import cluster_faces
+from facesight.cluster import cluster_faces, update_clusters
 from facesight.config import resolve_library_dir
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
@@ -103,3 +103,28 @@ def test_quick_measurement_prints_the_colin_powell_scenario() -> None:
     assert len(rows) == 1, done.stdout
     faces, share, precision = (float(v) for v in rows[0].split("|")[2:5])
     assert faces > 1_500 and share >= 0.98 and precision >= 0.97
+
+
+def test_added_in_five_scans_the_frequent_person_stays_pure_and_ids_stay(
+    script: ModuleType,
+    lfw: tuple[NDArray[np.str_], list[Path]],
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    names, paths = lfw
+    person = "Megawati_Sukarnoputri"
+    rows = script.frequent_scenario(names, person)
+    vectors, qualities, found = _described([paths[i] for i in rows], detector, embedder)
+    people = names[rows][found]
+    order = np.random.default_rng(0).permutation(len(people))
+    labels = np.full(len(people), -1, np.int64)
+    for batch in np.array_split(np.arange(len(people)), 5):
+        seen = order[: batch[-1] + 1]
+        before = labels[seen].copy()
+        labels[seen] = update_clusters(
+            seen.astype(np.int64), vectors[seen], qualities[seen], before
+        )
+        kept = before >= 0
+        assert np.array_equal(labels[seen][kept], before[kept])  # no face moved, no id changed
+    assert script.purity(people, labels, person) >= 0.98
+    assert script.scores(people, labels)["bp"] >= 0.97

@@ -12,6 +12,21 @@ It was chosen by measurement on lfw-dev (``python scripts/measure_clustering.py`
 ``docs/clustering.md``) against scikit-learn's HDBSCAN, DBSCAN and average /
 complete-linkage agglomerative clustering: see that page for the numbers.
 
+Linkage check (:func:`_trim`): whispers follow links, so a face with a few
+links into a frequently seen person's cluster can join it while far from most
+of its faces, and bring its own look-alikes along. After each whispering, a
+face placed in a cluster leaves it, worst first, when its root-mean-square
+distance to the cluster's other faces is above ``max_rms_distance`` or, in a
+cluster of five faces or more, above ``max_rms_ratio`` times the members'
+median (never below ``max_distance``). The mean squared distance to a
+cluster's faces comes from their sum and squared lengths, so the check costs
+O(n d), never an n x n matrix. A face that leaves is barred from that cluster
+and placed again (it may join another or form a new one). On lfw-dev's
+held-out identity half, BCubed precision goes from 0.993 to 0.994 and recall
+from 0.916 to 0.910, and every person with 12+ images keeps a cluster that is
+98 %+ theirs among 500 rare people (docs/clustering.md,
+``python scripts/measure_clustering.py --split``).
+
 Quality gate: faces whose quality is below ``min_quality`` (tiny, blurred,
 turned away; NaN = not measured) take no part in the whispers, so they never
 seed a cluster nor carry a label from one face to another; afterwards each
@@ -198,7 +213,7 @@ def update_clusters(
         (n,) int64 labels: the same as ``labels`` wherever that was >= 0; a face that
         was -1 now has an existing cluster's label, a new cluster's label
         (``next_label``, ``next_label + 1``, ... in order of the clusters' first
-        faces) or -1.
+        faces; clusters formed by faces the linkage check moved come after) or -1.
 
     Raises:
         InvalidInputError: arrays of the wrong shape, non-finite descriptors, repeated
@@ -443,8 +458,13 @@ def _whispers(
     """
     label = initial.tolist()
     voting = voters.tolist()
-    ballots = [[(o, w) for o, w in node if voting[o]] for node in links]
-    active = np.flatnonzero(movers & np.array([bool(b) for b in ballots], bool))
+    # Ballots of the movers only: after the linkage check, a few faces move again
+    # among a great many that stay.
+    ballots = {
+        node: [(o, w) for o, w in links[node] if voting[o]]
+        for node in np.flatnonzero(movers).tolist()
+    }
+    active = np.array([node for node, ballot in ballots.items() if ballot], np.int64)
     rng = np.random.default_rng(seed)
     for _ in range(_ITERATIONS):
         changed = False

@@ -136,11 +136,12 @@ def _sized(labels: NDArray[np.intp]) -> Labels:
 
 
 def whispers(max_distance: float, neighbours: int = 30) -> Method:
-    """The shipped method: facesight.cluster with the gate off (weighted links)."""
+    """facesight.cluster with the gate and the linkage check off (weighted links): the
+    comparison of methods was made before the check was added (see --split)."""
 
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
         return cluster_faces(
-            x, q, min_quality=0.0, max_distance=max_distance, neighbours=neighbours
+            x, q, min_quality=0.0, max_distance=max_distance, neighbours=neighbours, **BEFORE
         )
 
     return run
@@ -270,6 +271,7 @@ def gated(method: Method, attach_distance: float) -> Method:
             labels[keep],
             min_quality=MIN_QUALITY,
             max_distance=attach_distance,
+            **BEFORE,
         )
         return labels
 
@@ -324,16 +326,18 @@ def incremental(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[n
 
 def seeded(seed: int) -> Method:
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
-        return cluster_faces(x, q, seed=seed)
+        return cluster_faces(x, q, seed=seed, **BEFORE)
 
     return run
 
 
 def seed_spread(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
-    """Five whispers seeds: how much the visiting order matters, shipped vs dlib-style."""
+    """Five whispers seeds: how much the visiting order matters, weighted vs dlib-style
+    (both without the linkage check, as compared before it was added)."""
     shipped = [seeded(seed) for seed in range(5)]
     dlib = [gated(dlib_whispers(0.45, 30, seed), ATTACH_DISTANCE) for seed in range(5)]
-    for title, methods in (("shipped (gate on)", shipped), ("dlib-style, 30-NN (gate on)", dlib)):
+    titles = ("whispers, weighted links (gate on)", "dlib-style, 30-NN (gate on)")
+    for title, methods in zip(titles, (shipped, dlib), strict=True):
         runs = np.array(
             [[scores(names, m(x, q))[k] for k in ("bp", "br", "bf", "bf05")] for m in methods]
         )
@@ -379,6 +383,7 @@ def scale(x: NDArray[np.float32], q: NDArray[np.float64], count: int) -> None:
 # -- a frequent person among rare ones, and the identity split ---------------------------
 
 FREQUENT = "Colin_Powell"  # 236 lfw-dev images, by far the most
+TESTED = (FREQUENT, "Megawati_Sukarnoputri", "Lleyton_Hewitt")  # tests/test_cluster_frequent.py
 BEFORE = {"max_rms_distance": math.inf, "max_rms_ratio": math.inf}  # no linkage check
 
 
@@ -418,23 +423,68 @@ def purity(names: NDArray[np.str_], labels: Labels, person: str) -> float:
 
 
 def frequent_line(
-    title: str, x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_], **kw: float
+    title: str,
+    x: NDArray[np.float32],
+    q: NDArray[np.float64],
+    names: NDArray[np.str_],
+    person: str = FREQUENT,
+    **kw: float,
 ) -> str:
     labels = cluster_faces(x, q, **kw)  # type: ignore[arg-type]
     s = scores(names, labels)
     return (
-        f"| {title} | {len(x)} | {purity(names, labels, FREQUENT):.3f} | {s['bp']:.3f} "
+        f"| {title} | {len(x)} | {purity(names, labels, person):.3f} | {s['bp']:.3f} "
         f"| {s['br']:.3f} | {s['bf']:.3f} |"
     )
 
 
 def frequent_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
-    """Colin Powell with 500 people of 2-5 images (seed 0), before and with the check."""
-    rows = frequent_scenario(names, FREQUENT)
-    print("| method | faces | his cluster is his | BCubed P | BCubed R | BCubed F1 |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
-    for title, kw in (("before (no linkage check)", BEFORE), ("shipped", {})):
-        print(frequent_line(title, x[rows], q[rows], names[rows], **kw))
+    """Each of ``TESTED`` with 500 people of 2-5 images (seed 0), before and with the check."""
+    print("| person | method | faces | their cluster is theirs | BCubed P | BCubed R | BCubed F1 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for person in TESTED:
+        rows = frequent_scenario(names, person)
+        for title, kw in (("before (no linkage check)", BEFORE), ("shipped", {})):
+            line = frequent_line(title, x[rows], q[rows], names[rows], person, **kw)
+            print(f"| {person} {line}")
+
+
+def rms_spread(x: NDArray[np.float32], names: NDArray[np.str_]) -> None:
+    """How far (RMS) faces are from their own person's other faces, and from the nearest
+    other person's faces (people with 3+ images), on the tuning half."""
+    people, counts = np.unique(names, return_counts=True)
+    people = people[counts >= 3]
+    sums = np.stack([x[names == p].sum(0) for p in people]).astype(np.float64)
+    squares = np.array([float((x[names == p].astype(np.float64) ** 2).sum()) for p in people])
+    sizes = np.array([(names == p).sum() for p in people], np.float64)
+    points = x.astype(np.float64)
+    norms = (points**2).sum(1)
+    total = norms[:, None] * sizes[None] - 2 * points @ sums.T + squares[None]
+    own = names[:, None] == people[None]
+    # to the others of one's own person (n - 1 faces; the face itself adds 0), else to all n
+    mean_square = total / np.where(own, sizes[None] - 1, sizes[None])
+    genuine = np.sqrt(np.maximum(mean_square[own & (sizes[None] > 1)], 0))
+    nearest = np.sqrt(np.maximum(np.where(own, np.inf, mean_square).min(1), 0))
+    print(
+        f"RMS distance to one's own person's other faces: median {np.median(genuine):.3f}, "
+        f"90th percentile {np.quantile(genuine, 0.9):.3f}; to the nearest other person's "
+        f"faces: 1st percentile {np.quantile(nearest, 0.01):.3f}, "
+        f"5th {np.quantile(nearest, 0.05):.3f}"
+    )
+
+
+def tuning_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
+    """The limits tried on the tuning half."""
+    print("| max_rms_distance | max_rms_ratio | BCubed P | BCubed R | BCubed F1 | BCubed F0.5 |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for limit in (0.48, 0.50, 0.52):
+        for ratio in (1.2, 1.3, 1.4, math.inf):
+            s = scores(names, cluster_faces(x, q, max_rms_distance=limit, max_rms_ratio=ratio))
+            print(
+                f"| {limit:.2f} | {ratio} | {s['bp']:.3f} | {s['br']:.3f} | {s['bf']:.3f} "
+                f"| {s['bf05']:.3f} |",
+                flush=True,
+            )
 
 
 def split_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
@@ -461,12 +511,12 @@ def split_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[n
                     pool=lambda p, t=half: tuning_half(p) == (t == "tuning"),
                 )
                 labels = cluster_faces(hx[rows], hq[rows], **kw)  # type: ignore[arg-type]
-                shares.append(purity(hn[rows], labels, str(person)))
+                shares.append((purity(hn[rows], labels, str(person)), str(person)))
                 precisions.append(scores(hn[rows], labels)["bp"])
             print(
                 f"| {half} | {title} | {s['bp']:.3f} | {s['br']:.3f} | {s['bf']:.3f} "
-                f"| {s['bf05']:.3f} | {len(frequent)} | {min(shares):.3f} "
-                f"| {sum(v < 0.98 for v in shares)} | {min(precisions):.3f} |",
+                f"| {s['bf05']:.3f} | {len(frequent)} | {min(shares)[0]:.3f} ({min(shares)[1]}) "
+                f"| {sum(v < 0.98 for v, _ in shares)} | {min(precisions):.3f} |",
                 flush=True,
             )
 
@@ -527,8 +577,13 @@ def main() -> None:
         return
     x, q, names = load_faces(args.images, args.cache)
     if args.split:
-        print(f"{FREQUENT} among 500 people of 2-5 images (all of lfw-dev):\n")
+        print("Frequent people among 500 people of 2-5 images (all of lfw-dev):\n")
         frequent_table(x, q, names)
+        tuning = np.array([tuning_half(str(n)) for n in names])
+        print("\nTuning half:")
+        rms_spread(x[tuning], names[tuning])
+        print()
+        tuning_table(x[tuning], q[tuning], names[tuning])
         print("\nIdentity halves (tuned on the first):\n")
         split_table(x, q, names)
         print("\nShipped cluster_faces, all at once vs five scans (all of lfw-dev):\n")

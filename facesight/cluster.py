@@ -49,9 +49,10 @@ cluster, so what a user split out of a cluster is never merged back.
 Nearest neighbours come from :mod:`facesight.vector_sets`, the searches of the
 face index: exact (blocked BLAS) up to ``DEFAULT_EXACT_UP_TO`` faces or for a
 few thousand queries, a faiss IVF index when both sides are larger, so no n x n
-matrix is ever held. On two (shared) cores, clustering 100,000 faces from
-scratch took 24-47 s; an update placing 5,000 new faces among 95,000 (30,000 of
-them in no cluster, all of which move again) 14-22 s.
+matrix is ever held. On two cores shared with seven other jobs, clustering
+100,000 faces from scratch took 96 s; an update placing 5,000 new faces among
+95,000 (30,000 of them in no cluster, all of which move again) 23 s, nearly all
+of it the neighbour search (docs/clustering.md).
 """
 
 from __future__ import annotations

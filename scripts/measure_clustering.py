@@ -22,13 +22,23 @@ chosen method on N faces made of lfw-dev copies under random rotations (each
 copy keeps its distances within itself and is a crowd of strangers to the
 others).
 
-Candidates: Chinese whispers as shipped (facesight.cluster: weighted links, no
-self-links) and as in dlib's face example (equal votes, self-links), scikit-learn's
-HDBSCAN, agglomerative clustering (average / complete linkage, with and without
-k-NN connectivity) and DBSCAN.
+Candidates: Chinese whispers (facesight.cluster: weighted links, no self-links,
+run without the linkage check it was chosen before) and as in dlib's face example
+(equal votes, self-links), scikit-learn's HDBSCAN, agglomerative clustering
+(average / complete linkage, with and without k-NN connectivity) and DBSCAN;
+these need scikit-learn (the ``measure`` extra).
+
+``--split`` instead measures the linkage check (``facesight.cluster._trim``),
+shipped against the method without it: a frequent person among 500 people of
+2-5 images (Colin Powell and the two people tests/test_cluster_frequent.py
+checks), the limits tried on the tuning identity half (sha1(name) starts with
+an odd byte), both halves clustered on their own with each person of 12+ images
+among 500 rare people of the half, and five scans against all at once.
+``--quick`` prints the Colin Powell rows alone, describing only those ~1,600
+images (a test runs it). Neither needs scikit-learn.
 
 Usage: python scripts/measure_clustering.py [--images DIR] [--cache FILE]
-       [--gate] [--incremental] [--scale N] [--only TEXT]
+       [--gate] [--incremental] [--scale N] [--only TEXT] [--split] [--quick]
 """
 
 from __future__ import annotations

@@ -22,18 +22,30 @@ chosen method on N faces made of lfw-dev copies under random rotations (each
 copy keeps its distances within itself and is a crowd of strangers to the
 others).
 
-Candidates: Chinese whispers as shipped (facesight.cluster: weighted links, no
-self-links) and as in dlib's face example (equal votes, self-links), scikit-learn's
-HDBSCAN, agglomerative clustering (average / complete linkage, with and without
-k-NN connectivity) and DBSCAN.
+Candidates: Chinese whispers (facesight.cluster: weighted links, no self-links,
+run without the linkage check it was chosen before) and as in dlib's face example
+(equal votes, self-links), scikit-learn's HDBSCAN, agglomerative clustering
+(average / complete linkage, with and without k-NN connectivity) and DBSCAN;
+these need scikit-learn (the ``measure`` extra).
+
+``--split`` instead measures the linkage check (``facesight.cluster._trim``),
+shipped against the method without it: a frequent person among 500 people of
+2-5 images (Colin Powell and the two people tests/test_cluster_frequent.py
+checks), the limits tried on the tuning identity half (sha1(name) starts with
+an odd byte), both halves clustered on their own with each person of 12+ images
+among 500 rare people of the half, and five scans against all at once.
+``--quick`` prints the Colin Powell rows alone, describing only those ~1,600
+images (a test runs it). Neither needs scikit-learn.
 
 Usage: python scripts/measure_clustering.py [--images DIR] [--cache FILE]
-       [--gate] [--incremental] [--scale N] [--only TEXT]
+       [--gate] [--incremental] [--scale N] [--only TEXT] [--split] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -42,8 +54,6 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 from rich.progress import Progress
-from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering  # type: ignore[import-untyped]
-from sklearn.neighbors import kneighbors_graph  # type: ignore[import-untyped]
 
 from facesight.cluster import cluster_faces, update_clusters
 from facesight.config import resolve_library_dir
@@ -105,11 +115,12 @@ def _sized(labels: NDArray[np.intp]) -> Labels:
 
 
 def whispers(max_distance: float, neighbours: int = 30) -> Method:
-    """The shipped method: facesight.cluster with the gate off (weighted links)."""
+    """facesight.cluster with the gate and the linkage check off (weighted links): the
+    comparison of methods was made before the check was added (see --split)."""
 
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
         return cluster_faces(
-            x, q, min_quality=0.0, max_distance=max_distance, neighbours=neighbours
+            x, q, min_quality=0.0, max_distance=max_distance, neighbours=neighbours, **BEFORE
         )
 
     return run
@@ -119,6 +130,8 @@ def dlib_whispers(max_distance: float, neighbours: int, seed: int = 0) -> Method
     """dlib's face example on the same k-NN links: equal votes, each face voting for itself."""
 
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
+        from sklearn.neighbors import kneighbors_graph  # type: ignore[import-untyped]
+
         graph = kneighbors_graph(x, neighbours, mode="distance")
         graph = graph.maximum(graph.T).tocsr()  # symmetric
         graph.data[graph.data >= max_distance] = 0
@@ -144,6 +157,8 @@ def dlib_whispers(max_distance: float, neighbours: int, seed: int = 0) -> Method
 
 def hdbscan(min_samples: int, epsilon: float, method: str) -> Method:
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
+        from sklearn.cluster import HDBSCAN  # type: ignore[import-untyped]
+
         model = HDBSCAN(
             min_cluster_size=2,
             min_samples=min_samples,
@@ -161,6 +176,9 @@ def agglomerative(linkage: str, threshold: float, neighbours: int | None = None)
     """scikit-learn's agglomerative clustering; ``neighbours``: merge only along k-NN links."""
 
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
+        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.neighbors import kneighbors_graph
+
         graph = None if neighbours is None else kneighbors_graph(x, neighbours)
         model = AgglomerativeClustering(
             n_clusters=None, linkage=linkage, distance_threshold=threshold, connectivity=graph
@@ -172,6 +190,8 @@ def agglomerative(linkage: str, threshold: float, neighbours: int | None = None)
 
 def dbscan(eps: float) -> Method:
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
+        from sklearn.cluster import DBSCAN  # type: ignore[import-untyped]
+
         return np.asarray(DBSCAN(eps=eps, min_samples=2).fit_predict(x), np.int64)
 
     return run
@@ -230,6 +250,7 @@ def gated(method: Method, attach_distance: float) -> Method:
             labels[keep],
             min_quality=MIN_QUALITY,
             max_distance=attach_distance,
+            **BEFORE,
         )
         return labels
 
@@ -284,16 +305,18 @@ def incremental(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[n
 
 def seeded(seed: int) -> Method:
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:
-        return cluster_faces(x, q, seed=seed)
+        return cluster_faces(x, q, seed=seed, **BEFORE)
 
     return run
 
 
 def seed_spread(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
-    """Five whispers seeds: how much the visiting order matters, shipped vs dlib-style."""
+    """Five whispers seeds: how much the visiting order matters, weighted vs dlib-style
+    (both without the linkage check, as compared before it was added)."""
     shipped = [seeded(seed) for seed in range(5)]
     dlib = [gated(dlib_whispers(0.45, 30, seed), ATTACH_DISTANCE) for seed in range(5)]
-    for title, methods in (("shipped (gate on)", shipped), ("dlib-style, 30-NN (gate on)", dlib)):
+    titles = ("whispers, weighted links (gate on)", "dlib-style, 30-NN (gate on)")
+    for title, methods in zip(titles, (shipped, dlib), strict=True):
         runs = np.array(
             [[scores(names, m(x, q))[k] for k in ("bp", "br", "bf", "bf05")] for m in methods]
         )
@@ -336,6 +359,178 @@ def scale(x: NDArray[np.float32], q: NDArray[np.float64], count: int) -> None:
     )
 
 
+# -- a frequent person among rare ones, and the identity split ---------------------------
+
+FREQUENT = "Colin_Powell"  # 236 lfw-dev images, by far the most
+TESTED = (FREQUENT, "Megawati_Sukarnoputri", "Lleyton_Hewitt")  # tests/test_cluster_frequent.py
+BEFORE = {"max_rms_distance": math.inf, "max_rms_ratio": math.inf}  # no linkage check
+
+
+def tuning_half(name: str) -> bool:
+    """The people the linkage check's limits were tuned on: sha1(name) starts with an odd
+    byte. The other half (which holds Colin Powell) only checks them; the calibration
+    tables (scripts/build_calibration.py) were built on that even half instead."""
+    return hashlib.sha1(name.encode()).digest()[0] % 2 == 1
+
+
+def frequent_scenario(
+    names: NDArray[np.str_],
+    person: str,
+    *,
+    count: int = 500,
+    photos: tuple[int, int] = (2, 5),
+    seed: int = 0,
+    pool: Callable[[str], bool] | None = None,
+) -> NDArray[np.intp]:
+    """Rows of ``person``'s faces and of all faces of ``count`` people (drawn at random
+    from those with ``photos`` images, in ``pool``): a frequent person among rare ones."""
+    people, counts = np.unique(names, return_counts=True)
+    few = people[(counts >= photos[0]) & (counts <= photos[1]) & (people != person)]
+    if pool is not None:
+        few = few[[pool(str(p)) for p in few]]
+    chosen = np.random.default_rng(seed).choice(few, min(count, len(few)), replace=False)
+    return np.flatnonzero(np.isin(names, np.append(chosen, person)))
+
+
+def purity(names: NDArray[np.str_], labels: Labels, person: str) -> float:
+    """The share of ``person``'s cluster (the one holding most of their faces) that is theirs."""
+    mine = labels[names == person]
+    clusters, sizes = np.unique(mine[mine >= 0], return_counts=True)
+    if len(clusters) == 0:
+        return 1.0
+    return float(np.mean(names[labels == clusters[np.argmax(sizes)]] == person))
+
+
+def frequent_line(
+    title: str,
+    x: NDArray[np.float32],
+    q: NDArray[np.float64],
+    names: NDArray[np.str_],
+    person: str = FREQUENT,
+    **kw: float,
+) -> str:
+    labels = cluster_faces(x, q, **kw)  # type: ignore[arg-type]
+    s = scores(names, labels)
+    return (
+        f"| {title} | {len(x)} | {purity(names, labels, person):.3f} | {s['bp']:.3f} "
+        f"| {s['br']:.3f} | {s['bf']:.3f} |"
+    )
+
+
+def frequent_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
+    """Each of ``TESTED`` with 500 people of 2-5 images (seed 0), before and with the check."""
+    print("| person | method | faces | their cluster is theirs | BCubed P | BCubed R | BCubed F1 |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for person in TESTED:
+        rows = frequent_scenario(names, person)
+        for title, kw in (("before (no linkage check)", BEFORE), ("shipped", {})):
+            line = frequent_line(title, x[rows], q[rows], names[rows], person, **kw)
+            print(f"| {person} {line}")
+
+
+def rms_spread(x: NDArray[np.float32], names: NDArray[np.str_]) -> None:
+    """How far (RMS) faces are from their own person's other faces, and from the nearest
+    other person's faces (people with 3+ images), on the tuning half."""
+    people, counts = np.unique(names, return_counts=True)
+    people = people[counts >= 3]
+    sums = np.stack([x[names == p].sum(0) for p in people]).astype(np.float64)
+    squares = np.array([float((x[names == p].astype(np.float64) ** 2).sum()) for p in people])
+    sizes = np.array([(names == p).sum() for p in people], np.float64)
+    points = x.astype(np.float64)
+    norms = (points**2).sum(1)
+    total = norms[:, None] * sizes[None] - 2 * points @ sums.T + squares[None]
+    own = names[:, None] == people[None]
+    # to the others of one's own person (n - 1 faces; the face itself adds 0), else to all n
+    mean_square = total / np.where(own, sizes[None] - 1, sizes[None])
+    genuine = np.sqrt(np.maximum(mean_square[own & (sizes[None] > 1)], 0))
+    nearest = np.sqrt(np.maximum(np.where(own, np.inf, mean_square).min(1), 0))
+    print(
+        f"RMS distance to one's own person's other faces: median {np.median(genuine):.3f}, "
+        f"90th percentile {np.quantile(genuine, 0.9):.3f}; to the nearest other person's "
+        f"faces: 1st percentile {np.quantile(nearest, 0.01):.3f}, "
+        f"5th {np.quantile(nearest, 0.05):.3f}"
+    )
+
+
+def tuning_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
+    """The limits tried on the tuning half."""
+    print("| max_rms_distance | max_rms_ratio | BCubed P | BCubed R | BCubed F1 | BCubed F0.5 |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for limit in (0.48, 0.50, 0.52):
+        for ratio in (1.2, 1.3, 1.4, math.inf):
+            s = scores(names, cluster_faces(x, q, max_rms_distance=limit, max_rms_ratio=ratio))
+            print(
+                f"| {limit:.2f} | {ratio} | {s['bp']:.3f} | {s['br']:.3f} | {s['bf']:.3f} "
+                f"| {s['bf05']:.3f} |",
+                flush=True,
+            )
+
+
+def split_table(x: NDArray[np.float32], q: NDArray[np.float64], names: NDArray[np.str_]) -> None:
+    """Each identity half clustered alone, before and with the linkage check; then each
+    person with 12+ images of the half among 500 people of 1-5 images of that half."""
+    tuning = np.array([tuning_half(str(n)) for n in names])
+    print(
+        "| half | method | BCubed P | BCubed R | BCubed F1 | BCubed F0.5 | frequent people "
+        "| lowest share of their cluster | below 0.98 | lowest BCubed P |"
+    )
+    print("| --- | --- | " + " | ".join(["---:"] * 8) + " |")
+    for half, inside in (("tuning", tuning), ("held out", ~tuning)):
+        hx, hq, hn = x[inside], q[inside], names[inside]
+        people, counts = np.unique(hn, return_counts=True)
+        frequent = people[counts >= 12]
+        for title, kw in (("before (no linkage check)", BEFORE), ("shipped", {})):
+            s = scores(hn, cluster_faces(hx, hq, **kw))  # type: ignore[arg-type]
+            shares, precisions = [], []
+            for person in frequent:
+                rows = frequent_scenario(
+                    hn,
+                    str(person),
+                    photos=(1, 5),
+                    pool=lambda p, t=half: tuning_half(p) == (t == "tuning"),
+                )
+                labels = cluster_faces(hx[rows], hq[rows], **kw)  # type: ignore[arg-type]
+                shares.append((purity(hn[rows], labels, str(person)), str(person)))
+                precisions.append(scores(hn[rows], labels)["bp"])
+            print(
+                f"| {half} | {title} | {s['bp']:.3f} | {s['br']:.3f} | {s['bf']:.3f} "
+                f"| {s['bf05']:.3f} | {len(frequent)} | {min(shares)[0]:.3f} ({min(shares)[1]}) "
+                f"| {sum(v < 0.98 for v, _ in shares)} | {min(precisions):.3f} |",
+                flush=True,
+            )
+
+
+def quick(images: Path) -> None:
+    """The Colin Powell scenario alone, describing only its ~1,600 images (eval cache)."""
+    folders = sorted(p for p in images.iterdir() if p.is_dir())
+    paths = {f.name: sorted(f.glob("*.jpg")) for f in folders}
+    names = np.array([name for name, files in paths.items() for _ in files])
+    rows = frequent_scenario(names, FREQUENT)
+    flat = [path for files in paths.values() for path in files]
+    x, q, found = describe([flat[i] for i in rows])
+    print(f"{FREQUENT} and 500 people of 2-5 images: {len(x)} faces\n")
+    print("| method | faces | his cluster is his | BCubed P | BCubed R | BCubed F1 |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for title, kw in (("before (no linkage check)", BEFORE), ("shipped", {})):
+        print(frequent_line(title, x, q, names[rows][found], **kw))
+
+
+def describe(
+    paths: list[Path],
+) -> tuple[NDArray[np.float32], NDArray[np.float64], NDArray[np.bool_]]:
+    """Descriptors and qualities of the images with a face, and which had one."""
+    pipeline = FacePipeline(FaceDetector(), FaceEmbedder())
+    cache = DescriptorCache(resolve_library_dir(None) / "cache" / "eval-descriptors.db")
+    try:
+        described = describe_images(paths, pipeline, cache=cache)
+    finally:
+        cache.close()
+    found = np.array([d.descriptor is not None for d in described])
+    x = np.stack([d.descriptor for d in described if d.descriptor is not None])
+    q = np.array([d.quality_score for d in described if d.descriptor is not None], np.float64)
+    return x, q, found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=LFW_DEV / "people")
@@ -349,8 +544,34 @@ def main() -> None:
     parser.add_argument("--incremental", action="store_true", help="batches vs all at once")
     parser.add_argument("--scale", type=int, default=0, help="time the chosen method on N faces")
     parser.add_argument("--only", default="", help="only the methods whose name has this text")
+    parser.add_argument(
+        "--split", action="store_true", help="only: each identity half, before and with the check"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="only: Colin Powell among 500 rare people"
+    )
     args = parser.parse_args()
+    if args.quick:
+        quick(args.images)
+        return
     x, q, names = load_faces(args.images, args.cache)
+    if args.split:
+        print("Frequent people among 500 people of 2-5 images (all of lfw-dev):\n")
+        frequent_table(x, q, names)
+        tuning = np.array([tuning_half(str(n)) for n in names])
+        print("\nTuning half:")
+        rms_spread(x[tuning], names[tuning])
+        print()
+        tuning_table(x[tuning], q[tuning], names[tuning])
+        print("\nIdentity halves (tuned on the first):\n")
+        split_table(x, q, names)
+        print("\nShipped cluster_faces, all at once vs five scans (all of lfw-dev):\n")
+        print("| | BCubed P | BCubed R | BCubed F1 | BCubed F0.5 | clusters | unclustered |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        incremental(x, q, names)
+        if args.scale:
+            scale(x, q, args.scale)
+        return
     people, counts = np.unique(names, return_counts=True)
     print(
         f"{len(x)} faces of {len(people)} people ({(counts == 1).sum()} with one image); "

@@ -127,10 +127,11 @@ def missing(command: str) -> list[str]:
     words = shlex.split(command.replace("PYTHONPATH=. ", ""))
     if words[0] == "facesight":
         return _facesight_missing(command)
+    if words[0] == "pytest":  # its test paths, past options such as ``-m slow``
+        targets = [w.split("::")[0] for w in words[1:] if w.startswith("tests")]
+        return [f"no file {t}" for t in targets or [""] if not t or not (REPO / t).exists()]
     target = words[1].split("::")[0] if len(words) > 1 else ""
     path = REPO / target
-    if words[0] == "pytest":
-        return [] if path.exists() else [f"no file {target}"]
     if not path.is_file():
         return [f"no file {target}"]
     source = path.read_text()
@@ -169,6 +170,8 @@ def test_every_figure_names_a_command_that_exists(row: Row) -> None:
         ("python bench/nothing.py", "no file"),
         ("pytest tests/test_docs.py", None),
         ("pytest tests/test_nothing.py", "no file"),
+        ("pytest -m slow tests/test_docs.py", None),
+        ("pytest -m slow tests/test_nothing.py", "no file"),
     ],
 )
 def test_missing_commands_are_caught(command: str, problem: str | None) -> None:

@@ -575,8 +575,9 @@ class Library(EnrollMethods, ReviewMethods):
             self.audit.record(conn, AuditAction.FORGET, people=[person_id])
         removed = 0
         for crop in crops:
-            if Path(crop).exists():
-                Path(crop).unlink()
+            owned = self.store.owned_file(crop)  # never a file outside the library
+            if owned is not None and owned.is_file():
+                owned.unlink()
                 removed += 1
         self._gallery = None
         self.rematch()

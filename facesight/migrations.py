@@ -12,7 +12,9 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+from facesight.crop_paths import migrated_crop_path
 from facesight.errors import StoreError
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
@@ -170,11 +172,27 @@ CREATE TABLE distinct_people (
 )
 """
 
+
+def _relative_crop_paths(conn: sqlite3.Connection) -> None:
+    """Crop paths stored as ``--library`` was typed become relative to the library."""
+    files = [str(r[2]) for r in conn.execute("PRAGMA database_list") if r[1] == "main"]
+    root = Path(files[0]).parent if files and files[0] else None
+    for table in ("faces", "reference_faces"):
+        rows = conn.execute(
+            f"SELECT id, crop_path FROM {table} WHERE crop_path IS NOT NULL"
+        ).fetchall()
+        for row_id, value in rows:
+            moved = migrated_crop_path(root, str(value))
+            if moved != value:
+                conn.execute(f"UPDATE {table} SET crop_path = ? WHERE id = ?", (moved, row_id))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
+    Migration(6, "crop paths relative to the library", _relative_crop_paths),
 )
 
 

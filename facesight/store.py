@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
 from facesight.migrations import apply_migrations
@@ -127,6 +128,8 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        # the library directory: crop paths are stored relative to it (``crop_paths``)
+        self.root = None if self.path == ":memory:" else Path(self.path).parent
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -257,7 +260,25 @@ class Store:
         )
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
-        conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (path, reference_id))
+        conn.execute(
+            "UPDATE reference_faces SET crop_path = ? WHERE id = ?",
+            (self.stored_path(path), reference_id),
+        )
+
+    def stored_path(self, path: str) -> str:
+        """A file path as stored: relative to the library directory when inside it."""
+        return path if self.root is None else to_stored(self.root, path)
+
+    def file_path(self, value: str | None) -> str | None:
+        """A stored file path resolved against the library directory (usable from any folder)."""
+        if value is None or self.root is None:
+            return value
+        return resolve_stored(self.root, value)
+
+    def owned_file(self, value: str) -> Path | None:
+        """The file a stored path names if it lies inside the library, else None: the
+        only files an erasure may delete."""
+        return None if self.root is None else file_inside(self.root, value)
 
     def list_people(self, rule: MatchRule) -> list[PersonSummary]:
         """Every enrolled person with counts of references, warnings and matched sightings."""
@@ -467,7 +488,7 @@ class Store:
                 _blob(face.kps5),
                 face.score,
                 _blob(face.embedding),
-                face.crop_path,
+                None if face.crop_path is None else self.stored_path(face.crop_path),
                 face.quality,
                 face.quality_reasons,
                 face.time_s,
@@ -666,8 +687,7 @@ class Store:
                 )
         return found
 
-    @staticmethod
-    def _sighting(r: sqlite3.Row, candidates: list[Candidate]) -> Sighting:
+    def _sighting(self, r: sqlite3.Row, candidates: list[Candidate]) -> Sighting:
         kps = _vector(r["kps5"]).reshape(5, 2)
         gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
         return Sighting(
@@ -680,7 +700,7 @@ class Store:
             xyxy=(r["x1"], r["y1"], r["x2"], r["y2"]),
             kps5=[(float(x), float(y)) for x, y in kps],
             score=float(r["score"]),
-            crop_path=r["crop_path"],
+            crop_path=self.file_path(r["crop_path"]),
             captured_at=r["captured_at"],
             gps=gps,
             detector=str(r["detector"]),

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.crop_paths import file_inside, resolve_stored, to_stored
+from facesight.embed import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
 from facesight.migrations import apply_migrations
@@ -36,6 +37,25 @@ def _now() -> str:
 
 def _blob(array: NDArray[Any]) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _descriptor_blob(embedding: NDArray[Any]) -> bytes:
+    """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
+    length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
+    descriptors that match everyone (issue 13)."""
+    vector = np.asarray(embedding, np.float64)
+    length = float(np.linalg.norm(vector)) if vector.size else 0.0
+    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(length):
+        raise StoreError(
+            f"refusing to store a descriptor of shape {vector.shape} that is not finite or "
+            f"not {EMBEDDING_DIM} values; run `facesight doctor`"
+        )
+    if abs(length - DESCRIPTOR_LENGTH) > 0.01 * DESCRIPTOR_LENGTH:
+        raise StoreError(
+            f"refusing to store a descriptor of length {length:.3f}, expected "
+            f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
+        )
+    return _blob(vector)
 
 
 def _or_nan(value: float | None) -> float:
@@ -221,7 +241,7 @@ class Store:
                 y2,
                 _blob(ref.kps5),
                 ref.score,
-                _blob(ref.embedding),
+                _descriptor_blob(ref.embedding),
                 ref.warnings,
                 ref.detector,
                 ref.embedder,
@@ -380,7 +400,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-                (_blob(embedding), embedder, quality, reference_id),
+                (_descriptor_blob(embedding), embedder, quality, reference_id),
             )
 
     def add_media_path(self, media_id: int, path: str) -> None:
@@ -487,7 +507,7 @@ class Store:
                 y2,
                 _blob(face.kps5),
                 face.score,
-                _blob(face.embedding),
+                _descriptor_blob(face.embedding),
                 None if face.crop_path is None else self.stored_path(face.crop_path),
                 face.quality,
                 face.quality_reasons,

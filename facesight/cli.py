@@ -38,7 +38,7 @@ from facesight.cli_common import (
     when,
 )
 from facesight.config import ENV_LIBRARY
-from facesight.errors import FaceSightError
+from facesight.errors import MediaError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
 from facesight.frames import FrameWritten
@@ -258,6 +258,8 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
         f"{summary.seconds:.1f} s: {summary.images_per_s:.1f} files/s, "
         f"{summary.faces_per_s:.1f} faces/s{speed}.\n{note}"
     )
+    if summary.library_skipped:
+        console().print("Left out the library's own folder (its crops are not media).")
     if summary.failures:
         console().print("Files that could not be used:")
         for failure in summary.failures:
@@ -281,6 +283,13 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     show_default=True,
     help="Video frames analysed per second of footage, plus one after each scene cut.",
 )
+@click.option(
+    "--no-follow-links",
+    "no_follow_links",
+    is_flag=True,
+    help="Leave out symlinked files and folders met inside PATHS (PATHS themselves are "
+    "followed). By default links are followed, each real folder once, never into the library.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def scan(
@@ -289,6 +298,7 @@ def scan(
     on_error: str,
     workers: int,
     video_fps: float,
+    no_follow_links: bool,
     as_json: bool,
 ) -> None:
     """Scan photos and videos (files or folders, recursively) for faces and match them.
@@ -300,6 +310,10 @@ def scan(
     In a video, each face is followed through the shot and stored once per
     track, with its time range, identified from its best frames. Videos are
     mp4, mov, m4v, mkv, webm, avi, mpg (whatever FFmpeg decodes).
+
+    The library's own folder is never scanned, even when it lies inside PATHS
+    or a link leads to it (the summary counts it); a PATH inside the library,
+    or one that does not exist, is an error and nothing is scanned.
 
     \b
     Example:
@@ -323,10 +337,11 @@ def scan(
                 stop_on_error=on_error == "stop",
                 workers=workers,
                 video_fps=video_fps,
+                follow_links=not no_follow_links,
                 on_start=view.start,
                 on_event=view.event,
             )
-        except FaceSightError as error:
+        except MediaError as error:
             raise click.ClickException(f"scan stopped (--on-error stop): {error}") from error
         note = decision_note(library)
     if as_json:

@@ -253,22 +253,55 @@ class Library(EnrollMethods, ReviewMethods):
         stop_on_error: bool = False,
         workers: int = 0,
         video_fps: float = DEFAULT_RATE_FPS,
+        follow_links: bool = True,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
         """Scan images and videos, files and folders recursively; known content is skipped.
+
+        The library's own folder is never entered, however the walk reaches it
+        (counted in ``library_skipped``).
 
         Args:
             workers: analysing processes (0: one per core); scans of a few
                 images run in this process.
             video_fps: analysed frames per second of video (plus one after
                 each scene cut); tracks bridge the frames in between.
+            follow_links: follow symlinked files and folders met below the
+                roots (never into the library; each real folder once).
+
+        Raises:
+            NotFoundError: a root does not exist (nothing is scanned).
+            InvalidInputError: a root lies inside the library.
         """
+        paths = list(paths)
+        self._check_roots(paths)
+        return self._scan(
+            paths, stop_on_error, workers, video_fps, follow_links, on_start, on_event
+        )
+
+    def _scan(
+        self,
+        paths: Iterable[str | Path],
+        stop_on_error: bool = False,
+        workers: int = 0,
+        video_fps: float = DEFAULT_RATE_FPS,
+        follow_links: bool = True,
+        on_start: Callable[[int], None] | None = None,
+        on_event: Callable[[ScanEvent], None] | None = None,
+    ) -> ScanSummary:
         if workers < 0:
             raise InvalidInputError(f"workers must be 0 (one per core) or more, got {workers}")
         if not video_fps > 0:
             raise InvalidInputError(f"video_fps must be positive, got {video_fps}")
-        options = ScanOptions(self.max_pixels, stop_on_error, workers, video_rate_fps=video_fps)
+        options = ScanOptions(
+            self.max_pixels,
+            stop_on_error,
+            workers,
+            video_rate_fps=video_fps,
+            skip_dir=self.path,
+            follow_links=follow_links,
+        )
         return scan_collection(
             paths,
             store=self.store,
@@ -280,6 +313,18 @@ class Library(EnrollMethods, ReviewMethods):
             on_start=on_start,
             on_event=on_event,
         )
+
+    def _check_roots(self, roots: list[str | Path]) -> None:
+        library = os.path.realpath(self.path)
+        for root in roots:
+            if not os.path.exists(root):
+                raise NotFoundError(f"{root}: no such file or folder; nothing was scanned")
+            real = os.path.realpath(root)
+            if os.path.commonpath([real, library]) == library:
+                raise InvalidInputError(
+                    f"{root} is inside the library {self.path}: its crops are not media to "
+                    "scan; nothing was scanned"
+                )
 
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
@@ -463,7 +508,8 @@ class Library(EnrollMethods, ReviewMethods):
                 result.failures.append(MediaFailure(error.path, "reference", error.problem))
         self._gallery = None
         stale = self.store.stale_media(version)
-        result.media = self.scan(stale, on_start=on_start, on_event=on_event)
+        # stale media may have moved since: each missing one is a failure, not the end
+        result.media = self._scan(stale, on_start=on_start, on_event=on_event)
         self.rematch()
         return result
 

@@ -12,7 +12,7 @@ import hashlib
 import os
 import stat
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -76,7 +76,12 @@ class LoadedImage:
 
 
 def find_media(
-    roots: Iterable[str | Path], extensions: frozenset[str] = IMAGE_EXTENSIONS
+    roots: Iterable[str | Path],
+    extensions: frozenset[str] = IMAGE_EXTENSIONS,
+    *,
+    skip_dir: Path | None = None,
+    follow_links: bool = True,
+    on_skip: Callable[[Path], None] | None = None,
 ) -> Iterator[Path | MediaError]:
     """Yield every candidate file under ``roots`` (files or folders, recursive).
 
@@ -84,15 +89,41 @@ def find_media(
     decoded. Problems (missing paths, broken symlinks, symlink loops, folders
     that cannot be listed) are yielded as ``MediaError`` values, not raised,
     so one bad entry never stops the walk. Each real folder is entered once.
+
+    Args:
+        skip_dir: a folder never entered, however it is reached (the library's
+            own, so a scan never ingests its crops); ``on_skip`` is told each time.
+        follow_links: enter symlinked folders and read symlinked files met
+            below the roots (the roots themselves are always followed).
     """
     seen_dirs: set[tuple[int, int]] = set()
+    rules = _WalkRules(extensions, seen_dirs, follow_links, _dir_key(skip_dir), on_skip)
     for root in roots:
-        yield from _walk(Path(root), extensions, seen_dirs, explicit=True)
+        yield from _walk(Path(root), rules, explicit=True)
 
 
-def _walk(
-    path: Path, extensions: frozenset[str], seen_dirs: set[tuple[int, int]], explicit: bool
-) -> Iterator[Path | MediaError]:
+@dataclass(frozen=True)
+class _WalkRules:
+    extensions: frozenset[str]
+    seen_dirs: set[tuple[int, int]]
+    follow_links: bool
+    skip: tuple[int, int] | None
+    on_skip: Callable[[Path], None] | None
+
+
+def _dir_key(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # a library not created yet holds nothing to skip
+    return (info.st_dev, info.st_ino)
+
+
+def _walk(path: Path, rules: _WalkRules, explicit: bool) -> Iterator[Path | MediaError]:
+    if not explicit and not rules.follow_links and path.is_symlink():
+        return
     try:
         info = path.stat()
     except OSError as exc:
@@ -100,19 +131,23 @@ def _walk(
         return
     if stat.S_ISDIR(info.st_mode):
         key = (info.st_dev, info.st_ino)
-        if key in seen_dirs:
+        if key == rules.skip:
+            if rules.on_skip is not None:
+                rules.on_skip(path)
+            return
+        if key in rules.seen_dirs:
             if path.is_symlink():
                 yield UnreadableMediaError(path, "symlink loop: this folder was already scanned")
             return
-        seen_dirs.add(key)
+        rules.seen_dirs.add(key)
         try:
             entries = sorted(os.scandir(path), key=lambda e: e.name)
         except OSError as exc:
             yield UnreadableMediaError(path, f"cannot list folder: {exc.strerror or exc}")
             return
         for entry in entries:
-            yield from _walk(Path(entry.path), extensions, seen_dirs, explicit=False)
-    elif explicit or path.suffix.lower() in extensions:
+            yield from _walk(Path(entry.path), rules, explicit=False)
+    elif explicit or path.suffix.lower() in rules.extensions:
         yield path
 
 

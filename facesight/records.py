@@ -210,6 +210,8 @@ class ScanSummary:
 
     ``media_scanned`` counts images and videos; of those, ``videos_scanned``
     videos with ``footage_s`` seconds of footage. A video's faces are its tracks.
+    ``library_skipped`` counts the times the walk met the library's own folder
+    and left it out.
     """
 
     files_seen: int = 0
@@ -222,6 +224,7 @@ class ScanSummary:
     failures: list[MediaFailure] = field(default_factory=list)
     videos_scanned: int = 0
     footage_s: float = 0.0
+    library_skipped: int = 0
 
     @property
     def realtime_factor(self) -> float:

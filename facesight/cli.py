@@ -38,9 +38,10 @@ from facesight.cli_common import (
     when,
 )
 from facesight.config import ENV_LIBRARY
-from facesight.errors import MediaError
+from facesight.errors import MediaError, OutputError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
+from facesight.files import STDOUT, atomic_file, check_output
 from facesight.frames import FrameWritten
 from facesight.library import Library
 from facesight.media import DEFAULT_MAX_PIXELS
@@ -600,7 +601,15 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
         facesight embed photos/ --output faces.jsonl
     """
     counts = {"files": 0, "faces": 0, "without_faces": 0, "failed": 0}
-    with open_library(ctx) as library, click.open_file(str(output), "w") as sink:
+    try:
+        if str(output) != STDOUT:
+            check_output(output, make_parents=False)  # before any work
+    except OutputError as error:
+        raise click.ClickException(str(error)) from error
+    with (
+        open_library(ctx) as library,
+        atomic_file(output, "w", make_parents=False, encoding="utf-8") as sink,
+    ):
         for record in library.embed(paths):
             counts["files"] += 1
             if record.failure is not None:

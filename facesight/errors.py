@@ -21,6 +21,7 @@ boundary where they happen, so callers catch one tree::
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     └── InvalidInputError           an argument is out of range or malformed
+        └── OutputError             an output path is not a regular file, or its folder is missing
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "MultipleFacesError",
     "NoFaceError",
     "NotFoundError",
+    "OutputError",
     "StaleIndexError",
     "StoreError",
     "UnreadableMediaError",
@@ -152,6 +154,11 @@ class StaleIndexError(StoreError):
 
 class InvalidInputError(FaceSightError):
     """An argument is out of range or malformed."""
+
+
+class OutputError(InvalidInputError):
+    """An output cannot be written where asked: the path names something that is not a
+    regular file (a device, a FIFO, a folder, a link to one), or its folder is missing."""
 
 
 class WorkerError(FaceSightError):

@@ -37,13 +37,14 @@ from facesight.cli_common import (
     sighting_row,
     when,
 )
-from facesight.config import ENV_LIBRARY
+from facesight.config import ENV_LIBRARY, resolve_library_dir
 from facesight.errors import MediaError, OutputError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
 from facesight.files import STDOUT, atomic_file, check_output
 from facesight.frames import FrameWritten
 from facesight.library import Library
+from facesight.library_dir import is_library
 from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.records import ScanSummary
 from facesight.scan import ScanEvent
@@ -164,7 +165,7 @@ def enroll(
         raise click.UsageError("give either NAME IMAGES... or --from-folders DIR")
     if name and not images:
         raise click.UsageError("give at least one reference image after the name")
-    with open_library(ctx) as library:
+    with open_library(ctx, create=True) as library:
         results = (
             library.enroll_folders(from_folders, limit=limit, largest=largest)
             if from_folders
@@ -186,6 +187,25 @@ def enroll(
             )
     if any(r.failures for r in results):
         sys.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create an empty library (private to you: folders 0700, files 0600).
+
+    Only init, enroll and scan create a library; every other command on a
+    missing one says so, so a mistyped --library never makes an empty one.
+
+    \b
+    Example:
+        facesight --library ~/cases/2025 init
+    """
+    directory = resolve_library_dir(ctx.obj["library"])
+    existed = is_library(directory, Library.DB_NAME)
+    with open_library(ctx, create=True) as library:
+        where = library.path
+    console().print(f"{'the library already exists at' if existed else 'created'} {where}")
 
 
 @cli.command()
@@ -328,7 +348,7 @@ def scan(
         TimeRemainingColumn(),
     )
     with (
-        open_library(ctx) as library,
+        open_library(ctx, create=True) as library,
         Progress(*columns, console=console(stderr=True), transient=True) as bar,
     ):
         view = _ScanProgress(bar)
@@ -671,6 +691,32 @@ def reindex(ctx: click.Context) -> None:
         f"scanned again, {len(result.media.failures)} could not be."
     )
     if result.failures or result.media.failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check the library and repair what is safe to repair.
+
+    SQLite's integrity and foreign-key checks; every table, index and trigger
+    present; crops named by rows present; crops and temp files no row names
+    removed; cached models re-hashed (a damaged one is removed and rebuilt on
+    next use). Exit status 1 when a problem is left.
+
+    \b
+    Example:
+        facesight doctor
+    """
+    with open_library(ctx) as library:
+        report = library.doctor()
+    for line in report.checks:
+        console().print(f"ok       {line}", markup=False)
+    for line in report.repairs:
+        console().print(f"repaired {line}", markup=False)
+    for line in report.problems:
+        console().print(f"PROBLEM  {line}", markup=False)
+    if report.problems:
         sys.exit(1)
 
 

@@ -8,7 +8,7 @@ One rule for every output (issue 13): only a regular file is ever replaced. A
 device node (``/dev/full``), a FIFO, a folder, or a symlink to any of them is
 refused with :class:`~facesight.errors.OutputError`; a symlink to a regular file
 is written through (its target is replaced, the link stays). ``-`` is standard
-output.
+output. Files are written 0600 and missing folders made 0700, whatever the umask.
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def atomic_file(
         yield sys.stdout.buffer if "b" in mode else sys.stdout
         return
     target = check_output(Path(path), make_parents=make_parents)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # folders made here are private (0700), like the 0600 temp file mkstemp makes:
+    # crops and evidence are biometric data
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, mode, **open_args) as handle:

@@ -9,6 +9,7 @@ descriptors, and erase a person. The directory holds ``facesight.db``
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from facesight.calibrate import (
     load_reference_calibration,
 )
 from facesight.detect import FaceDetector
+from facesight.doctor import DoctorReport, examine_library
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
     EnrollmentError,
@@ -35,10 +37,19 @@ from facesight.errors import (
     NoFaceError,
     NotFoundError,
     StaleIndexError,
+    StoreError,
 )
 from facesight.faces import Faces, box_iou
 from facesight.frames import FrameWritten, write_sighting_frames
 from facesight.index import FaceIndex
+from facesight.library_dir import (
+    LIBRARY_FOLDERS,
+    TEMP_GRACE_S,
+    is_library,
+    make_private_dir,
+    sweep_leftovers,
+    tighten_permissions,
+)
 from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library_review import ReviewMethods
 from facesight.match import Gallery, calibrate_gallery, match_faces, pairwise_distances
@@ -60,6 +71,7 @@ from facesight.review import ReviewBook, apply_reviews, person_id_of
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
 from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, Store
+from facesight.store_open import ReadOnlyLibraryError
 from facesight.video import DEFAULT_RATE_FPS
 
 __all__ = ["DISAGREEMENT_FMR", "EmbeddedFile", "Library", "ReindexResult"]
@@ -106,6 +118,16 @@ class Library(EnrollMethods, ReviewMethods):
         detector, embedder: override the default models (e.g. other settings).
         actor: who is acting, recorded in the audit log and with review
             decisions (default: the login name).
+        create: create the library when missing (private: 0700/0600);
+            else a missing library (or an empty database file) is a
+            ``NotFoundError``. The command line creates only in ``init``,
+            ``enroll`` and ``scan``.
+        read_only: open without writing anything; None: when the directory or
+            database cannot be written (a read-only mount). Reading works;
+            audit records cannot be made and ``notices`` says so.
+
+    ``notices`` collects what the caller should tell the user once (permissions
+    tightened, leftovers of a killed command removed, read-only).
     """
 
     DB_NAME = "facesight.db"
@@ -121,20 +143,25 @@ class Library(EnrollMethods, ReviewMethods):
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
         actor: str | None = None,
+        create: bool = True,
+        read_only: bool | None = None,
     ) -> None:
         if max_distance is not None and not 0.0 < max_distance < 2.0:
             raise InvalidInputError(f"max_distance must be in (0, 2), got {max_distance}")
         if not 0.0 < target_fpir < 1.0:
             raise InvalidInputError(f"target FPIR must be in (0, 1), got {target_fpir}")
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.notices: list[str] = []
+        self.read_only = self._prepare_dir(create, read_only)
         self.crops_dir = self.path / "crops"
         self.max_pixels = max_pixels
         self.max_distance = max_distance
         self.target_fpir = target_fpir
         self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self._gallery: tuple[Gallery, Calibration] | None = None
-        self.store = Store(self.path / self.DB_NAME)
+        self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
+        if not self.read_only:
+            self._start_session()
         self.audit = AuditLog(self.store.connection, actor or default_actor())
         self.reviews = ReviewBook(self.store.connection, self.audit)
         self.pipeline = FacePipeline(
@@ -142,9 +169,87 @@ class Library(EnrollMethods, ReviewMethods):
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
         )
 
+    def _prepare_dir(self, create: bool, read_only: bool | None) -> bool:
+        """Check or create the directory; return whether to open it read-only."""
+        if not is_library(self.path, self.DB_NAME):
+            if not create:
+                raise NotFoundError(
+                    f"the library {self.path} does not exist (no {self.DB_NAME} in it): "
+                    "check --library, or create it with `facesight init` (or enroll/scan)"
+                )
+            make_private_dir(self.path)
+        if read_only is None:
+            database = self.path / self.DB_NAME
+            read_only = not os.access(self.path, os.W_OK) or (
+                database.exists() and not os.access(database, os.W_OK)
+            )
+        if read_only:
+            self.notices.append(
+                f"the library {self.path} is read-only: opened without recording anything "
+                "(no audit entries)"
+            )
+        else:
+            for folder in LIBRARY_FOLDERS:  # made here so they are private (0700) too
+                make_private_dir(self.path / folder)
+            changed = tighten_permissions(self.path)
+            if changed:
+                self.notices.append(
+                    f"tightened the permissions of {changed} path(s) in the library "
+                    f"{self.path}: folders 0700, files 0600 (it holds biometric data)"
+                )
+        return read_only
+
+    def _start_session(self) -> None:
+        """Mark this process as using the library; after a killed one, sweep its leftovers."""
+        others = list(self.path.glob(".session-*"))
+        dead = [m for m in others if not _alive(m.name.removeprefix(".session-"))]
+        self._others_live = len(others) - len(dead)
+        self._session = self.path / f".session-{os.getpid()}"
+        os.close(os.open(self._session, os.O_CREAT | os.O_WRONLY, 0o600))
+        if not dead:
+            return
+        # an erasure killed between its commit and its checkpoint leaves the erased
+        # bytes in the WAL: fold them away now
+        with contextlib.suppress(StoreError):
+            self.store.checkpoint()
+        known = self.store.stored_crop_paths()
+        live = len(others) - len(dead)
+        removed = sweep_leftovers(self.path, known, 0.0 if live == 0 else TEMP_GRACE_S)
+        for marker in dead:
+            marker.unlink(missing_ok=True)
+        if removed:
+            self.notices.append(
+                f"removed {removed} leftover file(s) of an interrupted command "
+                f"(temp files, crops never committed) from {self.path}"
+            )
+
+    def doctor(self) -> DoctorReport:
+        """Check the database, schema, crops and model cache; sweep orphans (``doctor``)."""
+        if self.read_only:
+            raise ReadOnlyLibraryError(f"the library {self.path} is read-only: doctor repairs it")
+        return examine_library(self.store, self.path, alone=getattr(self, "_others_live", 0) == 0)
+
+    def _sweep_uncommitted(self) -> None:
+        """Remove crops no committed row names (best effort: the next open sweeps too)."""
+        alone = getattr(self, "_others_live", 0) == 0
+        with contextlib.suppress(Exception):
+            known = self.store.stored_crop_paths()
+            sweep_leftovers(self.path, known, 0.0 if alone else TEMP_GRACE_S)
+
+    def _record_audit(self, action: AuditAction, **items: Any) -> None:
+        """An audit record of a reading action, or a notice that it could not be made."""
+        if self.read_only:
+            self.notices.append(f"not recorded in the audit log (read-only library): {action}")
+            return
+        with self.store.transaction() as conn:
+            self.audit.record(conn, action, **items)
+
     def close(self) -> None:
         """Close the database (checkpointing its WAL)."""
         self.store.close()
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.unlink(missing_ok=True)
 
     def __enter__(self) -> Library:
         return self
@@ -302,6 +407,20 @@ class Library(EnrollMethods, ReviewMethods):
             skip_dir=self.path,
             follow_links=follow_links,
         )
+        try:
+            return self._scan_collection(paths, options, on_start, on_event)
+        except BaseException:
+            # a failed commit (a full disk) leaves the crops its workers wrote
+            self._sweep_uncommitted()
+            raise
+
+    def _scan_collection(
+        self,
+        paths: Iterable[str | Path],
+        options: ScanOptions,
+        on_start: Callable[[int], None] | None,
+        on_event: Callable[[ScanEvent], None] | None,
+    ) -> ScanSummary:
         return scan_collection(
             paths,
             store=self.store,
@@ -444,13 +563,9 @@ class Library(EnrollMethods, ReviewMethods):
         distances, ids = faces.search(probe, top_k)
         found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
         sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
-        with self.store.transaction() as conn:
-            self.audit.record(
-                conn,
-                AuditAction.SEARCH_FACE,
-                faces=[i for _, i in found],
-                paths=[os.path.abspath(path)],
-            )
+        self._record_audit(
+            AuditAction.SEARCH_FACE, faces=[i for _, i in found], paths=[os.path.abspath(path)]
+        )
         # Every stored face is a gallery entry of one face: a 1:N search over all of them.
         calibration = Calibration(
             self.reference_calibration, (1,) * max(len(faces), 1), target_fpir=self.target_fpir
@@ -540,8 +655,7 @@ class Library(EnrollMethods, ReviewMethods):
         qualities = np.array([q.score for q in analyzed.quality])
         widths = (faces.xyxy[:, 2] - faces.xyxy[:, 0]).astype(np.float64)
         ranked = self.match(faces.embedding, qualities, top_k=top_k, widths=widths)
-        with self.store.transaction() as conn:
-            self.audit.record(conn, AuditAction.SEARCH_IDENTIFY, paths=[os.path.abspath(image)])
+        self._record_audit(AuditAction.SEARCH_IDENTIFY, paths=[os.path.abspath(image)])
         return [
             IdentifiedFace(
                 i + 1,
@@ -559,13 +673,11 @@ class Library(EnrollMethods, ReviewMethods):
         """Write each sighting's best frame with its box drawn (``facesight.frames``),
         with one audit record of the export."""
         written = list(write_sighting_frames(sightings, directory))
-        with self.store.transaction() as conn:
-            self.audit.record(
-                conn,
-                AuditAction.EXPORT_FRAMES,
-                faces=[w.face_id for w in written if w.path is not None],
-                paths=[os.path.abspath(directory)],
-            )
+        self._record_audit(
+            AuditAction.EXPORT_FRAMES,
+            faces=[w.face_id for w in written if w.path is not None],
+            paths=[os.path.abspath(directory)],
+        )
         return written
 
     def compare(self, a: str | Path, b: str | Path) -> Comparison:
@@ -629,6 +741,17 @@ class Library(EnrollMethods, ReviewMethods):
         self.rematch()
         self.store.checkpoint()
         return ForgetResult(stored_name, refs, cands, removed)
+
+
+def _alive(pid: str) -> bool:
+    """Whether a process with this id runs (a session marker's owner)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:

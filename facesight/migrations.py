@@ -17,7 +17,7 @@ from pathlib import Path
 from facesight.crop_paths import migrated_crop_path
 from facesight.errors import StoreError
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,22 @@ def apply_migrations(
         _apply_one(conn, migration)
         applied.append(migration.version)
     return applied
+
+
+def check_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> None:
+    """For a library opened read-only: refuse one that needs migrating (or is newer)."""
+    try:
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    except sqlite3.Error as exc:
+        raise StoreError(f"this is not a facesight library database ({exc})") from exc
+    known = {m.version for m in migrations}
+    if done != known:
+        raise StoreError(
+            f"the library has schema versions {sorted(done)}, this facesight expects "
+            f"{sorted(known)}: open it once where it can be written (it is read-only here)"
+        )
 
 
 def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:

@@ -24,8 +24,9 @@ from facesight.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.embed import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
-from facesight.migrations import apply_migrations
+from facesight.migrations import apply_migrations, check_migrations
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.store_open import ReadOnlyLibraryError, connect, database_error
 from facesight.track import FUSED_FACES
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
@@ -143,18 +144,29 @@ class Store:
     """A facesight library database.
 
     Args:
-        path: the SQLite file (created if missing), or ``":memory:"``.
+        path: the SQLite file, or ``":memory:"``.
+        create: create the file (0600) when missing; else a missing file is a
+            ``StoreError``.
+        read_only: open without writing anything (a read-only mount); every
+            transaction then raises ``ReadOnlyLibraryError``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         # the library directory: crop paths are stored relative to it (``crop_paths``)
         self.root = None if self.path == ":memory:" else Path(self.path).parent
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            if self.root is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None)
+            else:
+                self._conn = connect(Path(self.path), create=create, read_only=read_only)
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                check_migrations(self._conn)
+                return
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
             # Erased people must leave no bytes behind in free pages.
             self._conn.execute("PRAGMA secure_delete=ON")
             apply_migrations(self._conn)
@@ -162,9 +174,16 @@ class Store:
             raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
+        """Checkpoint the WAL into the main file and close.
+
+        A checkpoint that fails (a full disk, a reader holding the WAL) loses
+        nothing: the committed changes stay in the WAL and the next open folds them.
+        """
         try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not self.read_only:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         finally:
             self._conn.close()
 
@@ -181,14 +200,35 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One all-or-nothing write; rolled back on any exception."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One all-or-nothing write; rolled back on any exception.
+
+        Raises:
+            ReadOnlyLibraryError: the library was opened read-only.
+            StoreError: SQLite failed (locked past ``LOCK_TIMEOUT_S``, disk full,
+                an unexpected schema), in one line naming the library.
+        """
+        if self.read_only:
+            raise ReadOnlyLibraryError(
+                f"the library {self.root} is read-only: this command cannot record changes"
+            )
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise database_error(self.path, exc) from exc
         try:
             yield self._conn
-        except BaseException:
+            self._conn.execute("COMMIT")
+        except sqlite3.IntegrityError:  # a broken invariant is a bug: keep its traceback
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise database_error(self.path, exc) from exc
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
@@ -198,7 +238,10 @@ class Store:
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it (after erasures)."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise database_error(self.path, exc) from exc
 
     # -- people and references ------------------------------------------------
 
@@ -294,6 +337,14 @@ class Store:
         if value is None or self.root is None:
             return value
         return resolve_stored(self.root, value)
+
+    def stored_crop_paths(self) -> set[str]:
+        """Every crop path the database names, as stored (relative to the library)."""
+        rows = self._conn.execute(
+            "SELECT crop_path FROM faces WHERE crop_path IS NOT NULL"
+            " UNION SELECT crop_path FROM reference_faces WHERE crop_path IS NOT NULL"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
 
     def owned_file(self, value: str) -> Path | None:
         """The file a stored path names if it lies inside the library, else None: the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -117,6 +118,7 @@ def cli(
         facesight sightings --person "Barack Obama"
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _terminated)
     ctx.obj = {
         "user": user,
         "library": library,
@@ -187,6 +189,12 @@ def enroll(
             )
     if any(r.failures for r in results):
         sys.exit(1)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: transactions roll back, the scan's worker
+    pool shuts down (no "leaked semaphore" warning), the library closes; status 143."""
+    raise SystemExit(128 + signum)
 
 
 @cli.command()

@@ -129,3 +129,24 @@ def test_a_lock_held_elsewhere_is_named_after_the_stated_wait(
             conn.execute("DELETE FROM people")
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_scan_ends_cleanly(tmp_path: Path) -> None:
+    library = tmp_path / "lib"
+    command = [sys.executable, "-m", "facesight", "--library", str(library)]
+    subprocess.run([*command, "init"], check=True, capture_output=True)
+    scan = subprocess.Popen(
+        [*command, "scan", str(PEOPLE.parent / "lfw-dev"), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((library / "crops").rglob("*.jpg")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the workers are running
+    scan.send_signal(signal.SIGTERM)
+    _, stderr = scan.communicate(timeout=120)
+    assert scan.returncode == 143
+    assert "leaked semaphore" not in stderr and "Traceback" not in stderr, stderr
+    assert not list(library.glob(".session-*"))

@@ -4,7 +4,10 @@ Everything the command line does goes through here: enroll people, scan
 collections, list sightings, identify or compare faces in images, export
 descriptors, and erase a person. The directory holds ``facesight.db``
 (SQLite, WAL), ``crops/`` (face crops, reference crops under
-``crops/references/``) and ``models/`` (the converted ONNX models).
+``crops/references/``; the database names them relative to the library, so
+it can be copied or moved), ``models/`` (the converted ONNX models, checked
+against their recorded sha256), ``index/`` and ``cache/``; private to its
+owner (folders 0700, files 0600).
 """
 
 from __future__ import annotations
@@ -102,7 +105,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
 
 
 class Library(EnrollMethods, ReviewMethods):
-    """One facesight library directory (created if missing).
+    """One facesight library directory (created if missing, unless ``create=False``).
 
     Args:
         path: the library directory.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -205,9 +206,10 @@ class Library(EnrollMethods, ReviewMethods):
     def _start_session(self) -> None:
         """Mark this process as using the library; after a killed one, sweep its leftovers."""
         others = list(self.path.glob(".session-*"))
-        dead = [m for m in others if not _alive(m.name.removeprefix(".session-"))]
+        dead = [m for m in others if not _alive(m.name.split("-")[1])]
         self._others_live = len(others) - len(dead)
-        self._session = self.path / f".session-{os.getpid()}"
+        # one marker per open library (a process may open it twice), named by its process
+        self._session = self.path / f".session-{os.getpid()}-{secrets.token_hex(4)}"
         os.close(os.open(self._session, os.O_CREAT | os.O_WRONLY, 0o600))
         if not dead:
             return

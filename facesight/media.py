@@ -97,7 +97,8 @@ def find_media(
             below the roots (the roots themselves are always followed).
     """
     seen_dirs: set[tuple[int, int]] = set()
-    rules = _WalkRules(extensions, seen_dirs, follow_links, _dir_key(skip_dir), on_skip)
+    skip_real = None if skip_dir is None else os.path.realpath(skip_dir)
+    rules = _WalkRules(extensions, seen_dirs, follow_links, _dir_key(skip_dir), skip_real, on_skip)
     for root in roots:
         yield from _walk(Path(root), rules, explicit=True)
 
@@ -108,6 +109,7 @@ class _WalkRules:
     seen_dirs: set[tuple[int, int]]
     follow_links: bool
     skip: tuple[int, int] | None
+    skip_real: str | None
     on_skip: Callable[[Path], None] | None
 
 
@@ -148,6 +150,10 @@ def _walk(path: Path, rules: _WalkRules, explicit: bool) -> Iterator[Path | Medi
         for entry in entries:
             yield from _walk(Path(entry.path), rules, explicit=False)
     elif explicit or path.suffix.lower() in rules.extensions:
+        if rules.skip_real is not None and not explicit and path.is_symlink():
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, rules.skip_real]) == rules.skip_real:
+                return  # a link to one of the library's own files (a crop)
         yield path
 
 

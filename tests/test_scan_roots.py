@@ -54,6 +54,8 @@ def test_a_symlink_into_the_library_is_never_followed(
     with Library(tmp_path / "lib", detector=detector, embedder=embedder) as library:
         library.scan([collection])
         (collection / "lib-link").symlink_to(tmp_path / "lib", target_is_directory=True)
+        crop = sorted((tmp_path / "lib" / "crops").rglob("*.jpg"))[0]
+        (collection / "crop-link.jpg").symlink_to(crop)
         summary = library.scan([collection])
         assert summary.library_skipped == 1 and _media_count(library) == 2
 

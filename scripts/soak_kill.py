@@ -37,6 +37,7 @@ class SoakResult:
     """What the soak did and found; every count but ``kills`` should be 0."""
 
     kills: int = 0
+    kills_mid_run: int = 0
     killed_scans: int = 0
     killed_reviews: int = 0
     integrity_failures: int = 0
@@ -154,6 +155,7 @@ def soak(
         time.sleep(delay)
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
+            result.kills_mid_run += 1  # else it had finished: that kill hit nothing
         process.wait()
         result.kills += 1
         problems = _integrity(soaked)
@@ -199,7 +201,8 @@ def main() -> None:
     else:
         print(
             f"{result.kills} kill -9 ({result.killed_scans} scans, {result.killed_reviews} "
-            f"reviews) in {result.seconds:.0f} s: {result.integrity_failures} integrity "
+            f"reviews; {result.kills_mid_run} while the command ran) in {result.seconds:.0f} s: "
+            f"{result.integrity_failures} integrity "
             f"failures, {result.lost_rows} lost and {result.duplicated_rows} duplicated rows, "
             f"{result.missing_crops} missing and {result.orphan_crops} orphan crops"
         )

@@ -125,6 +125,8 @@ def test_reading_commands_work_on_a_read_only_library(
         assert library.sightings("Joe Biden")
         library.identify(BIDEN[1])
         assert any("audit" in n for n in library.notices)
+    report = _cli(read_only_library, "report", "--all", "--csv", "-")
+    assert report.exit_code == 0 and "not recorded in the audit log" in report.output
     enroll = _cli(read_only_library, "enroll", "Someone", str(BIDEN[2 % len(BIDEN)]))
     assert enroll.exit_code == 1 and "read-only" in enroll.output
     assert "Traceback" not in enroll.output

@@ -150,3 +150,27 @@ def test_sigterm_during_a_scan_ends_cleanly(tmp_path: Path) -> None:
     assert scan.returncode == 143
     assert "leaked semaphore" not in stderr and "Traceback" not in stderr, stderr
     assert not list(library.glob(".session-*"))
+
+
+_KILLED_AFTER_ERASURE = """
+import os, signal, sys
+from facesight.library import Library
+library = Library(sys.argv[1])
+person = library.store.person_id("Joe Biden")
+with library.store.transaction() as conn:
+    library.store.delete_person(conn, person)
+os.kill(os.getpid(), signal.SIGKILL)  # committed, never checkpointed
+"""
+
+
+def test_an_erasure_killed_before_its_checkpoint_is_finished_on_the_next_open(
+    enrolled: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    database = enrolled / "facesight.db"
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AFTER_ERASURE, str(enrolled)])
+    assert killed.returncode == -signal.SIGKILL
+    assert b"Joe Biden" in database.read_bytes()  # the old page, still in the main file
+    with Library(enrolled, detector=detector, embedder=embedder) as library:
+        assert library.people() == []
+        raw = b"".join(p.read_bytes() for p in enrolled.glob("facesight.db*"))
+        assert b"Joe Biden" not in raw

@@ -1,12 +1,13 @@
 """kill -9 soak: random kills during scans and review actions, then check nothing was lost.
 
-A clean library scans the collection once. A soaked library, enrolled the same
-way, runs ``facesight scan`` (two workers) or ``facesight review confirm|reject``
-as real subprocesses, each killed with SIGKILL at a random moment. After every
-kill: SQLite's ``integrity_check`` and ``foreign_key_check``, a rescan to
-completion, and a comparison with the clean library: the same media (by
-sha256), the same faces (media, face index) and references, none twice, every
-crop a row names on disk and no crop file without a row. The figures in
+A clean library scans the collection, dealt into one folder per kill. A soaked
+library, enrolled the same way, runs ``facesight scan`` of each folder (two
+workers) or ``facesight review confirm|reject`` as real subprocesses, each
+killed with SIGKILL at a random moment within the time the command takes. After
+every kill: SQLite's ``integrity_check`` and ``foreign_key_check``, a rescan of
+the folder to completion, and a comparison with the clean library: the same
+media (by sha256), the same faces (media, face index) and references, none
+twice, every crop a row names on disk and no crop file without a row. The figures in
 docs/reliability.md come from this script.
 
 Usage: python scripts/soak_kill.py [--kills 20] [--quick] [--seed 1] [--collection DIR]
@@ -16,6 +17,7 @@ Usage: python scripts/soak_kill.py [--kills 20] [--quick] [--seed 1] [--collecti
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -30,6 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "faces"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 @dataclass
@@ -130,27 +133,71 @@ def _review_target(library: Path, rng: random.Random) -> tuple[str, str] | None:
     return rng.choice(["confirm", "reject"]), str(rng.choice(ids))
 
 
+def _chunks(collection: Path, count: int, workdir: Path) -> list[Path]:
+    """The collection dealt into ``count`` folders of links: each killed scan has new work."""
+    files = sorted(p for p in collection.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    folders = []
+    for i in range(count):
+        folder = workdir / "chunks" / f"{i:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for j, image in enumerate(files[i::count]):
+            (folder / f"{j:03d}_{image.name}").symlink_to(image.resolve())
+        folders.append(folder)
+    return folders
+
+
+def _sha256s(folder: Path) -> set[str]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def _timed(library: Path, *args: str) -> float:
+    started = time.perf_counter()
+    _run(library, *args)
+    return time.perf_counter() - started
+
+
+def _clean_rows_up_to(
+    clean: dict[str, list[tuple[object, ...]]], shas: set[str]
+) -> dict[str, list[tuple[object, ...]]]:
+    """The clean library's rows for the media scanned so far (references: all)."""
+    return {
+        table: rows if table == "references" else [r for r in rows if r[0] in shas]
+        for table, rows in clean.items()
+    }
+
+
 def soak(
     collection: Path, references: list[Path], kills: int, seed: int, workdir: Path
 ) -> SoakResult:
-    """Run the soak (see the module docstring) in ``workdir``."""
+    """Run the soak (see the module docstring) in ``workdir``.
+
+    The collection is dealt into one folder per kill. Each round kills a scan of
+    its folder (or, one round in three, a review action) after a delay drawn
+    uniformly up to how long that command took uninterrupted in the clean
+    library, so kills land from start-up to the last commit; then the folder is
+    scanned to completion and the library compared with the clean one.
+    """
     rng = random.Random(seed)
     started = time.perf_counter()
     clean, soaked = workdir / "clean", workdir / "soaked"
+    chunks = _chunks(collection, kills, workdir)
     _prepare(clean, references)
-    _run(clean, "scan", str(collection), "--workers", "2")
+    scan_s = [_timed(clean, "scan", str(chunk), "--workers", "2") for chunk in chunks]
     clean_rows = _rows(clean)
+    target = _review_target(clean, rng)
+    review_s = _timed(clean, "review", *target) if target else 1.0
     _prepare(soaked, references)
     result = SoakResult()
-    for _ in range(kills):
-        review = _review_target(soaked, rng) if rng.random() < 0.4 else None
+    scanned: set[str] = set()
+    for i, chunk in enumerate(chunks):
+        review = _review_target(soaked, rng) if i and rng.random() < 1 / 3 else None
         if review is not None:
             process = _facesight(soaked, "review", *review)
-            delay = rng.uniform(0.5, 6.0)
+            delay = rng.uniform(0.1, review_s)
             result.killed_reviews += 1
         else:
-            process = _facesight(soaked, "scan", str(collection), "--workers", "2")
-            delay = rng.uniform(1.0, 15.0)
+            process = _facesight(soaked, "scan", str(chunk), "--workers", "2")
+            delay = rng.uniform(0.1, scan_s[i])
             result.killed_scans += 1
         time.sleep(delay)
         if process.poll() is None:
@@ -161,8 +208,9 @@ def soak(
         problems = _integrity(soaked)
         result.integrity_failures += bool(problems)
         result.problems.extend(problems)
-        _run(soaked, "scan", str(collection), "--workers", "2")
-        _compare(clean_rows, soaked, result)
+        _run(soaked, "scan", str(chunk), "--workers", "2")
+        scanned |= _sha256s(chunk)
+        _compare(_clean_rows_up_to(clean_rows, scanned), soaked, result)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -170,7 +218,7 @@ def soak(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="3 kills, 16 images")
+    parser.add_argument("--quick", action="store_true", help="3 kills, 24 images")
     parser.add_argument(
         "--images", type=int, help="use the first N images of the collection (linked)"
     )
@@ -187,7 +235,7 @@ def main() -> None:
     collection = args.collection
     with tempfile.TemporaryDirectory(prefix="facesight-soak-") as scratch:
         workdir = args.workdir or Path(scratch)
-        images = 16 if args.quick else args.images
+        images = 24 if args.quick else args.images
         if images:
             collection = workdir / "collection"
             collection.mkdir(parents=True, exist_ok=True)

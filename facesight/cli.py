@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -44,12 +45,14 @@ from facesight.cli_common import (
     walked_past_line,
     when,
 )
-from facesight.config import ENV_LIBRARY
-from facesight.errors import FaceSightError
+from facesight.config import ENV_LIBRARY, resolve_library_dir
+from facesight.errors import MediaError, OutputError
 from facesight.eval.described import DescriptorCache
 from facesight.export import embed_lines
+from facesight.files import STDOUT, atomic_file, check_output
 from facesight.frames import FrameWritten
 from facesight.library import Library
+from facesight.library_dir import is_library
 from facesight.media import DEFAULT_MAX_PIXELS
 from facesight.records import FaceHit, ScanSummary
 from facesight.scan import ScanEvent
@@ -124,6 +127,7 @@ def cli(
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
     escape_log_records()
+    signal.signal(signal.SIGTERM, _terminated)
     ctx.obj = {
         "user": user,
         "library": library,
@@ -172,7 +176,7 @@ def enroll(
         raise click.UsageError("give either NAME IMAGES... or --from-folders DIR")
     if name and not images:
         raise click.UsageError("give at least one reference image after the name")
-    with open_library(ctx) as library:
+    with open_library(ctx, create=True) as library:
         results = (
             library.enroll_folders(from_folders, limit=limit, largest=largest)
             if from_folders
@@ -194,6 +198,31 @@ def enroll(
             )
     if any(r.failures for r in results):
         sys.exit(1)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM ends a command as Ctrl-C does: transactions roll back, the scan's worker
+    pool shuts down (no "leaked semaphore" warning), the library closes; status 143."""
+    raise SystemExit(128 + signum)
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create an empty library (private to you: folders 0700, files 0600).
+
+    Only init, enroll and scan create a library; every other command on a
+    missing one says so, so a mistyped --library never makes an empty one.
+
+    \b
+    Example:
+        facesight --library ~/cases/2025 init
+    """
+    directory = resolve_library_dir(ctx.obj["library"])
+    existed = is_library(directory, Library.DB_NAME)
+    with open_library(ctx, create=True) as library:
+        where = library.path
+    console().print(f"{'the library already exists at' if existed else 'created'} {where}")
 
 
 @cli.command()
@@ -267,6 +296,8 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     )
     if summary.walked_past:
         console().print(walked_past_line(summary.walked_past))
+    if summary.library_skipped:
+        console().print("Left out the library's own folder (its crops are not media).")
     if summary.failures:
         console().print("Files that could not be used:")
         for failure in summary.failures:
@@ -290,6 +321,13 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     show_default=True,
     help="Video frames analysed per second of footage, plus one after each scene cut.",
 )
+@click.option(
+    "--no-follow-links",
+    "no_follow_links",
+    is_flag=True,
+    help="Leave out symlinked files and folders met inside PATHS (PATHS themselves are "
+    "followed). By default links are followed, each real folder once, never into the library.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def scan(
@@ -298,6 +336,7 @@ def scan(
     on_error: str,
     workers: int,
     video_fps: float,
+    no_follow_links: bool,
     as_json: bool,
 ) -> None:
     """Scan photos and videos (files or folders, recursively) for faces and match them.
@@ -315,6 +354,10 @@ def scan(
     `pip install 'facesight[raw]'`. Files in the folders that are not read are
     counted by kind in the summary.
 
+    The library's own folder is never scanned, even when it lies inside PATHS
+    or a link leads to it (the summary counts it); a PATH inside the library,
+    or one that does not exist, is an error and nothing is scanned.
+
     \b
     Example:
         facesight scan /archive/2024 /archive/2025
@@ -327,7 +370,7 @@ def scan(
         TimeRemainingColumn(),
     )
     with (
-        open_library(ctx) as library,
+        open_library(ctx, create=True) as library,
         Progress(*columns, console=console(stderr=True), transient=True) as bar,
     ):
         view = _ScanProgress(bar)
@@ -337,10 +380,11 @@ def scan(
                 stop_on_error=on_error == "stop",
                 workers=workers,
                 video_fps=video_fps,
+                follow_links=not no_follow_links,
                 on_start=view.start,
                 on_event=view.event,
             )
-        except FaceSightError as error:
+        except MediaError as error:
             raise click.ClickException(f"scan stopped (--on-error stop): {error}") from error
         note = decision_note(library)
     if as_json:
@@ -640,7 +684,15 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
         facesight embed photos/ --output faces.jsonl
     """
     counts = {"files": 0, "faces": 0, "without_faces": 0, "failed": 0}
-    with open_library(ctx) as library, click.open_file(str(output), "w") as sink:
+    try:
+        if str(output) != STDOUT:
+            check_output(output, make_parents=False)  # before any work
+    except OutputError as error:
+        raise click.ClickException(str(error)) from error
+    with (
+        open_library(ctx) as library,
+        atomic_file(output, "w", make_parents=False, encoding="utf-8") as sink,
+    ):
         for record in library.embed(paths):
             counts["files"] += 1
             if record.failure is not None:
@@ -716,6 +768,32 @@ def reindex(ctx: click.Context) -> None:
         f"scanned again, {len(result.media.failures)} could not be."
     )
     if result.failures or result.media.failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.pass_context
+def doctor(ctx: click.Context) -> None:
+    """Check the library and repair what is safe to repair.
+
+    SQLite's integrity and foreign-key checks; every table, index and trigger
+    present; crops named by rows present; crops and temp files no row names
+    removed; cached models re-hashed (a damaged one is removed and rebuilt on
+    next use). Exit status 1 when a problem is left.
+
+    \b
+    Example:
+        facesight doctor
+    """
+    with open_library(ctx) as library:
+        report = library.doctor()
+    for line in report.checks:
+        console().print(f"ok       {line}", markup=False)
+    for line in report.repairs:
+        console().print(f"repaired {line}", markup=False)
+    for line in report.problems:
+        console().print(f"PROBLEM  {line}", markup=False)
+    if report.problems:
         sys.exit(1)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -115,9 +116,16 @@ def on_error_option(func: F) -> F:
 
 
 @contextmanager
-def open_library(ctx: click.Context) -> Iterator[Library]:
-    """Open the library; a FaceSightError raised inside the block becomes a ClickException."""
+def open_library(ctx: click.Context, *, create: bool = False) -> Iterator[Library]:
+    """Open the library; errors inside the block become one line and exit status 1.
+
+    Only ``init``, ``enroll`` and ``scan`` pass ``create``: any other command on
+    a missing library says so instead of making an empty one. The library's
+    ``notices`` (permissions tightened, leftovers removed, read-only, audit
+    entries not recorded) go to stderr once.
+    """
     opts = ctx.obj
+    library: Library | None = None
     try:
         with Library(
             resolve_library_dir(opts["library"]),
@@ -126,10 +134,28 @@ def open_library(ctx: click.Context) -> Iterator[Library]:
             target_fpir=opts["target_fpir"],
             device=opts["device"],
             actor=opts.get("user"),
+            create=create,
         ) as library:
-            yield library
+            try:
+                yield library
+            finally:
+                _print_notices(library)
     except FaceSightError as error:
         raise click.ClickException(str(error)) from error
+    except OSError as error:  # a full disk, a vanished folder: one line, no traceback
+        where = f"{error.filename}: " if error.filename else ""
+        raise click.ClickException(f"{where}{error.strerror or error}") from error
+    except sqlite3.Error as error:
+        raise click.ClickException(
+            f"the library {resolve_library_dir(opts['library'])} is not as expected "
+            f"({error}); run `facesight doctor`"
+        ) from error
+
+
+def _print_notices(library: Library) -> None:
+    for notice in dict.fromkeys(library.notices):
+        console(stderr=True).print(f"note: {notice}", markup=False)
+    library.notices.clear()
 
 
 def decision_note(library: Library) -> str:

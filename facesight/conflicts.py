@@ -37,7 +37,6 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -286,7 +285,7 @@ def _reference(library: Library, people: _People, row: int) -> ReferenceEvidence
     found = library.store.connection.execute(
         "SELECT crop_path FROM reference_faces WHERE id = ?", (reference_id,)
     ).fetchone()
-    crop = None if found is None or found[0] is None else str(found[0])
+    crop = None if found is None or found[0] is None else library.store.file_path(str(found[0]))
     return ReferenceEvidence(reference_id, people.reference_paths[row], crop)
 
 
@@ -475,7 +474,9 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
             f"{dropped} duplicate(s) dropped, {reviews} review decision(s) moved",
         )
     for crop in crops:
-        Path(crop).unlink(missing_ok=True)
+        owned = library.store.owned_file(crop)  # never a file outside the library
+        if owned is not None:
+            owned.unlink(missing_ok=True)
     library.rematch()
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 

@@ -32,6 +32,13 @@ DESCRIPTOR_LENGTH = 1.43
 descriptors on lfw-dev (1.430; flip-averaged 1.426), so distances keep dlib's scale and
 its customary 0.6 threshold keeps its meaning (see :meth:`FaceEmbedder.describe`)."""
 
+RAW_LENGTH_RANGE = (0.7, 2.5)
+"""Raw (flip-averaged) descriptor lengths taken as real ones. dlib's lie near
+``DESCRIPTOR_LENGTH``: 1.21 to 1.62 over 387 faces (300 random lfw-dev images and the
+group photos, measured in issue 13's session); a damaged model gives zeros, NaN or
+lengths near 57, which scaled to ``DESCRIPTOR_LENGTH`` would make every face the same
+person."""
+
 
 class FaceEmbedder:
     """Turns aligned face chips into dlib's 128-d face descriptors, on CPU or GPU.
@@ -142,7 +149,16 @@ class FaceEmbedder:
         _check_chips(chips)
         both = self.embed(np.concatenate([chips, chips[:, :, ::-1]]))
         mean = (both[: len(chips)] + both[len(chips) :]) / 2
-        lengths = np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        raw = np.linalg.norm(mean, axis=1, keepdims=True)
+        low, high = RAW_LENGTH_RANGE
+        wrong = ~((raw >= low) & (raw <= high))  # NaN is wrong too
+        if np.any(wrong):
+            raise ModelError(
+                f"the descriptor model gave {int(np.sum(wrong))} descriptor(s) of {len(chips)} "
+                f"that are not finite or not of a face descriptor's length ({low}-{high}): "
+                f"the model cache ({self.cache_dir}) may be damaged; run `facesight doctor`"
+            )
+        lengths = np.maximum(raw, 1e-12)
         described: NDArray[np.float32] = (mean / lengths * DESCRIPTOR_LENGTH).astype(np.float32)
         return described
 

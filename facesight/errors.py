@@ -22,7 +22,8 @@ boundary where they happen, so callers catch one tree::
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     ├── MissingExtraError           an optional extra (facesight[eval], ...) is not installed
     └── InvalidInputError           an argument is out of range or malformed
-        └── ManualIdentificationError  naming a face as someone the system did not propose
+        ├── ManualIdentificationError  naming a face as someone the system did not propose
+        └── OutputError             an output path is not a regular file, or its folder is missing
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "MultipleFacesError",
     "NoFaceError",
     "NotFoundError",
+    "OutputError",
     "StaleIndexError",
     "StoreError",
     "UnreadableMediaError",
@@ -164,6 +166,11 @@ class ManualIdentificationError(InvalidInputError):
     Such a confirmation is a *manual identification*: the reviewer's word against (or
     without) the decision rule. It is allowed only when asked for explicitly.
     """
+
+
+class OutputError(InvalidInputError):
+    """An output cannot be written where asked: the path names something that is not a
+    regular file (a device, a FIFO, a folder, a link to one), or its folder is missing."""
 
 
 class WorkerError(FaceSightError):

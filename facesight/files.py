@@ -1,38 +1,105 @@
 """Writing files so that readers never see half of one: a temp file beside it, then rename.
 
 Used for every file facesight writes outside its database: face crops, evidence
-frames, reports, plots and XMP sidecars. A crash or a kill leaves either the old
-file or the new one, never a torn one; the temp file is removed on failure.
+frames, reports, plots, exports and XMP sidecars. A crash or a kill leaves either
+the old file or the new one, never a torn one; the temp file is removed on failure.
+
+One rule for every output (issue 13): only a regular file is ever replaced. A
+device node (``/dev/full``), a FIFO, a folder, or a symlink to any of them is
+refused with :class:`~facesight.errors.OutputError`; a symlink to a regular file
+is written through (its target is replaced, the link stays). ``-`` is standard
+output. Files are written 0600 and missing folders made 0700, whatever the umask.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_file", "write_text_atomically"]
+from facesight.errors import OutputError
+
+__all__ = ["STDOUT", "atomic_file", "check_output", "write_text_atomically"]
+
+STDOUT = "-"
+"""The output name that means standard output."""
+
+
+def check_output(path: Path, *, make_parents: bool = True) -> Path:
+    """The file to replace when writing ``path``: itself, or a symlink's regular target.
+
+    Raises:
+        OutputError: ``path`` is (or links to) something other than a regular
+            file, or its folder is missing and ``make_parents`` is false.
+    """
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(
+            f"{path} is not a regular file ({_kind(mode)}): refusing to replace it; "
+            "name a file, or '-' for standard output"
+        )
+    if mode is None and path.is_symlink():
+        raise OutputError(f"{path} is a broken symlink (to {os.readlink(path)}): refusing it")
+    if not make_parents and not target.parent.is_dir():
+        raise OutputError(f"cannot write {path}: no such folder {target.parent}; create it first")
+    return target
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 @contextmanager
-def atomic_file(path: Path, mode: str = "wb", **open_args: Any) -> Iterator[IO[Any]]:
-    """Open a temp file in ``path``'s folder (created if needed); it replaces ``path``
-    when the block ends without an exception, and is deleted otherwise."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+def atomic_file(
+    path: Path, mode: str = "wb", *, make_parents: bool = True, **open_args: Any
+) -> Iterator[IO[Any]]:
+    """Open a temp file in ``path``'s folder (created unless ``make_parents`` is false); it
+    replaces ``path`` when the block ends without an exception, and is deleted otherwise.
+
+    ``-`` yields standard output (left open). See the module docstring for what is refused.
+    """
+    if str(path) == STDOUT:
+        yield sys.stdout.buffer if "b" in mode else sys.stdout
+        return
+    target = check_output(Path(path), make_parents=make_parents)
+    # folders made here are private (0700), like the 0600 temp file mkstemp makes:
+    # crops and evidence are biometric data
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
     try:
         with os.fdopen(fd, mode, **open_args) as handle:
             yield handle
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_text_atomically(path: Path, text: str, newline: str = "\n") -> None:
+def write_text_atomically(
+    path: Path, text: str, newline: str = "\n", *, make_parents: bool = True
+) -> None:
     """Write ``text`` as UTF-8 to ``path`` atomically (see the module docstring)."""
-    with atomic_file(path, "w", encoding="utf-8", newline=newline) as handle:
+    with atomic_file(
+        path, "w", make_parents=make_parents, encoding="utf-8", newline=newline
+    ) as handle:
         handle.write(text)

@@ -36,6 +36,7 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> tuple[int, 
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         write(temporary)
+        os.chmod(temporary, 0o600)  # every descriptor: private, whatever the umask
         with temporary.open("rb+") as file:
             os.fsync(file.fileno())
         digest = sha256_file(temporary)

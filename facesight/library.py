@@ -4,13 +4,18 @@ Everything the command line does goes through here: enroll people, scan
 collections, list sightings, identify or compare faces in images, export
 descriptors, and erase a person. The directory holds ``facesight.db``
 (SQLite, WAL), ``crops/`` (face crops, reference crops under
-``crops/references/``) and ``models/`` (the converted ONNX models).
+``crops/references/``; the database names them relative to the library, so
+it can be copied or moved), ``models/`` (the converted ONNX models, checked
+against their recorded sha256), ``index/`` and ``cache/``; private to its
+owner (folders 0700, files 0600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -28,6 +33,7 @@ from facesight.calibrate import (
     load_reference_calibration,
 )
 from facesight.detect import FaceDetector
+from facesight.doctor import DoctorReport, examine_library
 from facesight.embed import FaceEmbedder
 from facesight.errors import (
     EnrollmentError,
@@ -36,10 +42,19 @@ from facesight.errors import (
     NoFaceError,
     NotFoundError,
     StaleIndexError,
+    StoreError,
 )
 from facesight.faces import Faces, box_iou
 from facesight.frames import FrameWritten, write_sighting_frames
 from facesight.index import FaceIndex
+from facesight.library_dir import (
+    LIBRARY_FOLDERS,
+    TEMP_GRACE_S,
+    is_library,
+    make_private_dir,
+    sweep_leftovers,
+    tighten_permissions,
+)
 from facesight.library_enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library_review import ReviewMethods
 from facesight.manifest import write_manifest
@@ -62,6 +77,7 @@ from facesight.review import ReviewBook, apply_reviews, person_id_of
 from facesight.scan import ScanEvent, ScanOptions, scan_collection
 from facesight.scan_workers import PipelineSpec
 from facesight.store import MatchRule, Store
+from facesight.store_open import ReadOnlyLibraryError
 from facesight.video import DEFAULT_RATE_FPS
 
 __all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
@@ -95,7 +111,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
 
 
 class Library(EnrollMethods, ReviewMethods):
-    """One facesight library directory (created if missing).
+    """One facesight library directory (created if missing, unless ``create=False``).
 
     Args:
         path: the library directory.
@@ -112,6 +128,16 @@ class Library(EnrollMethods, ReviewMethods):
         actor: the name the user claims (``--user``), recorded in the audit
             log beside the operating-system account and with review
             decisions (default: none claimed; the account's name is used).
+        create: create the library when missing (private: 0700/0600);
+            else a missing library (or an empty database file) is a
+            ``NotFoundError``. The command line creates only in ``init``,
+            ``enroll`` and ``scan``.
+        read_only: open without writing anything; None: when the directory or
+            database cannot be written (a read-only mount). Reading works;
+            audit records cannot be made and ``notices`` says so.
+
+    ``notices`` collects what the caller should tell the user once (permissions
+    tightened, leftovers of a killed command removed, read-only).
     """
 
     DB_NAME = "facesight.db"
@@ -127,31 +153,116 @@ class Library(EnrollMethods, ReviewMethods):
         detector: FaceDetector | None = None,
         embedder: FaceEmbedder | None = None,
         actor: str | None = None,
+        create: bool = True,
+        read_only: bool | None = None,
     ) -> None:
         if max_distance is not None and not 0.0 < max_distance < 2.0:
             raise InvalidInputError(f"max_distance must be in (0, 2), got {max_distance}")
         if not 0.0 < target_fpir < 1.0:
             raise InvalidInputError(f"target FPIR must be in (0, 1), got {target_fpir}")
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        self.notices: list[str] = []
+        self.read_only = self._prepare_dir(create, read_only)
         self.crops_dir = self.path / "crops"
         self.max_pixels = max_pixels
         self.max_distance = max_distance
         self.target_fpir = target_fpir
         self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self._gallery: tuple[Gallery, Calibration] | None = None
-        self.store = Store(self.path / self.DB_NAME)
+        self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
+        if not self.read_only:
+            self._start_session()
         self.audit = AuditLog(self.store.connection, actor)
-        self.audit.ensure_triggers()
+        if not self.read_only:  # a read-only library cannot restore them; verify says so
+            self.audit.ensure_triggers()
         self.reviews = ReviewBook(self.store.connection, self.audit)
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
         )
 
+    def _prepare_dir(self, create: bool, read_only: bool | None) -> bool:
+        """Check or create the directory; return whether to open it read-only."""
+        if not is_library(self.path, self.DB_NAME):
+            if not create:
+                raise NotFoundError(
+                    f"the library {self.path} does not exist (no {self.DB_NAME} in it): "
+                    "check --library, or create it with `facesight init` (or enroll/scan)"
+                )
+            make_private_dir(self.path)
+        if read_only is None:
+            database = self.path / self.DB_NAME
+            read_only = not os.access(self.path, os.W_OK) or (
+                database.exists() and not os.access(database, os.W_OK)
+            )
+        if read_only:
+            self.notices.append(
+                f"the library {self.path} is read-only: opened without recording anything "
+                "(no audit entries)"
+            )
+        else:
+            for folder in LIBRARY_FOLDERS:  # made here so they are private (0700) too
+                make_private_dir(self.path / folder)
+            changed = tighten_permissions(self.path)
+            if changed:
+                self.notices.append(
+                    f"tightened the permissions of {changed} path(s) in the library "
+                    f"{self.path}: folders 0700, files 0600 (it holds biometric data)"
+                )
+        return read_only
+
+    def _start_session(self) -> None:
+        """Mark this process as using the library; after a killed one, sweep its leftovers."""
+        others = list(self.path.glob(".session-*"))
+        dead = [m for m in others if not _alive(m.name.split("-")[1])]
+        self._others_live = len(others) - len(dead)
+        # one marker per open library (a process may open it twice), named by its process
+        self._session = self.path / f".session-{os.getpid()}-{secrets.token_hex(4)}"
+        os.close(os.open(self._session, os.O_CREAT | os.O_WRONLY, 0o600))
+        if not dead:
+            return
+        # an erasure killed between its commit and its checkpoint leaves the erased
+        # bytes in the WAL: fold them away now
+        with contextlib.suppress(StoreError):
+            self.store.checkpoint()
+        known = self.store.stored_crop_paths()
+        live = len(others) - len(dead)
+        removed = sweep_leftovers(self.path, known, 0.0 if live == 0 else TEMP_GRACE_S)
+        for marker in dead:
+            marker.unlink(missing_ok=True)
+        if removed:
+            self.notices.append(
+                f"removed {removed} leftover file(s) of an interrupted command "
+                f"(temp files, crops never committed) from {self.path}"
+            )
+
+    def doctor(self) -> DoctorReport:
+        """Check the database, schema, crops and model cache; sweep orphans (``doctor``)."""
+        if self.read_only:
+            raise ReadOnlyLibraryError(f"the library {self.path} is read-only: doctor repairs it")
+        return examine_library(self.store, self.path, alone=getattr(self, "_others_live", 0) == 0)
+
+    def _sweep_uncommitted(self) -> None:
+        """Remove crops no committed row names (best effort: the next open sweeps too)."""
+        alone = getattr(self, "_others_live", 0) == 0
+        with contextlib.suppress(Exception):
+            known = self.store.stored_crop_paths()
+            sweep_leftovers(self.path, known, 0.0 if alone else TEMP_GRACE_S)
+
+    def _record_audit(self, action: AuditAction, **items: Any) -> None:
+        """An audit record of a reading action, or a notice that it could not be made."""
+        if self.read_only:
+            self.notices.append(f"not recorded in the audit log (read-only library): {action}")
+            return
+        with self.store.transaction() as conn:
+            self.audit.record(conn, action, **items)
+
     def close(self) -> None:
         """Close the database (checkpointing its WAL)."""
         self.store.close()
+        session = getattr(self, "_session", None)
+        if session is not None:
+            session.unlink(missing_ok=True)
 
     def __enter__(self) -> Library:
         return self
@@ -274,22 +385,55 @@ class Library(EnrollMethods, ReviewMethods):
         stop_on_error: bool = False,
         workers: int = 0,
         video_fps: float = DEFAULT_RATE_FPS,
+        follow_links: bool = True,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
         """Scan images and videos, files and folders recursively; known content is skipped.
+
+        The library's own folder is never entered, however the walk reaches it
+        (counted in ``library_skipped``).
 
         Args:
             workers: analysing processes (0: one per core); scans of a few
                 images run in this process.
             video_fps: analysed frames per second of video (plus one after
                 each scene cut); tracks bridge the frames in between.
+            follow_links: follow symlinked files and folders met below the
+                roots (never into the library; each real folder once).
+
+        Raises:
+            NotFoundError: a root does not exist (nothing is scanned).
+            InvalidInputError: a root lies inside the library.
         """
+        paths = list(paths)
+        self._check_roots(paths)
+        return self._scan(
+            paths, stop_on_error, workers, video_fps, follow_links, on_start, on_event
+        )
+
+    def _scan(
+        self,
+        paths: Iterable[str | Path],
+        stop_on_error: bool = False,
+        workers: int = 0,
+        video_fps: float = DEFAULT_RATE_FPS,
+        follow_links: bool = True,
+        on_start: Callable[[int], None] | None = None,
+        on_event: Callable[[ScanEvent], None] | None = None,
+    ) -> ScanSummary:
         if workers < 0:
             raise InvalidInputError(f"workers must be 0 (one per core) or more, got {workers}")
         if not video_fps > 0:
             raise InvalidInputError(f"video_fps must be positive, got {video_fps}")
-        options = ScanOptions(self.max_pixels, stop_on_error, workers, video_rate_fps=video_fps)
+        options = ScanOptions(
+            self.max_pixels,
+            stop_on_error,
+            workers,
+            video_rate_fps=video_fps,
+            skip_dir=self.path,
+            follow_links=follow_links,
+        )
         paths = list(paths)
         seen = ScanSummary()  # counted from events, for a scan that stops half-way
 
@@ -303,36 +447,59 @@ class Library(EnrollMethods, ReviewMethods):
                 on_event(event)
 
         try:
-            summary = scan_collection(
-                paths,
-                store=self.store,
-                pipeline=self.pipeline,
-                spec=PipelineSpec.of(self.pipeline),
-                match=self.match,
-                crops_dir=self.crops_dir,
-                options=options,
-                on_start=on_start,
-                on_event=count,
-            )
-        except Exception as error:
-            self._audit_scan(paths, seen, f"stopped: {error}")
+            summary = self._scan_collection(paths, options, on_start, count)
+        except BaseException as error:
+            # a failed commit (a full disk) leaves the crops its workers wrote
+            self._sweep_uncommitted()
+            # best effort: the failure that stopped the scan may stop this record too
+            with contextlib.suppress(Exception):
+                self._audit_scan(paths, seen, f"stopped: {error or type(error).__name__}")
             raise
         self._audit_scan(paths, summary)
         return summary
 
+    def _scan_collection(
+        self,
+        paths: Iterable[str | Path],
+        options: ScanOptions,
+        on_start: Callable[[int], None] | None,
+        on_event: Callable[[ScanEvent], None] | None,
+    ) -> ScanSummary:
+        return scan_collection(
+            paths,
+            store=self.store,
+            pipeline=self.pipeline,
+            spec=PipelineSpec.of(self.pipeline),
+            match=self.match,
+            crops_dir=self.crops_dir,
+            options=options,
+            on_start=on_start,
+            on_event=on_event,
+        )
+
     def _audit_scan(self, roots: list[str | Path], summary: ScanSummary, details: str = "") -> None:
-        with self.store.transaction() as conn:
-            self.audit.record(
-                conn,
-                AuditAction.SCAN,
-                paths=[os.path.abspath(p) for p in roots],
-                counts={
-                    "media_scanned": summary.media_scanned,
-                    "faces_found": summary.faces_found,
-                    "failures": len(summary.failures),
-                },
-                details=details,
-            )
+        self._record_audit(
+            AuditAction.SCAN,
+            paths=[os.path.abspath(p) for p in roots],
+            counts={
+                "media_scanned": summary.media_scanned,
+                "faces_found": summary.faces_found,
+                "failures": len(summary.failures),
+            },
+            details=details,
+        )
+
+    def _check_roots(self, roots: list[str | Path]) -> None:
+        library = os.path.realpath(self.path)
+        for root in roots:
+            if not os.path.exists(root):
+                raise NotFoundError(f"{root}: no such file or folder; nothing was scanned")
+            real = os.path.realpath(root)
+            if os.path.commonpath([real, library]) == library:
+                raise InvalidInputError(
+                    f"{root} is inside the library {self.path}: its crops are not media to "
+                    "scan; nothing was scanned"
+                )
 
     def rematch(self) -> int:
         """Recompute every stored face's candidates against the current gallery."""
@@ -497,13 +664,9 @@ class Library(EnrollMethods, ReviewMethods):
         distances, ids = faces.search(probe, top_k)
         found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
         sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
-        with self.store.transaction() as conn:
-            self.audit.record(
-                conn,
-                AuditAction.SEARCH_FACE,
-                faces=[i for _, i in found],
-                paths=[os.path.abspath(path)],
-            )
+        self._record_audit(
+            AuditAction.SEARCH_FACE, faces=[i for _, i in found], paths=[os.path.abspath(path)]
+        )
         # Every stored face is a gallery entry of one face: a 1:N search over all of them.
         calibration = Calibration(
             self.reference_calibration, (1,) * max(len(faces), 1), target_fpir=self.target_fpir
@@ -561,7 +724,8 @@ class Library(EnrollMethods, ReviewMethods):
                 result.failures.append(MediaFailure(error.path, "reference", error.problem))
         self._gallery = None
         stale = self.store.stale_media(version)
-        result.media = self.scan(stale, on_start=on_start, on_event=on_event)
+        # stale media may have moved since: each missing one is a failure, not the end
+        result.media = self._scan(stale, on_start=on_start, on_event=on_event)
         self.rematch()
         return result
 
@@ -592,8 +756,7 @@ class Library(EnrollMethods, ReviewMethods):
         qualities = np.array([q.score for q in analyzed.quality])
         widths = (faces.xyxy[:, 2] - faces.xyxy[:, 0]).astype(np.float64)
         ranked = self.match(faces.embedding, qualities, top_k=top_k, widths=widths)
-        with self.store.transaction() as conn:
-            self.audit.record(conn, AuditAction.SEARCH_IDENTIFY, paths=[os.path.abspath(image)])
+        self._record_audit(AuditAction.SEARCH_IDENTIFY, paths=[os.path.abspath(image)])
         return [
             IdentifiedFace(
                 i + 1,
@@ -624,13 +787,11 @@ class Library(EnrollMethods, ReviewMethods):
                 "audit_head": self.audit.head(),
             }
             write_manifest(directory / FRAMES_MANIFEST, frames, meta)
-        with self.store.transaction() as conn:
-            self.audit.record(
-                conn,
-                AuditAction.EXPORT_FRAMES,
-                faces=[w.face_id for w in written if w.path is not None],
-                paths=[os.path.abspath(directory)],
-            )
+        self._record_audit(
+            AuditAction.EXPORT_FRAMES,
+            faces=[w.face_id for w in written if w.path is not None],
+            paths=[os.path.abspath(directory)],
+        )
         return written
 
     def compare(self, a: str | Path, b: str | Path) -> Comparison:
@@ -702,9 +863,9 @@ class Library(EnrollMethods, ReviewMethods):
             )
         removed = 0
         for crop in [*reference_crops, *crops]:
-            file = self._crop_file(crop)
-            if file.exists():
-                file.unlink()
+            owned = self.store.owned_file(crop)  # never a file outside the library
+            if owned is not None and owned.is_file():
+                owned.unlink()
                 removed += 1
         self._gallery = None
         self.rematch()
@@ -713,10 +874,16 @@ class Library(EnrollMethods, ReviewMethods):
         self.store.checkpoint()
         return ForgetResult(stored_name, refs, cands, removed, len(faces), len(erased))
 
-    def _crop_file(self, crop: str) -> Path:
-        """A stored crop path as a file (relative paths are inside the library)."""
-        path = Path(crop)
-        return path if path.is_absolute() else self.path / path
+
+def _alive(pid: str) -> bool:
+    """Whether a process with this id runs (a session marker's owner)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:

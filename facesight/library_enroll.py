@@ -132,15 +132,21 @@ class EnrollMethods:
         )
         disagreement = self._disagreement(person_id, faces.embedding[index])
         conflicts = enrollment_conflicts(cast("Library", self), faces.embedding[index], person_id)
-        with self.store.transaction() as conn:
-            person_id = person_id or self.store.add_person(conn, name)
-            ref_id = self.store.add_reference(conn, person_id, ref)
-            if ref_id is None:
-                result.already_enrolled.append(str(path))
-                return person_id
-            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
-            save_crop(image.pixels, faces.xyxy[index], crop)
-            self.store.set_reference_crop(conn, ref_id, str(crop))
+        crop: Path | None = None
+        try:
+            with self.store.transaction() as conn:
+                person_id = person_id or self.store.add_person(conn, name)
+                ref_id = self.store.add_reference(conn, person_id, ref)
+                if ref_id is None:
+                    result.already_enrolled.append(str(path))
+                    return person_id
+                crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
+                save_crop(image.pixels, faces.xyxy[index], crop)
+                self.store.set_reference_crop(conn, ref_id, str(crop))
+        except BaseException:
+            if crop is not None:  # the row was rolled back (a full disk): so is its crop
+                crop.unlink(missing_ok=True)
+            raise
         self._drop_gallery()
         result.added.append(str(path))
         if disagreement:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import stat
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +97,10 @@ def find_media(
     roots: Iterable[str | Path],
     extensions: frozenset[str] | None = None,
     walked_past: dict[str, int] | None = None,
+    *,
+    skip_dir: Path | None = None,
+    follow_links: bool = True,
+    on_skip: Callable[[Path], None] | None = None,
 ) -> Iterator[Path | MediaError]:
     """Yield every candidate file under ``roots`` (files or folders, recursive).
 
@@ -107,20 +111,47 @@ def find_media(
     walk. Each real folder is entered once. Files inside folders that are not
     candidates are counted into ``walked_past`` by kind ('raw', 'sidecar',
     'other'), so nothing is passed over unsaid.
+
+    Args:
+        skip_dir: a folder never entered, however it is reached (the library's
+            own, so a scan never ingests its crops); ``on_skip`` is told each time.
+        follow_links: enter symlinked folders and read symlinked files met
+            below the roots (the roots themselves are always followed).
     """
     seen_dirs: set[tuple[int, int]] = set()
     wanted = still_extensions() if extensions is None else extensions
+    skip_real = None if skip_dir is None else os.path.realpath(skip_dir)
+    rules = _WalkRules(
+        wanted, seen_dirs, follow_links, _dir_key(skip_dir), skip_real, on_skip, walked_past
+    )
     for root in roots:
-        yield from _walk(Path(root), wanted, seen_dirs, explicit=True, walked_past=walked_past)
+        yield from _walk(Path(root), rules, explicit=True)
 
 
-def _walk(
-    path: Path,
-    extensions: frozenset[str],
-    seen_dirs: set[tuple[int, int]],
-    explicit: bool,
-    walked_past: dict[str, int] | None = None,
-) -> Iterator[Path | MediaError]:
+@dataclass(frozen=True)
+class _WalkRules:
+    extensions: frozenset[str]
+    seen_dirs: set[tuple[int, int]]
+    follow_links: bool
+    skip: tuple[int, int] | None
+    skip_real: str | None
+    on_skip: Callable[[Path], None] | None
+    walked_past: dict[str, int] | None
+
+
+def _dir_key(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None  # a library not created yet holds nothing to skip
+    return (info.st_dev, info.st_ino)
+
+
+def _walk(path: Path, rules: _WalkRules, explicit: bool) -> Iterator[Path | MediaError]:
+    if not explicit and not rules.follow_links and path.is_symlink():
+        return
     try:
         info = path.stat()
     except OSError as exc:
@@ -128,23 +159,31 @@ def _walk(
         return
     if stat.S_ISDIR(info.st_mode):
         key = (info.st_dev, info.st_ino)
-        if key in seen_dirs:
+        if key == rules.skip:
+            if rules.on_skip is not None:
+                rules.on_skip(path)
+            return
+        if key in rules.seen_dirs:
             if path.is_symlink():
                 yield UnreadableMediaError(path, "symlink loop: this folder was already scanned")
             return
-        seen_dirs.add(key)
+        rules.seen_dirs.add(key)
         try:
             entries = sorted(os.scandir(path), key=lambda e: e.name)
         except OSError as exc:
             yield UnreadableMediaError(path, f"cannot list folder: {exc.strerror or exc}")
             return
         for entry in entries:
-            yield from _walk(Path(entry.path), extensions, seen_dirs, False, walked_past)
-    elif explicit or path.suffix.lower() in extensions:
+            yield from _walk(Path(entry.path), rules, explicit=False)
+    elif explicit or path.suffix.lower() in rules.extensions:
+        if rules.skip_real is not None and not explicit and path.is_symlink():
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, rules.skip_real]) == rules.skip_real:
+                return  # a link to one of the library's own files (a crop)
         yield path
-    elif walked_past is not None:
+    elif rules.walked_past is not None:
         kind = walked_past_kind(path)
-        walked_past[kind] = walked_past.get(kind, 0) + 1
+        rules.walked_past[kind] = rules.walked_past.get(kind, 0) + 1
 
 
 def _stat_error(path: Path, exc: OSError) -> MediaError:

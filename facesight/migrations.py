@@ -12,11 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from facesight.audit_chain import TABLE, TRIGGERS, chain_existing
+from facesight.crop_paths import migrated_crop_path
 from facesight.errors import StoreError
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations"]
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
 
 
 @dataclass(frozen=True)
@@ -189,19 +191,34 @@ def _chained_audit(conn: sqlite3.Connection) -> None:
         conn.execute(create)
 
 
+def _relative_crop_paths(conn: sqlite3.Connection) -> None:
+    """Crop paths stored as ``--library`` was typed become relative to the library."""
+    files = [str(r[2]) for r in conn.execute("PRAGMA database_list") if r[1] == "main"]
+    root = Path(files[0]).parent if files and files[0] else None
+    for table in ("faces", "reference_faces"):
+        rows = conn.execute(
+            f"SELECT id, crop_path FROM {table} WHERE crop_path IS NOT NULL"
+        ).fetchall()
+        for row_id, value in rows:
+            moved = migrated_crop_path(root, str(value))
+            if moved != value:
+                conn.execute(f"UPDATE {table} SET crop_path = ? WHERE id = ?", (moved, row_id))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
     Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
     Migration(5, "audit log: hash chain, salted commitments, OS and claimed users", _chained_audit),
+    Migration(6, "crop paths relative to the library", _relative_crop_paths),
     Migration(
         7,
         "manual identifications: confirmations of someone the rule did not propose",
         "ALTER TABLE reviews ADD COLUMN manual INTEGER NOT NULL DEFAULT 0",
     ),
     Migration(
-        9,
+        8,
         "candidates of faces too poor to be named",
         "ALTER TABLE candidates ADD COLUMN insufficient_quality INTEGER NOT NULL DEFAULT 0",
     ),
@@ -230,6 +247,22 @@ def apply_migrations(
         _apply_one(conn, migration)
         applied.append(migration.version)
     return applied
+
+
+def check_migrations(
+    conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS
+) -> None:
+    """For a library opened read-only: refuse one that needs migrating (or is newer)."""
+    try:
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+    except sqlite3.Error as exc:
+        raise StoreError(f"this is not a facesight library database ({exc})") from exc
+    known = {m.version for m in migrations}
+    if done != known:
+        raise StoreError(
+            f"the library has schema versions {sorted(done)}, this facesight expects "
+            f"{sorted(known)}: open it once where it can be written (it is read-only here)"
+        )
 
 
 def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:

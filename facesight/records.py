@@ -274,6 +274,8 @@ class ScanSummary:
     videos with ``footage_s`` seconds of footage. A video's faces are its tracks.
     ``walked_past`` counts, by kind ('raw' without ``facesight[raw]``,
     'sidecar', 'other'), the files inside scanned folders that were not opened.
+    ``library_skipped`` counts the times the walk met the library's own folder
+    and left it out.
     """
 
     files_seen: int = 0
@@ -287,6 +289,7 @@ class ScanSummary:
     videos_scanned: int = 0
     footage_s: float = 0.0
     walked_past: dict[str, int] = field(default_factory=dict)
+    library_skipped: int = 0
 
     @property
     def realtime_factor(self) -> float:

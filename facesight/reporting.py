@@ -297,6 +297,9 @@ def _audit(
     people: Sequence[int],
     paths: Sequence[Path],
 ) -> None:
+    if library.read_only:  # the export still happens; the user is told it went unrecorded
+        library.notices.append(f"not recorded in the audit log (read-only library): {action}")
+        return
     # People by id only: the log never holds a name (see facesight.audit).
     with library.store.transaction() as conn:
         library.audit.record(

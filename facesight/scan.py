@@ -100,6 +100,8 @@ class ScanOptions:
             cannot pile up over a long scan; a new worker loads its models in
             about a second.
         video_rate_fps: analysed frames per second of video, besides scene cuts.
+        skip_dir: a folder never entered (the library's own: its crops are not media).
+        follow_links: follow symlinks met below the roots (see ``media.find_media``).
     """
 
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -108,6 +110,8 @@ class ScanOptions:
     files_per_task: int = 4
     tasks_per_worker: int = 250
     video_rate_fps: float = DEFAULT_RATE_FPS
+    skip_dir: Path | None = None
+    follow_links: bool = True
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,15 @@ def scan_collection(
     started = time.perf_counter()
     summary = ScanSummary()
     paths: list[str] = []
-    media = still_extensions() | VIDEO_SUFFIXES
-    for item in find_media(roots, media, walked_past=summary.walked_past):
+    found = find_media(
+        roots,
+        still_extensions() | VIDEO_SUFFIXES,
+        walked_past=summary.walked_past,
+        skip_dir=options.skip_dir,
+        follow_links=options.follow_links,
+        on_skip=lambda _: _count_library(summary),
+    )
+    for item in found:
         if isinstance(item, MediaError):
             _report(store, summary, item, options, on_event)
         else:
@@ -187,6 +198,10 @@ def scan_collection(
                 on_event(event)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _count_library(summary: ScanSummary) -> None:
+    summary.library_skipped += 1
 
 
 def _small(paths: list[str], max_pixels: int) -> bool:

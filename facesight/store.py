@@ -20,10 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.crop_paths import file_inside, resolve_stored, to_stored
+from facesight.embed import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import NotFoundError, StoreError
 from facesight.match import Gallery
-from facesight.migrations import apply_migrations
+from facesight.migrations import apply_migrations, check_migrations
 from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
+from facesight.store_open import ReadOnlyLibraryError, connect, database_error
 from facesight.text import check_name, name_key, normalize_name
 from facesight.track import FUSED_FACES
 
@@ -36,6 +39,25 @@ def _now() -> str:
 
 def _blob(array: NDArray[Any]) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _descriptor_blob(embedding: NDArray[Any]) -> bytes:
+    """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
+    length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
+    descriptors that match everyone (issue 13)."""
+    vector = np.asarray(embedding, np.float64)
+    length = float(np.linalg.norm(vector)) if vector.size else 0.0
+    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(length):
+        raise StoreError(
+            f"refusing to store a descriptor of shape {vector.shape} that is not finite or "
+            f"not {EMBEDDING_DIM} values; run `facesight doctor`"
+        )
+    if abs(length - DESCRIPTOR_LENGTH) > 0.01 * DESCRIPTOR_LENGTH:
+        raise StoreError(
+            f"refusing to store a descriptor of length {length:.3f}, expected "
+            f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
+        )
+    return _blob(vector)
 
 
 def _or_nan(value: float | None) -> float:
@@ -123,16 +145,29 @@ class Store:
     """A facesight library database.
 
     Args:
-        path: the SQLite file (created if missing), or ``":memory:"``.
+        path: the SQLite file, or ``":memory:"``.
+        create: create the file (0600) when missing; else a missing file is a
+            ``StoreError``.
+        read_only: open without writing anything (a read-only mount); every
+            transaction then raises ``ReadOnlyLibraryError``.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, create: bool = True, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
+        # the library directory: crop paths are stored relative to it (``crop_paths``)
+        self.root = None if self.path == ":memory:" else Path(self.path).parent
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            if self.root is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None)
+            else:
+                self._conn = connect(Path(self.path), create=create, read_only=read_only)
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                check_migrations(self._conn)
+                return
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA foreign_keys=ON")
             # Erased people must leave no bytes behind in free pages.
             self._conn.execute("PRAGMA secure_delete=ON")
             apply_migrations(self._conn)
@@ -140,9 +175,16 @@ class Store:
             raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
 
     def close(self) -> None:
-        """Checkpoint the WAL into the main file and close."""
+        """Checkpoint the WAL into the main file and close.
+
+        A checkpoint that fails (a full disk, a reader holding the WAL) loses
+        nothing: the committed changes stay in the WAL and the next open folds them.
+        """
         try:
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not self.read_only:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass
         finally:
             self._conn.close()
 
@@ -159,14 +201,35 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One all-or-nothing write; rolled back on any exception."""
-        self._conn.execute("BEGIN IMMEDIATE")
+        """One all-or-nothing write; rolled back on any exception.
+
+        Raises:
+            ReadOnlyLibraryError: the library was opened read-only.
+            StoreError: SQLite failed (locked past ``LOCK_TIMEOUT_S``, disk full,
+                an unexpected schema), in one line naming the library.
+        """
+        if self.read_only:
+            raise ReadOnlyLibraryError(
+                f"the library {self.root} is read-only: this command cannot record changes"
+            )
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise database_error(self.path, exc) from exc
         try:
             yield self._conn
-        except BaseException:
+            self._conn.execute("COMMIT")
+        except sqlite3.IntegrityError:  # a broken invariant is a bug: keep its traceback
             self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise database_error(self.path, exc) from exc
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
@@ -176,7 +239,10 @@ class Store:
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it (after erasures)."""
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise database_error(self.path, exc) from exc
 
     # -- people and references ------------------------------------------------
 
@@ -242,7 +308,7 @@ class Store:
                 y2,
                 _blob(ref.kps5),
                 ref.score,
-                _blob(ref.embedding),
+                _descriptor_blob(ref.embedding),
                 ref.warnings,
                 ref.detector,
                 ref.embedder,
@@ -281,7 +347,33 @@ class Store:
         )
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
-        conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (path, reference_id))
+        conn.execute(
+            "UPDATE reference_faces SET crop_path = ? WHERE id = ?",
+            (self.stored_path(path), reference_id),
+        )
+
+    def stored_path(self, path: str) -> str:
+        """A file path as stored: relative to the library directory when inside it."""
+        return path if self.root is None else to_stored(self.root, path)
+
+    def file_path(self, value: str | None) -> str | None:
+        """A stored file path resolved against the library directory (usable from any folder)."""
+        if value is None or self.root is None:
+            return value
+        return resolve_stored(self.root, value)
+
+    def stored_crop_paths(self) -> set[str]:
+        """Every crop path the database names, as stored (relative to the library)."""
+        rows = self._conn.execute(
+            "SELECT crop_path FROM faces WHERE crop_path IS NOT NULL"
+            " UNION SELECT crop_path FROM reference_faces WHERE crop_path IS NOT NULL"
+        ).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def owned_file(self, value: str) -> Path | None:
+        """The file a stored path names if it lies inside the library, else None: the
+        only files an erasure may delete."""
+        return None if self.root is None else file_inside(self.root, value)
 
     def list_people(self, rule: MatchRule) -> list[PersonSummary]:
         """Every enrolled person with counts of references, warnings and matched sightings."""
@@ -399,7 +491,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-                (_blob(embedding), embedder, quality, reference_id),
+                (_descriptor_blob(embedding), embedder, quality, reference_id),
             )
 
     def add_media_path(self, media_id: int, path: str) -> None:
@@ -506,8 +598,8 @@ class Store:
                 y2,
                 _blob(face.kps5),
                 face.score,
-                _blob(face.embedding),
-                face.crop_path,
+                _descriptor_blob(face.embedding),
+                None if face.crop_path is None else self.stored_path(face.crop_path),
                 face.quality,
                 face.quality_reasons,
                 face.time_s,
@@ -590,7 +682,7 @@ class Store:
                 f" WHERE id IN ({','.join('?' * len(chunk))})",
                 chunk,
             ):
-                found[int(r[0])] = r[1]
+                found[int(r[0])] = self.file_path(r[1])
         return found
 
     def probe_geometry(self, embedder: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -753,15 +845,14 @@ class Store:
                         fmr=_or_nan(r["fmr"]),
                         reference_distance=_or_nan(r["reference_distance"]),
                         references=int(r["template_size"]),
-                        reference_crop=r["reference_crop"],
+                        reference_crop=self.file_path(r["reference_crop"]),
                         insufficient_quality=bool(r["insufficient_quality"]),
                     )
                 )
         return found
 
-    @staticmethod
     def _sighting(
-        r: sqlite3.Row, candidates: list[Candidate], reference: ReferenceFace | None = None
+        self, r: sqlite3.Row, candidates: list[Candidate], reference: ReferenceFace | None = None
     ) -> Sighting:
         kps = _vector(r["kps5"]).reshape(5, 2)
         gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
@@ -775,7 +866,7 @@ class Store:
             xyxy=(r["x1"], r["y1"], r["x2"], r["y2"]),
             kps5=[(float(x), float(y)) for x, y in kps],
             score=float(r["score"]),
-            crop_path=r["crop_path"],
+            crop_path=self.file_path(r["crop_path"]),
             captured_at=r["captured_at"],
             gps=gps,
             detector=str(r["detector"]),

@@ -27,7 +27,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -236,6 +236,11 @@ class UnknownPeople:
         for row in self.library.store.query(_MEMBERS_SQL):
             rows.setdefault(int(row["cluster_id"]), []).append(row)
         found = [_summary(cluster, members) for cluster, members in rows.items()]
+        store = self.library.store
+        found = [
+            replace(c, sample_crops=tuple(store.file_path(p) or p for p in c.sample_crops))
+            for c in found
+        ]
         found = [c for c in found if c.media >= min_media]
         found.sort(key=lambda c: (-c.media, -c.faces, c.id))
         return found[:limit]

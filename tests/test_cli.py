@@ -35,7 +35,9 @@ def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
 
 def test_library_from_environment_variable(tmp_path: Path) -> None:
     library = tmp_path / "from-env"
-    result = CliRunner().invoke(cli, ["people", "--json"], env={"FACESIGHT_LIBRARY": str(library)})
+    env = {"FACESIGHT_LIBRARY": str(library)}
+    assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0
+    result = CliRunner().invoke(cli, ["people", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [] and (library / "facesight.db").is_file()
 
@@ -68,6 +70,7 @@ def test_sightings_table_json_and_csv_agree(tmp_path: Path) -> None:
 
 
 def test_sightings_of_unknown_person_is_a_clear_error(tmp_path: Path) -> None:
+    assert _invoke(tmp_path, "init").exit_code == 0
     result = _invoke(tmp_path, "sightings", "--person", "Nobody Here")
     assert result.exit_code == 1 and "nobody called 'Nobody Here' is enrolled" in result.output
 
@@ -76,6 +79,7 @@ def test_embed_writes_the_contract_fields(tmp_path: Path) -> None:
     out = tmp_path / "faces.jsonl"
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff garbage")
+    assert _invoke(tmp_path / "lib", "init").exit_code == 0
     result = _invoke(
         tmp_path / "lib",
         "embed",

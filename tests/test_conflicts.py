@@ -63,7 +63,8 @@ def test_same_face_under_two_names_is_a_person_conflict_with_evidence(library: L
     ):
         row = refs[person_id]
         assert (evidence.reference_id, evidence.source_path) == (row["id"], row["source_path"])
-        assert evidence.crop_path == row["crop_path"] and Path(row["crop_path"]).is_file()
+        assert evidence.crop_path == str(library.path.absolute() / row["crop_path"])
+        assert Path(evidence.crop_path).is_file()
     calibration = library.calibration()
     assert 0.2 < conflict.distance < calibration.threshold(1)
     assert conflict.fmr <= calibration.alpha

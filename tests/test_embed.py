@@ -130,14 +130,15 @@ def test_cache_file_is_created_once_and_reused(tmp_path: Path) -> None:
     digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
     first = FaceEmbedder(cache_dir=tmp_path)
     assert first.model_version == f"dlib_resnet_v1:{digest[:12]}"
-    [cached] = tmp_path.iterdir()
+    cached = tmp_path / f"dlib_resnet_{digest}.onnx"
     assert cached.name == f"dlib_resnet_{digest}.onnx"
     before = cached.stat()
     second = FaceEmbedder(cache_dir=tmp_path)
     second.load()
     after = cached.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
-    assert list(tmp_path.iterdir()) == [cached]  # no temporary file left behind
+    sidecar = cached.with_name(cached.name + ".sha256")  # the graph's sha256, built with it
+    assert sorted(tmp_path.iterdir()) == [cached, sidecar]  # no temporary file left behind
     assert second.model_version == first.model_version
 
 

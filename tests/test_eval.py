@@ -20,6 +20,7 @@ LFW_PEOPLE = LFW_DEV / "people"
 
 
 def _eval(library: Path, *args: str) -> dict[str, object]:
+    CliRunner().invoke(cli, ["--library", str(library), "init"])  # only init creates one
     result = CliRunner().invoke(cli, ["--library", str(library), "eval", *args, "--json"])
     assert result.exit_code == 0, result.output
     parsed: dict[str, object] = json.loads(result.stdout)
@@ -100,6 +101,7 @@ def test_eval_pairs_on_a_fold_headed_list(tmp_path: Path) -> None:
 def test_eval_pairs_names_a_missing_image(tmp_path: Path) -> None:
     listing = tmp_path / "pairs.txt"
     listing.write_text("1 1\nNobody_Here\t1\t2\nNobody_Here\t1\tNobody_Else\t1\n")
+    CliRunner().invoke(cli, ["--library", str(tmp_path / "lib"), "init"])
     result = CliRunner().invoke(
         cli, ["--library", str(tmp_path / "lib"), "eval", "pairs", str(listing), str(LFW_PEOPLE)]
     )

@@ -26,7 +26,8 @@ def test_enroll_adds_references_and_lists_person(library: Library) -> None:
     [person] = library.people()
     assert (person.name, person.references) == ("Barack Obama", 2)
     rows = library.store.query("SELECT crop_path FROM reference_faces")
-    assert all(Path(r["crop_path"]).is_file() for r in rows)
+    assert all(r["crop_path"].startswith("crops/references/") for r in rows)
+    assert all(Path(library.path / r["crop_path"]).is_file() for r in rows)
 
 
 def test_enroll_same_image_twice_is_not_duplicated(library: Library) -> None:
@@ -113,7 +114,7 @@ def test_forget_leaves_no_trace(library: Library) -> None:
     result = library.forget("Barack Obama")
     assert (result.references_removed, result.files_removed) == (2, 2)
     assert library.store.query("SELECT COUNT(*) AS n FROM people")[0]["n"] == 1
-    assert all(not Path(r["crop_path"]).exists() for r in obama_refs)
+    assert all(not (library.path / r["crop_path"]).exists() for r in obama_refs)
     names = {r["name"] for r in library.store.query("SELECT name FROM people")}
     assert names == {"Joe Biden"}
     persons = {r["person_id"] for r in library.store.query("SELECT person_id FROM candidates")}

@@ -8,10 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facesight.embed import DESCRIPTOR_LENGTH
 from facesight.errors import StoreError
 from facesight.migrations import MIGRATIONS, Migration, apply_migrations
 from facesight.records import Candidate, MediaFailure
 from facesight.store import FaceRow, MediaRow, Store
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    """A descriptor of the length the store accepts (``embed.DESCRIPTOR_LENGTH``)."""
+    return (vector / np.linalg.norm(vector) * DESCRIPTOR_LENGTH).astype(np.float32)
 
 
 def _media(sha: str = "ab" * 32) -> MediaRow:
@@ -25,7 +31,7 @@ def _face(index: int = 0) -> FaceRow:
         xyxy=np.array([1, 2, 30, 40], np.float32),
         kps5=np.arange(10, dtype=np.float32).reshape(5, 2),
         score=0.99,
-        embedding=np.linspace(-1, 1, 128, dtype=np.float32),
+        embedding=_unit(np.linspace(-1, 1, 128, dtype=np.float32)),
         crop_path=None,
         candidates=[],
     )
@@ -76,7 +82,7 @@ def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
         ids, vectors, qualities = store.face_embeddings()
         assert np.isnan(qualities).all()  # these test rows carry no quality
         assert len(ids) == 2
-        np.testing.assert_array_equal(vectors[0], np.linspace(-1, 1, 128, dtype=np.float32))
+        np.testing.assert_array_equal(vectors[0], _face().embedding)
         [sighting, _] = store.sightings(None)
         assert sighting.gps == (1.5, -2.25)
         assert sighting.kps5[4] == (8.0, 9.0)

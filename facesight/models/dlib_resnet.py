@@ -22,9 +22,8 @@ Preprocessing is inside the graph: callers feed (n, 150, 150, 3) uint8 RGB chips
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from facesight.errors import ModelError
+from facesight.files import atomic_file
 from facesight.models.dlib_format import (
     AddPrev,
     Affine,
@@ -59,6 +59,7 @@ __all__ = [
     "OUTPUT_NAME",
     "build_onnx_model",
     "load_dlib_resnet_onnx",
+    "verify_model_cache",
 ]
 
 log = logging.getLogger(__name__)
@@ -237,14 +238,24 @@ def build_onnx_model(net: DlibNet, *, source_sha256: str = "") -> onnx.ModelProt
     return model
 
 
+def _sidecar(path: Path) -> Path:
+    """Where the sha256 of a cached graph, recorded when it was built, is kept."""
+    return path.with_name(path.name + ".sha256")
+
+
 def _cached(path: Path) -> bytes | None:
-    """The cached graph's bytes, or None if absent or built by another converter version."""
+    """The cached graph's bytes, or None if absent, damaged (its sha256 is not the one
+    recorded when it was built) or built by another converter version."""
     try:
         data = path.read_bytes()
+        expected = _sidecar(path).read_text(encoding="ascii").strip()
     except FileNotFoundError:
         return None
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ModelError(f"cannot read the cached model {path}: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != expected:
+        log.warning("the cached model %s is damaged (sha256 differs): rebuilding it", path)
+        return None
     try:
         version = onnx.load_model_from_string(data).producer_version
     except Exception:  # protobuf raises its own DecodeError; a bad cache is simply rebuilt
@@ -253,15 +264,33 @@ def _cached(path: Path) -> bytes | None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and os.replace, so readers never see
-    a partial file; a failure is logged and leaves the model usable from memory."""
+    """Write the graph, then its sha256, each via a temporary file and os.replace, so
+    readers never see a partial file; a failure (a full disk, a read-only library) is
+    logged, leaves no temporary file and the model usable from memory."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".tmp-", delete=False) as tmp:
-            tmp.write(data)
-        os.replace(tmp.name, path)
+        with atomic_file(path) as handle:
+            handle.write(data)
+        with atomic_file(_sidecar(path), "w", encoding="ascii") as handle:
+            handle.write(hashlib.sha256(data).hexdigest() + "\n")
     except OSError as exc:
         log.warning("cannot cache the converted model at %s: %s", path, exc)
+
+
+def verify_model_cache(cache_dir: Path) -> list[str]:
+    """Re-hash every cached descriptor graph in ``cache_dir``; one line per damaged one.
+
+    A damaged graph (or one with no recorded sha256) is rebuilt on its next load.
+    """
+    problems = []
+    for path in sorted(Path(cache_dir).glob("dlib_resnet_*.onnx")):
+        try:
+            expected = _sidecar(path).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            problems.append(f"{path}: no recorded sha256 (rebuilt on next use)")
+            continue
+        if sha256_file(path) != expected:
+            problems.append(f"{path}: damaged (sha256 differs from the one built)")
+    return problems
 
 
 def load_dlib_resnet_onnx(cache_dir: Path | None) -> bytes:

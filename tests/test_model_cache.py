@@ -1,0 +1,92 @@
+"""A damaged model cache is never trusted; descriptors that cannot be right are never stored."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facesight.embed import DESCRIPTOR_LENGTH, FaceEmbedder
+from facesight.errors import ModelError, StoreError
+from facesight.library import Library
+from facesight.media import load_image
+from facesight.models.dlib_resnet import verify_model_cache
+from facesight.models.registry import sha256_file
+from facesight.pipeline import FacePipeline
+from facesight.store import Store
+
+from .paths import PEOPLE
+from .test_store import _face, _media
+
+OBAMA = sorted((PEOPLE / "Barack_Obama").glob("*.jpg"))[0]
+BIDEN = sorted((PEOPLE / "Joe_Biden").glob("*.jpg"))[0]
+
+
+def _flip_middle(path: Path, count: int = 100) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, middle + count):
+        data[i] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _cached_model(directory: Path) -> Path:
+    [model] = directory.glob("dlib_resnet_*.onnx")
+    return model
+
+
+def test_a_damaged_cached_model_is_rebuilt(
+    tmp_path: Path, detector: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    FaceEmbedder(cache_dir=tmp_path).load()
+    model = _cached_model(tmp_path)
+    good = sha256_file(model)
+    _flip_middle(model)
+    assert verify_model_cache(tmp_path) == [f"{model}: damaged (sha256 differs from the one built)"]
+    with (
+        caplog.at_level(logging.WARNING),
+        Library(
+            tmp_path / "lib",
+            detector=detector,
+            embedder=FaceEmbedder(cache_dir=tmp_path),  # type: ignore[arg-type]
+        ) as library,
+    ):
+        result = library.compare(OBAMA, BIDEN)
+    assert not result.same_person and result.distance > 0.6
+    assert sha256_file(model) == good
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert verify_model_cache(tmp_path) == []
+
+
+def test_descriptors_of_a_broken_model_are_refused(tmp_path: Path, detector: object) -> None:
+    """Damage the hash cannot catch (the model was bad when built) still stores nothing."""
+    FaceEmbedder(cache_dir=tmp_path).load()
+    model = _cached_model(tmp_path)
+    _flip_middle(model)
+    sidecar = model.with_name(model.name + ".sha256")
+    sidecar.write_text(sha256_file(model) + "\n")  # as if built damaged
+    pipeline = FacePipeline(detector, FaceEmbedder(cache_dir=tmp_path))  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="model cache"):
+        pipeline.analyze(load_image(OBAMA).pixels)
+
+
+@pytest.mark.parametrize(
+    "embedding",
+    [
+        np.zeros(128, np.float32),
+        np.full(128, np.nan, np.float32),
+        np.ones(64, np.float32) * DESCRIPTOR_LENGTH / 8,
+    ],
+    ids=["zero", "nan", "short"],
+)
+def test_store_refuses_descriptors_not_finite_or_not_of_the_documented_length(
+    tmp_path: Path, embedding: np.ndarray
+) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        bad = replace(_face(), embedding=embedding)
+        with pytest.raises(StoreError, match="descriptor"):
+            store.save_media("/x.jpg", _media("a" * 64), [bad])
+        assert store.query("SELECT COUNT(*) AS n FROM faces")[0]["n"] == 0

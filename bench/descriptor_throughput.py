@@ -43,9 +43,9 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.embed import FaceEmbedder
-from facesight.models.dlib_resnet import INPUT_NAME, load_dlib_resnet_onnx
-from facesight.models.registry import DLIB_RESNET_FILE, DLIB_SHAPE5_FILE, dlib_model_path
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.models.dlib_resnet import INPUT_NAME, load_dlib_resnet_onnx
+from facesight.vision.models.registry import DLIB_RESNET_FILE, DLIB_SHAPE5_FILE, dlib_model_path
 
 CORES = os.cpu_count() or 1
 PEOPLE = Path(__file__).resolve().parents[2] / "shared" / "faces" / "people"

@@ -53,7 +53,9 @@ from numpy.typing import NDArray
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_FACES_PER_S = 100_000
-DESCRIPTOR_LENGTH = 1.43  # facesight.embed.DESCRIPTOR_LENGTH, without importing onnx-free code
+DESCRIPTOR_LENGTH = (
+    1.43  # facesight.vision.embed.DESCRIPTOR_LENGTH, without importing onnx-free code
+)
 
 
 class Report:
@@ -249,8 +251,8 @@ class Bench:
         return [("fp32", False, False), ("tf32", False, True), ("fp16", True, True)]
 
     def load(self) -> dict[str, Any]:
-        from facesight.models.registry import DLIB_RESNET_FILE, dlib_model_path
-        from facesight.models.torch_dlib_resnet import load_torch_dlib_resnet
+        from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
+        from facesight.vision.models.torch_dlib_resnet import load_torch_dlib_resnet
 
         path = self.args.assets / "samples.npz"
         if path.is_file():
@@ -313,7 +315,7 @@ class Bench:
         return found
 
     def host_path(self) -> dict[str, Any]:
-        from facesight.models.torch_session import TorchSession
+        from facesight.vision.models.torch_session import TorchSession
 
         assert self.dlib is not None
         size = max(self.args.batches)
@@ -329,7 +331,7 @@ class Bench:
         return result
 
     def detector_network(self) -> dict[str, Any]:
-        from facesight.models.torch_retinaface import load_torch_retinaface
+        from facesight.vision.models.torch_retinaface import load_torch_retinaface
 
         module = load_torch_retinaface()
         size = self.args.detector_batch
@@ -346,9 +348,9 @@ class Bench:
         return result
 
     def pipeline(self) -> dict[str, Any]:
-        from facesight.align import align_faces
-        from facesight.detect import FaceDetector
-        from facesight.embed import FaceEmbedder
+        from facesight.vision.align import align_faces
+        from facesight.vision.detect import FaceDetector
+        from facesight.vision.embed import FaceEmbedder
 
         if "images" not in self.samples:
             return {"skipped": "no samples.npz in the assets"}

@@ -39,10 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.progress import track
 
-from facesight.calibrate import load_reference_calibration
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache
 from facesight.eval.identification import (
     FPIR_LEVELS,
@@ -52,7 +49,10 @@ from facesight.eval.identification import (
 )
 from facesight.eval.metrics import fnir_at_fpir, rank1_accuracy
 from facesight.eval.runs import run_identification
-from facesight.pipeline import FacePipeline
+from facesight.identity.calibrate import load_reference_calibration
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev" / "people"
 TOLERANCE = 0.6

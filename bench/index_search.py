@@ -62,10 +62,10 @@ def image_paths() -> list[Path]:
 
 def real_descriptors(cache: Path) -> NDArray[np.float32]:
     """(n, 128) descriptors of every image's subject, described by FacePipeline."""
-    from facesight.detect import FaceDetector
-    from facesight.embed import FaceEmbedder
     from facesight.eval.described import DescriptorCache, describe_images
-    from facesight.pipeline import FacePipeline
+    from facesight.vision.detect import FaceDetector
+    from facesight.vision.embed import FaceEmbedder
+    from facesight.vision.pipeline import FacePipeline
 
     store = DescriptorCache(cache)
     try:
@@ -227,7 +227,7 @@ def in_children(data: Dataset, specs: list[str]) -> list[dict[str, Any]]:
 
 def measure_face_index(data: Dataset, exact_up_to: int | None = None) -> dict[str, Any]:
     """Build FaceIndex, save, reopen; latency and recall of the reopened index."""
-    from facesight.index import FaceIndex
+    from facesight.index.face_index import FaceIndex
 
     extra = {} if exact_up_to is None else {"exact_up_to": exact_up_to}
     with tempfile.TemporaryDirectory() as tmp:
@@ -266,7 +266,7 @@ def open_rss_delta(directory: Path) -> int:
     """RSS added by FaceIndex.open in a fresh process (no allocator memory to reuse)."""
     code = (
         "import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]);"
-        "import index_search as b; from facesight.index import FaceIndex;"
+        "import index_search as b; from facesight.index.face_index import FaceIndex;"
         "before = b.rss_bytes(); index = FaceIndex.open(Path(sys.argv[1]), 'bench');"
         "print(b.rss_bytes() - before)"
     )
@@ -305,8 +305,8 @@ def crossover(data: Dataset, sizes: list[int]) -> list[dict[str, Any]]:
 
 def nprobe_sweep(data: Dataset, sizes: list[int], values: list[int]) -> list[dict[str, Any]]:
     """FaceIndex's IVF at each size, searched with each number of lists scanned."""
-    import facesight.vector_sets as vector_sets
-    from facesight.index import FaceIndex
+    import facesight.index.vector_sets as vector_sets
+    from facesight.index.face_index import FaceIndex
 
     rows, default = [], vector_sets.NPROBE
     for size in sizes:
@@ -410,7 +410,7 @@ def main() -> None:
 
 def measure_exact(data: Dataset, queries: int = 200) -> dict[str, Any]:
     """Exact BLAS search over the whole set (FaceIndex below its threshold), fewer queries."""
-    from facesight.index import FaceIndex
+    from facesight.index.face_index import FaceIndex
 
     with tempfile.TemporaryDirectory() as tmp:
         gc.collect()

@@ -59,11 +59,11 @@ import face_recognition
 import numpy as np
 from PIL import Image
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
-from facesight.media import find_media, load_image
-from facesight.pipeline import FacePipeline
+from facesight.library.facade import Library
+from facesight.media.images import find_media, load_image
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 FOLDERS = [FACES / name for name in ("people", "group", "distractors", "noface")]

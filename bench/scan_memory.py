@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from facesight.library import Library
-from facesight.scan import ScanEvent
+from facesight.library.facade import Library
+from facesight.scan.collection import ScanEvent
 
 LFW = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev" / "people"
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") / 1024

@@ -2,11 +2,11 @@
 
 Each clip is decoded at every frame once; every frame's faces are detected,
 aligned, judged and described once (and cached in ``--cache``). The 4 fps run
-takes the frames ``facesight.video.sample_frames`` would pick (the first, one
+takes the frames ``facesight.media.video.sample_frames`` would pick (the first, one
 each 1/4 s, every scene cut) out of the same list, so every tracker at every
 rate sees exactly the same faces. Trackers:
 
-* ``ours``: ``facesight.track.FaceTracker()`` with its defaults (greedy on
+* ``ours``: ``facesight.vision.track.FaceTracker()`` with its defaults (greedy on
   descriptor distance <= 0.55, gated by a centre shift <= 1.5 box widths, gap 1 s).
 * ``ours+...``: bench-only variants of its position gate (``GateVariant``;
   facesight is not changed): ``+iou`` a box overlapping the last one (IoU >= 0.1)
@@ -90,7 +90,7 @@ from numpy.typing import NDArray
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
-from facesight.track import FaceTracker, Track, TrackedFace
+from facesight.vision.track import FaceTracker, Track, TrackedFace
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "faces" / "video"
 CLIPS = {
@@ -125,10 +125,10 @@ def describe_clip(path: Path, cache: Path, models: Path) -> list[Frame]:
     """Every frame's faces, from the cache or from the models (then cached)."""
     cached = cache / f"{path.stem}.npz"
     if not cached.exists():
-        from facesight.detect import FaceDetector
-        from facesight.embed import FaceEmbedder
-        from facesight.pipeline import FacePipeline, _tracked
-        from facesight.video import sample_frames
+        from facesight.media.video import sample_frames
+        from facesight.vision.detect import FaceDetector
+        from facesight.vision.embed import FaceEmbedder
+        from facesight.vision.pipeline import FacePipeline, _tracked
 
         pipeline = FacePipeline(FaceDetector(), FaceEmbedder(cache_dir=models))
         frames: list[Frame] = []

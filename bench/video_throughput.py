@@ -40,9 +40,9 @@ from typing import Any
 from clips import loop_video, upscale_video
 from scan_memory import Sampler
 
-from facesight.library import Library
+from facesight.library.facade import Library
+from facesight.media.video import DEFAULT_RATE_FPS
 from facesight.records import Sighting
-from facesight.video import DEFAULT_RATE_FPS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "faces"
 HAMILTON = SHARED / "video" / "face_recognition_short_hamilton_clip.mp4"

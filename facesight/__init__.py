@@ -14,9 +14,6 @@ Lower-level stages (``load_image``, ``FaceDetector``, ``align_faces``,
 """
 
 from facesight._version import __version__
-from facesight.align import align_faces
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.errors import (
     CorruptMediaError,
     DeviceError,
@@ -36,10 +33,9 @@ from facesight.errors import (
     WeightsNotFoundError,
 )
 from facesight.faces import Faces
-from facesight.library import EmbeddedFile, Library
-from facesight.match import Gallery, match_faces
-from facesight.media import LoadedImage, load_image
-from facesight.pipeline import AnalyzedFaces, FacePipeline
+from facesight.identity.match import Gallery, match_faces
+from facesight.library.facade import EmbeddedFile, Library
+from facesight.media.images import LoadedImage, load_image
 from facesight.records import (
     Candidate,
     Comparison,
@@ -51,7 +47,11 @@ from facesight.records import (
     ScanSummary,
     Sighting,
 )
-from facesight.store import Store
+from facesight.store.sqlite import Store
+from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
 __all__ = [
     "AnalyzedFaces",

@@ -1,5 +1,5 @@
 """``python -m facesight`` runs the command line."""
 
-from facesight.cli import main
+from facesight.cli.main import main
 
 main()

@@ -17,7 +17,7 @@ import dlib
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
+from facesight.vision.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
 
 LFW = Path(__file__).resolve().parents[1].parent / "shared" / "faces" / "lfw-dev"
 CHIP_PX = 150

@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from facesight.calibrate import ReferenceCalibration, load_reference_calibration
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.calibration import FaceSet, measure_tables, name_half, quality_factors
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.pipeline import FacePipeline
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"

@@ -21,10 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facesight.calibrate import ReferenceCalibration, load_reference_calibration
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.calibration import (
     FaceSet,
     check_fpir,
@@ -32,7 +29,10 @@ from facesight.eval.calibration import (
     quality_factors,
 )
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.pipeline import FacePipeline
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 CONFIGS = ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))

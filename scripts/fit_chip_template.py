@@ -3,7 +3,7 @@
 dlib's face ResNet expects chips cut by ``get_face_chip(img, shape, 150, 0.25)``
 from the landmarks of dlib's own 5-point shape predictor. facesight aligns from
 RetinaFace's landmarks instead, so it needs the average position of *those*
-landmarks in dlib's chip: ``facesight.align.CHIP_KPS5``. This script measures it,
+landmarks in dlib's chip: ``facesight.vision.align.CHIP_KPS5``. This script measures it,
 using dlib as the oracle:
 
 1. on every lfw-dev image that ``pairs.txt`` does not use (so the pairs stay a
@@ -38,8 +38,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import _dlib_oracle as oracle
 
-from facesight.align import similarity_transform
-from facesight.detect import FaceDetector
+from facesight.vision.align import similarity_transform
+from facesight.vision.detect import FaceDetector
 
 TRIM = 0.05
 

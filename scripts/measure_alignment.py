@@ -1,11 +1,11 @@
 """Choose an alignment by LFW verification accuracy, with dlib's own descriptor.
 
 The issue left two ways to cut dlib-style chips without dlib at run time:
-map RetinaFace's landmarks onto a measured template (what facesight.align
+map RetinaFace's landmarks onto a measured template (what facesight.vision.align
 does), or port dlib's 5-point shape predictor. This script measures both,
 using dlib as the oracle for the second, on lfw-dev/pairs.txt:
 
-``template``      (a) RetinaFace landmarks + CHIP_KPS5 + facesight.align
+``template``      (a) RetinaFace landmarks + CHIP_KPS5 + facesight.vision.align
 ``template_eyes`` (a') the same with the fit weighted to eyes and nose (1, 1, .25, 0, 0)
 ``box_sp``        (b) RetinaFace box -> dlib 5-point shape predictor -> get_face_chip
 ``calbox_sp``     (b') as (b), the box first mapped to where dlib's HOG detector
@@ -52,9 +52,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import _dlib_oracle as oracle
 
-from facesight.align import CHIP_KPS5, _pyramid_levels, _warp, similarity_transform
-from facesight.detect import FaceDetector
 from facesight.faces import Faces
+from facesight.vision.align import CHIP_KPS5, _pyramid_levels, _warp, similarity_transform
+from facesight.vision.detect import FaceDetector
 
 VARIANTS = ("template", "template_eyes", "box_sp", "calbox_sp", "hog_sp")
 EYES_NOSE_WEIGHTS = np.array([1.0, 1.0, 0.25, 0.0, 0.0])

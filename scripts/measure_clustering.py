@@ -15,20 +15,20 @@ Scores:
 
 ``--gate`` runs every candidate on the faces of quality >= 0.3 only, then lets
 each poorer face join the cluster most of its close neighbours are in
-(``facesight.cluster.update_clusters``). ``--incremental`` reruns the chosen
+(``facesight.identity.cluster.update_clusters``). ``--incremental`` reruns the chosen
 method with five seeds, then adds the faces to it in five batches, as scans
 would. ``--scale N`` times the
 chosen method on N faces made of lfw-dev copies under random rotations (each
 copy keeps its distances within itself and is a crowd of strangers to the
 others).
 
-Candidates: Chinese whispers (facesight.cluster: weighted links, no self-links,
+Candidates: Chinese whispers (facesight.identity.cluster: weighted links, no self-links,
 run without the linkage check it was chosen before) and as in dlib's face example
 (equal votes, self-links), scikit-learn's HDBSCAN, agglomerative clustering
 (average / complete linkage, with and without k-NN connectivity) and DBSCAN;
 these need scikit-learn (the ``measure`` extra).
 
-``--split`` instead measures the linkage check (``facesight.cluster._trim``),
+``--split`` instead measures the linkage check (``facesight.identity.cluster._trim``),
 shipped against the method without it: a frequent person among 500 people of
 2-5 images (Colin Powell and the two people tests/test_cluster_frequent.py
 checks), the limits tried on the tuning identity half (sha1(name) starts with
@@ -55,13 +55,13 @@ import numpy as np
 from numpy.typing import NDArray
 from rich.progress import Progress
 
-from facesight.cluster import cluster_faces, update_clusters
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.eval.metrics import cluster_scores, f_beta  # noqa: F401 (f_beta re-exported)
-from facesight.pipeline import FacePipeline
+from facesight.identity.cluster import cluster_faces, update_clusters
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 MIN_QUALITY = 0.3
@@ -115,7 +115,7 @@ def _sized(labels: NDArray[np.intp]) -> Labels:
 
 
 def whispers(max_distance: float, neighbours: int = 30) -> Method:
-    """facesight.cluster with the gate and the linkage check off (weighted links): the
+    """facesight.identity.cluster with the gate and the linkage check off (weighted links): the
     comparison of methods was made before the check was added (see --split)."""
 
     def run(x: NDArray[np.float32], q: NDArray[np.float64]) -> Labels:

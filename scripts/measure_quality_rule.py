@@ -46,14 +46,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
-from facesight.calibrate import ReferenceCalibration, load_reference_calibration
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.match import pairwise_distances
-from facesight.media import load_image
-from facesight.pipeline import FacePipeline
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.identity.match import pairwise_distances
+from facesight.media.images import load_image
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"

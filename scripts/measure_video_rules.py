@@ -59,16 +59,20 @@ from numpy.typing import NDArray
 from PIL import Image
 from rich.progress import Progress
 
-from facesight.calibrate import ImpostorTable, ReferenceCalibration, load_reference_calibration
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import EMBEDDING_DIM, FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.faces import box_iou
-from facesight.match import fuse, pairwise_distances
-from facesight.media import load_image
-from facesight.pipeline import AnalyzedFaces, FacePipeline
+from facesight.identity.calibrate import (
+    ImpostorTable,
+    ReferenceCalibration,
+    load_reference_calibration,
+)
+from facesight.identity.match import fuse, pairwise_distances
+from facesight.media.images import load_image
 from facesight.quality import QUALITY_BANDS, quality_band
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import EMBEDDING_DIM, FaceEmbedder
+from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
 WIDTHS_PX = (16, 20, 24, 28, 32, 40, 48, 64)

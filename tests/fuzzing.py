@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from facesight.errors import MediaError
-from facesight.media import LoadedImage, load_image
+from facesight.media.images import LoadedImage, load_image
 
 from .paths import PEOPLE
 

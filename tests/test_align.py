@@ -11,7 +11,8 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.align import (
+from facesight.errors import InvalidInputError
+from facesight.vision.align import (
     CHIP_KPS5,
     CHIP_PX,
     _warp,
@@ -19,9 +20,8 @@ from facesight.align import (
     chip_transforms,
     similarity_transform,
 )
-from facesight.detect import FaceDetector
-from facesight.errors import InvalidInputError
-from facesight.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
+from facesight.vision.detect import FaceDetector
+from facesight.vision.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
 
 from .paths import GROUP, PEOPLE
 

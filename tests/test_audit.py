@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 
 import facesight
-from facesight.audit import AuditAction, AuditLog
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.errors import MediaError
-from facesight.library import Library
-from facesight.migrations import MIGRATIONS, apply_migrations
-from facesight.reporting import export_report, report_rows
-from facesight.store import Store
+from facesight.library.facade import Library
+from facesight.library.reports import export_report, report_rows
+from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.migrations import MIGRATIONS, apply_migrations
+from facesight.store.sqlite import Store
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 

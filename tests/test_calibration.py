@@ -19,17 +19,17 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from facesight.calibrate import (
+from facesight.eval.described import describe_images
+from facesight.identity.calibrate import (
     Calibration,
     ImpostorTable,
     gallery_factor,
     load_reference_calibration,
 )
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.eval.described import describe_images
-from facesight.match import pairwise_distances
-from facesight.pipeline import FacePipeline
+from facesight.identity.match import pairwise_distances
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 from .paths import LFW_DEV, REPO
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from facesight.cli import cli
+from facesight.cli.main import cli
 
 from .paths import GROUP, NOFACE, PEOPLE, REPO
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from click.testing import CliRunner, Result
 
-from facesight.cli import cli
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
-from facesight.report import CSV_COLUMNS, rows_json
-from facesight.reporting import export_xmp, report_rows
-from facesight.xmp import exif_orientation
+from facesight.cli.main import cli
+from facesight.exports.report import CSV_COLUMNS, rows_json
+from facesight.exports.xmp import exif_orientation
+from facesight.library.facade import Library
+from facesight.library.reports import export_xmp, report_rows
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO, SHARED_FACES
 from .tools import read_xmp

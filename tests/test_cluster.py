@@ -15,12 +15,12 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.cluster import cluster_faces, update_clusters
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.errors import InvalidInputError
-from facesight.media import load_image
-from facesight.pipeline import FacePipeline
+from facesight.identity.cluster import cluster_faces, update_clusters
+from facesight.media.images import load_image
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 from .paths import PEOPLE
 

@@ -8,7 +8,7 @@ Descriptors come from the shared eval descriptor cache
 (``<library>/cache/eval-descriptors.db``): only the first run describes the
 ~1,600 images of a scenario.
 
-Before the linkage check in ``facesight.cluster`` (``_trim``), Megawati
+Before the linkage check in ``facesight.identity.cluster`` (``_trim``), Megawati
 Sukarnoputri's cluster (33 images) took in look-alikes and was 92 % hers, and
 Lleyton Hewitt's (41) was 98 % his minus one face.
 """
@@ -26,12 +26,12 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from facesight.cluster import cluster_faces, update_clusters
 from facesight.config import resolve_library_dir
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.pipeline import FacePipeline
+from facesight.identity.cluster import cluster_faces, update_clusters
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 from .paths import LFW_DEV, REPO
 

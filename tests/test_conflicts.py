@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from facesight.conflicts import (
+from facesight.errors import InvalidInputError, NotFoundError
+from facesight.library.conflicts import (
     ambiguous_sightings,
     enrollment_conflicts,
     mark_different,
     person_conflicts,
     resolve_merge,
 )
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.errors import InvalidInputError, NotFoundError
-from facesight.library import Library
-from facesight.media import load_image
+from facesight.library.facade import Library
+from facesight.media.images import load_image
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from facesight.csv_cells import safe_cell
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
+from facesight.exports.csv_cells import safe_cell
+from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from facesight.cli import cli
+from facesight.cli.main import cli
 
 from .paths import DISTRACTORS, GROUP, NOFACE, PEOPLE
 

@@ -11,8 +11,8 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.detect import TILE_PX, FaceDetector, _plan_windows, _tile_span, nms
 from facesight.errors import InvalidInputError
+from facesight.vision.detect import TILE_PX, FaceDetector, _plan_windows, _tile_span, nms
 
 from .paths import GROUP, NOFACE, PEOPLE
 

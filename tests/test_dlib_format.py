@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facesight.errors import ModelError
-from facesight.models.dlib_format import (
+from facesight.vision.models.dlib_format import (
     AddPrev,
     Affine,
     Conv,
@@ -20,8 +20,8 @@ from facesight.models.dlib_format import (
     Tag,
     parse_dlib_net,
 )
-from facesight.models.dlib_resnet import DLIB_RESNET_V1
-from facesight.models.registry import DLIB_RESNET_FILE, dlib_model_path
+from facesight.vision.models.dlib_resnet import DLIB_RESNET_V1
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 
 
 @pytest.fixture(scope="module")

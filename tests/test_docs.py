@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import pytest
 
-from facesight.cli import cli
+from facesight.cli.main import cli
 
 from .paths import REPO
 

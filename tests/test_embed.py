@@ -15,9 +15,9 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
 from facesight.errors import InvalidInputError
-from facesight.models.registry import (
+from facesight.vision.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
+from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     DLIB_SHAPE5_FILE,
     dlib_model_path,

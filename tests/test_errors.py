@@ -9,9 +9,9 @@ import pytest
 
 import facesight.errors as errors
 from facesight.errors import FaceSightError, ModelError, StoreError, WeightsNotFoundError
-from facesight.models.onnx import create_session
-from facesight.models.registry import _package_dir
-from facesight.store import Store
+from facesight.store.sqlite import Store
+from facesight.vision.models.onnx import create_session
+from facesight.vision.models.registry import _package_dir
 
 
 def test_every_error_class_is_in_the_one_tree() -> None:

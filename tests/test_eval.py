@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from facesight.cli import cli
+from facesight.cli.main import cli
 from facesight.eval.datasets import read_pairs
 from facesight.eval.described import DescriptorCache
 

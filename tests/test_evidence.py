@@ -22,13 +22,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.errors import ManualIdentificationError
-from facesight.frames import BOX_RGB, draw_box, frame_label
-from facesight.library import Library
-from facesight.reporting import export_xmp, report_rows
-from facesight.unknowns import UnknownPeople
+from facesight.exports.frames import BOX_RGB, draw_box, frame_label
+from facesight.library.facade import Library
+from facesight.library.reports import export_xmp, report_rows
+from facesight.library.unknowns import UnknownPeople
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from facesight.cli import cli
+from facesight.cli.main import cli
 from facesight.errors import OutputError
 from facesight.files import atomic_file, write_text_atomically
-from facesight.library import Library
+from facesight.library.facade import Library
 
 
 def _device(tmp_path: Path) -> Path:

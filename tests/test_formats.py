@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.cli import cli
-from facesight.detect import FaceDetector
+from facesight.cli.main import cli
 from facesight.errors import CorruptMediaError, UnsupportedMediaError
-from facesight.library import Library
-from facesight.media import find_media, load_image
+from facesight.library.facade import Library
+from facesight.media.images import find_media, load_image
+from facesight.vision.detect import FaceDetector
 
 from .paths import PEOPLE
 
@@ -209,7 +209,7 @@ def test_heic_orientation_is_read_in_a_process_that_decoded_no_image(tmp_path: P
     path = tmp_path / "phone.heic"
     pillow_heif.from_pillow(_photo()).save(path, quality=60)
     script = (
-        "import sys; from facesight.xmp import exif_orientation; "
+        "import sys; from facesight.exports.xmp import exif_orientation; "
         "print(exif_orientation(sys.argv[1]))"
     )
     done = subprocess.run(

@@ -34,11 +34,11 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from facesight.errors import InvalidInputError, MediaError, ModelError
-from facesight.models.dlib_format import parse_dlib_net
-from facesight.models.dlib_resnet import DLIB_RESNET_V1
-from facesight.models.registry import DLIB_RESNET_FILE, dlib_model_path
-from facesight.video import probe_video, sample_frames
-from facesight.xmp import exif_orientation, write_sidecar
+from facesight.exports.xmp import exif_orientation, write_sidecar
+from facesight.media.video import probe_video, sample_frames
+from facesight.vision.models.dlib_format import parse_dlib_net
+from facesight.vision.models.dlib_resnet import DLIB_RESNET_V1
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 
 from .fuzzing import IMAGE_SEEDS, VIDEO_SEED, Edit, check_image, damage, edits, face
 

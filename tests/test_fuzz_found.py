@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from facesight.errors import MediaError, UnsupportedMediaError
-from facesight.video import probe_video, sample_frames
-from facesight.xmp import exif_orientation
+from facesight.exports.xmp import exif_orientation
+from facesight.media.video import probe_video, sample_frames
 
 from .fuzzing import IMAGE_SEEDS, VIDEO_SEED, Edit, check_image, damage
 

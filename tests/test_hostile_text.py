@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from facesight.cli import cli
-from facesight.cli_common import escape_log_records
+from facesight.cli.common import escape_log_records
+from facesight.cli.main import cli
 from facesight.errors import InvalidInputError
-from facesight.library import Library
+from facesight.library.facade import Library
 from facesight.text import check_name, name_key, printable
 
 from .paths import GROUP, PEOPLE

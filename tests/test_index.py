@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from facesight.detect import FaceDetector
-from facesight.embed import DESCRIPTOR_LENGTH, FaceEmbedder
 from facesight.errors import InvalidInputError, StaleIndexError
-from facesight.index import MANIFEST, FaceIndex, IndexMode
-from facesight.match import pairwise_distances
-from facesight.media import load_image
-from facesight.migrations import apply_migrations
-from facesight.pipeline import FacePipeline
+from facesight.identity.match import pairwise_distances
+from facesight.index.face_index import MANIFEST, FaceIndex, IndexMode
+from facesight.media.images import load_image
+from facesight.store.migrations import apply_migrations
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import DESCRIPTOR_LENGTH, FaceEmbedder
+from facesight.vision.pipeline import FacePipeline
 
 from .paths import PEOPLE
 

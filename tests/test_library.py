@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
 from facesight.errors import NoFaceError, NotFoundError
-from facesight.library import Library
+from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import GROUP, NOFACE, PEOPLE
 

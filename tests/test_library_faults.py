@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from facesight.cli import cli
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
+from facesight.cli.main import cli
 from facesight.errors import StoreError
-from facesight.library import Library
-from facesight.store import Store
+from facesight.library.facade import Library
+from facesight.store.sqlite import Store
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE
 
@@ -40,7 +40,7 @@ def enrolled(tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder) -> 
 
 _KILLED = """
 import os, signal, sys
-from facesight.library import Library
+from facesight.library.facade import Library
 library = Library(sys.argv[1])
 (library.path / "crops" / "ab").mkdir()
 (library.path / "crops" / "ab" / ("ab" * 32 + "_0.jpg")).write_bytes(b"crop, never committed")
@@ -119,7 +119,7 @@ def locked(enrolled: Path) -> Iterator[subprocess.Popen[bytes]]:
 def test_a_lock_held_elsewhere_is_named_after_the_stated_wait(
     enrolled: Path, locked: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("facesight.store_open.LOCK_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("facesight.store.connection.LOCK_TIMEOUT_S", 0.5)
     store = Store(enrolled / "facesight.db", create=False)
     try:
         with (
@@ -154,7 +154,7 @@ def test_sigterm_during_a_scan_ends_cleanly(tmp_path: Path) -> None:
 
 _KILLED_AFTER_ERASURE = """
 import os, signal, sys
-from facesight.library import Library
+from facesight.library.facade import Library
 library = Library(sys.argv[1])
 person = library.store.person_id("Joe Biden")
 with library.store.transaction() as conn:

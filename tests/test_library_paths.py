@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
+from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import GROUP, PEOPLE
 

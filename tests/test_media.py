@@ -18,7 +18,7 @@ from facesight.errors import (
     UnreadableMediaError,
     UnsupportedMediaError,
 )
-from facesight.media import find_media, load_image, sha256_of
+from facesight.media.images import find_media, load_image, sha256_of
 
 from .paths import PEOPLE
 

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 import facesight
 from facesight._version import __version__
-from facesight.cli import cli
+from facesight.cli.main import cli
 from facesight.eval.html import render_report
-from facesight.report import render_html
-from facesight.xmp import xmp_sidecar
+from facesight.exports.report import render_html
+from facesight.exports.xmp import xmp_sidecar
 
 from .paths import REPO
 

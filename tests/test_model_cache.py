@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesight.embed import DESCRIPTOR_LENGTH, FaceEmbedder
 from facesight.errors import ModelError, StoreError
-from facesight.library import Library
-from facesight.media import load_image
-from facesight.models.dlib_resnet import verify_model_cache
-from facesight.models.registry import sha256_file
-from facesight.pipeline import FacePipeline
-from facesight.store import Store
+from facesight.library.facade import Library
+from facesight.media.images import load_image
+from facesight.store.sqlite import Store
+from facesight.vision.embed import DESCRIPTOR_LENGTH, FaceEmbedder
+from facesight.vision.models.dlib_resnet import verify_model_cache
+from facesight.vision.models.registry import sha256_file
+from facesight.vision.pipeline import FacePipeline
 
 from .paths import PEOPLE
 from .test_store import _face, _media

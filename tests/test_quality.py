@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesight.calibrate import Calibration, load_reference_calibration
-from facesight.match import Gallery, match_faces
+from facesight.identity.calibrate import Calibration, load_reference_calibration
+from facesight.identity.match import Gallery, match_faces
 from facesight.quality import assess_quality, head_pose, quality_band
 
 FRONTAL = np.array([[38, 52], [74, 52], [56, 72], [41, 92], [71, 92]], np.float32)

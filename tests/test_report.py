@@ -12,11 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from facesight.detect import FaceDetector
 from facesight.errors import InvalidInputError
-from facesight.media import load_image
-from facesight.pipeline import save_crop
-from facesight.report import (
+from facesight.exports.report import (
     CSV_COLUMNS,
     MediaKind,
     ReportRow,
@@ -27,7 +24,10 @@ from facesight.report import (
     write_html,
     write_json,
 )
-from facesight.video import format_timecode, sample_frames
+from facesight.media.images import load_image
+from facesight.media.video import format_timecode, sample_frames
+from facesight.vision.detect import FaceDetector
+from facesight.vision.pipeline import save_crop
 
 from .paths import PEOPLE, SHARED_FACES
 

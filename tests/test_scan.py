@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
-from facesight.scan import IN_PROCESS_BELOW
+from facesight.library.facade import Library
+from facesight.scan.collection import IN_PROCESS_BELOW
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import GROUP, PEOPLE, REPO
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from facesight.cli import cli
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
+from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.library import Library
+from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE
 

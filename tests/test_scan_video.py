@@ -16,14 +16,14 @@ import av
 import pytest
 
 from bench.clips import loop_video
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.library import Library
-from facesight.pipeline import FacePipeline, analyze_video
-from facesight.scan import ScanEvent
-from facesight.scan_video import VideoAssembler, plan_segments
-from facesight.scan_workers import AnalyzedSegment
-from facesight.video import DEFAULT_RATE_FPS, format_timecode
+from facesight.library.facade import Library
+from facesight.media.video import DEFAULT_RATE_FPS, format_timecode
+from facesight.scan.collection import ScanEvent
+from facesight.scan.video import VideoAssembler, plan_segments
+from facesight.scan.workers import AnalyzedSegment
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline, analyze_video
 
 from .paths import GROUP, PEOPLE, REPO, SHARED_FACES
 from .test_video import _audio_only as audio_only

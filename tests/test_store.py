@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesight.embed import DESCRIPTOR_LENGTH
 from facesight.errors import StoreError
-from facesight.migrations import MIGRATIONS, Migration, apply_migrations
 from facesight.records import Candidate, MediaFailure
-from facesight.store import FaceRow, MediaRow, Store
+from facesight.store.migrations import MIGRATIONS, Migration, apply_migrations
+from facesight.store.sqlite import FaceRow, MediaRow, Store
+from facesight.vision.embed import DESCRIPTOR_LENGTH
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -19,16 +19,16 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper
 from PIL import Image
 
-from facesight.align import align_faces
-from facesight.detect import FaceDetector, _network_input, _plan_windows
-from facesight.device import Backend, resolve_device
-from facesight.embed import FaceEmbedder
 from facesight.errors import DeviceError, InvalidInputError, ModelError
-from facesight.models.onnx import create_session
-from facesight.models.registry import retinaface_onnx_bytes
-from facesight.models.torch_dlib_resnet import load_torch_dlib_resnet
-from facesight.models.torch_retinaface import TorchOnnxGraph, read_onnx_graph
-from facesight.models.torch_session import TorchSession
+from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector, _network_input, _plan_windows
+from facesight.vision.device import Backend, resolve_device
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.models.onnx import create_session
+from facesight.vision.models.registry import retinaface_onnx_bytes
+from facesight.vision.models.torch_dlib_resnet import load_torch_dlib_resnet
+from facesight.vision.models.torch_retinaface import TorchOnnxGraph, read_onnx_graph
+from facesight.vision.models.torch_session import TorchSession
 
 from .paths import GROUP, PEOPLE
 
@@ -169,8 +169,8 @@ for blocked in ("onnx", "onnxruntime", "PIL"):
 package = types.ModuleType("facesight")
 package.__path__ = [sys.argv[1]]
 sys.modules["facesight"] = package
-from facesight.models.torch_dlib_resnet import load_torch_dlib_resnet
-from facesight.models.torch_session import TorchSession
+from facesight.vision.models.torch_dlib_resnet import load_torch_dlib_resnet
+from facesight.vision.models.torch_session import TorchSession
 print(type(load_torch_dlib_resnet()).__name__)
 """
     root = Path(__file__).resolve().parents[1] / "facesight"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
-from facesight.media import load_image
-from facesight.pipeline import FacePipeline, VideoAnalysis, analyze_video
-from facesight.track import FaceTracker, TrackedFace
+from facesight.media.images import load_image
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.pipeline import FacePipeline, VideoAnalysis, analyze_video
+from facesight.vision.track import FaceTracker, TrackedFace
 
 from .paths import PEOPLE, SHARED_FACES
 

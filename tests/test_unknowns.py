@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from facesight.cli import cli
-from facesight.detect import FaceDetector
-from facesight.embed import FaceEmbedder
+from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.library import Library
-from facesight.unknowns import SAMPLE_CROPS, UnknownCluster, UnknownPeople
+from facesight.library.facade import Library
+from facesight.library.unknowns import SAMPLE_CROPS, UnknownCluster, UnknownPeople
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE
 

@@ -15,7 +15,7 @@ from facesight.errors import (
     MediaError,
     UnsupportedMediaError,
 )
-from facesight.video import format_timecode, probe_video, read_frame_at, sample_frames
+from facesight.media.video import format_timecode, probe_video, read_frame_at, sample_frames
 
 from .paths import SHARED_FACES
 

@@ -11,10 +11,8 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.detect import FaceDetector
 from facesight.errors import InvalidInputError, UnreadableMediaError, UnsupportedMediaError
-from facesight.media import load_image
-from facesight.xmp import (
+from facesight.exports.xmp import (
     FaceRegion,
     exif_orientation,
     sidecar_path,
@@ -22,6 +20,8 @@ from facesight.xmp import (
     write_sidecar,
     xmp_sidecar,
 )
+from facesight.media.images import load_image
+from facesight.vision.detect import FaceDetector
 
 from .paths import GROUP, PEOPLE
 from .tools import read_xmp

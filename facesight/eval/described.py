@@ -20,9 +20,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, MediaError
-from facesight.media import load_image
-from facesight.pipeline import AnalyzedFaces, FacePipeline
+from facesight.media.images import load_image
 from facesight.quality import FaceQuality
+from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
 __all__ = ["DescribedImage", "DescriptorCache", "describe_images"]
 

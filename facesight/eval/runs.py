@@ -8,7 +8,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from facesight.calibrate import DEFAULT_TARGET_FPIR, ReferenceCalibration
 from facesight.errors import InvalidInputError
 from facesight.eval.datasets import lfw_image_path, read_pairs
 from facesight.eval.described import DescriptorCache, describe_images
@@ -20,7 +19,8 @@ from facesight.eval.identification import (
 )
 from facesight.eval.plots import error_curve, require_plotting, save_det_plot
 from facesight.eval.verification import evaluate_pairs
-from facesight.pipeline import FacePipeline
+from facesight.identity.calibrate import DEFAULT_TARGET_FPIR, ReferenceCalibration
+from facesight.vision.pipeline import FacePipeline
 
 __all__ = ["run_identification", "run_pairs"]
 

@@ -1,0 +1,1 @@
+"""Files written for people and other tools: reports, XMP, JSON Lines, frames."""

@@ -1,0 +1,1 @@
+"""Who a descriptor is: calibration, matching, clustering. No SQL, no I/O."""

@@ -1,0 +1,1 @@
+"""The Library facade and the services it composes (enroll, review, unknowns ...)."""

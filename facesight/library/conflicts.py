@@ -1,0 +1,529 @@
+"""Conflicts: one face under two names, and sightings two people claim almost equally.
+
+A **person conflict** is a pair of enrolled people whose references the
+system itself would call the same person: the same face enrolled under two
+names (a forged identity document, a typo'd duplicate, a stage name). For
+each pair the evidence is the closest pair of their references and each
+person's template against the other's nearest reference. The pair is a
+conflict when any of those comparisons passes the library's own decision:
+estimated FMR at or below the per-person level ``alpha`` (``calibrate``),
+the 1-face table for reference against reference and the template's size
+for a template, or within ``max_distance`` when the library decides by a
+fixed distance. The rule is the identification decision on purpose: if one
+person's reference photo were scanned it would be named as the other
+person, so every sighting of either is in doubt, whatever a stricter or
+looser rule would say. A pair marked different (:func:`mark_different`,
+table ``distinct_people``) is remembered and never listed again.
+
+An **ambiguous sighting** is a stored face whose best candidate is a match
+and whose runner-up (always another person) either passes the decision too
+or has an estimated FMR within :data:`AMBIGUITY_FACTOR` of the best one's.
+The decision lives on the log-FMR scale, where estimates span many decades;
+less than one decade between the two is too little to name one over the
+other without a look. Faces a reviewer confirmed are left out (a person
+decided); people marked different are not, since two different people can
+still look alike in one photo.
+
+Resolving: :func:`resolve_merge` moves one person's references and review
+decisions to the other and deletes the first; :func:`mark_different`
+remembers that two people are not the same. Both write an audit record (ids
+only, never names) in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.errors import InvalidInputError, NotFoundError
+from facesight.identity.calibrate import Calibration
+from facesight.identity.match import Gallery, pairwise_distances
+from facesight.records import Candidate, Sighting
+from facesight.store.audit import AuditAction
+from facesight.text import name_key
+
+if TYPE_CHECKING:
+    from facesight.library.facade import Library
+
+__all__ = [
+    "AMBIGUITY_FACTOR",
+    "AmbiguousSighting",
+    "MergeResult",
+    "NameCollision",
+    "PersonConflict",
+    "ReferenceEvidence",
+    "ambiguous_sightings",
+    "distinct_pairs",
+    "enrollment_conflicts",
+    "mark_different",
+    "name_collisions",
+    "person_conflicts",
+    "resolve_merge",
+]
+
+AMBIGUITY_FACTOR = 10.0
+"""A runner-up whose estimated FMR is within this factor of the best match's is as likely."""
+
+_CHUNK_DISTANCES = 4_000_000
+"""At most this many distances in memory at once (16 MB) while screening person pairs."""
+
+
+@dataclass(frozen=True)
+class ReferenceEvidence:
+    """One reference face to look at: its id, the enrolled image and the face crop."""
+
+    reference_id: int
+    source_path: str
+    crop_path: str | None
+
+
+@dataclass(frozen=True)
+class PersonConflict:
+    """Two enrolled people whose references the system would call the same person.
+
+    Attributes:
+        distance: between the two closest references, ``first_reference``
+            and ``second_reference``.
+        fmr: estimated chance that two strangers' single faces come this close.
+        first_template_distance, first_template_fmr: ``first``'s template
+            (``first_references`` faces) against ``second``'s nearest reference.
+        second_template_distance, second_template_fmr: the other way round.
+    """
+
+    first_id: int
+    first: str
+    second_id: int
+    second: str
+    first_reference: ReferenceEvidence
+    second_reference: ReferenceEvidence
+    distance: float
+    fmr: float
+    first_template_distance: float
+    first_template_fmr: float
+    second_template_distance: float
+    second_template_fmr: float
+    first_references: int
+    second_references: int
+
+    @property
+    def best_fmr(self) -> float:
+        """The strongest evidence of the three comparisons (smallest estimated FMR)."""
+        return min(self.fmr, self.first_template_fmr, self.second_template_fmr)
+
+
+@dataclass(frozen=True)
+class AmbiguousSighting:
+    """A stored face that matches one person and almost as well another.
+
+    ``fmr_ratio`` is the runner-up's estimated FMR over the best's (>= 1;
+    near 1: as likely one as the other).
+    """
+
+    sighting: Sighting
+    first: Candidate
+    second: Candidate
+    fmr_ratio: float
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What :func:`resolve_merge` did."""
+
+    kept_id: int
+    kept: str
+    absorbed_id: int
+    absorbed: str
+    references_moved: int
+    duplicates_dropped: int
+    reviews_moved: int
+
+
+# -- person conflicts ---------------------------------------------------------
+
+
+def person_conflicts(library: Library) -> list[PersonConflict]:
+    """Pairs of enrolled people the system would call the same person, strongest first.
+
+    Pairs marked different are left out. Only references described by the
+    current descriptor version take part (as in matching).
+    """
+    gallery, calibration = library.gallery(), library.calibration()
+    people = _People.of(gallery)
+    if len(people.ids) < 2:
+        return []
+    skip = distinct_pairs(library.store.connection)
+    found = []
+    for p, q in sorted(_screen(people, calibration, library.max_distance)):
+        if (int(people.ids[p]), int(people.ids[q])) in skip:
+            continue
+        conflict = _evidence(library, people, calibration, p, q)
+        if _decides_same(conflict, calibration, library.max_distance):
+            found.append(conflict)
+    return sorted(found, key=lambda c: (c.best_fmr, c.distance, c.first, c.second))
+
+
+@dataclass(frozen=True)
+class _People:
+    """The gallery regrouped: people in id order, each one's references contiguous."""
+
+    ids: NDArray[np.int64]
+    names: list[str]
+    starts: NDArray[np.int64]
+    sizes: NDArray[np.int64]
+    embeddings: NDArray[np.float32]
+    templates: NDArray[np.float32]
+    reference_ids: NDArray[np.int64]
+    reference_paths: list[str]
+
+    @classmethod
+    def of(cls, gallery: Gallery) -> _People:
+        order = np.argsort(gallery.person_ids, kind="stable")
+        person_ids = gallery.person_ids[order]
+        ids, starts, sizes = np.unique(person_ids, return_index=True, return_counts=True)
+        templates = gallery.templates()
+        row_of = {int(i): j for j, i in enumerate(templates.person_ids)}
+        return cls(
+            ids=ids.astype(np.int64),
+            names=[gallery.person_names[int(order[s])] for s in starts],
+            starts=starts.astype(np.int64),
+            sizes=sizes.astype(np.int64),
+            embeddings=gallery.embeddings[order],
+            templates=templates.vectors[[row_of[int(i)] for i in ids]],
+            reference_ids=gallery.reference_ids[order],
+            reference_paths=[gallery.reference_paths[int(i)] for i in order],
+        )
+
+    def rows(self, p: int) -> slice:
+        start = int(self.starts[p])
+        return slice(start, start + int(self.sizes[p]))
+
+
+def _person_chunks(people: _People) -> Iterator[tuple[int, int]]:
+    """[p0, p1) ranges of people whose references fit ``_CHUNK_DISTANCES`` against all."""
+    total = len(people.embeddings)
+    budget = max(_CHUNK_DISTANCES // max(total, 1), 1)
+    p0 = 0
+    while p0 < len(people.ids):
+        p1, rows = p0, 0
+        while p1 < len(people.ids) and (p1 == p0 or rows + people.sizes[p1] <= budget):
+            rows += int(people.sizes[p1])
+            p1 += 1
+        yield p0, p1
+        p0 = p1
+
+
+def _screen(
+    people: _People, calibration: Calibration, max_distance: float | None
+) -> set[tuple[int, int]]:
+    """Index pairs (p < q) where some comparison is within the decision distance.
+
+    The decision distances (``Calibration.threshold``) are the FMR rule turned
+    into distances, so screening needs no FMR per pair; a hair of slack lets
+    :func:`_decides_same` settle the borderline ones on the FMR itself.
+    """
+    slack = 1e-6
+    ref_limit = (max_distance or calibration.threshold(1)) + slack
+    size_limit = {
+        int(k): (max_distance or calibration.threshold(int(k))) + slack
+        for k in np.unique(people.sizes)
+    }
+    template_limits = np.array([size_limit[int(k)] for k in people.sizes])
+    pairs: set[tuple[int, int]] = set()
+    for p0, p1 in _person_chunks(people):
+        rows = slice(int(people.starts[p0]), int(people.starts[p1 - 1] + people.sizes[p1 - 1]))
+        to_refs = pairwise_distances(people.embeddings[rows], people.embeddings)
+        per_person = np.minimum.reduceat(to_refs, people.starts, axis=1)
+        closest = np.minimum.reduceat(per_person, people.starts[p0:p1] - rows.start, axis=0)
+        template = np.minimum.reduceat(
+            pairwise_distances(people.templates[p0:p1], people.embeddings), people.starts, axis=1
+        )
+        near = (closest <= ref_limit) | (template <= template_limits[p0:p1, None])
+        for i, q in zip(*np.nonzero(near), strict=True):
+            p = p0 + int(i)
+            if p != int(q):
+                pairs.add((min(p, int(q)), max(p, int(q))))
+    return pairs
+
+
+def _evidence(
+    library: Library, people: _People, calibration: Calibration, p: int, q: int
+) -> PersonConflict:
+    a, b = people.rows(p), people.rows(q)
+    between = pairwise_distances(people.embeddings[a], people.embeddings[b])
+    i, j = np.unravel_index(int(np.argmin(between)), between.shape)
+    distance = float(between[i, j])
+    first_t = float(pairwise_distances(people.templates[p : p + 1], people.embeddings[b]).min())
+    second_t = float(pairwise_distances(people.templates[q : q + 1], people.embeddings[a]).min())
+    size_p, size_q = int(people.sizes[p]), int(people.sizes[q])
+    return PersonConflict(
+        first_id=int(people.ids[p]),
+        first=people.names[p],
+        second_id=int(people.ids[q]),
+        second=people.names[q],
+        first_reference=_reference(library, people, a.start + int(i)),
+        second_reference=_reference(library, people, b.start + int(j)),
+        distance=distance,
+        fmr=calibration.fmr(distance, 1),
+        first_template_distance=first_t,
+        first_template_fmr=calibration.fmr(first_t, size_p),
+        second_template_distance=second_t,
+        second_template_fmr=calibration.fmr(second_t, size_q),
+        first_references=size_p,
+        second_references=size_q,
+    )
+
+
+def _reference(library: Library, people: _People, row: int) -> ReferenceEvidence:
+    reference_id = int(people.reference_ids[row])
+    found = library.store.connection.execute(
+        "SELECT crop_path FROM reference_faces WHERE id = ?", (reference_id,)
+    ).fetchone()
+    crop = None if found is None or found[0] is None else library.store.file_path(str(found[0]))
+    return ReferenceEvidence(reference_id, people.reference_paths[row], crop)
+
+
+def _decides_same(
+    conflict: PersonConflict, calibration: Calibration, max_distance: float | None
+) -> bool:
+    if max_distance is not None:
+        nearest = min(
+            conflict.distance, conflict.first_template_distance, conflict.second_template_distance
+        )
+        return nearest <= max_distance
+    return calibration.is_match(conflict.best_fmr)
+
+
+# -- ambiguous sightings ------------------------------------------------------
+
+
+def ambiguous_sightings(
+    library: Library, *, factor: float = AMBIGUITY_FACTOR
+) -> list[AmbiguousSighting]:
+    """Matched stored faces whose runner-up is (almost) as likely, closest call first.
+
+    Args:
+        factor: how much larger the runner-up's estimated FMR may be and still
+            count as ambiguous (>= 1; higher lists more faces). A runner-up that
+            passes the decision itself is always ambiguous.
+    """
+    if not factor >= 1.0:
+        raise InvalidInputError(f"the ambiguity factor must be at least 1, got {factor}")
+    found = []
+    for sighting in library.sightings():
+        if sighting.decision == "confirmed" or len(sighting.candidates) < 2:
+            continue
+        first, second = sighting.candidates[:2]
+        if not first.is_match:
+            continue
+        ratio = second.fmr / first.fmr if first.fmr > 0 else math.inf
+        ratio = math.inf if math.isnan(ratio) else ratio  # rates not stored by old versions
+        if second.is_match or ratio <= factor:
+            found.append(AmbiguousSighting(sighting, first, second, ratio))
+    return sorted(found, key=lambda a: (a.fmr_ratio, a.sighting.path, a.sighting.face_id))
+
+
+# -- enrollment ---------------------------------------------------------------
+
+
+def enrollment_conflicts(
+    library: Library, embedding: NDArray[np.float32], person_id: int | None
+) -> list[str]:
+    """Warnings when a new reference of ``person_id`` would be matched to someone else.
+
+    Args:
+        embedding: (d,) float32 descriptor of the new reference face.
+        person_id: who it is enrolled for (None: a person not created yet).
+
+    Each other enrolled person whose template the face matches under the
+    library's decision (estimated FMR <= alpha, or ``max_distance``) gives one
+    message; people marked different from ``person_id`` are left out. The
+    estimate leaves out the gallery's own correction (factor 1), which can only
+    make the warning more eager: computing it for every enrolled image would
+    make enrolling a large gallery quadratic.
+    """
+    gallery = library.store.gallery(library.pipeline.embedder_version)
+    if len(gallery) == 0:
+        return []
+    templates = gallery.templates()
+    sizes = tuple(int(s) for s in templates.sizes)
+    calibration = Calibration(library.reference_calibration, sizes, 1.0, library.target_fpir)
+    distances = pairwise_distances(np.asarray(embedding, np.float32)[None], templates.vectors)[0]
+    # one vectorised estimate per template size, not one call per enrolled person
+    fmrs = np.empty(len(distances), np.float64)
+    for size in np.unique(templates.sizes):
+        columns = templates.sizes == size
+        fmrs[columns] = calibration.fmrs(distances[columns], int(size))
+    if library.max_distance is not None:
+        same_face = distances <= library.max_distance
+    else:
+        same_face = fmrs <= calibration.alpha
+    skip = distinct_pairs(library.store.connection)
+    messages = []
+    for j in np.flatnonzero(same_face):
+        other = int(templates.person_ids[j])
+        if other == person_id or (person_id is not None and _ordered(person_id, other) in skip):
+            continue
+        distance, fmr = float(distances[j]), float(fmrs[j])
+        messages.append(
+            f"this face matches {templates.names[j]!r} (person #{other}, {sizes[j]} "
+            f"reference(s)) at distance {distance:.3f}; strangers come this close "
+            f"{fmr:.1e} of the time: the same face under two names? see `facesight conflicts`"
+        )
+    return messages
+
+
+@dataclass(frozen=True)
+class NameCollision:
+    """Two enrolled people whose names are one name once normalised (``text.name_key``):
+    "José" stored precomposed and decomposed, or in two cases, by a version of
+    facesight that did not normalise names. Never merged automatically: they
+    may be one person enrolled twice, or two people."""
+
+    first_id: int
+    first: str
+    second_id: int
+    second: str
+
+
+def name_collisions(library: Library) -> list[NameCollision]:
+    """Pairs of enrolled people whose names collide, first enrolled first; pairs
+    marked different are left out."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for person_id, name in library.store.people_names():
+        groups.setdefault(name_key(name), []).append((person_id, name))
+    told_apart = distinct_pairs(library.store.connection)
+    return [
+        NameCollision(first[0], first[1], other[0], other[1])
+        for group in groups.values()
+        for first in group[:1]
+        for other in group[1:]
+        if _ordered(first[0], other[0]) not in told_apart
+    ]
+
+
+# -- resolving ----------------------------------------------------------------
+
+
+def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:
+    """Person id pairs (smaller first) marked as different people."""
+    return {
+        (int(a), int(b)) for a, b in conn.execute("SELECT person_a, person_b FROM distinct_people")
+    }
+
+
+def mark_different(library: Library, first: str, second: str) -> bool:
+    """Remember that ``first`` and ``second`` are different people (never a conflict again).
+
+    Returns False when the pair was already marked; the decision is audited either way.
+
+    Raises:
+        NotFoundError: either name is not enrolled.
+        InvalidInputError: both names are the same person.
+    """
+    a, b = _two_people(library, first, second)
+    low, high = _ordered(a, b)
+    with library.store.transaction() as conn:
+        added = conn.execute(
+            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
+            " VALUES (?, ?, ?, ?)",
+            (low, high, library.audit.actor, datetime.now(UTC).isoformat(timespec="seconds")),
+        ).rowcount
+        details = "marked different" if added else "marked different again"
+        library.audit.record(
+            conn, AuditAction.CONFLICT_DIFFERENT, people=[low, high], details=details
+        )
+    return bool(added)
+
+
+def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
+    """Make ``absorb`` part of ``keep``: one person enrolled under two names becomes one.
+
+    ``absorb``'s references (with their crops) and review decisions move to
+    ``keep``, as do the pairs it was marked different from; a reference of an
+    image ``keep`` already has is dropped. ``absorb`` is then deleted and
+    stored faces are matched again.
+
+    Raises:
+        NotFoundError: either name is not enrolled.
+        InvalidInputError: both names are the same person.
+    """
+    keep_id, absorb_id = _two_people(library, keep, absorb)
+    names = library.store.person_name(keep_id), library.store.person_name(absorb_id)
+    with library.store.transaction() as conn:
+        dropped, crops = _drop_duplicate_references(conn, keep_id, absorb_id)
+        moved = conn.execute(
+            "UPDATE reference_faces SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
+        ).rowcount
+        reviews = conn.execute(
+            "UPDATE reviews SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
+        ).rowcount
+        _move_distinct_pairs(conn, keep_id, absorb_id, library.audit.actor)
+        conn.execute("DELETE FROM people WHERE id = ?", (absorb_id,))
+        library.audit.record(
+            conn,
+            AuditAction.CONFLICT_MERGE,
+            people=[keep_id, absorb_id],
+            details=f"merged person #{absorb_id} into #{keep_id}: {moved} reference(s) moved, "
+            f"{dropped} duplicate(s) dropped, {reviews} review decision(s) moved",
+        )
+    for crop in crops:
+        owned = library.store.owned_file(crop)  # never a file outside the library
+        if owned is not None:
+            owned.unlink(missing_ok=True)
+    library.rematch()
+    return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
+
+
+def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
+    ids = []
+    for name in (first, second):
+        person_id = library.store.person_id(" ".join(name.split()))
+        if person_id is None:
+            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
+        ids.append(person_id)
+    if ids[0] == ids[1]:
+        raise InvalidInputError(f"{first!r} and {second!r} are the same enrolled person")
+    return ids[0], ids[1]
+
+
+def _ordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def _drop_duplicate_references(
+    conn: sqlite3.Connection, keep_id: int, absorb_id: int
+) -> tuple[int, list[str]]:
+    """Delete ``absorb``'s references of images ``keep`` has too; return count and crops."""
+    rows = conn.execute(
+        "SELECT id, crop_path FROM reference_faces WHERE person_id = ? AND source_sha256 IN"
+        " (SELECT source_sha256 FROM reference_faces WHERE person_id = ?)",
+        (absorb_id, keep_id),
+    ).fetchall()
+    for reference_id, _ in rows:
+        conn.execute("DELETE FROM reference_faces WHERE id = ?", (reference_id,))
+    return len(rows), [str(crop) for _, crop in rows if crop]
+
+
+def _move_distinct_pairs(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str) -> None:
+    """Pairs ``absorb`` was marked different from now hold for ``keep``."""
+    others = conn.execute(
+        "SELECT person_a + person_b - ? FROM distinct_people WHERE ? IN (person_a, person_b)",
+        (absorb_id, absorb_id),
+    ).fetchall()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    for (other,) in others:
+        if int(other) == keep_id:
+            continue  # told apart before, one person now: the merge overrides that
+        low, high = _ordered(keep_id, int(other))
+        conn.execute(
+            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
+            " VALUES (?, ?, ?, ?)",
+            (low, high, by, now),
+        )

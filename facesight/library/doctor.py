@@ -1,0 +1,108 @@
+"""``facesight doctor``: check a library and repair what can be repaired safely.
+
+Checks, in order: SQLite's ``integrity_check`` and ``foreign_key_check``; that
+every table, index and trigger the migrations create is there (a dropped table
+or a dropped audit trigger is named); crops that rows name but that are gone;
+crop files and temp files no row names (removed); the cached models re-hashed
+against the sha256 recorded when they were built (a damaged one is removed, so
+the next command rebuilds it). Nothing outside the library is touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from facesight.library.directory import TEMP_GRACE_S, orphan_crops, sweep_leftovers
+from facesight.store.migrations import apply_migrations
+from facesight.store.sqlite import Store
+from facesight.vision.models.dlib_resnet import verify_model_cache
+
+__all__ = ["DoctorReport", "examine_library"]
+
+
+@dataclass
+class DoctorReport:
+    """What ``examine_library`` found: ``problems`` left, ``repairs`` made, ``checks`` passed."""
+
+    checks: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+
+
+def examine_library(store: Store, root: Path, *, alone: bool = True) -> DoctorReport:
+    """Check the library at ``root`` whose database ``store`` is open (see the module docstring).
+
+    Args:
+        alone: no other command has the library open: temp files of any age
+            are leftovers (else only those older than ``TEMP_GRACE_S``).
+    """
+    report = DoctorReport()
+    conn = store.connection
+    _integrity(conn, report)
+    _schema(conn, report)
+    if any("missing table" in p for p in report.problems):
+        return report  # the crop checks read those tables
+    known = store.stored_crop_paths()
+    gone = [p for p in sorted(known) if not (root / p).is_file() and not Path(p).is_absolute()]
+    if gone:
+        report.problems.append(
+            f"{len(gone)} crop file(s) named by rows are missing, e.g. {gone[0]}"
+        )
+    else:
+        report.checks.append(f"crops: all {len(known)} present")
+    orphans = len(orphan_crops(root, known))
+    removed = sweep_leftovers(root, known, 0.0 if alone else TEMP_GRACE_S)
+    if removed:
+        report.repairs.append(
+            f"removed {removed} orphan crop(s) and temp file(s) ({orphans} orphan crop(s))"
+        )
+    _models(root / "models", report)
+    return report
+
+
+def _integrity(conn: sqlite3.Connection, report: DoctorReport) -> None:
+    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    if rows == ["ok"]:
+        report.checks.append("integrity: ok")
+    else:
+        report.problems.extend(f"integrity: {r}" for r in rows[:10])
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        report.problems.append(f"{len(broken)} row(s) refer to rows that do not exist")
+
+
+def _schema(conn: sqlite3.Connection, report: DoctorReport) -> None:
+    """Every table, index and trigger a freshly migrated database has, by name."""
+    fresh = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        apply_migrations(fresh)
+        want = _objects(fresh)
+    finally:
+        fresh.close()
+    have = _objects(conn)
+    missing = sorted(want - have)
+    for kind, name in missing:
+        report.problems.append(f"missing {kind} {name}")
+    if not missing:
+        report.checks.append(f"schema: all {len(want)} tables, indexes and triggers present")
+
+
+def _objects(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return {(str(t), str(n)) for t, n in rows}
+
+
+def _models(directory: Path, report: DoctorReport) -> None:
+    if not directory.is_dir():
+        return
+    problems = verify_model_cache(directory)
+    for line in problems:
+        path = Path(line.split(": ", 1)[0])
+        path.unlink(missing_ok=True)
+        report.repairs.append(f"removed the damaged model {line} (rebuilt on next use)")
+    if not problems:
+        report.checks.append("model cache: every cached model matches its recorded sha256")

@@ -1,0 +1,177 @@
+"""The review half of ``Library``: deciding on stored faces, and faces made references.
+
+``Library`` inherits these methods; they live here to keep the facade's module
+small. They use the library's store, review book, audit log and crops folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
+from facesight.records import Sighting
+from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.reviews import ReviewBook, person_id_of
+from facesight.store.sqlite import Store
+from facesight.text import check_name
+
+__all__ = ["ReviewMethods"]
+
+
+class ReviewMethods:
+    """Review decisions on stored faces (mixed into ``Library``)."""
+
+    store: Store
+    reviews: ReviewBook
+    audit: AuditLog
+    crops_dir: Path
+
+    if TYPE_CHECKING:
+
+        def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
+
+        def sightings(
+            self, person: str | None = None, *, include_unmatched: bool = False
+        ) -> list[Sighting]: ...
+
+        def rematch(self) -> int: ...
+
+        def _drop_gallery(self) -> None: ...
+
+    def sighting(self, face_id: int) -> Sighting:
+        """One stored face, decided and reviewed.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        found = self.sightings_by_face([face_id])
+        if not found:
+            raise NotFoundError(f"no stored face has id {face_id}; see `facesight sightings --all`")
+        return found[0]
+
+    def pending(self) -> list[Sighting]:
+        """Proposed matches no reviewer has decided on yet, in media order."""
+        return [s for s in self.sightings() if s.decision == "pending"]
+
+    def confirm(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        as_reference: bool = False,
+        note: str = "",
+        force: bool = False,
+    ) -> Sighting:
+        """Say that a stored face is ``person`` (default: the proposed match).
+
+        Naming someone the decision rule did not propose for this face (another
+        person than the proposal, or anyone when nobody is proposed) is a *manual
+        identification*: it needs ``force``, is recorded as such (``Review.manual``,
+        category ``manual identification``) and also rejects the proposal. The
+        distance and est. FMR shown with it are those of the face to the person named.
+        Confirming a face again as who it is already confirmed as needs no ``force``.
+        With ``as_reference`` the face becomes one of the person's references, and
+        stored faces are matched again.
+
+        Raises:
+            NotFoundError: unknown face or person.
+            InvalidInputError: no person given and none proposed.
+            ManualIdentificationError: a manual identification without ``force``.
+        """
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        current = person_id_of(sighting)
+        manual = current != target
+        review = sighting.review
+        if not manual and review is not None and review.decision == "confirmed":
+            manual = review.manual  # confirmed again as who it was named: still manual
+        if current != target and not force:
+            proposed = (
+                "nobody is proposed" if current is None else (f"the proposal is {sighting.person}")
+            )
+            raise ManualIdentificationError(
+                f"face {face_id}: {proposed}, not {self.store.person_name(target)}; naming "
+                "someone the rule did not propose is a manual identification: confirm it "
+                "with force (--force)"
+            )
+        with self.store.transaction() as conn:
+            if current is not None and current != target:
+                self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
+            self.reviews.decide(conn, face_id, target, "confirmed", note, manual=manual)
+            if as_reference:
+                self._reference_from_face(conn, sighting, target)
+        if as_reference:
+            self._drop_gallery()
+            self.rematch()
+        return self.sighting(face_id)
+
+    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+        """Say that a stored face is not ``person`` (default: who it is proposed or
+        confirmed as); that person is never proposed for this face again."""
+        sighting = self.sighting(face_id)
+        target = self._person_to_decide(sighting, person)
+        with self.store.transaction() as conn:
+            self.reviews.decide(conn, face_id, target, "rejected", note)
+        return self.sighting(face_id)
+
+    def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
+        if person is not None:
+            person_id = self.store.person_id(person)
+            if person_id is None:
+                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+            return person_id
+        current = person_id_of(sighting)
+        if current is None:
+            raise InvalidInputError(
+                f"face {sighting.face_id} has no proposed match: say who it is (--as NAME)"
+            )
+        return current
+
+    def _reference_from_face(
+        self, conn: sqlite3.Connection, sighting: Sighting, person_id: int
+    ) -> int | None:
+        """Make a stored face one of ``person_id``'s references (in ``conn``)."""
+        row = self.store.face_reference_row(sighting.face_id)
+        ref_id = self.store.add_reference(conn, person_id, row)
+        if ref_id is None:
+            return None
+        if sighting.crop_path and Path(sighting.crop_path).exists():
+            crop = self.crops_dir / "references" / f"ref_{ref_id}.jpg"
+            crop.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(sighting.crop_path, crop)
+            self.store.set_reference_crop(conn, ref_id, str(crop))
+        self.audit.record(
+            conn, AuditAction.REFERENCE_FROM_FACE, faces=[sighting.face_id], people=[person_id]
+        )
+        return ref_id
+
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+        """Enroll stored faces as references of ``name`` (created on first use).
+
+        Each face is also confirmed as that person, as a manual identification (the
+        decision rule proposed nobody for them); stored faces are matched again.
+        Returns the person's id.
+        """
+        name = check_name(name)
+        sightings = self.sightings_by_face(list(face_ids))
+        missing = set(face_ids) - {s.face_id for s in sightings}
+        if missing:
+            raise NotFoundError(f"no stored face has id(s) {sorted(missing)}")
+        with self.store.transaction() as conn:
+            person_id = self.store.person_id(name) or self.store.add_person(conn, name)
+            for sighting in sightings:
+                self._reference_from_face(conn, sighting, person_id)
+                # nobody proposed them: a person named these faces
+                self.reviews.decide(
+                    conn, sighting.face_id, person_id, "confirmed", note, manual=True
+                )
+            self.audit.record(
+                conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
+            )
+        self._drop_gallery()
+        self.rematch()
+        return person_id

@@ -1,0 +1,462 @@
+"""Unknown people: faces that match nobody, grouped across the whole library.
+
+Every stored face that is nobody (no match under the library's decision
+settings, not confirmed as anyone) can be clustered with
+:func:`facesight.identity.cluster.update_clusters`; tiny or blurred faces never seed a
+cluster, they can only join one. Clusters are kept in the database
+(``unknown_clusters``, ``unknown_members``) and recomputed incrementally:
+stored clusters keep their ids and members, new unknown faces join them or
+form new clusters, faces that now match someone leave.
+
+User decisions, each written with its audit record in one transaction:
+
+- :meth:`UnknownPeople.name` enrolls a cluster as a person: its best faces
+  become references, all its faces are confirmed as that person.
+- :meth:`UnknownPeople.split` takes faces out of a cluster; they are barred
+  from it for good (``unknown_exclusions``), so no refresh merges them back.
+- :meth:`UnknownPeople.merge` joins two clusters.
+
+Rows of ``unknown_clusters`` are never deleted: they are the id counter, so an
+id a user once saw never names another cluster. A cluster with no members
+(named, merged, or whose faces now match someone) is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.errors import InvalidInputError, NotFoundError
+from facesight.identity.cluster import update_clusters
+from facesight.library.facade import Library
+from facesight.records import Sighting
+from facesight.store.audit import AuditAction
+
+__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople"]
+
+SAMPLE_CROPS = 4
+"""Crops shown per cluster, best quality first."""
+
+STATE_FILE = "unknowns-state.json"
+"""In the library directory: what the database looked like at the last refresh."""
+
+_SIGNATURE_SQL = (
+    "SELECT (SELECT COUNT(*) FROM faces), (SELECT IFNULL(MAX(id), 0) FROM faces),"
+    " (SELECT group_concat(v, ' ') FROM (SELECT embedder || '=' || COUNT(*) AS v"
+    "   FROM reference_faces GROUP BY embedder ORDER BY embedder)),"
+    " (SELECT IFNULL(MAX(id), 0) FROM reference_faces),"
+    " (SELECT COUNT(*) FROM people), (SELECT IFNULL(MAX(id), 0) FROM people),"
+    " (SELECT IFNULL(MAX(id), 0) FROM reviews), (SELECT IFNULL(MAX(id), 0) FROM audit_log),"
+    " (SELECT COUNT(*) FROM unknown_members), (SELECT IFNULL(MAX(id), 0) FROM unknown_clusters),"
+    " (SELECT COUNT(*) FROM unknown_exclusions)"
+)
+"""What refreshing depends on, read without loading a model (references by descriptor
+version, so a reindex counts)."""
+
+_SELECT_MEMBERS = "SELECT face_id, cluster_id FROM unknown_members"
+
+_OWN = 3
+"""The last values of the signature describe the unknown-people tables themselves."""
+
+_MEMBERS_SQL = (
+    "SELECT um.cluster_id, f.id, f.media_id, f.crop_path, f.quality, f.score, f.start_s,"
+    " f.end_s, m.kind, m.captured_at, (SELECT path FROM media_paths mp"
+    " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
+    " FROM unknown_members um JOIN faces f ON f.id = um.face_id"
+    " JOIN media m ON m.id = f.media_id ORDER BY um.cluster_id, path, f.start_s, f.id"
+)
+
+
+Ids = NDArray[np.int64]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """One media file an unknown person appears in.
+
+    ``spans_s`` holds each video track's (start, end) in seconds from the
+    start of the video; it is empty for a still image.
+    """
+
+    path: str
+    kind: str
+    face_ids: tuple[int, ...]
+    spans_s: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class UnknownCluster:
+    """A recurring stranger: faces that match nobody and look alike.
+
+    Attributes:
+        id: the cluster's id (stable across refreshes, never reused).
+        faces: how many stored faces (video tracks count once) it holds.
+        media: in how many distinct media files (by content) it appears.
+        sample_crops: crops of its best faces, best quality first.
+        appearances: where it appears, one entry per media file, by path.
+        first_seen, last_seen: the earliest and latest capture time of those
+            media (EXIF), None when none has one.
+    """
+
+    id: int
+    faces: int
+    media: int
+    sample_crops: tuple[str, ...]
+    appearances: tuple[Appearance, ...]
+    first_seen: str | None
+    last_seen: str | None
+
+
+class UnknownPeople:
+    """The unknown people of one library: listing, refreshing, naming, splitting, merging.
+
+    Args:
+        library: the open library; its decision settings say who is unknown.
+    """
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._state_path = Path(library.path) / STATE_FILE
+
+    # -- keeping clusters current ---------------------------------------------
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Bring the clusters in step with the library; True if anything was recomputed.
+
+        Nothing is recomputed when no face, reference, person, review or
+        decision setting changed since the last refresh (unless ``force``).
+        Faces that now match or are confirmed as someone leave their cluster;
+        unknown faces not in a cluster join one or form new ones.
+        """
+        before = self._signature(self.library.store.connection)
+        if not force and before == self._saved_signature():
+            return False
+        face_ids, vectors, qualities = self._unknown_faces()
+        with self.library.store.transaction() as conn:
+            steady = self._signature(conn)[:-_OWN] == before[:-_OWN]
+            members = {int(f): int(c) for f, c in conn.execute(_SELECT_MEMBERS)}
+            keep = set(face_ids.tolist())
+            gone = [(f,) for f in members if f not in keep]
+            conn.executemany("DELETE FROM unknown_members WHERE face_id = ?", gone)
+            if len(face_ids):
+                self._place(conn, members, face_ids, vectors, qualities)
+            after = self._signature(conn)
+        if steady:
+            self._save_signature(after)
+        return True
+
+    def _unknown_faces(self) -> tuple[Ids, NDArray[np.float32], NDArray[np.float64]]:
+        """(ids, descriptors, qualities) of the faces that are nobody, current model only."""
+        unknown = [
+            s.face_id for s in self.library.sightings(include_unmatched=True) if s.person is None
+        ]
+        store = self.library.store
+        ids, vectors, qualities = store.face_embeddings(self.library.pipeline.embedder_version)
+        keep = np.isin(ids, np.array(unknown, np.int64))
+        return ids[keep], vectors[keep], qualities[keep]
+
+    def _place(
+        self,
+        conn: sqlite3.Connection,
+        members: dict[int, int],
+        face_ids: Ids,
+        vectors: NDArray[np.float32],
+        qualities: NDArray[np.float64],
+    ) -> None:
+        labels = np.array([members.get(int(f), -1) for f in face_ids], np.int64)
+        # An exclusion of a face from the cluster it is in was lifted by a merge.
+        barred = [
+            (int(f), int(c))
+            for f, c in conn.execute("SELECT face_id, cluster_id FROM unknown_exclusions")
+            if members.get(int(f)) != int(c)
+        ]
+        next_id = _last_cluster_id(conn) + 1
+        placed = update_clusters(
+            face_ids, vectors, qualities, labels, cannot_join=barred, next_label=next_id
+        )
+        joined = (labels < 0) & (placed >= 0)
+        new_ids = sorted({int(c) for c in placed[joined] if c >= next_id})
+        conn.executemany(
+            "INSERT INTO unknown_clusters (id, created_at) VALUES (?, ?)",
+            [(c, _now()) for c in new_ids],
+        )
+        conn.executemany(
+            "INSERT INTO unknown_members (face_id, cluster_id) VALUES (?, ?)",
+            [(int(f), int(c)) for f, c in zip(face_ids[joined], placed[joined], strict=True)],
+        )
+
+    def _signature(self, conn: sqlite3.Connection) -> list[Any]:
+        counts = list(conn.execute(_SIGNATURE_SQL).fetchone())
+        return [self.library.target_fpir, self.library.max_distance, *counts]
+
+    def _saved_signature(self) -> list[Any] | None:
+        try:
+            saved = json.loads(self._state_path.read_text())
+        except (OSError, ValueError):
+            return None
+        return saved if isinstance(saved, list) else None
+
+    def _save_signature(self, signature: list[Any]) -> None:
+        # Only a shortcut: a failed write means the next listing recomputes.
+        temporary = self._state_path.with_suffix(".tmp")
+        try:
+            temporary.write_text(json.dumps(signature))
+            os.replace(temporary, self._state_path)
+        except OSError:
+            return
+
+    # -- reading ----------------------------------------------------------------
+
+    def clusters(self, *, min_media: int = 1, limit: int | None = None) -> list[UnknownCluster]:
+        """Current clusters (refreshed first), by distinct media, then faces, most first.
+
+        Args:
+            min_media: only clusters seen in at least this many media files.
+            limit: at most this many clusters.
+        """
+        if min_media < 1:
+            raise InvalidInputError(f"min_media must be at least 1, got {min_media}")
+        if limit is not None and limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
+        self.refresh()
+        rows: dict[int, list[sqlite3.Row]] = {}
+        for row in self.library.store.query(_MEMBERS_SQL):
+            rows.setdefault(int(row["cluster_id"]), []).append(row)
+        found = [_summary(cluster, members) for cluster, members in rows.items()]
+        store = self.library.store
+        found = [
+            replace(c, sample_crops=tuple(store.file_path(p) or p for p in c.sample_crops))
+            for c in found
+        ]
+        found = [c for c in found if c.media >= min_media]
+        found.sort(key=lambda c: (-c.media, -c.faces, c.id))
+        return found[:limit]
+
+    def faces(self, cluster_id: int) -> list[Sighting]:
+        """The faces of a cluster (refreshed first), best quality first.
+
+        Raises:
+            NotFoundError: no current cluster has this id.
+        """
+        self.refresh()
+        found = self.library.sightings_by_face(self._members(cluster_id))
+        return sorted(found, key=_best_first)
+
+    def best_faces(self, cluster_id: int, count: int = 3) -> list[Sighting]:
+        """The faces :meth:`name` makes references: best quality first, one per media
+        file before a second from the same one (references of varied photos)."""
+        if count < 1:
+            raise InvalidInputError(f"at least one face must become a reference, got {count}")
+        first: dict[str, Sighting] = {}
+        rest: list[Sighting] = []
+        for sighting in self.faces(cluster_id):
+            if sighting.sha256 in first:
+                rest.append(sighting)
+            else:
+                first[sighting.sha256] = sighting
+        return [*first.values(), *rest][:count]
+
+    def _members(self, cluster_id: int) -> list[int]:
+        conn = self.library.store.connection
+        members = [
+            int(r[0])
+            for r in conn.execute(
+                "SELECT face_id FROM unknown_members WHERE cluster_id = ? ORDER BY face_id",
+                (cluster_id,),
+            )
+        ]
+        if members:
+            return members
+        known = conn.execute("SELECT 1 FROM unknown_clusters WHERE id = ?", (cluster_id,))
+        if known.fetchone() is not None:
+            raise NotFoundError(
+                f"unknown person {cluster_id} is gone (named, merged into another, or its "
+                "faces now match someone); see `facesight unknowns` for the current ones"
+            )
+        raise NotFoundError(
+            f"no unknown person has id {cluster_id}; see `facesight unknowns` for the ids"
+        )
+
+    # -- decisions ----------------------------------------------------------------
+
+    def name(self, cluster_id: int, name: str, *, best: int = 3, note: str = "") -> int:
+        """Enroll a cluster as the person ``name`` (created on first use); return their id.
+
+        Its ``best`` faces (:meth:`best_faces`) become references (and are
+        confirmed as that person), stored faces are matched again and the
+        cluster is gone. The cluster's other faces are not confirmed by this:
+        they follow as proposed matches, each with its own score, for review.
+        Fewer references enroll faster but match fewer of the person's other photos.
+
+        Raises:
+            NotFoundError: no current cluster has this id.
+            InvalidInputError: an empty name or ``best`` below 1.
+        """
+        chosen = [s.face_id for s in self.best_faces(cluster_id, best)]
+        members = self._members(cluster_id)
+        note = note or f"named from unknown person {cluster_id}"
+        person_id = self.library.enroll_faces(name, chosen, note=note)
+        with self.library.store.transaction() as conn:
+            conn.execute("DELETE FROM unknown_members WHERE cluster_id = ?", (cluster_id,))
+            self.library.audit.record(
+                conn,
+                AuditAction.UNKNOWN_NAME,
+                faces=members,
+                people=[person_id],
+                clusters=[cluster_id],
+                details=f"references from faces {chosen}",
+            )
+        return person_id
+
+    def split(
+        self, cluster_id: int, face_ids: Sequence[int], *, as_new: bool = False
+    ) -> int | None:
+        """Take faces out of a cluster; they never join it again.
+
+        With ``as_new`` they form a new cluster together (its id is returned);
+        otherwise they are unclustered, and a later refresh may group them
+        with other faces, never with this cluster.
+
+        Raises:
+            NotFoundError: no current cluster has this id.
+            InvalidInputError: no faces, faces not in the cluster, or every face of it.
+        """
+        asked = sorted({int(f) for f in face_ids})
+        if not asked:
+            raise InvalidInputError("name at least one face to take out of the cluster")
+        self.refresh()
+        members = self._members(cluster_id)
+        outside = [f for f in asked if f not in members]
+        if outside:
+            raise InvalidInputError(
+                f"face(s) {outside} are not in unknown person {cluster_id} (its faces: "
+                f"{members}); see `facesight unknowns show {cluster_id}`"
+            )
+        if len(asked) == len(members):
+            raise InvalidInputError(
+                f"those are all {len(members)} faces of unknown person {cluster_id}: take out "
+                "only the faces that do not belong"
+            )
+        with self.library.store.transaction() as conn:
+            conn.executemany("DELETE FROM unknown_members WHERE face_id = ?", [(f,) for f in asked])
+            conn.executemany(
+                "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at)"
+                " VALUES (?, ?, ?)",
+                [(f, cluster_id, _now()) for f in asked],
+            )
+            new_id = self._new_cluster(conn, asked) if as_new else None
+            self.library.audit.record(
+                conn,
+                AuditAction.UNKNOWN_SPLIT,
+                faces=asked,
+                clusters=[cluster_id] if new_id is None else [cluster_id, new_id],
+            )
+        return new_id
+
+    def merge(self, into: int, other: int) -> int:
+        """Join cluster ``other`` into ``into``: one person. Return ``into``'s face count.
+
+        Faces split out of ``other`` stay out of the merged cluster; a face
+        split out of one of them and now in the other is back by the user's
+        decision (its exclusion is lifted).
+
+        Raises:
+            NotFoundError: either cluster does not exist (now).
+            InvalidInputError: the two ids are the same.
+        """
+        if into == other:
+            raise InvalidInputError(f"cannot merge unknown person {into} with itself")
+        self.refresh()
+        self._members(into)
+        moved = self._members(other)
+        with self.library.store.transaction() as conn:
+            conn.execute(
+                "UPDATE unknown_members SET cluster_id = ? WHERE cluster_id = ?", (into, other)
+            )
+            conn.execute(
+                "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at)"
+                " SELECT face_id, ?, at FROM unknown_exclusions WHERE cluster_id = ?",
+                (into, other),
+            )
+            conn.execute(
+                "DELETE FROM unknown_exclusions WHERE cluster_id = ? OR (cluster_id = ? AND"
+                " face_id IN (SELECT face_id FROM unknown_members WHERE cluster_id = ?))",
+                (other, into, into),
+            )
+            self.library.audit.record(
+                conn, AuditAction.UNKNOWN_MERGE, faces=moved, clusters=[into, other]
+            )
+        return len(self._members(into))
+
+    def _new_cluster(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> int:
+        cluster_id = _last_cluster_id(conn) + 1
+        conn.execute(
+            "INSERT INTO unknown_clusters (id, created_at) VALUES (?, ?)", (cluster_id, _now())
+        )
+        conn.executemany(
+            "INSERT INTO unknown_members (face_id, cluster_id) VALUES (?, ?)",
+            [(f, cluster_id) for f in face_ids],
+        )
+        return cluster_id
+
+
+def _last_cluster_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT IFNULL(MAX(id), 0) FROM unknown_clusters").fetchone()[0])
+
+
+def _best_first(s: Sighting) -> tuple[float, float, int]:
+    quality = -1.0 if s.quality is None or s.quality != s.quality else s.quality
+    return (-quality, -s.score, s.face_id)
+
+
+def _summary(cluster_id: int, rows: list[sqlite3.Row]) -> UnknownCluster:
+    """One cluster's record from its member rows (ordered by path, then start)."""
+    by_media: dict[int, list[sqlite3.Row]] = {}
+    for row in rows:
+        by_media.setdefault(int(row["media_id"]), []).append(row)
+    appearances = sorted(
+        (
+            Appearance(
+                path=str(media[0]["path"]),
+                kind=str(media[0]["kind"]),
+                face_ids=tuple(int(r["id"]) for r in media),
+                spans_s=tuple(
+                    (
+                        float(r["start_s"]),
+                        float(r["end_s"] if r["end_s"] is not None else r["start_s"]),
+                    )
+                    for r in media
+                    if r["start_s"] is not None
+                ),
+            )
+            for media in by_media.values()
+        ),
+        key=lambda a: a.path,
+    )
+    ranked = sorted(
+        (r for r in rows if r["crop_path"]),
+        key=lambda r: (-(r["quality"] if r["quality"] is not None else -1.0), -r["score"], r["id"]),
+    )
+    captured = sorted(str(r["captured_at"]) for r in rows if r["captured_at"])
+    return UnknownCluster(
+        id=cluster_id,
+        faces=len(rows),
+        media=len(by_media),
+        sample_crops=tuple(str(r["crop_path"]) for r in ranked[:SAMPLE_CROPS]),
+        appearances=tuple(appearances),
+        first_seen=captured[0] if captured else None,
+        last_seen=captured[-1] if captured else None,
+    )

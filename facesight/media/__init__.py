@@ -1,0 +1,1 @@
+"""Decoding media: still images (EXIF-oriented, size-capped) and video frames."""

@@ -1,0 +1,1 @@
+"""Walking a collection: files to workers, video segments, results into the store."""

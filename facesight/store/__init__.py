@@ -1,0 +1,1 @@
+"""The SQLite library database: schema, migrations, rows, audit log, reviews."""

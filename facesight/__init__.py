@@ -14,6 +14,7 @@ Lower-level stages (``load_image``, ``FaceDetector``, ``align_faces``,
 """
 
 from facesight._version import __version__
+from facesight.descriptors import Gallery
 from facesight.errors import (
     CorruptMediaError,
     DeviceError,
@@ -33,7 +34,7 @@ from facesight.errors import (
     WeightsNotFoundError,
 )
 from facesight.faces import Faces
-from facesight.identity.match import Gallery, match_faces
+from facesight.identity.match import match_faces
 from facesight.library.facade import EmbeddedFile, Library
 from facesight.media.images import LoadedImage, load_image
 from facesight.records import (

@@ -18,8 +18,10 @@ __all__ = [
     "PersonSummary",
     "ReferenceFace",
     "Review",
+    "ScanEvent",
     "ScanSummary",
     "Sighting",
+    "person_id_of",
 ]
 
 
@@ -332,3 +334,34 @@ class ForgetResult:
     files_removed: int
     faces_removed: int = 0
     audit_records_erased: int = 0
+
+
+@dataclass(frozen=True)
+class ScanEvent:
+    """Progress of one file: ``status`` is scanned, skipped or failed.
+
+    A video's ``faces`` are its tracks, ``footage_s`` its duration; a video
+    scanned up to some damage is ``scanned`` with its ``failure`` too. While a
+    long video is analysed, each finished segment but the last gives a
+    ``segment`` event with ``part`` = (segments done, of how many): progress
+    within the file, not a file done.
+    """
+
+    path: str
+    status: str
+    faces: int = 0
+    matched: int = 0
+    failure: MediaFailure | None = None
+    footage_s: float = 0.0
+    part: tuple[int, int] | None = None
+
+
+def person_id_of(sighting: Sighting) -> int | None:
+    """The id of who the sighting is (its reference's person, confirmed, else proposed),
+    or None."""
+    if sighting.reference is not None:
+        return sighting.reference.person_id
+    if sighting.review is not None and sighting.review.decision == "confirmed":
+        return sighting.review.person_id
+    match = sighting.match
+    return match.person_id if match is not None else None

@@ -25,9 +25,9 @@ from facesight.config import resolve_library_dir
 from facesight.errors import FaceSightError
 from facesight.exports.csv_cells import csv_text
 from facesight.library.facade import Library
-from facesight.media.video import format_timecode
 from facesight.records import Candidate, MediaFailure, Sighting
 from facesight.text import printable
+from facesight.timecode import format_timecode
 
 __all__ = [
     "TextSafeGroup",

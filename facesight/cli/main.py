@@ -48,18 +48,16 @@ from facesight.cli.common import (
     when,
 )
 from facesight.config import ENV_LIBRARY, resolve_library_dir
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS, DEFAULT_TARGET_FPIR
 from facesight.errors import MediaError, OutputError
 from facesight.eval.described import DescriptorCache
 from facesight.exports.embed_jsonl import embed_lines
 from facesight.exports.frames import FrameWritten
 from facesight.files import STDOUT, atomic_file, check_output
-from facesight.identity.calibrate import DEFAULT_TARGET_FPIR
 from facesight.library.directory import is_library
 from facesight.library.facade import Library
-from facesight.media.images import DEFAULT_MAX_PIXELS
-from facesight.media.video import DEFAULT_RATE_FPS, format_timecode
-from facesight.records import FaceHit, ScanSummary
-from facesight.scan.collection import ScanEvent
+from facesight.records import FaceHit, ScanEvent, ScanSummary
+from facesight.timecode import format_timecode
 
 __all__ = ["cli", "main"]
 

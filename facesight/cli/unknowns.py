@@ -18,8 +18,7 @@ from facesight.cli.common import (
     when,
 )
 from facesight.library.unknowns import Appearance, UnknownCluster, UnknownPeople
-from facesight.records import Sighting
-from facesight.store.reviews import person_id_of
+from facesight.records import Sighting, person_id_of
 from facesight.text import printable
 
 __all__ = ["COMMANDS"]

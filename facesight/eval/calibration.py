@@ -28,8 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import Gallery, fuse, pairwise_distances
 from facesight.identity.calibrate import ImpostorTable, ReferenceCalibration
-from facesight.identity.match import Gallery, calibrate_gallery, fuse, pairwise_distances
+from facesight.identity.match import calibrate_gallery
 from facesight.quality import QUALITY_BANDS, quality_band
 
 __all__ = [

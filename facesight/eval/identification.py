@@ -25,14 +25,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.defaults import DEFAULT_TARGET_FPIR
+from facesight.descriptors import Gallery
 from facesight.errors import InvalidInputError
 from facesight.eval.metrics import fnir_at_fpir, rank1_accuracy
-from facesight.identity.calibrate import (
-    DEFAULT_TARGET_FPIR,
-    Calibration,
-    ReferenceCalibration,
-)
-from facesight.identity.match import Gallery, calibrate_gallery, match_faces
+from facesight.identity.calibrate import Calibration, ReferenceCalibration
+from facesight.identity.match import calibrate_gallery, match_faces
 from facesight.quality import QUALITY_BANDS, quality_band
 
 __all__ = [

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from facesight.defaults import DEFAULT_TARGET_FPIR
 from facesight.errors import InvalidInputError
 from facesight.eval.datasets import lfw_image_path, read_pairs
 from facesight.eval.described import DescriptorCache, describe_images
@@ -19,7 +20,7 @@ from facesight.eval.identification import (
 )
 from facesight.eval.plots import error_curve, require_plotting, save_det_plot
 from facesight.eval.verification import evaluate_pairs
-from facesight.identity.calibrate import DEFAULT_TARGET_FPIR, ReferenceCalibration
+from facesight.identity.calibrate import ReferenceCalibration
 from facesight.vision.pipeline import FacePipeline
 
 __all__ = ["run_identification", "run_pairs"]

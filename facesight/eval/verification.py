@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import pairwise_distances
 from facesight.eval.datasets import Pair
 from facesight.eval.metrics import kfold_accuracy, tar_at_far
 from facesight.identity.calibrate import ReferenceCalibration
-from facesight.identity.match import pairwise_distances
 from facesight.quality import QUALITY_BANDS, quality_band
 
 __all__ = ["FAR_LEVELS", "PairsReport", "evaluate_pairs"]

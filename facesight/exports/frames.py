@@ -19,8 +19,9 @@ from PIL import Image, ImageDraw, ImageFont
 from facesight.errors import MediaError
 from facesight.files import atomic_file
 from facesight.media.images import load_image
-from facesight.media.video import format_timecode, read_frame_at
+from facesight.media.video import read_frame_at
 from facesight.records import MediaFailure, Sighting
+from facesight.timecode import format_timecode
 
 __all__ = [
     "BOX_RGB",

@@ -29,7 +29,7 @@ from facesight.errors import InvalidInputError
 from facesight.exports.csv_cells import csv_text
 from facesight.exports.manifest import MANIFEST_SCHEMA, write_manifest
 from facesight.files import write_text_atomically
-from facesight.media.video import format_timecode
+from facesight.timecode import format_timecode
 
 __all__ = [
     "CSV_COLUMNS",

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from facesight.defaults import DEFAULT_TARGET_FPIR
+from facesight.descriptors import EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.quality import quality_band
-from facesight.vision.embed import EMBEDDING_DIM
 
 __all__ = [
     "DEFAULT_TARGET_FPIR",
@@ -51,8 +52,6 @@ __all__ = [
     "load_reference_calibration",
 ]
 
-DEFAULT_TARGET_FPIR = 1e-2
-"""Default target: one stranger in a hundred named as someone, whatever the gallery size."""
 
 _GALLERY_PRIOR_EVENTS = 10.0
 """Pseudo-events that shrink the gallery's own correction towards 1 when it has few pairs."""

@@ -17,17 +17,14 @@ is asked for; *investigate* mode lists the candidates with no decision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
-
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import Gallery, Templates, fuse, pairwise_distances
 from facesight.errors import InvalidInputError
 from facesight.identity.calibrate import Calibration, ReferenceCalibration, gallery_factor
 from facesight.quality import quality_band
 from facesight.records import Candidate
-from facesight.vision.embed import DESCRIPTOR_LENGTH
 
 __all__ = [
     "Gallery",
@@ -37,81 +34,6 @@ __all__ = [
     "match_faces",
     "pairwise_distances",
 ]
-
-
-def fuse(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
-    """One template from (k, d) reference descriptors: their centroid at descriptor length."""
-    mean = np.asarray(embeddings, np.float64).mean(axis=0)
-    length = max(float(np.linalg.norm(mean)), 1e-12)
-    fused: NDArray[np.float32] = (mean / length * DESCRIPTOR_LENGTH).astype(np.float32)
-    return fused
-
-
-@dataclass(frozen=True)
-class Templates:
-    """One fused template per person, parallel arrays in person order."""
-
-    person_ids: NDArray[np.int64]
-    names: list[str]
-    vectors: NDArray[np.float32]
-    sizes: NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class Gallery:
-    """Enrolled references as parallel arrays (one row per reference image).
-
-    Attributes:
-        embeddings: (r, d) float32 reference descriptors.
-        person_ids: (r,) int64 owner of each reference.
-        person_names: r names, parallel to ``person_ids``.
-        reference_ids: (r,) int64 store ids of the references.
-        reference_paths: r source image paths.
-    """
-
-    embeddings: NDArray[np.float32]
-    person_ids: NDArray[np.int64]
-    person_names: list[str]
-    reference_ids: NDArray[np.int64]
-    reference_paths: list[str]
-
-    def __len__(self) -> int:
-        return len(self.person_ids)
-
-    @property
-    def people_count(self) -> int:
-        return len(np.unique(self.person_ids))
-
-    def templates(self) -> Templates:
-        """Each person's fused template, in order of first appearance (computed once)."""
-        return self._templates
-
-    @cached_property
-    def _templates(self) -> Templates:
-        ids, first = np.unique(self.person_ids, return_index=True)
-        order = np.argsort(first)
-        ids = ids[order]
-        vectors = [fuse(self.embeddings[self.person_ids == i]) for i in ids]
-        return Templates(
-            person_ids=ids.astype(np.int64),
-            names=[self.person_names[int(first[j])] for j in order],
-            vectors=np.stack(vectors) if vectors else np.zeros((0, 128), np.float32),
-            sizes=np.array([(self.person_ids == i).sum() for i in ids], dtype=np.int64),
-        )
-
-    def cross_person_distances(self) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """Distances from each template to every reference of the *other* people.
-
-        Returns the distances and, parallel to them, the template's size: the
-        gallery's own impostor comparisons, for ``calibrate.gallery_factor``.
-        """
-        templates = self.templates()
-        if len(templates.person_ids) < 2:
-            return np.zeros(0), np.zeros(0, np.int64)
-        distances = pairwise_distances(templates.vectors, self.embeddings).astype(np.float64)
-        other = templates.person_ids[:, None] != self.person_ids[None, :]
-        sizes = np.broadcast_to(templates.sizes[:, None], distances.shape)
-        return distances[other], sizes[other]
 
 
 def calibrate_gallery(
@@ -125,14 +47,6 @@ def calibrate_gallery(
         gallery_factor(reference, distances, sizes),
         target_fpir,
     )
-
-
-def pairwise_distances(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
-    """(n, m) Euclidean distances between rows of (n, d) ``a`` and (m, d) ``b`` (BLAS)."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    squared = (a64**2).sum(1)[:, None] + (b64**2).sum(1)[None, :] - 2.0 * (a64 @ b64.T)
-    result: NDArray[np.float32] = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
-    return result
 
 
 def match_faces(

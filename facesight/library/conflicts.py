@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import Gallery, pairwise_distances
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.identity.calibrate import Calibration
-from facesight.identity.match import Gallery, pairwise_distances
 from facesight.records import Candidate, Sighting
 from facesight.store.audit import AuditAction
 from facesight.text import name_key

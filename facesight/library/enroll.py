@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import fuse, pairwise_distances
 from facesight.errors import (
     EnrollmentError,
     InvalidInputError,
@@ -24,7 +25,6 @@ from facesight.errors import (
     NoFaceError,
 )
 from facesight.identity.calibrate import ReferenceCalibration
-from facesight.identity.match import fuse, pairwise_distances
 from facesight.library.conflicts import enrollment_conflicts
 from facesight.media.images import find_media, load_image, sha256_of
 from facesight.records import EnrollResult, MediaFailure

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS, DEFAULT_TARGET_FPIR
+from facesight.descriptors import Gallery, pairwise_distances
 from facesight.errors import (
     EnrollmentError,
     InvalidInputError,
@@ -38,12 +40,11 @@ from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
 from facesight.faces import Faces, box_iou
 from facesight.identity.calibrate import (
-    DEFAULT_TARGET_FPIR,
     Calibration,
     ReferenceCalibration,
     load_reference_calibration,
 )
-from facesight.identity.match import Gallery, calibrate_gallery, match_faces, pairwise_distances
+from facesight.identity.match import calibrate_gallery, match_faces
 from facesight.index.face_index import FaceIndex
 from facesight.library.directory import (
     LIBRARY_FOLDERS,
@@ -56,8 +57,7 @@ from facesight.library.directory import (
 from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollMethods
 from facesight.library.review import ReviewMethods
-from facesight.media.images import DEFAULT_MAX_PIXELS, find_media, load_image, sha256_of
-from facesight.media.video import DEFAULT_RATE_FPS
+from facesight.media.images import find_media, load_image, sha256_of
 from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
@@ -67,14 +67,16 @@ from facesight.records import (
     IdentifiedFace,
     MediaFailure,
     PersonSummary,
+    ScanEvent,
     ScanSummary,
     Sighting,
+    person_id_of,
 )
-from facesight.scan.collection import ScanEvent, ScanOptions, scan_collection
+from facesight.scan.collection import ScanOptions, scan_collection
 from facesight.scan.workers import PipelineSpec
 from facesight.store.audit import AuditAction, AuditLog, os_account
 from facesight.store.connection import ReadOnlyLibraryError
-from facesight.store.reviews import ReviewBook, apply_reviews, person_id_of
+from facesight.store.reviews import ReviewBook, apply_reviews
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
-from facesight.records import Sighting
+from facesight.records import Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
-from facesight.store.reviews import ReviewBook, person_id_of
+from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
 from facesight.text import check_name
 

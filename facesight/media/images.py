@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from facesight.defaults import DEFAULT_MAX_PIXELS
 from facesight.errors import (
     CorruptMediaError,
     ImageTooLargeError,
@@ -49,8 +50,6 @@ __all__ = [
     "still_extensions",
 ]
 
-DEFAULT_MAX_PIXELS = 150_000_000
-"""Images with more pixels are refused unread (a 150 MP camera frame still passes)."""
 
 IMAGE_EXTENSIONS = (
     frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})

@@ -37,13 +37,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import (
     CorruptMediaError,
     ImageTooLargeError,
     InvalidInputError,
     UnsupportedMediaError,
 )
-from facesight.media.images import DEFAULT_MAX_PIXELS
+from facesight.timecode import format_timecode
 
 if TYPE_CHECKING:
     import av
@@ -63,8 +64,6 @@ __all__ = [
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg"})
 """File name endings scanned as video (PyAV decodes many more when asked directly)."""
 
-DEFAULT_RATE_FPS = 2.0
-"""Analysed frames per second of footage, besides scene cuts."""
 
 DEFAULT_CUT_THRESHOLD = 30.0
 """Mean absolute grey-level change between thumbnails that counts as a scene cut."""
@@ -102,15 +101,6 @@ class VideoFrame:
     time_s: float
     pixels: NDArray[np.uint8]
     scene_cut: bool
-
-
-def format_timecode(seconds: float) -> str:
-    """``HH:MM:SS.mmm``, e.g. ``00:01:23.400``."""
-    millis = round(max(seconds, 0.0) * 1000)
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}.{millis:03d}"
 
 
 def _require_pyav(path: Path) -> None:

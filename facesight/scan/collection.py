@@ -28,10 +28,11 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import MediaError, WorkerError
-from facesight.media.images import DEFAULT_MAX_PIXELS, find_media, sha256_of, still_extensions
-from facesight.media.video import DEFAULT_RATE_FPS, VIDEO_SUFFIXES, probe_video
-from facesight.records import Candidate, MediaFailure, ScanSummary
+from facesight.media.images import find_media, sha256_of, still_extensions
+from facesight.media.video import VIDEO_SUFFIXES, probe_video
+from facesight.records import Candidate, MediaFailure, ScanEvent, ScanSummary
 from facesight.scan.video import (
     AssembledVideo,
     VideoAssembler,
@@ -112,26 +113,6 @@ class ScanOptions:
     video_rate_fps: float = DEFAULT_RATE_FPS
     skip_dir: Path | None = None
     follow_links: bool = True
-
-
-@dataclass(frozen=True)
-class ScanEvent:
-    """Progress of one file: ``status`` is scanned, skipped or failed.
-
-    A video's ``faces`` are its tracks, ``footage_s`` its duration; a video
-    scanned up to some damage is ``scanned`` with its ``failure`` too. While a
-    long video is analysed, each finished segment but the last gives a
-    ``segment`` event with ``part`` = (segments done, of how many): progress
-    within the file, not a file done.
-    """
-
-    path: str
-    status: str
-    faces: int = 0
-    matched: int = 0
-    failure: MediaFailure | None = None
-    footage_s: float = 0.0
-    part: tuple[int, int] | None = None
 
 
 def scan_collection(

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import FUSED_FACES
 from facesight.errors import MediaError
 from facesight.media.video import VideoInfo
 from facesight.records import Candidate
 from facesight.scan.workers import AnalyzedSegment, VideoSegment
 from facesight.store.sqlite import FaceRow, MediaRow
-from facesight.vision.track import FUSED_FACES, FaceTracker, Track
+from facesight.vision.track import FaceTracker, Track
 
 __all__ = [
     "MIN_SEGMENT_S",

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.defaults import DEFAULT_RATE_FPS
 from facesight.errors import MediaError
 from facesight.media.images import LoadedImage, load_image, sha256_of
-from facesight.media.video import DEFAULT_RATE_FPS, VideoInfo
+from facesight.media.video import VideoInfo
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.records import Review, Sighting
+from facesight.records import Review, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
 
 __all__ = ["ReviewBook", "apply_reviews", "person_id_of"]
@@ -148,14 +148,3 @@ def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
     kept = [c for c in sighting.candidates if c.person_id not in rejected]
     shown = confirmed[-1] if confirmed else latest[-1]
     return replace(sighting, candidates=kept, review=shown)
-
-
-def person_id_of(sighting: Sighting) -> int | None:
-    """The id of who the sighting is (its reference's person, confirmed, else proposed),
-    or None."""
-    if sighting.reference is not None:
-        return sighting.reference.person_id
-    if sighting.review is not None and sighting.review.decision == "confirmed":
-        return sighting.review.person_id
-    match = sighting.match
-    return match.person_id if match is not None else None

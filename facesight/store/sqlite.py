@@ -20,15 +20,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM, FUSED_FACES, Gallery
 from facesight.errors import NotFoundError, StoreError
-from facesight.identity.match import Gallery
 from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.text import check_name, name_key, normalize_name
-from facesight.vision.embed import DESCRIPTOR_LENGTH, EMBEDDING_DIM
-from facesight.vision.track import FUSED_FACES
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.vision.device import check_device, resolve_device
 from facesight.vision.models.backends import open_dlib_resnet
@@ -25,12 +26,6 @@ __all__ = ["CHIP_SIZE_PX", "DESCRIPTOR_LENGTH", "EMBEDDING_DIM", "FaceEmbedder"]
 
 CHIP_SIZE_PX = 150
 """Side of the square RGB face chip the network takes (dlib's get_face_chip size=150)."""
-EMBEDDING_DIM = 128
-"""Length of one face descriptor."""
-DESCRIPTOR_LENGTH = 1.43
-"""Euclidean length given to every stored descriptor: the median length of dlib's raw
-descriptors on lfw-dev (1.430; flip-averaged 1.426), so distances keep dlib's scale and
-its customary 0.6 threshold keeps its meaning (see :meth:`FaceEmbedder.describe`)."""
 
 RAW_LENGTH_RANGE = (0.7, 2.5)
 """Raw (flip-averaged) descriptor lengths taken as real ones. dlib's lie near

@@ -9,17 +9,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import MediaError
 from facesight.faces import Faces
 from facesight.files import atomic_file
-from facesight.media.images import DEFAULT_MAX_PIXELS
-from facesight.media.video import (
-    DEFAULT_RATE_FPS,
-    VideoFrame,
-    VideoInfo,
-    probe_video,
-    sample_frames,
-)
+from facesight.media.video import VideoFrame, VideoInfo, probe_video, sample_frames
 from facesight.quality import FaceQuality, assess_quality
 from facesight.vision.align import align_faces
 from facesight.vision.detect import FaceDetector

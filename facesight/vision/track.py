@@ -33,12 +33,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.identity.match import fuse
+from facesight.descriptors import FUSED_FACES, fuse
 
 __all__ = ["FUSED_FACES", "FaceTracker", "Track", "TrackedFace"]
-
-FUSED_FACES = 3
-"""A track is identified from the centroid of its this many best-quality faces."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,4 +7,5 @@ bash scripts/setup.sh test
 ruff check facesight tests bench scripts
 ruff format --check facesight tests bench scripts
 mypy facesight
+lint-imports
 python -m pytest -q

@@ -221,10 +221,12 @@ def _cli(
 def test_a_scan_is_audited_with_its_roots_counts_and_users(
     tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
 ) -> None:
+    bad = tmp_path / "empty.jpg"  # a file that fails (a missing root is refused outright)
+    bad.write_bytes(b"")
     with Library(tmp_path / "lib", detector=detector, embedder=embedder, actor="erin") as lib:
-        summary = lib.scan([OBAMA[0], tmp_path / "missing.jpg"])
+        summary = lib.scan([OBAMA[0], bad])
         (record,) = lib.audit.records(action="scan")
-    assert record.items["paths"] == [str(OBAMA[0]), str(tmp_path / "missing.jpg")]
+    assert record.items["paths"] == [str(OBAMA[0]), str(bad)]
     assert record.items["counts"] == {
         "media_scanned": summary.media_scanned,
         "faces_found": summary.faces_found,

@@ -56,6 +56,7 @@ from facesight.exports.xmp import (
     write_sidecar,
     xmp_sidecar,
 )
+from facesight.files import STDOUT
 from facesight.library.facade import Library
 from facesight.records import Candidate, MediaFailure, Review, Sighting
 from facesight.store.audit import AuditAction, os_account
@@ -249,6 +250,7 @@ def export_report(
     generated_at = datetime.now().astimezone()
     meta = report_meta(header, title=title, generated_at=generated_at, rule=rule)
     written: list[Path] = []
+    streamed = 0  # outputs written to standard output ("-")
     try:
         for path, kind in outputs:
             if kind == "html":
@@ -265,19 +267,23 @@ def export_report(
                 write_csv(shown, path)
             else:
                 write_json(shown, path, meta | {"summary": summary_json(rows)})
-            written.append(path.resolve())
-        manifest = manifest_path([p for p, _ in outputs])
-        write_manifest(manifest, written, meta)
-        written.append(manifest.resolve())
+            streamed += str(path) == STDOUT
+            if str(path) != STDOUT:
+                written.append(path.resolve())
+        files = [p for p, _ in outputs if str(p) != STDOUT]
+        if files:  # standard output is no file to vouch for
+            manifest = manifest_path(files)
+            write_manifest(manifest, written, meta)
+            written.append(manifest.resolve())
     finally:
-        if written:
+        if written or streamed:
             names = dict.fromkeys(row.person for row in shown)
             _audit(
                 library,
                 AuditAction.EXPORT_REPORT,
                 faces=[row.face_id for row in shown if row.face_id is not None],
                 people=[i for name in names if (i := library.store.person_id(name)) is not None],
-                paths=written,
+                paths=[*map(str, written), *[STDOUT] * streamed],
             )
     return written
 
@@ -301,7 +307,7 @@ def _audit(
     *,
     faces: Sequence[int],
     people: Sequence[int],
-    paths: Sequence[Path],
+    paths: Sequence[Path | str],
 ) -> None:
     if library.read_only:  # the export still happens; the user is told it went unrecorded
         library.notices.append(f"not recorded in the audit log (read-only library): {action}")

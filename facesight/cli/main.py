@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from facesight._version import __version__
+from facesight.cli import audit as cli_audit
 from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
@@ -121,6 +122,7 @@ for _command in (
     *cli_maintenance.COMMANDS,
     *cli_evaluate.COMMANDS,
     *cli_review.COMMANDS,
+    *cli_audit.COMMANDS,
     *cli_unknowns.COMMANDS,
     *cli_conflicts.COMMANDS,
     *cli_reports.COMMANDS,

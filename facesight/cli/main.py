@@ -1,6 +1,10 @@
 """The ``facesight`` command line: parse -> call the library -> render.
 
-No business logic lives here. Tables go to stdout for people, ``--json`` and
+This module holds the command group, its global options and :func:`main` (the console
+script); the commands live in one module per family beside it (``enroll``, ``scan``,
+``search``, ``maintenance``, ``evaluate``, ``review``, ``audit``, ``unknowns``,
+``conflicts``, ``reports``) and are added to the group at the end. No business logic lives
+here. Tables go to stdout for people, ``--json`` and
 ``--csv`` give the same rows for scripts; progress and per-file problems go
 to stderr so stdout stays clean for pipes.
 """

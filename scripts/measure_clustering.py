@@ -28,7 +28,7 @@ run without the linkage check it was chosen before) and as in dlib's face exampl
 (average / complete linkage, with and without k-NN connectivity) and DBSCAN;
 these need scikit-learn (the ``measure`` extra).
 
-``--split`` instead measures the linkage check (``facesight.identity.cluster._trim``),
+``--split`` instead measures the linkage check (``facesight.identity.cluster_linkage.trim``),
 shipped against the method without it: a frequent person among 500 people of
 2-5 images (Colin Powell and the two people tests/test_cluster_frequent.py
 checks), the limits tried on the tuning identity half (sha1(name) starts with

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
-from facesight.exports.report import CSV_COLUMNS, rows_json
+from facesight.exports.report_csv_json import CSV_COLUMNS, rows_json
 from facesight.exports.xmp import exif_orientation
 from facesight.library.facade import Library
 from facesight.library.reports import export_xmp, report_rows

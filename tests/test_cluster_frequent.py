@@ -8,7 +8,7 @@ Descriptors come from the shared eval descriptor cache
 (``<library>/cache/eval-descriptors.db``): only the first run describes the
 ~1,600 images of a scenario.
 
-Before the linkage check in ``facesight.identity.cluster`` (``_trim``), Megawati
+Before the linkage check (``facesight.identity.cluster_linkage.trim``), Megawati
 Sukarnoputri's cluster (33 images) took in look-alikes and was 92 % hers, and
 Lleyton Hewitt's (41) was 98 % his minus one face.
 """

@@ -13,7 +13,7 @@ import facesight
 from facesight._version import __version__
 from facesight.cli.main import cli
 from facesight.eval.html import render_report
-from facesight.exports.report import render_html
+from facesight.exports.report_html import render_html
 from facesight.exports.xmp import xmp_sidecar
 
 from .paths import REPO

@@ -13,17 +13,9 @@ import numpy as np
 import pytest
 
 from facesight.errors import InvalidInputError
-from facesight.exports.report import (
-    CSV_COLUMNS,
-    MediaKind,
-    ReportRow,
-    ReportSummary,
-    render_html,
-    rows_json,
-    write_csv,
-    write_html,
-    write_json,
-)
+from facesight.exports.report import MediaKind, ReportRow, ReportSummary
+from facesight.exports.report_csv_json import CSV_COLUMNS, rows_json, write_csv, write_json
+from facesight.exports.report_html import render_html, write_html
 from facesight.media.images import load_image
 from facesight.media.video import format_timecode, sample_frames
 from facesight.vision.detect import FaceDetector

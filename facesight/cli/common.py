@@ -1,7 +1,8 @@
 """What every ``facesight`` command shares: opening the library, tables, JSON and CSV rows.
 
-Commands live in ``cli`` and in the ``cli_*`` modules beside it; they parse,
-call the library, and print with these helpers. No business logic here.
+Commands live in the modules of ``facesight.cli``, one per command family (``main`` holds
+the group and its global options); they parse, call the library, and print with these
+helpers. No business logic here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.text import Text
 from facesight.config import resolve_library_dir
 from facesight.errors import FaceSightError
 from facesight.exports.csv_cells import csv_text
+from facesight.library.decision_rule import decision_note as rule_in_words
 from facesight.library.facade import Library
 from facesight.records import Candidate, MediaFailure, Sighting
 from facesight.text import printable
@@ -159,23 +161,8 @@ def _print_notices(library: Library) -> None:
 
 
 def decision_note(library: Library) -> str:
-    """One line saying how matches are decided, with the numbers behind it."""
-    calibration = library.calibration()
-    people = calibration.people
-    if library.max_distance is not None:
-        return (
-            f"match = distance <= {library.max_distance:.3f} (fixed by --max-distance; "
-            f"{people} enrolled people)"
-        )
-    if people == 0:
-        return "nobody is enrolled yet: no face can be matched"
-    sizes = sorted(set(calibration.template_sizes))
-    cuts = ", ".join(f"{calibration.threshold(k):.3f} for {k} ref." for k in sizes[:3])
-    return (
-        f"match = est. FPIR <= {calibration.target_fpir:g} for {people} enrolled "
-        f"{'person' if people == 1 else 'people'}: "
-        f"per-person est. FMR <= {calibration.alpha:.1e} (distance <= {cuts})"
-    )
+    """The library's decision rule in words (``library.decision_rule``)."""
+    return rule_in_words(library.calibration(), library.max_distance)
 
 
 def print_rows(rows: list[dict[str, Any]], as_json: bool, as_csv: bool, title: str) -> None:

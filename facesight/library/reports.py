@@ -37,18 +37,10 @@ from facesight.errors import (
     NotFoundError,
     UnreadableMediaError,
 )
-from facesight.exports.report import (
-    MediaKind,
-    ReportHeader,
-    ReportRow,
-    ReportSummary,
-    render_html,
-    report_meta,
-    write_csv,
-    write_html,
-    write_json,
-    write_manifest,
-)
+from facesight.exports.manifest import write_manifest
+from facesight.exports.report import MediaKind, ReportHeader, ReportRow, ReportSummary, report_meta
+from facesight.exports.report_csv_json import write_csv, write_json
+from facesight.exports.report_html import render_html, write_html
 from facesight.exports.xmp import (
     FaceRegion,
     exif_orientation,

@@ -94,6 +94,13 @@ class ImpostorTable:
             return float(self.distances[0] + (level - self.log10_fmr[0]) / self.tail_slope)
         return float(np.interp(level, self.log10_fmr, self.distances))
 
+    def scaled(self, factor: float) -> ImpostorTable:
+        """The same rates at every distance times ``factor`` (a template of k faces sits
+        closer to everyone by a nearly constant ratio: ``eval.calibration.measure_tables``)."""
+        return ImpostorTable(
+            self.distances * factor, self.log10_fmr, self.tail_slope / factor, self.pairs
+        )
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImpostorTable:
         return cls(

@@ -91,24 +91,28 @@ def main() -> None:
             ):
                 rows.append({"build_half": build, "check_half": 1 - build, **asdict(result)})
                 rows[-1]["ratio"] = result.ratio
+                rows[-1]["interval"] = list(result.interval)
     if args.json:
         print(json.dumps({"max_ratio": MAX_RATIO, "trials": trials, "rows": rows}, indent=1))
         return
     print(
         f"{trials} random galleries per row; a search's claim is its gallery's FPIR; "
-        "searches weigh one over their person's faces (persons: their sum)"
+        "searches weigh one over their person's faces (persons: their sum); pairs: distinct "
+        "look-alike person pairs behind the false positives, events: their effective number, "
+        "95 % interval: Garwood's on the events"
     )
     print(
         "| built on | checked on | people x refs | target | searches | persons | claimed "
-        "| observed | ratio |"
+        "| observed | pairs | events | ratio | 95 % interval |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         size = f"{r['drawn']}" + ("" if r["drawn"] == r["people"] else f" (of {r['people']})")
         print(
             f"| half {r['build_half']} | half {r['check_half']} | {size} x {r['references']} | "
             f"{r['target_fpir']:.0e} | {r['searches']} | {r['persons']:.0f} | "
-            f"{r['claimed']:.1f} | {r['observed']:.1f} | {r['ratio']:.2f} |"
+            f"{r['claimed']:.1f} | {r['observed']:.1f} | {r['pairs']} | {r['events']:.1f} | "
+            f"{r['ratio']:.2f} | {r['interval'][0]:.2f} to {r['interval'][1]:.2f} |"
         )
 
 

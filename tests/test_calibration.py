@@ -27,6 +27,7 @@ from facesight.calibrate import (
 )
 from facesight.detect import FaceDetector
 from facesight.embed import FaceEmbedder
+from facesight.eval.calibration import poisson_interval, template_scale
 from facesight.eval.described import describe_images
 from facesight.match import pairwise_distances
 from facesight.pipeline import FacePipeline
@@ -79,6 +80,36 @@ def test_table_inverts_and_extrapolates_its_tail() -> None:
     assert 0 < float(table.fmr(below)) < float(table.fmr(table.distances[0]))
     rates = table.fmr(np.linspace(0.2, 1.4, 50))
     assert np.all(np.diff(rates) >= 0) and rates[-1] <= 1.0
+
+
+def test_fused_tables_are_the_single_table_scaled() -> None:
+    # a size-k table borrows the size-1 tail (every person on both sides), scaled by the
+    # ratio a fused template sits closer at 1e-2..1e-3 (eval.calibration.measure_tables)
+    rng = np.random.default_rng(11)
+    single = ImpostorTable.measure(rng.normal(0.8, 0.08, 200_000))
+    fused = ImpostorTable.measure(0.93 * rng.normal(0.8, 0.08, 200_000))
+    scale = template_scale(single, fused)
+    assert abs(scale - 0.93) < 0.005
+    derived = single.scaled(scale)
+    for rate in (1e-2, 1e-4, 1e-6):  # inside the table and in its extrapolated tail
+        assert math.isclose(derived.distance_at(rate), scale * single.distance_at(rate))
+        assert math.isclose(float(derived.fmr(scale * single.distance_at(rate))), rate)
+    for size in (2, 3, 4):
+        ratios = [
+            REFERENCE.table(size).distance_at(r) / REFERENCE.table(1).distance_at(r)
+            for r in (1e-2, 1e-4, 1e-6)
+        ]
+        assert max(ratios) - min(ratios) < 1e-3 and ratios[0] < 1.0
+
+
+def test_poisson_interval_is_garwoods() -> None:
+    # exact 95 % limits (Garwood 1936; chi-square quantiles / 2)
+    assert poisson_interval(0) == (0.0, pytest.approx(3.6889, abs=1e-3))
+    assert poisson_interval(1) == (pytest.approx(0.0253, abs=1e-3), pytest.approx(5.5716, abs=1e-3))
+    assert poisson_interval(10) == (
+        pytest.approx(4.7954, abs=1e-3),
+        pytest.approx(18.390, abs=1e-3),
+    )
 
 
 def test_identification_level_compounds_over_the_gallery() -> None:

@@ -125,12 +125,11 @@ def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, Impos
 
     Size 1 is measured directly. A size-k table is the size-1 table with its
     distances times ``template_scale``: a centroid of k faces sits closer to
-    everyone by a nearly constant ratio (lfw-dev, size 3: 0.946-0.956 from FMR 1e-2
-    to 1e-5 on half 0), and the size-1 tail rests on every person of the half on
-    both sides while a size-k tail rests only on the ~200 people with k faces:
-    measured directly, the size-3 tables of the two halves disagreed 2.7x and 0.11x
-    at FMR 1e-5 on each other's people, and 3-reference galleries built on half 1
-    were named 20x less often than claimed on half 0 (docs/accuracy.md).
+    everyone by a nearly constant ratio, and the size-1 tail rests on every person
+    of the half on both sides while a size-k tail measured directly rests only on
+    the ~200 people with k faces: so measured, 3-reference galleries built on half 1
+    were named 0.0-0.4x as often as claimed on half 0 (``scripts/check_calibration.py``
+    at commit 1b9d109; docs/accuracy.md has the rows since).
     """
     distances, weights = impostor_distances(people, 1)
     single = ImpostorTable.measure(distances, weights=weights)

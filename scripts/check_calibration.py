@@ -13,7 +13,7 @@ person pairs behind the false positives, their effective number of events and a
 checked half, the impostor rate of pairs with a person of 3 or more photos (the
 people 3-reference galleries are drawn from) with everyone's.
 
-Usage: python scripts/check_calibration.py [--quick] [--json] [--trials N]
+Usage: python scripts/check_calibration.py [--quick] [--json] [--trials N] [--per-image]
 """
 
 from __future__ import annotations
@@ -110,6 +110,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer random galleries")
     parser.add_argument("--trials", type=int, help="random galleries per configuration")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument(
+        "--per-image",
+        action="store_true",
+        help="count every search once (default: every stranger person once)",
+    )
     args = parser.parse_args()
     trials = args.trials or (20 if args.quick else 100)
     cache_path = args.cache or resolve_library_dir(None) / "cache" / "eval-descriptors.db"
@@ -127,7 +132,13 @@ def main() -> None:
         checked = faces.half(1 - build)
         for people, refs in CONFIGS:
             for result in check_fpir(
-                reference, checked, people=people, references=refs, targets=TARGETS, trials=trials
+                reference,
+                checked,
+                people=people,
+                references=refs,
+                targets=TARGETS,
+                trials=trials,
+                per_person=not args.per_image,
             ):
                 rows.append({"build_half": build, "check_half": 1 - build, **asdict(result)})
                 rows[-1]["ratio"] = result.ratio
@@ -137,7 +148,12 @@ def main() -> None:
         return
     print(
         f"{trials} random galleries per row; a search's claim is its gallery's FPIR; "
-        "searches weigh one over their person's faces (persons: their sum); pairs: distinct "
+        + (
+            "every search counts once; "
+            if args.per_image
+            else "searches weigh one over their person's faces (persons: their sum); "
+        )
+        + "pairs: distinct "
         "look-alike person pairs behind the false positives, events: their effective number, "
         "95 % interval: Garwood's on the events"
     )

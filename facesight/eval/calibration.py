@@ -263,8 +263,13 @@ def check_fpir(
     targets: Sequence[float],
     trials: int,
     seed: int = 0,
+    per_person: bool = True,
 ) -> list[FpirCheck]:
-    """Observed vs claimed FPIR of random galleries drawn from ``faces`` (module docstring)."""
+    """Observed vs claimed FPIR of random galleries drawn from ``faces`` (module docstring).
+
+    ``per_person=False`` counts every search once instead (a person with many photos
+    then counts as often as they appear).
+    """
     rng = np.random.default_rng(seed)
     by_person = {n: np.flatnonzero(faces.owners == n) for n in dict.fromkeys(faces.owners)}
     eligible = [n for n, rows in by_person.items() if len(rows) >= references]
@@ -273,7 +278,7 @@ def check_fpir(
     # every stranger person counts once, however many photos they have
     weight = np.zeros(len(faces.owners))
     for rows_of in by_person.values():
-        weight[rows_of] = 1.0 / len(rows_of)
+        weight[rows_of] = 1.0 / len(rows_of) if per_person else 1.0
     searches = 0
     claimed = np.zeros(len(targets))
     observed = np.zeros(len(targets))

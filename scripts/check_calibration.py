@@ -7,9 +7,13 @@ checked on the other half's people in random galleries (``eval.calibration.
 check_fpir``): 10, 100 and 1,000 people with 1 reference, 10, 100 and 200 with
 3, at target FPIR 1e-2 and 1e-3. Both directions are printed. The shipped
 tables are those built on half 0, so "build 0 / check 1" is the shipped
-calibration checked on unseen people.
+calibration checked on unseen people. Beside each ratio: the distinct look-alike
+person pairs behind the false positives, their effective number of events and a
+95 % interval (Garwood's, ``FpirCheck.interval``). A last table compares, on the
+checked half, the impostor rate of pairs with a person of 3 or more photos (the
+people 3-reference galleries are drawn from) with everyone's.
 
-Usage: python scripts/check_calibration.py [--quick] [--json] [--trials N]
+Usage: python scripts/check_calibration.py [--quick] [--json] [--trials N] [--per-image]
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from facesight.config import resolve_library_dir
+from facesight.descriptors import pairwise_distances
 from facesight.eval.calibration import (
     FaceSet,
     check_fpir,
@@ -69,6 +74,35 @@ def reference_from(faces: FaceSet, shipped: ReferenceCalibration) -> ReferenceCa
     )
 
 
+def photographed_rates(
+    faces: FaceSet, reference: ReferenceCalibration, levels: tuple[float, ...]
+) -> list[tuple[float, float, float]]:
+    """(level, observed / level for every person, for the people with 3 or more photos).
+
+    Impostor pairs of ``faces`` under the 1-face table's distance at each level, every
+    person counted once; "3 or more photos": pairs whose one side is such a person (the
+    people 3-reference galleries are drawn from)."""
+    people = faces.people()
+    vectors = np.concatenate(list(people.values()))
+    owner = np.concatenate([np.full(len(v), i) for i, v in enumerate(people.values())])
+    photos = np.array([len(v) for v in people.values()])[owner]
+    share = 1.0 / photos
+    d = pairwise_distances(vectors, vectors)
+    weight = np.where(owner[:, None] != owner[None, :], share[:, None] * share[None, :], 0.0)
+    many = weight * (photos >= 3)[:, None]
+    rows = []
+    for level in levels:
+        under = d <= reference.table(1).distance_at(level)
+        rows.append(
+            (
+                level,
+                float((weight * under).sum() / weight.sum()) / level,
+                float((many * under).sum() / many.sum()) / level,
+            )
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=Path, default=LFW_DEV / "people")
@@ -76,39 +110,76 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer random galleries")
     parser.add_argument("--trials", type=int, help="random galleries per configuration")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument(
+        "--per-image",
+        action="store_true",
+        help="count every search once (default: every stranger person once)",
+    )
     args = parser.parse_args()
     trials = args.trials or (20 if args.quick else 100)
     cache_path = args.cache or resolve_library_dir(None) / "cache" / "eval-descriptors.db"
     faces = load_faces(args.images, cache_path)
     shipped = load_reference_calibration()
     rows = []
+    by_photos = []
     for build in (0, 1):
         reference = reference_from(faces.half(build), shipped)
+        if not args.json:
+            by_photos += [
+                (build, *rates)
+                for rates in photographed_rates(faces.half(1 - build), reference, (5e-5, 1e-5))
+            ]
         checked = faces.half(1 - build)
         for people, refs in CONFIGS:
             for result in check_fpir(
-                reference, checked, people=people, references=refs, targets=TARGETS, trials=trials
+                reference,
+                checked,
+                people=people,
+                references=refs,
+                targets=TARGETS,
+                trials=trials,
+                per_person=not args.per_image,
             ):
                 rows.append({"build_half": build, "check_half": 1 - build, **asdict(result)})
                 rows[-1]["ratio"] = result.ratio
+                rows[-1]["interval"] = list(result.interval)
     if args.json:
         print(json.dumps({"max_ratio": MAX_RATIO, "trials": trials, "rows": rows}, indent=1))
         return
     print(
         f"{trials} random galleries per row; a search's claim is its gallery's FPIR; "
-        "searches weigh one over their person's faces (persons: their sum)"
+        + (
+            "every search counts once; "
+            if args.per_image
+            else "searches weigh one over their person's faces (persons: their sum); "
+        )
+        + "pairs: distinct "
+        "look-alike person pairs behind the false positives, events: their effective number, "
+        "95 % interval: Garwood's on the events"
     )
     print(
         "| built on | checked on | people x refs | target | searches | persons | claimed "
-        "| observed | ratio |"
+        "| observed | pairs | events | ratio | 95 % interval |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         size = f"{r['drawn']}" + ("" if r["drawn"] == r["people"] else f" (of {r['people']})")
         print(
             f"| half {r['build_half']} | half {r['check_half']} | {size} x {r['references']} | "
             f"{r['target_fpir']:.0e} | {r['searches']} | {r['persons']:.0f} | "
-            f"{r['claimed']:.1f} | {r['observed']:.1f} | {r['ratio']:.2f} |"
+            f"{r['claimed']:.1f} | {r['observed']:.1f} | {r['pairs']} | {r['events']:.1f} | "
+            f"{r['ratio']:.2f} | {r['interval'][0]:.2f} to {r['interval'][1]:.2f} |"
+        )
+    print(
+        "\nobserved / estimated impostor rate, 1-reference tables, every person once: all "
+        "people, and pairs with a person of 3 or more photos (3-reference galleries' people)"
+    )
+    print("| built on | checked on | FMR | all people | 3 or more photos |")
+    print("| --- | --- | --- | --- | --- |")
+    for build, level, everyone, photographed in by_photos:
+        print(
+            f"| half {build} | half {1 - build} | {level:.0e} | {everyone:.2f} | "
+            f"{photographed:.2f} |"
         )
 
 

@@ -14,11 +14,13 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from facesight.eval.calibration import poisson_interval, template_scale
 from facesight.eval.described import describe_images
 from facesight.identity.calibrate import (
     Calibration,
@@ -81,6 +83,36 @@ def test_table_inverts_and_extrapolates_its_tail() -> None:
     assert np.all(np.diff(rates) >= 0) and rates[-1] <= 1.0
 
 
+def test_fused_tables_are_the_single_table_scaled() -> None:
+    # a size-k table borrows the size-1 tail (every person on both sides), scaled by the
+    # ratio a fused template sits closer at 1e-2..1e-3 (eval.calibration.measure_tables)
+    rng = np.random.default_rng(11)
+    single = ImpostorTable.measure(rng.normal(0.8, 0.08, 200_000))
+    fused = ImpostorTable.measure(0.93 * rng.normal(0.8, 0.08, 200_000))
+    scale = template_scale(single, fused)
+    assert abs(scale - 0.93) < 0.005
+    derived = single.scaled(scale)
+    for rate in (1e-2, 1e-4, 1e-6):  # inside the table and in its extrapolated tail
+        assert math.isclose(derived.distance_at(rate), scale * single.distance_at(rate))
+        assert math.isclose(float(derived.fmr(scale * single.distance_at(rate))), rate)
+    for size in (2, 3, 4):
+        ratios = [
+            REFERENCE.table(size).distance_at(r) / REFERENCE.table(1).distance_at(r)
+            for r in (1e-2, 1e-4, 1e-6)
+        ]
+        assert max(ratios) - min(ratios) < 1e-3 and ratios[0] < 1.0
+
+
+def test_poisson_interval_is_garwoods() -> None:
+    # exact 95 % limits (Garwood 1936; chi-square quantiles / 2)
+    assert poisson_interval(0) == (0.0, pytest.approx(3.6889, abs=1e-3))
+    assert poisson_interval(1) == (pytest.approx(0.0253, abs=1e-3), pytest.approx(5.5716, abs=1e-3))
+    assert poisson_interval(10) == (
+        pytest.approx(4.7954, abs=1e-3),
+        pytest.approx(18.390, abs=1e-3),
+    )
+
+
 def test_identification_level_compounds_over_the_gallery() -> None:
     small = Calibration(REFERENCE, (1,) * 10, target_fpir=1e-2)
     large = Calibration(REFERENCE, (1,) * 1000, target_fpir=1e-2)
@@ -139,14 +171,12 @@ def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
 README_BOUND = 1.5
 """README and docs/accuracy.md: observed FPIR within 1.5x of the target on unseen people."""
 
+CONFIGS = {(10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3)}
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 3 is not met yet: on unseen people the observed FPIR runs "
-    "0.0-1.9x the target (docs/accuracy.md, python scripts/check_calibration.py)",
-)
-def test_decision_holds_its_fpir_on_people_it_never_saw() -> None:
+
+@pytest.fixture(scope="module")
+def unseen_check() -> list[dict[str, Any]]:
+    """``scripts/check_calibration.py --quick --json``: both directions, every row."""
     done = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "check_calibration.py"), "--quick", "--json"],
         capture_output=True,
@@ -155,15 +185,42 @@ def test_decision_holds_its_fpir_on_people_it_never_saw() -> None:
     )
     checked = json.loads(done.stdout)
     assert checked["max_ratio"] == README_BOUND
-    rows = checked["rows"]
+    rows: list[dict[str, Any]] = checked["rows"]
     assert {(r["build_half"], r["people"], r["references"], r["target_fpir"]) for r in rows} == {
-        (h, n, k, t)
-        for h in (0, 1)
-        for n, k in ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))
-        for t in (1e-2, 1e-3)
+        (h, n, k, t) for h in (0, 1) for n, k in CONFIGS for t in (1e-2, 1e-3)
     }
+    return rows
+
+
+@pytest.mark.slow
+def test_decision_never_names_unseen_people_more_often_than_it_claims(
+    unseen_check: list[dict[str, Any]],
+) -> None:
+    # the side that matters to a court: a row may exceed its claim by more than 1.5x
+    # only where its 95 % interval still holds the claim (a handful of look-alike pairs)
+    for r in unseen_check:
+        low, high = r["interval"]
+        assert low <= high and (r["observed"] == 0 or low <= r["ratio"] <= high)
+        assert r["ratio"] <= README_BOUND or low <= 1.0, r
+    # and the shipped tables (built on half 0) hold it on half 1 wherever there are events
+    # enough to tell 1.5x from 1x
+    shipped = [r for r in unseen_check if r["build_half"] == 0 and r["events"] >= 20]
+    assert len(shipped) >= 4
+    assert all(1 / README_BOUND <= r["ratio"] <= README_BOUND for r in shipped), shipped
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 item 3 is not met in every row: built on half 1 and checked on half 0, "
+    "200-person 3-reference galleries are named 0.5x (1e-2) and 0.06x (1e-3) as often as "
+    "claimed (docs/accuracy.md, python scripts/check_calibration.py)",
+)
+def test_decision_holds_its_fpir_on_people_it_never_saw(
+    unseen_check: list[dict[str, Any]],
+) -> None:
     # a row is judged where enough false positives are expected to tell 1.5x from 1x
-    judged = [r for r in rows if r["claimed"] >= 15]
+    judged = [r for r in unseen_check if r["claimed"] >= 15]
     assert len(judged) >= 20
     off = [r for r in judged if not 1 / README_BOUND <= r["ratio"] <= README_BOUND]
     assert off == [], [(r["build_half"], r["drawn"], r["references"], r["ratio"]) for r in off]

@@ -22,6 +22,7 @@ template size:
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -40,7 +41,9 @@ __all__ = [
     "impostor_distances",
     "measure_tables",
     "name_half",
+    "poisson_interval",
     "quality_factors",
+    "template_scale",
 ]
 
 TEMPLATE_SIZES = (1, 2, 3, 4)
@@ -119,12 +122,35 @@ def impostor_distances(
 
 
 def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, ImpostorTable]:
-    """One impostor table per template size in ``TEMPLATE_SIZES``, every person counted once."""
-    tables = {}
-    for size in TEMPLATE_SIZES:
+    """One impostor table per template size in ``TEMPLATE_SIZES``, every person counted once.
+
+    Size 1 is measured directly. A size-k table is the size-1 table with its
+    distances times ``template_scale``: a centroid of k faces sits closer to
+    everyone by a nearly constant ratio, and the size-1 tail rests on every person
+    of the half on both sides while a size-k tail measured directly rests only on
+    the ~200 people with k faces: so measured, 3-reference galleries built on half 1
+    were named 0.0-0.4x as often as claimed on half 0 (``scripts/check_calibration.py``
+    at commit 1b9d109; docs/accuracy.md has the rows since).
+    """
+    distances, weights = impostor_distances(people, 1)
+    single = ImpostorTable.measure(distances, weights=weights)
+    tables = {1: single}
+    for size in TEMPLATE_SIZES[1:]:
         distances, weights = impostor_distances(people, size)
-        tables[size] = ImpostorTable.measure(distances, weights=weights)
+        fused = ImpostorTable.measure(distances, weights=weights)
+        tables[size] = single.scaled(template_scale(single, fused))
     return tables
+
+
+SCALE_LEVELS = np.logspace(-2, -3, 7)
+"""FMR levels where a size-k table's distances are compared with size 1's: a 10-person
+gallery's per-person levels, where even a size-4 table still counts hundreds of pairs."""
+
+
+def template_scale(single: ImpostorTable, fused: ImpostorTable) -> float:
+    """Geometric mean of ``fused``'s distances over ``single``'s at ``SCALE_LEVELS``."""
+    ratios = [fused.distance_at(level) / single.distance_at(level) for level in SCALE_LEVELS]
+    return float(np.exp(np.log(ratios).mean()))
 
 
 def quality_factors(table: ImpostorTable, faces: FaceSet) -> dict[str, float]:
@@ -156,6 +182,29 @@ def quality_factors(table: ImpostorTable, faces: FaceSet) -> dict[str, float]:
     return factors
 
 
+def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) interval for the mean of a Poisson variable observed as ``count``."""
+    tail = (1.0 - confidence) / 2.0
+
+    def cdf(k: int, mean: float) -> float:  # P(X <= k)
+        if k < 0:
+            return 0.0
+        terms = np.arange(k + 1)
+        factorials = np.array([math.lgamma(t + 1) for t in terms])
+        logs = terms * math.log(max(mean, 1e-300)) - mean - factorials
+        return float(np.exp(logs).sum())
+
+    def solve(target: float, k: int) -> float:  # the mean where P(X <= k) = target
+        low, high = 0.0, 10.0 * (k + 10)
+        for _ in range(100):
+            middle = (low + high) / 2.0
+            low, high = (middle, high) if cdf(k, middle) > target else (low, middle)
+        return (low + high) / 2.0
+
+    lower = 0.0 if count == 0 else solve(1.0 - tail, count - 1)
+    return lower, solve(tail, count)
+
+
 @dataclass(frozen=True)
 class FpirCheck:
     """Observed against claimed FPIR for one gallery configuration.
@@ -168,6 +217,11 @@ class FpirCheck:
         observed: false positives.
         persons: searches counted by person (each search weighs one over its
             person's faces, as ``claimed`` and ``observed`` do).
+        pairs: distinct (stranger, gallery person) pairs behind the false positives.
+        events: the false positives' effective number of independent events: the
+            same two look-alike people meet again in every gallery that draws them,
+            so events are counted by person pair, (sum o)^2 / sum o^2 over the
+            pairs' weighted counts o (Kish).
     """
 
     people: int
@@ -179,6 +233,8 @@ class FpirCheck:
     claimed: float
     observed: float
     persons: float
+    pairs: int
+    events: float
 
     @property
     def ratio(self) -> float:
@@ -187,6 +243,16 @@ class FpirCheck:
     @property
     def observed_fpir(self) -> float:
         return self.observed / max(self.persons, 1e-12)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95 % interval of ``ratio``: Garwood's on ``events``, at ``observed / events``
+        false positives per event. Without events no interval is measured: (0, inf)."""
+        count = round(self.events)
+        if count == 0 or self.claimed <= 0:
+            return 0.0, float("inf")
+        low, high = poisson_interval(count)
+        return self.ratio * low / count, self.ratio * high / count
 
 
 def check_fpir(
@@ -198,8 +264,13 @@ def check_fpir(
     targets: Sequence[float],
     trials: int,
     seed: int = 0,
+    per_person: bool = True,
 ) -> list[FpirCheck]:
-    """Observed vs claimed FPIR of random galleries drawn from ``faces`` (module docstring)."""
+    """Observed vs claimed FPIR of random galleries drawn from ``faces`` (module docstring).
+
+    ``per_person=False`` counts every search once instead (a person with many photos
+    then counts as often as they appear).
+    """
     rng = np.random.default_rng(seed)
     by_person = {n: np.flatnonzero(faces.owners == n) for n in dict.fromkeys(faces.owners)}
     eligible = [n for n, rows in by_person.items() if len(rows) >= references]
@@ -208,11 +279,13 @@ def check_fpir(
     # every stranger person counts once, however many photos they have
     weight = np.zeros(len(faces.owners))
     for rows_of in by_person.values():
-        weight[rows_of] = 1.0 / len(rows_of)
+        weight[rows_of] = 1.0 / len(rows_of) if per_person else 1.0
     searches = 0
     claimed = np.zeros(len(targets))
     observed = np.zeros(len(targets))
     weighted = np.zeros(len(targets))
+    by_pair: list[dict[tuple[int, int], float]] = [{} for _ in targets]
+    person_index = {n: i for i, n in enumerate(by_person)}
     for _ in range(trials):
         chosen = rng.choice(len(eligible), drawn, replace=False)
         names = [eligible[i] for i in chosen]
@@ -242,13 +315,36 @@ def check_fpir(
             inside = own >= 0
             fmr[np.flatnonzero(inside), own[inside]] = np.inf  # leave the probe's own person out
             w = weight[rows]
-            observed[t] += float((w * (fmr.min(axis=1) <= calibration.alpha)).sum())
+            named = fmr.min(axis=1) <= calibration.alpha
+            observed[t] += float((w * named).sum())
+            nearest = fmr.argmin(axis=1)
+            for row in np.flatnonzero(named):
+                stranger = person_index[str(faces.owners[rows[row]])]
+                met = person_index[names[nearest[row]]]
+                pair = (min(stranger, met), max(stranger, met))  # A on B or B on A: one pair
+                by_pair[t][pair] = by_pair[t].get(pair, 0.0) + float(w[row])
             n_searched = np.where(inside, drawn - 1, drawn)
             claim = -np.expm1(n_searched * np.log1p(-calibration.alpha))
             claimed[t] += float((w * claim).sum())
             weighted[t] += float(w.sum())
         searches += len(rows)
-    return [
-        FpirCheck(people, drawn, references, target, trials, searches, float(c), float(o), float(p))
-        for target, c, o, p in zip(targets, claimed, observed, weighted, strict=True)
-    ]
+    results = []
+    for target, c, o, p, counts in zip(targets, claimed, observed, weighted, by_pair, strict=True):
+        o_pair = np.array(list(counts.values()))
+        events = float(o_pair.sum() ** 2 / (o_pair**2).sum()) if len(o_pair) else 0.0
+        results.append(
+            FpirCheck(
+                people,
+                drawn,
+                references,
+                target,
+                trials,
+                searches,
+                float(c),
+                float(o),
+                float(p),
+                len(counts),
+                events,
+            )
+        )
+    return results

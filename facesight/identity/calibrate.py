@@ -8,7 +8,9 @@ shipped with the package as numbers in ``facesight/data/calibration.json``;
 ``scripts/build_calibration.py`` reproduces them and
 ``scripts/check_calibration.py`` checks the decision on the other half.
 There is one table per template size, because a person's template is the
-centroid of their references and a centroid of k faces sits closer to everyone.
+centroid of their references and a centroid of k faces sits closer to everyone:
+the k-face tables are the 1-face table with distances scaled by how much closer
+(``ImpostorTable.scaled``), so their tail rests on every person of the half.
 
 Faces too poor to be named: a degraded face's descriptor collapses towards the
 centre of all faces; under ``min_centre_distance`` from it a face is never a
@@ -92,6 +94,13 @@ class ImpostorTable:
         if level < self.log10_fmr[0]:
             return float(self.distances[0] + (level - self.log10_fmr[0]) / self.tail_slope)
         return float(np.interp(level, self.log10_fmr, self.distances))
+
+    def scaled(self, factor: float) -> ImpostorTable:
+        """The same rates at every distance times ``factor`` (a template of k faces sits
+        closer to everyone by a nearly constant ratio: ``eval.calibration.measure_tables``)."""
+        return ImpostorTable(
+            self.distances * factor, self.log10_fmr, self.tail_slope / factor, self.pairs
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImpostorTable:

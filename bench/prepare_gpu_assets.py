@@ -28,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from facesight.files import sha256_file
 from facesight.vision.align import align_faces
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -35,7 +36,6 @@ from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     _package_dir,
     dlib_model_path,
-    sha256_file,
 )
 
 REPO = Path(__file__).resolve().parents[1]

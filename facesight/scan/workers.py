@@ -245,11 +245,10 @@ class FileAnalyzer:
 
     def _fill(self, result: AnalyzedFile, image: LoadedImage, analyzed: AnalyzedFaces) -> None:
         faces = analyzed.faces
-        assert faces.embedding is not None
         result.width_px, result.height_px = image.width_px, image.height_px
         result.captured_at, result.gps = image.captured_at, image.gps
         result.xyxy, result.kps5, result.score = faces.xyxy, faces.kps5, faces.score
-        result.embedding = faces.embedding
+        result.embedding = analyzed.embedding
         result.quality = np.array([q.score for q in analyzed.quality], np.float64)
         result.quality_reasons = ["; ".join(q.reasons) for q in analyzed.quality]
         for i in range(len(faces)):

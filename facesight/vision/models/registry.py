@@ -20,6 +20,7 @@ __all__ = [
     "DLIB_RESNET_FILE",
     "DLIB_SHAPE5_FILE",
     "dlib_model_path",
+    "package_dir",
     "retinaface_onnx_bytes",
 ]
 
@@ -32,7 +33,7 @@ _INSTALL_HINT = {
 }
 
 
-def _package_dir(package: str) -> Path:
+def package_dir(package: str) -> Path:
     """The directory of an installed package, found without running its ``__init__``."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -45,7 +46,7 @@ def _package_dir(package: str) -> Path:
 
 def dlib_model_path(filename: str) -> Path:
     """Path of one of dlib's model files shipped in ``face_recognition_models``."""
-    path = _package_dir("face_recognition_models") / "models" / filename
+    path = package_dir("face_recognition_models") / "models" / filename
     if not path.is_file():
         raise WeightsNotFoundError(
             f"{path} is missing: the face_recognition_models package looks incomplete; "
@@ -61,7 +62,7 @@ def retinaface_onnx_bytes() -> bytes:
     Parsed with ``ast`` (a literal, never executed) so the package's GUI OpenCV
     dependency is never imported.
     """
-    path = _package_dir("retinaface") / "weights.py"
+    path = package_dir("retinaface") / "weights.py"
     if not path.is_file():
         raise WeightsNotFoundError(
             f"{path} is missing; reinstall with: {_INSTALL_HINT['retinaface']}"

@@ -6,6 +6,6 @@ bash scripts/setup.sh test
 . .venv/bin/activate
 ruff check facesight tests bench scripts
 ruff format --check facesight tests bench scripts
-mypy facesight
+mypy facesight scripts/data
 lint-imports
 python -m pytest -q

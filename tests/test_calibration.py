@@ -110,14 +110,19 @@ def test_gallery_factor_rises_only_for_look_alike_galleries() -> None:
 
 def test_shipped_calibration_names_its_descriptor_and_command(embedder: FaceEmbedder) -> None:
     assert REFERENCE.descriptor == embedder.descriptor_version
-    assert REFERENCE.command == "python scripts/build_calibration.py"
-    assert (Path(__file__).parents[1] / "scripts" / "build_calibration.py").is_file()
+    # the shipped file names the script as it was when built (scripts/build_calibration.py,
+    # moved to scripts/data/ since): its next build writes the new path
+    assert REFERENCE.command in (
+        "python scripts/build_calibration.py",
+        "python scripts/data/build_calibration.py",
+    )
+    assert (Path(__file__).parents[1] / "scripts" / "data" / "build_calibration.py").is_file()
     assert sorted(REFERENCE.tables) == [1, 2, 3, 4]
 
 
 def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
     reference = load_reference_calibration()
-    # measured on lfw-dev's check half (scripts/measure_video_rules.py, docs/video.md):
+    # measured on lfw-dev's check half (scripts/data/measure_video_rules.py, docs/video.md):
     # smaller faces and more fused faces are matched more often, never less than 1x
     steps = reference.size_factors
     assert steps and all(a[0] < b[0] and a[1] >= b[1] >= 1.0 for a, b in itertools.pairwise(steps))
@@ -144,11 +149,16 @@ README_BOUND = 1.5
 @pytest.mark.xfail(
     strict=True,
     reason="issue 11 item 3 is not met yet: on unseen people the observed FPIR runs "
-    "0.0-1.9x the target (docs/accuracy.md, python scripts/check_calibration.py)",
+    "0.0-1.9x the target (docs/accuracy.md, python scripts/data/check_calibration.py)",
 )
 def test_decision_holds_its_fpir_on_people_it_never_saw() -> None:
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "check_calibration.py"), "--quick", "--json"],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "data" / "check_calibration.py"),
+            "--quick",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -174,7 +184,7 @@ def test_the_shipped_tables_are_what_the_build_script_writes(tmp_path: Path) -> 
     # no number in the tables is typed by hand: a rerun writes the same file
     # (descriptors come from the library's cache; a cold cache describes half of lfw-dev)
     out = tmp_path / "calibration.json"
-    script = REPO / "scripts" / "build_calibration.py"
+    script = REPO / "scripts" / "data" / "build_calibration.py"
     subprocess.run([sys.executable, str(script), "--output", str(out)], check=True)
     rebuilt = json.loads(out.read_text())
     shipped = json.loads((REPO / "facesight" / "data" / "calibration.json").read_text())

@@ -1,7 +1,7 @@
 """Building the impostor tables on one half of the people and checking them on the other.
 
-``scripts/build_calibration.py`` measures the shipped tables on the people of
-one half of lfw-dev (split by sha1(name)); ``scripts/check_calibration.py``
+``scripts/data/build_calibration.py`` measures the shipped tables on the people of
+one half of lfw-dev (split by sha1(name)); ``scripts/data/check_calibration.py``
 measures tables the same way on either half and checks the decision rule's
 FPIR on the *other* half's people, in random galleries of a given size and
 template size:

@@ -43,8 +43,8 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
-OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
+OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 CONFIGS = ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))
 TARGETS = (1e-2, 1e-3)
 MAX_RATIO = 1.5

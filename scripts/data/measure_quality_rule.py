@@ -55,8 +55,8 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
-OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
+OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
 LEVELS = (1e-2, 1e-3, 1e-4)
 QUALITY_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
 CENTRE_EDGES = (0.0, *np.round(np.arange(0.40, 0.601, 0.02), 2).tolist(), 9.0)

@@ -74,7 +74,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import EMBEDDING_DIM, FaceEmbedder
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 WIDTHS_PX = (16, 20, 24, 28, 32, 40, 48, 64)
 WIDTH_BINS_PX = (0, 18, 22, 26, 30, 36, 44, 56, 72, 90, 1000)
 LEVELS = (1e-2, 1e-3, 1e-4)

@@ -46,6 +46,7 @@ from facesight.scan.workers import (
     AnalyzedFile,
     AnalyzedSegment,
     FileAnalyzer,
+    FileStatus,
     PipelineSpec,
     Task,
     analyze_in_worker,
@@ -223,11 +224,11 @@ def _tasks(
         try:
             sha = sha256_of(Path(path))
             if store.media_id(sha, embedder) is not None:
-                yield AnalyzedFile(path, "known", sha)
+                yield AnalyzedFile(path, FileStatus.KNOWN, sha)
                 continue
             info = probe_video(path, options.max_pixels)
         except MediaError as error:
-            yield AnalyzedFile(path, "failed", error=error)
+            yield AnalyzedFile(path, FileStatus.FAILED, error=error)
             continue
         yield from plan_segments(path, sha, info.duration_s, workers, options.video_rate_fps)
     if images:
@@ -364,7 +365,7 @@ def _store_batch(
             store.add_media_path(existing, result.path)
         elif result.sha256 in new:
             copies.append(result)
-        elif result.status == "analyzed":
+        elif result.status == FileStatus.ANALYZED:
             new[result.sha256] = result
             continue
         events.append(ScanEvent(result.path, ScanStatus.SKIPPED))

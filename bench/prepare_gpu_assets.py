@@ -28,14 +28,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from facesight.files import sha256_file
 from facesight.vision.align import align_faces
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
-    _package_dir,
     dlib_model_path,
-    sha256_file,
+    package_dir,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def copy_weights(site: Path) -> dict[str, str]:
     retina = site / "retinaface"
     retina.mkdir(parents=True, exist_ok=True)
     (retina / "__init__.py").write_text("")
-    shutil.copyfile(_package_dir("retinaface") / "weights.py", retina / "weights.py")
+    shutil.copyfile(package_dir("retinaface") / "weights.py", retina / "weights.py")
     return {"dlib_resnet_sha256": sha256_file(dat)}
 
 

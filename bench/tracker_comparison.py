@@ -128,7 +128,7 @@ def describe_clip(path: Path, cache: Path, models: Path) -> list[Frame]:
         from facesight.media.video import sample_frames
         from facesight.vision.detect import FaceDetector
         from facesight.vision.embed import FaceEmbedder
-        from facesight.vision.pipeline import FacePipeline, _tracked
+        from facesight.vision.pipeline import FacePipeline, tracked_faces
 
         pipeline = FacePipeline(FaceDetector(), FaceEmbedder(cache_dir=models))
         frames: list[Frame] = []
@@ -144,7 +144,7 @@ def describe_clip(path: Path, cache: Path, models: Path) -> list[Frame]:
                         video_frame.index,
                         video_frame.time_s,
                         video_frame.scene_cut,
-                        _tracked(video_frame, found),
+                        tracked_faces(video_frame, found),
                     )
                 )
             batch.clear()

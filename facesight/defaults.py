@@ -6,10 +6,13 @@ Kept in the kernel so an edge can show them without importing the layer that use
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_RATE_FPS",
     "DEFAULT_TARGET_FPIR",
+    "DeviceChoice",
 ]
 
 DEFAULT_TARGET_FPIR = 1e-2
@@ -20,3 +23,12 @@ DEFAULT_MAX_PIXELS = 150_000_000
 
 DEFAULT_RATE_FPS = 2.0
 """Analysed frames per second of footage, besides scene cuts."""
+
+
+class DeviceChoice(StrEnum):
+    """Where the networks may be asked to run (``device=``; ``vision.device`` resolves it)."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+    TORCH_CPU = "torch-cpu"  # the PyTorch translation on the CPU, for testing

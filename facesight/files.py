@@ -1,4 +1,5 @@
-"""Writing files so that readers never see half of one: a temp file beside it, then rename.
+"""Writing files so that readers never see half of one: a temp file beside it, fsync, rename;
+and the sha256 of a file's content (the one helper for media, model and index files).
 
 Used for every file facesight writes outside its database: face crops, evidence
 frames, reports, plots, exports and XMP sidecars. A crash or a kill leaves either
@@ -13,6 +14,7 @@ output. Files are written 0600 and missing folders made 0700, whatever the umask
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import sys
@@ -24,7 +26,15 @@ from typing import IO, Any
 
 from facesight.errors import OutputError
 
-__all__ = ["STDOUT", "atomic_file", "check_output", "write_text_atomically"]
+__all__ = [
+    "STDOUT",
+    "atomic_file",
+    "atomic_path",
+    "check_output",
+    "sha256_file",
+    "sha256_stream",
+    "write_text_atomically",
+]
 
 STDOUT = "-"
 """The output name that means standard output."""
@@ -74,25 +84,60 @@ def atomic_file(
     path: Path, mode: str = "wb", *, make_parents: bool = True, **open_args: Any
 ) -> Iterator[IO[Any]]:
     """Open a temp file in ``path``'s folder (created unless ``make_parents`` is false); it
-    replaces ``path`` when the block ends without an exception, and is deleted otherwise.
+    is fsynced and replaces ``path`` when the block ends without an exception, and is
+    deleted otherwise.
 
     ``-`` yields standard output (left open). See the module docstring for what is refused.
     """
     if str(path) == STDOUT:
         yield sys.stdout.buffer if "b" in mode else sys.stdout
         return
+    with (
+        atomic_path(path, make_parents=make_parents) as temporary,
+        temporary.open(mode, **open_args) as handle,
+    ):
+        yield handle
+
+
+@contextmanager
+def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
+    """A temp file's path in ``path``'s folder, for writers that take a file name (faiss,
+    numpy): when the block ends without an exception it is fsynced and replaces ``path``;
+    otherwise it is deleted. The temp file is named ``.tmp-*``; it is created 0600.
+    """
     target = check_output(Path(path), make_parents=make_parents)
     # folders made here are private (0700), like the 0600 temp file mkstemp makes:
     # crops and evidence are biometric data
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **open_args) as handle:
-            yield handle
+        yield Path(tmp)
+        os.chmod(tmp, 0o600)  # a writer that recreated the file took the umask's mode
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_stream(handle: IO[bytes]) -> str:
+    """Hex sha256 of what is left to read in ``handle``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's content.
+
+    Raises:
+        OSError: the file cannot be opened or read.
+    """
+    with Path(path).open("rb") as handle:
+        return sha256_stream(handle)
 
 
 def write_text_atomically(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from facesight.errors import MediaError
 
@@ -10,8 +11,10 @@ __all__ = [
     "DECISION_CATEGORIES",
     "Candidate",
     "Comparison",
+    "Decision",
     "EnrollResult",
     "FaceHit",
+    "FailureKind",
     "ForgetResult",
     "IdentifiedFace",
     "MediaFailure",
@@ -19,6 +22,7 @@ __all__ = [
     "ReferenceFace",
     "Review",
     "ScanEvent",
+    "ScanStatus",
     "ScanSummary",
     "Sighting",
     "person_id_of",
@@ -62,9 +66,49 @@ class Candidate:
     insufficient_quality: bool = False
 
 
+class FailureKind(StrEnum):
+    """Why a file was not used (``MediaFailure.kind``, stored as text in the library): the
+    ``kind`` of each :class:`~facesight.errors.MediaError` and the refusals of the library.
+    Equal to the strings written before it existed, so comparing with a string works."""
+
+    MEDIA = "media"
+    UNREADABLE = "unreadable"
+    UNSUPPORTED = "unsupported"
+    CORRUPT = "corrupt"
+    TOO_LARGE = "too_large"
+    FAILED = "failed"  # a scan event that failed without a MediaError
+    REFERENCE = "reference"  # a reference photo cannot be re-checked
+    REFUSED = "refused"  # enrolment refused the file
+    NAME = "name"  # a sidecar's person name cannot be written
+    SIDECAR = "sidecar"  # a sidecar cannot be written
+    MISSING = "missing"  # the scanned file is gone
+    CHANGED = "changed"  # the scanned file is another size now
+
+
+class ScanStatus(StrEnum):
+    """What a scan did with one file (``ScanEvent.status``); equal to its old strings."""
+
+    SCANNED = "scanned"
+    SKIPPED = "skipped"  # already in the library (same sha256)
+    FAILED = "failed"
+    SEGMENT = "segment"  # a segment of a long video is done: progress, not a file done
+
+
+class Decision(StrEnum):
+    """Where a face stands (``Sighting.decision``); ``Review.decision`` is one of the
+    first two. Equal to the strings stored in the library."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    PENDING = "pending"
+    REFERENCE = "reference"
+    UNMATCHED = "unmatched"
+
+
 @dataclass(frozen=True)
 class MediaFailure:
-    """A file that could not be used, with the problem in one line."""
+    """A file that could not be used, with the problem in one line; ``kind`` is a
+    :class:`FailureKind` value."""
 
     path: str
     kind: str
@@ -73,7 +117,7 @@ class MediaFailure:
     @classmethod
     def from_error(cls, error: MediaError) -> MediaFailure:
         """The record of a ``MediaError``: its path, kind and problem."""
-        return cls(error.path, error.kind, error.problem)
+        return cls(error.path, FailureKind(error.kind), error.problem)
 
 
 def _match(candidates: list[Candidate]) -> Candidate | None:
@@ -151,17 +195,17 @@ class Sighting:
         return _match(self.candidates)
 
     @property
-    def decision(self) -> str:
+    def decision(self) -> Decision:
         """``reference`` (the face is one of a person's enrolled references: no sighting),
         ``confirmed`` (a reviewer said who it is), ``pending`` (a match not yet
         reviewed), ``rejected`` (a reviewer rejected what was proposed) or ``unmatched``."""
         if self.reference is not None:
-            return "reference"
-        if self.review is not None and self.review.decision == "confirmed":
-            return "confirmed"
+            return Decision.REFERENCE
+        if self.review is not None and self.review.decision == Decision.CONFIRMED:
+            return Decision.CONFIRMED
         if self.match is not None:
-            return "pending"
-        return "rejected" if self.review is not None else "unmatched"
+            return Decision.PENDING
+        return Decision.REJECTED if self.review is not None else Decision.UNMATCHED
 
     @property
     def category(self) -> str:
@@ -348,7 +392,7 @@ class ScanEvent:
     """
 
     path: str
-    status: str
+    status: ScanStatus
     faces: int = 0
     matched: int = 0
     failure: MediaFailure | None = None

@@ -15,10 +15,10 @@ from facesight.errors import InvalidInputError
 from facesight.vision.align import (
     CHIP_KPS5,
     CHIP_PX,
-    _warp,
     align_faces,
     chip_transforms,
     similarity_transform,
+    warp_chip,
 )
 from facesight.vision.detect import FaceDetector
 from facesight.vision.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
@@ -130,7 +130,7 @@ def test_warp_reproduces_dlib_get_face_chip(path: Path) -> None:
     image = _rgb(path)
     rect = dlib.get_frontal_face_detector()(image, 0)[0]
     shape = dlib.shape_predictor(str(dlib_model_path(DLIB_SHAPE5_FILE)))(image, rect)
-    ours = _warp(image, _dlib_chip_to_image(dlib.get_face_chip_details(shape, CHIP_PX, 0.25)))
+    ours = warp_chip(image, _dlib_chip_to_image(dlib.get_face_chip_details(shape, CHIP_PX, 0.25)))
     theirs = dlib.get_face_chip(image, shape, CHIP_PX, 0.25)
     assert np.abs(ours.astype(int) - theirs.astype(int)).mean() < 0.1
 

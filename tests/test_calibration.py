@@ -142,14 +142,14 @@ def test_gallery_factor_rises_only_for_look_alike_galleries() -> None:
 
 def test_shipped_calibration_names_its_descriptor_and_command(embedder: FaceEmbedder) -> None:
     assert REFERENCE.descriptor == embedder.descriptor_version
-    assert REFERENCE.command == "python scripts/build_calibration.py"
-    assert (Path(__file__).parents[1] / "scripts" / "build_calibration.py").is_file()
+    assert REFERENCE.command == "python scripts/data/build_calibration.py"
+    assert (Path(__file__).parents[1] / "scripts" / "data" / "build_calibration.py").is_file()
     assert sorted(REFERENCE.tables) == [1, 2, 3, 4]
 
 
 def test_small_and_fused_probes_are_matched_by_strangers_more_often() -> None:
     reference = load_reference_calibration()
-    # measured on lfw-dev's check half (scripts/measure_video_rules.py, docs/video.md):
+    # measured on lfw-dev's check half (scripts/data/measure_video_rules.py, docs/video.md):
     # smaller faces and more fused faces are matched more often, never less than 1x
     steps = reference.size_factors
     assert steps and all(a[0] < b[0] and a[1] >= b[1] >= 1.0 for a, b in itertools.pairwise(steps))
@@ -176,9 +176,14 @@ CONFIGS = {(10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3)}
 
 @pytest.fixture(scope="module")
 def unseen_check() -> list[dict[str, Any]]:
-    """``scripts/check_calibration.py --quick --json``: both directions, every row."""
+    """``scripts/data/check_calibration.py --quick --json``: both directions, every row."""
     done = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "check_calibration.py"), "--quick", "--json"],
+        [
+            sys.executable,
+            str(REPO / "scripts" / "data" / "check_calibration.py"),
+            "--quick",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -214,7 +219,7 @@ def test_decision_never_names_unseen_people_more_often_than_it_claims(
     strict=True,
     reason="issue 11 item 3 is not met in every row: built on half 1 and checked on half 0, "
     "200-person 3-reference galleries are named 0.5x (1e-2) and 0.06x (1e-3) as often as "
-    "claimed (docs/accuracy.md, python scripts/check_calibration.py)",
+    "claimed (docs/accuracy.md, python scripts/data/check_calibration.py)",
 )
 def test_decision_holds_its_fpir_on_people_it_never_saw(
     unseen_check: list[dict[str, Any]],
@@ -231,7 +236,7 @@ def test_the_shipped_tables_are_what_the_build_script_writes(tmp_path: Path) -> 
     # no number in the tables is typed by hand: a rerun writes the same file
     # (descriptors come from the library's cache; a cold cache describes half of lfw-dev)
     out = tmp_path / "calibration.json"
-    script = REPO / "scripts" / "build_calibration.py"
+    script = REPO / "scripts" / "data" / "build_calibration.py"
     subprocess.run([sys.executable, str(script), "--output", str(out)], check=True)
     rebuilt = json.loads(out.read_text())
     shipped = json.loads((REPO / "facesight" / "data" / "calibration.json").read_text())

@@ -60,8 +60,7 @@ def _describe(
     analyzed = pipeline.analyze(pixels)
     assert len(analyzed) >= 1
     subject = analyzed.largest()
-    assert analyzed.faces.embedding is not None
-    return analyzed.faces.embedding[subject], analyzed.quality[subject].score
+    return analyzed.embedding[subject], analyzed.quality[subject].score
 
 
 def _shrunk(

@@ -2,7 +2,7 @@
 
 Each scenario is one person's lfw-dev faces among all the faces of 500 people
 with 2-5 images each (drawn with seed 0), built by
-``scripts/measure_clustering.py`` (``frequent_scenario``), which also prints
+``scripts/studies/measure_clustering.py`` (``frequent_scenario``), which also prints
 these figures (``--quick`` for Colin Powell, ``--split`` for the rest).
 Descriptors come from the shared eval descriptor cache
 (``<library>/cache/eval-descriptors.db``): only the first run describes the
@@ -35,7 +35,7 @@ from facesight.vision.pipeline import FacePipeline
 
 from .paths import LFW_DEV, REPO
 
-SCRIPT = REPO / "scripts" / "measure_clustering.py"
+SCRIPT = REPO / "scripts" / "studies" / "measure_clustering.py"
 
 
 def _load_script() -> ModuleType:

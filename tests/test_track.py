@@ -31,8 +31,7 @@ def test_the_performer_is_one_track_with_a_time_range(
     hamilton: VideoAnalysis, pipeline: FacePipeline
 ) -> None:
     reference = pipeline.analyze(load_image(MIRANDA).pixels)
-    assert reference.faces.embedding is not None
-    miranda = reference.faces.embedding[reference.largest()]
+    miranda = reference.embedding[reference.largest()]
     nearest = min(hamilton.tracks, key=lambda t: np.linalg.norm(t.descriptor() - miranda))
     assert np.linalg.norm(nearest.descriptor() - miranda) < 0.45
     assert nearest.start_s < 3.1 and nearest.end_s > 6.8 and len(nearest.faces) >= 8

@@ -1,7 +1,7 @@
 """Building the impostor tables on one half of the people and checking them on the other.
 
-``scripts/build_calibration.py`` measures the shipped tables on the people of
-one half of lfw-dev (split by sha1(name)); ``scripts/check_calibration.py``
+``scripts/data/build_calibration.py`` measures the shipped tables on the people of
+one half of lfw-dev (split by sha1(name)); ``scripts/data/check_calibration.py``
 measures tables the same way on either half and checks the decision rule's
 FPIR on the *other* half's people, in random galleries of a given size and
 template size:
@@ -129,7 +129,7 @@ def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, Impos
     everyone by a nearly constant ratio, and the size-1 tail rests on every person
     of the half on both sides while a size-k tail measured directly rests only on
     the ~200 people with k faces: so measured, 3-reference galleries built on half 1
-    were named 0.0-0.4x as often as claimed on half 0 (``scripts/check_calibration.py``
+    were named 0.0-0.4x as often as claimed on half 0 (``scripts/data/check_calibration.py``
     at commit 1b9d109; docs/accuracy.md has the rows since).
     """
     distances, weights = impostor_distances(people, 1)

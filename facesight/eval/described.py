@@ -102,9 +102,8 @@ def _describe_one(pipeline: FacePipeline, path: Path, choose: str) -> DescribedI
     if len(analyzed) == 0:
         return DescribedImage(str(path), None, None)
     index = _subject(analyzed, pixels.shape, choose)
-    assert analyzed.faces.embedding is not None
     quality: FaceQuality = analyzed.quality[index]
-    return DescribedImage(str(path), analyzed.faces.embedding[index], quality.score)
+    return DescribedImage(str(path), analyzed.embedding[index], quality.score)
 
 
 def describe_images(

@@ -4,7 +4,7 @@
   TAR at FAR;
 * identification: rank-1 accuracy, FNIR at FPIR;
 * clustering: BCubed and pairwise precision / recall (``cluster_scores``, used by
-  ``scripts/measure_clustering.py``).
+  ``scripts/studies/measure_clustering.py``).
 
 Each is checked against hand-computed cases and brute-force counts in
 ``tests/test_metrics.py``.

@@ -5,8 +5,8 @@ The reference for that is an impostor distribution measured on real faces
 (lfw-dev, people split by a hash of their name so half of them stay out for
 checking, every person counted once however many photos they have) and
 shipped with the package as numbers in ``facesight/data/calibration.json``;
-``scripts/build_calibration.py`` reproduces them and
-``scripts/check_calibration.py`` checks the decision on the other half.
+``scripts/data/build_calibration.py`` reproduces them and
+``scripts/data/check_calibration.py`` checks the decision on the other half.
 There is one table per template size, because a person's template is the
 centroid of their references and a centroid of k faces sits closer to everyone:
 the k-face tables are the 1-face table with distances scaled by how much closer
@@ -14,7 +14,7 @@ the k-face tables are the 1-face table with distances scaled by how much closer
 
 Faces too poor to be named: a degraded face's descriptor collapses towards the
 centre of all faces; under ``min_centre_distance`` from it a face is never a
-match (``ReferenceCalibration.usable``, ``scripts/measure_quality_rule.py``).
+match (``ReferenceCalibration.usable``, ``scripts/data/measure_quality_rule.py``).
 
 Each table holds log10(FMR) at increasing distances, interpolated linearly;
 below the measured range the log-linear tail fitted to the rarest measured
@@ -174,7 +174,7 @@ class ReferenceCalibration:
         A degraded face's descriptor collapses towards the centre of all faces
         (``centre``: the mean descriptor of the tables' faces), where strangers
         come close to it more often than the tables say and its own person is
-        missed. Under ``min_centre_distance`` (``scripts/measure_quality_rule.py``,
+        missed. Under ``min_centre_distance`` (``scripts/data/measure_quality_rule.py``,
         docs/accuracy.md) the estimate no longer holds: such faces keep their
         candidates but are never a match.
         """

@@ -8,7 +8,7 @@ seeded random order, repeatedly takes the label whose links to it weigh most,
 until no label changes. A cluster of fewer than ``min_size`` faces is no
 cluster: those faces stay unclustered (-1).
 
-It was chosen by measurement on lfw-dev (``python scripts/measure_clustering.py``,
+It was chosen by measurement on lfw-dev (``python scripts/studies/measure_clustering.py``,
 ``docs/clustering.md``) against scikit-learn's HDBSCAN, DBSCAN and average /
 complete-linkage agglomerative clustering: see that page for the numbers.
 
@@ -25,7 +25,7 @@ and placed again (it may join another or form a new one). On lfw-dev's
 held-out identity half, BCubed precision goes from 0.993 to 0.994 and recall
 from 0.916 to 0.910, and every person with 12+ images keeps a cluster that is
 98 %+ theirs among 500 rare people (docs/clustering.md,
-``python scripts/measure_clustering.py --split``).
+``python scripts/studies/measure_clustering.py --split``).
 
 Quality gate: faces whose quality is below ``min_quality`` (tiny, blurred,
 turned away; NaN = not measured) take no part in the whispers, so they never
@@ -90,8 +90,8 @@ DEFAULT_MAX_DISTANCE = 0.45
 DEFAULT_MAX_RMS_DISTANCE = 0.52
 """A face stays in a cluster only if its root-mean-square distance to the cluster's
 other faces is below this (``cluster_linkage.trim``). On lfw-dev's tuning half
-(scripts/measure_clustering.py --split), 90 % of faces are within 0.487 of their own person's
-other faces this way, and 1 % of faces come within 0.491 of the nearest other
+(scripts/studies/measure_clustering.py --split), 90 % of faces are within 0.487 of their
+own person's other faces this way, and 1 % of faces come within 0.491 of the nearest other
 person's; of 0.48, 0.50 and 0.52, 0.52 gave the best BCubed F0.5."""
 
 DEFAULT_MIN_QUALITY = 0.3
@@ -104,7 +104,7 @@ DEFAULT_MAX_RMS_RATIO = 1.3
 """A face also leaves a cluster of ``cluster_linkage.RELATIVE_FROM`` or more faces when its
 root-mean-square distance to the others is this many times the members' median:
 within one person's tight cluster a look-alike stands out before it passes the
-absolute limit (scripts/measure_clustering.py --split)."""
+absolute limit (scripts/studies/measure_clustering.py --split)."""
 
 _TRIM_ROUNDS = 4
 """Times faces trimmed out of a cluster are placed again (elsewhere) at most."""

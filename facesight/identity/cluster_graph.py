@@ -4,7 +4,7 @@ Each face is linked to at most ``neighbours`` nearest faces closer than ``max_di
 link weighing more the shorter it is (:func:`link_weights`); Chinese whispers (Biemann 2006;
 dlib clusters faces with it) lets each moving face take, pass after pass in a seeded random
 order, the label its links weigh most for. The choice of method, the weights and the search
-sizes were measured with ``python scripts/measure_clustering.py`` (docs/clustering.md).
+sizes were measured with ``python scripts/studies/measure_clustering.py`` (docs/clustering.md).
 
 Nearest neighbours come from :mod:`facesight.index.vector_sets`, the searches of the face
 index: exact (blocked BLAS) up to ``DEFAULT_EXACT_UP_TO`` faces or for a few thousand queries,

@@ -7,7 +7,8 @@ distance to the cluster's other faces is above the absolute limit or, in a clust
 ``RELATIVE_FROM`` faces or more, above a ratio of the members' median (never below the link
 length). The mean squared distance to a cluster's faces comes from their sum and squared
 lengths, so the check costs O(n d), never an n x n matrix. The limits and their effect on
-lfw-dev are measured by ``python scripts/measure_clustering.py --split`` (docs/clustering.md).
+lfw-dev are measured by ``python scripts/studies/measure_clustering.py --split``
+(docs/clustering.md).
 """
 
 from __future__ import annotations

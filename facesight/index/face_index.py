@@ -66,12 +66,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, StaleIndexError, StoreError
+from facesight.files import sha256_file
 from facesight.index.files import (
     DATA_PREFIX,
     MANIFEST,
     fsync_directory,
     remove_other_data_files,
-    sha256_file,
     write_atomically,
 )
 from facesight.index.vector_sets import ExactSet, IvfSet, lists_for

@@ -8,18 +8,17 @@ a crash at any point leaves a manifest naming a complete file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+from facesight.files import atomic_path, sha256_file
 
 __all__ = [
     "DATA_PREFIX",
     "MANIFEST",
     "fsync_directory",
     "remove_other_data_files",
-    "sha256_file",
     "write_atomically",
 ]
 
@@ -28,32 +27,17 @@ DATA_PREFIX = "faces-"
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> tuple[int, str]:
-    """Have ``write`` fill a temporary file, fsync it, rename it to ``path``.
+    """Have ``write`` fill a temporary file, fsync it, rename it to ``path``
+    (:func:`facesight.files.atomic_path`).
 
     Returns the file's size in bytes and its sha256 (hex). On any error the
     temporary file is removed and ``path`` is left as it was.
     """
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_path(path) as temporary:
         write(temporary)
-        os.chmod(temporary, 0o600)  # every descriptor: private, whatever the umask
-        with temporary.open("rb+") as file:
-            os.fsync(file.fileno())
         digest = sha256_file(temporary)
         size = temporary.stat().st_size
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return size, digest
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 (hex) of a file, read in 8 MiB pieces (about 1 s for 1M faces)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 23):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fsync_directory(directory: Path) -> None:
@@ -72,7 +56,11 @@ def remove_other_data_files(directory: Path, keep: str) -> None:
     """Remove older data files and leftovers of interrupted saves; best effort."""
     for path in directory.iterdir():
         old_data = path.name.startswith(DATA_PREFIX) and path.name != keep
-        if old_data or (path.name.startswith(".") and path.name.endswith(".tmp")):
+        # ".tmp-*": atomic_path's temporary files; ".*.tmp": those of older versions
+        leftover = path.name.startswith(".tmp-") or (
+            path.name.startswith(".") and path.name.endswith(".tmp")
+        )
+        if old_data or leftover:
             # Still open elsewhere (Windows): the next save removes it.
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ nothing; EXIF orientation is applied and EXIF capture time / GPS position kept.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import warnings
@@ -30,6 +29,7 @@ from facesight.errors import (
     UnreadableMediaError,
     UnsupportedMediaError,
 )
+from facesight.files import sha256_stream
 from facesight.media.formats import (
     HEIF_EXTENSIONS,
     RAW_EXTENSIONS,
@@ -214,14 +214,11 @@ def _open_regular(path: Path) -> Any:
 
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file's content: the identity of a media file in the store."""
-    digest = hashlib.sha256()
     with _open_regular(path) as handle:
         try:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+            return sha256_stream(handle)
         except OSError as exc:
             raise UnreadableMediaError(path, f"read error: {exc.strerror or exc}") from exc
-    return digest.hexdigest()
 
 
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:

@@ -32,7 +32,7 @@ from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import MediaError, WorkerError
 from facesight.media.images import find_media, sha256_of, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
-from facesight.records import Candidate, MediaFailure, ScanEvent, ScanSummary
+from facesight.records import Candidate, MediaFailure, ScanEvent, ScanStatus, ScanSummary
 from facesight.scan.video import (
     AssembledVideo,
     VideoAssembler,
@@ -46,6 +46,7 @@ from facesight.scan.workers import (
     AnalyzedFile,
     AnalyzedSegment,
     FileAnalyzer,
+    FileStatus,
     PipelineSpec,
     Task,
     analyze_in_worker,
@@ -161,7 +162,7 @@ def scan_collection(
             video = assembler.add(result)
             if video is None and on_event:
                 part = (result.segment.index + 1, result.segment.count)
-                on_event(ScanEvent(result.segment.path, "segment", part=part))
+                on_event(ScanEvent(result.segment.path, ScanStatus.SEGMENT, part=part))
             if video is not None:
                 summary.files_seen += 1
                 for event in _store_video(store, pipeline, match, video, summary, options):
@@ -223,11 +224,11 @@ def _tasks(
         try:
             sha = sha256_of(Path(path))
             if store.media_id(sha, embedder) is not None:
-                yield AnalyzedFile(path, "known", sha)
+                yield AnalyzedFile(path, FileStatus.KNOWN, sha)
                 continue
             info = probe_video(path, options.max_pixels)
         except MediaError as error:
-            yield AnalyzedFile(path, "failed", error=error)
+            yield AnalyzedFile(path, FileStatus.FAILED, error=error)
             continue
         yield from plan_segments(path, sha, info.duration_s, workers, options.video_rate_fps)
     if images:
@@ -332,13 +333,13 @@ def _report(
     store.record_failure(failure)
     summary.failures.append(failure)
     if on_event:
-        on_event(ScanEvent(failure.path, "failed", failure=failure))
+        on_event(ScanEvent(failure.path, ScanStatus.FAILED, failure=failure))
     if options.stop_on_error:
         raise error
 
 
 def _count(summary: ScanSummary, event: ScanEvent) -> None:
-    if event.status == "skipped":
+    if event.status == ScanStatus.SKIPPED:
         summary.media_skipped += 1
         return
     summary.media_scanned += 1
@@ -364,10 +365,10 @@ def _store_batch(
             store.add_media_path(existing, result.path)
         elif result.sha256 in new:
             copies.append(result)
-        elif result.status == "analyzed":
+        elif result.status == FileStatus.ANALYZED:
             new[result.sha256] = result
             continue
-        events.append(ScanEvent(result.path, "skipped"))
+        events.append(ScanEvent(result.path, ScanStatus.SKIPPED))
     if new:
         events.extend(_store_new(store, pipeline, match, list(new.values())))
     for copy in copies:
@@ -390,7 +391,7 @@ def _store_new(
         start += len(result)
         batch.append((result.path, _media_row(result, pipeline, len(rows)), rows))
         matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
-        events.append(ScanEvent(result.path, "scanned", faces=len(rows), matched=matched))
+        events.append(ScanEvent(result.path, ScanStatus.SCANNED, faces=len(rows), matched=matched))
     store.save_media_batch(batch)
     return events
 
@@ -407,7 +408,7 @@ def _store_video(
     existing = store.media_id(video.sha256, pipeline.embedder_version)
     if existing is not None:  # the same content twice in this scan
         store.add_media_path(existing, video.path)
-        return [ScanEvent(video.path, "skipped")]
+        return [ScanEvent(video.path, ScanStatus.SKIPPED)]
     failure = None
     if video.error is not None:
         kept = "; the faces before the damage are kept" if video.readable else ""
@@ -415,7 +416,7 @@ def _store_video(
         failure = MediaFailure.from_error(error)
     if not video.readable:
         _report(store, summary, error, options, None)
-        return [ScanEvent(video.path, "failed", failure=failure)]
+        return [ScanEvent(video.path, ScanStatus.FAILED, failure=failure)]
     descriptors, qualities, widths, fused = track_descriptors(video)
     ranked = match(descriptors, qualities, widths=widths, fused=fused) if len(fused) else []
     rows = track_rows(video, descriptors, ranked)
@@ -426,7 +427,9 @@ def _store_video(
         _report(store, summary, error, options, None)
     matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
     footage = video.info.duration_s or (video.tracks[-1].end_s if video.tracks else 0.0)
-    return [ScanEvent(video.path, "scanned", len(rows), matched, failure, footage_s=footage)]
+    return [
+        ScanEvent(video.path, ScanStatus.SCANNED, len(rows), matched, failure, footage_s=footage)
+    ]
 
 
 def _media_row(result: AnalyzedFile, pipeline: FacePipeline, face_count: int) -> MediaRow:

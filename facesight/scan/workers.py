@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ __all__ = [
     "AnalyzedFile",
     "AnalyzedSegment",
     "FileAnalyzer",
+    "FileStatus",
     "PipelineSpec",
     "Task",
     "VideoSegment",
@@ -81,6 +83,14 @@ class PipelineSpec:
         return FacePipeline(detector, embedder)
 
 
+class FileStatus(StrEnum):
+    """What a worker made of one file (``AnalyzedFile.status``)."""
+
+    KNOWN = "known"  # content already in the library, described by the current model
+    ANALYZED = "analyzed"
+    FAILED = "failed"  # ``error`` says why
+
+
 @dataclass
 class AnalyzedFile:
     """What a worker learnt about one file (everything but pixels).
@@ -90,7 +100,7 @@ class AnalyzedFile:
     """
 
     path: str
-    status: str
+    status: FileStatus
     sha256: str = ""
     error: MediaError | None = None
     width_px: int = 0
@@ -189,13 +199,13 @@ class FileAnalyzer:
             try:
                 sha = sha256_of(Path(path))
                 if self._known(sha):
-                    results.append(AnalyzedFile(path, "known", sha))
+                    results.append(AnalyzedFile(path, FileStatus.KNOWN, sha))
                     continue
                 image = load_image(Path(path), self.max_pixels)
             except MediaError as error:
-                results.append(AnalyzedFile(path, "failed", error=error))
+                results.append(AnalyzedFile(path, FileStatus.FAILED, error=error))
                 continue
-            result = AnalyzedFile(path, "analyzed", sha)
+            result = AnalyzedFile(path, FileStatus.ANALYZED, sha)
             results.append(result)
             loaded.append((result, image))
         described = self.pipeline.analyze_batch([image.pixels for _, image in loaded])
@@ -245,11 +255,10 @@ class FileAnalyzer:
 
     def _fill(self, result: AnalyzedFile, image: LoadedImage, analyzed: AnalyzedFaces) -> None:
         faces = analyzed.faces
-        assert faces.embedding is not None
         result.width_px, result.height_px = image.width_px, image.height_px
         result.captured_at, result.gps = image.captured_at, image.gps
         result.xyxy, result.kps5, result.score = faces.xyxy, faces.kps5, faces.score
-        result.embedding = faces.embedding
+        result.embedding = analyzed.embedding
         result.quality = np.array([q.score for q in analyzed.quality], np.float64)
         result.quality_reasons = ["; ".join(q.reasons) for q in analyzed.quality]
         for i in range(len(faces)):

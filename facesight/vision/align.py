@@ -10,7 +10,7 @@ halving the image with dlib's own ``pyramid_down<2>`` filter while the face is
 over twice the chip's size (so large faces do not alias). Given the same
 transform, our chips equal dlib's to within 0.02 grey levels on average; with
 plain bilinear sampling large faces were off by 3.8 levels, and their dlib
-descriptors by 0.077 (``scripts/measure_alignment.py --check-resampling``).
+descriptors by 0.077 (``scripts/studies/measure_alignment.py --check-resampling``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from PIL import Image
 
 from facesight.errors import InvalidInputError
 
-__all__ = ["CHIP_KPS5", "CHIP_PX", "align_faces", "chip_transforms", "similarity_transform"]
+__all__ = [
+    "CHIP_KPS5",
+    "CHIP_PX",
+    "align_faces",
+    "chip_transforms",
+    "pyramid_levels",
+    "similarity_transform",
+    "warp_chip",
+]
 
 #: side of the chips, in pixels, that dlib's ResNet takes
 CHIP_PX = 150
@@ -34,7 +42,7 @@ _PYRAMID_TAPS = (1, 4, 6, 4, 1)
 #: (5, 2) float32 positions, in chip pixels (pixel centres at integers), of
 #: RetinaFace's landmarks (image-left eye, image-right eye, nose tip,
 #: image-left and image-right mouth corner) in dlib's 150 px, padding 0.25
-#: face chip. Measured by ``scripts/fit_chip_template.py`` on the 1,563 lfw-dev
+#: face chip. Measured by ``scripts/data/fit_chip_template.py`` on the 1,563 lfw-dev
 #: images that ``pairs.txt`` does not use: for each centred face, dlib's HOG
 #: detector + 5-point shape predictor gave dlib's chip transform (exactly as
 #: ``get_face_chip_details`` computes it); RetinaFace's landmarks of the same
@@ -42,7 +50,7 @@ _PYRAMID_TAPS = (1, 4, 6, 4, 1)
 #: from the median dropped) is the template. Aligning to it, dlib's descriptor
 #: scores 99.06 % on the lfw-dev pairs (5-fold CV), against 98.83 % for
 #: RetinaFace boxes + dlib's shape predictor and 98.63 % for dlib's own
-#: HOG + shape predictor (``scripts/measure_alignment.py``).
+#: HOG + shape predictor (``scripts/studies/measure_alignment.py``).
 CHIP_KPS5 = np.array(
     [
         [46.49, 45.54],
@@ -121,11 +129,11 @@ def align_faces(image: NDArray[np.uint8], kps5: NDArray[np.float32]) -> NDArray[
     if len(points) == 0:
         return chips
     for index, matrix in enumerate(chip_transforms(points)):
-        chips[index] = _warp(image, matrix)
+        chips[index] = warp_chip(image, matrix)
     return chips
 
 
-def _pyramid_levels(matrix: NDArray[np.float64]) -> int:
+def pyramid_levels(matrix: NDArray[np.float64]) -> int:
     """How many times dlib's ``extract_image_chip`` halves the image for this chip.
 
     dlib halves while the chip's source rectangle, halved once more, still
@@ -184,10 +192,10 @@ def _round(value: float) -> int:
     return math.floor(value + 0.5)
 
 
-def _warp(image: NDArray[np.uint8], matrix: NDArray[np.float64]) -> NDArray[np.uint8]:
+def warp_chip(image: NDArray[np.uint8], matrix: NDArray[np.float64]) -> NDArray[np.uint8]:
     """Resample one (150, 150, 3) chip as dlib does; ``matrix`` takes chip to source pixels."""
     blank = np.zeros((CHIP_PX, CHIP_PX, 3), np.uint8)
-    levels = _pyramid_levels(matrix)
+    levels = pyramid_levels(matrix)
     x0, y0, x1, y1 = _source_box(matrix, levels, image.shape[0], image.shape[1])
     if x1 <= x0 or y1 <= y0:
         return blank

@@ -23,13 +23,21 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from facesight.defaults import DeviceChoice
 from facesight.errors import DeviceError, InvalidInputError
 
-__all__ = ["DEVICE_CHOICES", "Backend", "Device", "check_device", "resolve_device"]
+__all__ = [
+    "DEVICE_CHOICES",
+    "Backend",
+    "Device",
+    "DeviceChoice",
+    "check_device",
+    "resolve_device",
+]
 
 log = logging.getLogger(__name__)
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "torch-cpu")
+DEVICE_CHOICES = tuple(choice.value for choice in DeviceChoice)
 """The values ``FaceEmbedder(device=...)`` and ``FaceDetector(device=...)`` accept."""
 
 _CUDA_EP = "CUDAExecutionProvider"
@@ -98,20 +106,20 @@ def resolve_device(requested: str) -> Device:
             the message lists what was tried and how to fix it.
     """
     check_device(requested)
-    if requested == "cpu":
+    if requested == DeviceChoice.CPU:
         device = Device(Backend.ONNXRUNTIME, _CPU_EP)
-    elif requested == "torch-cpu":
+    elif requested == DeviceChoice.TORCH_CPU:
         if (problem := _torch_problem(cuda=False)) is not None:
             raise DeviceError(f"device='torch-cpu' needs PyTorch, but {problem}; {_FIX}")
         device = Device(Backend.TORCH, "cpu")
-    elif requested == "auto" and not _nvidia_driver_present():
+    elif requested == DeviceChoice.AUTO and not _nvidia_driver_present():
         log.info("device='auto' found no NVIDIA driver (/proc/driver/nvidia, /dev/nvidia0)")
         device = Device(Backend.ONNXRUNTIME, _CPU_EP)
     else:
         found = _cuda_device()
         if isinstance(found, Device):
             device = found
-        elif requested == "cuda":
+        elif requested == DeviceChoice.CUDA:
             raise DeviceError(
                 f"device='cuda' asked for a GPU but none works: {found}. "
                 f"Nothing falls back to the CPU silently: {_FIX}"

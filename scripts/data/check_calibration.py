@@ -13,7 +13,7 @@ person pairs behind the false positives, their effective number of events and a
 checked half, the impostor rate of pairs with a person of 3 or more photos (the
 people 3-reference galleries are drawn from) with everyone's.
 
-Usage: python scripts/check_calibration.py [--quick] [--json] [--trials N] [--per-image]
+Usage: python scripts/data/check_calibration.py [--quick] [--json] [--trials N] [--per-image]
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 CONFIGS = ((10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3))
 TARGETS = (1e-2, 1e-3)
 MAX_RATIO = 1.5

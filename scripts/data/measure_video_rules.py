@@ -2,7 +2,7 @@
 
 Video faces are often small, and a track (one face followed over frames) offers
 several views of one person. Two questions, both on lfw-dev's *check* half of
-people (those ``scripts/build_calibration.py`` left out of the tables):
+people (those ``scripts/data/build_calibration.py`` left out of the tables):
 
 A. **Face size.** Each probe image is shrunk so the subject's detector box
    (measured on the original) is about W px wide, then goes through the whole
@@ -40,7 +40,7 @@ template (2.1-3.5x the single-face rate at 1e-2); with the table of
 n_eff faces the estimate holds within 0.9-1.2x. Near-identical frames gain
 nothing from fusion and cost 1.1-1.5x. ``min`` costs 1.5-3x and gains less.
 
-Usage: python scripts/measure_video_rules.py [--lfw DIR] [--out JSON] [--cache DIR]
+Usage: python scripts/data/measure_video_rules.py [--lfw DIR] [--out JSON] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import EMBEDDING_DIM, FaceEmbedder
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 WIDTHS_PX = (16, 20, 24, 28, 32, 40, 48, 64)
 WIDTH_BINS_PX = (0, 18, 22, 26, 30, 36, 44, 56, 72, 90, 1000)
 LEVELS = (1e-2, 1e-3, 1e-4)
@@ -102,7 +102,7 @@ BATCH = 16
 
 
 def calibration_half(name: str) -> bool:
-    """As ``scripts/build_calibration.py``: sha1(name)'s first byte is even."""
+    """As ``scripts/data/build_calibration.py``: sha1(name)'s first byte is even."""
     return hashlib.sha1(name.encode()).digest()[0] % 2 == 0
 
 

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from facesight.vision.models.registry import DLIB_SHAPE5_FILE, dlib_model_path
 
-LFW = Path(__file__).resolve().parents[1].parent / "shared" / "faces" / "lfw-dev"
+LFW = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 CHIP_PX = 150
 PADDING = 0.25
 

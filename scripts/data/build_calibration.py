@@ -13,7 +13,7 @@ every person, a size-k tail only on the few with k images).
 
 Only half of lfw-dev's people are used (``--half calibration``, the default:
 those whose sha1(name) starts with an even byte), so the other half can check
-them: ``python scripts/check_calibration.py`` builds tables the same way on
+them: ``python scripts/data/check_calibration.py`` builds tables the same way on
 either half and checks the decision's FPIR on the other (docs/accuracy.md).
 
 Quality factors: impostor pairs are grouped by the quality band of their
@@ -22,10 +22,10 @@ than the table says its pairs fall under the table's 1e-2 and 1e-3 distances
 (geometric mean, never below 1): 1.0 for every band with the tables above.
 
 ``centre`` is the mean descriptor of these faces (``ReferenceCalibration.usable``).
-``min_centre_distance`` (``scripts/measure_quality_rule.py --write``) and the
-size and fusion factors (``scripts/measure_video_rules.py``) are kept as they are.
+``min_centre_distance`` (``scripts/data/measure_quality_rule.py --write``) and the
+size and fusion factors (``scripts/data/measure_video_rules.py``) are kept as they are.
 
-Usage: python scripts/build_calibration.py [--images DIR] [--cache FILE] [--output FILE]
+Usage: python scripts/data/build_calibration.py [--images DIR] [--cache FILE] [--output FILE]
        [--half calibration|all]
 """
 
@@ -46,8 +46,8 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
-OUTPUT = Path(__file__).resolve().parents[1] / "facesight" / "data" / "calibration.json"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
+OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
 
 
 def main() -> None:
@@ -87,15 +87,15 @@ def main() -> None:
             f"lfw-dev ({args.half} people): {len(stacked)} people, "
             f"{sum(len(v) for v in stacked.values())} faces found in {len(paths)} images"
         ),
-        command="python scripts/build_calibration.py",
+        command="python scripts/data/build_calibration.py",
         tables=tables,
         quality_factors=factors,
-        # measured by scripts/measure_video_rules.py (docs/video.md): kept as they are
+        # measured by scripts/data/measure_video_rules.py (docs/video.md): kept as they are
         size_factors=shipped.size_factors,
         fused_factors=shipped.fused_factors,
         # the mean descriptor of these faces: degraded faces collapse towards it
         centre=tuple(float(v) for v in faces.vectors.astype(np.float64).mean(axis=0)),
-        # written by scripts/measure_quality_rule.py --write: kept as it is
+        # written by scripts/data/measure_quality_rule.py --write: kept as it is
         min_centre_distance=shipped.min_centre_distance,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,7 @@
 """Choose an alignment by LFW verification accuracy, with dlib's own descriptor.
 
+Study (a record, not rerun by CI): its numbers in docs/accuracy.md came from commit 5fcbfc2.
+
 The issue left two ways to cut dlib-style chips without dlib at run time:
 map RetinaFace's landmarks onto a measured template (what facesight.vision.align
 does), or port dlib's 5-point shape predictor. This script measures both,
@@ -21,9 +23,9 @@ In LFW images the target face is the one nearest the centre.
 
 Usage::
 
-    python scripts/measure_alignment.py --folds 1,2            # quick subset
-    python scripts/measure_alignment.py                        # all 5 folds
-    python scripts/measure_alignment.py --variants template,box_sp
+    python scripts/studies/measure_alignment.py --folds 1,2            # quick subset
+    python scripts/studies/measure_alignment.py                        # all 5 folds
+    python scripts/studies/measure_alignment.py --variants template,box_sp
 
 ``--check-resampling`` instead compares, on the large faces of people/ and
 distractors/, chips resampled from dlib's own transform with no pre-reduction,
@@ -49,11 +51,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _dlib_oracle as oracle
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+import dlib_oracle as oracle
 
 from facesight.faces import Faces
-from facesight.vision.align import CHIP_KPS5, _pyramid_levels, _warp, similarity_transform
+from facesight.vision.align import CHIP_KPS5, pyramid_levels, similarity_transform, warp_chip
 from facesight.vision.detect import FaceDetector
 
 VARIANTS = ("template", "template_eyes", "box_sp", "calbox_sp", "hog_sp")
@@ -90,12 +92,12 @@ class Aligners:
     def _template(self, image: NDArray[np.uint8], face: Faces | None) -> Chip:
         if face is None:
             return None
-        return _warp(image, similarity_transform(CHIP_KPS5, face.kps5[0]))
+        return warp_chip(image, similarity_transform(CHIP_KPS5, face.kps5[0]))
 
     def _template_eyes(self, image: NDArray[np.uint8], face: Faces | None) -> Chip:
         if face is None:
             return None
-        return _warp(image, similarity_transform(CHIP_KPS5, face.kps5[0], EYES_NOSE_WEIGHTS))
+        return warp_chip(image, similarity_transform(CHIP_KPS5, face.kps5[0], EYES_NOSE_WEIGHTS))
 
     def _sp_chip(self, image: NDArray[np.uint8], rect: Any) -> NDArray[np.uint8]:
         shape = self.predictor(image, rect)
@@ -227,7 +229,7 @@ def _bilinear(image: NDArray[np.uint8], chip_to_image: NDArray[np.float64]) -> N
 
 def _box_reduced(image: NDArray[np.uint8], chip_to_image: NDArray[np.float64]) -> NDArray[np.uint8]:
     """Pillow box reduction by dlib's power of two, then bilinear."""
-    factor = 2 ** _pyramid_levels(chip_to_image)
+    factor = 2 ** pyramid_levels(chip_to_image)
     reduced = np.asarray(Image.fromarray(image).reduce(factor))
     local = chip_to_image / factor
     local[:, 2] -= (factor - 1) / 2 / factor
@@ -242,7 +244,7 @@ def check_resampling() -> None:
     paths = sorted((faces_dir / "people").glob("*/*.jpg")) + sorted(
         (faces_dir / "distractors").glob("*.jpg")
     )
-    methods = {"none": _bilinear, "box": _box_reduced, "dlib_pyramid": _warp}
+    methods = {"none": _bilinear, "box": _box_reduced, "dlib_pyramid": warp_chip}
     pixels: dict[str, list[float]] = {name: [] for name in methods}
     distances: dict[str, list[float]] = {name: [] for name in methods}
     for path in paths:
@@ -253,7 +255,7 @@ def check_resampling() -> None:
         shape = predictor(image, rects[0])
         details = dlib.get_face_chip_details(shape, oracle.CHIP_PX, oracle.PADDING)
         chip_to_image = oracle.invert_affine(oracle.image_to_chip(details))
-        if _pyramid_levels(chip_to_image) == 0:
+        if pyramid_levels(chip_to_image) == 0:
             continue
         reference = dlib.get_face_chip(image, shape, oracle.CHIP_PX, oracle.PADDING)
         wanted = np.array(model.compute_face_descriptor(reference))

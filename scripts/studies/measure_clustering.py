@@ -1,5 +1,8 @@
 """Compare ways of clustering unknown faces on lfw-dev; the table of docs/clustering.md.
 
+Study (a record; ``--quick`` is rerun by tests/test_cluster_frequent.py): its numbers in
+docs/clustering.md came from commit a6f3816.
+
 Every lfw-dev image is described by the full pipeline (the subject is the face
 nearest the centre; descriptors are cached like ``facesight eval``'s, then kept in
 ``--cache``, by default ``<library>/cache/clustering-lfw-dev.npz``). Each
@@ -37,7 +40,7 @@ among 500 rare people of the half, and five scans against all at once.
 ``--quick`` prints the Colin Powell rows alone, describing only those ~1,600
 images (a test runs it). Neither needs scikit-learn.
 
-Usage: python scripts/measure_clustering.py [--images DIR] [--cache FILE]
+Usage: python scripts/studies/measure_clustering.py [--images DIR] [--cache FILE]
        [--gate] [--incremental] [--scale N] [--only TEXT] [--split] [--quick]
 """
 
@@ -63,7 +66,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-LFW_DEV = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev"
+LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 MIN_QUALITY = 0.3
 ATTACH_DISTANCE = 0.45  # how close a poor face must be to join a cluster (--gate)
 
@@ -369,7 +372,7 @@ BEFORE = {"max_rms_distance": math.inf, "max_rms_ratio": math.inf}  # no linkage
 def tuning_half(name: str) -> bool:
     """The people the linkage check's limits were tuned on: sha1(name) starts with an odd
     byte. The other half (which holds Colin Powell) only checks them; the calibration
-    tables (scripts/build_calibration.py) were built on that even half instead."""
+    tables (scripts/data/build_calibration.py) were built on that even half instead."""
     return hashlib.sha1(name.encode()).digest()[0] % 2 == 1
 
 

@@ -9,7 +9,7 @@ using dlib as the oracle:
 1. on every lfw-dev image that ``pairs.txt`` does not use (so the pairs stay a
    clean test set), run dlib's HOG detector and 5-point shape predictor on the
    centred face and take the image-to-chip transform ``get_face_chip_details``
-   gives (reproduced exactly: ``_dlib_oracle.image_to_chip``);
+   gives (reproduced exactly: ``dlib_oracle.image_to_chip``);
 2. run facesight's RetinaFace on the same image and map its landmarks of the
    centred face through that transform;
 3. take a trimmed mean (the 5 % of faces farthest from the median dropped).
@@ -19,7 +19,9 @@ transform facesight fits from the template lands from dlib's, in chip pixels.
 
 Usage::
 
-    python scripts/fit_chip_template.py [--limit N]
+    python scripts/data/fit_chip_template.py [--limit N] [--quick]
+
+``--quick`` (the smoke run of tests/test_scripts.py) uses the first 12 images only.
 """
 
 from __future__ import annotations
@@ -35,13 +37,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _dlib_oracle as oracle
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dlib_oracle as oracle
 
 from facesight.vision.align import similarity_transform
 from facesight.vision.detect import FaceDetector
 
 TRIM = 0.05
+QUICK_IMAGES = 12
 
 
 def measure(paths: list[Path]) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
@@ -101,10 +104,12 @@ def transform_error(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0, help="use only the first N images")
+    parser.add_argument("--quick", action="store_true", help="the first 12 images (a smoke run)")
     args = parser.parse_args()
     paths = oracle.lfw_unpaired_images()
-    if args.limit:
-        paths = paths[: args.limit]
+    limit = QUICK_IMAGES if args.quick else args.limit
+    if limit:
+        paths = paths[:limit]
     started = time.perf_counter()
     points, transforms, skipped = measure(paths)
     print(

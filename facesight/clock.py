@@ -1,0 +1,16 @@
+"""The one way facesight writes "now": UTC, ISO 8601, to the second.
+
+Every timestamp stored or printed (audit records, reviews, scan runs, reports)
+is written by :func:`utc_now_iso`, so they sort as text and compare across machines.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["utc_now_iso"]
+
+
+def utc_now_iso() -> str:
+    """The current time in UTC as ISO 8601 to the second (``2026-01-31T12:00:00+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

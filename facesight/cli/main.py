@@ -31,7 +31,7 @@ from facesight.cli import search as cli_search
 from facesight.cli import unknowns as cli_unknowns
 from facesight.cli.common import TextSafeGroup, escape_log_records
 from facesight.config import ENV_LIBRARY
-from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPIR
+from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPIR, DeviceChoice
 
 __all__ = ["cli", "main"]
 
@@ -67,7 +67,7 @@ __all__ = ["cli", "main"]
 )
 @click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
+    type=click.Choice([d.value for d in DeviceChoice if d is not DeviceChoice.TORCH_CPU]),
     default="auto",
     show_default=True,
     help="Where the networks run: auto = a GPU when one works, else the CPU; cuda = a GPU "

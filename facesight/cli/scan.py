@@ -31,7 +31,7 @@ from facesight.defaults import DEFAULT_RATE_FPS
 from facesight.errors import MediaError, OutputError
 from facesight.exports.embed_jsonl import embed_lines
 from facesight.files import STDOUT, atomic_file, check_output
-from facesight.records import ScanEvent, ScanSummary
+from facesight.records import ScanEvent, ScanStatus, ScanSummary
 from facesight.timecode import format_timecode
 
 __all__ = ["COMMANDS"]
@@ -54,7 +54,7 @@ class _ScanProgress:
         self.started = time.perf_counter()
 
     def event(self, event: ScanEvent) -> None:
-        if event.status == "segment" and event.part is not None:
+        if event.status == ScanStatus.SEGMENT and event.part is not None:
             done, count = event.part
             name = shown(Path(event.path).name)
             self.progress.update(self.task, description=f"scanning ({name}: {done}/{count})")
@@ -63,7 +63,7 @@ class _ScanProgress:
         if event.failure is not None:
             failure = event.failure
             self.progress.console.print(f"[red]skipped[/red] {failure_text(failure)}")
-        if event.status == "scanned":
+        if event.status == ScanStatus.SCANNED:
             self.images += 1
             self.faces += event.faces
         if self.counting:

@@ -33,6 +33,7 @@ __all__ = [
     "check_output",
     "sha256_file",
     "sha256_stream",
+    "sweep_dead_temps",
     "write_text_atomically",
 ]
 
@@ -103,13 +104,17 @@ def atomic_file(
 def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
     """A temp file's path in ``path``'s folder, for writers that take a file name (faiss,
     numpy): when the block ends without an exception it is fsynced and replaces ``path``;
-    otherwise it is deleted. The temp file is named ``.tmp-*``; it is created 0600.
+    otherwise it is deleted. The temp file is named ``.tmp-<pid>-*`` (the writing
+    process, so :func:`sweep_dead_temps` can tell a killed writer's leftover from a live
+    one's); it is created 0600.
     """
     target = check_output(Path(path), make_parents=make_parents)
     # folders made here are private (0700), like the 0600 temp file mkstemp makes:
     # crops and evidence are biometric data
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    fd, tmp = tempfile.mkstemp(
+        dir=target.parent, prefix=f".tmp-{os.getpid()}-", suffix=target.suffix
+    )
     os.close(fd)
     try:
         yield Path(tmp)
@@ -120,6 +125,38 @@ def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sweep_dead_temps(folder: Path) -> int:
+    """Remove the temp files (``.tmp-<pid>-*``) that writers killed mid-write (``kill -9``)
+    left in ``folder``; a live process's are kept. Returns how many were removed.
+
+    Run by exports before they write into a folder outside the library (the library's own
+    leftovers are swept when it is opened).
+    """
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        parts = entry.name.split("-", 2)
+        if len(parts) < 3 or parts[0] != ".tmp" or not parts[1].isdigit():
+            continue
+        if not _process_alive(int(parts[1])) and entry.is_file(follow_symlinks=False):
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: alive
+        return True
+    return True
 
 
 def sha256_stream(handle: IO[bytes]) -> str:

@@ -174,3 +174,31 @@ def test_an_erasure_killed_before_its_checkpoint_is_finished_on_the_next_open(
         assert library.people() == []
         raw = b"".join(p.read_bytes() for p in enrolled.glob("facesight.db*"))
         assert b"Joe Biden" not in raw
+
+
+_KILLED_WRITING_A_SIDECAR = """
+import os, signal, sys
+from pathlib import Path
+from facesight.files import atomic_path
+with atomic_path(Path(sys.argv[1]) / "photo.jpg.xmp") as temporary:
+    os.kill(os.getpid(), signal.SIGKILL)  # after the temp file is made, before its rename
+"""
+
+
+def test_an_export_sweeps_the_temp_files_a_killed_export_left(
+    enrolled: Path, tmp_path: Path
+) -> None:
+    sidecars = tmp_path / "sidecars"
+    sidecars.mkdir()
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITING_A_SIDECAR, str(sidecars)], check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    (left,) = sidecars.iterdir()
+    assert left.name.startswith(".tmp-") and left.stat().st_size == 0
+    mine = sidecars / f".tmp-{os.getpid()}-live.xmp"  # a live writer's temp file stays
+    mine.touch()
+    export = _cli(enrolled, "export-xmp", "--output", str(sidecars))
+    assert export.exit_code == 0, export.output
+    assert sorted(sidecars.iterdir()) == [mine]
+    assert "removed 1 temp file(s) left by an interrupted export" in export.output

@@ -124,6 +124,12 @@ def export_xmp(ctx: click.Context, output: Path, confirmed_only: bool) -> None:
         except OSError as error:
             raise click.ClickException(f"cannot write the sidecars: {error}") from error
     err = console(stderr=True)
+    if result.leftovers_removed:
+        err.print(
+            f"removed {result.leftovers_removed} temp file(s) left by an interrupted export "
+            f"from {printable(output)}",
+            markup=False,
+        )
     for failure in result.skipped:
         err.print(
             f"skipped {printable(failure.path)}: {printable(failure.message)} ({failure.kind})",

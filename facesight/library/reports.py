@@ -48,7 +48,7 @@ from facesight.exports.xmp import (
     write_sidecar,
     xmp_sidecar,
 )
-from facesight.files import STDOUT
+from facesight.files import STDOUT, sweep_dead_temps
 from facesight.library.facade import Library
 from facesight.records import Candidate, MediaFailure, Review, Sighting
 from facesight.store.audit import AuditAction, os_account
@@ -329,12 +329,14 @@ class XmpExport:
             gone or changed since it was scanned, or a sidecar of another program is in
             the way).
         video_sightings: identified faces in videos, which XMP regions cannot describe.
+        leftovers_removed: temp files a killed export had left in the output folder.
     """
 
     written: list[Path] = field(default_factory=list)
     faces: int = 0
     skipped: list[MediaFailure] = field(default_factory=list)
     video_sightings: int = 0
+    leftovers_removed: int = 0
 
 
 def export_xmp(
@@ -355,6 +357,7 @@ def export_xmp(
     Raises OSError from the disk.
     """
     result = XmpExport()
+    result.leftovers_removed = sweep_dead_temps(Path(output_dir))
     by_media: dict[str, list[Sighting]] = {}
     for sighting in library.sightings():
         if _identity(sighting) is None:

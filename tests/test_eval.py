@@ -19,8 +19,9 @@ from .paths import LFW_DEV
 LFW_PEOPLE = LFW_DEV / "people"
 
 
-def _eval(library: Path, *args: str) -> dict[str, object]:
-    CliRunner().invoke(cli, ["--library", str(library), "init"])  # only init creates one
+def _eval(library: Path, *args: str, init: bool = True) -> dict[str, object]:
+    if init:  # with a library, its pipeline; without one, the default (no database made)
+        CliRunner().invoke(cli, ["--library", str(library), "init"])
     result = CliRunner().invoke(cli, ["--library", str(library), "eval", *args, "--json"])
     assert result.exit_code == 0, result.output
     parsed: dict[str, object] = json.loads(result.stdout)
@@ -46,8 +47,11 @@ def test_eval_identify_reports_the_protocol_and_writes_det_and_html(
 ) -> None:
     det, html = tmp_path / "det.png", tmp_path / "report.html"
     report = _eval(
-        tmp_path / "lib", "identify", str(person_tree), "--det", str(det), "--html", str(html)
+        tmp_path / "lib",
+        *("identify", str(person_tree), "--det", str(det), "--html", str(html)),
+        init=False,
     )
+    assert not (tmp_path / "lib" / "facesight.db").exists()  # evaluating makes no library
     assert (report["enrolled"], report["mated_probes"], report["nonmated_probes"]) == (8, 24, 12)
     assert report["failure_to_detect_rate"] == 0.0
     assert isinstance(report["rank1_accuracy"], float) and report["rank1_accuracy"] >= 0.9

@@ -11,7 +11,11 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from facesight.cli.common import F, console, open_library, shown
+from facesight.config import resolve_library_dir
+from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
+from facesight.eval.runs import EvalSetup
+from facesight.library.directory import is_library, make_private_dir
 from facesight.library.facade import Library
 
 __all__ = ["COMMANDS"]
@@ -21,8 +25,9 @@ __all__ = ["COMMANDS"]
 def eval_group() -> None:
     """Measure accuracy on labelled data you have (LFW-style pairs, a folder per person).
 
-    Descriptors are cached in the library's cache/ folder, so a second run of
-    the same data takes seconds.
+    Descriptors are cached in the library folder's cache/, so a second run of
+    the same data takes seconds. No library is needed: without one, the default
+    pipeline runs and only the folder's caches are made.
     """
 
 
@@ -36,27 +41,49 @@ def _eval_progress() -> Progress:
     return Progress(*columns, console=console(stderr=True), transient=True)
 
 
-EvalRun = Callable[[Library, DescriptorCache, Callable[[int, int], None]], dict[str, Any]]
+EvalRun = Callable[[EvalSetup, DescriptorCache, Callable[[int, int], None]], dict[str, Any]]
 
 
 def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str, Any] | None:
-    """Run an evaluation with the library's descriptor cache and a progress bar.
+    """Run an evaluation with the descriptor cache and a progress bar.
 
+    With a library, its pipeline and decision; without one, the default pipeline: an
+    evaluation reads labelled folders, not the library, so it never needs (or makes) a
+    library database, only the folder's ``cache/`` and ``models/`` for its caches.
     Prints the figures as JSON and returns None when ``as_json``; else returns them.
     """
-    with open_library(ctx) as library, _eval_progress() as bar:
-        cache = DescriptorCache(library.path / "cache" / "eval-descriptors.db")
-        task = bar.add_task("describing", total=None)
+    directory = resolve_library_dir(ctx.obj["library"])
+    if is_library(directory, Library.DB_NAME):
+        with open_library(ctx) as library:
+            setup = EvalSetup(library.pipeline, library.reference_calibration, library.target_fpir)
+            result = _evaluate(run, setup, directory)
+    else:
         try:
-            result = run(
-                library, cache, lambda done, total: bar.update(task, completed=done, total=total)
+            make_private_dir(directory)
+            setup = EvalSetup.standalone(
+                directory / "models",
+                device=ctx.obj["device"],
+                target_fpir=ctx.obj["target_fpir"],
             )
-        finally:
-            cache.close()
+            result = _evaluate(run, setup, directory)
+        except FaceSightError as error:
+            raise click.ClickException(str(error)) from error
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return None
     return result
+
+
+def _evaluate(run: EvalRun, setup: EvalSetup, directory: Path) -> dict[str, Any]:
+    with _eval_progress() as bar:
+        cache = DescriptorCache(directory / "cache" / "eval-descriptors.db")
+        task = bar.add_task("describing", total=None)
+        try:
+            return run(
+                setup, cache, lambda done, total: bar.update(task, completed=done, total=total)
+            )
+        finally:
+            cache.close()
 
 
 def det_option(default: str) -> Callable[[F], F]:
@@ -99,11 +126,11 @@ def eval_pairs(
 
     result = _run_evaluation(
         ctx,
-        lambda library, cache, progress: run_pairs(
+        lambda setup, cache, progress: run_pairs(
             pairs_file,
             images,
-            pipeline=library.pipeline,
-            reference=library.reference_calibration,
+            pipeline=setup.pipeline,
+            reference=setup.reference_calibration,
             cache=cache,
             det_path=det_path,
             progress=progress,
@@ -193,13 +220,13 @@ def eval_identify(
 
     result = _run_evaluation(
         ctx,
-        lambda library, cache, progress: run_identification(
+        lambda setup, cache, progress: run_identification(
             root,
-            pipeline=library.pipeline,
-            reference=library.reference_calibration,
+            pipeline=setup.pipeline,
+            reference=setup.reference_calibration,
             references=references,
             probes_from=probes_from,
-            target_fpir=library.target_fpir,
+            target_fpir=setup.target_fpir,
             cache=cache,
             det_path=det_path,
             html_path=html_path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,36 @@ from facesight.eval.identification import (
 )
 from facesight.eval.plots import error_curve, require_plotting, save_det_plot
 from facesight.eval.verification import evaluate_pairs
-from facesight.identity.calibrate import ReferenceCalibration
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["run_identification", "run_pairs"]
+__all__ = ["EvalSetup", "run_identification", "run_pairs"]
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    """What an evaluation needs: the pipeline, the shipped calibration and the decision.
+
+    A library's own (``Library.pipeline``, ``.reference_calibration``, ``.target_fpir``),
+    or :meth:`standalone`: evaluating labelled data needs no library database.
+    """
+
+    pipeline: FacePipeline
+    reference_calibration: ReferenceCalibration
+    target_fpir: float
+
+    @classmethod
+    def standalone(
+        cls, model_cache: Path, *, device: str = "auto", target_fpir: float = DEFAULT_TARGET_FPIR
+    ) -> EvalSetup:
+        """The default pipeline, its converted model cached in ``model_cache``."""
+        pipeline = FacePipeline(
+            FaceDetector(device=device), FaceEmbedder(cache_dir=model_cache, device=device)
+        )
+        return cls(pipeline, load_reference_calibration(), target_fpir)
+
 
 Progress = Callable[[int, int], None]
 """Called with (images done, images in all) as images are described."""

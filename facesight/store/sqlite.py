@@ -10,7 +10,7 @@ holds no business rules: it reads and writes what the library hands it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +28,13 @@ from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.text import check_name, name_key, normalize_name
 
-__all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
+__all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "ReviewCarry", "Store"]
+
+Place = tuple[tuple[float, float, float, float], float | None, float | None]
+ReviewCarry = Callable[[Sequence[Place], Sequence[Place]], list[int | None]]
+"""The rule that says which new face each reviewed old face of re-analysed content is
+(``identity.carry.carry_reviews``): given the old and the new faces' places (box; start
+and end seconds of a video track), the index of the new face, or None."""
 
 
 def _now() -> str:
@@ -502,24 +508,41 @@ class Store:
             )
             conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
 
-    def save_media(self, path: str, media: MediaRow, faces: Sequence[FaceRow]) -> int:
+    def save_media(
+        self,
+        path: str,
+        media: MediaRow,
+        faces: Sequence[FaceRow],
+        carry: ReviewCarry | None = None,
+    ) -> int:
         """Store one scanned file with all its faces and candidates, atomically.
 
         Content already stored under the same sha256 (described by an older
-        model) is replaced in the same transaction; its other paths are kept.
+        model) is replaced in the same transaction; its other paths are kept,
+        and its review decisions go to the new faces ``carry`` names (none
+        without it).
         """
         with self.transaction() as conn:
-            return self._save_media(conn, path, media, faces)
+            return self._save_media(conn, path, media, faces, carry)
 
     def save_media_batch(
-        self, batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]]
+        self,
+        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
+        carry: ReviewCarry | None = None,
     ) -> list[int]:
         """``save_media`` for several files in one transaction: all of them or none."""
         with self.transaction() as conn:
-            return [self._save_media(conn, path, media, faces) for path, media, faces in batch]
+            return [
+                self._save_media(conn, path, media, faces, carry) for path, media, faces in batch
+            ]
 
     def _save_media(
-        self, conn: sqlite3.Connection, path: str, media: MediaRow, faces: Sequence[FaceRow]
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        media: MediaRow,
+        faces: Sequence[FaceRow],
+        carry: ReviewCarry | None,
     ) -> int:
         gps_lat, gps_lon = media.gps if media.gps else (None, None)
         old_paths = [
@@ -564,7 +587,8 @@ class Store:
             stored.append((face_id, face))
             self._insert_candidates(conn, face_id, face.candidates)
         conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
-        _carry_reviews(conn, kept_reviews, stored)
+        if carry is not None and kept_reviews:
+            _insert_carried(conn, kept_reviews, stored, carry)
         return media_id
 
     @staticmethod
@@ -894,55 +918,33 @@ a + b). A face made a reference from a sighting has ``<sha256>#face<id>`` as its
 it stays a (confirmed) sighting."""
 
 
-def _carry_reviews(
-    conn: sqlite3.Connection, reviews: list[sqlite3.Row], faces: list[tuple[int, FaceRow]]
+def _place(box: Sequence[float], start: float | None, end: float | None) -> Place:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (x1, y1, x2, y2), start, end
+
+
+def _insert_carried(
+    conn: sqlite3.Connection,
+    reviews: list[sqlite3.Row],
+    faces: list[tuple[int, FaceRow]],
+    carry: ReviewCarry,
 ) -> None:
-    """Give each review of re-analysed content to the new face in the same place.
-
-    A still's face is the new face whose box overlaps the old one most (IoU >= 0.5);
-    a video track is the new track overlapping the old one's time range most (at
-    least half of the shorter). A decision whose face is not found again is dropped
-    with the old face, as before; the audit log keeps that it was made.
-    """
-    for review in reviews:
-        old = np.array([review["x1"], review["y1"], review["x2"], review["y2"]], np.float32)
-        best, best_score = None, 0.0
-        for face_id, face in faces:
-            if review["start_s"] is not None and face.start_s is not None:
-                score = _time_overlap(review["start_s"], review["end_s"], face)
-                enough = score >= 0.5
-            else:
-                score = _iou(old, np.asarray(face.xyxy, np.float32))
-                enough = score >= 0.5
-            if enough and score > best_score:
-                best, best_score = face_id, score
-        if best is not None:
-            conn.execute(
-                "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
-                " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    best,
-                    review["person_id"],
-                    review["decision"],
-                    review["reviewer"],
-                    review["decided_at"],
-                    review["note"],
-                    review["manual"],
-                ),
-            )
-
-
-def _iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    width = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    height = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = width * height
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _time_overlap(start: float, end: float, face: FaceRow) -> float:
-    assert face.start_s is not None and face.end_s is not None
-    shared = min(end, face.end_s) - max(start, face.start_s)
-    shortest = min(end - start, face.end_s - face.start_s)
-    # + 1 ms: two one-frame tracks at the same instant overlap fully
-    return (shared + 1e-3) / (shortest + 1e-3) if shared >= 0 else 0.0
+    """Give each review of re-analysed content to the new face ``carry`` names."""
+    old = [_place([r["x1"], r["y1"], r["x2"], r["y2"]], r["start_s"], r["end_s"]) for r in reviews]
+    new = [_place(list(f.xyxy), f.start_s, f.end_s) for _, f in faces]
+    for review, index in zip(reviews, carry(old, new), strict=True):
+        if index is None:
+            continue
+        conn.execute(
+            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
+            " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                faces[index][0],
+                review["person_id"],
+                review["decision"],
+                review["reviewer"],
+                review["decided_at"],
+                review["note"],
+                review["manual"],
+            ),
+        )

@@ -33,10 +33,8 @@ only, never names) in the same transaction as the change.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,7 +44,9 @@ from facesight.descriptors import Gallery, pairwise_distances
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.identity.calibrate import Calibration
 from facesight.records import Candidate, Sighting
+from facesight.store import people as people_tables
 from facesight.store.audit import AuditAction
+from facesight.store.reviews import move_reviews
 from facesight.text import name_key
 
 if TYPE_CHECKING:
@@ -60,7 +60,6 @@ __all__ = [
     "PersonConflict",
     "ReferenceEvidence",
     "ambiguous_sightings",
-    "distinct_pairs",
     "enrollment_conflicts",
     "mark_different",
     "name_collisions",
@@ -158,7 +157,7 @@ def person_conflicts(library: Library) -> list[PersonConflict]:
     people = _People.of(gallery)
     if len(people.ids) < 2:
         return []
-    skip = distinct_pairs(library.store.connection)
+    skip = library.store.distinct_pairs()
     found = []
     for p, q in sorted(_screen(people, calibration, library.max_distance)):
         if (int(people.ids[p]), int(people.ids[q])) in skip:
@@ -282,10 +281,7 @@ def _evidence(
 
 def _reference(library: Library, people: _People, row: int) -> ReferenceEvidence:
     reference_id = int(people.reference_ids[row])
-    found = library.store.connection.execute(
-        "SELECT crop_path FROM reference_faces WHERE id = ?", (reference_id,)
-    ).fetchone()
-    crop = None if found is None or found[0] is None else library.store.file_path(str(found[0]))
+    crop = library.store.reference_crops([reference_id]).get(reference_id)
     return ReferenceEvidence(reference_id, people.reference_paths[row], crop)
 
 
@@ -364,7 +360,7 @@ def enrollment_conflicts(
         same_face = distances <= library.max_distance
     else:
         same_face = fmrs <= calibration.alpha
-    skip = distinct_pairs(library.store.connection)
+    skip = library.store.distinct_pairs()
     messages = []
     for j in np.flatnonzero(same_face):
         other = int(templates.person_ids[j])
@@ -398,7 +394,7 @@ def name_collisions(library: Library) -> list[NameCollision]:
     groups: dict[str, list[tuple[int, str]]] = {}
     for person_id, name in library.store.people_names():
         groups.setdefault(name_key(name), []).append((person_id, name))
-    told_apart = distinct_pairs(library.store.connection)
+    told_apart = library.store.distinct_pairs()
     return [
         NameCollision(first[0], first[1], other[0], other[1])
         for group in groups.values()
@@ -409,13 +405,6 @@ def name_collisions(library: Library) -> list[NameCollision]:
 
 
 # -- resolving ----------------------------------------------------------------
-
-
-def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:
-    """Person id pairs (smaller first) marked as different people."""
-    return {
-        (int(a), int(b)) for a, b in conn.execute("SELECT person_a, person_b FROM distinct_people")
-    }
 
 
 def mark_different(library: Library, first: str, second: str) -> bool:
@@ -430,11 +419,7 @@ def mark_different(library: Library, first: str, second: str) -> bool:
     a, b = _two_people(library, first, second)
     low, high = _ordered(a, b)
     with library.store.transaction() as conn:
-        added = conn.execute(
-            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
-            " VALUES (?, ?, ?, ?)",
-            (low, high, library.audit.actor, datetime.now(UTC).isoformat(timespec="seconds")),
-        ).rowcount
+        added = people_tables.mark_distinct(conn, low, high, library.audit.actor)
         details = "marked different" if added else "marked different again"
         library.audit.record(
             conn, AuditAction.CONFLICT_DIFFERENT, people=[low, high], details=details
@@ -457,15 +442,9 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
     keep_id, absorb_id = _two_people(library, keep, absorb)
     names = library.store.person_name(keep_id), library.store.person_name(absorb_id)
     with library.store.transaction() as conn:
-        dropped, crops = _drop_duplicate_references(conn, keep_id, absorb_id)
-        moved = conn.execute(
-            "UPDATE reference_faces SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
-        ).rowcount
-        reviews = conn.execute(
-            "UPDATE reviews SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
-        ).rowcount
-        _move_distinct_pairs(conn, keep_id, absorb_id, library.audit.actor)
-        conn.execute("DELETE FROM people WHERE id = ?", (absorb_id,))
+        reviews = move_reviews(conn, absorb_id, keep_id)
+        merged = people_tables.merge_people(conn, keep_id, absorb_id, library.audit.actor)
+        moved, dropped, crops = merged.moved, merged.dropped, merged.crops
         library.audit.record(
             conn,
             AuditAction.CONFLICT_MERGE,
@@ -495,35 +474,3 @@ def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
 
 def _ordered(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
-
-
-def _drop_duplicate_references(
-    conn: sqlite3.Connection, keep_id: int, absorb_id: int
-) -> tuple[int, list[str]]:
-    """Delete ``absorb``'s references of images ``keep`` has too; return count and crops."""
-    rows = conn.execute(
-        "SELECT id, crop_path FROM reference_faces WHERE person_id = ? AND source_sha256 IN"
-        " (SELECT source_sha256 FROM reference_faces WHERE person_id = ?)",
-        (absorb_id, keep_id),
-    ).fetchall()
-    for reference_id, _ in rows:
-        conn.execute("DELETE FROM reference_faces WHERE id = ?", (reference_id,))
-    return len(rows), [str(crop) for _, crop in rows if crop]
-
-
-def _move_distinct_pairs(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str) -> None:
-    """Pairs ``absorb`` was marked different from now hold for ``keep``."""
-    others = conn.execute(
-        "SELECT person_a + person_b - ? FROM distinct_people WHERE ? IN (person_a, person_b)",
-        (absorb_id, absorb_id),
-    ).fetchall()
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    for (other,) in others:
-        if int(other) == keep_id:
-            continue  # told apart before, one person now: the merge overrides that
-        low, high = _ordered(keep_id, int(other))
-        conn.execute(
-            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
-            " VALUES (?, ?, ?, ?)",
-            (low, high, by, now),
-        )

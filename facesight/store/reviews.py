@@ -24,7 +24,7 @@ from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Review, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
 
-__all__ = ["ReviewBook", "apply_reviews", "person_id_of"]
+__all__ = ["ReviewBook", "apply_reviews", "move_reviews", "person_id_of"]
 
 _CHUNK = 500
 
@@ -148,3 +148,13 @@ def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
     kept = [c for c in sighting.candidates if c.person_id not in rejected]
     shown = confirmed[-1] if confirmed else latest[-1]
     return replace(sighting, candidates=kept, review=shown)
+
+
+def move_reviews(conn: sqlite3.Connection, from_person: int, to_person: int) -> int:
+    """Give every decision about ``from_person`` to ``to_person`` (a merge of two people,
+    inside the caller's transaction); returns how many moved."""
+    return int(
+        conn.execute(
+            "UPDATE reviews SET person_id = ? WHERE person_id = ?", (to_person, from_person)
+        ).rowcount
+    )

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM, FUSED_FACES, Gallery
 from facesight.errors import NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
+from facesight.store import people
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
@@ -395,6 +396,10 @@ class Store:
             PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
             for r in rows
         ]
+
+    def distinct_pairs(self) -> set[tuple[int, int]]:
+        """Person id pairs (smaller first) marked as different people."""
+        return people.distinct_pairs(self._conn)
 
     def delete_person(self, conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
         """Delete a person and (by cascade) their references and candidates.

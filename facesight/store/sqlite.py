@@ -27,6 +27,7 @@ from facesight.store import people
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
+from facesight.store.unknowns import UnknownTables
 from facesight.text import check_name, name_key, normalize_name
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "ReviewCarry", "Store"]
@@ -178,6 +179,11 @@ class Store:
             apply_migrations(self._conn)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
+
+    @property
+    def unknowns(self) -> UnknownTables:
+        """The unknown-people tables (their one writer)."""
+        return UnknownTables(self._conn)
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close.

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM, FUSED_FACES, Gallery
 from facesight.errors import NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
-from facesight.store import people
+from facesight.store import health, people
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
@@ -247,6 +247,15 @@ class Store:
         cursor = self._conn.execute(sql, params)
         cursor.row_factory = sqlite3.Row
         return list(cursor.fetchall())
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's integrity and foreign-key findings, one line each (empty when sound)."""
+        return health.integrity_problems(self._conn)
+
+    def missing_schema_objects(self) -> tuple[list[tuple[str, str]], int]:
+        """(kind, name) of the tables, indexes and triggers a fresh library has and this
+        one lacks, and how many a fresh one has."""
+        return health.missing_schema_objects(self._conn)
 
     def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it (after erasures)."""

@@ -10,141 +10,39 @@ holds no business rules: it reads and writes what the library hands it.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM, FUSED_FACES, Gallery
+from facesight.descriptors import FUSED_FACES, Gallery
 from facesight.errors import NotFoundError, StoreError
-from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
+from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store import health, people
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
+from facesight.store.rows import (
+    FaceRow,
+    MatchRule,
+    MediaRow,
+    Place,
+    ReferenceRow,
+    ReviewCarry,
+    blob,
+    descriptor_blob,
+    now,
+    or_nan,
+    vector,
+)
+from facesight.store.sightings import SightingPage, SightingReader
 from facesight.store.unknowns import UnknownTables
 from facesight.text import check_name, name_key, normalize_name
 
 __all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "ReviewCarry", "Store"]
-
-Place = tuple[tuple[float, float, float, float], float | None, float | None]
-ReviewCarry = Callable[[Sequence[Place], Sequence[Place]], list[int | None]]
-"""The rule that says which new face each reviewed old face of re-analysed content is
-(``identity.carry.carry_reviews``): given the old and the new faces' places (box; start
-and end seconds of a video track), the index of the new face, or None."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _blob(array: NDArray[Any]) -> bytes:
-    return np.ascontiguousarray(array, dtype="<f4").tobytes()
-
-
-def _descriptor_blob(embedding: NDArray[Any]) -> bytes:
-    """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
-    length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
-    descriptors that match everyone (issue 13)."""
-    vector = np.asarray(embedding, np.float64)
-    length = float(np.linalg.norm(vector)) if vector.size else 0.0
-    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(length):
-        raise StoreError(
-            f"refusing to store a descriptor of shape {vector.shape} that is not finite or "
-            f"not {EMBEDDING_DIM} values; run `facesight doctor`"
-        )
-    if abs(length - DESCRIPTOR_LENGTH) > 0.01 * DESCRIPTOR_LENGTH:
-        raise StoreError(
-            f"refusing to store a descriptor of length {length:.3f}, expected "
-            f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
-        )
-    return _blob(vector)
-
-
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def _vector(blob: bytes) -> NDArray[np.float32]:
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
-
-
-@dataclass(frozen=True)
-class MatchRule:
-    """Which stored candidates count as matches: ``column <= limit``.
-
-    ``fmr`` with the calibrated per-person level, or ``distance`` with a
-    fixed decision distance.
-    """
-
-    column: str
-    limit: float
-
-    def __post_init__(self) -> None:
-        if self.column not in ("fmr", "distance"):
-            raise ValueError(f"a match rule compares fmr or distance, not {self.column!r}")
-
-
-@dataclass(frozen=True)
-class ReferenceRow:
-    """A reference face to store for a person."""
-
-    source_path: str
-    source_sha256: str
-    xyxy: NDArray[np.float32]
-    kps5: NDArray[np.float32]
-    score: float
-    embedding: NDArray[np.float32]
-    warnings: str
-    detector: str
-    embedder: str
-    quality: float | None = None
-
-
-@dataclass(frozen=True)
-class MediaRow:
-    """A scanned media file's metadata."""
-
-    sha256: str
-    kind: str
-    width_px: int
-    height_px: int
-    captured_at: str | None
-    gps: tuple[float, float] | None
-    face_count: int
-    detector: str
-    embedder: str
-    duration_s: float | None = None
-
-
-@dataclass(frozen=True)
-class FaceRow:
-    """One detected face of a media file, with its ranked candidates.
-
-    For a video, one face stands for a whole track: ``frame`` and ``time_s``
-    are its best frame's, ``start_s`` / ``end_s`` the track's first and last
-    sampled frames, ``frames_seen`` how many sampled frames it was found in.
-    """
-
-    frame: int | None
-    face_index: int
-    xyxy: NDArray[np.float32]
-    kps5: NDArray[np.float32]
-    score: float
-    embedding: NDArray[np.float32]
-    crop_path: str | None
-    candidates: Sequence[Candidate]
-    quality: float | None = None
-    quality_reasons: str = ""
-    time_s: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    frames_seen: int | None = None
 
 
 class Store:
@@ -179,6 +77,10 @@ class Store:
             apply_migrations(self._conn)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
+
+    @property
+    def _sightings(self) -> SightingReader:
+        return SightingReader(self._conn, self.file_path)
 
     @property
     def unknowns(self) -> UnknownTables:
@@ -304,7 +206,7 @@ class Store:
         name = check_name(name)
         conn.execute(
             "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-            (name, _now()),
+            (name, now()),
         )
         return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
@@ -326,13 +228,13 @@ class Store:
                 y1,
                 x2,
                 y2,
-                _blob(ref.kps5),
+                blob(ref.kps5),
                 ref.score,
-                _descriptor_blob(ref.embedding),
+                descriptor_blob(ref.embedding),
                 ref.warnings,
                 ref.detector,
                 ref.embedder,
-                _now(),
+                now(),
                 ref.quality,
             ),
         )
@@ -357,9 +259,9 @@ class Store:
             source_path=str(r["path"]),
             source_sha256=f"{r['sha256']}#face{face_id}",
             xyxy=np.array([r["x1"], r["y1"], r["x2"], r["y2"]], np.float32),
-            kps5=_vector(r["kps5"]).reshape(5, 2),
+            kps5=vector(r["kps5"]).reshape(5, 2),
             score=float(r["score"]),
-            embedding=_vector(r["embedding"]),
+            embedding=vector(r["embedding"]),
             warnings=str(r["quality_reasons"] or ""),
             detector=str(r["detector"]),
             embedder=str(r["embedder"]),
@@ -469,7 +371,7 @@ class Store:
             (embedder, embedder, person_id, person_id),
         ).fetchall()
         embeddings = (
-            np.stack([_vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
+            np.stack([vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
         )
         return Gallery(
             reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
@@ -515,7 +417,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-                (_descriptor_blob(embedding), embedder, quality, reference_id),
+                (descriptor_blob(embedding), embedder, quality, reference_id),
             )
 
     def add_media_path(self, media_id: int, path: str) -> None:
@@ -524,7 +426,7 @@ class Store:
             conn.execute(
                 "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at)"
                 " VALUES (?, ?, ?)",
-                (media_id, path, _now()),
+                (media_id, path, now()),
             )
             conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
 
@@ -591,7 +493,7 @@ class Store:
                     media.face_count,
                     media.detector,
                     media.embedder,
-                    _now(),
+                    now(),
                     media.duration_s,
                 ),
             ).lastrowid
@@ -599,7 +501,7 @@ class Store:
         )
         conn.executemany(
             "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
-            [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
+            [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, now())],
         )
         stored = []
         for face in faces:
@@ -638,9 +540,9 @@ class Store:
                 y1,
                 x2,
                 y2,
-                _blob(face.kps5),
+                blob(face.kps5),
                 face.score,
-                _descriptor_blob(face.embedding),
+                descriptor_blob(face.embedding),
                 None if face.crop_path is None else self.stored_path(face.crop_path),
                 face.quality,
                 face.quality_reasons,
@@ -696,7 +598,7 @@ class Store:
             return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32), np.zeros(0)
         return (
             np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([_vector(r[1]) for r in rows]),
+            np.stack([vector(r[1]) for r in rows]),
             np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
         )
 
@@ -711,7 +613,7 @@ class Store:
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no stored face has id {face_id}")
-        return _vector(row[0]), _or_nan(row[1]), float(row[2]), int(row[3])
+        return vector(row[0]), or_nan(row[1]), float(row[2]), int(row[3])
 
     def reference_crops(self, reference_ids: Sequence[int]) -> dict[int, str | None]:
         """The crop path of each of these references (None when none was kept)."""
@@ -752,7 +654,7 @@ class Store:
         ).fetchall()
         return (
             np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([_vector(r[1]) for r in rows]) if rows else np.zeros((0, 128), np.float32),
+            np.stack([vector(r[1]) for r in rows]) if rows else np.zeros((0, 128), np.float32),
         )
 
     def face_count(self, embedder: str) -> tuple[int, int]:
@@ -777,7 +679,7 @@ class Store:
             conn.execute(
                 "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (failure.path, sha256, failure.kind, failure.message, _now()),
+                (failure.path, sha256, failure.kind, failure.message, now()),
             )
 
     def failures(self) -> list[MediaFailure]:
@@ -796,146 +698,21 @@ class Store:
         face_ids: Sequence[int] | None = None,
         any_rank: bool = False,
     ) -> list[Sighting]:
-        """Stored faces with their candidates.
+        """Stored faces with their candidates, by path, then time, then face
+        (``store.sightings.SightingReader.sightings``)."""
+        return self._sightings.sightings(rule, person_id, face_ids, any_rank)
 
-        Args:
-            rule: keep faces whose first candidate passes it (None: every face).
-            person_id: keep faces whose first candidate is this person.
-            face_ids: keep only these faces.
-            any_rank: apply ``rule`` and ``person_id`` to any candidate, not only the
-                first (reviews may have rejected the ones before).
-        """
-        where: list[str] = []
-        params: list[Any] = []
-        if face_ids is not None:
-            where.append(f"f.id IN ({','.join('?' * len(face_ids))})")
-            params.extend(int(i) for i in face_ids)
-        ranks = "rank >= 1" if any_rank else "rank = 1"
-        if rule is not None and person_id is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?"
-                f" AND {rule.column} <= ?)"
-            )
-            params.extend((person_id, rule.limit))
-        elif rule is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND {rule.column} <= ?)"
-            )
-            params.append(rule.limit)
-        elif person_id is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?)"
-            )
-            params.append(person_id)
-        rows = self.query(
-            "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
-            " m.detector, m.embedder, m.kind, m.duration_s,"
-            " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
-            "   ORDER BY mp.rowid DESC LIMIT 1) AS path,"
-            f" ({_REFERENCE_OF_FACE}) AS reference_id"
-            " FROM faces f JOIN media m ON m.id = f.media_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY path, f.start_s, f.frame, f.face_index",
-            params,
-        )
-        candidates = self._candidates_for([int(r["id"]) for r in rows])
-        references = self._references_by_id(
-            [int(r["reference_id"]) for r in rows if r["reference_id"] is not None]
-        )
-        return [
-            self._sighting(
-                r, candidates.get(int(r["id"]), []), references.get(r["reference_id"] or 0)
-            )
-            for r in rows
-        ]
-
-    def _references_by_id(self, reference_ids: list[int]) -> dict[int, ReferenceFace]:
-        found: dict[int, ReferenceFace] = {}
-        for start in range(0, len(reference_ids), 500):
-            chunk = reference_ids[start : start + 500]
-            for r in self.query(
-                "SELECT r.id, r.person_id, p.name FROM reference_faces r"
-                " JOIN people p ON p.id = r.person_id"
-                f" WHERE r.id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                found[int(r["id"])] = ReferenceFace(int(r["id"]), int(r["person_id"]), r["name"])
-        return found
-
-    def _candidates_for(self, face_ids: list[int]) -> dict[int, list[Candidate]]:
-        found: dict[int, list[Candidate]] = {}
-        for start in range(0, len(face_ids), 500):
-            chunk = face_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.query(
-                "SELECT c.*, p.name, r.source_path, r.crop_path AS reference_crop"
-                " FROM candidates c"
-                " JOIN people p ON p.id = c.person_id"
-                " JOIN reference_faces r ON r.id = c.reference_id"
-                f" WHERE c.face_id IN ({marks}) ORDER BY c.face_id, c.rank",
-                chunk,
-            ):
-                found.setdefault(int(r["face_id"]), []).append(
-                    Candidate(
-                        r["person_id"],
-                        r["name"],
-                        r["reference_id"],
-                        r["source_path"],
-                        r["distance"],
-                        bool(r["is_match"]),
-                        r["max_distance"],
-                        fmr=_or_nan(r["fmr"]),
-                        reference_distance=_or_nan(r["reference_distance"]),
-                        references=int(r["template_size"]),
-                        reference_crop=self.file_path(r["reference_crop"]),
-                        insufficient_quality=bool(r["insufficient_quality"]),
-                    )
-                )
-        return found
-
-    def _sighting(
-        self, r: sqlite3.Row, candidates: list[Candidate], reference: ReferenceFace | None = None
-    ) -> Sighting:
-        kps = _vector(r["kps5"]).reshape(5, 2)
-        gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
-        return Sighting(
-            face_id=int(r["id"]),
-            path=str(r["path"]),
-            sha256=str(r["sha256"]),
-            frame=r["frame"],
-            width_px=int(r["width"]),
-            height_px=int(r["height"]),
-            xyxy=(r["x1"], r["y1"], r["x2"], r["y2"]),
-            kps5=[(float(x), float(y)) for x, y in kps],
-            score=float(r["score"]),
-            crop_path=self.file_path(r["crop_path"]),
-            captured_at=r["captured_at"],
-            gps=gps,
-            detector=str(r["detector"]),
-            embedder=str(r["embedder"]),
-            candidates=candidates,
-            quality=r["quality"],
-            quality_reasons=str(r["quality_reasons"]),
-            kind=str(r["kind"]),
-            time_s=r["time_s"],
-            start_s=r["start_s"],
-            end_s=r["end_s"],
-            frames_seen=r["frames_seen"],
-            duration_s=r["duration_s"],
-            reference=reference,
-        )
-
-
-_REFERENCE_OF_FACE = (
-    "SELECT r.id FROM reference_faces r WHERE r.source_sha256 = m.sha256 AND f.frame IS NULL"
-    " AND MAX(0, MIN(f.x2, r.x2) - MAX(f.x1, r.x1)) * MAX(0, MIN(f.y2, r.y2) - MAX(f.y1, r.y1))"
-    " * 3 >= ((f.x2 - f.x1) * (f.y2 - f.y1) + (r.x2 - r.x1) * (r.y2 - r.y1))"
-    " ORDER BY r.id LIMIT 1"
-)
-"""The enrolled reference a stored face *is*: the same content (sha256) and boxes with an
-intersection over union of at least 0.5 (inter >= 0.5 * (a + b - inter), i.e. 3 * inter >=
-a + b). A face made a reference from a sighting has ``<sha256>#face<id>`` as its source, so
-it stays a (confirmed) sighting."""
+    def sightings_page(
+        self,
+        rule: MatchRule | None,
+        person_id: int | None = None,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> SightingPage:
+        """At most ``limit`` stored faces with an id above ``after``, by id, and the
+        cursor of the next page (``store.sightings.SightingReader.page``)."""
+        return self._sightings.page(rule, person_id, after=after, limit=limit)
 
 
 def _place(box: Sequence[float], start: float | None, end: float | None) -> Place:

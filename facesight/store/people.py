@@ -1,7 +1,7 @@
 """The tables of who is enrolled: ``people``, ``reference_faces`` and ``distinct_people``.
 
 This module is the one writer of these tables (``Store`` calls it; ``Store.add_person``,
-``add_reference`` and ``delete_person`` keep their SQL beside the gallery read). Each
+``set_reference_crop`` and ``update_reference`` keep their one statement each). Each
 function works inside the caller's transaction and returns what the caller must know to
 audit the change or clean up files.
 """
@@ -12,7 +12,22 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["MergedPeople", "distinct_pairs", "mark_distinct", "merge_people"]
+import numpy as np
+
+from facesight.descriptors import Gallery
+from facesight.records import PersonSummary
+from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob, now, query, vector
+
+__all__ = [
+    "MergedPeople",
+    "add_reference",
+    "delete_person",
+    "distinct_pairs",
+    "gallery",
+    "list_people",
+    "mark_distinct",
+    "merge_people",
+]
 
 
 @dataclass(frozen=True)
@@ -81,3 +96,99 @@ def _move_distinct_pairs(conn: sqlite3.Connection, keep_id: int, absorb_id: int,
         if int(other) == keep_id:
             continue  # told apart before, one person now: the merge overrides that
         mark_distinct(conn, keep_id, int(other), by)
+
+
+def add_reference(conn: sqlite3.Connection, person_id: int, ref: ReferenceRow) -> int | None:
+    """Store a reference face; None if this image is already a reference of the person."""
+    x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
+    cursor = conn.execute(
+        "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
+        " kps5, score, embedding, warnings, detector, embedder, created_at, quality)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(person_id, source_sha256) DO NOTHING",
+        (
+            person_id,
+            ref.source_path,
+            ref.source_sha256,
+            x1,
+            y1,
+            x2,
+            y2,
+            blob(ref.kps5),
+            ref.score,
+            descriptor_blob(ref.embedding),
+            ref.warnings,
+            ref.detector,
+            ref.embedder,
+            now(),
+            ref.quality,
+        ),
+    )
+    return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+
+
+def list_people(conn: sqlite3.Connection, rule: MatchRule) -> list[PersonSummary]:
+    """Every enrolled person with counts of references, warnings and matched sightings."""
+    rows = query(
+        conn,
+        "SELECT p.id, p.name, p.created_at,"
+        " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id) AS refs,"
+        " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
+        "   AND r.warnings != '') AS warned,"
+        " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
+        f"   AND c.{rule.column} <= ?) AS seen"
+        " FROM people p ORDER BY p.name",
+        (rule.limit,),
+    )
+    return [
+        PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
+        for r in rows
+    ]
+
+
+def delete_person(conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
+    """Delete a person and (by cascade) their references and candidates.
+
+    Returns (references removed, candidate rows removed, crop paths to delete).
+    """
+    crops = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT crop_path FROM reference_faces WHERE person_id = ? AND crop_path IS NOT NULL",
+            (person_id,),
+        )
+    ]
+    refs = conn.execute(
+        "SELECT COUNT(*) FROM reference_faces WHERE person_id = ?", (person_id,)
+    ).fetchone()[0]
+    cands = conn.execute(
+        "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
+    ).fetchone()[0]
+    conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
+    return int(refs), int(cands), crops
+
+
+def gallery(
+    conn: sqlite3.Connection, embedder: str | None = None, person_id: int | None = None
+) -> Gallery:
+    """Every reference of every person, ordered by person then reference id.
+
+    Args:
+        embedder: only references described by this descriptor version.
+        person_id: only this person's references.
+    """
+    rows = conn.execute(
+        "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
+        " FROM reference_faces r JOIN people p ON p.id = r.person_id"
+        " WHERE (? IS NULL OR r.embedder = ?) AND (? IS NULL OR r.person_id = ?)"
+        " ORDER BY p.id, r.id",
+        (embedder, embedder, person_id, person_id),
+    ).fetchall()
+    embeddings = np.stack([vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
+    return Gallery(
+        reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        person_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        person_names=[str(r[2]) for r in rows],
+        reference_paths=[str(r[3]) for r in rows],
+        embeddings=embeddings,
+    )

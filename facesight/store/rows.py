@@ -8,6 +8,7 @@ how a second model of another length would be told apart (see ``store.protocol``
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ __all__ = [
     "descriptor_blob",
     "now",
     "or_nan",
+    "query",
     "vector",
 ]
 
@@ -66,6 +68,13 @@ def descriptor_blob(embedding: NDArray[Any]) -> bytes:
             f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
         )
     return blob(vector)
+
+
+def query(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    """Run a read-only query and return rows addressable by column name."""
+    cursor = conn.execute(sql, params)
+    cursor.row_factory = sqlite3.Row
+    return list(cursor.fetchall())
 
 
 def or_nan(value: float | None) -> float:

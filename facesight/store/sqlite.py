@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import FUSED_FACES, Gallery
+from facesight.descriptors import Gallery
 from facesight.errors import NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
-from facesight.store import health, people
+from facesight.store import faces, health, people
+from facesight.store import media as media_writes
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
@@ -29,14 +30,10 @@ from facesight.store.rows import (
     FaceRow,
     MatchRule,
     MediaRow,
-    Place,
     ReferenceRow,
     ReviewCarry,
-    blob,
     descriptor_blob,
     now,
-    or_nan,
-    vector,
 )
 from facesight.store.sightings import SightingPage, SightingReader
 from facesight.store.unknowns import UnknownTables
@@ -214,31 +211,7 @@ class Store:
         self, conn: sqlite3.Connection, person_id: int, ref: ReferenceRow
     ) -> int | None:
         """Store a reference face; None if this image is already a reference of the person."""
-        x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
-        cursor = conn.execute(
-            "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
-            " kps5, score, embedding, warnings, detector, embedder, created_at, quality)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(person_id, source_sha256) DO NOTHING",
-            (
-                person_id,
-                ref.source_path,
-                ref.source_sha256,
-                x1,
-                y1,
-                x2,
-                y2,
-                blob(ref.kps5),
-                ref.score,
-                descriptor_blob(ref.embedding),
-                ref.warnings,
-                ref.detector,
-                ref.embedder,
-                now(),
-                ref.quality,
-            ),
-        )
-        return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+        return people.add_reference(conn, person_id, ref)
 
     def face_reference_row(self, face_id: int) -> ReferenceRow:
         """A stored face as a reference: its descriptor, box and media.
@@ -246,27 +219,7 @@ class Store:
         ``source_sha256`` is ``<media sha256>#face<id>``, so several faces of one
         media file (a video's tracks) can be references of the same person.
         """
-        rows = self.query(
-            "SELECT f.*, m.sha256, m.detector, m.embedder, (SELECT path FROM media_paths mp"
-            " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
-            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
-            (face_id,),
-        )
-        if not rows:
-            raise NotFoundError(f"no stored face has id {face_id}")
-        r = rows[0]
-        return ReferenceRow(
-            source_path=str(r["path"]),
-            source_sha256=f"{r['sha256']}#face{face_id}",
-            xyxy=np.array([r["x1"], r["y1"], r["x2"], r["y2"]], np.float32),
-            kps5=vector(r["kps5"]).reshape(5, 2),
-            score=float(r["score"]),
-            embedding=vector(r["embedding"]),
-            warnings=str(r["quality_reasons"] or ""),
-            detector=str(r["detector"]),
-            embedder=str(r["embedder"]),
-            quality=r["quality"],
-        )
+        return faces.face_reference_row(self._conn, face_id)
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
         conn.execute(
@@ -299,20 +252,7 @@ class Store:
 
     def list_people(self, rule: MatchRule) -> list[PersonSummary]:
         """Every enrolled person with counts of references, warnings and matched sightings."""
-        rows = self.query(
-            "SELECT p.id, p.name, p.created_at,"
-            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id) AS refs,"
-            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
-            "   AND r.warnings != '') AS warned,"
-            " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
-            f"   AND c.{rule.column} <= ?) AS seen"
-            " FROM people p ORDER BY p.name",
-            (rule.limit,),
-        )
-        return [
-            PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
-            for r in rows
-        ]
+        return people.list_people(self._conn, rule)
 
     def distinct_pairs(self) -> set[tuple[int, int]]:
         """Person id pairs (smaller first) marked as different people."""
@@ -323,22 +263,7 @@ class Store:
 
         Returns (references removed, candidate rows removed, crop paths to delete).
         """
-        crops = [
-            str(r[0])
-            for r in conn.execute(
-                "SELECT crop_path FROM reference_faces"
-                " WHERE person_id = ? AND crop_path IS NOT NULL",
-                (person_id,),
-            )
-        ]
-        refs = conn.execute(
-            "SELECT COUNT(*) FROM reference_faces WHERE person_id = ?", (person_id,)
-        ).fetchone()[0]
-        cands = conn.execute(
-            "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
-        ).fetchone()[0]
-        conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
-        return int(refs), int(cands), crops
+        return people.delete_person(conn, person_id)
 
     def delete_faces(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]:
         """Delete stored faces (their candidates, reviews and cluster places by cascade).
@@ -363,23 +288,7 @@ class Store:
             embedder: only references described by this descriptor version.
             person_id: only this person's references.
         """
-        rows = self._conn.execute(
-            "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
-            " FROM reference_faces r JOIN people p ON p.id = r.person_id"
-            " WHERE (? IS NULL OR r.embedder = ?) AND (? IS NULL OR r.person_id = ?)"
-            " ORDER BY p.id, r.id",
-            (embedder, embedder, person_id, person_id),
-        ).fetchall()
-        embeddings = (
-            np.stack([vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
-        )
-        return Gallery(
-            reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            person_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            person_names=[str(r[2]) for r in rows],
-            reference_paths=[str(r[3]) for r in rows],
-            embeddings=embeddings,
-        )
+        return people.gallery(self._conn, embedder, person_id)
 
     # -- media, faces, candidates ---------------------------------------------
 
@@ -445,7 +354,7 @@ class Store:
         without it).
         """
         with self.transaction() as conn:
-            return self._save_media(conn, path, media, faces, carry)
+            return media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
 
     def save_media_batch(
         self,
@@ -455,130 +364,9 @@ class Store:
         """``save_media`` for several files in one transaction: all of them or none."""
         with self.transaction() as conn:
             return [
-                self._save_media(conn, path, media, faces, carry) for path, media, faces in batch
+                media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
+                for path, media, faces in batch
             ]
-
-    def _save_media(
-        self,
-        conn: sqlite3.Connection,
-        path: str,
-        media: MediaRow,
-        faces: Sequence[FaceRow],
-        carry: ReviewCarry | None,
-    ) -> int:
-        gps_lat, gps_lon = media.gps if media.gps else (None, None)
-        old_paths = [
-            (str(r[0]), str(r[1]))
-            for r in conn.execute(
-                "SELECT mp.path, mp.first_seen_at FROM media_paths mp"
-                " JOIN media m ON m.id = mp.media_id WHERE m.sha256 = ? AND mp.path != ?",
-                (media.sha256, path),
-            )
-        ]
-        kept_reviews = self._reviews_of_content(conn, media.sha256)
-        conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
-        media_id = int(
-            conn.execute(
-                "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
-                " face_count, detector, embedder, scanned_at, duration_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    media.sha256,
-                    media.kind,
-                    media.width_px,
-                    media.height_px,
-                    media.captured_at,
-                    gps_lat,
-                    gps_lon,
-                    media.face_count,
-                    media.detector,
-                    media.embedder,
-                    now(),
-                    media.duration_s,
-                ),
-            ).lastrowid
-            or 0
-        )
-        conn.executemany(
-            "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
-            [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, now())],
-        )
-        stored = []
-        for face in faces:
-            face_id = self._insert_face(conn, media_id, face)
-            stored.append((face_id, face))
-            self._insert_candidates(conn, face_id, face.candidates)
-        conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
-        if carry is not None and kept_reviews:
-            _insert_carried(conn, kept_reviews, stored, carry)
-        return media_id
-
-    @staticmethod
-    def _reviews_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
-        """Review decisions about the faces of content about to be analysed again."""
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        return cursor.execute(
-            "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note, r.manual,"
-            " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
-            " FROM reviews r JOIN faces f ON f.id = r.face_id"
-            " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
-            (sha256,),
-        ).fetchall()
-
-    def _insert_face(self, conn: sqlite3.Connection, media_id: int, face: FaceRow) -> int:
-        x1, y1, x2, y2 = (float(v) for v in face.xyxy)
-        cursor = conn.execute(
-            "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
-            " embedding, crop_path, quality, quality_reasons, time_s, start_s, end_s,"
-            " frames_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                media_id,
-                face.frame,
-                face.face_index,
-                x1,
-                y1,
-                x2,
-                y2,
-                blob(face.kps5),
-                face.score,
-                descriptor_blob(face.embedding),
-                None if face.crop_path is None else self.stored_path(face.crop_path),
-                face.quality,
-                face.quality_reasons,
-                face.time_s,
-                face.start_s,
-                face.end_s,
-                face.frames_seen,
-            ),
-        )
-        return int(cursor.lastrowid or 0)
-
-    @staticmethod
-    def _insert_candidates(
-        conn: sqlite3.Connection, face_id: int, candidates: Sequence[Candidate]
-    ) -> None:
-        conn.executemany(
-            "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
-            " max_distance, fmr, reference_distance, template_size, insufficient_quality)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    face_id,
-                    rank,
-                    c.person_id,
-                    c.reference_id,
-                    c.distance,
-                    int(c.is_match),
-                    c.max_distance,
-                    c.fmr,
-                    c.reference_distance,
-                    c.references,
-                    int(c.insufficient_quality),
-                )
-                for rank, c in enumerate(candidates, start=1)
-            ],
-        )
 
     def face_embeddings(
         self, embedder: str | None = None, after_id: int = 0
@@ -589,31 +377,12 @@ class Store:
             embedder: only faces of media described by this descriptor version.
             after_id: only faces with a larger id (those stored since).
         """
-        rows = self._conn.execute(
-            "SELECT f.id, f.embedding, f.quality FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE (? IS NULL OR m.embedder = ?) AND f.id > ? ORDER BY f.id",
-            (embedder, embedder, after_id),
-        ).fetchall()
-        if not rows:
-            return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32), np.zeros(0)
-        return (
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([vector(r[1]) for r in rows]),
-            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
-        )
+        return faces.face_embeddings(self._conn, embedder, after_id)
 
     def face_probe(self, face_id: int) -> tuple[NDArray[np.float32], float, float, int]:
         """(descriptor, quality (NaN if unknown), box width, faces fused) of one stored face,
         as :meth:`face_embeddings` and :meth:`probe_geometry` give them."""
-        row = self._conn.execute(
-            "SELECT f.embedding, f.quality, f.x2 - f.x1, CASE WHEN m.kind = 'video'"
-            " THEN MIN(IFNULL(f.frames_seen, 1), ?) ELSE 1 END"
-            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
-            (FUSED_FACES, face_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no stored face has id {face_id}")
-        return vector(row[0]), or_nan(row[1]), float(row[2]), int(row[3])
+        return faces.face_probe(self._conn, face_id)
 
     def reference_crops(self, reference_ids: Sequence[int]) -> dict[int, str | None]:
         """The crop path of each of these references (None when none was kept)."""
@@ -632,46 +401,24 @@ class Store:
     def probe_geometry(self, embedder: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """(n,) box widths and (n,) faces fused into each descriptor (a video track's best
         ``FUSED_FACES``, else 1), parallel to ``face_embeddings(embedder)``."""
-        rows = self._conn.execute(
-            "SELECT f.x2 - f.x1, CASE WHEN m.kind = 'video' THEN MIN(IFNULL(f.frames_seen, 1), ?)"
-            " ELSE 1 END FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE m.embedder = ? ORDER BY f.id",
-            (FUSED_FACES, embedder),
-        ).fetchall()
-        return (
-            np.array([r[0] for r in rows], np.float64),
-            np.array([r[1] for r in rows], np.int64),
-        )
+        return faces.probe_geometry(self._conn, embedder)
 
     def newest_face_embeddings(
         self, embedder: str, up_to_id: int, limit: int = 16
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(ids, descriptors) of the ``limit`` newest faces with id <= ``up_to_id``."""
-        rows = self._conn.execute(
-            "SELECT f.id, f.embedding FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE m.embedder = ? AND f.id <= ? ORDER BY f.id DESC LIMIT ?",
-            (embedder, up_to_id, limit),
-        ).fetchall()
-        return (
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([vector(r[1]) for r in rows]) if rows else np.zeros((0, 128), np.float32),
-        )
+        return faces.newest_face_embeddings(self._conn, embedder, up_to_id, limit)
 
     def face_count(self, embedder: str) -> tuple[int, int]:
         """(count, largest id or 0) of the stored faces described by ``embedder``."""
-        row = self._conn.execute(
-            "SELECT COUNT(*), IFNULL(MAX(f.id), 0) FROM faces f JOIN media m"
-            " ON m.id = f.media_id WHERE m.embedder = ?",
-            (embedder,),
-        ).fetchone()
-        return int(row[0]), int(row[1])
+        return faces.face_count(self._conn, embedder)
 
     def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:
         """Replace the candidates of every stored face, in one transaction."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM candidates")
             for face_id, candidates in per_face.items():
-                self._insert_candidates(conn, face_id, candidates)
+                media_writes.insert_candidates(conn, face_id, candidates)
 
     def record_failure(self, failure: MediaFailure, sha256: str | None = None) -> None:
         """Remember a file that could not be used (replacing an older record for the path)."""
@@ -713,35 +460,3 @@ class Store:
         """At most ``limit`` stored faces with an id above ``after``, by id, and the
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
-
-
-def _place(box: Sequence[float], start: float | None, end: float | None) -> Place:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return (x1, y1, x2, y2), start, end
-
-
-def _insert_carried(
-    conn: sqlite3.Connection,
-    reviews: list[sqlite3.Row],
-    faces: list[tuple[int, FaceRow]],
-    carry: ReviewCarry,
-) -> None:
-    """Give each review of re-analysed content to the new face ``carry`` names."""
-    old = [_place([r["x1"], r["y1"], r["x2"], r["y2"]], r["start_s"], r["end_s"]) for r in reviews]
-    new = [_place(list(f.xyxy), f.start_s, f.end_s) for _, f in faces]
-    for review, index in zip(reviews, carry(old, new), strict=True):
-        if index is None:
-            continue
-        conn.execute(
-            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
-            " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                faces[index][0],
-                review["person_id"],
-                review["decision"],
-                review["reviewer"],
-                review["decided_at"],
-                review["note"],
-                review["manual"],
-            ),
-        )

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesight.errors import InvalidInputError, StoreError
+from facesight.errors import InvalidInputError, NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure
 from facesight.store.migrations import MIGRATIONS, Migration, apply_migrations
 from facesight.store.sqlite import FaceRow, MediaRow, Store
@@ -141,3 +141,12 @@ def test_sightings_page_through_faces_by_id_with_a_cursor(tmp_path: Path) -> Non
         assert store.sightings_page(None, after=6, limit=4).sightings == []
         with pytest.raises(InvalidInputError):
             store.sightings_page(None, limit=0)
+
+
+def test_a_missing_person_is_one_clear_error(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        with store.transaction() as conn:
+            added = store.add_person(conn, "Ada Lovelace")
+        assert store.require_person("  ada   LOVELACE ") == added
+        with pytest.raises(NotFoundError, match="nobody called 'Bob' is enrolled"):
+            store.require_person("Bob")

@@ -41,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery, pairwise_distances
-from facesight.errors import InvalidInputError, NotFoundError
+from facesight.errors import InvalidInputError
 from facesight.identity.calibrate import Calibration
 from facesight.records import Candidate, Sighting
 from facesight.store import people as people_tables
@@ -461,12 +461,7 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
 
 
 def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
-    ids = []
-    for name in (first, second):
-        person_id = library.store.person_id(" ".join(name.split()))
-        if person_id is None:
-            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
-        ids.append(person_id)
+    ids = [library.store.require_person(name) for name in (first, second)]
     if ids[0] == ids[1]:
         raise InvalidInputError(f"{first!r} and {second!r} are the same enrolled person")
     return ids[0], ids[1]

@@ -504,8 +504,9 @@ class Library(EnrollMethods, ReviewMethods):
                 )
 
     def rematch(self) -> int:
-        """Recompute every stored face's candidates against the current gallery."""
-        self._gallery = None
+        """Recompute every stored face's candidates against the current gallery (read
+        again: every change of references ends here or in ``_drop_gallery``)."""
+        self._drop_gallery()
         version = self.pipeline.embedder_version
         face_ids, embeddings, qualities = self.store.face_embeddings(version)
         widths, fused = self.store.probe_geometry(version)
@@ -519,9 +520,7 @@ class Library(EnrollMethods, ReviewMethods):
         """Stored faces matched to ``person`` (or to anyone; or every face if asked)."""
         person_id = None
         if person is not None:
-            person_id = self.store.person_id(person)
-            if person_id is None:
-                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+            person_id = self.store.require_person(person)
         rule = None if include_unmatched else self.match_rule()
         found = self.store.sightings(rule, person_id, any_rank=True)
         known = {s.face_id for s in found}
@@ -724,7 +723,7 @@ class Library(EnrollMethods, ReviewMethods):
                 result.references_updated += 1
             except (MediaError, EnrollmentError) as error:
                 result.failures.append(MediaFailure(error.path, "reference", error.problem))
-        self._gallery = None
+        self._drop_gallery()
         stale = self.store.stale_media(version)
         # stale media may have moved since: each missing one is a failure, not the end
         result.media = self._scan(stale, on_start=on_start, on_event=on_event)
@@ -846,9 +845,7 @@ class Library(EnrollMethods, ReviewMethods):
         to), unless ``with_sightings``: then the faces confirmed as this person
         are deleted too, with their descriptors and crops (see docs/review.md).
         """
-        person_id = self.store.person_id(name)
-        if person_id is None:
-            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
+        person_id = self.store.require_person(name)
         stored_name = self.store.person_name(person_id)
         with self.store.transaction() as conn:
             faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
@@ -869,7 +866,6 @@ class Library(EnrollMethods, ReviewMethods):
             if owned is not None and owned.is_file():
                 owned.unlink()
                 removed += 1
-        self._gallery = None
         self.rematch()
         if faces and (self.path / "index").exists():
             self.face_index()  # rebuilt without the erased descriptors

@@ -34,7 +34,6 @@ from PIL import Image
 from facesight.errors import (
     InvalidInputError,
     MediaError,
-    NotFoundError,
     UnreadableMediaError,
 )
 from facesight.exports.report import (
@@ -190,9 +189,7 @@ def report_title(library: Library, person: str | None) -> str:
     """
     if person is None:
         return "Sightings of everyone identified"
-    person_id = library.store.person_id(person)
-    if person_id is None:
-        raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+    person_id = library.store.require_person(person)
     return f"Sightings of {library.store.person_name(person_id)}"
 
 

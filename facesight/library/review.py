@@ -105,7 +105,6 @@ class ReviewMethods:
             if as_reference:
                 self._reference_from_face(conn, sighting, target)
         if as_reference:
-            self._drop_gallery()
             self.rematch()
         return self.sighting(face_id)
 
@@ -120,10 +119,7 @@ class ReviewMethods:
 
     def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
         if person is not None:
-            person_id = self.store.person_id(person)
-            if person_id is None:
-                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
-            return person_id
+            return self.store.require_person(person)
         current = person_id_of(sighting)
         if current is None:
             raise InvalidInputError(
@@ -172,6 +168,5 @@ class ReviewMethods:
             self.audit.record(
                 conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
             )
-        self._drop_gallery()
         self.rematch()
         return person_id

@@ -26,6 +26,7 @@ from facesight.store import media as media_writes
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
+from facesight.store.protocol import LibraryStore
 from facesight.store.rows import (
     FaceRow,
     MatchRule,
@@ -188,6 +189,17 @@ class Store:
         """(id, name) of every enrolled person, in order of enrollment."""
         rows = self._conn.execute("SELECT id, name FROM people ORDER BY id").fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
+
+    def require_person(self, name: str) -> int:
+        """The id of the enrolled person with this name (as :meth:`person_id` finds it).
+
+        Raises:
+            NotFoundError: nobody of this name is enrolled.
+        """
+        person_id = self.person_id(" ".join(name.split()))
+        if person_id is None:
+            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
+        return person_id
 
     def person_name(self, person_id: int) -> str:
         row = self._conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
@@ -460,3 +472,7 @@ class Store:
         """At most ``limit`` stored faces with an id above ``after``, by id, and the
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
+
+
+def _implements_the_protocol(store: Store) -> LibraryStore:
+    return store  # mypy checks that Store has every method of LibraryStore

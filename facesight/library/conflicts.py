@@ -35,26 +35,57 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery, pairwise_distances
 from facesight.errors import InvalidInputError
-from facesight.identity.calibrate import Calibration
+from facesight.identity.calibrate import Calibration, ReferenceCalibration
 from facesight.records import Candidate, Sighting
 from facesight.store import people as people_tables
-from facesight.store.audit import AuditAction
+from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import move_reviews
+from facesight.store.sqlite import Store
 from facesight.text import name_key
+from facesight.vision.pipeline import FacePipeline
 
-if TYPE_CHECKING:
-    from facesight.library.facade import Library
+
+class EnrollmentContext(Protocol):
+    """What :func:`enrollment_conflicts` reads of a library (``Library`` is one)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def pipeline(self) -> FacePipeline: ...
+    @property
+    def reference_calibration(self) -> ReferenceCalibration: ...
+    @property
+    def target_fpir(self) -> float: ...
+    @property
+    def max_distance(self) -> float | None: ...
+
+
+class ConflictLibrary(EnrollmentContext, Protocol):
+    """What listing and resolving conflicts use of a library (``Library`` is one): its
+    store and audit log, decision settings, gallery, sightings and re-matching."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+    def gallery(self) -> Gallery: ...
+    def calibration(self) -> Calibration: ...
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]: ...
+    def rematch(self) -> int: ...
+
 
 __all__ = [
     "AMBIGUITY_FACTOR",
     "AmbiguousSighting",
+    "ConflictLibrary",
+    "EnrollmentContext",
     "MergeResult",
     "NameCollision",
     "PersonConflict",
@@ -147,7 +178,7 @@ class MergeResult:
 # -- person conflicts ---------------------------------------------------------
 
 
-def person_conflicts(library: Library) -> list[PersonConflict]:
+def person_conflicts(library: ConflictLibrary) -> list[PersonConflict]:
     """Pairs of enrolled people the system would call the same person, strongest first.
 
     Pairs marked different are left out. Only references described by the
@@ -252,7 +283,7 @@ def _screen(
 
 
 def _evidence(
-    library: Library, people: _People, calibration: Calibration, p: int, q: int
+    library: ConflictLibrary, people: _People, calibration: Calibration, p: int, q: int
 ) -> PersonConflict:
     a, b = people.rows(p), people.rows(q)
     between = pairwise_distances(people.embeddings[a], people.embeddings[b])
@@ -279,7 +310,7 @@ def _evidence(
     )
 
 
-def _reference(library: Library, people: _People, row: int) -> ReferenceEvidence:
+def _reference(library: ConflictLibrary, people: _People, row: int) -> ReferenceEvidence:
     reference_id = int(people.reference_ids[row])
     crop = library.store.reference_crops([reference_id]).get(reference_id)
     return ReferenceEvidence(reference_id, people.reference_paths[row], crop)
@@ -300,7 +331,7 @@ def _decides_same(
 
 
 def ambiguous_sightings(
-    library: Library, *, factor: float = AMBIGUITY_FACTOR
+    library: ConflictLibrary, *, factor: float = AMBIGUITY_FACTOR
 ) -> list[AmbiguousSighting]:
     """Matched stored faces whose runner-up is (almost) as likely, closest call first.
 
@@ -329,7 +360,7 @@ def ambiguous_sightings(
 
 
 def enrollment_conflicts(
-    library: Library, embedding: NDArray[np.float32], person_id: int | None
+    library: EnrollmentContext, embedding: NDArray[np.float32], person_id: int | None
 ) -> list[str]:
     """Warnings when a new reference of ``person_id`` would be matched to someone else.
 
@@ -388,7 +419,7 @@ class NameCollision:
     second: str
 
 
-def name_collisions(library: Library) -> list[NameCollision]:
+def name_collisions(library: ConflictLibrary) -> list[NameCollision]:
     """Pairs of enrolled people whose names collide, first enrolled first; pairs
     marked different are left out."""
     groups: dict[str, list[tuple[int, str]]] = {}
@@ -407,7 +438,7 @@ def name_collisions(library: Library) -> list[NameCollision]:
 # -- resolving ----------------------------------------------------------------
 
 
-def mark_different(library: Library, first: str, second: str) -> bool:
+def mark_different(library: ConflictLibrary, first: str, second: str) -> bool:
     """Remember that ``first`` and ``second`` are different people (never a conflict again).
 
     Returns False when the pair was already marked; the decision is audited either way.
@@ -427,7 +458,7 @@ def mark_different(library: Library, first: str, second: str) -> bool:
     return bool(added)
 
 
-def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
+def resolve_merge(library: ConflictLibrary, keep: str, absorb: str) -> MergeResult:
     """Make ``absorb`` part of ``keep``: one person enrolled under two names becomes one.
 
     ``absorb``'s references (with their crops) and review decisions move to
@@ -460,7 +491,7 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 
 
-def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
+def _two_people(library: ConflictLibrary, first: str, second: str) -> tuple[int, int]:
     ids = [library.store.require_person(name) for name in (first, second)]
     if ids[0] == ids[1]:
         raise InvalidInputError(f"{first!r} and {second!r} are the same enrolled person")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,9 +33,6 @@ from facesight.store.sqlite import ReferenceRow, Store
 from facesight.text import check_name, printable
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, save_crop
 
-if TYPE_CHECKING:
-    from facesight.library.facade import Library
-
 __all__ = ["DISAGREEMENT_FMR", "EnrollMethods"]
 
 DISAGREEMENT_FMR = 1e-2
@@ -51,6 +48,8 @@ class EnrollMethods:
     crops_dir: Path
     max_pixels: int
     reference_calibration: ReferenceCalibration
+    target_fpir: float
+    max_distance: float | None
 
     if TYPE_CHECKING:
 
@@ -131,7 +130,7 @@ class EnrollMethods:
             quality=quality.score,
         )
         disagreement = self._disagreement(person_id, faces.embedding[index])
-        conflicts = enrollment_conflicts(cast("Library", self), faces.embedding[index], person_id)
+        conflicts = enrollment_conflicts(self, faces.embedding[index], person_id)
         crop: Path | None = None
         try:
             with self.store.transaction() as conn:

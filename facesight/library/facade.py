@@ -16,7 +16,7 @@ import contextlib
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +56,7 @@ from facesight.library.directory import (
 )
 from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollMethods
-from facesight.library.review import ReviewMethods
+from facesight.library.review import ReviewService
 from facesight.media.images import find_media, load_image, sha256_of
 from facesight.quality import quality_band
 from facesight.records import (
@@ -112,7 +112,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-class Library(EnrollMethods, ReviewMethods):
+class Library(EnrollMethods):
     """One facesight library directory (created if missing, unless ``create=False``).
 
     Args:
@@ -178,6 +178,15 @@ class Library(EnrollMethods, ReviewMethods):
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
         self.reviews = ReviewBook(self.store.connection, self.audit)
+        self._review = ReviewService(
+            self.store,
+            self.reviews,
+            self.audit,
+            self.crops_dir,
+            sightings_by_face=self.sightings_by_face,
+            sightings=self.sightings,
+            rematch=self.rematch,
+        )
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
@@ -594,6 +603,38 @@ class Library(EnrollMethods, ReviewMethods):
                 decided = self._decided(candidate, known)
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
+
+    # -- review (library/review.py) ---------------------------------------------
+
+    def sighting(self, face_id: int) -> Sighting:
+        """One stored face, decided and reviewed (``ReviewService.sighting``)."""
+        return self._review.sighting(face_id)
+
+    def pending(self) -> list[Sighting]:
+        """Proposed matches no reviewer has decided on yet (``ReviewService.pending``)."""
+        return self._review.pending()
+
+    def confirm(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        as_reference: bool = False,
+        note: str = "",
+        force: bool = False,
+    ) -> Sighting:
+        """Say that a stored face is ``person`` (``ReviewService.confirm``)."""
+        return self._review.confirm(
+            face_id, person, as_reference=as_reference, note=note, force=force
+        )
+
+    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+        """Say that a stored face is not ``person`` (``ReviewService.reject``)."""
+        return self._review.reject(face_id, person, note=note)
+
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+        """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""
+        return self._review.enroll_faces(name, face_ids, note=note)
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""

@@ -55,13 +55,14 @@ from facesight.library.directory import (
     tighten_permissions,
 )
 from facesight.library.doctor import DoctorReport, examine_library
-from facesight.library.enroll import DISAGREEMENT_FMR, EnrollMethods
+from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService, choose_face
 from facesight.library.review import ReviewService
 from facesight.media.images import find_media, load_image, sha256_of
 from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
     Comparison,
+    EnrollResult,
     FaceHit,
     ForgetResult,
     IdentifiedFace,
@@ -112,7 +113,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-class Library(EnrollMethods):
+class Library:
     """One facesight library directory (created if missing, unless ``create=False``).
 
     Args:
@@ -178,6 +179,22 @@ class Library(EnrollMethods):
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
         self.reviews = ReviewBook(self.store.connection, self.audit)
+        self.pipeline = FacePipeline(
+            detector or FaceDetector(device=device),
+            embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
+        )
+        self._enroll = EnrollService(
+            self.store,
+            self.audit,
+            self.pipeline,
+            self.crops_dir,
+            max_pixels=max_pixels,
+            reference_calibration=self.reference_calibration,
+            target_fpir=target_fpir,
+            max_distance=max_distance,
+            rematch=self.rematch,
+            references_changed=self._drop_gallery,
+        )
         self._review = ReviewService(
             self.store,
             self.reviews,
@@ -186,10 +203,6 @@ class Library(EnrollMethods):
             sightings_by_face=self.sightings_by_face,
             sightings=self.sightings,
             rematch=self.rematch,
-        )
-        self.pipeline = FacePipeline(
-            detector or FaceDetector(device=device),
-            embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
         )
 
     def _prepare_dir(self, create: bool, read_only: bool | None) -> bool:
@@ -604,6 +617,26 @@ class Library(EnrollMethods):
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
 
+    # -- enrollment (library/enroll.py) -------------------------------------------
+
+    def enroll(
+        self,
+        name: str,
+        images: Iterable[str | Path],
+        *,
+        face: int | None = None,
+        largest: bool = False,
+        rematch: bool = True,
+    ) -> EnrollResult:
+        """Add reference images for a person, created on first use (``EnrollService.enroll``)."""
+        return self._enroll.enroll(name, images, face=face, largest=largest, rematch=rematch)
+
+    def enroll_folders(
+        self, root: str | Path, *, limit: int | None = None, largest: bool = False
+    ) -> list[EnrollResult]:
+        """Enroll one person per sub-folder of ``root`` (``EnrollService.enroll_folders``)."""
+        return self._enroll.enroll_folders(root, limit=limit, largest=largest)
+
     # -- review (library/review.py) ---------------------------------------------
 
     def sighting(self, face_id: int) -> Sighting:
@@ -699,7 +732,7 @@ class Library(EnrollMethods):
             raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
         path = Path(image)
         analyzed = self.pipeline.analyze(load_image(path, self.max_pixels).pixels)
-        index_of = self._choose_face(analyzed, path, face, largest=face is None)
+        index_of = choose_face(analyzed, path, face, largest=face is None)
         assert analyzed.faces.embedding is not None
         probe = analyzed.faces.embedding[index_of : index_of + 1]
         faces = self.face_index()

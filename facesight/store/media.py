@@ -1,7 +1,7 @@
 """The tables of what was scanned: ``media``, ``media_paths``, ``faces`` and ``candidates``.
 
-The one writer of these tables (``Store.save_media``, ``save_media_batch`` and
-``replace_candidates`` call it inside their transaction). Review decisions of content
+The one writer of these tables and of ``media_errors`` (``Store`` calls it inside its
+transactions). Review decisions of content
 analysed again are the reviews table's (``store.reviews``); the rule that says which new
 face they follow is handed in (``ReviewCarry``).
 """
@@ -11,11 +11,19 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from facesight.records import Candidate
+from facesight.records import Candidate, MediaFailure
 from facesight.store.reviews import carry_reviews, reviews_of_content
 from facesight.store.rows import FaceRow, MediaRow, ReviewCarry, blob, descriptor_blob, now
 
-__all__ = ["insert_candidates", "insert_face", "save_media"]
+__all__ = [
+    "add_media_path",
+    "delete_faces",
+    "insert_candidates",
+    "insert_face",
+    "record_failure",
+    "replace_candidates",
+    "save_media",
+]
 
 
 def save_media(
@@ -134,4 +142,43 @@ def insert_candidates(
             )
             for rank, c in enumerate(candidates, start=1)
         ],
+    )
+
+
+def delete_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]:
+    """Delete stored faces (their candidates, reviews and cluster places by cascade);
+    their crop paths, for the caller to delete. The media rows stay."""
+    crops: list[str] = []
+    for face_id in face_ids:
+        row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (face_id,)).fetchone()
+        if row is None:
+            continue
+        if row[0] is not None:
+            crops.append(str(row[0]))
+        conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
+    return crops
+
+
+def add_media_path(conn: sqlite3.Connection, media_id: int, path: str) -> None:
+    """Another path where known content was seen (rename, copy); its old failure goes."""
+    conn.execute(
+        "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
+        (media_id, path, now()),
+    )
+    conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+
+
+def replace_candidates(conn: sqlite3.Connection, per_face: dict[int, Sequence[Candidate]]) -> None:
+    """Replace the candidates of every stored face."""
+    conn.execute("DELETE FROM candidates")
+    for face_id, candidates in per_face.items():
+        insert_candidates(conn, face_id, candidates)
+
+
+def record_failure(conn: sqlite3.Connection, failure: MediaFailure, sha256: str | None) -> None:
+    """Remember a file that could not be used (replacing an older record for the path)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (failure.path, sha256, failure.kind, failure.message, now()),
     )

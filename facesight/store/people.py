@@ -1,7 +1,6 @@
 """The tables of who is enrolled: ``people``, ``reference_faces`` and ``distinct_people``.
 
-This module is the one writer of these tables (``Store`` calls it; ``Store.add_person``,
-``set_reference_crop`` and ``update_reference`` keep their one statement each). Each
+This module is the one writer of these tables (``Store`` calls it). Each
 function works inside the caller's transaction and returns what the caller must know to
 audit the change or clean up files.
 """
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.records import PersonSummary
@@ -20,6 +20,7 @@ from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob,
 
 __all__ = [
     "MergedPeople",
+    "add_person",
     "add_reference",
     "delete_person",
     "distinct_pairs",
@@ -27,6 +28,8 @@ __all__ = [
     "list_people",
     "mark_distinct",
     "merge_people",
+    "set_reference_crop",
+    "update_reference",
 ]
 
 
@@ -191,4 +194,32 @@ def gallery(
         person_names=[str(r[2]) for r in rows],
         reference_paths=[str(r[3]) for r in rows],
         embeddings=embeddings,
+    )
+
+
+def add_person(conn: sqlite3.Connection, name: str) -> int:
+    """Create the person (``name`` already checked and normalised) if needed; the id."""
+    conn.execute(
+        "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+        (name, now()),
+    )
+    return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+
+
+def set_reference_crop(conn: sqlite3.Connection, reference_id: int, stored: str) -> None:
+    """Name the crop file (as stored: relative to the library) of a reference."""
+    conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (stored, reference_id))
+
+
+def update_reference(
+    conn: sqlite3.Connection,
+    reference_id: int,
+    embedding: NDArray[np.float32],
+    embedder: str,
+    quality: float,
+) -> None:
+    """Replace a reference's descriptor with one from the current model."""
+    conn.execute(
+        "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
+        (descriptor_blob(embedding), embedder, quality, reference_id),
     )

@@ -33,8 +33,6 @@ from facesight.store.rows import (
     MediaRow,
     ReferenceRow,
     ReviewCarry,
-    descriptor_blob,
-    now,
 )
 from facesight.store.sightings import SightingPage, SightingReader
 from facesight.store.unknowns import UnknownTables
@@ -212,12 +210,7 @@ class Store:
 
         The name is stored normalised; control characters are refused (``check_name``).
         """
-        name = check_name(name)
-        conn.execute(
-            "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-            (name, now()),
-        )
-        return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+        return people.add_person(conn, check_name(name))
 
     def add_reference(
         self, conn: sqlite3.Connection, person_id: int, ref: ReferenceRow
@@ -234,10 +227,8 @@ class Store:
         return faces.face_reference_row(self._conn, face_id)
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
-        conn.execute(
-            "UPDATE reference_faces SET crop_path = ? WHERE id = ?",
-            (self.stored_path(path), reference_id),
-        )
+        """Name the crop file of a reference (inside the caller's transaction)."""
+        people.set_reference_crop(conn, reference_id, self.stored_path(path))
 
     def stored_path(self, path: str) -> str:
         """A file path as stored: relative to the library directory when inside it."""
@@ -283,15 +274,7 @@ class Store:
         Returns their crop paths, for the caller to delete. The media rows stay,
         so a rescan skips the media and does not bring the faces back.
         """
-        crops: list[str] = []
-        for face_id in face_ids:
-            row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (face_id,)).fetchone()
-            if row is None:
-                continue
-            if row[0] is not None:
-                crops.append(str(row[0]))
-            conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
-        return crops
+        return media_writes.delete_faces(conn, face_ids)
 
     def gallery(self, embedder: str | None = None, person_id: int | None = None) -> Gallery:
         """Every reference of every person, ordered by person then reference id.
@@ -336,20 +319,12 @@ class Store:
     ) -> None:
         """Replace a reference's descriptor with one from the current model."""
         with self.transaction() as conn:
-            conn.execute(
-                "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-                (descriptor_blob(embedding), embedder, quality, reference_id),
-            )
+            people.update_reference(conn, reference_id, embedding, embedder, quality)
 
     def add_media_path(self, media_id: int, path: str) -> None:
         """Remember another path where known content was seen (rename, copy)."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at)"
-                " VALUES (?, ?, ?)",
-                (media_id, path, now()),
-            )
-            conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+            media_writes.add_media_path(conn, media_id, path)
 
     def save_media(
         self,
@@ -428,18 +403,12 @@ class Store:
     def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:
         """Replace the candidates of every stored face, in one transaction."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM candidates")
-            for face_id, candidates in per_face.items():
-                media_writes.insert_candidates(conn, face_id, candidates)
+            media_writes.replace_candidates(conn, per_face)
 
     def record_failure(self, failure: MediaFailure, sha256: str | None = None) -> None:
         """Remember a file that could not be used (replacing an older record for the path)."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (failure.path, sha256, failure.kind, failure.message, now()),
-            )
+            media_writes.record_failure(conn, failure, sha256)
 
     def failures(self) -> list[MediaFailure]:
         """Every recorded media failure, by path."""

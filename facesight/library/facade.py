@@ -33,7 +33,6 @@ from facesight.errors import (
     MediaError,
     NoFaceError,
     NotFoundError,
-    StaleIndexError,
     StoreError,
 )
 from facesight.exports.frames import FrameWritten, write_sighting_frames
@@ -56,6 +55,7 @@ from facesight.library.directory import (
 )
 from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService, choose_face
+from facesight.library.face_index_sync import synced_face_index
 from facesight.library.review import ReviewService
 from facesight.media.images import find_media, load_image, sha256_of
 from facesight.quality import quality_band
@@ -676,45 +676,9 @@ class Library:
     # -- searching stored faces -----------------------------------------------
 
     def face_index(self) -> FaceIndex:
-        """The index of stored faces, brought in step with the database.
-
-        Opened from ``<library>/index/``; faces stored since it was saved are
-        added (and the index saved); an index that is missing, damaged, of
-        another descriptor version or holding faces the database no longer
-        has is rebuilt from the database.
-        """
-        version = self.pipeline.embedder_version
-        directory = self.path / "index"
-        count, max_id = self.store.face_count(version)
-        try:
-            index = FaceIndex.open(directory, version)
-        except StaleIndexError:
-            return self._rebuild_index(directory, version)
-        new_ids, new_vectors, _ = self.store.face_embeddings(version, after_id=index.max_id)
-        if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
-            return self._rebuild_index(directory, version)  # faces were deleted or replaced
-        if not self._index_holds_newest(index, version):
-            return self._rebuild_index(directory, version)  # an id was reused for another face
-        if len(new_ids):
-            index.add(new_ids, new_vectors)
-            index.save()
-        return index
-
-    def _index_holds_newest(self, index: FaceIndex, version: str) -> bool:
-        """Whether the newest faces the index should hold come back as themselves.
-
-        SQLite hands a deleted top id to the next row, so replaced faces can keep
-        the count and the largest id: their vectors tell.
-        """
-        ids, vectors = self.store.newest_face_embeddings(version, index.max_id)
-        if len(ids) == 0:
-            return True
-        distances, found = index.search(vectors, 1)
-        return bool(np.all(found[:, 0] == ids) and np.all(distances[:, 0] < 1e-3))
-
-    def _rebuild_index(self, directory: Path, version: str) -> FaceIndex:
-        ids, vectors, _ = self.store.face_embeddings(version)
-        return FaceIndex.build(directory, version, ids, vectors)
+        """The index of stored faces, brought in step with the database
+        (``library/face_index_sync.py``)."""
+        return synced_face_index(self.store, self.path / "index", self.pipeline.embedder_version)
 
     def search_face(
         self, image: str | Path, *, face: int | None = None, top_k: int = 20

@@ -75,9 +75,9 @@ from facesight.records import (
 )
 from facesight.scan.collection import ScanOptions, scan_collection
 from facesight.scan.workers import PipelineSpec
-from facesight.store.audit import AuditAction, AuditLog, os_account
+from facesight.store.audit import AuditAction, os_account
 from facesight.store.connection import ReadOnlyLibraryError
-from facesight.store.reviews import ReviewBook, apply_reviews
+from facesight.store.reviews import apply_reviews
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -175,10 +175,10 @@ class Library:
         self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
         if not self.read_only:
             self._start_session()
-        self.audit = AuditLog(self.store.connection, actor)
+        self.audit = self.store.audit_log(actor)
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
-        self.reviews = ReviewBook(self.store.connection, self.audit)
+        self.reviews = self.store.review_book(self.audit)
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),

@@ -42,6 +42,8 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.store.audit import AuditLog
+from facesight.store.reviews import ReviewBook
 from facesight.store.rows import FaceRow, MatchRule, MediaRow, ReferenceRow, ReviewCarry
 from facesight.store.sightings import SightingPage
 
@@ -63,6 +65,10 @@ class LibraryStore(Protocol):
     def checkpoint(self) -> None: ...
     def integrity_problems(self) -> list[str]: ...
     def missing_schema_objects(self) -> tuple[list[tuple[str, str]], int]: ...
+
+    # -- the audit log and review decisions (written in the store's transactions)
+    def audit_log(self, actor: str | None = None) -> AuditLog: ...
+    def review_book(self, audit: AuditLog) -> ReviewBook: ...
 
     # -- people and references
     def person_id(self, name: str) -> int | None: ...

@@ -23,10 +23,12 @@ from facesight.errors import NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store import faces, health, people
 from facesight.store import media as media_writes
+from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
+from facesight.store.reviews import ReviewBook
 from facesight.store.rows import (
     FaceRow,
     MatchRule,
@@ -77,6 +79,14 @@ class Store:
     @property
     def _sightings(self) -> SightingReader:
         return SightingReader(self._conn, self.file_path)
+
+    def audit_log(self, actor: str | None = None) -> AuditLog:
+        """The audit log of this library, recording as ``actor`` (see ``store.audit``)."""
+        return AuditLog(self._conn, actor)
+
+    def review_book(self, audit: AuditLog) -> ReviewBook:
+        """The review decisions of this library, each audited in ``audit``."""
+        return ReviewBook(self._conn, audit)
 
     @property
     def unknowns(self) -> UnknownTables:

@@ -28,20 +28,21 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.identity.cluster import update_clusters
-from facesight.library.facade import Library
 from facesight.records import Sighting
-from facesight.store.audit import AuditAction
+from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.sqlite import Store
 from facesight.store.unknowns import OWN_SIGNATURE_VALUES as _OWN
 from facesight.store.unknowns import ClusterMember
+from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople"]
+__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople", "UnknownsLibrary"]
 
 SAMPLE_CROPS = 4
 """Crops shown per cluster, best quality first."""
@@ -50,6 +51,29 @@ STATE_FILE = "unknowns-state.json"
 """In the library directory: what the database looked like at the last refresh."""
 
 Ids = NDArray[np.int64]
+
+
+class UnknownsLibrary(Protocol):
+    """What ``UnknownPeople`` uses of a library (``Library`` is one): its folder, store,
+    audit log and models, decision settings, sightings, and enrolling stored faces."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def pipeline(self) -> FacePipeline: ...
+    @property
+    def target_fpir(self) -> float: ...
+    @property
+    def max_distance(self) -> float | None: ...
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]: ...
+    def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int: ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +120,7 @@ class UnknownPeople:
         library: the open library; its decision settings say who is unknown.
     """
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: UnknownsLibrary) -> None:
         self.library = library
         self._state_path = Path(library.path) / STATE_FILE
         self._tables = library.store.unknowns

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,7 +61,7 @@ def mark_distinct(conn: sqlite3.Connection, first: int, second: int, by: str) ->
     added = conn.execute(
         "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
         " VALUES (?, ?, ?, ?)",
-        (low, high, by, datetime.now(UTC).isoformat(timespec="seconds")),
+        (low, high, by, now()),
     ).rowcount
     return bool(added)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
+
+from facesight.store.rows import now
 
 __all__ = ["ClusterMember", "UnknownTables"]
 
@@ -39,10 +40,6 @@ _MEMBERS_SQL = (
     " FROM unknown_members um JOIN faces f ON f.id = um.face_id"
     " JOIN media m ON m.id = f.media_id ORDER BY um.cluster_id, path, f.start_s, f.id"
 )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -117,7 +114,7 @@ class UnknownTables:
     def add_clusters(self, cluster_ids: Iterable[int]) -> None:
         self._conn.executemany(
             "INSERT INTO unknown_clusters (id, created_at) VALUES (?, ?)",
-            [(int(c), _now()) for c in cluster_ids],
+            [(int(c), now()) for c in cluster_ids],
         )
 
     def add_members(self, pairs: Iterable[tuple[int, int]]) -> None:
@@ -140,7 +137,7 @@ class UnknownTables:
         self.remove_faces(face_ids)
         self._conn.executemany(
             "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at) VALUES (?, ?, ?)",
-            [(int(f), cluster_id, _now()) for f in face_ids],
+            [(int(f), cluster_id, now()) for f in face_ids],
         )
 
     def new_cluster(self, face_ids: Sequence[int]) -> int:

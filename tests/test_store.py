@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facesight.errors import StoreError
+from facesight.errors import InvalidInputError, NotFoundError, StoreError
 from facesight.records import Candidate, MediaFailure
 from facesight.store.migrations import MIGRATIONS, Migration, apply_migrations
 from facesight.store.sqlite import FaceRow, MediaRow, Store
@@ -118,3 +118,35 @@ def test_version_1_library_upgrades_keeping_its_rows(tmp_path: Path) -> None:
         assert store.query("SELECT name FROM people")[0]["name"] == "Ada"
         columns = {r["name"] for r in store.query("PRAGMA table_info(candidates)")}
         assert {"fmr", "reference_distance", "template_size"} <= columns
+
+
+def test_sightings_page_through_faces_by_id_with_a_cursor(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        for n in range(3):  # 3 files of 2 faces: ids 1..6
+            store.save_media(f"/a/{n}.jpg", _media(f"{n:02d}" * 32), [_face(0), _face(1)])
+        seen: list[int] = []
+        after = None
+        pages = 0
+        while True:
+            page = store.sightings_page(None, after=after, limit=4)
+            seen += [s.face_id for s in page.sightings]
+            pages += 1
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == [1, 2, 3, 4, 5, 6]
+        assert pages == 2
+        # a full last page says there is no next one only when nothing follows
+        assert store.sightings_page(None, after=2, limit=4).next_after is None
+        assert store.sightings_page(None, after=6, limit=4).sightings == []
+        with pytest.raises(InvalidInputError):
+            store.sightings_page(None, limit=0)
+
+
+def test_a_missing_person_is_one_clear_error(tmp_path: Path) -> None:
+    with Store(tmp_path / "db.sqlite") as store:
+        with store.transaction() as conn:
+            added = store.add_person(conn, "Ada Lovelace")
+        assert store.require_person("  ada   LOVELACE ") == added
+        with pytest.raises(NotFoundError, match="nobody called 'Bob' is enrolled"):
+            store.require_person("Bob")

@@ -33,34 +33,64 @@ only, never names) in the same transaction as the change.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery, pairwise_distances
-from facesight.errors import InvalidInputError, NotFoundError
-from facesight.identity.calibrate import Calibration
+from facesight.errors import InvalidInputError
+from facesight.identity.calibrate import Calibration, ReferenceCalibration
 from facesight.records import Candidate, Sighting
-from facesight.store.audit import AuditAction
+from facesight.store import people as people_tables
+from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.reviews import move_reviews
+from facesight.store.sqlite import Store
 from facesight.text import name_key
+from facesight.vision.pipeline import FacePipeline
 
-if TYPE_CHECKING:
-    from facesight.library.facade import Library
+
+class EnrollmentContext(Protocol):
+    """What :func:`enrollment_conflicts` reads of a library (``Library`` is one)."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def pipeline(self) -> FacePipeline: ...
+    @property
+    def reference_calibration(self) -> ReferenceCalibration: ...
+    @property
+    def target_fpir(self) -> float: ...
+    @property
+    def max_distance(self) -> float | None: ...
+
+
+class ConflictLibrary(EnrollmentContext, Protocol):
+    """What listing and resolving conflicts use of a library (``Library`` is one): its
+    store and audit log, decision settings, gallery, sightings and re-matching."""
+
+    @property
+    def audit(self) -> AuditLog: ...
+    def gallery(self) -> Gallery: ...
+    def calibration(self) -> Calibration: ...
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]: ...
+    def rematch(self) -> int: ...
+
 
 __all__ = [
     "AMBIGUITY_FACTOR",
     "AmbiguousSighting",
+    "ConflictLibrary",
+    "EnrollmentContext",
     "MergeResult",
     "NameCollision",
     "PersonConflict",
     "ReferenceEvidence",
     "ambiguous_sightings",
-    "distinct_pairs",
     "enrollment_conflicts",
     "mark_different",
     "name_collisions",
@@ -148,7 +178,7 @@ class MergeResult:
 # -- person conflicts ---------------------------------------------------------
 
 
-def person_conflicts(library: Library) -> list[PersonConflict]:
+def person_conflicts(library: ConflictLibrary) -> list[PersonConflict]:
     """Pairs of enrolled people the system would call the same person, strongest first.
 
     Pairs marked different are left out. Only references described by the
@@ -158,7 +188,7 @@ def person_conflicts(library: Library) -> list[PersonConflict]:
     people = _People.of(gallery)
     if len(people.ids) < 2:
         return []
-    skip = distinct_pairs(library.store.connection)
+    skip = library.store.distinct_pairs()
     found = []
     for p, q in sorted(_screen(people, calibration, library.max_distance)):
         if (int(people.ids[p]), int(people.ids[q])) in skip:
@@ -253,7 +283,7 @@ def _screen(
 
 
 def _evidence(
-    library: Library, people: _People, calibration: Calibration, p: int, q: int
+    library: ConflictLibrary, people: _People, calibration: Calibration, p: int, q: int
 ) -> PersonConflict:
     a, b = people.rows(p), people.rows(q)
     between = pairwise_distances(people.embeddings[a], people.embeddings[b])
@@ -280,12 +310,9 @@ def _evidence(
     )
 
 
-def _reference(library: Library, people: _People, row: int) -> ReferenceEvidence:
+def _reference(library: ConflictLibrary, people: _People, row: int) -> ReferenceEvidence:
     reference_id = int(people.reference_ids[row])
-    found = library.store.connection.execute(
-        "SELECT crop_path FROM reference_faces WHERE id = ?", (reference_id,)
-    ).fetchone()
-    crop = None if found is None or found[0] is None else library.store.file_path(str(found[0]))
+    crop = library.store.reference_crops([reference_id]).get(reference_id)
     return ReferenceEvidence(reference_id, people.reference_paths[row], crop)
 
 
@@ -304,7 +331,7 @@ def _decides_same(
 
 
 def ambiguous_sightings(
-    library: Library, *, factor: float = AMBIGUITY_FACTOR
+    library: ConflictLibrary, *, factor: float = AMBIGUITY_FACTOR
 ) -> list[AmbiguousSighting]:
     """Matched stored faces whose runner-up is (almost) as likely, closest call first.
 
@@ -333,7 +360,7 @@ def ambiguous_sightings(
 
 
 def enrollment_conflicts(
-    library: Library, embedding: NDArray[np.float32], person_id: int | None
+    library: EnrollmentContext, embedding: NDArray[np.float32], person_id: int | None
 ) -> list[str]:
     """Warnings when a new reference of ``person_id`` would be matched to someone else.
 
@@ -364,7 +391,7 @@ def enrollment_conflicts(
         same_face = distances <= library.max_distance
     else:
         same_face = fmrs <= calibration.alpha
-    skip = distinct_pairs(library.store.connection)
+    skip = library.store.distinct_pairs()
     messages = []
     for j in np.flatnonzero(same_face):
         other = int(templates.person_ids[j])
@@ -392,13 +419,13 @@ class NameCollision:
     second: str
 
 
-def name_collisions(library: Library) -> list[NameCollision]:
+def name_collisions(library: ConflictLibrary) -> list[NameCollision]:
     """Pairs of enrolled people whose names collide, first enrolled first; pairs
     marked different are left out."""
     groups: dict[str, list[tuple[int, str]]] = {}
     for person_id, name in library.store.people_names():
         groups.setdefault(name_key(name), []).append((person_id, name))
-    told_apart = distinct_pairs(library.store.connection)
+    told_apart = library.store.distinct_pairs()
     return [
         NameCollision(first[0], first[1], other[0], other[1])
         for group in groups.values()
@@ -411,14 +438,7 @@ def name_collisions(library: Library) -> list[NameCollision]:
 # -- resolving ----------------------------------------------------------------
 
 
-def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:
-    """Person id pairs (smaller first) marked as different people."""
-    return {
-        (int(a), int(b)) for a, b in conn.execute("SELECT person_a, person_b FROM distinct_people")
-    }
-
-
-def mark_different(library: Library, first: str, second: str) -> bool:
+def mark_different(library: ConflictLibrary, first: str, second: str) -> bool:
     """Remember that ``first`` and ``second`` are different people (never a conflict again).
 
     Returns False when the pair was already marked; the decision is audited either way.
@@ -430,11 +450,7 @@ def mark_different(library: Library, first: str, second: str) -> bool:
     a, b = _two_people(library, first, second)
     low, high = _ordered(a, b)
     with library.store.transaction() as conn:
-        added = conn.execute(
-            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
-            " VALUES (?, ?, ?, ?)",
-            (low, high, library.audit.actor, datetime.now(UTC).isoformat(timespec="seconds")),
-        ).rowcount
+        added = people_tables.mark_distinct(conn, low, high, library.audit.actor)
         details = "marked different" if added else "marked different again"
         library.audit.record(
             conn, AuditAction.CONFLICT_DIFFERENT, people=[low, high], details=details
@@ -442,7 +458,7 @@ def mark_different(library: Library, first: str, second: str) -> bool:
     return bool(added)
 
 
-def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
+def resolve_merge(library: ConflictLibrary, keep: str, absorb: str) -> MergeResult:
     """Make ``absorb`` part of ``keep``: one person enrolled under two names becomes one.
 
     ``absorb``'s references (with their crops) and review decisions move to
@@ -457,15 +473,9 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
     keep_id, absorb_id = _two_people(library, keep, absorb)
     names = library.store.person_name(keep_id), library.store.person_name(absorb_id)
     with library.store.transaction() as conn:
-        dropped, crops = _drop_duplicate_references(conn, keep_id, absorb_id)
-        moved = conn.execute(
-            "UPDATE reference_faces SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
-        ).rowcount
-        reviews = conn.execute(
-            "UPDATE reviews SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
-        ).rowcount
-        _move_distinct_pairs(conn, keep_id, absorb_id, library.audit.actor)
-        conn.execute("DELETE FROM people WHERE id = ?", (absorb_id,))
+        reviews = move_reviews(conn, absorb_id, keep_id)
+        merged = people_tables.merge_people(conn, keep_id, absorb_id, library.audit.actor)
+        moved, dropped, crops = merged.moved, merged.dropped, merged.crops
         library.audit.record(
             conn,
             AuditAction.CONFLICT_MERGE,
@@ -481,13 +491,8 @@ def resolve_merge(library: Library, keep: str, absorb: str) -> MergeResult:
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 
 
-def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
-    ids = []
-    for name in (first, second):
-        person_id = library.store.person_id(" ".join(name.split()))
-        if person_id is None:
-            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
-        ids.append(person_id)
+def _two_people(library: ConflictLibrary, first: str, second: str) -> tuple[int, int]:
+    ids = [library.store.require_person(name) for name in (first, second)]
     if ids[0] == ids[1]:
         raise InvalidInputError(f"{first!r} and {second!r} are the same enrolled person")
     return ids[0], ids[1]
@@ -495,35 +500,3 @@ def _two_people(library: Library, first: str, second: str) -> tuple[int, int]:
 
 def _ordered(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
-
-
-def _drop_duplicate_references(
-    conn: sqlite3.Connection, keep_id: int, absorb_id: int
-) -> tuple[int, list[str]]:
-    """Delete ``absorb``'s references of images ``keep`` has too; return count and crops."""
-    rows = conn.execute(
-        "SELECT id, crop_path FROM reference_faces WHERE person_id = ? AND source_sha256 IN"
-        " (SELECT source_sha256 FROM reference_faces WHERE person_id = ?)",
-        (absorb_id, keep_id),
-    ).fetchall()
-    for reference_id, _ in rows:
-        conn.execute("DELETE FROM reference_faces WHERE id = ?", (reference_id,))
-    return len(rows), [str(crop) for _, crop in rows if crop]
-
-
-def _move_distinct_pairs(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str) -> None:
-    """Pairs ``absorb`` was marked different from now hold for ``keep``."""
-    others = conn.execute(
-        "SELECT person_a + person_b - ? FROM distinct_people WHERE ? IN (person_a, person_b)",
-        (absorb_id, absorb_id),
-    ).fetchall()
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    for (other,) in others:
-        if int(other) == keep_id:
-            continue  # told apart before, one person now: the merge overrides that
-        low, high = _ordered(keep_id, int(other))
-        conn.execute(
-            "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
-            " VALUES (?, ?, ?, ?)",
-            (low, high, by, now),
-        )

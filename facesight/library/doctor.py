@@ -10,12 +10,10 @@ the next command rebuilds it). Nothing outside the library is touched.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facesight.library.directory import TEMP_GRACE_S, orphan_crops, sweep_leftovers
-from facesight.store.migrations import apply_migrations
 from facesight.store.sqlite import Store
 from facesight.vision.models.dlib_resnet import verify_model_cache
 
@@ -39,9 +37,8 @@ def examine_library(store: Store, root: Path, *, alone: bool = True) -> DoctorRe
             are leftovers (else only those older than ``TEMP_GRACE_S``).
     """
     report = DoctorReport()
-    conn = store.connection
-    _integrity(conn, report)
-    _schema(conn, report)
+    _integrity(store, report)
+    _schema(store, report)
     if any("missing table" in p for p in report.problems):
         return report  # the crop checks read those tables
     known = store.stored_crop_paths()
@@ -62,38 +59,20 @@ def examine_library(store: Store, root: Path, *, alone: bool = True) -> DoctorRe
     return report
 
 
-def _integrity(conn: sqlite3.Connection, report: DoctorReport) -> None:
-    rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
-    if rows == ["ok"]:
+def _integrity(store: Store, report: DoctorReport) -> None:
+    problems = store.integrity_problems()
+    report.problems.extend(problems)
+    if not any(p.startswith("integrity:") for p in problems):
         report.checks.append("integrity: ok")
-    else:
-        report.problems.extend(f"integrity: {r}" for r in rows[:10])
-    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        report.problems.append(f"{len(broken)} row(s) refer to rows that do not exist")
 
 
-def _schema(conn: sqlite3.Connection, report: DoctorReport) -> None:
+def _schema(store: Store, report: DoctorReport) -> None:
     """Every table, index and trigger a freshly migrated database has, by name."""
-    fresh = sqlite3.connect(":memory:", isolation_level=None)
-    try:
-        apply_migrations(fresh)
-        want = _objects(fresh)
-    finally:
-        fresh.close()
-    have = _objects(conn)
-    missing = sorted(want - have)
+    missing, total = store.missing_schema_objects()
     for kind, name in missing:
         report.problems.append(f"missing {kind} {name}")
     if not missing:
-        report.checks.append(f"schema: all {len(want)} tables, indexes and triggers present")
-
-
-def _objects(conn: sqlite3.Connection) -> set[tuple[str, str]]:
-    rows = conn.execute(
-        "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-    ).fetchall()
-    return {(str(t), str(n)) for t, n in rows}
+        report.checks.append(f"schema: all {total} tables, indexes and triggers present")
 
 
 def _models(directory: Path, report: DoctorReport) -> None:

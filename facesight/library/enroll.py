@@ -1,17 +1,17 @@
-"""The enrollment half of ``Library``: reference photos in, with their checks.
+"""Enrollment: reference photos in, with their checks.
 
-``Library`` inherits these methods; they live here to keep the facade's module
-small. A new reference is checked against the person's own references (a
-disagreement: possibly someone else) and against everyone else enrolled (a
-conflict: possibly one face under two names).
+``EnrollService`` takes its collaborators (store, audit log, pipeline, crops folder,
+calibration and decision settings, and what to call when references changed);
+``Library`` composes it and offers ``enroll`` and ``enroll_folders``. A new reference is
+checked against the person's own references (a disagreement: possibly someone else) and
+against everyone else enrolled (a conflict: possibly one face under two names).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,30 +33,49 @@ from facesight.store.sqlite import ReferenceRow, Store
 from facesight.text import check_name, printable
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, save_crop
 
-if TYPE_CHECKING:
-    from facesight.library.facade import Library
-
-__all__ = ["DISAGREEMENT_FMR", "EnrollMethods"]
+__all__ = ["DISAGREEMENT_FMR", "EnrollService", "choose_face"]
 
 DISAGREEMENT_FMR = 1e-2
 """A new reference this likely to be matched by a stranger is flagged as disagreeing."""
 
 
-class EnrollMethods:
-    """Enrolling people from reference photos (mixed into ``Library``)."""
+class EnrollService:
+    """Enrolling people from reference photos.
 
-    store: Store
-    audit: AuditLog
-    pipeline: FacePipeline
-    crops_dir: Path
-    max_pixels: int
-    reference_calibration: ReferenceCalibration
+    Args:
+        store, audit, pipeline: the library database, its audit log and the models.
+        crops_dir: where reference crops are written.
+        max_pixels: larger images are refused.
+        reference_calibration, target_fpir, max_distance: the decision settings, for the
+            disagreement and conflict warnings (``conflicts.enrollment_conflicts``).
+        rematch: match every stored face again against the new references.
+        references_changed: forget what was read of the references (the gallery cache).
+    """
 
-    if TYPE_CHECKING:
-
-        def rematch(self) -> int: ...
-
-        def _drop_gallery(self) -> None: ...
+    def __init__(
+        self,
+        store: Store,
+        audit: AuditLog,
+        pipeline: FacePipeline,
+        crops_dir: Path,
+        *,
+        max_pixels: int,
+        reference_calibration: ReferenceCalibration,
+        target_fpir: float,
+        max_distance: float | None,
+        rematch: Callable[[], int],
+        references_changed: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.pipeline = pipeline
+        self.crops_dir = crops_dir
+        self.max_pixels = max_pixels
+        self.reference_calibration = reference_calibration
+        self.target_fpir = target_fpir
+        self.max_distance = max_distance
+        self.rematch = rematch
+        self._references_changed = references_changed
 
     def enroll(
         self,
@@ -114,7 +133,7 @@ class EnrollMethods:
         sha = sha256_of(path)
         image = load_image(path, self.max_pixels)
         analyzed = self.pipeline.analyze(image.pixels)
-        index = self._choose_face(analyzed, path, face, largest)
+        index = choose_face(analyzed, path, face, largest)
         quality = analyzed.quality[index]
         faces = analyzed.faces
         assert faces.embedding is not None
@@ -131,7 +150,7 @@ class EnrollMethods:
             quality=quality.score,
         )
         disagreement = self._disagreement(person_id, faces.embedding[index])
-        conflicts = enrollment_conflicts(cast("Library", self), faces.embedding[index], person_id)
+        conflicts = enrollment_conflicts(self, faces.embedding[index], person_id)
         crop: Path | None = None
         try:
             with self.store.transaction() as conn:
@@ -147,7 +166,7 @@ class EnrollMethods:
             if crop is not None:  # the row was rolled back (a full disk): so is its crop
                 crop.unlink(missing_ok=True)
             raise
-        self._drop_gallery()
+        self._references_changed()
         result.added.append(str(path))
         if disagreement:
             result.disagreements.append(f"{path}: {disagreement}")
@@ -176,23 +195,6 @@ class EnrollMethods:
             f"strangers come this close {fmr:.1%} of the time: possibly a different person"
         )
 
-    @staticmethod
-    def _choose_face(analyzed: AnalyzedFaces, path: Path, face: int | None, largest: bool) -> int:
-        count = len(analyzed)
-        if count == 0:
-            raise NoFaceError(path, "no face found; choose a photo where the face is visible")
-        if face is not None:
-            if not 1 <= face <= count:
-                raise EnrollmentError(path, f"face {face} asked for, but {count} face(s) found")
-            return face - 1
-        if largest:
-            return analyzed.largest()
-        if count > 1:
-            raise MultipleFacesError(
-                path, f"{count} faces found; pick one with --face N (1 = leftmost) or --largest"
-            )
-        return 0
-
     def enroll_folders(
         self, root: str | Path, *, limit: int | None = None, largest: bool = False
     ) -> list[EnrollResult]:
@@ -218,3 +220,22 @@ class EnrollMethods:
         if any(r.added for r in results):
             self.rematch()
         return results
+
+
+def choose_face(analyzed: AnalyzedFaces, path: Path, face: int | None, largest: bool) -> int:
+    """The index of the face to enroll of ``analyzed``: ``face`` (1-based, left to right),
+    the largest, or the only one; else an ``EnrollmentError`` naming ``path``."""
+    count = len(analyzed)
+    if count == 0:
+        raise NoFaceError(path, "no face found; choose a photo where the face is visible")
+    if face is not None:
+        if not 1 <= face <= count:
+            raise EnrollmentError(path, f"face {face} asked for, but {count} face(s) found")
+        return face - 1
+    if largest:
+        return analyzed.largest()
+    if count > 1:
+        raise MultipleFacesError(
+            path, f"{count} faces found; pick one with --face N (1 = leftmost) or --largest"
+        )
+    return 0

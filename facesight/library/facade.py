@@ -16,7 +16,7 @@ import contextlib
 import math
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,6 @@ from facesight.errors import (
     MediaError,
     NoFaceError,
     NotFoundError,
-    StaleIndexError,
     StoreError,
 )
 from facesight.exports.frames import FrameWritten, write_sighting_frames
@@ -55,13 +54,15 @@ from facesight.library.directory import (
     tighten_permissions,
 )
 from facesight.library.doctor import DoctorReport, examine_library
-from facesight.library.enroll import DISAGREEMENT_FMR, EnrollMethods
-from facesight.library.review import ReviewMethods
+from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService, choose_face
+from facesight.library.face_index_sync import synced_face_index
+from facesight.library.review import ReviewService
 from facesight.media.images import find_media, load_image, sha256_of
 from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
     Comparison,
+    EnrollResult,
     FaceHit,
     ForgetResult,
     IdentifiedFace,
@@ -74,9 +75,9 @@ from facesight.records import (
 )
 from facesight.scan.collection import ScanOptions, scan_collection
 from facesight.scan.workers import PipelineSpec
-from facesight.store.audit import AuditAction, AuditLog, os_account
+from facesight.store.audit import AuditAction, os_account
 from facesight.store.connection import ReadOnlyLibraryError
-from facesight.store.reviews import ReviewBook, apply_reviews
+from facesight.store.reviews import apply_reviews
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -112,7 +113,7 @@ def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:
     return x1, y1, x2, y2
 
 
-class Library(EnrollMethods, ReviewMethods):
+class Library:
     """One facesight library directory (created if missing, unless ``create=False``).
 
     Args:
@@ -174,13 +175,34 @@ class Library(EnrollMethods, ReviewMethods):
         self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
         if not self.read_only:
             self._start_session()
-        self.audit = AuditLog(self.store.connection, actor)
+        self.audit = self.store.audit_log(actor)
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
-        self.reviews = ReviewBook(self.store.connection, self.audit)
+        self.reviews = self.store.review_book(self.audit)
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device),
             embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
+        )
+        self._enroll = EnrollService(
+            self.store,
+            self.audit,
+            self.pipeline,
+            self.crops_dir,
+            max_pixels=max_pixels,
+            reference_calibration=self.reference_calibration,
+            target_fpir=target_fpir,
+            max_distance=max_distance,
+            rematch=self.rematch,
+            references_changed=self._drop_gallery,
+        )
+        self._review = ReviewService(
+            self.store,
+            self.reviews,
+            self.audit,
+            self.crops_dir,
+            sightings_by_face=self.sightings_by_face,
+            sightings=self.sightings,
+            rematch=self.rematch,
         )
 
     def _prepare_dir(self, create: bool, read_only: bool | None) -> bool:
@@ -504,8 +526,9 @@ class Library(EnrollMethods, ReviewMethods):
                 )
 
     def rematch(self) -> int:
-        """Recompute every stored face's candidates against the current gallery."""
-        self._gallery = None
+        """Recompute every stored face's candidates against the current gallery (read
+        again: every change of references ends here or in ``_drop_gallery``)."""
+        self._drop_gallery()
         version = self.pipeline.embedder_version
         face_ids, embeddings, qualities = self.store.face_embeddings(version)
         widths, fused = self.store.probe_geometry(version)
@@ -519,9 +542,7 @@ class Library(EnrollMethods, ReviewMethods):
         """Stored faces matched to ``person`` (or to anyone; or every face if asked)."""
         person_id = None
         if person is not None:
-            person_id = self.store.person_id(person)
-            if person_id is None:
-                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+            person_id = self.store.require_person(person)
         rule = None if include_unmatched else self.match_rule()
         found = self.store.sightings(rule, person_id, any_rank=True)
         known = {s.face_id for s in found}
@@ -596,6 +617,58 @@ class Library(EnrollMethods, ReviewMethods):
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
 
+    # -- enrollment (library/enroll.py) -------------------------------------------
+
+    def enroll(
+        self,
+        name: str,
+        images: Iterable[str | Path],
+        *,
+        face: int | None = None,
+        largest: bool = False,
+        rematch: bool = True,
+    ) -> EnrollResult:
+        """Add reference images for a person, created on first use (``EnrollService.enroll``)."""
+        return self._enroll.enroll(name, images, face=face, largest=largest, rematch=rematch)
+
+    def enroll_folders(
+        self, root: str | Path, *, limit: int | None = None, largest: bool = False
+    ) -> list[EnrollResult]:
+        """Enroll one person per sub-folder of ``root`` (``EnrollService.enroll_folders``)."""
+        return self._enroll.enroll_folders(root, limit=limit, largest=largest)
+
+    # -- review (library/review.py) ---------------------------------------------
+
+    def sighting(self, face_id: int) -> Sighting:
+        """One stored face, decided and reviewed (``ReviewService.sighting``)."""
+        return self._review.sighting(face_id)
+
+    def pending(self) -> list[Sighting]:
+        """Proposed matches no reviewer has decided on yet (``ReviewService.pending``)."""
+        return self._review.pending()
+
+    def confirm(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        as_reference: bool = False,
+        note: str = "",
+        force: bool = False,
+    ) -> Sighting:
+        """Say that a stored face is ``person`` (``ReviewService.confirm``)."""
+        return self._review.confirm(
+            face_id, person, as_reference=as_reference, note=note, force=force
+        )
+
+    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+        """Say that a stored face is not ``person`` (``ReviewService.reject``)."""
+        return self._review.reject(face_id, person, note=note)
+
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+        """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""
+        return self._review.enroll_faces(name, face_ids, note=note)
+
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
         return self.store.failures()
@@ -603,45 +676,9 @@ class Library(EnrollMethods, ReviewMethods):
     # -- searching stored faces -----------------------------------------------
 
     def face_index(self) -> FaceIndex:
-        """The index of stored faces, brought in step with the database.
-
-        Opened from ``<library>/index/``; faces stored since it was saved are
-        added (and the index saved); an index that is missing, damaged, of
-        another descriptor version or holding faces the database no longer
-        has is rebuilt from the database.
-        """
-        version = self.pipeline.embedder_version
-        directory = self.path / "index"
-        count, max_id = self.store.face_count(version)
-        try:
-            index = FaceIndex.open(directory, version)
-        except StaleIndexError:
-            return self._rebuild_index(directory, version)
-        new_ids, new_vectors, _ = self.store.face_embeddings(version, after_id=index.max_id)
-        if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
-            return self._rebuild_index(directory, version)  # faces were deleted or replaced
-        if not self._index_holds_newest(index, version):
-            return self._rebuild_index(directory, version)  # an id was reused for another face
-        if len(new_ids):
-            index.add(new_ids, new_vectors)
-            index.save()
-        return index
-
-    def _index_holds_newest(self, index: FaceIndex, version: str) -> bool:
-        """Whether the newest faces the index should hold come back as themselves.
-
-        SQLite hands a deleted top id to the next row, so replaced faces can keep
-        the count and the largest id: their vectors tell.
-        """
-        ids, vectors = self.store.newest_face_embeddings(version, index.max_id)
-        if len(ids) == 0:
-            return True
-        distances, found = index.search(vectors, 1)
-        return bool(np.all(found[:, 0] == ids) and np.all(distances[:, 0] < 1e-3))
-
-    def _rebuild_index(self, directory: Path, version: str) -> FaceIndex:
-        ids, vectors, _ = self.store.face_embeddings(version)
-        return FaceIndex.build(directory, version, ids, vectors)
+        """The index of stored faces, brought in step with the database
+        (``library/face_index_sync.py``)."""
+        return synced_face_index(self.store, self.path / "index", self.pipeline.embedder_version)
 
     def search_face(
         self, image: str | Path, *, face: int | None = None, top_k: int = 20
@@ -659,7 +696,7 @@ class Library(EnrollMethods, ReviewMethods):
             raise InvalidInputError(f"top_k must be at least 1, got {top_k}")
         path = Path(image)
         analyzed = self.pipeline.analyze(load_image(path, self.max_pixels).pixels)
-        index_of = self._choose_face(analyzed, path, face, largest=face is None)
+        index_of = choose_face(analyzed, path, face, largest=face is None)
         assert analyzed.faces.embedding is not None
         probe = analyzed.faces.embedding[index_of : index_of + 1]
         faces = self.face_index()
@@ -724,7 +761,7 @@ class Library(EnrollMethods, ReviewMethods):
                 result.references_updated += 1
             except (MediaError, EnrollmentError) as error:
                 result.failures.append(MediaFailure(error.path, "reference", error.problem))
-        self._gallery = None
+        self._drop_gallery()
         stale = self.store.stale_media(version)
         # stale media may have moved since: each missing one is a failure, not the end
         result.media = self._scan(stale, on_start=on_start, on_event=on_event)
@@ -846,9 +883,7 @@ class Library(EnrollMethods, ReviewMethods):
         to), unless ``with_sightings``: then the faces confirmed as this person
         are deleted too, with their descriptors and crops (see docs/review.md).
         """
-        person_id = self.store.person_id(name)
-        if person_id is None:
-            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
+        person_id = self.store.require_person(name)
         stored_name = self.store.person_name(person_id)
         with self.store.transaction() as conn:
             faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
@@ -869,7 +904,6 @@ class Library(EnrollMethods, ReviewMethods):
             if owned is not None and owned.is_file():
                 owned.unlink()
                 removed += 1
-        self._gallery = None
         self.rematch()
         if faces and (self.path / "index").exists():
             self.face_index()  # rebuilt without the erased descriptors

@@ -28,13 +28,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from PIL import Image
 
 from facesight.errors import (
     InvalidInputError,
     MediaError,
-    NotFoundError,
     UnreadableMediaError,
 )
 from facesight.exports.manifest import write_manifest
@@ -49,12 +49,15 @@ from facesight.exports.xmp import (
     xmp_sidecar,
 )
 from facesight.files import STDOUT, sweep_dead_temps
-from facesight.library.facade import Library
 from facesight.records import Candidate, MediaFailure, Review, Sighting
-from facesight.store.audit import AuditAction, os_account
+from facesight.store.audit import AuditAction, AuditLog, os_account
+from facesight.store.reviews import ReviewBook
+from facesight.store.sqlite import Store
+from facesight.vision.pipeline import FacePipeline
 
 __all__ = [
     "SCOPE_NOTE",
+    "ReportLibrary",
     "XmpExport",
     "export_report",
     "export_xmp",
@@ -64,6 +67,32 @@ __all__ = [
     "report_title",
     "summary_json",
 ]
+
+
+class ReportLibrary(Protocol):
+    """What reports and exports use of a library (``Library`` is one): its folder, store,
+    review book, audit log and models, notices, and reviewed sightings."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def notices(self) -> list[str]: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def reviews(self) -> ReviewBook: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def pipeline(self) -> FacePipeline: ...
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]: ...
+    def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
+    def candidate_for(self, face_id: int, person_id: int) -> Candidate | None: ...
+
 
 SCOPE_NOTE = (
     "Rows are the faces identified as the person: confirmed by a reviewer, or matched by the "
@@ -141,7 +170,7 @@ def _row_of(
 
 
 def report_rows(
-    library: Library, person: str | None, *, include_rejected: bool = False
+    library: ReportLibrary, person: str | None, *, include_rejected: bool = False
 ) -> list[ReportRow]:
     """One row per sighting of ``person`` (None: of everyone identified), for a report.
 
@@ -162,7 +191,7 @@ def report_rows(
     return rows
 
 
-def _rejected_rows(library: Library, person: str | None) -> list[ReportRow]:
+def _rejected_rows(library: ReportLibrary, person: str | None) -> list[ReportRow]:
     person_id = None if person is None else library.store.person_id(person)
     rejections = library.reviews.rejections(person_id)
     faces = {s.face_id: s for s in library.sightings_by_face([r.face_id for r in rejections])}
@@ -176,20 +205,18 @@ def _rejected_rows(library: Library, person: str | None) -> list[ReportRow]:
     return rows
 
 
-def report_title(library: Library, person: str | None) -> str:
+def report_title(library: ReportLibrary, person: str | None) -> str:
     """The title of a report: ``Sightings of <name as enrolled>``, or of everyone identified.
 
     Raises NotFoundError for a person who is not enrolled.
     """
     if person is None:
         return "Sightings of everyone identified"
-    person_id = library.store.person_id(person)
-    if person_id is None:
-        raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
+    person_id = library.store.require_person(person)
     return f"Sightings of {library.store.person_name(person_id)}"
 
 
-def report_header(library: Library, *, audit_head: str | None = None) -> ReportHeader:
+def report_header(library: ReportLibrary, *, audit_head: str | None = None) -> ReportHeader:
     """The header of a report of ``library``: the operating-system account exporting it, the
     library directory, the detector and descriptor versions, and the audit log's head hash
     as the report was made (``audit_head``, default: read now; ``facesight audit verify
@@ -210,7 +237,7 @@ def manifest_path(outputs: Sequence[Path]) -> Path:
 
 
 def export_report(
-    library: Library,
+    library: ReportLibrary,
     rows: Sequence[ReportRow],
     *,
     html: str | os.PathLike[str] | None = None,
@@ -294,7 +321,7 @@ def summary_json(rows: Sequence[ReportRow]) -> dict[str, int]:
 
 
 def _audit(
-    library: Library,
+    library: ReportLibrary,
     action: AuditAction,
     *,
     faces: Sequence[int],
@@ -340,7 +367,7 @@ class XmpExport:
 
 
 def export_xmp(
-    library: Library, output_dir: str | os.PathLike[str], *, include_pending: bool = True
+    library: ReportLibrary, output_dir: str | os.PathLike[str], *, include_pending: bool = True
 ) -> XmpExport:
     """Write an XMP sidecar of named face regions for each still image with identified faces.
 

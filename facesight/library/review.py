@@ -1,16 +1,16 @@
-"""The review half of ``Library``: deciding on stored faces, and faces made references.
+"""Reviewing: deciding on stored faces, and faces made references.
 
-``Library`` inherits these methods; they live here to keep the facade's module
-small. They use the library's store, review book, audit log and crops folder.
+``ReviewService`` takes its collaborators (the store, the review book, the audit log, the
+crops folder, where reviewed sightings come from and how stored faces are matched again);
+``Library`` composes it and offers its methods (``Library.confirm``, ``reject``, ...).
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
 from facesight.records import Sighting, person_id_of
@@ -19,28 +19,40 @@ from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
 from facesight.text import check_name
 
-__all__ = ["ReviewMethods"]
+__all__ = ["ReviewService"]
 
 
-class ReviewMethods:
-    """Review decisions on stored faces (mixed into ``Library``)."""
+class ReviewService:
+    """Review decisions on stored faces.
 
-    store: Store
-    reviews: ReviewBook
-    audit: AuditLog
-    crops_dir: Path
+    Args:
+        store: the library database.
+        reviews: where decisions are written, each with its audit record.
+        audit: the audit log (references made from faces).
+        crops_dir: the library's crops folder (a reference's crop is copied there).
+        sightings_by_face: the reviewed sightings of these face ids.
+        sightings: every reviewed, matched sighting.
+        rematch: match every stored face again (after references changed).
+    """
 
-    if TYPE_CHECKING:
-
-        def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
-
-        def sightings(
-            self, person: str | None = None, *, include_unmatched: bool = False
-        ) -> list[Sighting]: ...
-
-        def rematch(self) -> int: ...
-
-        def _drop_gallery(self) -> None: ...
+    def __init__(
+        self,
+        store: Store,
+        reviews: ReviewBook,
+        audit: AuditLog,
+        crops_dir: Path,
+        *,
+        sightings_by_face: Callable[[list[int]], list[Sighting]],
+        sightings: Callable[[], list[Sighting]],
+        rematch: Callable[[], int],
+    ) -> None:
+        self.store = store
+        self.reviews = reviews
+        self.audit = audit
+        self.crops_dir = crops_dir
+        self.sightings_by_face = sightings_by_face
+        self._sightings = sightings
+        self.rematch = rematch
 
     def sighting(self, face_id: int) -> Sighting:
         """One stored face, decided and reviewed.
@@ -55,7 +67,7 @@ class ReviewMethods:
 
     def pending(self) -> list[Sighting]:
         """Proposed matches no reviewer has decided on yet, in media order."""
-        return [s for s in self.sightings() if s.decision == "pending"]
+        return [s for s in self._sightings() if s.decision == "pending"]
 
     def confirm(
         self,
@@ -105,7 +117,6 @@ class ReviewMethods:
             if as_reference:
                 self._reference_from_face(conn, sighting, target)
         if as_reference:
-            self._drop_gallery()
             self.rematch()
         return self.sighting(face_id)
 
@@ -120,10 +131,7 @@ class ReviewMethods:
 
     def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
         if person is not None:
-            person_id = self.store.person_id(person)
-            if person_id is None:
-                raise NotFoundError(f"nobody called {person!r} is enrolled; see `facesight people`")
-            return person_id
+            return self.store.require_person(person)
         current = person_id_of(sighting)
         if current is None:
             raise InvalidInputError(
@@ -172,6 +180,5 @@ class ReviewMethods:
             self.audit.record(
                 conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
             )
-        self._drop_gallery()
         self.rematch()
         return person_id

@@ -25,23 +25,24 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.identity.cluster import update_clusters
-from facesight.library.facade import Library
 from facesight.records import Sighting
-from facesight.store.audit import AuditAction
+from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.sqlite import Store
+from facesight.store.unknowns import OWN_SIGNATURE_VALUES as _OWN
+from facesight.store.unknowns import ClusterMember
+from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople"]
+__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople", "UnknownsLibrary"]
 
 SAMPLE_CROPS = 4
 """Crops shown per cluster, best quality first."""
@@ -49,38 +50,30 @@ SAMPLE_CROPS = 4
 STATE_FILE = "unknowns-state.json"
 """In the library directory: what the database looked like at the last refresh."""
 
-_SIGNATURE_SQL = (
-    "SELECT (SELECT COUNT(*) FROM faces), (SELECT IFNULL(MAX(id), 0) FROM faces),"
-    " (SELECT group_concat(v, ' ') FROM (SELECT embedder || '=' || COUNT(*) AS v"
-    "   FROM reference_faces GROUP BY embedder ORDER BY embedder)),"
-    " (SELECT IFNULL(MAX(id), 0) FROM reference_faces),"
-    " (SELECT COUNT(*) FROM people), (SELECT IFNULL(MAX(id), 0) FROM people),"
-    " (SELECT IFNULL(MAX(id), 0) FROM reviews), (SELECT IFNULL(MAX(id), 0) FROM audit_log),"
-    " (SELECT COUNT(*) FROM unknown_members), (SELECT IFNULL(MAX(id), 0) FROM unknown_clusters),"
-    " (SELECT COUNT(*) FROM unknown_exclusions)"
-)
-"""What refreshing depends on, read without loading a model (references by descriptor
-version, so a reindex counts)."""
-
-_SELECT_MEMBERS = "SELECT face_id, cluster_id FROM unknown_members"
-
-_OWN = 3
-"""The last values of the signature describe the unknown-people tables themselves."""
-
-_MEMBERS_SQL = (
-    "SELECT um.cluster_id, f.id, f.media_id, f.crop_path, f.quality, f.score, f.start_s,"
-    " f.end_s, m.kind, m.captured_at, (SELECT path FROM media_paths mp"
-    " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
-    " FROM unknown_members um JOIN faces f ON f.id = um.face_id"
-    " JOIN media m ON m.id = f.media_id ORDER BY um.cluster_id, path, f.start_s, f.id"
-)
-
-
 Ids = NDArray[np.int64]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+class UnknownsLibrary(Protocol):
+    """What ``UnknownPeople`` uses of a library (``Library`` is one): its folder, store,
+    audit log and models, decision settings, sightings, and enrolling stored faces."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def pipeline(self) -> FacePipeline: ...
+    @property
+    def target_fpir(self) -> float: ...
+    @property
+    def max_distance(self) -> float | None: ...
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]: ...
+    def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
+    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int: ...
 
 
 @dataclass(frozen=True)
@@ -127,9 +120,10 @@ class UnknownPeople:
         library: the open library; its decision settings say who is unknown.
     """
 
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: UnknownsLibrary) -> None:
         self.library = library
         self._state_path = Path(library.path) / STATE_FILE
+        self._tables = library.store.unknowns
 
     # -- keeping clusters current ---------------------------------------------
 
@@ -141,19 +135,18 @@ class UnknownPeople:
         Faces that now match or are confirmed as someone leave their cluster;
         unknown faces not in a cluster join one or form new ones.
         """
-        before = self._signature(self.library.store.connection)
+        before = self._signature()
         if not force and before == self._saved_signature():
             return False
         face_ids, vectors, qualities = self._unknown_faces()
-        with self.library.store.transaction() as conn:
-            steady = self._signature(conn)[:-_OWN] == before[:-_OWN]
-            members = {int(f): int(c) for f, c in conn.execute(_SELECT_MEMBERS)}
+        with self.library.store.transaction():
+            steady = self._signature()[:-_OWN] == before[:-_OWN]
+            members = self._tables.memberships()
             keep = set(face_ids.tolist())
-            gone = [(f,) for f in members if f not in keep]
-            conn.executemany("DELETE FROM unknown_members WHERE face_id = ?", gone)
+            self._tables.remove_faces(f for f in members if f not in keep)
             if len(face_ids):
-                self._place(conn, members, face_ids, vectors, qualities)
-            after = self._signature(conn)
+                self._place(members, face_ids, vectors, qualities)
+            after = self._signature()
         if steady:
             self._save_signature(after)
         return True
@@ -170,7 +163,6 @@ class UnknownPeople:
 
     def _place(
         self,
-        conn: sqlite3.Connection,
         members: dict[int, int],
         face_ids: Ids,
         vectors: NDArray[np.float32],
@@ -178,28 +170,20 @@ class UnknownPeople:
     ) -> None:
         labels = np.array([members.get(int(f), -1) for f in face_ids], np.int64)
         # An exclusion of a face from the cluster it is in was lifted by a merge.
-        barred = [
-            (int(f), int(c))
-            for f, c in conn.execute("SELECT face_id, cluster_id FROM unknown_exclusions")
-            if members.get(int(f)) != int(c)
-        ]
-        next_id = _last_cluster_id(conn) + 1
+        barred = [(f, c) for f, c in self._tables.exclusions() if members.get(f) != c]
+        next_id = self._tables.last_cluster_id() + 1
         placed = update_clusters(
             face_ids, vectors, qualities, labels, cannot_join=barred, next_label=next_id
         )
         joined = (labels < 0) & (placed >= 0)
         new_ids = sorted({int(c) for c in placed[joined] if c >= next_id})
-        conn.executemany(
-            "INSERT INTO unknown_clusters (id, created_at) VALUES (?, ?)",
-            [(c, _now()) for c in new_ids],
-        )
-        conn.executemany(
-            "INSERT INTO unknown_members (face_id, cluster_id) VALUES (?, ?)",
-            [(int(f), int(c)) for f, c in zip(face_ids[joined], placed[joined], strict=True)],
+        self._tables.add_clusters(new_ids)
+        self._tables.add_members(
+            (int(f), int(c)) for f, c in zip(face_ids[joined], placed[joined], strict=True)
         )
 
-    def _signature(self, conn: sqlite3.Connection) -> list[Any]:
-        counts = list(conn.execute(_SIGNATURE_SQL).fetchone())
+    def _signature(self) -> list[Any]:
+        counts = self._tables.signature()
         return [self.library.target_fpir, self.library.max_distance, *counts]
 
     def _saved_signature(self) -> list[Any] | None:
@@ -232,9 +216,9 @@ class UnknownPeople:
         if limit is not None and limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
         self.refresh()
-        rows: dict[int, list[sqlite3.Row]] = {}
-        for row in self.library.store.query(_MEMBERS_SQL):
-            rows.setdefault(int(row["cluster_id"]), []).append(row)
+        rows: dict[int, list[ClusterMember]] = {}
+        for row in self._tables.members():
+            rows.setdefault(row.cluster_id, []).append(row)
         found = [_summary(cluster, members) for cluster, members in rows.items()]
         store = self.library.store
         found = [
@@ -270,18 +254,10 @@ class UnknownPeople:
         return [*first.values(), *rest][:count]
 
     def _members(self, cluster_id: int) -> list[int]:
-        conn = self.library.store.connection
-        members = [
-            int(r[0])
-            for r in conn.execute(
-                "SELECT face_id FROM unknown_members WHERE cluster_id = ? ORDER BY face_id",
-                (cluster_id,),
-            )
-        ]
+        members = self._tables.faces_of(cluster_id)
         if members:
             return members
-        known = conn.execute("SELECT 1 FROM unknown_clusters WHERE id = ?", (cluster_id,))
-        if known.fetchone() is not None:
+        if self._tables.ever_existed(cluster_id):
             raise NotFoundError(
                 f"unknown person {cluster_id} is gone (named, merged into another, or its "
                 "faces now match someone); see `facesight unknowns` for the current ones"
@@ -310,7 +286,7 @@ class UnknownPeople:
         note = note or f"named from unknown person {cluster_id}"
         person_id = self.library.enroll_faces(name, chosen, note=note)
         with self.library.store.transaction() as conn:
-            conn.execute("DELETE FROM unknown_members WHERE cluster_id = ?", (cluster_id,))
+            self._tables.empty_cluster(cluster_id)
             self.library.audit.record(
                 conn,
                 AuditAction.UNKNOWN_NAME,
@@ -351,13 +327,8 @@ class UnknownPeople:
                 "only the faces that do not belong"
             )
         with self.library.store.transaction() as conn:
-            conn.executemany("DELETE FROM unknown_members WHERE face_id = ?", [(f,) for f in asked])
-            conn.executemany(
-                "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at)"
-                " VALUES (?, ?, ?)",
-                [(f, cluster_id, _now()) for f in asked],
-            )
-            new_id = self._new_cluster(conn, asked) if as_new else None
+            self._tables.exclude(cluster_id, asked)
+            new_id = self._tables.new_cluster(asked) if as_new else None
             self.library.audit.record(
                 conn,
                 AuditAction.UNKNOWN_SPLIT,
@@ -383,38 +354,11 @@ class UnknownPeople:
         self._members(into)
         moved = self._members(other)
         with self.library.store.transaction() as conn:
-            conn.execute(
-                "UPDATE unknown_members SET cluster_id = ? WHERE cluster_id = ?", (into, other)
-            )
-            conn.execute(
-                "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at)"
-                " SELECT face_id, ?, at FROM unknown_exclusions WHERE cluster_id = ?",
-                (into, other),
-            )
-            conn.execute(
-                "DELETE FROM unknown_exclusions WHERE cluster_id = ? OR (cluster_id = ? AND"
-                " face_id IN (SELECT face_id FROM unknown_members WHERE cluster_id = ?))",
-                (other, into, into),
-            )
+            self._tables.merge(into, other)
             self.library.audit.record(
                 conn, AuditAction.UNKNOWN_MERGE, faces=moved, clusters=[into, other]
             )
         return len(self._members(into))
-
-    def _new_cluster(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> int:
-        cluster_id = _last_cluster_id(conn) + 1
-        conn.execute(
-            "INSERT INTO unknown_clusters (id, created_at) VALUES (?, ?)", (cluster_id, _now())
-        )
-        conn.executemany(
-            "INSERT INTO unknown_members (face_id, cluster_id) VALUES (?, ?)",
-            [(f, cluster_id) for f in face_ids],
-        )
-        return cluster_id
-
-
-def _last_cluster_id(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT IFNULL(MAX(id), 0) FROM unknown_clusters").fetchone()[0])
 
 
 def _best_first(s: Sighting) -> tuple[float, float, int]:
@@ -422,24 +366,21 @@ def _best_first(s: Sighting) -> tuple[float, float, int]:
     return (-quality, -s.score, s.face_id)
 
 
-def _summary(cluster_id: int, rows: list[sqlite3.Row]) -> UnknownCluster:
+def _summary(cluster_id: int, rows: list[ClusterMember]) -> UnknownCluster:
     """One cluster's record from its member rows (ordered by path, then start)."""
-    by_media: dict[int, list[sqlite3.Row]] = {}
+    by_media: dict[int, list[ClusterMember]] = {}
     for row in rows:
-        by_media.setdefault(int(row["media_id"]), []).append(row)
+        by_media.setdefault(row.media_id, []).append(row)
     appearances = sorted(
         (
             Appearance(
-                path=str(media[0]["path"]),
-                kind=str(media[0]["kind"]),
-                face_ids=tuple(int(r["id"]) for r in media),
+                path=media[0].path,
+                kind=media[0].kind,
+                face_ids=tuple(r.face_id for r in media),
                 spans_s=tuple(
-                    (
-                        float(r["start_s"]),
-                        float(r["end_s"] if r["end_s"] is not None else r["start_s"]),
-                    )
+                    (float(r.start_s), float(r.end_s if r.end_s is not None else r.start_s))
                     for r in media
-                    if r["start_s"] is not None
+                    if r.start_s is not None
                 ),
             )
             for media in by_media.values()
@@ -447,15 +388,15 @@ def _summary(cluster_id: int, rows: list[sqlite3.Row]) -> UnknownCluster:
         key=lambda a: a.path,
     )
     ranked = sorted(
-        (r for r in rows if r["crop_path"]),
-        key=lambda r: (-(r["quality"] if r["quality"] is not None else -1.0), -r["score"], r["id"]),
+        (r for r in rows if r.crop_path),
+        key=lambda r: (-(r.quality if r.quality is not None else -1.0), -r.score, r.face_id),
     )
-    captured = sorted(str(r["captured_at"]) for r in rows if r["captured_at"])
+    captured = sorted(str(r.captured_at) for r in rows if r.captured_at)
     return UnknownCluster(
         id=cluster_id,
         faces=len(rows),
         media=len(by_media),
-        sample_crops=tuple(str(r["crop_path"]) for r in ranked[:SAMPLE_CROPS]),
+        sample_crops=tuple(str(r.crop_path) for r in ranked[:SAMPLE_CROPS]),
         appearances=tuple(appearances),
         first_seen=captured[0] if captured else None,
         last_seen=captured[-1] if captured else None,

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import MediaError, WorkerError
+from facesight.identity.carry import carry_reviews
 from facesight.media.images import find_media, sha256_of, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
 from facesight.records import Candidate, MediaFailure, ScanEvent, ScanStatus, ScanSummary
@@ -392,7 +393,7 @@ def _store_new(
         batch.append((result.path, _media_row(result, pipeline, len(rows)), rows))
         matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
         events.append(ScanEvent(result.path, ScanStatus.SCANNED, faces=len(rows), matched=matched))
-    store.save_media_batch(batch)
+    store.save_media_batch(batch, carry_reviews)
     return events
 
 
@@ -421,7 +422,7 @@ def _store_video(
     ranked = match(descriptors, qualities, widths=widths, fused=fused) if len(fused) else []
     rows = track_rows(video, descriptors, ranked)
     media = media_row(video, pipeline.detector_version, pipeline.embedder_version)
-    store.save_media_batch([(video.path, media, rows)])
+    store.save_media_batch([(video.path, media, rows)], carry_reviews)
     remove_unused_crops(video)
     if video.error is not None:
         _report(store, summary, error, options, None)

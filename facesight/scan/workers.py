@@ -14,7 +14,6 @@ grow with image sizes.
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from facesight.defaults import DEFAULT_RATE_FPS
 from facesight.errors import MediaError
 from facesight.media.images import LoadedImage, load_image, sha256_of
 from facesight.media.video import VideoInfo
+from facesight.store.known_content import KnownContent
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop
@@ -179,17 +179,13 @@ class FileAnalyzer:
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
         self.rate_fps = rate_fps
-        self._db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
+        self._known_content = KnownContent(database)
 
     def close(self) -> None:
-        self._db.close()
+        self._known_content.close()
 
     def _known(self, sha: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM media WHERE sha256 = ? AND embedder = ?",
-            (sha, self.pipeline.embedder_version),
-        ).fetchone()
-        return row is not None
+        return self._known_content.known(sha, self.pipeline.embedder_version)
 
     def analyze(self, paths: list[str]) -> list[AnalyzedFile]:
         """Every file of ``paths``, in order; bad files come back ``failed``."""

@@ -23,8 +23,16 @@ from typing import Any
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Review, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
+from facesight.store.rows import FaceRow, Place, ReviewCarry
 
-__all__ = ["ReviewBook", "apply_reviews", "person_id_of"]
+__all__ = [
+    "ReviewBook",
+    "apply_reviews",
+    "carry_reviews",
+    "move_reviews",
+    "person_id_of",
+    "reviews_of_content",
+]
 
 _CHUNK = 500
 
@@ -148,3 +156,58 @@ def apply_reviews(sighting: Sighting, reviews: Iterable[Review]) -> Sighting:
     kept = [c for c in sighting.candidates if c.person_id not in rejected]
     shown = confirmed[-1] if confirmed else latest[-1]
     return replace(sighting, candidates=kept, review=shown)
+
+
+def move_reviews(conn: sqlite3.Connection, from_person: int, to_person: int) -> int:
+    """Give every decision about ``from_person`` to ``to_person`` (a merge of two people,
+    inside the caller's transaction); returns how many moved."""
+    return int(
+        conn.execute(
+            "UPDATE reviews SET person_id = ? WHERE person_id = ?", (to_person, from_person)
+        ).rowcount
+    )
+
+
+def reviews_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
+    """Review decisions about the faces of content about to be analysed again."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(
+        "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note, r.manual,"
+        " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
+        " FROM reviews r JOIN faces f ON f.id = r.face_id"
+        " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
+        (sha256,),
+    ).fetchall()
+
+
+def _place(box: Sequence[float], start: float | None, end: float | None) -> Place:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return (x1, y1, x2, y2), start, end
+
+
+def carry_reviews(
+    conn: sqlite3.Connection,
+    reviews: list[sqlite3.Row],
+    faces: list[tuple[int, FaceRow]],
+    carry: ReviewCarry,
+) -> None:
+    """Give each review of re-analysed content to the new face ``carry`` names."""
+    old = [_place([r["x1"], r["y1"], r["x2"], r["y2"]], r["start_s"], r["end_s"]) for r in reviews]
+    new = [_place(list(f.xyxy), f.start_s, f.end_s) for _, f in faces]
+    for review, index in zip(reviews, carry(old, new), strict=True):
+        if index is None:
+            continue
+        conn.execute(
+            "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
+            " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                faces[index][0],
+                review["person_id"],
+                review["decision"],
+                review["reviewer"],
+                review["decided_at"],
+                review["note"],
+                review["manual"],
+            ),
+        )

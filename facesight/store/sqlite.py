@@ -12,131 +12,35 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM, FUSED_FACES, Gallery
+from facesight.descriptors import Gallery
 from facesight.errors import NotFoundError, StoreError
-from facesight.records import Candidate, MediaFailure, PersonSummary, ReferenceFace, Sighting
+from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.store import faces, health, people
+from facesight.store import media as media_writes
+from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.migrations import apply_migrations, check_migrations
+from facesight.store.protocol import LibraryStore
+from facesight.store.reviews import ReviewBook
+from facesight.store.rows import (
+    FaceRow,
+    MatchRule,
+    MediaRow,
+    ReferenceRow,
+    ReviewCarry,
+)
+from facesight.store.sightings import SightingPage, SightingReader
+from facesight.store.unknowns import UnknownTables
 from facesight.text import check_name, name_key, normalize_name
 
-__all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "Store"]
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _blob(array: NDArray[Any]) -> bytes:
-    return np.ascontiguousarray(array, dtype="<f4").tobytes()
-
-
-def _descriptor_blob(embedding: NDArray[Any]) -> bytes:
-    """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
-    length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
-    descriptors that match everyone (issue 13)."""
-    vector = np.asarray(embedding, np.float64)
-    length = float(np.linalg.norm(vector)) if vector.size else 0.0
-    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(length):
-        raise StoreError(
-            f"refusing to store a descriptor of shape {vector.shape} that is not finite or "
-            f"not {EMBEDDING_DIM} values; run `facesight doctor`"
-        )
-    if abs(length - DESCRIPTOR_LENGTH) > 0.01 * DESCRIPTOR_LENGTH:
-        raise StoreError(
-            f"refusing to store a descriptor of length {length:.3f}, expected "
-            f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
-        )
-    return _blob(vector)
-
-
-def _or_nan(value: float | None) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def _vector(blob: bytes) -> NDArray[np.float32]:
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
-
-
-@dataclass(frozen=True)
-class MatchRule:
-    """Which stored candidates count as matches: ``column <= limit``.
-
-    ``fmr`` with the calibrated per-person level, or ``distance`` with a
-    fixed decision distance.
-    """
-
-    column: str
-    limit: float
-
-    def __post_init__(self) -> None:
-        if self.column not in ("fmr", "distance"):
-            raise ValueError(f"a match rule compares fmr or distance, not {self.column!r}")
-
-
-@dataclass(frozen=True)
-class ReferenceRow:
-    """A reference face to store for a person."""
-
-    source_path: str
-    source_sha256: str
-    xyxy: NDArray[np.float32]
-    kps5: NDArray[np.float32]
-    score: float
-    embedding: NDArray[np.float32]
-    warnings: str
-    detector: str
-    embedder: str
-    quality: float | None = None
-
-
-@dataclass(frozen=True)
-class MediaRow:
-    """A scanned media file's metadata."""
-
-    sha256: str
-    kind: str
-    width_px: int
-    height_px: int
-    captured_at: str | None
-    gps: tuple[float, float] | None
-    face_count: int
-    detector: str
-    embedder: str
-    duration_s: float | None = None
-
-
-@dataclass(frozen=True)
-class FaceRow:
-    """One detected face of a media file, with its ranked candidates.
-
-    For a video, one face stands for a whole track: ``frame`` and ``time_s``
-    are its best frame's, ``start_s`` / ``end_s`` the track's first and last
-    sampled frames, ``frames_seen`` how many sampled frames it was found in.
-    """
-
-    frame: int | None
-    face_index: int
-    xyxy: NDArray[np.float32]
-    kps5: NDArray[np.float32]
-    score: float
-    embedding: NDArray[np.float32]
-    crop_path: str | None
-    candidates: Sequence[Candidate]
-    quality: float | None = None
-    quality_reasons: str = ""
-    time_s: float | None = None
-    start_s: float | None = None
-    end_s: float | None = None
-    frames_seen: int | None = None
+__all__ = ["FaceRow", "MatchRule", "MediaRow", "ReferenceRow", "ReviewCarry", "Store"]
 
 
 class Store:
@@ -171,6 +75,23 @@ class Store:
             apply_migrations(self._conn)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the library database {self.path}: {exc}") from exc
+
+    @property
+    def _sightings(self) -> SightingReader:
+        return SightingReader(self._conn, self.file_path)
+
+    def audit_log(self, actor: str | None = None) -> AuditLog:
+        """The audit log of this library, recording as ``actor`` (see ``store.audit``)."""
+        return AuditLog(self._conn, actor)
+
+    def review_book(self, audit: AuditLog) -> ReviewBook:
+        """The review decisions of this library, each audited in ``audit``."""
+        return ReviewBook(self._conn, audit)
+
+    @property
+    def unknowns(self) -> UnknownTables:
+        """The unknown-people tables (their one writer)."""
+        return UnknownTables(self._conn)
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close.
@@ -235,6 +156,15 @@ class Store:
         cursor.row_factory = sqlite3.Row
         return list(cursor.fetchall())
 
+    def integrity_problems(self) -> list[str]:
+        """SQLite's integrity and foreign-key findings, one line each (empty when sound)."""
+        return health.integrity_problems(self._conn)
+
+    def missing_schema_objects(self) -> tuple[list[tuple[str, str]], int]:
+        """(kind, name) of the tables, indexes and triggers a fresh library has and this
+        one lacks, and how many a fresh one has."""
+        return health.missing_schema_objects(self._conn)
+
     def checkpoint(self) -> None:
         """Fold the WAL into the database file and truncate it (after erasures)."""
         try:
@@ -268,6 +198,17 @@ class Store:
         rows = self._conn.execute("SELECT id, name FROM people ORDER BY id").fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
 
+    def require_person(self, name: str) -> int:
+        """The id of the enrolled person with this name (as :meth:`person_id` finds it).
+
+        Raises:
+            NotFoundError: nobody of this name is enrolled.
+        """
+        person_id = self.person_id(" ".join(name.split()))
+        if person_id is None:
+            raise NotFoundError(f"nobody called {name!r} is enrolled; see `facesight people`")
+        return person_id
+
     def person_name(self, person_id: int) -> str:
         row = self._conn.execute("SELECT name FROM people WHERE id = ?", (person_id,)).fetchone()
         if row is None:
@@ -279,42 +220,13 @@ class Store:
 
         The name is stored normalised; control characters are refused (``check_name``).
         """
-        name = check_name(name)
-        conn.execute(
-            "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
-            (name, _now()),
-        )
-        return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+        return people.add_person(conn, check_name(name))
 
     def add_reference(
         self, conn: sqlite3.Connection, person_id: int, ref: ReferenceRow
     ) -> int | None:
         """Store a reference face; None if this image is already a reference of the person."""
-        x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
-        cursor = conn.execute(
-            "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
-            " kps5, score, embedding, warnings, detector, embedder, created_at, quality)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(person_id, source_sha256) DO NOTHING",
-            (
-                person_id,
-                ref.source_path,
-                ref.source_sha256,
-                x1,
-                y1,
-                x2,
-                y2,
-                _blob(ref.kps5),
-                ref.score,
-                _descriptor_blob(ref.embedding),
-                ref.warnings,
-                ref.detector,
-                ref.embedder,
-                _now(),
-                ref.quality,
-            ),
-        )
-        return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+        return people.add_reference(conn, person_id, ref)
 
     def face_reference_row(self, face_id: int) -> ReferenceRow:
         """A stored face as a reference: its descriptor, box and media.
@@ -322,33 +234,11 @@ class Store:
         ``source_sha256`` is ``<media sha256>#face<id>``, so several faces of one
         media file (a video's tracks) can be references of the same person.
         """
-        rows = self.query(
-            "SELECT f.*, m.sha256, m.detector, m.embedder, (SELECT path FROM media_paths mp"
-            " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
-            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
-            (face_id,),
-        )
-        if not rows:
-            raise NotFoundError(f"no stored face has id {face_id}")
-        r = rows[0]
-        return ReferenceRow(
-            source_path=str(r["path"]),
-            source_sha256=f"{r['sha256']}#face{face_id}",
-            xyxy=np.array([r["x1"], r["y1"], r["x2"], r["y2"]], np.float32),
-            kps5=_vector(r["kps5"]).reshape(5, 2),
-            score=float(r["score"]),
-            embedding=_vector(r["embedding"]),
-            warnings=str(r["quality_reasons"] or ""),
-            detector=str(r["detector"]),
-            embedder=str(r["embedder"]),
-            quality=r["quality"],
-        )
+        return faces.face_reference_row(self._conn, face_id)
 
     def set_reference_crop(self, conn: sqlite3.Connection, reference_id: int, path: str) -> None:
-        conn.execute(
-            "UPDATE reference_faces SET crop_path = ? WHERE id = ?",
-            (self.stored_path(path), reference_id),
-        )
+        """Name the crop file of a reference (inside the caller's transaction)."""
+        people.set_reference_crop(conn, reference_id, self.stored_path(path))
 
     def stored_path(self, path: str) -> str:
         """A file path as stored: relative to the library directory when inside it."""
@@ -375,42 +265,18 @@ class Store:
 
     def list_people(self, rule: MatchRule) -> list[PersonSummary]:
         """Every enrolled person with counts of references, warnings and matched sightings."""
-        rows = self.query(
-            "SELECT p.id, p.name, p.created_at,"
-            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id) AS refs,"
-            " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
-            "   AND r.warnings != '') AS warned,"
-            " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
-            f"   AND c.{rule.column} <= ?) AS seen"
-            " FROM people p ORDER BY p.name",
-            (rule.limit,),
-        )
-        return [
-            PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
-            for r in rows
-        ]
+        return people.list_people(self._conn, rule)
+
+    def distinct_pairs(self) -> set[tuple[int, int]]:
+        """Person id pairs (smaller first) marked as different people."""
+        return people.distinct_pairs(self._conn)
 
     def delete_person(self, conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
         """Delete a person and (by cascade) their references and candidates.
 
         Returns (references removed, candidate rows removed, crop paths to delete).
         """
-        crops = [
-            str(r[0])
-            for r in conn.execute(
-                "SELECT crop_path FROM reference_faces"
-                " WHERE person_id = ? AND crop_path IS NOT NULL",
-                (person_id,),
-            )
-        ]
-        refs = conn.execute(
-            "SELECT COUNT(*) FROM reference_faces WHERE person_id = ?", (person_id,)
-        ).fetchone()[0]
-        cands = conn.execute(
-            "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
-        ).fetchone()[0]
-        conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
-        return int(refs), int(cands), crops
+        return people.delete_person(conn, person_id)
 
     def delete_faces(self, conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]:
         """Delete stored faces (their candidates, reviews and cluster places by cascade).
@@ -418,15 +284,7 @@ class Store:
         Returns their crop paths, for the caller to delete. The media rows stay,
         so a rescan skips the media and does not bring the faces back.
         """
-        crops: list[str] = []
-        for face_id in face_ids:
-            row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (face_id,)).fetchone()
-            if row is None:
-                continue
-            if row[0] is not None:
-                crops.append(str(row[0]))
-            conn.execute("DELETE FROM faces WHERE id = ?", (face_id,))
-        return crops
+        return media_writes.delete_faces(conn, face_ids)
 
     def gallery(self, embedder: str | None = None, person_id: int | None = None) -> Gallery:
         """Every reference of every person, ordered by person then reference id.
@@ -435,23 +293,7 @@ class Store:
             embedder: only references described by this descriptor version.
             person_id: only this person's references.
         """
-        rows = self._conn.execute(
-            "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
-            " FROM reference_faces r JOIN people p ON p.id = r.person_id"
-            " WHERE (? IS NULL OR r.embedder = ?) AND (? IS NULL OR r.person_id = ?)"
-            " ORDER BY p.id, r.id",
-            (embedder, embedder, person_id, person_id),
-        ).fetchall()
-        embeddings = (
-            np.stack([_vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
-        )
-        return Gallery(
-            reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
-            person_ids=np.array([r[1] for r in rows], dtype=np.int64),
-            person_names=[str(r[2]) for r in rows],
-            reference_paths=[str(r[3]) for r in rows],
-            embeddings=embeddings,
-        )
+        return people.gallery(self._conn, embedder, person_id)
 
     # -- media, faces, candidates ---------------------------------------------
 
@@ -487,152 +329,41 @@ class Store:
     ) -> None:
         """Replace a reference's descriptor with one from the current model."""
         with self.transaction() as conn:
-            conn.execute(
-                "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-                (_descriptor_blob(embedding), embedder, quality, reference_id),
-            )
+            people.update_reference(conn, reference_id, embedding, embedder, quality)
 
     def add_media_path(self, media_id: int, path: str) -> None:
         """Remember another path where known content was seen (rename, copy)."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at)"
-                " VALUES (?, ?, ?)",
-                (media_id, path, _now()),
-            )
-            conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
+            media_writes.add_media_path(conn, media_id, path)
 
-    def save_media(self, path: str, media: MediaRow, faces: Sequence[FaceRow]) -> int:
+    def save_media(
+        self,
+        path: str,
+        media: MediaRow,
+        faces: Sequence[FaceRow],
+        carry: ReviewCarry | None = None,
+    ) -> int:
         """Store one scanned file with all its faces and candidates, atomically.
 
         Content already stored under the same sha256 (described by an older
-        model) is replaced in the same transaction; its other paths are kept.
+        model) is replaced in the same transaction; its other paths are kept,
+        and its review decisions go to the new faces ``carry`` names (none
+        without it).
         """
         with self.transaction() as conn:
-            return self._save_media(conn, path, media, faces)
+            return media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
 
     def save_media_batch(
-        self, batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]]
+        self,
+        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
+        carry: ReviewCarry | None = None,
     ) -> list[int]:
         """``save_media`` for several files in one transaction: all of them or none."""
         with self.transaction() as conn:
-            return [self._save_media(conn, path, media, faces) for path, media, faces in batch]
-
-    def _save_media(
-        self, conn: sqlite3.Connection, path: str, media: MediaRow, faces: Sequence[FaceRow]
-    ) -> int:
-        gps_lat, gps_lon = media.gps if media.gps else (None, None)
-        old_paths = [
-            (str(r[0]), str(r[1]))
-            for r in conn.execute(
-                "SELECT mp.path, mp.first_seen_at FROM media_paths mp"
-                " JOIN media m ON m.id = mp.media_id WHERE m.sha256 = ? AND mp.path != ?",
-                (media.sha256, path),
-            )
-        ]
-        kept_reviews = self._reviews_of_content(conn, media.sha256)
-        conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
-        media_id = int(
-            conn.execute(
-                "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
-                " face_count, detector, embedder, scanned_at, duration_s)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    media.sha256,
-                    media.kind,
-                    media.width_px,
-                    media.height_px,
-                    media.captured_at,
-                    gps_lat,
-                    gps_lon,
-                    media.face_count,
-                    media.detector,
-                    media.embedder,
-                    _now(),
-                    media.duration_s,
-                ),
-            ).lastrowid
-            or 0
-        )
-        conn.executemany(
-            "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
-            [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, _now())],
-        )
-        stored = []
-        for face in faces:
-            face_id = self._insert_face(conn, media_id, face)
-            stored.append((face_id, face))
-            self._insert_candidates(conn, face_id, face.candidates)
-        conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
-        _carry_reviews(conn, kept_reviews, stored)
-        return media_id
-
-    @staticmethod
-    def _reviews_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
-        """Review decisions about the faces of content about to be analysed again."""
-        cursor = conn.cursor()
-        cursor.row_factory = sqlite3.Row
-        return cursor.execute(
-            "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note, r.manual,"
-            " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
-            " FROM reviews r JOIN faces f ON f.id = r.face_id"
-            " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
-            (sha256,),
-        ).fetchall()
-
-    def _insert_face(self, conn: sqlite3.Connection, media_id: int, face: FaceRow) -> int:
-        x1, y1, x2, y2 = (float(v) for v in face.xyxy)
-        cursor = conn.execute(
-            "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
-            " embedding, crop_path, quality, quality_reasons, time_s, start_s, end_s,"
-            " frames_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                media_id,
-                face.frame,
-                face.face_index,
-                x1,
-                y1,
-                x2,
-                y2,
-                _blob(face.kps5),
-                face.score,
-                _descriptor_blob(face.embedding),
-                None if face.crop_path is None else self.stored_path(face.crop_path),
-                face.quality,
-                face.quality_reasons,
-                face.time_s,
-                face.start_s,
-                face.end_s,
-                face.frames_seen,
-            ),
-        )
-        return int(cursor.lastrowid or 0)
-
-    @staticmethod
-    def _insert_candidates(
-        conn: sqlite3.Connection, face_id: int, candidates: Sequence[Candidate]
-    ) -> None:
-        conn.executemany(
-            "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
-            " max_distance, fmr, reference_distance, template_size, insufficient_quality)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    face_id,
-                    rank,
-                    c.person_id,
-                    c.reference_id,
-                    c.distance,
-                    int(c.is_match),
-                    c.max_distance,
-                    c.fmr,
-                    c.reference_distance,
-                    c.references,
-                    int(c.insufficient_quality),
-                )
-                for rank, c in enumerate(candidates, start=1)
-            ],
-        )
+            return [
+                media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
+                for path, media, faces in batch
+            ]
 
     def face_embeddings(
         self, embedder: str | None = None, after_id: int = 0
@@ -643,31 +374,12 @@ class Store:
             embedder: only faces of media described by this descriptor version.
             after_id: only faces with a larger id (those stored since).
         """
-        rows = self._conn.execute(
-            "SELECT f.id, f.embedding, f.quality FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE (? IS NULL OR m.embedder = ?) AND f.id > ? ORDER BY f.id",
-            (embedder, embedder, after_id),
-        ).fetchall()
-        if not rows:
-            return np.zeros((0,), np.int64), np.zeros((0, 128), np.float32), np.zeros(0)
-        return (
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([_vector(r[1]) for r in rows]),
-            np.array([np.nan if r[2] is None else r[2] for r in rows], dtype=np.float64),
-        )
+        return faces.face_embeddings(self._conn, embedder, after_id)
 
     def face_probe(self, face_id: int) -> tuple[NDArray[np.float32], float, float, int]:
         """(descriptor, quality (NaN if unknown), box width, faces fused) of one stored face,
         as :meth:`face_embeddings` and :meth:`probe_geometry` give them."""
-        row = self._conn.execute(
-            "SELECT f.embedding, f.quality, f.x2 - f.x1, CASE WHEN m.kind = 'video'"
-            " THEN MIN(IFNULL(f.frames_seen, 1), ?) ELSE 1 END"
-            " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
-            (FUSED_FACES, face_id),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no stored face has id {face_id}")
-        return _vector(row[0]), _or_nan(row[1]), float(row[2]), int(row[3])
+        return faces.face_probe(self._conn, face_id)
 
     def reference_crops(self, reference_ids: Sequence[int]) -> dict[int, str | None]:
         """The crop path of each of these references (None when none was kept)."""
@@ -686,55 +398,27 @@ class Store:
     def probe_geometry(self, embedder: str) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """(n,) box widths and (n,) faces fused into each descriptor (a video track's best
         ``FUSED_FACES``, else 1), parallel to ``face_embeddings(embedder)``."""
-        rows = self._conn.execute(
-            "SELECT f.x2 - f.x1, CASE WHEN m.kind = 'video' THEN MIN(IFNULL(f.frames_seen, 1), ?)"
-            " ELSE 1 END FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE m.embedder = ? ORDER BY f.id",
-            (FUSED_FACES, embedder),
-        ).fetchall()
-        return (
-            np.array([r[0] for r in rows], np.float64),
-            np.array([r[1] for r in rows], np.int64),
-        )
+        return faces.probe_geometry(self._conn, embedder)
 
     def newest_face_embeddings(
         self, embedder: str, up_to_id: int, limit: int = 16
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
         """(ids, descriptors) of the ``limit`` newest faces with id <= ``up_to_id``."""
-        rows = self._conn.execute(
-            "SELECT f.id, f.embedding FROM faces f JOIN media m ON m.id = f.media_id"
-            " WHERE m.embedder = ? AND f.id <= ? ORDER BY f.id DESC LIMIT ?",
-            (embedder, up_to_id, limit),
-        ).fetchall()
-        return (
-            np.array([r[0] for r in rows], dtype=np.int64),
-            np.stack([_vector(r[1]) for r in rows]) if rows else np.zeros((0, 128), np.float32),
-        )
+        return faces.newest_face_embeddings(self._conn, embedder, up_to_id, limit)
 
     def face_count(self, embedder: str) -> tuple[int, int]:
         """(count, largest id or 0) of the stored faces described by ``embedder``."""
-        row = self._conn.execute(
-            "SELECT COUNT(*), IFNULL(MAX(f.id), 0) FROM faces f JOIN media m"
-            " ON m.id = f.media_id WHERE m.embedder = ?",
-            (embedder,),
-        ).fetchone()
-        return int(row[0]), int(row[1])
+        return faces.face_count(self._conn, embedder)
 
     def replace_candidates(self, per_face: dict[int, Sequence[Candidate]]) -> None:
         """Replace the candidates of every stored face, in one transaction."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM candidates")
-            for face_id, candidates in per_face.items():
-                self._insert_candidates(conn, face_id, candidates)
+            media_writes.replace_candidates(conn, per_face)
 
     def record_failure(self, failure: MediaFailure, sha256: str | None = None) -> None:
         """Remember a file that could not be used (replacing an older record for the path)."""
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (failure.path, sha256, failure.kind, failure.message, _now()),
-            )
+            media_writes.record_failure(conn, failure, sha256)
 
     def failures(self) -> list[MediaFailure]:
         """Every recorded media failure, by path."""
@@ -752,197 +436,22 @@ class Store:
         face_ids: Sequence[int] | None = None,
         any_rank: bool = False,
     ) -> list[Sighting]:
-        """Stored faces with their candidates.
+        """Stored faces with their candidates, by path, then time, then face
+        (``store.sightings.SightingReader.sightings``)."""
+        return self._sightings.sightings(rule, person_id, face_ids, any_rank)
 
-        Args:
-            rule: keep faces whose first candidate passes it (None: every face).
-            person_id: keep faces whose first candidate is this person.
-            face_ids: keep only these faces.
-            any_rank: apply ``rule`` and ``person_id`` to any candidate, not only the
-                first (reviews may have rejected the ones before).
-        """
-        where: list[str] = []
-        params: list[Any] = []
-        if face_ids is not None:
-            where.append(f"f.id IN ({','.join('?' * len(face_ids))})")
-            params.extend(int(i) for i in face_ids)
-        ranks = "rank >= 1" if any_rank else "rank = 1"
-        if rule is not None and person_id is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?"
-                f" AND {rule.column} <= ?)"
-            )
-            params.extend((person_id, rule.limit))
-        elif rule is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND {rule.column} <= ?)"
-            )
-            params.append(rule.limit)
-        elif person_id is not None:
-            where.append(
-                f"f.id IN (SELECT face_id FROM candidates WHERE {ranks} AND person_id = ?)"
-            )
-            params.append(person_id)
-        rows = self.query(
-            "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
-            " m.detector, m.embedder, m.kind, m.duration_s,"
-            " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
-            "   ORDER BY mp.rowid DESC LIMIT 1) AS path,"
-            f" ({_REFERENCE_OF_FACE}) AS reference_id"
-            " FROM faces f JOIN media m ON m.id = f.media_id"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY path, f.start_s, f.frame, f.face_index",
-            params,
-        )
-        candidates = self._candidates_for([int(r["id"]) for r in rows])
-        references = self._references_by_id(
-            [int(r["reference_id"]) for r in rows if r["reference_id"] is not None]
-        )
-        return [
-            self._sighting(
-                r, candidates.get(int(r["id"]), []), references.get(r["reference_id"] or 0)
-            )
-            for r in rows
-        ]
-
-    def _references_by_id(self, reference_ids: list[int]) -> dict[int, ReferenceFace]:
-        found: dict[int, ReferenceFace] = {}
-        for start in range(0, len(reference_ids), 500):
-            chunk = reference_ids[start : start + 500]
-            for r in self.query(
-                "SELECT r.id, r.person_id, p.name FROM reference_faces r"
-                " JOIN people p ON p.id = r.person_id"
-                f" WHERE r.id IN ({','.join('?' * len(chunk))})",
-                chunk,
-            ):
-                found[int(r["id"])] = ReferenceFace(int(r["id"]), int(r["person_id"]), r["name"])
-        return found
-
-    def _candidates_for(self, face_ids: list[int]) -> dict[int, list[Candidate]]:
-        found: dict[int, list[Candidate]] = {}
-        for start in range(0, len(face_ids), 500):
-            chunk = face_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for r in self.query(
-                "SELECT c.*, p.name, r.source_path, r.crop_path AS reference_crop"
-                " FROM candidates c"
-                " JOIN people p ON p.id = c.person_id"
-                " JOIN reference_faces r ON r.id = c.reference_id"
-                f" WHERE c.face_id IN ({marks}) ORDER BY c.face_id, c.rank",
-                chunk,
-            ):
-                found.setdefault(int(r["face_id"]), []).append(
-                    Candidate(
-                        r["person_id"],
-                        r["name"],
-                        r["reference_id"],
-                        r["source_path"],
-                        r["distance"],
-                        bool(r["is_match"]),
-                        r["max_distance"],
-                        fmr=_or_nan(r["fmr"]),
-                        reference_distance=_or_nan(r["reference_distance"]),
-                        references=int(r["template_size"]),
-                        reference_crop=self.file_path(r["reference_crop"]),
-                        insufficient_quality=bool(r["insufficient_quality"]),
-                    )
-                )
-        return found
-
-    def _sighting(
-        self, r: sqlite3.Row, candidates: list[Candidate], reference: ReferenceFace | None = None
-    ) -> Sighting:
-        kps = _vector(r["kps5"]).reshape(5, 2)
-        gps = None if r["gps_lat"] is None else (float(r["gps_lat"]), float(r["gps_lon"]))
-        return Sighting(
-            face_id=int(r["id"]),
-            path=str(r["path"]),
-            sha256=str(r["sha256"]),
-            frame=r["frame"],
-            width_px=int(r["width"]),
-            height_px=int(r["height"]),
-            xyxy=(r["x1"], r["y1"], r["x2"], r["y2"]),
-            kps5=[(float(x), float(y)) for x, y in kps],
-            score=float(r["score"]),
-            crop_path=self.file_path(r["crop_path"]),
-            captured_at=r["captured_at"],
-            gps=gps,
-            detector=str(r["detector"]),
-            embedder=str(r["embedder"]),
-            candidates=candidates,
-            quality=r["quality"],
-            quality_reasons=str(r["quality_reasons"]),
-            kind=str(r["kind"]),
-            time_s=r["time_s"],
-            start_s=r["start_s"],
-            end_s=r["end_s"],
-            frames_seen=r["frames_seen"],
-            duration_s=r["duration_s"],
-            reference=reference,
-        )
+    def sightings_page(
+        self,
+        rule: MatchRule | None,
+        person_id: int | None = None,
+        *,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> SightingPage:
+        """At most ``limit`` stored faces with an id above ``after``, by id, and the
+        cursor of the next page (``store.sightings.SightingReader.page``)."""
+        return self._sightings.page(rule, person_id, after=after, limit=limit)
 
 
-_REFERENCE_OF_FACE = (
-    "SELECT r.id FROM reference_faces r WHERE r.source_sha256 = m.sha256 AND f.frame IS NULL"
-    " AND MAX(0, MIN(f.x2, r.x2) - MAX(f.x1, r.x1)) * MAX(0, MIN(f.y2, r.y2) - MAX(f.y1, r.y1))"
-    " * 3 >= ((f.x2 - f.x1) * (f.y2 - f.y1) + (r.x2 - r.x1) * (r.y2 - r.y1))"
-    " ORDER BY r.id LIMIT 1"
-)
-"""The enrolled reference a stored face *is*: the same content (sha256) and boxes with an
-intersection over union of at least 0.5 (inter >= 0.5 * (a + b - inter), i.e. 3 * inter >=
-a + b). A face made a reference from a sighting has ``<sha256>#face<id>`` as its source, so
-it stays a (confirmed) sighting."""
-
-
-def _carry_reviews(
-    conn: sqlite3.Connection, reviews: list[sqlite3.Row], faces: list[tuple[int, FaceRow]]
-) -> None:
-    """Give each review of re-analysed content to the new face in the same place.
-
-    A still's face is the new face whose box overlaps the old one most (IoU >= 0.5);
-    a video track is the new track overlapping the old one's time range most (at
-    least half of the shorter). A decision whose face is not found again is dropped
-    with the old face, as before; the audit log keeps that it was made.
-    """
-    for review in reviews:
-        old = np.array([review["x1"], review["y1"], review["x2"], review["y2"]], np.float32)
-        best, best_score = None, 0.0
-        for face_id, face in faces:
-            if review["start_s"] is not None and face.start_s is not None:
-                score = _time_overlap(review["start_s"], review["end_s"], face)
-                enough = score >= 0.5
-            else:
-                score = _iou(old, np.asarray(face.xyxy, np.float32))
-                enough = score >= 0.5
-            if enough and score > best_score:
-                best, best_score = face_id, score
-        if best is not None:
-            conn.execute(
-                "INSERT INTO reviews (face_id, person_id, decision, reviewer, decided_at, note,"
-                " manual) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    best,
-                    review["person_id"],
-                    review["decision"],
-                    review["reviewer"],
-                    review["decided_at"],
-                    review["note"],
-                    review["manual"],
-                ),
-            )
-
-
-def _iou(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
-    width = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    height = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = width * height
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _time_overlap(start: float, end: float, face: FaceRow) -> float:
-    assert face.start_s is not None and face.end_s is not None
-    shared = min(end, face.end_s) - max(start, face.start_s)
-    shortest = min(end - start, face.end_s - face.start_s)
-    # + 1 ms: two one-frame tracks at the same instant overlap fully
-    return (shared + 1e-3) / (shortest + 1e-3) if shared >= 0 else 0.0
+def _implements_the_protocol(store: Store) -> LibraryStore:
+    return store  # mypy checks that Store has every method of LibraryStore

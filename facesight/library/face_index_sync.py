@@ -1,0 +1,55 @@
+"""Keeping the index of stored faces (``<library>/index/``) in step with the database.
+
+The index is a cache of the store's descriptors: faces stored since it was saved are
+added; an index that is missing, damaged, of another descriptor version or holding faces
+the database no longer has is rebuilt from the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from facesight.errors import StaleIndexError
+from facesight.index.face_index import FaceIndex
+from facesight.store.sqlite import Store
+
+__all__ = ["synced_face_index"]
+
+
+def synced_face_index(store: Store, directory: Path, version: str) -> FaceIndex:
+    """The index of the faces ``store`` holds described by ``version``, opened from
+    ``directory`` and brought in step (saved when faces were added, else rebuilt)."""
+    count, max_id = store.face_count(version)
+    try:
+        index = FaceIndex.open(directory, version)
+    except StaleIndexError:
+        return _rebuild(store, directory, version)
+    new_ids, new_vectors, _ = store.face_embeddings(version, after_id=index.max_id)
+    if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
+        return _rebuild(store, directory, version)  # faces were deleted or replaced
+    if not _holds_newest(store, index, version):
+        return _rebuild(store, directory, version)  # an id was reused for another face
+    if len(new_ids):
+        index.add(new_ids, new_vectors)
+        index.save()
+    return index
+
+
+def _holds_newest(store: Store, index: FaceIndex, version: str) -> bool:
+    """Whether the newest faces the index should hold come back as themselves.
+
+    SQLite hands a deleted top id to the next row, so replaced faces can keep
+    the count and the largest id: their vectors tell.
+    """
+    ids, vectors = store.newest_face_embeddings(version, index.max_id)
+    if len(ids) == 0:
+        return True
+    distances, found = index.search(vectors, 1)
+    return bool(np.all(found[:, 0] == ids) and np.all(distances[:, 0] < 1e-3))
+
+
+def _rebuild(store: Store, directory: Path, version: str) -> FaceIndex:
+    ids, vectors, _ = store.face_embeddings(version)
+    return FaceIndex.build(directory, version, ids, vectors)

@@ -1,0 +1,224 @@
+"""The tables of who is enrolled: ``people``, ``reference_faces`` and ``distinct_people``.
+
+This module is the one writer of these tables (``Store`` calls it). Each
+function works inside the caller's transaction and returns what the caller must know to
+audit the change or clean up files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.descriptors import Gallery
+from facesight.records import PersonSummary
+from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob, now, query, vector
+
+__all__ = [
+    "MergedPeople",
+    "add_person",
+    "add_reference",
+    "delete_person",
+    "distinct_pairs",
+    "gallery",
+    "list_people",
+    "mark_distinct",
+    "merge_people",
+    "set_reference_crop",
+    "update_reference",
+]
+
+
+@dataclass(frozen=True)
+class MergedPeople:
+    """What a merge of two people changed in the tables of who is enrolled."""
+
+    moved: int
+    """references moved to the person kept"""
+    dropped: int
+    """references of an image the person kept already had, deleted"""
+    crops: list[str]
+    """the stored crop paths of the dropped references (for the caller to delete)"""
+
+
+def _ordered(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def distinct_pairs(conn: sqlite3.Connection) -> set[tuple[int, int]]:
+    """Person id pairs (smaller first) marked as different people."""
+    return {
+        (int(a), int(b)) for a, b in conn.execute("SELECT person_a, person_b FROM distinct_people")
+    }
+
+
+def mark_distinct(conn: sqlite3.Connection, first: int, second: int, by: str) -> bool:
+    """Remember that two people are different; False when the pair was already marked."""
+    low, high = _ordered(first, second)
+    added = conn.execute(
+        "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
+        " VALUES (?, ?, ?, ?)",
+        (low, high, by, now()),
+    ).rowcount
+    return bool(added)
+
+
+def merge_people(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str) -> MergedPeople:
+    """Move ``absorb``'s references and distinct pairs to ``keep`` and delete ``absorb``.
+
+    A reference of an image ``keep`` already has is dropped. Review decisions are the
+    reviews table's (``store.reviews.move_reviews``): move them before this deletes
+    ``absorb``, whose remaining decisions would go with it.
+    """
+    rows = conn.execute(
+        "SELECT id, crop_path FROM reference_faces WHERE person_id = ? AND source_sha256 IN"
+        " (SELECT source_sha256 FROM reference_faces WHERE person_id = ?)",
+        (absorb_id, keep_id),
+    ).fetchall()
+    for reference_id, _ in rows:
+        conn.execute("DELETE FROM reference_faces WHERE id = ?", (reference_id,))
+    moved = conn.execute(
+        "UPDATE reference_faces SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
+    ).rowcount
+    _move_distinct_pairs(conn, keep_id, absorb_id, by)
+    conn.execute("DELETE FROM people WHERE id = ?", (absorb_id,))
+    return MergedPeople(int(moved), len(rows), [str(crop) for _, crop in rows if crop])
+
+
+def _move_distinct_pairs(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str) -> None:
+    """Pairs ``absorb`` was marked different from now hold for ``keep``."""
+    others = conn.execute(
+        "SELECT person_a + person_b - ? FROM distinct_people WHERE ? IN (person_a, person_b)",
+        (absorb_id, absorb_id),
+    ).fetchall()
+    for (other,) in others:
+        if int(other) == keep_id:
+            continue  # told apart before, one person now: the merge overrides that
+        mark_distinct(conn, keep_id, int(other), by)
+
+
+def add_reference(conn: sqlite3.Connection, person_id: int, ref: ReferenceRow) -> int | None:
+    """Store a reference face; None if this image is already a reference of the person."""
+    x1, y1, x2, y2 = (float(v) for v in ref.xyxy)
+    cursor = conn.execute(
+        "INSERT INTO reference_faces (person_id, source_path, source_sha256, x1, y1, x2, y2,"
+        " kps5, score, embedding, warnings, detector, embedder, created_at, quality)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(person_id, source_sha256) DO NOTHING",
+        (
+            person_id,
+            ref.source_path,
+            ref.source_sha256,
+            x1,
+            y1,
+            x2,
+            y2,
+            blob(ref.kps5),
+            ref.score,
+            descriptor_blob(ref.embedding),
+            ref.warnings,
+            ref.detector,
+            ref.embedder,
+            now(),
+            ref.quality,
+        ),
+    )
+    return None if cursor.rowcount == 0 else int(cursor.lastrowid or 0)
+
+
+def list_people(conn: sqlite3.Connection, rule: MatchRule) -> list[PersonSummary]:
+    """Every enrolled person with counts of references, warnings and matched sightings."""
+    rows = query(
+        conn,
+        "SELECT p.id, p.name, p.created_at,"
+        " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id) AS refs,"
+        " (SELECT COUNT(*) FROM reference_faces r WHERE r.person_id = p.id"
+        "   AND r.warnings != '') AS warned,"
+        " (SELECT COUNT(*) FROM candidates c WHERE c.person_id = p.id AND c.rank = 1"
+        f"   AND c.{rule.column} <= ?) AS seen"
+        " FROM people p ORDER BY p.name",
+        (rule.limit,),
+    )
+    return [
+        PersonSummary(r["id"], r["name"], r["refs"], r["warned"], r["seen"], r["created_at"])
+        for r in rows
+    ]
+
+
+def delete_person(conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
+    """Delete a person and (by cascade) their references and candidates.
+
+    Returns (references removed, candidate rows removed, crop paths to delete).
+    """
+    crops = [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT crop_path FROM reference_faces WHERE person_id = ? AND crop_path IS NOT NULL",
+            (person_id,),
+        )
+    ]
+    refs = conn.execute(
+        "SELECT COUNT(*) FROM reference_faces WHERE person_id = ?", (person_id,)
+    ).fetchone()[0]
+    cands = conn.execute(
+        "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
+    ).fetchone()[0]
+    conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
+    return int(refs), int(cands), crops
+
+
+def gallery(
+    conn: sqlite3.Connection, embedder: str | None = None, person_id: int | None = None
+) -> Gallery:
+    """Every reference of every person, ordered by person then reference id.
+
+    Args:
+        embedder: only references described by this descriptor version.
+        person_id: only this person's references.
+    """
+    rows = conn.execute(
+        "SELECT r.id, r.person_id, p.name, r.source_path, r.embedding"
+        " FROM reference_faces r JOIN people p ON p.id = r.person_id"
+        " WHERE (? IS NULL OR r.embedder = ?) AND (? IS NULL OR r.person_id = ?)"
+        " ORDER BY p.id, r.id",
+        (embedder, embedder, person_id, person_id),
+    ).fetchall()
+    embeddings = np.stack([vector(r[4]) for r in rows]) if rows else np.zeros((0, 128), np.float32)
+    return Gallery(
+        reference_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        person_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        person_names=[str(r[2]) for r in rows],
+        reference_paths=[str(r[3]) for r in rows],
+        embeddings=embeddings,
+    )
+
+
+def add_person(conn: sqlite3.Connection, name: str) -> int:
+    """Create the person (``name`` already checked and normalised) if needed; the id."""
+    conn.execute(
+        "INSERT INTO people (name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+        (name, now()),
+    )
+    return int(conn.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
+
+
+def set_reference_crop(conn: sqlite3.Connection, reference_id: int, stored: str) -> None:
+    """Name the crop file (as stored: relative to the library) of a reference."""
+    conn.execute("UPDATE reference_faces SET crop_path = ? WHERE id = ?", (stored, reference_id))
+
+
+def update_reference(
+    conn: sqlite3.Connection,
+    reference_id: int,
+    embedding: NDArray[np.float32],
+    embedder: str,
+    quality: float,
+) -> None:
+    """Replace a reference's descriptor with one from the current model."""
+    conn.execute(
+        "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
+        (descriptor_blob(embedding), embedder, quality, reference_id),
+    )

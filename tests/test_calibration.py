@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from facesight.errors import ModelError
 from facesight.eval.calibration import poisson_interval, template_scale
 from facesight.eval.described import describe_images
 from facesight.identity.calibrate import (
@@ -27,6 +28,7 @@ from facesight.identity.calibrate import (
     ImpostorTable,
     gallery_factor,
     load_reference_calibration,
+    write_measured_fields,
 )
 from facesight.identity.match import pairwise_distances
 from facesight.vision.detect import FaceDetector
@@ -243,6 +245,66 @@ def test_the_shipped_tables_are_what_the_build_script_writes(tmp_path: Path) -> 
     for key in ("descriptor", "source", "command", "tables", "quality_factors", "centre"):
         assert rebuilt[key] == shipped[key], key
     # copied forward from the scripts that measure them (measure_quality_rule.py --write,
-    # measure_video_rules.py)
-    for key in ("min_centre_distance", "size_factors", "fused_factors"):
+    # measure_video_rules.py --write), with the record of which command wrote them
+    for key in ("min_centre_distance", "size_factors", "fused_factors", "written_by"):
         assert rebuilt[key] == shipped[key], key
+
+
+SHIPPED = REPO / "facesight" / "data" / "calibration.json"
+VIDEO_RULES = "python scripts/data/measure_video_rules.py --write"
+
+
+def test_a_measuring_script_writes_its_fields_and_keeps_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "calibration.json"
+    path.write_text(SHIPPED.read_text())
+    before = json.loads(path.read_text())
+    write_measured_fields(path, {"fused_factors": {"2": 1.5, "3": 1.75}}, "python measure.py")
+    after = json.loads(path.read_text())
+    assert after["fused_factors"] == {"2": 1.5, "3": 1.75}
+    assert after["written_by"]["fused_factors"] == "python measure.py"
+    # every other field, and what wrote it, is kept
+    for key in set(before) - {"fused_factors", "written_by"}:
+        assert after[key] == before[key], key
+    for key in set(before.get("written_by", {})) - {"fused_factors"}:
+        assert after["written_by"][key] == before["written_by"][key], key
+    # a field that breaks the file is refused and the file is left as it was
+    with pytest.raises(ModelError, match="not a calibration file"):
+        write_measured_fields(path, {"tables": "nonsense"}, "python measure.py")
+    assert json.loads(path.read_text()) == after
+
+
+@pytest.mark.slow
+def test_the_shipped_size_and_fused_factors_are_what_the_video_script_measures(
+    tmp_path: Path,
+) -> None:
+    # no factor is typed by hand: `measure_video_rules.py --write` wrote them, and a rerun
+    # of its quick mode (descriptors of rendered views from the library's cache; cold,
+    # about 1,700 small renderings) lands near them
+    shipped = json.loads(SHIPPED.read_text())
+    assert shipped["written_by"]["size_factors"] == VIDEO_RULES
+    assert shipped["written_by"]["fused_factors"] == VIDEO_RULES
+    out = tmp_path / "video-rules.json"
+    script = REPO / "scripts" / "data" / "measure_video_rules.py"
+    subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    quick = json.loads(out.read_text())["derived"]
+    # the same structure: the same width steps, the same numbers of fused faces
+    assert [w for w, _ in shipped["size_factors"]] == [w for w, _ in quick["size_factors"]]
+    assert sorted(shipped["fused_factors"]) == sorted(quick["fused_factors"])
+    # Each value within 3 of the quick run's bootstrap standard errors (probes, or
+    # tracks, resampled), plus 0.01 for rounding up. Why 3: quick mode measures every
+    # 4th person's probes, a subset of the full run's, so the sd of quick - full is
+    # about sqrt(1 - 1/4) = 0.87 of the quick one's; 3 se is 3.5 sd (a chance under
+    # 1e-3 per value), with room for the small upward bias the max over two levels adds
+    # to a smaller sample. The quick run is deterministic (fixed people, fixed seed).
+    # The fused factors come from every photo track in both modes: equal up to rounding.
+    se = quick["size_factor_se"]
+    steps = zip(shipped["size_factors"], quick["size_factors"], se, strict=True)
+    for (width, full), (_, measured), error in steps:
+        assert abs(full - measured) <= 3 * error + 0.01, (width, full, measured, error)
+    for k, full in shipped["fused_factors"].items():
+        measured, error = quick["fused_factors"][k], quick["fused_factor_se"][k]
+        assert abs(full - measured) <= 3 * error + 0.01, (k, full, measured, error)

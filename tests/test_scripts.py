@@ -1,7 +1,8 @@
 """The scripts that produce shipped data (scripts/data/): smoke runs, and no private imports.
 
 The other scripts/data smoke runs live beside what they measure: ``check_calibration.py
---quick`` in test_calibration.py, ``measure_quality_rule.py --quick`` in test_quality.py.
+--quick`` and ``measure_video_rules.py --quick`` (against the shipped factors) in
+test_calibration.py, ``measure_quality_rule.py --quick`` in test_quality.py.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ the k-face tables are the 1-face table with distances scaled by how much closer
 Faces too poor to be named: a degraded face's descriptor collapses towards the
 centre of all faces; under ``min_centre_distance`` from it a face is never a
 match (``ReferenceCalibration.usable``, ``scripts/data/measure_quality_rule.py``).
+Small and fused (video track) probes are matched by strangers more often
+(``size_factors``, ``fused_factors``: ``scripts/data/measure_video_rules.py``).
+Each field a measuring script writes names that script's command in
+``written_by`` (:func:`write_measured_fields`): no number in the file is typed.
 
 Each table holds log10(FMR) at increasing distances, interpolated linearly;
 below the measured range the log-linear tail fitted to the rarest measured
@@ -35,6 +39,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +48,7 @@ from numpy.typing import ArrayLike, NDArray
 from facesight.defaults import DEFAULT_TARGET_FPIR
 from facesight.descriptors import EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
+from facesight.files import write_text_atomically
 from facesight.quality import quality_band
 
 __all__ = [
@@ -167,6 +173,7 @@ class ReferenceCalibration:
     fused_factors: dict[int, float] = field(default_factory=dict)
     centre: tuple[float, ...] = ()
     min_centre_distance: float = 0.0
+    written_by: dict[str, str] = field(default_factory=dict)
 
     def usable(self, descriptors: NDArray[np.float32]) -> NDArray[np.bool_]:
         """(n,) whether each (n, d) descriptor may be named automatically.
@@ -230,6 +237,7 @@ class ReferenceCalibration:
             fused_factors={int(k): float(v) for k, v in data.get("fused_factors", {}).items()},
             centre=tuple(float(v) for v in data.get("centre", [])),
             min_centre_distance=float(data.get("min_centre_distance", 0.0)),
+            written_by={str(k): str(v) for k, v in data.get("written_by", {}).items()},
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -243,7 +251,32 @@ class ReferenceCalibration:
             "fused_factors": {str(k): round(v, 3) for k, v in self.fused_factors.items()},
             "centre": [round(v, 6) for v in self.centre],
             "min_centre_distance": self.min_centre_distance,
+            "written_by": dict(sorted(self.written_by.items())),
         }
+
+
+def write_measured_fields(path: Path, fields: dict[str, Any], command: str) -> None:
+    """Replace ``fields`` in the calibration file at ``path``, keeping every other field,
+    and record ``command`` as what wrote each of them (``written_by``).
+
+    The measuring scripts (``scripts/data/measure_quality_rule.py --write``,
+    ``scripts/data/measure_video_rules.py --write``) write their results this way;
+    ``scripts/data/build_calibration.py`` carries them forward.
+
+    Raises:
+        ModelError: the file, with the new fields, is not a calibration file.
+        OutputError: the file cannot be replaced.
+    """
+    try:
+        data = json.loads(path.read_text())
+        data.update(fields)
+        data["written_by"] = dict(
+            sorted({**data.get("written_by", {}), **dict.fromkeys(fields, command)}.items())
+        )
+        ReferenceCalibration.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelError(f"{path}: not a calibration file ({exc})") from exc
+    write_text_atomically(path, json.dumps(data, indent=1) + "\n")
 
 
 def load_reference_calibration() -> ReferenceCalibration:

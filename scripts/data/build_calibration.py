@@ -23,7 +23,8 @@ than the table says its pairs fall under the table's 1e-2 and 1e-3 distances
 
 ``centre`` is the mean descriptor of these faces (``ReferenceCalibration.usable``).
 ``min_centre_distance`` (``scripts/data/measure_quality_rule.py --write``) and the
-size and fusion factors (``scripts/data/measure_video_rules.py``) are kept as they are.
+size and fusion factors (``scripts/data/measure_video_rules.py --write``) are kept as
+they are, with ``written_by``, the command that wrote each of them.
 
 Usage: python scripts/data/build_calibration.py [--images DIR] [--cache FILE] [--output FILE]
        [--half calibration|all]
@@ -90,13 +91,14 @@ def main() -> None:
         command="python scripts/data/build_calibration.py",
         tables=tables,
         quality_factors=factors,
-        # measured by scripts/data/measure_video_rules.py (docs/video.md): kept as they are
+        # written by scripts/data/measure_video_rules.py --write (docs/video.md): kept as they are
         size_factors=shipped.size_factors,
         fused_factors=shipped.fused_factors,
         # the mean descriptor of these faces: degraded faces collapse towards it
         centre=tuple(float(v) for v in faces.vectors.astype(np.float64).mean(axis=0)),
         # written by scripts/data/measure_quality_rule.py --write: kept as it is
         min_centre_distance=shipped.min_centre_distance,
+        written_by=shipped.written_by,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(reference.to_json(), indent=1) + "\n")

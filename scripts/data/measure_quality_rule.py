@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +47,11 @@ from PIL import Image, ImageFilter
 
 from facesight.config import resolve_library_dir
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.identity.calibrate import (
+    ReferenceCalibration,
+    load_reference_calibration,
+    write_measured_fields,
+)
 from facesight.identity.match import pairwise_distances
 from facesight.media.images import load_image
 from facesight.vision.detect import FaceDetector
@@ -57,6 +60,7 @@ from facesight.vision.pipeline import FacePipeline
 
 LFW_DEV = Path(__file__).resolve().parents[3] / "shared" / "faces" / "lfw-dev"
 OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
+WRITE_COMMAND = "python scripts/data/measure_quality_rule.py --write"
 LEVELS = (1e-2, 1e-3, 1e-4)
 QUALITY_EDGES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.01)
 CENTRE_EDGES = (0.0, *np.round(np.arange(0.40, 0.601, 0.02), 2).tolist(), 9.0)
@@ -350,9 +354,8 @@ def main() -> None:
         print(_row("never named (under it)", under))
     print(f"clean check-half faces under it: {clean_under:.1%}")
     if args.write:
-        data = json.loads(args.output.read_text())
-        data["min_centre_distance"] = chosen
-        args.output.write_text(json.dumps(data, indent=1) + "\n")
+        fields = {"min_centre_distance": chosen}
+        write_measured_fields(args.output, fields, WRITE_COMMAND)
         print(f"wrote min_centre_distance to {args.output}")
 
 

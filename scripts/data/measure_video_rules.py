@@ -30,17 +30,44 @@ B. **Track fusion.** A track's descriptor is made by one of four rules:
    estimate counts the fused probe as a template of n faces, or of
    :func:`effective_faces` of them (near-identical frames are worth about one).
 
-Findings (2025-11, 752 probes, 1.9 M impostor pairs per width): against the
-full-size probes, strangers match a 24 px face 1.6x (1e-2) / 1.5x (1e-3) as
-often and a 16-20 px face 2-2.4x; from 48 px on, 1.0x. TAR at 1e-3 falls from
-0.96 to 0.85 at 24 px, 0.71 at 20 px and 0.51 at 16 px (detected 94 %, 67 %,
-19 %). Fusing k different photos halves FNIR (k = 3: 0.16 against 0.39 for the
-best face) but strangers then match the fused probe as they match a k-face
-template (2.1-3.5x the single-face rate at 1e-2); with the table of
-n_eff faces the estimate holds within 0.9-1.2x. Near-identical frames gain
-nothing from fusion and cost 1.1-1.5x. ``min`` costs 1.5-3x and gains less.
+Findings (2026-12, 752 probes, 1.9 M impostor pairs per width): strangers match a
+24 px face 1.6x (1e-2) / 1.35x (1e-3) as often as the single-face table says, a
+16-20 px face 1.9-2.3x; from 48 px on, 1.0x. TAR at 1e-3 falls from 0.95 at full
+size to 0.82 at 24 px, 0.66 at 20 px and 0.45 at 16 px (detected 94 %, 67 %, 19 %).
+Fusing k different photos halves FNIR (k = 3: 0.16 against 0.39 for the best face)
+but strangers then match the fused probe 2.1-2.7x as often as the single-face table
+says at 1e-2; counted as a template of n_eff faces the estimate holds within
+0.9-1.1x (1.2-1.5x against 3-face templates). Near-identical frames of a 48 px face
+gain nothing from fusion and cost about 1.2x. ``min`` costs 1.5-3x and gains less.
 
-Usage: python scripts/data/measure_video_rules.py [--lfw DIR] [--out JSON] [--cache DIR]
+The shipped factors (``--write`` puts them in ``facesight/data/calibration.json``,
+keeping every other field, and names this command in its ``written_by``). A scan
+multiplies the table's estimated FMR of a probe by these factors
+(``ReferenceCalibration.probe_factor``), so each is observed over estimated FMR
+(the ``factor`` and ``h1_factor`` columns, not ``relative``), the larger at the
+table's FMR 1e-2 and 1e-3 distances, floored at 1.0:
+
+- ``size_factors``, one ``[up to W px, factor]`` step per measured-box-width bin
+  (``WIDTH_BINS_PX`` up to ``SIZE_STEP_MAX_PX``; ``ReferenceCalibration.size_factor``
+  looks up the probe's measured box width), over every degraded rendering in the
+  bin; a bin with fewer than ``MIN_BIN_PROBES`` renderings takes the next larger
+  bin's factor; made monotone (a smaller face never gets a smaller factor).
+- ``fused_factors``, per number of faces k = 2, 3 that ``top3`` fuses (a scan fuses
+  a track's 3 best faces; longer tracks take the 3-face factor): the ``top3``
+  descriptor of the enrolled k-photo tracks against strangers' single faces, as if
+  it were one face; made monotone in k. Photos, not near-identical frames: the
+  pessimistic case (frames cost less, see above).
+
+Each is rounded up to 0.01 and printed with its bootstrap standard error (probes,
+or tracks, resampled ``BOOTSTRAP`` times). ``--quick`` takes the probes of every
+``QUICK_EVERY``-th person and only the photo tracks (they need no rendering), so
+its fused factors are the full run's and its size factors an estimate within a
+few standard errors of them (``tests/test_calibration.py`` checks the shipped file
+against it). Rendered views' descriptors are cached in the library's
+``cache/video-rules-views.npz``, full-size ones in ``cache/eval-descriptors.db``.
+
+Usage: python scripts/data/measure_video_rules.py [--quick] [--write] [--lfw DIR]
+       [--out JSON] [--cache DIR] [--calibration FILE]
 """
 
 from __future__ import annotations
@@ -49,6 +76,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +94,7 @@ from facesight.identity.calibrate import (
     ImpostorTable,
     ReferenceCalibration,
     load_reference_calibration,
+    write_measured_fields,
 )
 from facesight.identity.match import fuse, pairwise_distances
 from facesight.media.images import load_image
@@ -99,6 +128,18 @@ MIN_TRACK_IMAGES = 4
 TRACKS_PER_PERSON = 3
 VIDEO_UNENROLLED = 300
 BATCH = 16
+# the shipped factors (see "The shipped factors" in the module docstring)
+OUTPUT = Path(__file__).resolve().parents[2] / "facesight" / "data" / "calibration.json"
+WRITE_COMMAND = "python scripts/data/measure_video_rules.py --write"
+FACTOR_LEVELS = (1e-2, 1e-3)
+SIZE_STEP_MAX_PX = 72
+SIZE_BINS_PX = tuple(
+    (lo, hi) for lo, hi in itertools.pairwise(WIDTH_BINS_PX) if hi <= SIZE_STEP_MAX_PX
+)
+MIN_BIN_PROBES = 20
+FUSED_TRACK_SIZES = (2, 3)
+BOOTSTRAP = 400
+QUICK_EVERY = 4
 
 
 def calibration_half(name: str) -> bool:
@@ -383,10 +424,18 @@ def summarise(
 
 
 def measure_sizes(
-    pipeline: FacePipeline, faces: FaceSet, table: ImpostorTable, cache: ViewCache
-) -> dict[str, Any]:
-    """Part A: every row of the size tables (see the module docstring)."""
+    pipeline: FacePipeline,
+    faces: FaceSet,
+    table: ImpostorTable,
+    cache: ViewCache,
+    *,
+    quick: bool = False,
+) -> tuple[dict[str, Any], SizeCounts]:
+    """Part A: every row of the size tables (see the module docstring), and the counts
+    behind them (``quick``: the probes of every ``QUICK_EVERY``-th person only)."""
     check = [n for n in dict.fromkeys(faces.owners) if len(faces.of(n)) >= 2]
+    if quick:
+        check = check[::QUICK_EVERY]
     index = np.array([i for n in check for i in faces.of(n)[:PROBES_PER_PERSON]])
     views = [View(faces.paths[i]) for i in index]
     original = describe_views(pipeline, views, [None] * len(views), cache, "probes at full size")
@@ -411,9 +460,24 @@ def _subset(described: Described, mask: NDArray[np.bool_]) -> Described:
     )
 
 
+@dataclass
+class SizeCounts:
+    """Impostor counts behind the size factors, per degraded probe image and per probe.
+
+    ``width_px``, ``hits`` (m, L), ``pairs`` (m,): every degraded rendering (NaN width:
+    not found); ``probe`` (m,): which of the ``probes`` probes it is.
+    """
+
+    width_px: NDArray[np.float64]
+    hits: NDArray[np.float64]
+    pairs: NDArray[np.float64]
+    probe: NDArray[np.int64]
+    probes: int
+
+
 def _size_tables(
     faces: FaceSet, probes: ProbeSet, runs: list[tuple[str, Described]], table: ImpostorTable
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], SizeCounts]:
     n = len(probes.index)
     by_width, pooled_counts, pooled_quality, pooled_width = [], [], [], []
     for label, described in runs:
@@ -449,7 +513,15 @@ def _size_tables(
             key = f"{level:g}"
             row[f"relative@{key}"] = row[f"factor@{key}"] / control[f"factor@{key}"]
     cuts = {f"{level:g}": table.distance_at(level) for level in LEVELS}
-    return {"cuts": cuts, "by_width": by_width, "by_band": by_band, "by_measured": by_measured}
+    tables = {"cuts": cuts, "by_width": by_width, "by_band": by_band, "by_measured": by_measured}
+    entries = SizeCounts(
+        width_px=width,
+        hits=pooled[0],
+        pairs=pooled[1],
+        probe=np.tile(np.arange(n), len(pooled_counts)),
+        probes=n,
+    )
+    return tables, entries
 
 
 # ---------------------------------------------------------------- B: track fusion
@@ -703,10 +775,41 @@ def video_tracks(
     return tracks
 
 
+@dataclass
+class FusedCounts:
+    """Strangers' single faces matching the ``top3`` descriptor of photo tracks of k
+    faces, per track: ``hits`` (t, L) under the single-face table's distances for
+    FACTOR_LEVELS, ``pairs`` (t,) compared."""
+
+    hits: dict[int, NDArray[np.float64]]
+    pairs: dict[int, NDArray[np.float64]]
+
+
+def fused_counts(photos: dict[int, list[Track]], check: Honesty) -> FusedCounts:
+    """Per enrolled photo track of k = 2, 3 faces (as ``honesty`` counts them)."""
+    side = check.opponents[0]
+    cuts = [check.reference.table(1).distance_at(level) for level in FACTOR_LEVELS]
+    counts = FusedCounts({}, {})
+    for k in FUSED_TRACK_SIZES:
+        tracks = [t for t in photos[k] if t.enrolled and len(t.vectors)]
+        distances = [
+            rule_distances("top3", t, side.vectors[side.owners != t.owner]) for t in tracks
+        ]
+        counts.hits[k] = np.array([[(d <= c).sum() for c in cuts] for d in distances], float)
+        counts.pairs[k] = np.array([len(d) for d in distances], float)
+    return counts
+
+
 def measure_tracks(
-    pipeline: FacePipeline, faces: FaceSet, reference: ReferenceCalibration, cache: ViewCache
-) -> list[dict[str, Any]]:
-    """Part B: identification and honesty of each rule, photo and video tracks."""
+    pipeline: FacePipeline,
+    faces: FaceSet,
+    reference: ReferenceCalibration,
+    cache: ViewCache,
+    *,
+    quick: bool = False,
+) -> tuple[list[dict[str, Any]], FusedCounts]:
+    """Part B: identification and honesty of each rule, photo and video tracks
+    (``quick``: photo tracks only; they need no rendering)."""
     names = list(dict.fromkeys(faces.owners))
     enrolled = [n for n in names if not calibration_half(n)]
     strangers = [n for n in names if calibration_half(n)]
@@ -722,12 +825,96 @@ def measure_tracks(
     rows = compare_rules("photos", photos, gallery, check)
     mated = [n for n in enrolled if len(faces.of(n)) >= 2]
     strangers.sort(key=lambda n: hashlib.sha1(n.encode()).hexdigest())
-    for base in VIDEO_BASES_PX:
+    for base in () if quick else VIDEO_BASES_PX:
         people = mated + strangers[:VIDEO_UNENROLLED]
         tracks = video_tracks(pipeline, faces, gallery, people, base, cache)
         rows += compare_rules(f"video {base}px", tracks, gallery, check)
     print(f"genuine mean squared distance (calibration half): {check.genuine_sq:.4f}")
-    return rows
+    return rows, fused_counts(photos, check)
+
+
+# ---------------------------------------------------------------- the shipped factors
+
+
+def _ceil_cent(value: float) -> float:
+    """Up to the next 0.01 (never below what was measured); 1e-9 absorbs float noise."""
+    return math.ceil(value * 100 - 1e-9) / 100
+
+
+def _monotone(values: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Along the last axis (faces ever smaller, or ever more fused, towards index 0 /
+    the end): floored at 1.0 and never below the step after it; NaN takes its value."""
+    filled = np.where(np.isfinite(values), values, 1.0)
+    result: NDArray[np.float64] = np.maximum(
+        np.maximum.accumulate(filled[..., ::-1], axis=-1)[..., ::-1], 1.0
+    )
+    return result
+
+
+def size_factor_estimates(counts: SizeCounts, weights: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(b, steps) size factors, one row per probe weighting (b, n) (ones: the measurement).
+
+    Per measured-width bin: strangers' match rate under the table's distance for each
+    of FACTOR_LEVELS over that level, the larger of them (NaN under MIN_BIN_PROBES
+    renderings).
+    """
+    levels = [LEVELS.index(level) for level in FACTOR_LEVELS]
+    fmrs = np.array(FACTOR_LEVELS)
+    entry_weights = weights[:, counts.probe]
+    raw = np.full((len(weights), len(SIZE_BINS_PX)), np.nan)
+    with np.errstate(invalid="ignore"):
+        for j, (lo, hi) in enumerate(SIZE_BINS_PX):
+            inside = (counts.width_px >= lo) & (counts.width_px < hi)
+            if inside.sum() < MIN_BIN_PROBES:
+                continue
+            w = entry_weights[:, inside]
+            rate = (w @ counts.hits[inside][:, levels]) / (w @ counts.pairs[inside])[:, None]
+            raw[:, j] = (rate / fmrs).max(axis=1)
+    return _monotone(raw)
+
+
+def fused_factor_estimates(counts: FusedCounts, rng: np.random.Generator) -> NDArray[np.float64]:
+    """(1 + BOOTSTRAP, k) fused factors: the measurement, then resampled tracks.
+
+    Per k: strangers' match rate of the ``top3`` track descriptor under the
+    single-face table's distance for each of FACTOR_LEVELS over that level (the
+    ``h1_factor`` columns), the larger of them.
+    """
+    columns = []
+    for k in FUSED_TRACK_SIZES:
+        t = len(counts.pairs[k])
+        weights = np.vstack([np.ones(t), rng.multinomial(t, np.full(t, 1 / t), size=BOOTSTRAP)])
+        rate = (weights @ counts.hits[k]) / (weights @ counts.pairs[k])[:, None]
+        columns.append((rate / np.array(FACTOR_LEVELS)).max(axis=1))
+    # more fused faces are never matched less often: monotone towards larger k
+    return _monotone(np.stack(columns, axis=1)[:, ::-1])[:, ::-1]
+
+
+def derive_factors(sizes: SizeCounts, fused: FusedCounts, seed: int = 0) -> dict[str, Any]:
+    """The shipped ``size_factors`` and ``fused_factors``, with bootstrap standard errors."""
+    rng = np.random.default_rng(seed)
+    n = sizes.probes
+    weights = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1 / n), size=BOOTSTRAP)])
+    size = size_factor_estimates(sizes, weights.astype(np.float64))
+    fusion = fused_factor_estimates(fused, rng)
+    return {
+        "size_factors": [
+            [float(hi), _ceil_cent(f)] for (_, hi), f in zip(SIZE_BINS_PX, size[0], strict=True)
+        ],
+        "size_factor_se": [round(float(v), 4) for v in size[1:].std(axis=0)],
+        "fused_factors": {
+            str(k): _ceil_cent(f) for k, f in zip(FUSED_TRACK_SIZES, fusion[0], strict=True)
+        },
+        "fused_factor_se": {
+            str(k): round(float(v), 4)
+            for k, v in zip(FUSED_TRACK_SIZES, fusion[1:].std(axis=0), strict=True)
+        },
+        "probes": n,
+        "renderings_per_step": [
+            int(((sizes.width_px >= lo) & (sizes.width_px < hi)).sum()) for lo, hi in SIZE_BINS_PX
+        ],
+        "tracks": {str(k): len(fused.pairs[k]) for k in FUSED_TRACK_SIZES},
+    }
 
 
 # ---------------------------------------------------------------- printing
@@ -776,23 +963,59 @@ def print_results(sizes: dict[str, Any], tracks: list[dict[str, Any]]) -> None:
         print_table(f"B. honesty against {opponent}: observed / estimated FMR", tracks, columns)
 
 
+def print_derived(derived: dict[str, Any]) -> None:
+    print(f"\nshipped factors ({derived['probes']} probes; +- bootstrap standard error)")
+    steps = zip(
+        derived["size_factors"],
+        derived["size_factor_se"],
+        derived["renderings_per_step"],
+        strict=True,
+    )
+    for (limit, factor), se, count in steps:
+        print(f"  size_factors: up to {limit:g} px  x{factor:.2f} +- {se:.3f}  ({count} faces)")
+    for k, factor in derived["fused_factors"].items():
+        se, tracks = derived["fused_factor_se"][k], derived["tracks"][k]
+        print(f"  fused_factors: {k} faces  x{factor:.2f} +- {se:.3f}  ({tracks} tracks)")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lfw", type=Path, default=LFW_DEV, help="lfw-dev folder (has people/)")
     parser.add_argument("--out", type=Path, help="write every table here as JSON")
     parser.add_argument("--cache", type=Path, help="cache folder (default: the library's)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"the probes of every {QUICK_EVERY}th person, photo tracks only (a test)",
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="write size_factors and fused_factors to --calibration"
+    )
+    parser.add_argument("--calibration", type=Path, default=OUTPUT, help="the file --write updates")
     args = parser.parse_args(argv)
+    if args.quick and args.write:
+        parser.error("--write ships the full measurement: not with --quick")
     cache_dir = args.cache or resolve_library_dir(None) / "cache"
     pipeline = FacePipeline(FaceDetector(), FaceEmbedder())
     versions = f"{pipeline.detector_version}|{pipeline.embedder_version}"
     views = ViewCache(cache_dir / "video-rules-views.npz", versions)
     faces = load_faces(args.lfw / "people", pipeline, cache_dir / "eval-descriptors.db")
     reference = load_reference_calibration()
-    sizes = measure_sizes(pipeline, faces.half(check=True), reference.table(1), views)
-    tracks = measure_tracks(pipeline, faces, reference, views)
+    check_faces = faces.half(check=True)
+    sizes, size_counts = measure_sizes(
+        pipeline, check_faces, reference.table(1), views, quick=args.quick
+    )
+    tracks, fused = measure_tracks(pipeline, faces, reference, views, quick=args.quick)
+    derived = derive_factors(size_counts, fused)
     print_results(sizes, tracks)
+    print_derived(derived)
     if args.out:
-        args.out.write_text(json.dumps({"sizes": sizes, "tracks": tracks}, indent=1) + "\n")
+        tables = {"sizes": sizes, "tracks": tracks, "derived": derived}
+        args.out.write_text(json.dumps(tables, indent=1) + "\n")
+    if args.write:
+        fields = {key: derived[key] for key in ("size_factors", "fused_factors")}
+        write_measured_fields(args.calibration, fields, WRITE_COMMAND)
+        print(f"wrote size_factors and fused_factors to {args.calibration}")
 
 
 if __name__ == "__main__":

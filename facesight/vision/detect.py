@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -41,9 +40,10 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from facesight.errors import InvalidInputError, ModelError
+from facesight.errors import InvalidInputError
 from facesight.faces import Faces, box_iou
-from facesight.vision.device import check_device, resolve_device
+from facesight.vision.device import Device, check_device
+from facesight.vision.lazy_model import LazyModel
 from facesight.vision.models.backends import open_retinaface
 from facesight.vision.models.registry import retinaface_onnx_bytes
 from facesight.vision.models.session import ModelSession
@@ -273,7 +273,7 @@ def _inside_larger(
     return inside
 
 
-class FaceDetector:
+class FaceDetector(LazyModel):
     """Find faces with RetinaFace mobilenet-0.25 (ONNX Runtime, CPU by default).
 
     Args:
@@ -337,38 +337,13 @@ class FaceDetector:
         self.max_side_px = max_side_px
         self.min_face_px = min_face_px
         self.intra_op_threads = intra_op_threads
-        self.device = device
-        self._session: ModelSession | None = None
-        self._model_version = ""
-        self._lock = threading.Lock()
+        super().__init__(device)
 
-    def load(self) -> None:
-        """Resolve the device and open the session once; safe to call from several threads.
-
-        Raises:
-            DeviceError: a GPU was asked for and none works.
-        """
-        with self._lock:
-            if self._session is not None:
-                return
-            model = retinaface_onnx_bytes()
-            self._session = open_retinaface(
-                model, resolve_device(self.device), intra_op_threads=self.intra_op_threads
-            )
-            self._model_version = "retinaface_mnet025:" + hashlib.sha256(model).hexdigest()[:12]
-
-    @property
-    def provider(self) -> str:
-        """What runs the network, e.g. ``onnxruntime:CPUExecutionProvider``; loads the model."""
-        self.load()
-        assert self._session is not None  # set by load()
-        return self._session.provider
-
-    @property
-    def model_version(self) -> str:
-        """``retinaface_mnet025:<first 12 hex of the ONNX file's sha256>``; loads the model."""
-        self.load()
-        return self._model_version
+    def _open(self, device: Device) -> tuple[ModelSession, str]:
+        """RetinaFace on ``device``; version ``retinaface_mnet025:<12 hex of the ONNX sha256>``."""
+        model = retinaface_onnx_bytes()
+        session = open_retinaface(model, device, intra_op_threads=self.intra_op_threads)
+        return session, "retinaface_mnet025:" + hashlib.sha256(model).hexdigest()[:12]
 
     def detect(self, image: NDArray[np.uint8]) -> Faces:
         """Find the faces in one image.
@@ -421,13 +396,7 @@ class FaceDetector:
 
     def _run(self, batch: NDArray[np.float32]) -> list[NDArray[np.float32]]:
         """Run the network on an (n, 3, H, W) batch: [loc, conf, landmarks]."""
-        assert self._session is not None  # detect_batch() loads first
-        try:
-            return self._session.run(batch)
-        except Exception as exc:  # onnxruntime and torch raise their own untyped errors
-            raise ModelError(
-                f"RetinaFace failed on a {batch.shape} input ({self._session.provider}): {exc}"
-            ) from exc
+        return self._run_session(batch, f"RetinaFace on a {batch.shape} input")
 
     def _faces_in_window(
         self,

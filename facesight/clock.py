@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 __all__ = ["utc_now_iso"]
 
 
-def utc_now_iso() -> str:
-    """The current time in UTC as ISO 8601 to the second (``2026-01-31T12:00:00+00:00``)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def utc_now_iso(timespec: str = "seconds") -> str:
+    """The current time in UTC as ISO 8601 to the second (``2026-01-31T12:00:00+00:00``).
+
+    ``timespec`` as :meth:`datetime.isoformat` takes it: ``"auto"`` keeps the
+    microseconds, as the schema's migration records were always written.
+    """
+    return datetime.now(UTC).isoformat(timespec=timespec)

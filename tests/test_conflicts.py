@@ -11,14 +11,9 @@ from pathlib import Path
 import pytest
 
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.library.conflicts import (
-    ambiguous_sightings,
-    enrollment_conflicts,
-    mark_different,
-    person_conflicts,
-    resolve_merge,
-)
+from facesight.library.conflicts import ambiguous_sightings, enrollment_conflicts, person_conflicts
 from facesight.library.facade import Library
+from facesight.library.merge import mark_different, resolve_merge
 from facesight.media.images import load_image
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder

@@ -21,14 +21,11 @@ from facesight.cli.common import (
 )
 from facesight.library.conflicts import (
     AmbiguousSighting,
-    NameCollision,
     PersonConflict,
     ambiguous_sightings,
-    mark_different,
-    name_collisions,
     person_conflicts,
-    resolve_merge,
 )
+from facesight.library.merge import NameCollision, mark_different, name_collisions, resolve_merge
 
 __all__ = ["COMMANDS"]
 

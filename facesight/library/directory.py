@@ -11,10 +11,13 @@ committed; :func:`sweep_leftovers` removes them on the next open.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path
+
+from facesight.errors import NotFoundError
 
 __all__ = [
     "LIBRARY_FOLDERS",
@@ -23,7 +26,9 @@ __all__ = [
     "TEMP_GRACE_S",
     "is_library",
     "make_private_dir",
+    "mark_session",
     "orphan_crops",
+    "prepare_library_dir",
     "sweep_leftovers",
     "tighten_permissions",
 ]
@@ -130,3 +135,65 @@ def _walk_files(root: Path) -> Iterable[Path]:
         for folder, _, files in os.walk(root / name):
             for file in files:
                 yield Path(folder) / file
+
+
+def prepare_library_dir(
+    path: Path, database: str, *, create: bool, read_only: bool | None, notices: list[str]
+) -> bool:
+    """Check or create the library folder; return whether to open it read-only.
+
+    What the caller should tell the user (read-only, permissions tightened) is
+    appended to ``notices``.
+
+    Raises:
+        NotFoundError: no library there and ``create`` is False.
+    """
+    if not is_library(path, database):
+        if not create:
+            raise NotFoundError(
+                f"the library {path} does not exist (no {database} in it): "
+                "check --library, or create it with `facesight init` (or enroll/scan)"
+            )
+        make_private_dir(path)
+    if read_only is None:
+        db = path / database
+        read_only = not os.access(path, os.W_OK) or (db.exists() and not os.access(db, os.W_OK))
+    if read_only:
+        notices.append(
+            f"the library {path} is read-only: opened without recording anything (no audit entries)"
+        )
+    else:
+        for folder in LIBRARY_FOLDERS:  # made here so they are private (0700) too
+            make_private_dir(path / folder)
+        changed = tighten_permissions(path)
+        if changed:
+            notices.append(
+                f"tightened the permissions of {changed} path(s) in the library "
+                f"{path}: folders 0700, files 0600 (it holds biometric data)"
+            )
+    return read_only
+
+
+def mark_session(path: Path) -> tuple[Path, list[Path], list[Path]]:
+    """Mark this process as using the library at ``path``.
+
+    Returns the new marker, the markers found before it, and those of them whose
+    process is gone (a killed command: its leftovers are to be swept).
+    """
+    others = list(path.glob(".session-*"))
+    dead = [m for m in others if not _alive(m.name.split("-")[1])]
+    # one marker per open library (a process may open it twice), named by its process
+    marker = path / f".session-{os.getpid()}-{secrets.token_hex(4)}"
+    os.close(os.open(marker, os.O_CREAT | os.O_WRONLY, 0o600))
+    return marker, others, dead
+
+
+def _alive(pid: str) -> bool:
+    """Whether a process with this id runs (a session marker's owner)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

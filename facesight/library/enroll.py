@@ -27,7 +27,7 @@ from facesight.errors import (
 from facesight.identity.calibrate import ReferenceCalibration
 from facesight.library.conflicts import enrollment_conflicts
 from facesight.media.images import find_media, load_image, sha256_of
-from facesight.records import EnrollResult, MediaFailure
+from facesight.records import EnrollResult, FailureKind, MediaFailure
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.sqlite import ReferenceRow, Store
 from facesight.text import check_name, printable
@@ -106,7 +106,7 @@ class EnrollService:
             except MediaError as error:
                 result.failures.append(MediaFailure.from_error(error))
             except EnrollmentError as error:
-                result.failures.append(MediaFailure(error.path, "refused", error.problem))
+                result.failures.append(MediaFailure(error.path, FailureKind.REFUSED, error.problem))
         if result.added and person_id is not None:
             with self.store.transaction() as conn:
                 # No paths: file names often carry the person's name, which erasure must remove.
@@ -136,21 +136,21 @@ class EnrollService:
         index = choose_face(analyzed, path, face, largest)
         quality = analyzed.quality[index]
         faces = analyzed.faces
-        assert faces.embedding is not None
         ref = ReferenceRow(
             source_path=os.path.abspath(path),
             source_sha256=sha,
             xyxy=faces.xyxy[index],
             kps5=faces.kps5[index],
             score=float(faces.score[index]),
-            embedding=faces.embedding[index],
+            embedding=analyzed.embedding[index],
             warnings="; ".join(quality.warnings),
             detector=self.pipeline.detector_version,
             embedder=self.pipeline.embedder_version,
             quality=quality.score,
         )
-        disagreement = self._disagreement(person_id, faces.embedding[index])
-        conflicts = enrollment_conflicts(self, faces.embedding[index], person_id)
+        embedding = analyzed.embedding[index]
+        disagreement = self._disagreement(person_id, embedding)
+        conflicts = enrollment_conflicts(self, embedding, person_id)
         crop: Path | None = None
         try:
             with self.store.transaction() as conn:
@@ -215,7 +215,9 @@ class EnrollService:
                     results.append(self.enroll(name, images, largest=largest, rematch=False))
                 except InvalidInputError as error:  # one bad folder name never stops the rest
                     refused = EnrollResult(person=printable(name), person_id=0)
-                    refused.failures.append(MediaFailure(str(folder), "refused", str(error)))
+                    refused.failures.append(
+                        MediaFailure(str(folder), FailureKind.REFUSED, str(error))
+                    )
                     results.append(refused)
         if any(r.added for r in results):
             self.rematch()

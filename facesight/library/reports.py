@@ -49,7 +49,7 @@ from facesight.exports.xmp import (
     xmp_sidecar,
 )
 from facesight.files import STDOUT, sweep_dead_temps
-from facesight.records import Candidate, MediaFailure, Review, Sighting
+from facesight.records import Candidate, Decision, FailureKind, MediaFailure, Review, Sighting
 from facesight.store.audit import AuditAction, AuditLog, os_account
 from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
@@ -111,7 +111,7 @@ def _identity(sighting: Sighting) -> tuple[int, str, Candidate | None] | None:
     if sighting.reference is not None:
         return None
     review = sighting.review
-    if review is not None and review.decision == "confirmed":
+    if review is not None and review.decision == Decision.CONFIRMED:
         return review.person_id, review.person, sighting.named
     match = sighting.match
     return None if match is None else (match.person_id, match.person, match)
@@ -122,7 +122,7 @@ def _row(sighting: Sighting) -> ReportRow:
     assert identity is not None  # only identified sightings become rows
     _, name, candidate = identity
     review = sighting.review
-    decided = review if review is not None and sighting.decision == "confirmed" else None
+    decided = review if review is not None and sighting.decision == Decision.CONFIRMED else None
     return _row_of(sighting, name, candidate, decided, sighting.decision, sighting.category)
 
 
@@ -431,12 +431,12 @@ def _write_one(sidecar: Path, media_path: str, found: list[Sighting]) -> MediaFa
             FaceRegion(identity[1], s.xyxy) for s in found if (identity := _identity(s)) is not None
         ]
     except InvalidInputError as error:  # a name from before control characters were refused
-        return MediaFailure(media_path, "name", str(error))
+        return MediaFailure(media_path, FailureKind.NAME, str(error))
     packet = xmp_sidecar(regions, width_px, height_px, orientation=orientation)
     try:
         write_sidecar(sidecar, packet)
     except InvalidInputError as error:  # another program's sidecar is in the way
-        return MediaFailure(media_path, "sidecar", str(error))
+        return MediaFailure(media_path, FailureKind.SIDECAR, str(error))
     return None
 
 
@@ -449,7 +449,7 @@ def _orientation_of(path: Path, width_px: int, height_px: int) -> int | MediaFai
     if not path.is_file():
         return MediaFailure(
             str(path),
-            "missing",
+            FailureKind.MISSING,
             "not found where it was last scanned; scan its new place (known content is "
             "not analysed again), then export again",
         )
@@ -466,7 +466,7 @@ def _orientation_of(path: Path, width_px: int, height_px: int) -> int | MediaFai
     if upright != (width_px, height_px):
         return MediaFailure(
             str(path),
-            "changed",
+            FailureKind.CHANGED,
             f"changed since it was scanned ({upright[0]}x{upright[1]} px upright now, "
             f"{width_px}x{height_px} px then): scan it again, then export again",
         )

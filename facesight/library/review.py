@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
-from facesight.records import Sighting, person_id_of
+from facesight.records import Decision, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
@@ -67,7 +67,7 @@ class ReviewService:
 
     def pending(self) -> list[Sighting]:
         """Proposed matches no reviewer has decided on yet, in media order."""
-        return [s for s in self._sightings() if s.decision == "pending"]
+        return [s for s in self._sightings() if s.decision == Decision.PENDING]
 
     def confirm(
         self,
@@ -99,7 +99,7 @@ class ReviewService:
         current = person_id_of(sighting)
         manual = current != target
         review = sighting.review
-        if not manual and review is not None and review.decision == "confirmed":
+        if not manual and review is not None and review.decision == Decision.CONFIRMED:
             manual = review.manual  # confirmed again as who it was named: still manual
         if current != target and not force:
             proposed = (

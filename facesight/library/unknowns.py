@@ -23,8 +23,8 @@ id a user once saw never names another cluster. A cluster with no members
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,7 +33,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.errors import InvalidInputError, NotFoundError
+from facesight.errors import InvalidInputError, NotFoundError, OutputError
+from facesight.files import write_text_atomically
 from facesight.identity.cluster import update_clusters
 from facesight.records import Sighting
 from facesight.store.audit import AuditAction, AuditLog
@@ -195,12 +196,8 @@ class UnknownPeople:
 
     def _save_signature(self, signature: list[Any]) -> None:
         # Only a shortcut: a failed write means the next listing recomputes.
-        temporary = self._state_path.with_suffix(".tmp")
-        try:
-            temporary.write_text(json.dumps(signature))
-            os.replace(temporary, self._state_path)
-        except OSError:
-            return
+        with contextlib.suppress(OSError, OutputError):
+            write_text_atomically(self._state_path, json.dumps(signature), make_parents=False)
 
     # -- reading ----------------------------------------------------------------
 

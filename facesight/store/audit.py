@@ -28,11 +28,11 @@ import re
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from facesight._version import __version__
+from facesight.clock import utc_now_iso
 from facesight.errors import InvalidInputError
 from facesight.store.audit_chain import (
     COLUMNS,
@@ -175,7 +175,7 @@ class AuditLog:
         row = chained_row(
             {
                 "id": last_id + 1,
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "at": utc_now_iso(),
                 "os_user": self.os_user,
                 "actor": self.actor,
                 "claimed_user": self.claimed_user,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from facesight.clock import utc_now_iso
 from facesight.errors import StoreError
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
@@ -275,7 +275,7 @@ def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:
             migration.apply(conn)
         conn.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-            (migration.version, migration.name, datetime.now(UTC).isoformat()),
+            (migration.version, migration.name, utc_now_iso("auto")),
         )
         conn.execute("COMMIT")
     except sqlite3.Error as exc:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
+from facesight.clock import utc_now_iso
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Review, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
@@ -75,7 +75,7 @@ class ReviewBook:
                 person_id,
                 decision,
                 self.audit.actor,
-                datetime.now(UTC).isoformat(timespec="seconds"),
+                utc_now_iso(),
                 note,
                 int(manual),
             ),

@@ -11,12 +11,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.clock import utc_now_iso
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import StoreError
 from facesight.records import Candidate
@@ -43,8 +43,8 @@ ReviewCarry = Callable[[Sequence[Place], Sequence[Place]], list[int | None]]
 and end seconds of a video track), the index of the new face, or None."""
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+now = utc_now_iso
+"""UTC now to the second (``facesight.clock``), as every row stores it."""
 
 
 def blob(array: NDArray[Any]) -> bytes:

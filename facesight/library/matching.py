@@ -1,0 +1,248 @@
+"""Matching: the calibrated gallery, stored faces decided under the library's settings.
+
+``MatchService`` takes its collaborators (the store, the review book, the pipeline
+(its descriptor version), the reference calibration and the decision settings) and holds the
+one cache of the gallery and its calibration (dropped by :meth:`MatchService.drop_gallery`,
+which every change of references reaches). ``Library`` composes it and offers ``match``,
+``rematch``, ``sightings`` and ``candidate_for``; scans and searches are handed its
+``match``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.descriptors import Gallery
+from facesight.identity.calibrate import Calibration, ReferenceCalibration
+from facesight.identity.match import calibrate_gallery, match_faces
+from facesight.quality import quality_band
+from facesight.records import Candidate, Decision, Sighting, person_id_of
+from facesight.store.reviews import ReviewBook, apply_reviews
+from facesight.store.sqlite import MatchRule, Store
+from facesight.vision.pipeline import FacePipeline
+
+__all__ = ["MatchService"]
+
+
+class MatchService:
+    """Matching descriptors and stored faces against the enrolled people.
+
+    Args:
+        store: the library database.
+        reviews: the review book (reviewed sightings are shown as reviewed).
+        pipeline: the models (their descriptor version is matched; others are stale).
+        reference_calibration, target_fpir, max_distance: the decision settings.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        reviews: ReviewBook,
+        pipeline: FacePipeline,
+        *,
+        reference_calibration: ReferenceCalibration,
+        target_fpir: float,
+        max_distance: float | None,
+    ) -> None:
+        self.store = store
+        self.reviews = reviews
+        self.pipeline = pipeline
+        self.reference_calibration = reference_calibration
+        self.target_fpir = target_fpir
+        self.max_distance = max_distance
+        self._gallery: tuple[Gallery, Calibration] | None = None
+
+    def gallery(self) -> Gallery:
+        """The current references of every enrolled person (this descriptor version's)."""
+        return self._calibrated()[0]
+
+    def calibration(self) -> Calibration:
+        """The calibration of the current gallery at this library's target FPIR."""
+        return self._calibrated()[1]
+
+    def drop_gallery(self) -> None:
+        """Forget the cached gallery and calibration: the references changed."""
+        self._gallery = None
+
+    def _calibrated(self) -> tuple[Gallery, Calibration]:
+        if self._gallery is None:
+            gallery = self.store.gallery(self.pipeline.embedder_version)
+            calibration = calibrate_gallery(gallery, self.reference_calibration, self.target_fpir)
+            self._gallery = (gallery, calibration)
+        return self._gallery
+
+    def match_rule(self) -> MatchRule:
+        """Which stored candidates are matches under this library's decision settings."""
+        if self.max_distance is not None:
+            return MatchRule("distance", self.max_distance)
+        return MatchRule("fmr", self.calibration().alpha)
+
+    def match(
+        self,
+        embeddings: NDArray[np.float32],
+        qualities: NDArray[np.float64] | None = None,
+        top_k: int = 3,
+        *,
+        widths: NDArray[np.float64] | None = None,
+        fused: NDArray[np.int64] | None = None,
+    ) -> list[list[Candidate]]:
+        """Candidates for (n, d) descriptors, calibrated for each probe.
+
+        Args:
+            qualities: (n,) quality scores (NaN: not known).
+            widths: (n,) face box widths in pixels (small faces are matched
+                by strangers more often).
+            fused: (n,) faces fused into each descriptor (a video track's).
+        """
+        gallery, calibration = self._calibrated()
+        count = len(embeddings)
+        reference = calibration.reference
+        factors = np.array(
+            [
+                reference.probe_factor(
+                    None if qualities is None else float(qualities[i]),
+                    None if widths is None else float(widths[i]),
+                    1 if fused is None else int(fused[i]),
+                )
+                for i in range(count)
+            ],
+            np.float64,
+        )
+        return match_faces(
+            embeddings,
+            gallery,
+            calibration,
+            qualities=qualities,
+            max_distance=self.max_distance,
+            top_k=top_k,
+            probe_factors=factors,
+        )
+
+    def decided(self, candidate: Candidate, quality: float | None) -> Candidate:
+        """A stored candidate re-decided under the current settings (as ``match_rule``)."""
+        calibration = self.calibration()
+        if self.max_distance is not None:
+            limit, is_match = self.max_distance, candidate.distance <= self.max_distance
+        else:
+            # the stored FMR holds the probe's corrections (quality, size, fusion): recover
+            # their product to show the distance this probe had to be under
+            distance = np.asarray([candidate.distance], np.float32)
+            base = float(calibration.fmrs(distance, candidate.references)[0])
+            band = None if quality is None else quality_band(quality)
+            probe = candidate.fmr / base if base > 0 and candidate.fmr == candidate.fmr else None
+            factor = probe if probe is not None else calibration.reference.quality_factor(band)
+            limit = calibration.threshold_for(candidate.references, max(factor, 1.0))
+            is_match = calibration.is_match(candidate.fmr)
+        # a face too poor to be named stays unnamed under any setting
+        is_match = is_match and not candidate.insufficient_quality
+        return replace(
+            candidate,
+            is_match=is_match,
+            max_distance=limit,
+            fpir=calibration.fpir_of(candidate.fmr),
+        )
+
+    def rematch(self) -> int:
+        """Recompute every stored face's candidates against the current gallery (read
+        again: every change of references ends here or in ``drop_gallery``)."""
+        self.drop_gallery()
+        version = self.pipeline.embedder_version
+        face_ids, embeddings, qualities = self.store.face_embeddings(version)
+        widths, fused = self.store.probe_geometry(version)
+        ranked = self.match(embeddings, qualities, widths=widths, fused=fused)
+        self.store.replace_candidates(dict(zip((int(i) for i in face_ids), ranked, strict=True)))
+        return len(face_ids)
+
+    def sightings(
+        self, person: str | None = None, *, include_unmatched: bool = False
+    ) -> list[Sighting]:
+        """Stored faces matched to ``person`` (or to anyone; or every face if asked)."""
+        person_id = None
+        if person is not None:
+            person_id = self.store.require_person(person)
+        rule = None if include_unmatched else self.match_rule()
+        found = self.store.sightings(rule, person_id, any_rank=True)
+        known = {s.face_id for s in found}
+        confirmed = [i for i in self.reviews.confirmed_faces(person_id) if i not in known]
+        if confirmed:
+            found += self.store.sightings(None, face_ids=confirmed)
+        decided = self._as_reviewed(found)
+        if not include_unmatched:
+            # a reference photo is the person's reference, not a sighting of them
+            decided = [s for s in decided if s.person is not None and s.reference is None]
+        if person_id is not None:
+            decided = [
+                s
+                for s in decided
+                if person_id_of(s) == person_id
+                or (include_unmatched and s.candidates and s.candidates[0].person_id == person_id)
+            ]
+        return sorted(decided, key=_in_media_order)
+
+    def _as_reviewed(self, found: list[Sighting]) -> list[Sighting]:
+        """Stored sightings re-decided under this library's settings, then as reviewed.
+
+        A face confirmed as someone outside its stored candidates (a manual
+        identification, or past the top-k) gets that person's candidate computed, so
+        its distance and est. FMR are always known.
+        """
+        reviews = self.reviews.of_faces([s.face_id for s in found])
+        decided = [
+            apply_reviews(
+                replace(s, candidates=[self.decided(c, s.quality) for c in s.candidates]),
+                reviews.get(s.face_id, ()),
+            )
+            for s in found
+        ]
+        return [self._with_named_candidate(s) for s in decided]
+
+    def _with_named_candidate(self, sighting: Sighting) -> Sighting:
+        review = sighting.review
+        if review is None or review.decision != Decision.CONFIRMED or sighting.named is not None:
+            return sighting
+        candidate = self.candidate_for(sighting.face_id, review.person_id)
+        if candidate is None:
+            return sighting
+        ranked = sorted([*sighting.candidates, candidate], key=lambda c: c.distance)
+        return replace(sighting, candidates=ranked)
+
+    def candidate_for(self, face_id: int, person_id: int) -> Candidate | None:
+        """A stored face measured against one enrolled person's template: the distance and
+        est. FMR it has to them, decided under this library's settings (as the stored
+        candidates are). None when the person has no reference of this descriptor version.
+
+        Raises:
+            NotFoundError: no stored face has this id.
+        """
+        embedding, quality, width, fused = self.store.face_probe(face_id)
+        gallery = self.gallery()
+        people = len(set(gallery.person_ids.tolist()))
+        if person_id not in gallery.person_ids or people == 0:
+            return None
+        ranked = self.match(
+            embedding[None],
+            np.array([quality], np.float64),
+            top_k=people,
+            widths=np.array([width], np.float64),
+            fused=np.array([fused], np.int64),
+        )[0]
+        crops = self.store.reference_crops([c.reference_id for c in ranked])
+        for candidate in ranked:
+            if candidate.person_id == person_id:
+                known = None if quality != quality else quality
+                decided = self.decided(candidate, known)
+                return replace(decided, reference_crop=crops.get(candidate.reference_id))
+        return None
+
+    def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]:
+        """The stored faces ``face_ids`` with their candidates, decided as in :meth:`sightings`."""
+        if not face_ids:
+            return []
+        return self._as_reviewed(self.store.sightings(None, face_ids=face_ids))
+
+
+def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:
+    return (s.path, s.start_s if s.start_s is not None else -1.0, s.frame or -1, s.face_id)

@@ -31,6 +31,7 @@ __all__ = [
     "atomic_file",
     "atomic_path",
     "check_output",
+    "process_alive",
     "sha256_file",
     "sha256_stream",
     "sweep_dead_temps",
@@ -143,13 +144,14 @@ def sweep_dead_temps(folder: Path) -> int:
         parts = entry.name.split("-", 2)
         if len(parts) < 3 or parts[0] != ".tmp" or not parts[1].isdigit():
             continue
-        if not _process_alive(int(parts[1])) and entry.is_file(follow_symlinks=False):
+        if not process_alive(int(parts[1])) and entry.is_file(follow_symlinks=False):
             Path(entry.path).unlink(missing_ok=True)
             removed += 1
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (the writer of a temp file, a session's owner)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from facesight.errors import NotFoundError
+from facesight.files import process_alive
 
 __all__ = [
     "LIBRARY_FOLDERS",
@@ -189,11 +190,5 @@ def mark_session(path: Path) -> tuple[Path, list[Path], list[Path]]:
 
 
 def _alive(pid: str) -> bool:
-    """Whether a process with this id runs (a session marker's owner)."""
-    try:
-        os.kill(int(pid), 0)
-    except (ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether a session marker's owner runs (its name holds the pid)."""
+    return pid.isdigit() and process_alive(int(pid))

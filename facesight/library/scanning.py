@@ -155,7 +155,17 @@ class ScanService:
                 on_event(event)
 
         try:
-            summary = self._scan_collection(paths, options, on_start, count)
+            summary = scan_collection(
+                paths,
+                store=self.store,
+                pipeline=self.pipeline,
+                spec=PipelineSpec.of(self.pipeline),
+                match=self.match,
+                crops_dir=self.crops_dir,
+                options=options,
+                on_start=on_start,
+                on_event=count,
+            )
         except BaseException as error:
             # a failed commit (a full disk) leaves the crops its workers wrote
             self.sweep_uncommitted()
@@ -165,25 +175,6 @@ class ScanService:
             raise
         self._audit_scan(paths, summary)
         return summary
-
-    def _scan_collection(
-        self,
-        paths: Iterable[str | Path],
-        options: ScanOptions,
-        on_start: Callable[[int], None] | None,
-        on_event: Callable[[ScanEvent], None] | None,
-    ) -> ScanSummary:
-        return scan_collection(
-            paths,
-            store=self.store,
-            pipeline=self.pipeline,
-            spec=PipelineSpec.of(self.pipeline),
-            match=self.match,
-            crops_dir=self.crops_dir,
-            options=options,
-            on_start=on_start,
-            on_event=on_event,
-        )
 
     def _audit_scan(self, roots: list[str | Path], summary: ScanSummary, details: str = "") -> None:
         self.record_audit(

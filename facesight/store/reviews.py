@@ -23,7 +23,7 @@ from facesight.clock import utc_now_iso
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Review, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
-from facesight.store.rows import FaceRow, Place, ReviewCarry
+from facesight.store.rows import FaceRow, Place, ReviewCarry, query
 
 __all__ = [
     "ReviewBook",
@@ -170,15 +170,14 @@ def move_reviews(conn: sqlite3.Connection, from_person: int, to_person: int) -> 
 
 def reviews_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
     """Review decisions about the faces of content about to be analysed again."""
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(
+    return query(
+        conn,
         "SELECT r.person_id, r.decision, r.reviewer, r.decided_at, r.note, r.manual,"
         " f.x1, f.y1, f.x2, f.y2, f.frame, f.start_s, f.end_s"
         " FROM reviews r JOIN faces f ON f.id = r.face_id"
         " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY r.id",
         (sha256,),
-    ).fetchall()
+    )
 
 
 def _place(box: Sequence[float], start: float | None, end: float | None) -> Place:

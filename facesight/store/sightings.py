@@ -15,7 +15,7 @@ from typing import Any
 
 from facesight.errors import InvalidInputError
 from facesight.records import Candidate, ReferenceFace, Sighting
-from facesight.store.rows import MatchRule, or_nan, vector
+from facesight.store.rows import MatchRule, or_nan, query, vector
 
 __all__ = ["SightingPage", "SightingReader"]
 
@@ -43,11 +43,6 @@ class SightingReader:
     ) -> None:
         self._conn = conn
         self._file_path = file_path
-
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        cursor = self._conn.execute(sql, params)
-        cursor.row_factory = sqlite3.Row
-        return list(cursor.fetchall())
 
     def page(
         self,
@@ -95,7 +90,8 @@ class SightingReader:
     def _select(
         self, where: list[str], params: list[Any], order: str, tail: list[Any]
     ) -> list[sqlite3.Row]:
-        return self._query(
+        return query(
+            self._conn,
             "SELECT f.*, m.sha256, m.width, m.height, m.captured_at, m.gps_lat, m.gps_lon,"
             " m.detector, m.embedder, m.kind, m.duration_s,"
             " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
@@ -123,7 +119,8 @@ class SightingReader:
         found: dict[int, ReferenceFace] = {}
         for start in range(0, len(reference_ids), _CHUNK):
             chunk = reference_ids[start : start + _CHUNK]
-            for r in self._query(
+            for r in query(
+                self._conn,
                 "SELECT r.id, r.person_id, p.name FROM reference_faces r"
                 " JOIN people p ON p.id = r.person_id"
                 f" WHERE r.id IN ({','.join('?' * len(chunk))})",
@@ -137,7 +134,8 @@ class SightingReader:
         for start in range(0, len(face_ids), _CHUNK):
             chunk = face_ids[start : start + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for r in self._query(
+            for r in query(
+                self._conn,
                 "SELECT c.*, p.name, r.source_path, r.crop_path AS reference_crop"
                 " FROM candidates c"
                 " JOIN people p ON p.id = c.person_id"

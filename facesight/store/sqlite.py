@@ -36,6 +36,7 @@ from facesight.store.rows import (
     ReferenceRow,
     ReviewCarry,
 )
+from facesight.store.rows import query as rows_query
 from facesight.store.sightings import SightingPage, SightingReader
 from facesight.store.unknowns import UnknownTables
 from facesight.text import check_name, name_key, normalize_name
@@ -152,9 +153,7 @@ class Store:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
-        cursor = self._conn.execute(sql, params)
-        cursor.row_factory = sqlite3.Row
-        return list(cursor.fetchall())
+        return rows_query(self._conn, sql, params)
 
     def integrity_problems(self) -> list[str]:
         """SQLite's integrity and foreign-key findings, one line each (empty when sound)."""

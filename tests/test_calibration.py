@@ -21,7 +21,7 @@ import pytest
 from numpy.typing import NDArray
 
 from facesight.errors import ModelError
-from facesight.eval.calibration import poisson_interval, template_scale
+from facesight.eval.calibration import poisson_interval, shared_distance, template_scale
 from facesight.eval.described import describe_images
 from facesight.identity.calibrate import (
     Calibration,
@@ -177,8 +177,8 @@ CONFIGS = {(10, 1), (100, 1), (1000, 1), (10, 3), (100, 3), (200, 3)}
 
 
 @pytest.fixture(scope="module")
-def unseen_check() -> list[dict[str, Any]]:
-    """``scripts/data/check_calibration.py --quick --json``: both directions, every row."""
+def unseen_json() -> dict[str, Any]:
+    """``scripts/data/check_calibration.py --quick --json``: its whole output."""
     done = subprocess.run(
         [
             sys.executable,
@@ -190,7 +190,14 @@ def unseen_check() -> list[dict[str, Any]]:
         text=True,
         check=True,
     )
-    checked = json.loads(done.stdout)
+    checked: dict[str, Any] = json.loads(done.stdout)
+    return checked
+
+
+@pytest.fixture(scope="module")
+def unseen_check(unseen_json: dict[str, Any]) -> list[dict[str, Any]]:
+    """The check's rows: both directions, every row."""
+    checked = unseen_json
     assert checked["max_ratio"] == README_BOUND
     rows: list[dict[str, Any]] = checked["rows"]
     assert {(r["build_half"], r["people"], r["references"], r["target_fpir"]) for r in rows} == {
@@ -219,9 +226,10 @@ def test_decision_never_names_unseen_people_more_often_than_it_claims(
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11 item 3 is not met in every row: built on half 1 and checked on half 0, "
-    "200-person 3-reference galleries are named 0.5x (1e-2) and 0.06x (1e-3) as often as "
-    "claimed (docs/accuracy.md, python scripts/data/check_calibration.py)",
+    reason="issue 11 item 3 is not met in every row and cannot be on lfw-dev's halves: for "
+    "3-reference galleries of 100 and 200 people no single distance holds both halves within "
+    "1.5x (test_no_table_can_hold_both_halves_in_every_row; docs/accuracy.md, "
+    "python scripts/data/check_calibration.py)",
 )
 def test_decision_holds_its_fpir_on_people_it_never_saw(
     unseen_check: list[dict[str, Any]],
@@ -231,6 +239,24 @@ def test_decision_holds_its_fpir_on_people_it_never_saw(
     assert len(judged) >= 20
     off = [r for r in judged if not 1 / README_BOUND <= r["ratio"] <= README_BOUND]
     assert off == [], [(r["build_half"], r["drawn"], r["references"], r["ratio"]) for r in off]
+
+
+NO_TABLE_HOLDS = {(100, 3, 1e-3), (200, 3, 1e-2), (200, 3, 1e-3)}
+
+
+@pytest.mark.slow
+def test_no_table_can_hold_both_halves_in_every_row(unseen_json: dict[str, Any]) -> None:
+    # what blocks issue 11 item 3 (docs/accuracy.md): even the one distance chosen with both
+    # halves' strangers in view misses 1.5x on one half for 3-reference galleries of 100 and
+    # 200 people; every 1-reference row, and the 10-person 3-reference rows, it can hold
+    shared = {
+        (r["people"], r["references"], r["target_fpir"]): r for r in unseen_json["shared_distance"]
+    }
+    assert set(shared) == {(n, k, t) for n, k in CONFIGS for t in (1e-2, 1e-3)}
+    for (people, refs, target), r in shared.items():
+        assert r["level"] == pytest.approx(target / people)
+        within = all(1 / README_BOUND <= ratio <= README_BOUND for ratio in r["ratios"])
+        assert within == ((people, refs, target) not in NO_TABLE_HOLDS), r
 
 
 @pytest.mark.slow
@@ -308,3 +334,22 @@ def test_the_shipped_size_and_fused_factors_are_what_the_video_script_measures(
     for k, full in shipped["fused_factors"].items():
         measured, error = quick["fused_factors"][k], quick["fused_factor_se"][k]
         assert abs(full - measured) <= 3 * error + 0.01, (k, full, measured, error)
+
+
+def test_the_shared_distance_is_the_best_compromise_between_two_sets_of_people() -> None:
+    # strangers of set B sit 0.1 further than set A's: at level 0.1 the best one distance x
+    # balances x / 0.1 against 0.1 / (x - 0.1), which gives the golden ratio either side
+    a = np.linspace(0.0, 1.0, 100_001)
+    b = a + 0.1
+    ones = np.ones_like(a)
+    shared = shared_distance((a, ones), (b, ones), 0.1)
+    golden = (1 + math.sqrt(5)) / 2
+    assert shared.distance == pytest.approx(0.1 * golden, abs=1e-3)
+    assert shared.ratios[0] == pytest.approx(golden, abs=1e-2)
+    assert shared.ratios[1] == pytest.approx(1 / golden, abs=1e-2)
+    # the same people on both sides: the distance at the level holds both exactly
+    same = shared_distance((a, ones), (a, ones), 0.1)
+    assert same.ratios == pytest.approx((1.0, 1.0), abs=1e-3)
+    # weights count: doubling the weight of the nearest half of set A's pairs raises its rate
+    heavy = np.where(a < 0.5, 2.0, 1.0)
+    assert shared_distance((a, heavy), (a, ones), 0.1).ratios[0] > 1.0

@@ -43,6 +43,7 @@ __all__ = [
     "name_half",
     "poisson_interval",
     "quality_factors",
+    "shared_distance",
     "template_scale",
 ]
 
@@ -348,3 +349,58 @@ def check_fpir(
             )
         )
     return results
+
+
+@dataclass(frozen=True)
+class SharedDistance:
+    """The one distance that comes closest to FMR ``level`` on two sets of people at once.
+
+    Attributes:
+        distance: the distance minimising the worse of the two ratios' departure from 1
+            (|log ratio|).
+        ratios: observed / ``level`` on each set at that distance.
+    """
+
+    level: float
+    distance: float
+    ratios: tuple[float, float]
+
+
+def shared_distance(
+    first: tuple[NDArray[np.float64], NDArray[np.float64]],
+    second: tuple[NDArray[np.float64], NDArray[np.float64]],
+    level: float,
+) -> SharedDistance:
+    """The best any table can do on both sets: an oracle that sees both halves' strangers.
+
+    ``first`` and ``second`` are (impostor distances, weights) as :func:`impostor_distances`
+    gives them. Every decision the tables make is a distance; if no single distance holds
+    both sets within a bound at ``level``, no table built from either set, or from both,
+    can (the gallery's own correction aside). The distances tried are every impostor
+    distance of either set between a tenth and ten times ``level``.
+    """
+    curves = []
+    for distances, weights in (first, second):
+        order = np.argsort(distances, kind="stable")
+        curves.append((distances[order], np.cumsum(weights[order]) / weights.sum()))
+
+    def rates(x: NDArray[np.float64]) -> list[NDArray[np.float64]]:
+        out = []
+        for d, cumulative in curves:
+            at = np.searchsorted(d, x, side="right") - 1
+            out.append(np.where(at >= 0, cumulative[np.maximum(at, 0)], 0.0) / level)
+        return out
+
+    bounds = [
+        (
+            float(d[int(np.searchsorted(c, level / 10))]),
+            float(d[min(int(np.searchsorted(c, level * 10)), len(d) - 1)]),
+        )
+        for d, c in curves
+    ]
+    low, high = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    tried = np.unique(np.concatenate([d[(d >= low) & (d <= high)] for d, _ in curves]))
+    a, b = rates(tried)
+    worse = np.maximum(np.abs(np.log(np.maximum(a, 1e-12))), np.abs(np.log(np.maximum(b, 1e-12))))
+    best = int(np.argmin(worse))
+    return SharedDistance(level, float(tried[best]), (float(a[best]), float(b[best])))

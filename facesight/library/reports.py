@@ -432,7 +432,9 @@ def _write_one(sidecar: Path, media_path: str, found: list[Sighting]) -> MediaFa
         ]
     except InvalidInputError as error:  # a name from before control characters were refused
         return MediaFailure(media_path, FailureKind.NAME, str(error))
-    packet = xmp_sidecar(regions, width_px, height_px, orientation=orientation)
+    packet = xmp_sidecar(
+        regions, width_px, height_px, orientation=orientation, media_sha256=found[0].sha256
+    )
     try:
         write_sidecar(sidecar, packet)
     except InvalidInputError as error:  # another program's sidecar is in the way

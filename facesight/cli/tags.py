@@ -1,0 +1,135 @@
+"""``facesight import-tags``: bring in the face tags other tools wrote (parse, import, print)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from facesight.cli.common import console, open_library, print_rows
+from facesight.library.tag_import import TagConflict, TaggedFace, TagImport
+from facesight.text import printable
+
+__all__ = ["COMMANDS", "sidecars_option", "tag_problems"]
+
+sidecars_option = click.option(
+    "--sidecars",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder of XMP sidecars (searched recursively), paired with the images by the "
+    "media sha256 export-xmp writes, else by file name (photo.jpg.xmp, photo.xmp). "
+    "Sidecars beside the images are always read.",
+)
+
+
+@click.command(name="import-tags")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@sidecars_option
+@click.option(
+    "--as-references",
+    is_flag=True,
+    help="Make each tagged face one of its person's references (confirmed as them, as a "
+    "manual identification). Default: an 'imported (unverified)' sighting to review.",
+)
+@click.option(
+    "--force-region",
+    is_flag=True,
+    help="Enroll a tagged region with no detected face under it as a reference anyway, "
+    "described from the region itself (landmarks placed by the mean face layout).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+@click.pass_context
+def import_tags(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    sidecars: Path | None,
+    as_references: bool,
+    force_region: bool,
+    as_json: bool,
+) -> None:
+    """Import face tags from digiKam, Lightroom, darktable, Windows and Picasa.
+
+    Reads, for each image under PATHS: its XMP sidecar (photo.jpg.xmp or
+    photo.xmp, beside it or under --sidecars), its embedded XMP, and its
+    folder's .picasa.ini. Face regions in the MWG format (mwg-rs:Regions),
+    Microsoft Photo regions (MP:RegionInfo) and Picasa's faces= rectangles
+    are matched to the faces facesight detected (overlap IoU >= 0.5, EXIF
+    orientation applied); images not scanned yet are scanned first.
+
+    A tagged face becomes an 'imported (unverified)' sighting naming the tool
+    and file it came from (confirm it with `facesight review`), or with
+    --as-references a reference of that person. Faces already decided
+    otherwise are listed as conflicts and left as they are; regions with no
+    face under them are listed; unreadable or malformed tag files are listed
+    one line each (exit status 1) and never stop the rest. The import is
+    recorded in the audit log.
+
+    \b
+    Example:
+        facesight import-tags ~/Pictures/2019
+        facesight import-tags photos/ --sidecars exported-sidecars/ --json
+    """
+    with open_library(ctx, create=True) as library:
+        result = library.import_tags(
+            paths, sidecars=sidecars, as_references=as_references, force_region=force_region
+        )
+    if as_json:
+        click.echo(json.dumps(_as_dict(result), indent=2, ensure_ascii=False))
+    else:
+        _print(result, as_references)
+    tag_problems(result)
+    if result.problems:
+        sys.exit(1)
+
+
+def _as_dict(result: TagImport) -> dict[str, Any]:
+    found = asdict(result)
+    found["scan"] = None if result.scan is None else {"media_scanned": result.scan.media_scanned}
+    return found
+
+
+def _face_row(tag: TaggedFace, why: str = "") -> dict[str, Any]:
+    row: dict[str, Any] = {"face_id": tag.face_id, "person": tag.person, "path": tag.path}
+    if why:
+        row["stands as"] = why
+    row["from"] = f"{tag.tool} {tag.source}"
+    return row
+
+
+def _print(result: TagImport, as_references: bool) -> None:
+    if result.imported:
+        what = "as references" if as_references else "imported (unverified)"
+        print_rows([_face_row(t) for t in result.imported], False, False, f"Tagged faces {what}")
+    if result.conflicts:
+        rows = [_conflict_row(c) for c in result.conflicts]
+        print_rows(rows, False, False, "Conflicts: left as they are")
+    if result.unmatched:
+        rows = [
+            _face_row(t) | {"region_px": [round(v) for v in t.box_px]} for t in result.unmatched
+        ]
+        print_rows(rows, False, False, "Tagged regions with no detected face")
+
+
+def _conflict_row(conflict: TagConflict) -> dict[str, Any]:
+    return _face_row(conflict.tag, conflict.standing)
+
+
+def tag_problems(result: TagImport) -> None:
+    """The per-file problems and the counts, on stderr."""
+    err = console(stderr=True)
+    for problem in result.problems:
+        err.print(f"problem: {printable(problem)}", markup=False)
+    forced = f", {len(result.forced)} enrolled from the region" if result.forced else ""
+    err.print(
+        f"{result.images} image(s), {result.tag_files} tag file(s), {result.regions} named "
+        f"region(s): {len(result.imported)} imported, {len(result.agreed)} already so, "
+        f"{len(result.conflicts)} conflict(s), {len(result.unmatched)} with no face"
+        f"{forced}; {result.unnamed} unnamed region(s); {len(result.problems)} problem(s)",
+        markup=False,
+    )
+
+
+COMMANDS: list[click.Command] = [import_tags]

@@ -23,7 +23,7 @@ from facesight.cli.main import cli
 from facesight.eval.tags import TagPair, tag_agreement
 from facesight.exports.xmp import FaceRegion, xmp_sidecar
 from facesight.library.facade import Library
-from facesight.library.reports import export_xmp
+from facesight.library.reports import export_xmp, report_rows
 from facesight.records import Decision
 from facesight.tags.mwg import mwg_regions
 from facesight.tags.picasa import picasa_regions, rect64_box
@@ -150,6 +150,10 @@ def test_export_then_import_gives_the_same_people_on_the_same_faces(
     assert face.provenance.startswith("imported (unverified) from MWG regions (facesight ")
     assert face.provenance.endswith(".xmp")
     assert {s.face_id for s in fresh.pending()} == {s.face_id for s in fresh.sightings()}
+
+    rows = report_rows(fresh, None)
+    assert len(rows) == 4 and {r.category for r in rows} == {"imported (unverified)"}
+    assert all(r.note.startswith("imported (unverified) from MWG regions") for r in rows)
 
     # importing again changes nothing: the tags are already there
     again = fresh.import_tags(SCANNED, sidecars=xmp)

@@ -326,7 +326,8 @@ class TagImportService:
             return
         with self.store.transaction() as conn:
             for tag in todo:
-                assert tag.face_id is not None
+                if tag.face_id is None:  # only matched tags are handed here
+                    continue
                 person_id = self.store.person_id(tag.person) or self.store.add_person(
                     conn, tag.person
                 )

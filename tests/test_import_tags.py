@@ -454,3 +454,17 @@ def test_tag_agreement_on_hand_made_pairs() -> None:
     assert not dan.enrolled and dan.recall == 0.0
     assert [p.face_id for p in figures.false_matches] == [2, 5]
     assert figures.unnamed == 2 and figures.faces == 6
+
+
+def test_imported_tags_survive_reanalysis_after_a_model_upgrade(
+    source: tuple[Library, Path], fresh: Library
+) -> None:
+    _, xmp = source
+    fresh.import_tags([BOTH], sidecars=xmp)
+    before = _named(fresh)
+    assert len(before) == 2
+    with fresh.store.transaction() as conn:
+        conn.execute("UPDATE media SET embedder = 'old'")
+    fresh.reindex()
+    assert fresh.stale() == (0, 0)
+    assert _named(fresh) == before  # the same people, still imported, on the new faces

@@ -11,12 +11,18 @@ the row (foreign keys, as for reviews).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from facesight.records import ImportedTag
-from facesight.store.rows import now, query
+from facesight.store.rows import FaceRow, Place, ReviewCarry, now, query
 
-__all__ = ["IMPORTED_TAGS_SQL", "ImportedTags", "move_imported_tags"]
+__all__ = [
+    "IMPORTED_TAGS_SQL",
+    "ImportedTags",
+    "carry_imported_tags",
+    "move_imported_tags",
+    "tags_of_content",
+]
 
 IMPORTED_TAGS_SQL = """
 CREATE TABLE imported_tags (
@@ -98,3 +104,40 @@ def move_imported_tags(conn: sqlite3.Connection, from_person: int, to_person: in
     ).rowcount
     conn.execute("DELETE FROM imported_tags WHERE person_id = ?", (from_person,))
     return int(moved)
+
+
+def tags_of_content(conn: sqlite3.Connection, sha256: str) -> list[sqlite3.Row]:
+    """The imported tags of the faces of content about to be analysed again."""
+    return query(
+        conn,
+        "SELECT t.person_id, t.tool, t.source, t.imported_at, f.x1, f.y1, f.x2, f.y2,"
+        " f.start_s, f.end_s FROM imported_tags t JOIN faces f ON f.id = t.face_id"
+        " JOIN media m ON m.id = f.media_id WHERE m.sha256 = ? ORDER BY t.id",
+        (sha256,),
+    )
+
+
+def carry_imported_tags(
+    conn: sqlite3.Connection,
+    tags: list[sqlite3.Row],
+    faces: list[tuple[int, FaceRow]],
+    carry: ReviewCarry,
+) -> None:
+    """Give each imported tag of re-analysed content to the new face ``carry`` names (the
+    rule review decisions follow, ``identity/carry.py``)."""
+    old: list[Place] = [
+        ((r["x1"], r["y1"], r["x2"], r["y2"]), r["start_s"], r["end_s"]) for r in tags
+    ]
+    new: list[Place] = [(_box(f.xyxy), f.start_s, f.end_s) for _, f in faces]
+    for tag, index in zip(tags, carry(old, new), strict=True):
+        if index is not None:
+            conn.execute(
+                "INSERT INTO imported_tags (face_id, person_id, tool, source, imported_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (face_id, person_id) DO NOTHING",
+                (faces[index][0], tag["person_id"], tag["tool"], tag["source"], tag["imported_at"]),
+            )
+
+
+def _box(xyxy: Iterable[float]) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return x1, y1, x2, y2

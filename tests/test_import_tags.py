@@ -248,6 +248,7 @@ def test_malformed_sidecars_are_reported_per_file_and_the_rest_imported(
     good = sidecars / f"{OBAMA_2.name}.xmp"
     (sidecars / f"{BIDEN_2.name}.xmp").write_text(good.read_text()[:300])  # truncated
     (sidecars / "laughs.xmp").write_text(BILLION_LAUGHS)
+    (sidecars / "laughs16.xmp").write_text(BILLION_LAUGHS, encoding="utf-16")
     wrong = good.read_text().replace('stArea:w="', 'stArea:w="-')
     good.write_text(wrong)  # a negative width: wrong numbers
 
@@ -255,6 +256,8 @@ def test_malformed_sidecars_are_reported_per_file_and_the_rest_imported(
     problems = "\n".join(result.problems)
     assert f"{BIDEN_2.name}.xmp: not well-formed XML" in problems
     assert "laughs.xmp: has a DOCTYPE/ENTITY declaration" in problems
+    assert "laughs16.xmp: not UTF-8 text" in problems
+    assert sorted(Path(p).name for p in result.unpaired) == ["laughs.xmp", "laughs16.xmp"]
     assert f"{OBAMA_2.name}.xmp: MWG region 1: region size must be positive" in problems
     assert {Path(t.path).name for t in result.imported} == {BOTH.name}
     assert len(result.imported) == 2

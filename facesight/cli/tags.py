@@ -125,6 +125,12 @@ def tag_problems(result: TagImport) -> None:
     for problem in result.problems:
         err.print(f"problem: {printable(problem)}", markup=False)
     forced = f", {len(result.forced)} enrolled from the region" if result.forced else ""
+    if result.unpaired:
+        err.print(
+            f"{len(result.unpaired)} sidecar(s) of --sidecars paired with no image under the "
+            "paths given (see --json for the list)",
+            markup=False,
+        )
     err.print(
         f"{result.images} image(s), {result.tag_files} tag file(s), {result.regions} named "
         f"region(s): {len(result.imported)} imported, {len(result.agreed)} already so, "

@@ -76,6 +76,7 @@ class TagImport:
         forced: those of ``unmatched`` enrolled from the region itself (``force_region``).
         unnamed: face regions without a person's name (nothing to import).
         problems: one line per tag file or region that could not be read.
+        unpaired: sidecars of the sidecar folder that no image under the paths took.
     """
 
     images: int = 0
@@ -88,6 +89,7 @@ class TagImport:
     forced: list[TaggedFace] = field(default_factory=list)
     unnamed: int = 0
     problems: list[str] = field(default_factory=list)
+    unpaired: list[str] = field(default_factory=list)
     scan: ScanSummary | None = None
 
 
@@ -228,6 +230,7 @@ class TagImportService:
         if folder is not None:  # a sidecar no image pairs with still says what is wrong with it
             report.problems.extend(p for r in folder.readings for p in r.problems)
             report.problems[:] = list(dict.fromkeys(report.problems))
+            report.unpaired = [r.source for r in folder.readings if r.source not in folder.used]
         unseen = [path for path, sha, _ in tagged if self.store.media_id(sha) is None]
         if unseen:
             report.scan = self.scan(unseen)

@@ -55,10 +55,14 @@ _PACKET = re.compile(rb"<x:xmpmeta[\s>].*?</x:xmpmeta\s*>", re.DOTALL)
 def parse_xmp(data: bytes, source: str | os.PathLike[str]) -> ET.Element:
     """The root element of an XMP document, refused when hostile or malformed.
 
-    Raises InvalidInputError naming ``source``: a document type or entity declaration,
-    XML that does not parse (truncated, not XML at all), or no ``rdf:RDF`` in it.
+    Raises InvalidInputError naming ``source``: text that is not UTF-8 (a zero byte), a
+    document type or entity declaration, XML that does not parse (truncated, not XML at
+    all), or no ``rdf:RDF`` in it.
     """
     name = os.fspath(source)
+    if b"\x00" in data:
+        # UTF-16 and UTF-32 hide a declaration from the check below; XMP tools write UTF-8
+        raise InvalidInputError(f"{name}: not UTF-8 text (UTF-16/32 XMP is not read)")
     if _DECLARATION.search(data):
         raise InvalidInputError(
             f"{name}: has a DOCTYPE/ENTITY declaration, which XMP never needs; refused unread "

@@ -219,6 +219,7 @@ class TagImportService:
                 report.problems.append(f"{found.path}: {found.problem}")
                 continue
             report.images += 1
+            found = Path(os.path.abspath(found))  # the audit log names files absolutely
             try:
                 sha = sha256_of(found)
             except MediaError as error:
@@ -370,7 +371,7 @@ class TagImportService:
             "forced": len(report.forced),
             "problems": len(report.problems),
         }
-        how = "as references" if as_references else "as imported (unverified) tags"
+        how = "as references" if as_references else "as unverified tags"
         with self.store.transaction() as conn:
             self.audit.record(
                 conn,
@@ -379,7 +380,7 @@ class TagImportService:
                 people=sorted(people),
                 paths=sorted(sources),
                 counts=counts,
-                details=f"face tags imported {how}",
+                details=f"other tools' face tags imported {how}",
             )
 
 

@@ -77,11 +77,11 @@ class SidecarFolder:
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
             raise InvalidInputError(f"{folder} is not a folder of sidecars")
-        self.folder = folder
+        self.folder = Path(os.path.abspath(folder))
         self.readings: list[TagReading] = []
         self._by_sha: dict[str, list[TagReading]] = {}
         self._by_name: dict[str, list[TagReading]] = {}
-        for path in sorted(folder.rglob("*")):
+        for path in sorted(self.folder.rglob("*")):
             if path.suffix.casefold() != ".xmp" or not path.is_file():
                 continue
             reading = read_xmp_sidecar(path)

@@ -27,7 +27,7 @@ from facesight.library.reports import export_xmp, report_rows
 from facesight.records import Decision
 from facesight.tags.mwg import mwg_regions
 from facesight.tags.picasa import picasa_regions, rect64_box
-from facesight.tags.regions import TagReading, upright_box
+from facesight.tags.regions import TaggedRegion, TagReading, stored_frame, upright_box
 from facesight.tags.sidecars import read_tags, read_xmp_sidecar
 from facesight.tags.xmp_packet import parse_xmp
 from facesight.vision.detect import FaceDetector
@@ -471,3 +471,36 @@ def test_imported_tags_survive_reanalysis_after_a_model_upgrade(
     fresh.reindex()
     assert fresh.stale() == (0, 0)
     assert _named(fresh) == before  # the same people, still imported, on the new faces
+
+
+def test_two_names_on_one_face_are_a_conflict_not_a_missing_face(
+    source: tuple[Library, Path], fresh: Library, tmp_path: Path
+) -> None:
+    library, _ = source
+    ((_, box),) = _tags(library, OBAMA_2)
+    sidecars = tmp_path / "two"
+    sidecars.mkdir()
+    x1, y1, x2, y2 = (v * 1000 for v in box)  # the face's box in a 1000 x 1000 frame
+    on_face = (x1, y1, x2, y2)
+    twice = xmp_sidecar(
+        [FaceRegion("Barack Obama", on_face), FaceRegion("Someone Else", on_face)],
+        1000,
+        1000,
+    )
+    (sidecars / f"{OBAMA_2.name}.xmp").write_text(twice)
+    result = fresh.import_tags([OBAMA_2], sidecars=sidecars)
+    assert result.unmatched == [] and result.imported == []
+    assert sorted(c.tag.person for c in result.conflicts) == ["Barack Obama", "Someone Else"]
+    assert {c.standing for c in result.conflicts} == {"tagged with another name too"}
+
+
+@pytest.mark.parametrize(
+    ("applied", "stored"), [((400, 300), True), ((300, 400), False), (None, True)]
+)
+def test_rotated_regions_given_in_the_upright_size_are_taken_as_upright(
+    applied: tuple[int, int] | None, stored: bool
+) -> None:
+    region = TaggedRegion("Ann", (0.1, 0.1, 0.2, 0.2), "MWG regions", "x.xmp", applied)
+    # a landscape file (400 x 300 stored) shown in portrait (orientation 6)
+    assert stored_frame(region, 6, (400, 300)) is stored
+    assert stored_frame(region, 1, (400, 300)) is True

@@ -5,9 +5,9 @@ it is turned upright with the file's EXIF orientation (``tags.regions``) and com
 each stored face of the image, normalised by the upright size the scan recorded. A region
 is a face when their boxes overlap with an intersection over union of at least
 :data:`MIN_TAG_IOU` (the rule that carries reviews to re-analysed faces,
-``identity/carry.py``); each face takes at most one region and each region one face, the
-best overlaps first. Regions naming one person twice at one place (a sidecar and the
-embedded packet) count once.
+``identity/carry.py``); a region takes the face it overlaps most. Regions naming one
+person twice at one place (a sidecar and the embedded packet) count once; two names on
+one face are left for the import to list as a conflict.
 """
 
 from __future__ import annotations
@@ -88,21 +88,12 @@ def match_regions(
         ],
         np.float32,
     ).reshape(-1, 4)
-    pairs = sorted(
-        (
-            (float(iou), r, f)
-            for r, box in enumerate(boxes)
-            for f, iou in enumerate(box_iou(face_boxes, np.asarray(box, np.float32)))
-            if iou >= MIN_TAG_IOU
-        ),
-        reverse=True,
-    )
     chosen: dict[int, tuple[int, float]] = {}
-    taken: set[int] = set()
-    for iou, r, f in pairs:
-        if r not in chosen and f not in taken:
-            chosen[r] = (f, iou)
-            taken.add(f)
+    for r, box in enumerate(boxes):
+        overlaps = box_iou(face_boxes, np.asarray(box, np.float32))
+        if len(overlaps) and overlaps.max() >= MIN_TAG_IOU:
+            best = int(np.argmax(overlaps))
+            chosen[r] = (best, float(overlaps[best]))
     found = []
     for r, (region, box) in enumerate(zip(distinct, boxes, strict=True)):
         x1, y1, x2, y2 = box

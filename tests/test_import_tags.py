@@ -504,3 +504,28 @@ def test_rotated_regions_given_in_the_upright_size_are_taken_as_upright(
     # a landscape file (400 x 300 stored) shown in portrait (orientation 6)
     assert stored_frame(region, 6, (400, 300)) is stored
     assert stored_frame(region, 1, (400, 300)) is True
+
+
+def test_eval_tags_counts_the_rules_false_matches_whatever_reviewers_said(
+    fresh: Library, tmp_path: Path
+) -> None:
+    fresh.enroll("Barack Obama", [OBAMA_REF])
+    fresh.enroll("Joe Biden", [BIDEN_REF])
+    fresh.scan([OBAMA_2])
+    ((person, box),) = _tags(fresh, OBAMA_2)
+    assert person == "Barack Obama"
+    face = fresh.sightings("Barack Obama")[0]
+    fresh.reject(face.face_id)  # a reviewer's word does not change the rule's answer
+    sidecars = tmp_path / "tags"
+    sidecars.mkdir()
+    x1, y1, x2, y2 = (v * 1000 for v in box)
+    (sidecars / f"{OBAMA_2.name}.xmp").write_text(
+        xmp_sidecar([FaceRegion("Joe Biden", (x1, y1, x2, y2))], 1000, 1000)
+    )
+    truths, _ = fresh.tag_ground_truth([OBAMA_2], sidecars=sidecars)
+    pairs = [TagPair(t.face_id, t.path, t.tagged, t.proposed, t.fmr) for t in truths]
+    figures = tag_agreement(pairs, ["Barack Obama", "Joe Biden"])
+    (false,) = figures.false_matches
+    assert (false.tagged, false.proposed) == ("Joe Biden", "Barack Obama")
+    by_person = {p.person: (p.precision, p.recall) for p in figures.people}
+    assert by_person == {"Barack Obama": (0.0, None), "Joe Biden": (None, 0.0)}

@@ -213,6 +213,7 @@ class Library:
             self.audit,
             scan=lambda paths: self.scan(paths),
             sightings_by_face=self.sightings_by_face,
+            proposals=self._matching.proposals,
             enroll_faces=lambda name, faces, note: self.enroll_faces(name, faces, note=note),
             enroll_region=self._enroll.enroll_region,
         )

@@ -259,6 +259,18 @@ class MatchService:
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
 
+    def proposals(self, face_ids: list[int]) -> dict[int, Candidate | None]:
+        """Whom the decision rule alone names for each of these stored faces (None: nobody),
+        reviews and imported tags aside: the machine's own answer (``eval tags``)."""
+        if not face_ids:
+            return {}
+        return {
+            s.face_id: replace(
+                s, candidates=[self.decided(c, s.quality) for c in s.candidates]
+            ).match
+            for s in self.store.sightings(None, face_ids=face_ids)
+        }
+
     def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]:
         """The stored faces ``face_ids`` with their candidates, decided as in :meth:`sightings`."""
         if not face_ids:

@@ -32,7 +32,7 @@ from facesight.errors import InvalidInputError, MediaError
 from facesight.exports.xmp import exif_orientation
 from facesight.library.tag_regions import RegionMatch, match_regions
 from facesight.media.images import find_media, sha256_of
-from facesight.records import Decision, ScanSummary, Sighting
+from facesight.records import Candidate, Decision, ScanSummary, Sighting
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
@@ -120,6 +120,7 @@ class TagImportService:
         store, reviews, audit: the library database, its review book and audit log.
         scan: scan these images into the library (those not seen yet).
         sightings_by_face: the reviewed sightings of these face ids.
+        proposals: whom the decision rule alone names for these face ids.
         enroll_faces: enroll stored faces as references of a person (``ReviewService``).
         enroll_region: enroll a region of an image (upright pixels) as a reference.
     """
@@ -132,6 +133,7 @@ class TagImportService:
         *,
         scan: Callable[[list[Path]], ScanSummary],
         sightings_by_face: Callable[[list[int]], list[Sighting]],
+        proposals: Callable[[list[int]], dict[int, Candidate | None]],
         enroll_faces: Callable[[str, Sequence[int], str], int],
         enroll_region: Callable[[str, Path, tuple[float, float, float, float]], None],
     ) -> None:
@@ -140,6 +142,7 @@ class TagImportService:
         self.audit = audit
         self.scan = scan
         self.sightings_by_face = sightings_by_face
+        self.proposals = proposals
         self.enroll_faces = enroll_faces
         self.enroll_region = enroll_region
 
@@ -188,13 +191,15 @@ class TagImportService:
         (reviews and imports left aside): the input of ``eval tags``. Nothing is written but
         the scan of images the library has not seen."""
         collected = self._collect(paths, sidecars)
+        faces = [m.sighting.face_id for m in collected.matches if m.sighting is not None]
+        proposals = self.proposals(faces)
         truths = []
         for match in collected.matches:
             tag = _tagged(match)
             if match.sighting is None:
                 collected.report.unmatched.append(tag)
                 continue
-            proposal = match.sighting.match
+            proposal = proposals.get(match.sighting.face_id)
             truths.append(
                 TagTruth(
                     face_id=match.sighting.face_id,

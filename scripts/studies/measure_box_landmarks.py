@@ -4,7 +4,8 @@
 region with no detected face under it) is the mean, over the faces of
 ``shared/faces/people``, of each landmark's position as a fraction of the box width and
 height. Run: ``python scripts/studies/measure_box_landmarks.py``; it prints the table and
-the spread (standard deviation) of each value.
+the spread (standard deviation) of each value. The shipped numbers came from a run at
+commit 3a98c6f (detector unchanged since), on a shared 2-core machine.
 """
 
 from __future__ import annotations

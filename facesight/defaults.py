@@ -12,6 +12,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_RATE_FPS",
     "DEFAULT_TARGET_FPIR",
+    "FACESIGHT_XMP_NS",
     "DeviceChoice",
 ]
 
@@ -23,6 +24,10 @@ DEFAULT_MAX_PIXELS = 150_000_000
 
 DEFAULT_RATE_FPS = 2.0
 """Analysed frames per second of footage, besides scene cuts."""
+
+FACESIGHT_XMP_NS = "https://facesight.invalid/xmp/1.0/"
+"""The namespace of facesight's own XMP properties (``facesight:MediaSHA256``), written by
+``exports.xmp`` and read by ``tags.mwg``; the ``.invalid`` domain says it names nothing."""
 
 
 class DeviceChoice(StrEnum):

@@ -9,6 +9,7 @@ from facesight.errors import MediaError
 
 __all__ = [
     "DECISION_CATEGORIES",
+    "IMPORTED_CATEGORY",
     "Candidate",
     "Comparison",
     "Decision",
@@ -17,6 +18,7 @@ __all__ = [
     "FailureKind",
     "ForgetResult",
     "IdentifiedFace",
+    "ImportedTag",
     "MediaFailure",
     "PersonSummary",
     "ReferenceFace",
@@ -188,6 +190,7 @@ class Sighting:
     duration_s: float | None = None
     review: Review | None = None
     reference: ReferenceFace | None = None
+    imported: ImportedTag | None = None
 
     @property
     def match(self) -> Candidate | None:
@@ -198,12 +201,13 @@ class Sighting:
     def decision(self) -> Decision:
         """``reference`` (the face is one of a person's enrolled references: no sighting),
         ``confirmed`` (a reviewer said who it is), ``pending`` (a match not yet
-        reviewed), ``rejected`` (a reviewer rejected what was proposed) or ``unmatched``."""
+        reviewed, or a name imported from another tool), ``rejected`` (a reviewer rejected
+        what was proposed) or ``unmatched``."""
         if self.reference is not None:
             return Decision.REFERENCE
         if self.review is not None and self.review.decision == Decision.CONFIRMED:
             return Decision.CONFIRMED
-        if self.match is not None:
+        if self.match is not None or self.imported is not None:
             return Decision.PENDING
         return Decision.REJECTED if self.review is not None else Decision.UNMATCHED
 
@@ -212,12 +216,31 @@ class Sighting:
         """How the face came to be named (see ``DECISION_CATEGORIES``): ``machine match``
         (proposed by the decision rule, not yet reviewed), ``confirmed`` (a reviewer
         confirmed the proposal), ``manual identification`` (a reviewer named someone the
-        rule did not propose), ``rejected``, ``reference`` or ``unmatched``."""
+        rule did not propose), ``imported (unverified)`` (named by another tool's tag, not
+        yet reviewed), ``rejected``, ``reference`` or ``unmatched``."""
         decision = self.decision
         if decision == "confirmed":
             manual = self.review is not None and self.review.manual
             return "manual identification" if manual else "confirmed"
+        if decision == "pending" and self._named_by_import:
+            return IMPORTED_CATEGORY
         return "machine match" if decision == "pending" else decision
+
+    @property
+    def provenance(self) -> str:
+        """Where an imported name came from (``imported (unverified) from <tool> <file>``),
+        or "" for a face no imported tag names."""
+        tag = self.imported
+        if tag is None or self.decision != "pending" or not self._named_by_import:
+            return ""
+        return f"{IMPORTED_CATEGORY} from {tag.tool} {tag.source}"
+
+    @property
+    def _named_by_import(self) -> bool:
+        """An imported tag names the face, and the decision rule names nobody else."""
+        match = self.match
+        tag = self.imported
+        return tag is not None and (match is None or match.person_id == tag.person_id)
 
     @property
     def person(self) -> str | None:
@@ -228,7 +251,9 @@ class Sighting:
         if self.review is not None and self.review.decision == "confirmed":
             return self.review.person
         match = self.match
-        return match.person if match is not None else None
+        if match is not None:
+            return match.person
+        return self.imported.person if self.imported is not None else None
 
     @property
     def named(self) -> Candidate | None:
@@ -238,8 +263,14 @@ class Sighting:
         if review is not None and review.decision == "confirmed":
             same = [c for c in self.candidates if c.person_id == review.person_id]
             return same[0] if same else None
+        if self.match is None and self.imported is not None:
+            same = [c for c in self.candidates if c.person_id == self.imported.person_id]
+            return same[0] if same else None
         return self.match
 
+
+IMPORTED_CATEGORY = "imported (unverified)"
+"""The category of a face named only by an imported tag (``Sighting.category``)."""
 
 DECISION_CATEGORIES = {
     "machine match": "the decision rule named the face; no reviewer has looked at it yet",
@@ -251,8 +282,25 @@ DECISION_CATEGORIES = {
     "rejected": "a reviewer said the face is not the person proposed",
     "reference": "the face is one of the person's enrolled reference photos: not a sighting",
     "unmatched": "the decision rule names nobody and no reviewer did",
+    "imported (unverified)": (
+        "another tool's face tag names the face (import-tags); no reviewer has checked it, and "
+        "the decision rule did not name anyone else"
+    ),
 }
 """What each ``Sighting.category`` means, for help texts and reports."""
+
+
+@dataclass(frozen=True)
+class ImportedTag:
+    """Another tool's tag naming a stored face (``import-tags``), not a reviewer's word:
+    ``tool`` is the format and software that wrote it, ``source`` the file it was read from."""
+
+    face_id: int
+    person_id: int
+    person: str
+    tool: str
+    source: str
+    imported_at: str
 
 
 @dataclass(frozen=True)
@@ -408,4 +456,6 @@ def person_id_of(sighting: Sighting) -> int | None:
     if sighting.review is not None and sighting.review.decision == "confirmed":
         return sighting.review.person_id
     match = sighting.match
-    return match.person_id if match is not None else None
+    if match is not None:
+        return match.person_id
+    return sighting.imported.person_id if sighting.imported is not None else None

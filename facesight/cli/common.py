@@ -245,6 +245,7 @@ def sighting_row(s: Sighting) -> dict[str, Any]:
         "person": s.person,
         "status": s.decision,
         "category": s.category,
+        "imported_from": s.provenance or None,
         "reviewer": review.reviewer if review else None,
         "reviewed_at": review.decided_at if review else None,
         "note": review.note if review else None,
@@ -284,9 +285,11 @@ def sighting_row(s: Sighting) -> dict[str, Any]:
 
 def table_status(row: dict[str, Any]) -> str:
     """For tables: the status, or ``manual identification`` for a confirmation of someone
-    the rule did not propose (it must never read like a confirmed machine match)."""
-    manual = row["category"] == "manual identification"
-    return "manual identification" if manual else str(row["status"])
+    the rule did not propose (it must never read like a confirmed machine match), or
+    ``imported (unverified)`` for a face named only by another tool's tag."""
+    if row["category"] in ("manual identification", "imported (unverified)"):
+        return str(row["category"])
+    return str(row["status"])
 
 
 def timecode(seconds: float | None) -> str | None:

@@ -3,7 +3,7 @@
 This module holds the command group, its global options and :func:`main` (the console
 script); the commands live in one module per family beside it (``enroll``, ``scan``,
 ``search``, ``maintenance``, ``evaluate``, ``review``, ``audit``, ``unknowns``,
-``conflicts``, ``reports``) and are added to the group at the end. No business logic lives
+``conflicts``, ``reports``, ``tags``) and are added to the group at the end. No business logic lives
 here. Tables go to stdout for people, ``--json`` and
 ``--csv`` give the same rows for scripts; progress and per-file problems go
 to stderr so stdout stays clean for pipes.
@@ -28,6 +28,7 @@ from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
 from facesight.cli import scan as cli_scan
 from facesight.cli import search as cli_search
+from facesight.cli import tags as cli_tags
 from facesight.cli import unknowns as cli_unknowns
 from facesight.cli.common import TextSafeGroup, escape_log_records
 from facesight.config import ENV_LIBRARY
@@ -130,6 +131,7 @@ for _command in (
     *cli_unknowns.COMMANDS,
     *cli_conflicts.COMMANDS,
     *cli_reports.COMMANDS,
+    *cli_tags.COMMANDS,
 ):
     cli.add_command(_command)
 

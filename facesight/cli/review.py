@@ -130,7 +130,7 @@ def _show(sighting: Sighting) -> None:
     out.print(f"  crop: {shown(sighting.crop_path)}")
     quality = "" if sighting.quality is None else f"{sighting.quality:.2f}"
     out.print(f"  quality: {quality} {sighting.quality_reasons}")
-    out.print(f"  decision: {sighting.category}", markup=False)
+    out.print(f"  decision: {sighting.provenance or sighting.category}", markup=False)
     for c in sighting.candidates:
         verdict = "match" if c.is_match else "no match"
         out.print(

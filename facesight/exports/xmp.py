@@ -7,7 +7,9 @@ region per person with its name and area. Areas are normalised 0-1 with ``stArea
 *centre* of the box (not its corner) and ``stArea:w/h`` its size. The names are repeated in
 ``Iptc4xmpExt:PersonInImage`` (IPTC Extension "person shown"), which Lightroom and IPTC-aware
 catalogues list without reading regions. They are not written as keywords (``dc:subject``):
-importing would mix them into the user's own keyword list.
+importing would mix them into the user's own keyword list. The content's sha256 is written
+as ``facesight:MediaSHA256`` (namespace ``defaults.FACESIGHT_XMP_NS``): ``import-tags``
+pairs a sidecar with its media by it, whatever either file is called.
 
 Orientation: MWG regions apply to the *stored* pixels, before the EXIF Orientation tag is
 applied, and a viewer rotates them with the image. facesight's boxes are in upright pixels
@@ -40,6 +42,7 @@ from xml.sax.saxutils import escape, quoteattr
 from PIL import Image, UnidentifiedImageError
 
 from facesight._version import __version__
+from facesight.defaults import FACESIGHT_XMP_NS
 from facesight.errors import (
     CorruptMediaError,
     ImageTooLargeError,
@@ -93,7 +96,12 @@ class FaceRegion:
 
 
 def xmp_sidecar(
-    regions: Sequence[FaceRegion], width_px: int, height_px: int, *, orientation: int = 1
+    regions: Sequence[FaceRegion],
+    width_px: int,
+    height_px: int,
+    *,
+    orientation: int = 1,
+    media_sha256: str | None = None,
 ) -> str:
     """An XMP packet (UTF-8 text) with one MWG ``Face`` region per item of ``regions``.
 
@@ -102,6 +110,9 @@ def xmp_sidecar(
     ``AppliedToDimensions`` in stored pixels as MWG requires. Boxes are clipped to the
     image; areas are written with 6 decimals (under a hundredth of a pixel at 10,000 px).
     With no regions the packet is valid but empty (a sidecar that says nothing).
+    ``media_sha256`` (the content the regions were found in) is written as
+    ``facesight:MediaSHA256``, so ``import-tags --sidecars`` pairs the sidecar with its
+    media whatever either is called.
 
     Raises InvalidInputError for a non-positive size, an orientation outside 1-8, or a box
     that lies wholly outside the image.
@@ -120,7 +131,13 @@ def xmp_sidecar(
     parts = [_REGIONS.format(w=stored_w, h=stored_h, items=items)] if regions else []
     if names:
         parts.append(_PEOPLE.format(people=people))
-    return _PACKET.format(toolkit=escape(f"{_TOOLKIT} {__version__}"), body="".join(parts))
+    if media_sha256:
+        parts.append(f"\n   <facesight:MediaSHA256>{escape(media_sha256)}</facesight:MediaSHA256>")
+    return _PACKET.format(
+        toolkit=escape(f"{_TOOLKIT} {__version__}"),
+        namespace=FACESIGHT_XMP_NS,
+        body="".join(parts),
+    )
 
 
 _PACKET = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
@@ -130,7 +147,8 @@ _PACKET = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
     xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
     xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#"
     xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#"
-    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">{body}
+    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"
+    xmlns:facesight="{namespace}">{body}
   </rdf:Description>
  </rdf:RDF>
 </x:xmpmeta>

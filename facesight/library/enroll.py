@@ -85,6 +85,7 @@ class EnrollService:
         face: int | None = None,
         largest: bool = False,
         rematch: bool = True,
+        region: tuple[float, float, float, float] | None = None,
     ) -> EnrollResult:
         """Add reference images for a person (created on first use).
 
@@ -94,6 +95,8 @@ class EnrollService:
         Small or blurred faces are enrolled with a warning. Stored faces are
         matched again against the new references unless ``rematch`` is False
         (call :meth:`rematch` once after a batch of enrollments instead).
+        ``region`` (x1, y1, x2, y2 in upright pixels) describes that box of each image as
+        the face instead of detecting one (``FacePipeline.describe_region``).
         """
         name = check_name(name)
         person_id = self.store.person_id(name)
@@ -102,7 +105,9 @@ class EnrollService:
         result = EnrollResult(person=name, person_id=0)
         for image in images:
             try:
-                person_id = self._enroll_one(name, person_id, Path(image), face, largest, result)
+                person_id = self._enroll_one(
+                    name, person_id, Path(image), face, largest, result, region
+                )
             except MediaError as error:
                 result.failures.append(MediaFailure.from_error(error))
             except EnrollmentError as error:
@@ -129,11 +134,15 @@ class EnrollService:
         face: int | None,
         largest: bool,
         result: EnrollResult,
+        region: tuple[float, float, float, float] | None = None,
     ) -> int | None:
         sha = sha256_of(path)
         image = load_image(path, self.max_pixels)
-        analyzed = self.pipeline.analyze(image.pixels)
-        index = choose_face(analyzed, path, face, largest)
+        if region is None:
+            analyzed = self.pipeline.analyze(image.pixels)
+            index = choose_face(analyzed, path, face, largest)
+        else:
+            analyzed, index = self.pipeline.describe_region(image.pixels, region), 0
         quality = analyzed.quality[index]
         faces = analyzed.faces
         ref = ReferenceRow(
@@ -173,6 +182,20 @@ class EnrollService:
         result.warnings.extend(f"{path}: {conflict}" for conflict in conflicts)
         result.warnings.extend(f"{path}: {w}" for w in quality.warnings)
         return person_id
+
+    def enroll_region(
+        self, name: str, path: Path, region: tuple[float, float, float, float]
+    ) -> None:
+        """Enroll the ``region`` (upright pixels) of one image as a reference of ``name``,
+        described as a face where none was detected (``import-tags --force-region``);
+        stored faces are matched again.
+
+        Raises:
+            InvalidInputError: the image could not be used (the reason in words).
+        """
+        result = self.enroll(name, [path], region=region)
+        if result.failures:
+            raise InvalidInputError(result.failures[0].message)
 
     def _disagreement(self, person_id: int | None, embedding: NDArray[np.float32]) -> str:
         """Why a new reference may show someone else, or "" when it agrees with the others.

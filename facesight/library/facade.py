@@ -47,6 +47,7 @@ from facesight.library.matching import MatchService
 from facesight.library.review import ReviewService
 from facesight.library.scanning import ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
+from facesight.library.tag_import import TagImport, TagImportService, TagTruth
 from facesight.records import (
     Candidate,
     Comparison,
@@ -205,6 +206,16 @@ class Library:
             sightings_by_face=self.sightings_by_face,
             sightings=self.sightings,
             rematch=self.rematch,
+        )
+        self._tags = TagImportService(
+            self.store,
+            self.reviews,
+            self.audit,
+            scan=lambda paths: self.scan(paths),
+            sightings_by_face=self.sightings_by_face,
+            proposals=self._matching.proposals,
+            enroll_faces=lambda name, faces, note: self.enroll_faces(name, faces, note=note),
+            enroll_region=self._enroll.enroll_region,
         )
 
     def _start_session(self) -> None:
@@ -418,6 +429,27 @@ class Library:
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""
         return self.store.failures()
+
+    # -- other tools' face tags (library/tag_import.py) ---------------------------
+
+    def import_tags(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        sidecars: Path | None = None,
+        as_references: bool = False,
+        force_region: bool = False,
+    ) -> TagImport:
+        """Import the face tags of the images under ``paths`` (``TagImportService``)."""
+        return self._tags.import_tags(
+            paths, sidecars=sidecars, as_references=as_references, force_region=force_region
+        )
+
+    def tag_ground_truth(
+        self, paths: Iterable[str | Path], *, sidecars: Path | None = None
+    ) -> tuple[list[TagTruth], TagImport]:
+        """Tagged faces with the rule's proposals, for ``eval tags`` (``TagImportService``)."""
+        return self._tags.ground_truth(paths, sidecars=sidecars)
 
     # -- searching and one-off analysis (library/search.py) -----------------------
 

@@ -10,6 +10,7 @@ which every change of references reaches). ``Library`` composes it and offers ``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import numpy as np
@@ -19,12 +20,19 @@ from facesight.descriptors import Gallery
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
 from facesight.identity.match import calibrate_gallery, match_faces
 from facesight.quality import quality_band
-from facesight.records import Candidate, Decision, Sighting, person_id_of
+from facesight.records import (
+    Candidate,
+    Decision,
+    ImportedTag,
+    Review,
+    Sighting,
+    person_id_of,
+)
 from facesight.store.reviews import ReviewBook, apply_reviews
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["MatchService"]
+__all__ = ["MatchService", "apply_imported"]
 
 
 class MatchService:
@@ -167,8 +175,10 @@ class MatchService:
         found = self.store.sightings(rule, person_id, any_rank=True)
         known = {s.face_id for s in found}
         confirmed = [i for i in self.reviews.confirmed_faces(person_id) if i not in known]
-        if confirmed:
-            found += self.store.sightings(None, face_ids=confirmed)
+        known.update(confirmed)
+        imported = [i for i in self.store.imported_tags.faces(person_id) if i not in known]
+        if confirmed or imported:
+            found += self.store.sightings(None, face_ids=[*confirmed, *imported])
         decided = self._as_reviewed(found)
         if not include_unmatched:
             # a reference photo is the person's reference, not a sighting of them
@@ -189,10 +199,16 @@ class MatchService:
         identification, or past the top-k) gets that person's candidate computed, so
         its distance and est. FMR are always known.
         """
-        reviews = self.reviews.of_faces([s.face_id for s in found])
+        face_ids = [s.face_id for s in found]
+        reviews = self.reviews.of_faces(face_ids)
+        imported = self.store.imported_tags.of_faces(face_ids)
         decided = [
-            apply_reviews(
-                replace(s, candidates=[self.decided(c, s.quality) for c in s.candidates]),
+            apply_imported(
+                apply_reviews(
+                    replace(s, candidates=[self.decided(c, s.quality) for c in s.candidates]),
+                    reviews.get(s.face_id, ()),
+                ),
+                imported.get(s.face_id, ()),
                 reviews.get(s.face_id, ()),
             )
             for s in found
@@ -201,9 +217,15 @@ class MatchService:
 
     def _with_named_candidate(self, sighting: Sighting) -> Sighting:
         review = sighting.review
-        if review is None or review.decision != Decision.CONFIRMED or sighting.named is not None:
+        if sighting.named is not None:
             return sighting
-        candidate = self.candidate_for(sighting.face_id, review.person_id)
+        if review is not None and review.decision == Decision.CONFIRMED:
+            person_id = review.person_id
+        elif sighting.decision == Decision.PENDING and sighting.imported is not None:
+            person_id = sighting.imported.person_id
+        else:
+            return sighting
+        candidate = self.candidate_for(sighting.face_id, person_id)
         if candidate is None:
             return sighting
         ranked = sorted([*sighting.candidates, candidate], key=lambda c: c.distance)
@@ -237,6 +259,18 @@ class MatchService:
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
 
+    def proposals(self, face_ids: list[int]) -> dict[int, Candidate | None]:
+        """Whom the decision rule alone names for each of these stored faces (None: nobody),
+        reviews and imported tags aside: the machine's own answer (``eval tags``)."""
+        if not face_ids:
+            return {}
+        return {
+            s.face_id: replace(
+                s, candidates=[self.decided(c, s.quality) for c in s.candidates]
+            ).match
+            for s in self.store.sightings(None, face_ids=face_ids)
+        }
+
     def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]:
         """The stored faces ``face_ids`` with their candidates, decided as in :meth:`sightings`."""
         if not face_ids:
@@ -246,3 +280,15 @@ class MatchService:
 
 def _in_media_order(s: Sighting) -> tuple[str, float, int, int]:
     return (s.path, s.start_s if s.start_s is not None else -1.0, s.frame or -1, s.face_id)
+
+
+def apply_imported(
+    sighting: Sighting, tags: Iterable[ImportedTag], reviews: Iterable[Review]
+) -> Sighting:
+    """The sighting with the imported tag that still stands: the first whose person no
+    reviewer rejected for this face (a standing rejection of the imported name ends it)."""
+    latest = {review.person_id: review.decision for review in reviews}
+    for tag in tags:
+        if latest.get(tag.person_id) != Decision.REJECTED:
+            return replace(sighting, imported=tag)
+    return sighting

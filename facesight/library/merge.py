@@ -16,6 +16,7 @@ from facesight.errors import InvalidInputError
 from facesight.library.conflicts import ConflictLibrary
 from facesight.store import people as people_tables
 from facesight.store.audit import AuditAction
+from facesight.store.imported_tags import move_imported_tags
 from facesight.store.reviews import move_reviews
 from facesight.text import name_key
 
@@ -103,6 +104,7 @@ def resolve_merge(library: ConflictLibrary, keep: str, absorb: str) -> MergeResu
     names = library.store.person_name(keep_id), library.store.person_name(absorb_id)
     with library.store.transaction() as conn:
         reviews = move_reviews(conn, absorb_id, keep_id)
+        move_imported_tags(conn, absorb_id, keep_id)
         merged = people_tables.merge_people(conn, keep_id, absorb_id, library.audit.actor)
         moved, dropped, crops = merged.moved, merged.dropped, merged.crops
         library.audit.record(

@@ -106,7 +106,8 @@ SCOPE_NOTE = (
 def _identity(sighting: Sighting) -> tuple[int, str, Candidate | None] | None:
     """(person id, name, that person's candidate) of who the face is, or None.
 
-    A reference photo is nobody's sighting: None.
+    A reference photo is nobody's sighting: None. A face named only by an imported tag
+    is its person's (``imported (unverified)``).
     """
     if sighting.reference is not None:
         return None
@@ -114,6 +115,9 @@ def _identity(sighting: Sighting) -> tuple[int, str, Candidate | None] | None:
     if review is not None and review.decision == Decision.CONFIRMED:
         return review.person_id, review.person, sighting.named
     match = sighting.match
+    imported = sighting.imported
+    if match is None and imported is not None and sighting.provenance:
+        return imported.person_id, imported.person, sighting.named
     return None if match is None else (match.person_id, match.person, match)
 
 
@@ -160,7 +164,7 @@ def _row_of(
         reviewer=decided.reviewer if decided is not None else None,
         decided_at=decided.decided_at if decided is not None else None,
         face_id=sighting.face_id,
-        note=decided.note if decided is not None else "",
+        note=decided.note if decided is not None else sighting.provenance,
         sha256=sighting.sha256,
         reference_path=candidate.reference_path if candidate is not None else None,
         reference_crop=candidate.reference_crop if candidate is not None else None,
@@ -432,7 +436,9 @@ def _write_one(sidecar: Path, media_path: str, found: list[Sighting]) -> MediaFa
         ]
     except InvalidInputError as error:  # a name from before control characters were refused
         return MediaFailure(media_path, FailureKind.NAME, str(error))
-    packet = xmp_sidecar(regions, width_px, height_px, orientation=orientation)
+    packet = xmp_sidecar(
+        regions, width_px, height_px, orientation=orientation, media_sha256=found[0].sha256
+    )
     try:
         write_sidecar(sidecar, packet)
     except InvalidInputError as error:  # another program's sidecar is in the way

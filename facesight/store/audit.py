@@ -76,6 +76,7 @@ class AuditAction(StrEnum):
     CONFLICT_MERGE = "conflicts.merge"
     CONFLICT_DIFFERENT = "conflicts.different"
     SCAN = "scan"
+    IMPORT_TAGS = "import.tags"
     TRIGGERS_RESTORED = "audit.triggers_restored"
 
 

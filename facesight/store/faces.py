@@ -18,6 +18,7 @@ from facesight.store.rows import ReferenceRow, or_nan, query, vector
 __all__ = [
     "face_count",
     "face_embeddings",
+    "face_ids_of_content",
     "face_probe",
     "face_reference_row",
     "newest_face_embeddings",
@@ -134,3 +135,13 @@ def face_count(conn: sqlite3.Connection, embedder: str) -> tuple[int, int]:
         (embedder,),
     ).fetchone()
     return int(row[0]), int(row[1])
+
+
+def face_ids_of_content(conn: sqlite3.Connection, sha256: str) -> list[int]:
+    """The stored faces of the content with this sha256, by id."""
+    rows = conn.execute(
+        "SELECT f.id FROM faces f JOIN media m ON m.id = f.media_id WHERE m.sha256 = ?"
+        " ORDER BY f.id",
+        (sha256,),
+    ).fetchall()
+    return [int(r[0]) for r in rows]

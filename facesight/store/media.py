@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from facesight.records import Candidate, MediaFailure
+from facesight.store.imported_tags import carry_imported_tags, tags_of_content
 from facesight.store.reviews import carry_reviews, reviews_of_content
 from facesight.store.rows import FaceRow, MediaRow, ReviewCarry, blob, descriptor_blob, now
 
@@ -37,8 +38,9 @@ def save_media(
     """Store one scanned file with its faces and candidates in the caller's transaction.
 
     Content already stored under the same sha256 (described by an older model) is
-    replaced; its other paths are kept, and its review decisions go to the new faces
-    ``carry`` names (``store.reviews.carry_reviews``; none without it).
+    replaced; its other paths are kept, and its review decisions and imported tags go to
+    the new faces ``carry`` names (``store.reviews.carry_reviews``,
+    ``store.imported_tags.carry_imported_tags``; none without it).
     """
     gps_lat, gps_lon = media.gps if media.gps else (None, None)
     old_paths = [
@@ -50,6 +52,7 @@ def save_media(
         )
     ]
     kept_reviews = reviews_of_content(conn, media.sha256)
+    kept_tags = tags_of_content(conn, media.sha256)
     conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
     media_id = int(
         conn.execute(
@@ -85,6 +88,8 @@ def save_media(
     conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
     if carry is not None and kept_reviews:
         carry_reviews(conn, kept_reviews, stored, carry)
+    if carry is not None and kept_tags:
+        carry_imported_tags(conn, kept_tags, stored, carry)
     return media_id
 
 

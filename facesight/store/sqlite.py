@@ -26,6 +26,7 @@ from facesight.store import media as media_writes
 from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
+from facesight.store.imported_tags import ImportedTags
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
 from facesight.store.reviews import ReviewBook
@@ -88,6 +89,11 @@ class Store:
     def review_book(self, audit: AuditLog) -> ReviewBook:
         """The review decisions of this library, each audited in ``audit``."""
         return ReviewBook(self._conn, audit)
+
+    @property
+    def imported_tags(self) -> ImportedTags:
+        """Face tags imported from other tools (their one writer, ``store.imported_tags``)."""
+        return ImportedTags(self._conn)
 
     @property
     def unknowns(self) -> UnknownTables:
@@ -303,6 +309,23 @@ class Store:
             (sha256, embedder, embedder),
         ).fetchone()
         return None if row is None else int(row[0])
+
+    def media_size(self, sha256: str) -> tuple[int, int]:
+        """(width, height) in upright pixels of the stored content with this sha256.
+
+        Raises:
+            NotFoundError: no stored content has this sha256.
+        """
+        row = self._conn.execute(
+            "SELECT width, height FROM media WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no scanned media has sha256 {sha256}")
+        return int(row[0]), int(row[1])
+
+    def face_ids_of_content(self, sha256: str) -> list[int]:
+        """The stored faces of the content with this sha256, by id (none if unknown)."""
+        return faces.face_ids_of_content(self._conn, sha256)
 
     def stale_media(self, embedder: str) -> list[str]:
         """The latest path of each media file described by another descriptor version."""

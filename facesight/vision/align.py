@@ -24,6 +24,7 @@ from PIL import Image
 from facesight.errors import InvalidInputError
 
 __all__ = [
+    "BOX_KPS5",
     "CHIP_KPS5",
     "CHIP_PX",
     "align_faces",
@@ -58,6 +59,24 @@ CHIP_KPS5 = np.array(
         [73.09, 77.60],
         [50.72, 103.68],
         [97.25, 103.45],
+    ],
+    dtype=np.float32,
+)
+
+
+#: (5, 2) float32 mean positions of RetinaFace's five landmarks inside its own face box,
+#: as fractions of the box width and height (same order as ``CHIP_KPS5``): the landmarks
+#: given to a box no detector found (a tagged region, ``FacePipeline.describe_region``).
+#: Measured over the 78 faces of ``shared/faces/people`` by
+#: ``scripts/studies/measure_box_landmarks.py`` (spread 0.03-0.13 of the box: a region
+#: drawn off-centre or turned gives a worse chip than a detection would).
+BOX_KPS5 = np.array(
+    [
+        [0.278, 0.406],
+        [0.725, 0.400],
+        [0.508, 0.597],
+        [0.312, 0.740],
+        [0.708, 0.736],
     ],
     dtype=np.float32,
 )

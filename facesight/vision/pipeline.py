@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from facesight.faces import Faces
 from facesight.files import atomic_file
 from facesight.media.video import VideoFrame, VideoInfo, probe_video, sample_frames
 from facesight.quality import FaceQuality, assess_quality
-from facesight.vision.align import align_faces
+from facesight.vision.align import BOX_KPS5, align_faces
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.track import FaceTracker, Track, TrackedFace
@@ -99,6 +99,36 @@ class FacePipeline:
     def analyze(self, pixels: NDArray[np.uint8]) -> AnalyzedFaces:
         """Find, align, judge and describe every face in an (H, W, 3) RGB image."""
         return self.analyze_batch([pixels])[0]
+
+    def describe_region(
+        self, pixels: NDArray[np.uint8], xyxy: tuple[float, float, float, float]
+    ) -> AnalyzedFaces:
+        """Describe one box of an (H, W, 3) RGB image as a face, no detector asked.
+
+        For a region a person tagged where the detector found no face: the landmarks are
+        the mean layout of detected faces in their boxes (``align.BOX_KPS5``), so the chip
+        is as good as the region is tight and upright; its quality is judged as any
+        face's (but its pose cannot be judged from placed landmarks), with the detector's
+        confidence taken as 1 (nobody detected it) and a warning that says so.
+        Raises InvalidInputError for an empty box.
+        """
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        if not (x2 > x1 and y2 > y1):
+            raise InvalidInputError(f"a face region needs x2 > x1 and y2 > y1, got {xyxy}")
+        kps5 = BOX_KPS5 * np.array([x2 - x1, y2 - y1], np.float32) + np.array([x1, y1], np.float32)
+        faces = Faces(
+            xyxy=np.array([[x1, y1, x2, y2]], np.float32),
+            score=np.ones(1, np.float32),
+            kps5=kps5[None].astype(np.float32),
+        )
+        chips = align_faces(pixels, faces.kps5)
+        quality = assess_quality(chips[0], x2 - x1, faces.kps5[0], 1.0)
+        quality = replace(
+            quality,
+            warnings=(*quality.warnings, "described from a tagged region: no face detected there"),
+        )
+        embedding = self.embedder.describe(chips)
+        return AnalyzedFaces(faces.with_embedding(embedding), chips, [quality])
 
     def analyze_batch(
         self, images: list[NDArray[np.uint8]], min_face_px: float | None = None

@@ -28,6 +28,7 @@ from facesight.descriptors import Gallery
 from facesight.errors import InvalidInputError, StoreError
 from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
+from facesight.face_models import ModelSpec
 from facesight.identity.calibrate import (
     Calibration,
     ReferenceCalibration,
@@ -44,6 +45,7 @@ from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService
 from facesight.library.erasure import ErasureService
 from facesight.library.matching import MatchService
+from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import ReviewService
 from facesight.library.scanning import ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
@@ -66,6 +68,7 @@ from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
+from facesight.vision.embedders import DescriptorModel, make_embedder
 from facesight.vision.pipeline import FacePipeline
 
 __all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
@@ -133,17 +136,23 @@ class Library:
         self.max_pixels = max_pixels
         self.max_distance = max_distance
         self.target_fpir = target_fpir
-        self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
+        self.device = device
+        self._models = ModelRegistry(self.store, load_reference_calibration())
+        active = self.store.active_model()
+        self.reference_calibration: ReferenceCalibration = self._models.reference_for(active)
         if not self.read_only:
             self._start_session()
         self.audit = self.store.audit_log(actor)
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
         self.reviews = self.store.review_book(self.audit)
+        # the built-in model (or the one handed in) serves whenever dlib is the active model
+        self._dlib_embedder = embedder or FaceEmbedder(
+            cache_dir=self.path / "models", device=device
+        )
         self.pipeline = FacePipeline(
-            detector or FaceDetector(device=device),
-            embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
+            detector or FaceDetector(device=device), self._embedder(active)
         )
         self._matching = MatchService(
             self.store,
@@ -206,6 +215,62 @@ class Library:
             sightings=self.sightings,
             rematch=self.rematch,
         )
+
+    def _embedder(self, spec: ModelSpec | None) -> DescriptorModel:
+        if spec is None:
+            return self._dlib_embedder
+        return make_embedder(spec, cache_dir=self.path / "models", device=self.device)
+
+    # -- descriptor models (library/models.py) ----------------------------------
+
+    @property
+    def model(self) -> ModelSpec | None:
+        """The active registered model; None: the built-in dlib model."""
+        return self.pipeline.embedder.spec
+
+    def models(self) -> list[ModelEntry]:
+        """The built-in model and every registered one (``ModelRegistry.entries``)."""
+        return self._models.entries()
+
+    def add_model(self, path: str | Path, **settings: Any) -> ModelSpec:
+        """Register a user's ONNX model (``ModelRegistry.add``); it is not made active."""
+        spec = self._models.add(Path(path), **settings)
+        self._record_audit(AuditAction.MODEL_ADD, paths=[spec.path], details=spec.version)
+        return spec
+
+    def use_model(self, name: str) -> None:
+        """Make ``name`` the model that scans, enrollment and matching use from now on.
+
+        Stored descriptors of other models stay, left out of matching (``stale``) until
+        ``reindex`` describes them again with this one; their candidates go.
+        """
+        spec = self._models.use(name)
+        self._activate(spec)
+        self._record_audit(AuditAction.MODEL_USE, details=name)
+        self.rematch()  # candidates of another model's descriptors are not this one's
+
+    def calibrate_model(self, name: str, reference: ReferenceCalibration) -> None:
+        """Keep measured tables with a registered model; stored faces are matched again
+        when it is the active one (``eval.model_calibration`` measures them)."""
+        self._models.set_calibration(name, reference)
+        self._record_audit(AuditAction.MODEL_CALIBRATE, details=f"{name}: {reference.source}")
+        if self.model is not None and self.model.name == name:
+            self._activate(self._models.spec(name))
+            self.rematch()
+
+    def model_pipeline(self, name: str) -> tuple[FacePipeline, ReferenceCalibration]:
+        """A pipeline running the model ``name`` (active or not) and its calibration."""
+        spec = self._models.spec(name)
+        pipeline = FacePipeline(self.pipeline.detector, self._embedder(spec))
+        return pipeline, self._models.reference_for(spec)
+
+    def _activate(self, spec: ModelSpec | None) -> None:
+        """Run ``spec`` from now on: its embedder, its calibration, a new gallery."""
+        self.pipeline.embedder = self._embedder(spec)
+        self.reference_calibration = self._models.reference_for(spec)
+        for service in (self._matching, self._search, self._enroll):
+            service.reference_calibration = self.reference_calibration
+        self._drop_gallery()
 
     def _start_session(self) -> None:
         """Mark this process as using the library; after a killed one, sweep its leftovers."""
@@ -357,10 +422,14 @@ class Library:
     def reindex(
         self,
         *,
+        model: str | None = None,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ReindexResult:
-        """Describe stale references and media again (``ScanService.reindex``)."""
+        """Describe stale references and media again (``ScanService.reindex``); with
+        ``model``, first make it the active model, so everything is described with it."""
+        if model is not None:
+            self.use_model(model)
         return self._scanning.reindex(on_start=on_start, on_event=on_event)
 
     # -- enrollment (library/enroll.py) -------------------------------------------

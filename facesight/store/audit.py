@@ -77,6 +77,9 @@ class AuditAction(StrEnum):
     CONFLICT_DIFFERENT = "conflicts.different"
     SCAN = "scan"
     TRIGGERS_RESTORED = "audit.triggers_restored"
+    MODEL_ADD = "models.add"
+    MODEL_USE = "models.use"
+    MODEL_CALIBRATE = "models.calibrate"
 
 
 def os_account() -> str:

@@ -134,7 +134,8 @@ def insert_candidates(
                 c.reference_id,
                 c.distance,
                 int(c.is_match),
-                c.max_distance,
+                # an uncalibrated model's limit is NaN: stored as 0, under which nothing is
+                c.max_distance if c.max_distance == c.max_distance else 0.0,
                 c.fmr,
                 c.reference_distance,
                 c.references,

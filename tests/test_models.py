@@ -22,7 +22,6 @@ from onnx import TensorProto, helper, numpy_helper
 
 from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, ModelError, NotFoundError
-from facesight.eval.model_calibration import build_model_calibration
 from facesight.face_models import ARCFACE_PRESET, DLIB_MODEL
 from facesight.library.facade import Library
 from facesight.media.images import load_image
@@ -169,6 +168,9 @@ def test_scan_and_reindex_tag_descriptors_with_the_model(
     gallery = library.gallery()
     assert gallery.embeddings.shape == (3, 64) and gallery.metric == "cosine"
     assert library.stale() == (0, 0)
+    # the face index holds this model's 64-value descriptors; its distances are cosine
+    hits = library.search_face(OBAMA[2])
+    assert hits and hits[0].distance < 1e-3 and all(0 <= h.distance <= 2 for h in hits)
     library.use_model(DLIB_MODEL)  # back to the built-in model: proj's descriptors are stale
     assert library.stale() == (3, 3) and len(library.gallery()) == 0
     assert library.reindex(model="proj").references_updated == 0  # nothing stale for proj
@@ -217,28 +219,72 @@ def test_calibrate_build_stores_tables_and_matching_then_decides(
 ) -> None:
     library.add_model(arcface_like, name="proj", **ARCFACE_PRESET)
     library.use_model("proj")
-    library.enroll("Joe Biden", BIDEN[:2])
+    library.enroll("Joe Biden", BIDEN[:1])
     library.scan([OBAMA_AND_BIDEN])
-    assert all(
-        c.uncalibrated for s in library.sightings(include_unmatched=True) for c in s.candidates
+    unmatched = library.sightings(include_unmatched=True)
+    assert unmatched and all(c.uncalibrated for s in unmatched for c in s.candidates)
+    people = _people_folder(tmp_path / "people")
+    built = CliRunner().invoke(
+        cli, ["--library", str(library.path), "calibrate", "build", "--model", "proj", str(people)]
     )
-    pipeline, before = library.model_pipeline("proj")
-    assert not before.calibrated
-    built = build_model_calibration(_people_folder(tmp_path / "people"), pipeline)
-    assert built.reference.calibrated and built.people[0] >= 3 and built.people[1] >= 3
-    assert built.checks and all(c.searches > 0 for c in built.checks)
-    library.calibrate_model("proj", built.reference)
-    assert [e.calibration for e in library.models() if e.name == "proj"] == ["measured"]
-    [sighting] = [
-        s for s in library.sightings(include_unmatched=True) if s.path == str(OBAMA_AND_BIDEN)
-    ][:1]
-    candidate = sighting.candidates[0]
-    calibration = library.calibration()
-    assert not candidate.uncalibrated and np.isfinite(candidate.fmr)
-    assert candidate.is_match == (candidate.fmr <= calibration.alpha)
-    # the tables are the model's own: the built-in model keeps the shipped ones
-    _, shipped = library.model_pipeline(DLIB_MODEL)
-    assert shipped.tables[1].pairs != built.reference.tables[1].pairs
+    assert built.exit_code == 0, built.output
+    assert "tables measured on" in built.stdout and "check: " in built.stdout
+    with Library(library.path, detector=library.pipeline.detector) as calibrated:
+        assert [e.calibration for e in calibrated.models() if e.name == "proj"] == ["measured"]
+        reference = calibrated.reference_calibration
+        assert reference.calibrated and "half 0" in reference.source
+        assert reference.size_factors == () and reference.min_centre_distance == 0.0
+        calibration = calibrated.calibration()
+        for sighting in calibrated.sightings(include_unmatched=True):
+            for candidate in sighting.candidates:
+                assert not candidate.uncalibrated and np.isfinite(candidate.fmr)
+                assert candidate.is_match == (candidate.fmr <= calibration.alpha)
+        # the tables are the model's own: the built-in model keeps the shipped ones
+        _, shipped = calibrated.model_pipeline(DLIB_MODEL)
+        assert shipped.tables[1].pairs != reference.tables[1].pairs
+
+
+def test_eval_identify_puts_a_model_beside_dlib(
+    library: Library, arcface_like: Path, tmp_path: Path
+) -> None:
+    library.add_model(arcface_like, name="proj", **ARCFACE_PRESET)
+    root = tmp_path / "people"
+    for person, count in [
+        ("Barack_Obama", 4),
+        ("Joe_Biden", 2),
+        ("Katy_Perry", 2),
+        ("Andrew_Morgan", 2),
+        ("Alex_Lacamoire", 1),
+        ("George_Clooney", 1),
+    ]:
+        (root / person).mkdir(parents=True)
+        for image in sorted((PEOPLE / person).glob("*.jpg"))[:count]:
+            (root / person / image.name).symlink_to(image)
+    args = [
+        "--library",
+        str(library.path),
+        "eval",
+        "identify",
+        str(root),
+        "--model",
+        "proj",
+        "--det",
+        str(tmp_path / "det.png"),
+        "--html",
+        str(tmp_path / "report.html"),
+    ]
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)["models"]
+    assert list(figures) == [DLIB_MODEL, "proj"]
+    assert figures["proj"]["model"] == "proj" and figures["proj"]["distance"] == "cosine"
+    assert figures[DLIB_MODEL]["enrolled"] == figures["proj"]["enrolled"] == 4
+    # uncalibrated: it names nobody, so at the default it misses every mated probe
+    assert (figures["proj"]["default_observed_fpir"], figures["proj"]["default_fnir"]) == (0, 1)
+    assert (tmp_path / "det-proj.png").is_file() and (tmp_path / "report-dlib.html").is_file()
+    table = CliRunner(env={"COLUMNS": "250"}).invoke(cli, args)
+    assert table.exit_code == 0, table.output
+    assert "figure | dlib | proj" in table.stdout and "rank-1 accuracy | " in table.stdout
 
 
 def test_a_changed_model_file_is_refused(library: Library, tmp_path: Path) -> None:

@@ -68,7 +68,6 @@ from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.sqlite import MatchRule, Store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
-from facesight.vision.embedders import DescriptorModel, make_embedder
 from facesight.vision.pipeline import FacePipeline
 
 __all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
@@ -137,8 +136,9 @@ class Library:
         self.max_distance = max_distance
         self.target_fpir = target_fpir
         self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
-        self.device = device
-        self._models = ModelRegistry(self.store, load_reference_calibration())
+        # the built-in model (or the one handed in) serves whenever dlib is the active model
+        dlib = embedder or FaceEmbedder(cache_dir=self.path / "models", device=device)
+        self._models = ModelRegistry(self.store, load_reference_calibration(), dlib, device)
         active = self.store.active_model()
         self.reference_calibration: ReferenceCalibration = self._models.reference_for(active)
         if not self.read_only:
@@ -147,12 +147,8 @@ class Library:
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
         self.reviews = self.store.review_book(self.audit)
-        # the built-in model (or the one handed in) serves whenever dlib is the active model
-        self._dlib_embedder = embedder or FaceEmbedder(
-            cache_dir=self.path / "models", device=device
-        )
         self.pipeline = FacePipeline(
-            detector or FaceDetector(device=device), self._embedder(active)
+            detector or FaceDetector(device=device), self._models.embedder(active)
         )
         self._matching = MatchService(
             self.store,
@@ -216,11 +212,6 @@ class Library:
             rematch=self.rematch,
         )
 
-    def _embedder(self, spec: ModelSpec | None) -> DescriptorModel:
-        if spec is None:
-            return self._dlib_embedder
-        return make_embedder(spec, cache_dir=self.path / "models", device=self.device)
-
     # -- descriptor models (library/models.py) ----------------------------------
 
     @property
@@ -239,19 +230,15 @@ class Library:
         return spec
 
     def use_model(self, name: str) -> None:
-        """Make ``name`` the model that scans, enrollment and matching use from now on.
-
-        Stored descriptors of other models stay, left out of matching (``stale``) until
-        ``reindex`` describes them again with this one; their candidates go.
-        """
-        spec = self._models.use(name)
-        self._activate(spec)
+        """Make ``name`` the model scans, enrollment and matching use (``ModelRegistry.use``);
+        stored faces are matched again (another model's are ``stale`` until ``reindex``)."""
+        self._activate(self._models.use(name))
         self._record_audit(AuditAction.MODEL_USE, details=name)
-        self.rematch()  # candidates of another model's descriptors are not this one's
+        self.rematch()
 
     def calibrate_model(self, name: str, reference: ReferenceCalibration) -> None:
-        """Keep measured tables with a registered model; stored faces are matched again
-        when it is the active one (``eval.model_calibration`` measures them)."""
+        """Keep measured tables with a registered model (``eval.model_calibration``); stored
+        faces are matched again when it is the active one."""
         self._models.set_calibration(name, reference)
         self._record_audit(AuditAction.MODEL_CALIBRATE, details=f"{name}: {reference.source}")
         if self.model is not None and self.model.name == name:
@@ -260,13 +247,10 @@ class Library:
 
     def model_pipeline(self, name: str) -> tuple[FacePipeline, ReferenceCalibration]:
         """A pipeline running the model ``name`` (active or not) and its calibration."""
-        spec = self._models.spec(name)
-        pipeline = FacePipeline(self.pipeline.detector, self._embedder(spec))
-        return pipeline, self._models.reference_for(spec)
+        return self._models.pipeline(name, self.pipeline.detector)
 
     def _activate(self, spec: ModelSpec | None) -> None:
-        """Run ``spec`` from now on: its embedder, its calibration, a new gallery."""
-        self.pipeline.embedder = self._embedder(spec)
+        self.pipeline.embedder = self._models.embedder(spec)
         self.reference_calibration = self._models.reference_for(spec)
         for service in (self._matching, self._search, self._enroll):
             service.reference_calibration = self.reference_calibration

@@ -19,8 +19,11 @@ from facesight.face_models import DLIB_MODEL, Alignment, Metric, ModelSpec, chec
 from facesight.files import sha256_file
 from facesight.identity.calibrate import ReferenceCalibration
 from facesight.store.sqlite import Store
-from facesight.vision.embed import CHIP_SIZE_PX
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import CHIP_SIZE_PX, FaceEmbedder
+from facesight.vision.embedders import DescriptorModel, make_embedder
 from facesight.vision.onnx_embedder import inspect_onnx_model
+from facesight.vision.pipeline import FacePipeline
 
 __all__ = ["ModelEntry", "ModelRegistry"]
 
@@ -53,11 +56,30 @@ class ModelRegistry:
     Args:
         store: the library database (the ``models`` table).
         shipped: dlib's shipped calibration.
+        dlib: the built-in model's embedder (one instance, loaded once).
+        device: where a registered model runs.
     """
 
-    def __init__(self, store: Store, shipped: ReferenceCalibration) -> None:
+    def __init__(
+        self, store: Store, shipped: ReferenceCalibration, dlib: FaceEmbedder, device: str
+    ) -> None:
         self.store = store
         self.shipped = shipped
+        self.dlib = dlib
+        self.device = device
+
+    def embedder(self, spec: ModelSpec | None) -> DescriptorModel:
+        """The descriptor model ``spec`` names (None: the built-in one), not loaded yet."""
+        if spec is None:
+            return self.dlib
+        return make_embedder(spec, device=self.device)
+
+    def pipeline(
+        self, name: str, detector: FaceDetector
+    ) -> tuple[FacePipeline, ReferenceCalibration]:
+        """A pipeline running the model ``name`` (active or not) and its calibration."""
+        spec = self.spec(name)
+        return FacePipeline(detector, self.embedder(spec)), self.reference_for(spec)
 
     def entries(self) -> list[ModelEntry]:
         """The built-in model first, then every registered one by name."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import from_euclidean, pairwise_distances
+from facesight.descriptors import EMBEDDING_DIM, from_euclidean, pairwise_distances
 from facesight.errors import InvalidInputError, MediaError, NoFaceError
 from facesight.faces import Faces
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
@@ -86,7 +86,9 @@ class SearchService:
     def face_index(self) -> FaceIndex:
         """The index of stored faces, brought in step with the database
         (``library/face_index_sync.py``)."""
-        return synced_face_index(self.store, self.index_dir, self.pipeline.embedder_version)
+        spec = self.pipeline.embedder.spec
+        dim = EMBEDDING_DIM if spec is None else spec.length
+        return synced_face_index(self.store, self.index_dir, self.pipeline.embedder_version, dim)
 
     def search_face(
         self, image: str | Path, *, face: int | None = None, top_k: int = 20

@@ -177,6 +177,18 @@ def test_scan_and_reindex_tag_descriptors_with_the_model(
     assert library.model is not None and library.model.name == "proj"
 
 
+def test_scan_workers_run_the_registered_model(library: Library, dlib_aligned: Path) -> None:
+    spec = library.add_model(
+        dlib_aligned, name="gemm", input_px=150, align="dlib", bgr=True, metric="l2"
+    )
+    library.use_model("gemm")
+    images = [*OBAMA, *BIDEN, *sorted((PEOPLE / "Katy_Perry").glob("*.jpg"))]
+    assert len(images) >= 8  # enough for worker processes (scan.collection.IN_PROCESS_BELOW)
+    summary = library.scan(images, workers=2)
+    assert summary.media_scanned == len(images) and summary.failures == []
+    assert _faces_rows(library) == [(f"{spec.version}+len1.43", 32 * 4)]
+
+
 def test_uncalibrated_model_ranks_candidates_but_names_nobody(
     library: Library, dlib_aligned: Path, tmp_path: Path
 ) -> None:

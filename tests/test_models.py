@@ -331,5 +331,11 @@ def test_cli_models_add_use_and_embed_with_model_keys(tmp_path: Path, arcface_li
     for line in lines:
         assert (line["model"], line["length"], len(line["embedding"])) == ("proj", 64, 64)
         assert {"path", "sha256", "frame", "xyxy", "kps5", "score"} <= set(line)
+    assert runner.invoke(cli, [*lib, "enroll", "Joe Biden", str(BIDEN[0])]).exit_code == 0
+    identified = runner.invoke(cli, [*lib, "identify", str(OBAMA_AND_BIDEN)])
+    assert identified.exit_code == 0, identified.output
+    assert "no automatic match" in identified.stdout and "(uncalibrated)" in identified.stdout
+    compared = runner.invoke(cli, [*lib, "compare", str(BIDEN[0]), str(BIDEN[1]), "--json"])
+    assert json.loads(compared.stdout)["max_distance"] is None
     missing = runner.invoke(cli, [*lib, "models", "add", str(arcface_like), "--name", "x"])
     assert missing.exit_code == 2 and "--preset arcface" in missing.output

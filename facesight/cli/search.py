@@ -290,6 +290,18 @@ def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> Non
         click.echo(json.dumps(asdict(result) | figures, indent=2))
         return
     verdict = "same person" if result.same_person else "different people"
+    if result.fmr != result.fmr:  # an uncalibrated model: no rate to state
+        console().print(
+            f"distance {result.distance:.3f}: the active model is uncalibrated, so it states no "
+            "false-match rate"
+            + (
+                f"; {verdict} by --max-distance {result.max_distance:.3f}."
+                if result.max_distance == result.max_distance
+                else "; no decision without --max-distance."
+            ),
+            markup=False,
+        )
+        return
     console().print(
         f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence). Strangers "
         f"come this close {fmt_rate(result.fmr)} of the time (est. FMR); the decision "

@@ -90,7 +90,9 @@ class Library:
         device: where the networks run: ``auto`` (a GPU when one works, else
             the CPU), ``cpu`` or ``cuda`` (a GPU or a ``DeviceError``); see
             ``facesight.vision.device``.
-        detector, embedder: override the default models (e.g. other settings).
+        detector, embedder: override the default models (e.g. other settings); the
+            embedder is the built-in dlib model's, used while dlib is the active model
+            (``facesight models``).
         actor: the name the user claims (``--user``), recorded in the audit
             log beside the operating-system account and with review
             decisions (default: none claimed; the account's name is used).

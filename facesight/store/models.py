@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 
 from facesight.clock import utc_now_iso
+from facesight.descriptors import EMBEDDING_DIM
 from facesight.errors import InvalidInputError
 from facesight.face_models import ModelSpec
 from facesight.store.rows import query
 
-__all__ = ["active_model", "add_model", "model_specs", "set_active", "set_calibration"]
+__all__ = [
+    "active_model",
+    "add_model",
+    "descriptor_dim",
+    "model_specs",
+    "set_active",
+    "set_calibration",
+]
 
 _COLUMNS = (
     "name, path, sha256, input_px, align, mean, std, bgr, distance, length, calibration, added_at"
@@ -42,6 +51,15 @@ def _spec(row: sqlite3.Row) -> ModelSpec:
 def model_specs(conn: sqlite3.Connection) -> list[ModelSpec]:
     """Every registered model, by name."""
     return [_spec(r) for r in query(conn, f"SELECT {_COLUMNS} FROM models ORDER BY name")]
+
+
+def descriptor_dim(conn: sqlite3.Connection, embedder: str) -> int:
+    """How many values a descriptor of this embedder version has: its registered model's
+    length (the version starts with ``ModelSpec.version``), else dlib's ``EMBEDDING_DIM``."""
+    for name, sha256, length in conn.execute("SELECT name, sha256, length FROM models"):
+        if embedder.startswith(f"{name}:{str(sha256)[:12]}+"):
+            return int(length)
+    return EMBEDDING_DIM
 
 
 def active_model(conn: sqlite3.Connection) -> ModelSpec | None:
@@ -75,7 +93,7 @@ def add_model(conn: sqlite3.Connection, spec: ModelSpec) -> ModelSpec:
             added,
         ),
     )
-    return ModelSpec(**{**spec.__dict__, "added_at": added})
+    return replace(spec, added_at=added)
 
 
 def set_active(conn: sqlite3.Connection, name: str | None) -> None:

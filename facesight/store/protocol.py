@@ -21,7 +21,8 @@ will implement the same methods. It is shaped for what comes next without buildi
   ``reference_faces.embedder`` for references); every descriptor read takes an
   ``embedder`` and never mixes versions. A descriptor's length (its dimension) is carried
   by the blob itself (``len(blob) / 4`` float32 values, ``store.rows.vector``) and checked
-  at write time against the contract every model keeps (``DESCRIPTOR_LENGTH``); the
+  at write time against its model's length (``store.models.descriptor_dim``) and the
+  length every model's descriptors are scaled to (``DESCRIPTOR_LENGTH``); the
   models a library knows besides dlib's are rows of ``models`` (``store.models``:
   file, sha256, preprocessing, distance, length, calibration), and the embedder version
   of a registered model's descriptors is ``<name>:<sha256[:12]>+len1.43``.

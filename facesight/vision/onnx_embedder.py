@@ -54,14 +54,10 @@ ARCFACE_PX = 112
 
 def template_for(spec: ModelSpec) -> NDArray[np.float32]:
     """(5, 2) the landmark template of ``spec``'s alignment, in its input's pixels."""
-    base, side = (
-        (ARCFACE_KPS5, ARCFACE_PX)
-        if spec.align == Alignment.ARCFACE
-        else (
-            CHIP_KPS5,
-            CHIP_PX,
-        )
-    )
+    if spec.align == Alignment.ARCFACE:
+        base, side = ARCFACE_KPS5, ARCFACE_PX
+    else:
+        base, side = CHIP_KPS5, CHIP_PX
     # pixel centres at integers: scale about the chip's corner (-0.5, -0.5)
     scaled: NDArray[np.float32] = ((base + 0.5) * (spec.input_px / side) - 0.5).astype(np.float32)
     return scaled
@@ -156,6 +152,8 @@ class OnnxFaceEmbedder(LazyModel):
         device: str = "cpu",
         cache_dir: Path | None = None,
     ) -> None:
+        if intra_op_threads < 0:
+            raise InvalidInputError(f"intra_op_threads must be >= 0, got {intra_op_threads}")
         if batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {batch_size}")
         check_device(device)

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from facesight.cli.common import console, open_library, output_options, print_rows, shown
 from facesight.eval.described import DescriptorCache
 from facesight.eval.model_calibration import build_model_calibration
-from facesight.face_models import ARCFACE_PRESET, Alignment, Metric
+from facesight.face_models import ARCFACE_PRESET, DLIB_MODEL, Alignment, Metric
 
 __all__ = ["COMMANDS"]
 
@@ -165,6 +165,12 @@ def calibrate_build(ctx: click.Context, name: str, people_dir: Path) -> None:
     Example:
         facesight calibrate build --model arcface ~/labelled/people
     """
+    if name == DLIB_MODEL:
+        raise click.BadParameter(
+            "the built-in model's tables ship with facesight "
+            "(python scripts/data/build_calibration.py); calibrate a registered model",
+            param_hint="--model",
+        )
     columns = (TextColumn("describing"), BarColumn(), MofNCompleteColumn())
     with (
         open_library(ctx) as library,
@@ -188,9 +194,15 @@ def calibrate_build(ctx: click.Context, name: str, people_dir: Path) -> None:
         markup=False,
     )
     for size, table in sorted(built.reference.tables.items()):
+        rarest = float(10 ** table.log10_fmr[0])
+        cuts = [
+            f"{level:g} {table.distance_at(level):.3f}"
+            for level in (1e-2, 1e-3, 1e-4)
+            if level >= rarest
+        ]
         out.print(
-            f"template of {size}: distance at FMR 1e-2 {table.distance_at(1e-2):.3f}, "
-            f"1e-3 {table.distance_at(1e-3):.3f} ({table.pairs} impostor comparisons)"
+            f"template of {size}: distance at FMR {', '.join(cuts) or '-'}; rarest rate "
+            f"measured {rarest:.1e}, rarer ones extrapolated ({table.pairs} impostor comparisons)"
         )
     for check in built.checks:
         low, high = check.interval

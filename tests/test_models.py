@@ -12,6 +12,7 @@ faces exactly as before.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from facesight.face_models import ARCFACE_PRESET, DLIB_MODEL
 from facesight.library.facade import Library
 from facesight.media.images import load_image
 from facesight.vision.align import align_faces
-from facesight.vision.onnx_embedder import ARCFACE_KPS5, template_chips
+from facesight.vision.onnx_embedder import ARCFACE_KPS5, OnnxFaceEmbedder, template_chips
 
 from .paths import GROUP, PEOPLE
 
@@ -145,6 +146,22 @@ def test_arcface_alignment_puts_the_landmarks_on_the_template() -> None:
     kps5 = (ARCFACE_KPS5 + np.float32([40, 30]))[None]
     chip = template_chips(pixels, kps5, ARCFACE_KPS5, 112)[0]
     np.testing.assert_allclose(chip[20:90, 20:90], pixels[50:120, 60:130], atol=1)
+
+
+def test_onnx_embedder_batches_and_orders_channels_as_registered(
+    library: Library, dlib_aligned: Path
+) -> None:
+    rgb = library.add_model(dlib_aligned, name="rgb", input_px=150, align="dlib", metric="l2")
+    bgr = replace(rgb, name="bgr", bgr=True)
+    pixels = load_image(OBAMA_AND_BIDEN).pixels
+    faces = library.pipeline.detector.detect(pixels)
+    chips = align_faces(pixels, faces.kps5)
+    one_by_one = OnnxFaceEmbedder(rgb, batch_size=1).describe(chips)
+    np.testing.assert_allclose(OnnxFaceEmbedder(rgb).describe(chips), one_by_one, atol=1e-6)
+    assert one_by_one.shape == (len(chips), 32)
+    np.testing.assert_allclose(np.linalg.norm(one_by_one, axis=1), 1.43, rtol=1e-5)
+    swapped = np.ascontiguousarray(chips[..., ::-1])
+    np.testing.assert_allclose(OnnxFaceEmbedder(bgr).describe(swapped), one_by_one, atol=1e-6)
 
 
 def test_scan_and_reindex_tag_descriptors_with_the_model(

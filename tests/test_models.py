@@ -323,6 +323,7 @@ def test_a_changed_model_file_is_refused(library: Library, tmp_path: Path) -> No
     library.use_model("changing")
     with pytest.raises(ModelError, match="has changed since it was registered"):
         library.scan([OBAMA[0]])
+    assert any("has changed since it was registered" in p for p in library.doctor().problems)
 
 
 def test_cli_models_add_use_and_embed_with_model_keys(tmp_path: Path, arcface_like: Path) -> None:

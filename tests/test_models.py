@@ -314,6 +314,8 @@ def test_eval_identify_puts_a_model_beside_dlib(
     table = CliRunner(env={"COLUMNS": "250"}).invoke(cli, args)
     assert table.exit_code == 0, table.output
     assert "figure | dlib | proj" in table.stdout and "rank-1 accuracy | " in table.stdout
+    fnir = figures[DLIB_MODEL]["fnir_at_fpir"]["0.01"]
+    assert f"FNIR at FPIR 0.01 | {fnir:.4f} | " in table.stdout
 
 
 def test_a_changed_model_file_is_refused(library: Library, tmp_path: Path) -> None:

@@ -113,19 +113,20 @@ def _evaluate(run: EvalRun, setup: EvalSetup, directory: Path, label: str = "") 
             cache.close()
 
 
-def _side_by_side(models: dict[str, dict[str, Any]], rows: list[tuple[str, str]]) -> None:
-    """One line per figure, one column per model (``rows``: label, dotted key)."""
+def _side_by_side(models: dict[str, dict[str, Any]], rows: list[tuple[str, str, str]]) -> None:
+    """One line per figure, one column per model (``rows``: label, key, key inside it or "")."""
 
-    def figure(result: dict[str, Any], key: str) -> str:
-        value: Any = result
-        for part in key.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
+    def figure(result: dict[str, Any], key: str, inner: str) -> str:
+        value: Any = result.get(key)
+        if inner:
+            value = value.get(inner) if isinstance(value, dict) else None
         return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
     out = console()
     out.print(" | ".join(["figure", *models]), markup=False)
-    for label, key in rows:
-        out.print(" | ".join([label, *(figure(r, key) for r in models.values())]), markup=False)
+    for label, key, inner in rows:
+        cells = [figure(r, key, inner) for r in models.values()]
+        out.print(" | ".join([label, *cells]), markup=False)
 
 
 model_option = click.option(
@@ -199,12 +200,12 @@ def eval_pairs(
         _side_by_side(
             result["models"],
             [
-                ("faces not found", "faces_not_found"),
-                ("accuracy (k-fold)", "mean_accuracy"),
-                ("TAR at FAR 0.01", "tar_at_far.0.01"),
-                ("TAR at FAR 0.001", "tar_at_far.0.001"),
-                ("observed FMR at est. 0.01", "estimated_vs_observed_fmr.observed_at_0.01"),
-                ("observed FMR at est. 0.001", "estimated_vs_observed_fmr.observed_at_0.001"),
+                ("faces not found", "faces_not_found", ""),
+                ("accuracy (k-fold)", "mean_accuracy", ""),
+                ("TAR at FAR 0.01", "tar_at_far", "0.01"),
+                ("TAR at FAR 0.001", "tar_at_far", "0.001"),
+                ("observed FMR at est. 0.01", "estimated_vs_observed_fmr", "observed_at_0.01"),
+                ("observed FMR at est. 0.001", "estimated_vs_observed_fmr", "observed_at_0.001"),
             ],
         )
         return
@@ -312,13 +313,13 @@ def eval_identify(
         _side_by_side(
             result["models"],
             [
-                ("enrolled", "enrolled"),
-                ("failure to detect", "failure_to_detect_rate"),
-                ("rank-1 accuracy", "rank1_accuracy"),
-                ("FNIR at FPIR 0.01", "fnir_at_fpir.0.01"),
-                ("FNIR at FPIR 0.001", "fnir_at_fpir.0.001"),
-                ("observed FPIR at the default", "default_observed_fpir"),
-                ("FNIR at the default", "default_fnir"),
+                ("enrolled", "enrolled", ""),
+                ("failure to detect", "failure_to_detect_rate", ""),
+                ("rank-1 accuracy", "rank1_accuracy", ""),
+                ("FNIR at FPIR 0.01", "fnir_at_fpir", "0.01"),
+                ("FNIR at FPIR 0.001", "fnir_at_fpir", "0.001"),
+                ("observed FPIR at the default", "default_observed_fpir", ""),
+                ("FNIR at the default", "default_fnir", ""),
             ],
         )
         return

@@ -1,8 +1,8 @@
 """The descriptor contract the layers share: size, length, fusing, distances, the gallery.
 
-``vision.embed`` makes descriptors of ``EMBEDDING_DIM`` numbers scaled to
-``DESCRIPTOR_LENGTH``; ``vision.track`` fuses a track's ``FUSED_FACES`` best
-faces with :func:`fuse`; ``store`` hands enrolled references back as a
+``vision.embed`` makes descriptors of ``EMBEDDING_DIM`` numbers (a registered model's
+have its own length) scaled to ``DESCRIPTOR_LENGTH``; ``vision.track`` fuses a track's
+``FUSED_FACES`` best faces with :func:`fuse`; ``store`` hands enrolled references back as a
 :class:`Gallery`; ``identity.match`` compares them with
 :func:`pairwise_distances`. Kept in the kernel (numpy only) so that none of
 those layers has to import another for them.
@@ -16,23 +16,29 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
+from facesight.errors import InvalidInputError
+from facesight.face_models import Metric
+
 __all__ = [
     "DESCRIPTOR_LENGTH",
     "EMBEDDING_DIM",
     "FUSED_FACES",
     "Gallery",
     "Templates",
+    "from_euclidean",
     "fuse",
     "pairwise_distances",
 ]
 
 EMBEDDING_DIM = 128
-"""Length of one face descriptor."""
+"""Length of one descriptor of the built-in dlib model (a registered model's is its
+``ModelSpec.length``)."""
 
 DESCRIPTOR_LENGTH = 1.43
-"""Euclidean length given to every stored descriptor: the median length of dlib's raw
-descriptors on lfw-dev (1.430; flip-averaged 1.426), so distances keep dlib's scale and
-its customary 0.6 threshold keeps its meaning (see :meth:`FaceEmbedder.describe`)."""
+"""Euclidean length given to every stored descriptor, of every model: the median length
+of dlib's raw descriptors on lfw-dev (1.430; flip-averaged 1.426), so distances keep
+dlib's scale and its customary 0.6 threshold keeps its meaning (see
+:meth:`FaceEmbedder.describe`)."""
 
 FUSED_FACES = 3
 """A track is identified from the centroid of its this many best-quality faces."""
@@ -46,12 +52,39 @@ def fuse(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:
     return fused
 
 
-def pairwise_distances(a: NDArray[np.float32], b: NDArray[np.float32]) -> NDArray[np.float32]:
-    """(n, m) Euclidean distances between rows of (n, d) ``a`` and (m, d) ``b`` (BLAS)."""
+def pairwise_distances(
+    a: NDArray[np.float32], b: NDArray[np.float32], metric: str = Metric.L2
+) -> NDArray[np.float32]:
+    """(n, m) distances between rows of (n, d) ``a`` and (m, d) ``b`` (BLAS).
+
+    ``metric``: ``l2`` (Euclidean, dlib's) or ``cosine`` (1 - cosine similarity, in
+    [0, 2]; a registered model's choice, ``face_models.Metric``).
+    """
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    if metric == Metric.COSINE:
+        a64 = a64 / np.maximum(np.linalg.norm(a64, axis=1, keepdims=True), 1e-12)
+        b64 = b64 / np.maximum(np.linalg.norm(b64, axis=1, keepdims=True), 1e-12)
+        cosine: NDArray[np.float32] = np.clip(1.0 - a64 @ b64.T, 0.0, 2.0).astype(np.float32)
+        return cosine
+    if metric != Metric.L2:
+        raise InvalidInputError(f"a distance is 'l2' or 'cosine', not {metric!r}")
     squared = (a64**2).sum(1)[:, None] + (b64**2).sum(1)[None, :] - 2.0 * (a64 @ b64.T)
     result: NDArray[np.float32] = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
     return result
+
+
+def from_euclidean(distances: NDArray[np.float32], metric: str) -> NDArray[np.float32]:
+    """Euclidean distances between stored descriptors (the face index's) in ``metric``.
+
+    Every stored descriptor has length ``DESCRIPTOR_LENGTH``, so 1 - cos = d^2 / (2 L^2)
+    exactly.
+    """
+    if metric == Metric.COSINE:
+        converted: NDArray[np.float32] = (
+            np.asarray(distances, np.float64) ** 2 / (2 * DESCRIPTOR_LENGTH**2)
+        ).astype(np.float32)
+        return converted
+    return distances
 
 
 @dataclass(frozen=True)
@@ -74,6 +107,7 @@ class Gallery:
         person_names: r names, parallel to ``person_ids``.
         reference_ids: (r,) int64 store ids of the references.
         reference_paths: r source image paths.
+        metric: how the model that made ``embeddings`` compares them.
     """
 
     embeddings: NDArray[np.float32]
@@ -81,6 +115,7 @@ class Gallery:
     person_names: list[str]
     reference_ids: NDArray[np.int64]
     reference_paths: list[str]
+    metric: str = Metric.L2
 
     def __len__(self) -> int:
         return len(self.person_ids)
@@ -102,7 +137,11 @@ class Gallery:
         return Templates(
             person_ids=ids.astype(np.int64),
             names=[self.person_names[int(first[j])] for j in order],
-            vectors=np.stack(vectors) if vectors else np.zeros((0, 128), np.float32),
+            vectors=(
+                np.stack(vectors)
+                if vectors
+                else np.zeros((0, self.embeddings.shape[-1]), np.float32)
+            ),
             sizes=np.array([(self.person_ids == i).sum() for i in ids], dtype=np.int64),
         )
 
@@ -115,7 +154,8 @@ class Gallery:
         templates = self.templates()
         if len(templates.person_ids) < 2:
             return np.zeros(0), np.zeros(0, np.int64)
-        distances = pairwise_distances(templates.vectors, self.embeddings).astype(np.float64)
+        distances = pairwise_distances(templates.vectors, self.embeddings, self.metric)
+        distances = distances.astype(np.float64)
         other = templates.person_ids[:, None] != self.person_ids[None, :]
         sizes = np.broadcast_to(templates.sizes[:, None], distances.shape)
         return distances[other], sizes[other]

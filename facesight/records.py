@@ -51,6 +51,9 @@ class Candidate:
         insufficient_quality: the face is too poor to be named automatically
             (``ReferenceCalibration.usable``): never a match, kept for review
             and ``--investigate``.
+        uncalibrated: the descriptor model has no calibration tables (a registered
+            model before ``calibrate build``): ``fmr`` and ``fpir`` are NaN and the face
+            is a match only under a fixed ``max_distance``; ranked by distance.
     """
 
     person_id: int
@@ -66,6 +69,7 @@ class Candidate:
     references: int = 1
     reference_crop: str | None = None
     insufficient_quality: bool = False
+    uncalibrated: bool = False
 
 
 class FailureKind(StrEnum):

@@ -93,8 +93,10 @@ def test_embed_writes_the_contract_fields(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 2
     for line in lines:
-        assert {"path", "sha256", "frame", "xyxy", "kps5", "score", "embedding"} <= set(line)
+        keys = {"path", "sha256", "frame", "xyxy", "kps5", "score", "embedding", "model"}
+        assert keys | {"length"} <= set(line)
         assert line["frame"] is None and len(line["embedding"]) == 128
+        assert (line["model"], line["length"]) == ("dlib", 128)
         assert len(line["kps5"]) == 5 and all(len(p) == 2 for p in line["kps5"])
         assert all(isinstance(v, float) for v in line["xyxy"])
     assert "3 file(s): 2 face(s) written, 1 without faces, 1 could not be used" in result.stderr

@@ -40,6 +40,7 @@ __all__ = [
     "escape_log_records",
     "failure_text",
     "fmt_rate",
+    "limit",
     "on_error_option",
     "open_library",
     "output_options",
@@ -227,12 +228,18 @@ def candidate_row(c: Candidate, decide: bool = True) -> dict[str, Any]:
         "reference": c.reference_path,
         "reference_distance": round(c.reference_distance, 4),
         "match": c.is_match if decide else None,
-        "max_distance": round(c.max_distance, 4) if decide else None,
+        "max_distance": limit(c.max_distance) if decide else None,
+        "uncalibrated": c.uncalibrated,
     }
 
 
 def rate(value: float) -> float | None:
     return None if value != value else float(f"{value:.3g}")  # NaN (not known) -> null
+
+
+def limit(value: float) -> float | None:
+    """A decision distance for JSON: null when there is none (an uncalibrated model)."""
+    return None if value != value else round(value, 4)
 
 
 def sighting_row(s: Sighting) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from facesight.config import resolve_library_dir
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.eval.runs import EvalSetup
+from facesight.face_models import DLIB_MODEL
 from facesight.library.directory import is_library, make_private_dir
 from facesight.library.facade import Library
 
@@ -41,22 +42,45 @@ def _eval_progress() -> Progress:
     return Progress(*columns, console=console(stderr=True), transient=True)
 
 
-EvalRun = Callable[[EvalSetup, DescriptorCache, Callable[[int, int], None]], dict[str, Any]]
+EvalRun = Callable[[EvalSetup, DescriptorCache, Callable[[int, int], None], str], dict[str, Any]]
+"""An evaluation: (setup, cache, progress, label: "" or the model's name for its files)."""
 
 
-def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str, Any] | None:
+def labelled(path: Path, label: str) -> Path:
+    """``path`` for one model of a side-by-side evaluation (``det-arcface.png``)."""
+    return path.with_stem(f"{path.stem}-{label}") if label else path
+
+
+def _run_evaluation(
+    ctx: click.Context, run: EvalRun, as_json: bool, model: str | None = None
+) -> dict[str, Any] | None:
     """Run an evaluation with the descriptor cache and a progress bar.
 
     With a library, its pipeline and decision; without one, the default pipeline: an
     evaluation reads labelled folders, not the library, so it never needs (or makes) a
     library database, only the folder's ``cache/`` and ``models/`` for its caches.
+    With ``model``: the built-in model and that one, side by side (``{"models": ...}``).
     Prints the figures as JSON and returns None when ``as_json``; else returns them.
     """
     directory = resolve_library_dir(ctx.obj["library"])
+    if model is not None and not is_library(directory, Library.DB_NAME):
+        raise click.ClickException(
+            f"--model {model}: no library at {directory}; register the model first "
+            "(facesight models add)"
+        )
     if is_library(directory, Library.DB_NAME):
         with open_library(ctx) as library:
-            setup = EvalSetup(library.pipeline, library.reference_calibration, library.target_fpir)
-            result = _evaluate(run, setup, directory)
+            if model is None:
+                setup = EvalSetup(
+                    library.pipeline, library.reference_calibration, library.target_fpir
+                )
+                result = _evaluate(run, setup, directory)
+            else:
+                result = {"models": {}}
+                for name in dict.fromkeys([DLIB_MODEL, model]):
+                    pipeline, reference = library.model_pipeline(name)
+                    setup = EvalSetup(pipeline, reference, library.target_fpir)
+                    result["models"][name] = _evaluate(run, setup, directory, name)
     else:
         try:
             make_private_dir(directory)
@@ -74,16 +98,42 @@ def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str
     return result
 
 
-def _evaluate(run: EvalRun, setup: EvalSetup, directory: Path) -> dict[str, Any]:
+def _evaluate(run: EvalRun, setup: EvalSetup, directory: Path, label: str = "") -> dict[str, Any]:
     with _eval_progress() as bar:
         cache = DescriptorCache(directory / "cache" / "eval-descriptors.db")
         task = bar.add_task("describing", total=None)
         try:
             return run(
-                setup, cache, lambda done, total: bar.update(task, completed=done, total=total)
+                setup,
+                cache,
+                lambda done, total: bar.update(task, completed=done, total=total),
+                label,
             )
         finally:
             cache.close()
+
+
+def _side_by_side(models: dict[str, dict[str, Any]], rows: list[tuple[str, str, str]]) -> None:
+    """One line per figure, one column per model (``rows``: label, key, key inside it or "")."""
+
+    def figure(result: dict[str, Any], key: str, inner: str) -> str:
+        value: Any = result.get(key)
+        if inner:
+            value = value.get(inner) if isinstance(value, dict) else None
+        return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    out = console()
+    out.print(" | ".join(["figure", *models]), markup=False)
+    for label, key, inner in rows:
+        cells = [figure(r, key, inner) for r in models.values()]
+        out.print(" | ".join([label, *cells]), markup=False)
+
+
+model_option = click.option(
+    "--model",
+    help="Also evaluate this registered model, side by side with the built-in dlib model "
+    "(each on its own calibration; an uncalibrated one has no rate figures).",
+)
 
 
 def det_option(default: str) -> Callable[[F], F]:
@@ -108,9 +158,15 @@ json_figures_option = click.option(
 @click.argument("images", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @det_option("facesight-det-pairs.png")
 @json_figures_option
+@model_option
 @click.pass_context
 def eval_pairs(
-    ctx: click.Context, pairs_file: Path, images: Path, det_path: Path, as_json: bool
+    ctx: click.Context,
+    pairs_file: Path,
+    images: Path,
+    det_path: Path,
+    as_json: bool,
+    model: str | None,
 ) -> None:
     """1:1 verification on an LFW-style pair list (IMAGES/Name/Name_0001.jpg).
 
@@ -126,18 +182,32 @@ def eval_pairs(
 
     result = _run_evaluation(
         ctx,
-        lambda setup, cache, progress: run_pairs(
+        lambda setup, cache, progress, label: run_pairs(
             pairs_file,
             images,
             pipeline=setup.pipeline,
             reference=setup.reference_calibration,
             cache=cache,
-            det_path=det_path,
+            det_path=labelled(det_path, label),
             progress=progress,
         ),
         as_json,
+        model,
     )
     if result is None:
+        return
+    if "models" in result:
+        _side_by_side(
+            result["models"],
+            [
+                ("faces not found", "faces_not_found", ""),
+                ("accuracy (k-fold)", "mean_accuracy", ""),
+                ("TAR at FAR 0.01", "tar_at_far", "0.01"),
+                ("TAR at FAR 0.001", "tar_at_far", "0.001"),
+                ("observed FMR at est. 0.01", "estimated_vs_observed_fmr", "observed_at_0.01"),
+                ("observed FMR at est. 0.001", "estimated_vs_observed_fmr", "observed_at_0.001"),
+            ],
+        )
         return
     out = console()
     out.print(
@@ -194,6 +264,7 @@ def eval_pairs(
     help="Where to write the one-page HTML report.",
 )
 @json_figures_option
+@model_option
 @click.pass_context
 def eval_identify(
     ctx: click.Context,
@@ -203,6 +274,7 @@ def eval_identify(
     det_path: Path,
     html_path: Path,
     as_json: bool,
+    model: str | None,
 ) -> None:
     """1:N identification on a folder per person.
 
@@ -220,7 +292,7 @@ def eval_identify(
 
     result = _run_evaluation(
         ctx,
-        lambda setup, cache, progress: run_identification(
+        lambda setup, cache, progress, label: run_identification(
             root,
             pipeline=setup.pipeline,
             reference=setup.reference_calibration,
@@ -228,13 +300,28 @@ def eval_identify(
             probes_from=probes_from,
             target_fpir=setup.target_fpir,
             cache=cache,
-            det_path=det_path,
-            html_path=html_path,
+            det_path=labelled(det_path, label),
+            html_path=labelled(html_path, label),
             progress=progress,
         ),
         as_json,
+        model,
     )
     if result is None:
+        return
+    if "models" in result:
+        _side_by_side(
+            result["models"],
+            [
+                ("enrolled", "enrolled", ""),
+                ("failure to detect", "failure_to_detect_rate", ""),
+                ("rank-1 accuracy", "rank1_accuracy", ""),
+                ("FNIR at FPIR 0.01", "fnir_at_fpir", "0.01"),
+                ("FNIR at FPIR 0.001", "fnir_at_fpir", "0.001"),
+                ("observed FPIR at the default", "default_observed_fpir", ""),
+                ("FNIR at the default", "default_fnir", ""),
+            ],
+        )
         return
     out = console()
     out.print(

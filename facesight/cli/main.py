@@ -24,6 +24,7 @@ from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
 from facesight.cli import maintenance as cli_maintenance
+from facesight.cli import models as cli_models
 from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
 from facesight.cli import scan as cli_scan
@@ -132,6 +133,7 @@ for _command in (
     *cli_conflicts.COMMANDS,
     *cli_reports.COMMANDS,
     *cli_tags.COMMANDS,
+    *cli_models.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -41,7 +41,8 @@ def doctor(ctx: click.Context) -> None:
     SQLite's integrity and foreign-key checks; every table, index and trigger
     present; crops named by rows present; crops and temp files no row names
     removed; cached models re-hashed (a damaged one is removed and rebuilt on
-    next use). Exit status 1 when a problem is left.
+    next use); registered models' files checked against the sha256 they were
+    registered with. Exit status 1 when a problem is left.
 
     \b
     Example:

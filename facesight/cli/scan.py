@@ -30,6 +30,7 @@ from facesight.cli.common import (
 from facesight.defaults import DEFAULT_RATE_FPS
 from facesight.errors import MediaError, OutputError
 from facesight.exports.embed_jsonl import embed_lines
+from facesight.face_models import DLIB_MODEL
 from facesight.files import STDOUT, atomic_file, check_output
 from facesight.records import ScanEvent, ScanStatus, ScanSummary
 from facesight.timecode import format_timecode
@@ -194,13 +195,23 @@ def scan(
 
 
 @click.command()
+@click.option(
+    "--model",
+    help="Make this model the active one first (`facesight models`), so that everything "
+    "is described again with it.",
+)
 @click.pass_context
-def reindex(ctx: click.Context) -> None:
+def reindex(ctx: click.Context, model: str | None) -> None:
     """Describe references and media again after a model or descriptor upgrade.
 
-    A library scanned by an older facesight keeps its faces, but they are
-    left out of matching until they are described by the current models:
-    references from their source images, media by scanning them again.
+    A library scanned by an older facesight, or with another model, keeps its faces,
+    but they are left out of matching until they are described by the active model:
+    references from their source images, media by scanning them again from their
+    latest path (a file gone or changed is reported, and the rest goes on).
+
+    
+    Example:
+        facesight reindex --model arcface
     """
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
@@ -208,7 +219,7 @@ def reindex(ctx: click.Context) -> None:
         Progress(*columns, console=console(stderr=True), transient=True) as bar,
     ):
         view = _ScanProgress(bar)
-        result = library.reindex(on_start=view.start, on_event=view.event)
+        result = library.reindex(model=model, on_start=view.start, on_event=view.event)
     for failure in result.failures:
         report_failure(failure)
     console().print(
@@ -245,9 +256,9 @@ def failures(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
 def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: str) -> None:
     """Export every face found under PATHS as JSON Lines, one object per face.
 
-    Each line has path, sha256, frame (null for stills), xyxy, kps5, score
-    and embedding (128 floats). Files without faces give no line but are
-    counted on stderr.
+    Each line has path, sha256, frame (null for stills), xyxy, kps5, score,
+    embedding (length floats: 128 for dlib's model), model (the active model's
+    name) and length. Files without faces give no line but are counted on stderr.
 
     \b
     Example:
@@ -263,6 +274,7 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
         open_library(ctx) as library,
         atomic_file(output, "w", make_parents=False, encoding="utf-8") as sink,
     ):
+        model = library.model.name if library.model is not None else DLIB_MODEL
         for record in library.embed(paths):
             counts["files"] += 1
             if record.failure is not None:
@@ -271,7 +283,7 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
                 if on_error == "stop":
                     raise click.ClickException(f"stopped at {record.path} (--on-error stop)")
                 continue
-            lines = embed_lines(record.path, record.sha256, record.faces)
+            lines = embed_lines(record.path, record.sha256, record.faces, model=model)
             counts["faces"] += len(lines)
             if not lines:
                 counts["without_faces"] += 1

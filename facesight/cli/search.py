@@ -17,6 +17,7 @@ from facesight.cli.common import (
     decision_note,
     failure_text,
     fmt_rate,
+    limit,
     open_library,
     output_options,
     print_rows,
@@ -172,7 +173,7 @@ def identify(ctx: click.Context, image: Path, top_k: int, investigate: bool, as_
             console().print(
                 f"    {shown(c.person):<28} distance {c.distance:.3f}  est. FMR "
                 f"{fmt_rate(c.fmr):>7}  nearest reference {c.reference_distance:.3f}: "
-                f"{shown(c.reference_path)}"
+                f"{shown(c.reference_path)}" + ("  (uncalibrated)" if c.uncalibrated else "")
             )
         for reason in face.quality_reasons:
             console().print(f"    [yellow]quality[/yellow]: {reason}")
@@ -254,7 +255,7 @@ def _search_row(hit: FaceHit) -> dict[str, Any]:
         "probe_distance": round(hit.distance, 4),
         "probe_fmr": rate(hit.fmr),
         "probe_same_person": hit.same_person,
-        "probe_max_distance": round(hit.max_distance, 4),
+        "probe_max_distance": limit(hit.max_distance),
         "sighting_person": own["person"],
         "sighting_fmr": own["fmr"],
         "sighting_status": own["status"],
@@ -285,9 +286,22 @@ def compare(ctx: click.Context, first: Path, second: Path, as_json: bool) -> Non
     with open_library(ctx) as library:
         result = library.compare(first, second)
     if as_json:
-        click.echo(json.dumps(asdict(result) | {"fmr": rate(result.fmr)}, indent=2))
+        figures = {"fmr": rate(result.fmr), "max_distance": limit(result.max_distance)}
+        click.echo(json.dumps(asdict(result) | figures, indent=2))
         return
     verdict = "same person" if result.same_person else "different people"
+    if result.fmr != result.fmr:  # an uncalibrated model: no rate to state
+        console().print(
+            f"distance {result.distance:.3f}: the active model is uncalibrated, so it states no "
+            "false-match rate"
+            + (
+                f"; {verdict} by --max-distance {result.max_distance:.3f}."
+                if result.max_distance == result.max_distance
+                else "; no decision without --max-distance."
+            ),
+            markup=False,
+        )
+        return
     console().print(
         f"distance {result.distance:.3f}: {verdict} ({result.strength} evidence). Strangers "
         f"come this close {fmt_rate(result.fmr)} of the time (est. FMR); the decision "

@@ -30,6 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery, fuse, pairwise_distances
+from facesight.errors import InvalidInputError
+from facesight.face_models import Metric
 from facesight.identity.calibrate import ImpostorTable, ReferenceCalibration
 from facesight.identity.match import calibrate_gallery
 from facesight.quality import QUALITY_BANDS, quality_band
@@ -81,7 +83,7 @@ class FaceSet:
 
 
 def impostor_distances(
-    people: Mapping[str, NDArray[np.float32]], size: int
+    people: Mapping[str, NDArray[np.float32]], size: int, metric: str = Metric.L2
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Template-of-``size`` to face distances between different people, and their weights.
 
@@ -101,7 +103,7 @@ def impostor_distances(
     owner = np.concatenate([np.full(len(people[n]), i) for i, n in enumerate(names)])
     share = 1.0 / np.array([len(people[n]) for n in names], np.float64)[owner]
     if size == 1:
-        d = pairwise_distances(faces, faces)
+        d = pairwise_distances(faces, faces, metric)
         upper = np.triu(owner[:, None] != owner[None, :], 1)
         weights = (share[:, None] * share[None, :])[upper]
         return d[upper].astype(np.float64), weights / weights.mean()
@@ -116,14 +118,19 @@ def impostor_distances(
         vectors += [fuse(people[n][list(s)]) for s in sorted(subsets)]
     owners_t = np.array(template_owner)
     per_person = np.bincount(owners_t, minlength=len(names)).astype(np.float64)
-    d = pairwise_distances(np.stack(vectors), faces)
+    d = pairwise_distances(np.stack(vectors), faces, metric)
     other = owners_t[:, None] != owner[None, :]
     weights = ((1.0 / per_person[owners_t])[:, None] * share[None, :])[other]
     return d[other].astype(np.float64), weights / weights.mean()
 
 
-def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, ImpostorTable]:
+def measure_tables(
+    people: Mapping[str, NDArray[np.float32]], metric: str = Metric.L2, min_events: int = 25
+) -> dict[int, ImpostorTable]:
     """One impostor table per template size in ``TEMPLATE_SIZES``, every person counted once.
+
+    ``metric``: the model's distance; ``min_events``: the rarest measured knot
+    (``ImpostorTable.measure``; a small folder of the user's needs fewer).
 
     Size 1 is measured directly. A size-k table is the size-1 table with its
     distances times ``template_scale``: a centroid of k faces sits closer to
@@ -133,12 +140,17 @@ def measure_tables(people: Mapping[str, NDArray[np.float32]]) -> dict[int, Impos
     were named 0.0-0.4x as often as claimed on half 0 (``scripts/data/check_calibration.py``
     at commit 1b9d109; docs/accuracy.md has the rows since).
     """
-    distances, weights = impostor_distances(people, 1)
-    single = ImpostorTable.measure(distances, weights=weights)
+    distances, weights = impostor_distances(people, 1, metric)
+    single = ImpostorTable.measure(distances, weights=weights, min_events=min_events)
     tables = {1: single}
     for size in TEMPLATE_SIZES[1:]:
-        distances, weights = impostor_distances(people, size)
-        fused = ImpostorTable.measure(distances, weights=weights)
+        if sum(len(v) >= size for v in people.values()) < 2:
+            break  # a small folder: larger templates use the largest size measured
+        distances, weights = impostor_distances(people, size, metric)
+        try:
+            fused = ImpostorTable.measure(distances, weights=weights, min_events=min_events)
+        except InvalidInputError:
+            break
         tables[size] = single.scaled(template_scale(single, fused))
     return tables
 
@@ -149,12 +161,20 @@ gallery's per-person levels, where even a size-4 table still counts hundreds of 
 
 
 def template_scale(single: ImpostorTable, fused: ImpostorTable) -> float:
-    """Geometric mean of ``fused``'s distances over ``single``'s at ``SCALE_LEVELS``."""
-    ratios = [fused.distance_at(level) / single.distance_at(level) for level in SCALE_LEVELS]
+    """Geometric mean of ``fused``'s distances over ``single``'s at ``SCALE_LEVELS``.
+
+    Only the levels both tables measured count (lfw-dev's reach all of them; a small
+    folder's rarest knot may sit above 1e-3, and its extrapolated tail is no ratio).
+    """
+    floor = max(float(single.log10_fmr[0]), float(fused.log10_fmr[0]))
+    levels = [level for level in SCALE_LEVELS if math.log10(level) >= floor] or [10**floor]
+    ratios = [fused.distance_at(level) / single.distance_at(level) for level in levels]
     return float(np.exp(np.log(ratios).mean()))
 
 
-def quality_factors(table: ImpostorTable, faces: FaceSet) -> dict[str, float]:
+def quality_factors(
+    table: ImpostorTable, faces: FaceSet, metric: str = Metric.L2
+) -> dict[str, float]:
     """Per quality band of the poorer face: observed / estimated impostor rate (>= 1).
 
     The geometric mean of the ratios at the table's 1e-2 and 1e-3 distances.
@@ -166,7 +186,7 @@ def quality_factors(table: ImpostorTable, faces: FaceSet) -> dict[str, float]:
     total = np.zeros(len(QUALITY_BANDS))
     for start in range(0, len(vectors), 512):
         rows = np.arange(start, min(start + 512, len(vectors)))
-        d = pairwise_distances(vectors[rows], vectors)
+        d = pairwise_distances(vectors[rows], vectors, metric)
         pair = (np.arange(len(vectors))[None, :] > rows[:, None]) & (
             owners[rows][:, None] != owners[None, :]
         )
@@ -266,6 +286,7 @@ def check_fpir(
     trials: int,
     seed: int = 0,
     per_person: bool = True,
+    metric: str = Metric.L2,
 ) -> list[FpirCheck]:
     """Observed vs claimed FPIR of random galleries drawn from ``faces`` (module docstring).
 
@@ -299,6 +320,7 @@ def check_fpir(
             person_names=[names[i] for i in person_of_ref],
             reference_ids=ref_rows.astype(np.int64),
             reference_paths=[""] * len(ref_rows),
+            metric=metric,
         )
         probe = np.ones(len(faces.owners), bool)
         probe[ref_rows] = False
@@ -308,7 +330,7 @@ def check_fpir(
             member[by_person[n]] = i
         rows = np.flatnonzero(probe)
         templates = gallery.templates()
-        distances = pairwise_distances(faces.vectors[rows], templates.vectors)
+        distances = pairwise_distances(faces.vectors[rows], templates.vectors, metric)
         for t, target in enumerate(targets):
             calibration = calibrate_gallery(gallery, reference, target)
             fmr = calibration.fmrs(distances, references, factors[rows][:, None])

@@ -29,6 +29,7 @@ from facesight.defaults import DEFAULT_TARGET_FPIR
 from facesight.descriptors import Gallery
 from facesight.errors import InvalidInputError
 from facesight.eval.metrics import fnir_at_fpir, rank1_accuracy
+from facesight.face_models import Metric
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
 from facesight.identity.match import calibrate_gallery, match_faces
 from facesight.quality import QUALITY_BANDS, quality_band
@@ -137,7 +138,8 @@ def _search(
         ranked = match_faces(probes, gallery, calibration, qualities=scores, top_k=1)
         for i, candidates in zip(found, ranked, strict=True):
             best = candidates[0]
-            score[i] = np.log10(max(best.fmr, 1e-300))
+            # an uncalibrated model has no rates: its searches are ranked by distance
+            score[i] = best.distance if best.uncalibrated else np.log10(max(best.fmr, 1e-300))
             person[i] = best.person
             is_match[i] = best.is_match
     return _Searches(score, person, is_match)
@@ -149,10 +151,12 @@ def evaluate_identification(
     qualities: dict[Path, float | None],
     reference: ReferenceCalibration,
     target_fpir: float = DEFAULT_TARGET_FPIR,
+    metric: str = Metric.L2,
 ) -> tuple[IdentificationReport, NDArray[np.float64], NDArray[np.float64]]:
     """Run every search of the protocol and measure it.
 
-    Returns the report, then the rank-1 scores (log10 est. FMR) of the mated
+    Returns the report, then the rank-1 scores (log10 est. FMR; an uncalibrated
+    model's: the distance, in its ``metric``) of the mated
     searches (NaN where the rank-1 candidate is wrong or no face was found)
     and of the non-mated searches, for the DET curve.
     """
@@ -170,6 +174,7 @@ def evaluate_identification(
         person_names=names,
         reference_ids=np.arange(len(rows), dtype=np.int64),
         reference_paths=[""] * len(rows),
+        metric=metric,
     )
     calibration = calibrate_gallery(gallery, reference, target_fpir)
     templates = gallery.templates()
@@ -191,7 +196,8 @@ def evaluate_identification(
     fnir, cut = {}, {}
     for level in FPIR_LEVELS:
         miss, threshold = fnir_at_fpir(mated.score, correct, nonmated.score, level)
-        fnir[f"{level:g}"], cut[f"{level:g}"] = miss, float(10**threshold)
+        fmr_cut = float(10**threshold) if reference.calibrated else float("nan")
+        fnir[f"{level:g}"], cut[f"{level:g}"] = miss, fmr_cut
     all_images = protocol.images()
     not_found = sum(descriptors.get(p) is None for p in all_images)
     false_positives = int(nonmated.is_match.sum())

@@ -20,6 +20,7 @@ from facesight.eval.identification import (
 )
 from facesight.eval.plots import error_curve, require_plotting, save_det_plot
 from facesight.eval.verification import evaluate_pairs
+from facesight.face_models import DLIB_MODEL
 from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -74,7 +75,13 @@ def _describe(
 
 
 def _versions(pipeline: FacePipeline) -> dict[str, str]:
-    return {"detector": pipeline.detector_version, "descriptor": pipeline.embedder_version}
+    spec = pipeline.embedder.spec
+    return {
+        "detector": pipeline.detector_version,
+        "descriptor": pipeline.embedder_version,
+        "model": DLIB_MODEL if spec is None else spec.name,
+        "distance": pipeline.embedder.metric,
+    }
 
 
 def run_pairs(
@@ -104,7 +111,9 @@ def run_pairs(
     described = _describe(paths, pipeline, cache, progress)
     descriptors = {k: described[p].descriptor for k, p in zip(keys, paths, strict=True)}
     qualities = {k: described[p].quality_score for k, p in zip(keys, paths, strict=True)}
-    report, genuine, impostor = evaluate_pairs(pairs, descriptors, qualities, reference)
+    report, genuine, impostor = evaluate_pairs(
+        pairs, descriptors, qualities, reference, pipeline.embedder.metric
+    )
     result = asdict(report) | _versions(pipeline)
     if det_path is not None:
         save_det_plot(
@@ -142,7 +151,7 @@ def run_identification(
     descriptors = {p: described[p].descriptor for p in paths}
     qualities = {p: described[p].quality_score for p in paths}
     report, genuine, nonmated = evaluate_identification(
-        protocol, descriptors, qualities, reference, target_fpir
+        protocol, descriptors, qualities, reference, target_fpir, pipeline.embedder.metric
     )
     result = asdict(report) | _versions(pipeline)
     if det_path is not None:

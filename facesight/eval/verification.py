@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from facesight.descriptors import pairwise_distances
 from facesight.eval.datasets import Pair
 from facesight.eval.metrics import kfold_accuracy, tar_at_far
+from facesight.face_models import Metric
 from facesight.identity.calibrate import ReferenceCalibration
 from facesight.quality import QUALITY_BANDS, quality_band
 
@@ -56,8 +57,13 @@ def evaluate_pairs(
     descriptors: dict[Key, NDArray[np.float32] | None],
     qualities: dict[Key, float | None],
     reference: ReferenceCalibration,
+    metric: str = Metric.L2,
 ) -> tuple[PairsReport, NDArray[np.float64], NDArray[np.float64]]:
-    """The report, and the genuine and impostor distances (for the DET curve)."""
+    """The report, and the genuine and impostor distances (for the DET curve).
+
+    Distances are in the model's ``metric``; a model without calibration tables
+    (``reference.calibrated`` false) gets no estimated-vs-observed FMR figures.
+    """
     keys = sorted(descriptors)
     found = [k for k in keys if descriptors[k] is not None]
     row = {k: i for i, k in enumerate(found)}
@@ -67,20 +73,20 @@ def evaluate_pairs(
         if p.first not in row or p.second not in row:
             return float("nan")
         a, b = vectors[row[p.first]], vectors[row[p.second]]
-        return float(np.linalg.norm(a.astype(np.float64) - b))
+        return float(pairwise_distances(a[None], b[None], metric)[0, 0])
 
     d = np.array([distance(p) for p in pairs])
     same = np.array([p.same for p in pairs])
     folds = np.array([p.fold for p in pairs])
     cv = kfold_accuracy(d, same, folds)
-    impostor = _all_impostors(found, vectors)
+    impostor = _all_impostors(found, vectors, metric)
     genuine = d[same]
     tar, thr = {}, {}
     for far in FAR_LEVELS:
         tar[f"{far:g}"], thr[f"{far:g}"] = tar_at_far(genuine, impostor, far)
-    honesty = {}
-    table = reference.table(1)
-    for fmr in FAR_LEVELS:
+    honesty: dict[str, float] = {}
+    for fmr in FAR_LEVELS if reference.calibrated else ():
+        table = reference.table(1)
         cut = table.distance_at(fmr)
         honesty[f"estimated_{fmr:g}"] = fmr
         honesty[f"observed_at_{fmr:g}"] = float(np.mean(impostor <= cut))
@@ -104,12 +110,14 @@ def evaluate_pairs(
     return report, genuine, impostor
 
 
-def _all_impostors(found: list[Key], vectors: NDArray[np.float32]) -> NDArray[np.float64]:
+def _all_impostors(
+    found: list[Key], vectors: NDArray[np.float32], metric: str
+) -> NDArray[np.float64]:
     """Distances of every pair of found images showing two different people."""
     names = np.array([k[0] for k in found])
     parts = []
     for start in range(0, len(found), 512):
-        block = pairwise_distances(vectors[start : start + 512], vectors)
+        block = pairwise_distances(vectors[start : start + 512], vectors, metric)
         rows = np.arange(start, min(start + 512, len(found)))
         upper = (np.arange(len(found))[None, :] > rows[:, None]) & (
             names[rows][:, None] != names[None, :]

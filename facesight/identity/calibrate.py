@@ -46,7 +46,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from facesight.defaults import DEFAULT_TARGET_FPIR
-from facesight.descriptors import EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.files import write_text_atomically
 from facesight.quality import quality_band
@@ -175,6 +174,18 @@ class ReferenceCalibration:
     min_centre_distance: float = 0.0
     written_by: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def uncalibrated(cls, descriptor: str) -> ReferenceCalibration:
+        """No tables: a registered model nobody has calibrated. Its estimated rates are
+        NaN and it names nobody automatically (only a fixed ``max_distance`` decides);
+        its probe factors are neutral (1)."""
+        return cls(descriptor, "", "", {})
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether impostor tables exist (``uncalibrated`` has none)."""
+        return bool(self.tables)
+
     def usable(self, descriptors: NDArray[np.float32]) -> NDArray[np.bool_]:
         """(n,) whether each (n, d) descriptor may be named automatically.
 
@@ -185,8 +196,9 @@ class ReferenceCalibration:
         docs/accuracy.md) the estimate no longer holds: such faces keep their
         candidates but are never a match.
         """
-        rows = np.asarray(descriptors, np.float64).reshape(-1, EMBEDDING_DIM)
-        if not self.centre:
+        rows = np.asarray(descriptors, np.float64)
+        rows = rows.reshape(len(rows), -1) if rows.ndim > 1 else rows.reshape(1, -1)
+        if not self.centre or rows.shape[1] != len(self.centre):
             return np.ones(len(rows), bool)
         distance = np.linalg.norm(rows - np.asarray(self.centre, np.float64), axis=1)
         result: NDArray[np.bool_] = distance >= self.min_centre_distance
@@ -223,6 +235,11 @@ class ReferenceCalibration:
         """The table for a template of this many faces (the largest measured beyond it)."""
         if template_size < 1:
             raise InvalidInputError(f"a template has at least one face, got {template_size}")
+        if not self.tables:
+            raise ModelError(
+                f"{self.descriptor} has no calibration: run `facesight calibrate build --model "
+                "NAME PEOPLE_DIR`, or decide with a fixed --max-distance"
+            )
         return self.tables[min(template_size, max(self.tables))]
 
     @classmethod
@@ -308,7 +325,7 @@ def gallery_factor(
     a small gallery keeps the reference as it is.
     """
     d = np.asarray(distances, np.float64)
-    if len(d) == 0:
+    if len(d) == 0 or not reference.calibrated:
         return 1.0
     level = min(1e-2, max(10.0 / len(d), 1e-5))
     sizes = np.asarray(template_sizes)
@@ -364,6 +381,8 @@ class Calibration:
         ``quality_factors`` broadcasts against ``distances``: one per probe
         face, ``reference.quality_factor`` of its band.
         """
+        if not self.reference.calibrated:
+            return np.full(np.shape(distances), np.nan)
         rate = self.reference.table(template_size).fmr(distances)
         scaled: NDArray[np.float64] = np.minimum(
             rate * self.factor * np.asarray(quality_factors, np.float64), 1.0
@@ -387,6 +406,8 @@ class Calibration:
     def threshold_for(self, template_size: int, probe_factor: float) -> float:
         """The decision distance for a template of that size and a probe whose
         estimated FMR is raised by ``probe_factor`` (``ReferenceCalibration.probe_factor``)."""
+        if not self.reference.calibrated:
+            return float("nan")  # nothing is under it: an uncalibrated model names nobody
         scale = self.factor * probe_factor
         return self.reference.table(template_size).distance_at(min(self.alpha / scale, 1.0))
 

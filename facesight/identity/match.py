@@ -12,7 +12,10 @@ can look at, the nearest single reference and its distance. Candidates are
 ranked by estimated false-match rate, which orders templates of different
 sizes fairly. The decision is the calibration's (estimated FMR at most the
 per-person level that gives the target FPIR) unless a fixed ``max_distance``
-is asked for; *investigate* mode lists the candidates with no decision.
+is asked for; *investigate* mode lists the candidates with no decision. A model
+without calibration tables (``ReferenceCalibration.uncalibrated``) decides nothing
+without ``max_distance``: its candidates are ranked by distance and say
+``uncalibrated``. Distances are the gallery's model's (``Gallery.metric``).
 """
 
 from __future__ import annotations
@@ -86,8 +89,8 @@ def match_faces(
     if len(gallery) == 0 or len(embeddings) == 0:
         return [[] for _ in range(len(embeddings))]
     templates = gallery.templates()
-    to_templates = pairwise_distances(embeddings, templates.vectors)
-    to_references = pairwise_distances(embeddings, gallery.embeddings)
+    to_templates = pairwise_distances(embeddings, templates.vectors, gallery.metric)
+    to_references = pairwise_distances(embeddings, gallery.embeddings, gallery.metric)
     if probe_factors is not None:
         scale = np.asarray(probe_factors, np.float64)
     else:
@@ -159,4 +162,5 @@ def _candidate(
         reference_distance=float(to_references[nearest]),
         references=size,
         insufficient_quality=not usable,
+        uncalibrated=not calibration.reference.calibrated,
     )

@@ -358,7 +358,8 @@ def enrollment_conflicts(
     templates = gallery.templates()
     sizes = tuple(int(s) for s in templates.sizes)
     calibration = Calibration(library.reference_calibration, sizes, 1.0, library.target_fpir)
-    distances = pairwise_distances(np.asarray(embedding, np.float32)[None], templates.vectors)[0]
+    probe = np.asarray(embedding, np.float32)[None]
+    distances = pairwise_distances(probe, templates.vectors, library.pipeline.embedder.metric)[0]
     # one vectorised estimate per template size, not one call per enrolled person
     fmrs = np.empty(len(distances), np.float64)
     for size in np.unique(templates.sizes):

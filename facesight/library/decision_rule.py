@@ -33,6 +33,12 @@ def decision_note(calibration: Calibration, max_distance: float | None) -> str:
         )
     if people == 0:
         return "nobody is enrolled yet: no face can be matched"
+    if not calibration.reference.calibrated:
+        return (
+            f"no automatic match: the model ({calibration.reference.descriptor}) is "
+            "uncalibrated; candidates are ranked by distance (give --max-distance, or run "
+            "`facesight calibrate build --model NAME PEOPLE_DIR`)"
+        )
     sizes = sorted(set(calibration.template_sizes))
     cuts = ", ".join(f"{calibration.threshold(k):.3f} for {k} ref." for k in sizes[:_SIZES_SHOWN])
     return (

@@ -5,7 +5,9 @@ every table, index and trigger the migrations create is there (a dropped table
 or a dropped audit trigger is named); crops that rows name but that are gone;
 crop files and temp files no row names (removed); the cached models re-hashed
 against the sha256 recorded when they were built (a damaged one is removed, so
-the next command rebuilds it). Nothing outside the library is touched.
+the next command rebuilds it); each registered model's file (``facesight models``)
+still there with the sha256 it was registered with (a problem to report, never a
+repair: the file is the user's). Nothing outside the library is touched.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from facesight.files import sha256_file
 from facesight.library.directory import TEMP_GRACE_S, orphan_crops, sweep_leftovers
 from facesight.store.sqlite import Store
 from facesight.vision.models.dlib_resnet import verify_model_cache
@@ -56,6 +59,7 @@ def examine_library(store: Store, root: Path, *, alone: bool = True) -> DoctorRe
             f"removed {removed} orphan crop(s) and temp file(s) ({orphans} orphan crop(s))"
         )
     _models(root / "models", report)
+    _registered_models(store, report)
     return report
 
 
@@ -73,6 +77,23 @@ def _schema(store: Store, report: DoctorReport) -> None:
         report.problems.append(f"missing {kind} {name}")
     if not missing:
         report.checks.append(f"schema: all {total} tables, indexes and triggers present")
+
+
+def _registered_models(store: Store, report: DoctorReport) -> None:
+    specs = store.model_specs()
+    for spec in specs:
+        try:
+            changed = sha256_file(Path(spec.path)) != spec.sha256
+        except OSError as error:
+            report.problems.append(f"registered model {spec.name}: {spec.path}: {error.strerror}")
+            continue
+        if changed:
+            report.problems.append(
+                f"registered model {spec.name}: {spec.path} has changed since it was registered; "
+                "restore it, or register the new file under another name"
+            )
+    if specs and not any(p.startswith("registered model") for p in report.problems):
+        report.checks.append(f"registered models: all {len(specs)} files as registered")
 
 
 def _models(directory: Path, report: DoctorReport) -> None:

@@ -207,9 +207,10 @@ class EnrollService:
             return ""
         # This person's references only: the whole gallery's calibration is not needed here.
         mine = self.store.gallery(self.pipeline.embedder_version, person_id).embeddings
-        if len(mine) == 0:
+        if len(mine) == 0 or not self.reference_calibration.calibrated:
             return ""
-        distance = float(pairwise_distances(embedding[None], fuse(mine)[None])[0, 0])
+        metric = self.pipeline.embedder.metric
+        distance = float(pairwise_distances(embedding[None], fuse(mine)[None], metric)[0, 0])
         fmr = float(self.reference_calibration.table(len(mine)).fmr(distance))
         if fmr < DISAGREEMENT_FMR:
             return ""

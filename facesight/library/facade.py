@@ -28,6 +28,7 @@ from facesight.descriptors import Gallery
 from facesight.errors import InvalidInputError, StoreError
 from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
+from facesight.face_models import ModelSpec
 from facesight.identity.calibrate import (
     Calibration,
     ReferenceCalibration,
@@ -44,6 +45,7 @@ from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService
 from facesight.library.erasure import ErasureService
 from facesight.library.matching import MatchService
+from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import ReviewService
 from facesight.library.scanning import ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
@@ -89,7 +91,9 @@ class Library:
         device: where the networks run: ``auto`` (a GPU when one works, else
             the CPU), ``cpu`` or ``cuda`` (a GPU or a ``DeviceError``); see
             ``facesight.vision.device``.
-        detector, embedder: override the default models (e.g. other settings).
+        detector, embedder: override the default models (e.g. other settings); the
+            embedder is the built-in dlib model's, used while dlib is the active model
+            (``facesight models``).
         actor: the name the user claims (``--user``), recorded in the audit
             log beside the operating-system account and with review
             decisions (default: none claimed; the account's name is used).
@@ -134,8 +138,12 @@ class Library:
         self.max_pixels = max_pixels
         self.max_distance = max_distance
         self.target_fpir = target_fpir
-        self.reference_calibration: ReferenceCalibration = load_reference_calibration()
         self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
+        # the built-in model (or the one handed in) serves whenever dlib is the active model
+        dlib = embedder or FaceEmbedder(cache_dir=self.path / "models", device=device)
+        self._models = ModelRegistry(self.store, load_reference_calibration(), dlib, device)
+        active = self.store.active_model()
+        self.reference_calibration: ReferenceCalibration = self._models.reference_for(active)
         if not self.read_only:
             self._start_session()
         self.audit = self.store.audit_log(actor)
@@ -143,8 +151,7 @@ class Library:
             self.audit.ensure_triggers()
         self.reviews = self.store.review_book(self.audit)
         self.pipeline = FacePipeline(
-            detector or FaceDetector(device=device),
-            embedder or FaceEmbedder(cache_dir=self.path / "models", device=device),
+            detector or FaceDetector(device=device), self._models.embedder(active)
         )
         self._matching = MatchService(
             self.store,
@@ -217,6 +224,50 @@ class Library:
             enroll_faces=lambda name, faces, note: self.enroll_faces(name, faces, note=note),
             enroll_region=self._enroll.enroll_region,
         )
+
+    # -- descriptor models (library/models.py) ----------------------------------
+
+    @property
+    def model(self) -> ModelSpec | None:
+        """The active registered model; None: the built-in dlib model."""
+        return self.pipeline.embedder.spec
+
+    def models(self) -> list[ModelEntry]:
+        """The built-in model and every registered one (``ModelRegistry.entries``)."""
+        return self._models.entries()
+
+    def add_model(self, path: str | Path, **settings: Any) -> ModelSpec:
+        """Register a user's ONNX model (``ModelRegistry.add``); it is not made active."""
+        spec = self._models.add(Path(path), **settings)
+        self._record_audit(AuditAction.MODEL_ADD, paths=[spec.path], details=spec.version)
+        return spec
+
+    def use_model(self, name: str) -> None:
+        """Make ``name`` the model scans, enrollment and matching use (``ModelRegistry.use``);
+        stored faces are matched again (another model's are ``stale`` until ``reindex``)."""
+        self._activate(self._models.use(name))
+        self._record_audit(AuditAction.MODEL_USE, details=name)
+        self.rematch()
+
+    def calibrate_model(self, name: str, reference: ReferenceCalibration) -> None:
+        """Keep measured tables with a registered model (``eval.model_calibration``); stored
+        faces are matched again when it is the active one."""
+        self._models.set_calibration(name, reference)
+        self._record_audit(AuditAction.MODEL_CALIBRATE, details=f"{name}: {reference.source}")
+        if self.model is not None and self.model.name == name:
+            self._activate(self._models.spec(name))
+            self.rematch()
+
+    def model_pipeline(self, name: str) -> tuple[FacePipeline, ReferenceCalibration]:
+        """A pipeline running the model ``name`` (active or not) and its calibration."""
+        return self._models.pipeline(name, self.pipeline.detector)
+
+    def _activate(self, spec: ModelSpec | None) -> None:
+        self.pipeline.embedder = self._models.embedder(spec)
+        self.reference_calibration = self._models.reference_for(spec)
+        for service in (self._matching, self._search, self._enroll):
+            service.reference_calibration = self.reference_calibration
+        self._drop_gallery()
 
     def _start_session(self) -> None:
         """Mark this process as using the library; after a killed one, sweep its leftovers."""
@@ -368,10 +419,14 @@ class Library:
     def reindex(
         self,
         *,
+        model: str | None = None,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ReindexResult:
-        """Describe stale references and media again (``ScanService.reindex``)."""
+        """Describe stale references and media again (``ScanService.reindex``); with
+        ``model``, first make it the active model, so everything is described with it."""
+        if model is not None:
+            self.use_model(model)
         return self._scanning.reindex(on_start=on_start, on_event=on_event)
 
     # -- enrollment (library/enroll.py) -------------------------------------------

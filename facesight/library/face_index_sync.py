@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facesight.descriptors import EMBEDDING_DIM
 from facesight.errors import StaleIndexError
 from facesight.index.face_index import FaceIndex
 from facesight.store.sqlite import Store
@@ -18,19 +19,22 @@ from facesight.store.sqlite import Store
 __all__ = ["synced_face_index"]
 
 
-def synced_face_index(store: Store, directory: Path, version: str) -> FaceIndex:
-    """The index of the faces ``store`` holds described by ``version``, opened from
-    ``directory`` and brought in step (saved when faces were added, else rebuilt)."""
+def synced_face_index(
+    store: Store, directory: Path, version: str, dim: int = EMBEDDING_DIM
+) -> FaceIndex:
+    """The index of the faces ``store`` holds described by ``version`` (``dim`` values
+    each: the model's length), opened from ``directory`` and brought in step (saved when
+    faces were added, else rebuilt)."""
     count, max_id = store.face_count(version)
     try:
-        index = FaceIndex.open(directory, version)
+        index = FaceIndex.open(directory, version, dim=dim)
     except StaleIndexError:
-        return _rebuild(store, directory, version)
+        return _rebuild(store, directory, version, dim)
     new_ids, new_vectors, _ = store.face_embeddings(version, after_id=index.max_id)
     if len(index) + len(new_ids) != count or (len(new_ids) and new_ids[-1] != max_id):
-        return _rebuild(store, directory, version)  # faces were deleted or replaced
+        return _rebuild(store, directory, version, dim)  # faces were deleted or replaced
     if not _holds_newest(store, index, version):
-        return _rebuild(store, directory, version)  # an id was reused for another face
+        return _rebuild(store, directory, version, dim)  # an id was reused for another face
     if len(new_ids):
         index.add(new_ids, new_vectors)
         index.save()
@@ -50,6 +54,8 @@ def _holds_newest(store: Store, index: FaceIndex, version: str) -> bool:
     return bool(np.all(found[:, 0] == ids) and np.all(distances[:, 0] < 1e-3))
 
 
-def _rebuild(store: Store, directory: Path, version: str) -> FaceIndex:
+def _rebuild(store: Store, directory: Path, version: str, dim: int) -> FaceIndex:
     ids, vectors, _ = store.face_embeddings(version)
-    return FaceIndex.build(directory, version, ids, vectors)
+    if len(ids) == 0:
+        vectors = vectors.reshape(0, dim)
+    return FaceIndex.build(directory, version, ids, vectors, dim=dim)

@@ -77,7 +77,8 @@ class MatchService:
 
     def _calibrated(self) -> tuple[Gallery, Calibration]:
         if self._gallery is None:
-            gallery = self.store.gallery(self.pipeline.embedder_version)
+            stored = self.store.gallery(self.pipeline.embedder_version)
+            gallery = replace(stored, metric=self.pipeline.embedder.metric)
             calibration = calibrate_gallery(gallery, self.reference_calibration, self.target_fpir)
             self._gallery = (gallery, calibration)
         return self._gallery
@@ -86,6 +87,8 @@ class MatchService:
         """Which stored candidates are matches under this library's decision settings."""
         if self.max_distance is not None:
             return MatchRule("distance", self.max_distance)
+        if not self.reference_calibration.calibrated:
+            return MatchRule("fmr", -1.0)  # an uncalibrated model names nobody by itself
         return MatchRule("fmr", self.calibration().alpha)
 
     def match(
@@ -132,8 +135,11 @@ class MatchService:
     def decided(self, candidate: Candidate, quality: float | None) -> Candidate:
         """A stored candidate re-decided under the current settings (as ``match_rule``)."""
         calibration = self.calibration()
+        uncalibrated = not calibration.reference.calibrated
         if self.max_distance is not None:
             limit, is_match = self.max_distance, candidate.distance <= self.max_distance
+        elif uncalibrated:
+            limit, is_match = float("nan"), False
         else:
             # the stored FMR holds the probe's corrections (quality, size, fusion): recover
             # their product to show the distance this probe had to be under
@@ -151,6 +157,7 @@ class MatchService:
             is_match=is_match,
             max_distance=limit,
             fpir=calibration.fpir_of(candidate.fmr),
+            uncalibrated=uncalibrated,
         )
 
     def rematch(self) -> int:

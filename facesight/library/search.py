@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import pairwise_distances
+from facesight.descriptors import EMBEDDING_DIM, from_euclidean, pairwise_distances
 from facesight.errors import InvalidInputError, MediaError, NoFaceError
 from facesight.faces import Faces
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
@@ -86,7 +86,9 @@ class SearchService:
     def face_index(self) -> FaceIndex:
         """The index of stored faces, brought in step with the database
         (``library/face_index_sync.py``)."""
-        return synced_face_index(self.store, self.index_dir, self.pipeline.embedder_version)
+        spec = self.pipeline.embedder.spec
+        dim = EMBEDDING_DIM if spec is None else spec.length
+        return synced_face_index(self.store, self.index_dir, self.pipeline.embedder_version, dim)
 
     def search_face(
         self, image: str | Path, *, face: int | None = None, top_k: int = 20
@@ -108,6 +110,7 @@ class SearchService:
         probe = analyzed.embedding[index_of : index_of + 1]
         faces = self.face_index()
         distances, ids = faces.search(probe, top_k)
+        distances = from_euclidean(distances, self.pipeline.embedder.metric)
         found = [(float(d), int(i)) for d, i in zip(distances[0], ids[0], strict=True) if i >= 0]
         sightings = {s.face_id: s for s in self.sightings_by_face([i for _, i in found])}
         self.record_audit(
@@ -155,7 +158,11 @@ class SearchService:
     def compare(self, a: str | Path, b: str | Path) -> Comparison:
         """1:1: the distance between the largest face of each image, and what it means."""
         first, second = (self._largest_embedding(Path(p)) for p in (a, b))
-        distance = float(pairwise_distances(first[None], second[None])[0, 0])
+        metric = self.pipeline.embedder.metric
+        distance = float(pairwise_distances(first[None], second[None], metric)[0, 0])
+        if not self.reference_calibration.calibrated:  # no rate to state: only a fixed limit
+            limit = self.max_distance or float("nan")
+            return Comparison(distance, limit, distance <= limit, "uncalibrated", float("nan"))
         table = self.reference_calibration.table(1)
         fmr = float(table.fmr(distance))
         # 1:1 is a gallery of one: the target FPIR is the target FMR.

@@ -26,11 +26,12 @@ from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_RATE_FPS
 from facesight.errors import MediaError
+from facesight.face_models import ModelSpec
 from facesight.media.images import LoadedImage, load_image, sha256_of
 from facesight.media.video import VideoInfo
 from facesight.store.known_content import KnownContent
 from facesight.vision.detect import FaceDetector
-from facesight.vision.embed import FaceEmbedder
+from facesight.vision.embedders import make_embedder
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop
 from facesight.vision.track import Track
 
@@ -52,11 +53,13 @@ class PipelineSpec:
     """How to build the same pipeline in another process (picklable).
 
     ``detector`` and ``embedder`` are keyword arguments of ``FaceDetector`` and
-    ``FaceEmbedder``; workers always run their models on one thread.
+    ``make_embedder``; ``model`` the registered model (None: dlib's); workers always
+    run their models on one thread.
     """
 
     detector: dict[str, Any]
     embedder: dict[str, Any]
+    model: ModelSpec | None = None
 
     @classmethod
     def of(cls, pipeline: FacePipeline) -> PipelineSpec:
@@ -75,11 +78,12 @@ class PipelineSpec:
                 "batch_size": embedder.batch_size,
                 "device": embedder.device,
             },
+            model=embedder.spec,
         )
 
     def build(self) -> FacePipeline:
         detector = FaceDetector(**(self.detector | {"intra_op_threads": 1}))
-        embedder = FaceEmbedder(**(self.embedder | {"intra_op_threads": 1}))
+        embedder = make_embedder(self.model, **(self.embedder | {"intra_op_threads": 1}))
         return FacePipeline(detector, embedder)
 
 

@@ -78,6 +78,9 @@ class AuditAction(StrEnum):
     SCAN = "scan"
     IMPORT_TAGS = "import.tags"
     TRIGGERS_RESTORED = "audit.triggers_restored"
+    MODEL_ADD = "models.add"
+    MODEL_USE = "models.use"
+    MODEL_CALIBRATE = "models.calibrate"
 
 
 def os_account() -> str:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 
+from facesight.descriptors import EMBEDDING_DIM
 from facesight.records import Candidate, MediaFailure
 from facesight.store.imported_tags import carry_imported_tags, tags_of_content
+from facesight.store.models import descriptor_dim
 from facesight.store.reviews import carry_reviews, reviews_of_content
 from facesight.store.rows import FaceRow, MediaRow, ReviewCarry, blob, descriptor_blob, now
 
@@ -81,8 +83,9 @@ def save_media(
         [(media_id, old, seen) for old, seen in old_paths] + [(media_id, path, now())],
     )
     stored = []
+    dim = descriptor_dim(conn, media.embedder)
     for face in faces:
-        face_id = insert_face(conn, media_id, face, stored_path)
+        face_id = insert_face(conn, media_id, face, stored_path, dim)
         stored.append((face_id, face))
         insert_candidates(conn, face_id, face.candidates)
     conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
@@ -94,7 +97,11 @@ def save_media(
 
 
 def insert_face(
-    conn: sqlite3.Connection, media_id: int, face: FaceRow, stored_path: Callable[[str], str]
+    conn: sqlite3.Connection,
+    media_id: int,
+    face: FaceRow,
+    stored_path: Callable[[str], str],
+    dim: int = EMBEDDING_DIM,
 ) -> int:
     x1, y1, x2, y2 = (float(v) for v in face.xyxy)
     cursor = conn.execute(
@@ -111,7 +118,7 @@ def insert_face(
             y2,
             blob(face.kps5),
             face.score,
-            descriptor_blob(face.embedding),
+            descriptor_blob(face.embedding, dim),
             None if face.crop_path is None else stored_path(face.crop_path),
             face.quality,
             face.quality_reasons,
@@ -139,7 +146,8 @@ def insert_candidates(
                 c.reference_id,
                 c.distance,
                 int(c.is_match),
-                c.max_distance,
+                # an uncalibrated model's limit is NaN: stored as 0, under which nothing is
+                c.max_distance if c.max_distance == c.max_distance else 0.0,
                 c.fmr,
                 c.reference_distance,
                 c.references,

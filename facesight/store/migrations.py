@@ -206,6 +206,26 @@ def _relative_crop_paths(conn: sqlite3.Connection) -> None:
                 conn.execute(f"UPDATE {table} SET crop_path = ? WHERE id = ?", (moved, row_id))
 
 
+_MODELS = """
+CREATE TABLE models (
+    name TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    input_px INTEGER NOT NULL,
+    align TEXT NOT NULL,
+    mean REAL NOT NULL,
+    std REAL NOT NULL,
+    bgr INTEGER NOT NULL,
+    distance TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    calibration TEXT,
+    added_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0
+);
+"""
+# ``active``: at most one row is 1 (store.models.set_active); none: the built-in dlib model.
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
@@ -223,6 +243,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "candidates of faces too poor to be named",
         "ALTER TABLE candidates ADD COLUMN insufficient_quality INTEGER NOT NULL DEFAULT 0",
     ),
+    Migration(9, "registered face-descriptor models (store.models)", _MODELS),
     Migration(10, "face tags imported from other tools (import-tags)", IMPORTED_TAGS_SQL),
 )
 

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.records import PersonSummary
+from facesight.store.models import descriptor_dim
 from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob, now, query, vector
 
 __all__ = [
@@ -118,7 +119,7 @@ def add_reference(conn: sqlite3.Connection, person_id: int, ref: ReferenceRow) -
             y2,
             blob(ref.kps5),
             ref.score,
-            descriptor_blob(ref.embedding),
+            descriptor_blob(ref.embedding, descriptor_dim(conn, ref.embedder)),
             ref.warnings,
             ref.detector,
             ref.embedder,
@@ -220,5 +221,10 @@ def update_reference(
     """Replace a reference's descriptor with one from the current model."""
     conn.execute(
         "UPDATE reference_faces SET embedding = ?, embedder = ?, quality = ? WHERE id = ?",
-        (descriptor_blob(embedding), embedder, quality, reference_id),
+        (
+            descriptor_blob(embedding, descriptor_dim(conn, embedder)),
+            embedder,
+            quality,
+            reference_id,
+        ),
     )

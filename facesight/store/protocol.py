@@ -21,9 +21,11 @@ will implement the same methods. It is shaped for what comes next without buildi
   ``reference_faces.embedder`` for references); every descriptor read takes an
   ``embedder`` and never mixes versions. A descriptor's length (its dimension) is carried
   by the blob itself (``len(blob) / 4`` float32 values, ``store.rows.vector``) and checked
-  at write time against the model's contract (``descriptors.EMBEDDING_DIM``,
-  ``DESCRIPTOR_LENGTH``); a second model of another dimension needs its contract looked
-  up by embedder version instead of the two constants, not a schema change.
+  at write time against its model's length (``store.models.descriptor_dim``) and the
+  length every model's descriptors are scaled to (``DESCRIPTOR_LENGTH``); the
+  models a library knows besides dlib's are rows of ``models`` (``store.models``:
+  file, sha256, preprocessing, distance, length, calibration), and the embedder version
+  of a registered model's descriptors is ``<name>:<sha256[:12]>+len1.43``.
 
 A transaction handle (``Transaction``) is what ``transaction()`` yields and the write
 methods that join a caller's transaction take: a ``sqlite3.Connection`` here, a
@@ -41,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
+from facesight.face_models import ModelSpec
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.audit import AuditLog
 from facesight.store.imported_tags import ImportedTags
@@ -89,6 +92,13 @@ class LibraryStore(Protocol):
     def update_reference(
         self, reference_id: int, embedding: NDArray[np.float32], embedder: str, quality: float
     ) -> None: ...
+
+    # -- registered descriptor models (the built-in dlib model has no row)
+    def model_specs(self) -> list[ModelSpec]: ...
+    def active_model(self) -> ModelSpec | None: ...
+    def add_model(self, spec: ModelSpec) -> ModelSpec: ...
+    def set_active_model(self, name: str | None) -> None: ...
+    def set_model_calibration(self, name: str, calibration: str | None) -> None: ...
 
     # -- media, faces, candidates
     def media_id(self, sha256: str, embedder: str | None = None) -> int | None: ...

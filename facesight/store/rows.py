@@ -51,16 +51,17 @@ def blob(array: NDArray[Any]) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
-def descriptor_blob(embedding: NDArray[Any]) -> bytes:
-    """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
-    length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
+def descriptor_blob(embedding: NDArray[Any], dim: int = EMBEDDING_DIM) -> bytes:
+    """A descriptor as stored, refused unless finite, of ``dim`` values (its model's
+    length: dlib's ``EMBEDDING_DIM``, a registered model's ``store.models.descriptor_dim``)
+    and of length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
     descriptors that match everyone (issue 13)."""
     vector = np.asarray(embedding, np.float64)
     length = float(np.linalg.norm(vector)) if vector.size else 0.0
-    if vector.shape != (EMBEDDING_DIM,) or not np.isfinite(length):
+    if vector.shape != (dim,) or not np.isfinite(length):
         raise StoreError(
             f"refusing to store a descriptor of shape {vector.shape} that is not finite or "
-            f"not {EMBEDDING_DIM} values; run `facesight doctor`"
+            f"not {dim} values (its model's length); run `facesight doctor`"
         )
     if abs(length - DESCRIPTOR_LENGTH) > 0.01 * DESCRIPTOR_LENGTH:
         raise StoreError(

@@ -20,8 +20,9 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.errors import NotFoundError, StoreError
+from facesight.face_models import ModelSpec
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
-from facesight.store import faces, health, people
+from facesight.store import faces, health, models, people
 from facesight.store import media as media_writes
 from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
@@ -299,6 +300,31 @@ class Store:
             person_id: only this person's references.
         """
         return people.gallery(self._conn, embedder, person_id)
+
+    # -- registered descriptor models (store/models.py) ------------------------
+
+    def model_specs(self) -> list[ModelSpec]:
+        """Every registered model, by name (the built-in dlib model has no row)."""
+        return models.model_specs(self._conn)
+
+    def active_model(self) -> ModelSpec | None:
+        """The active registered model; None: the built-in dlib model."""
+        return models.active_model(self._conn)
+
+    def add_model(self, spec: ModelSpec) -> ModelSpec:
+        """Register a model (a name already taken is refused); it is not made active."""
+        with self.transaction() as conn:
+            return models.add_model(conn, spec)
+
+    def set_active_model(self, name: str | None) -> None:
+        """Make a registered model the active one (None: the built-in dlib model)."""
+        with self.transaction() as conn:
+            models.set_active(conn, name)
+
+    def set_model_calibration(self, name: str, calibration: str | None) -> None:
+        """Store (or clear) a registered model's impostor tables (JSON text)."""
+        with self.transaction() as conn:
+            models.set_calibration(conn, name, calibration)
 
     # -- media, faces, candidates ---------------------------------------------
 

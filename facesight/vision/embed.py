@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
+from facesight.face_models import Metric, ModelSpec
 from facesight.vision.device import Device, check_device
 from facesight.vision.lazy_model import LazyModel
 from facesight.vision.models.backends import open_dlib_resnet
@@ -81,6 +82,18 @@ class FaceEmbedder(LazyModel):
         self.intra_op_threads = intra_op_threads
         self.batch_size = batch_size
         super().__init__(device)
+
+    spec: ModelSpec | None = None
+    """The built-in model has no registry row (``face_models.DLIB_MODEL``)."""
+
+    metric: str = Metric.L2
+    """dlib's descriptors are compared by Euclidean distance."""
+
+    def chips_for(
+        self, pixels: NDArray[np.uint8], kps5: NDArray[np.float32], dlib_chips: NDArray[np.uint8]
+    ) -> NDArray[np.uint8]:
+        """The chips this model takes: the pipeline's own dlib chips, as they are."""
+        return dlib_chips
 
     def _open(self, device: Device) -> tuple[ModelSession, str]:
         """dlib's ResNet on ``device`` (converted once, cached in ``cache_dir``); version

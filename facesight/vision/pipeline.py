@@ -17,7 +17,7 @@ from facesight.media.video import VideoFrame, VideoInfo, probe_video, sample_fra
 from facesight.quality import FaceQuality, assess_quality
 from facesight.vision.align import BOX_KPS5, align_faces
 from facesight.vision.detect import FaceDetector
-from facesight.vision.embed import FaceEmbedder
+from facesight.vision.embedders import DescriptorModel
 from facesight.vision.track import FaceTracker, Track, TrackedFace
 
 __all__ = [
@@ -80,10 +80,11 @@ class FacePipeline:
 
     Args:
         detector: finds faces and landmarks.
-        embedder: turns aligned chips into descriptors.
+        embedder: turns aligned chips into descriptors (dlib's, or a registered model's
+            cut to its own geometry: ``DescriptorModel.chips_for``).
     """
 
-    def __init__(self, detector: FaceDetector, embedder: FaceEmbedder) -> None:
+    def __init__(self, detector: FaceDetector, embedder: DescriptorModel) -> None:
         self.detector = detector
         self.embedder = embedder
 
@@ -141,12 +142,15 @@ class FacePipeline:
         """
         found = self.detector.detect_batch(images, min_face_px)
         per_image = []
+        model_chips: list[NDArray[np.uint8]] = []
         for pixels, faces in zip(images, found, strict=True):
             centre_x = (faces.xyxy[:, 0] + faces.xyxy[:, 2]) / 2
             faces = faces[np.argsort(centre_x, kind="stable")]
-            per_image.append((faces, align_faces(pixels, faces.kps5)))
-        chips = [c for _, c in per_image]
-        described = self.embedder.describe(np.concatenate(chips)) if chips else None
+            dlib_chips = align_faces(pixels, faces.kps5)
+            per_image.append((faces, dlib_chips))
+            # the quality rule reads dlib's chips; the model reads its own (dlib's: the same)
+            model_chips.append(self.embedder.chips_for(pixels, faces.kps5, dlib_chips))
+        described = self.embedder.describe(np.concatenate(model_chips)) if model_chips else None
         results, start = [], 0
         for faces, image_chips in per_image:
             n = len(faces)

@@ -36,13 +36,13 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 from rich.progress import Progress
 
 from facesight.config import resolve_library_dir
-from facesight.eval.calibration import FaceSet, measure_tables, name_half, quality_factors
+from facesight.eval.calibration import name_half
 from facesight.eval.described import DescriptorCache, describe_images
-from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.eval.model_calibration import face_set, measure_reference
+from facesight.identity.calibrate import load_reference_calibration
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
@@ -72,34 +72,21 @@ def main() -> None:
             paths, pipeline, cache=cache, on_progress=lambda n: bar.advance(task, n)
         )
     cache.close()
-    kept = [(p, d) for p, d in zip(paths, described, strict=True) if d.descriptor is not None]
-    faces = FaceSet(
-        vectors=np.stack([d.descriptor for _, d in kept if d.descriptor is not None]),
-        owners=np.array([p.parent.name for p, _ in kept]),
-        quality=np.array([d.quality_score or 0.0 for _, d in kept], np.float64),
-    )
+    faces = face_set(paths, described)
     stacked = faces.people()
-    tables = measure_tables(stacked)
-    factors = quality_factors(tables[1], faces)
-    shipped = load_reference_calibration()
-    reference = ReferenceCalibration(
+    # size and fusion factors (scripts/data/measure_video_rules.py --write, docs/video.md)
+    # and min_centre_distance (scripts/data/measure_quality_rule.py --write): kept as they are
+    reference = measure_reference(
+        faces,
         descriptor=pipeline.embedder_version,
         source=(
             f"lfw-dev ({args.half} people): {len(stacked)} people, "
             f"{sum(len(v) for v in stacked.values())} faces found in {len(paths)} images"
         ),
         command="python scripts/data/build_calibration.py",
-        tables=tables,
-        quality_factors=factors,
-        # written by scripts/data/measure_video_rules.py --write (docs/video.md): kept as they are
-        size_factors=shipped.size_factors,
-        fused_factors=shipped.fused_factors,
-        # the mean descriptor of these faces: degraded faces collapse towards it
-        centre=tuple(float(v) for v in faces.vectors.astype(np.float64).mean(axis=0)),
-        # written by scripts/data/measure_quality_rule.py --write: kept as it is
-        min_centre_distance=shipped.min_centre_distance,
-        written_by=shipped.written_by,
+        carried=load_reference_calibration(),
     )
+    tables, factors = reference.tables, reference.quality_factors
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(reference.to_json(), indent=1) + "\n")
     for size, table in tables.items():

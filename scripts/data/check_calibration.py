@@ -41,6 +41,7 @@ from facesight.eval.calibration import (
     shared_distance,
 )
 from facesight.eval.described import DescriptorCache, describe_images
+from facesight.eval.model_calibration import face_set
 from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -59,12 +60,7 @@ def load_faces(images: Path, cache_path: Path) -> FaceSet:
     cache = DescriptorCache(cache_path)
     described = describe_images(paths, FacePipeline(FaceDetector(), FaceEmbedder()), cache=cache)
     cache.close()
-    kept = [(p, d) for p, d in zip(paths, described, strict=True) if d.descriptor is not None]
-    return FaceSet(
-        vectors=np.stack([d.descriptor for _, d in kept if d.descriptor is not None]),
-        owners=np.array([p.parent.name for p, _ in kept]),
-        quality=np.array([d.quality_score or 0.0 for _, d in kept], np.float64),
-    )
+    return face_set(paths, described)
 
 
 def reference_from(faces: FaceSet, shipped: ReferenceCalibration) -> ReferenceCalibration:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from pathlib import Path
 
 import click
 
@@ -40,9 +39,10 @@ __all__ = ["cli", "main"]
 @click.version_option(__version__, prog_name="facesight")
 @click.option(
     "--library",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"Library directory (database, crops, models). Default: ${ENV_LIBRARY}, "
-    "else the per-user data directory.",
+    metavar="DIR|URL",
+    help=f"Library directory (database, crops, models), or a PostgreSQL database "
+    "(postgresql://user@host/db; give the password by PGPASSWORD or a service file). "
+    f"Default: ${ENV_LIBRARY}, else the per-user data directory.",
 )
 @click.option(
     "--target-fpir",
@@ -84,7 +84,7 @@ __all__ = ["cli", "main"]
 @click.pass_context
 def cli(
     ctx: click.Context,
-    library: Path | None,
+    library: str | None,
     target_fpir: float,
     max_distance: float | None,
     max_pixels: int,

@@ -130,12 +130,12 @@ class Store:
         """
         if self.read_only:
             raise ReadOnlyLibraryError(
-                f"the library {self.root} is read-only: this command cannot record changes"
+                f"the library {self.where} is read-only: this command cannot record changes"
             )
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
         try:
             yield self._conn
             self._conn.execute("COMMIT")
@@ -145,11 +145,25 @@ class Store:
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
+
+    @property
+    def database(self) -> Path | str:
+        """What a scan worker opens to read the library (``store.known_content``)."""
+        return Path(self.path)
+
+    @property
+    def where(self) -> str:
+        """The library as messages name it (a folder; a URL without its password)."""
+        return str(self.root)
+
+    def error(self, exc: sqlite3.Error) -> StoreError:
+        """One clear line for a database failure (``store.connection.database_error``)."""
+        return database_error(self.path, exc)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
@@ -169,7 +183,7 @@ class Store:
         try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
 
     # -- people and references ------------------------------------------------
 

@@ -11,7 +11,7 @@ is never shown: every message, audit record, report and log names the library th
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 __all__ = ["POSTGRES_SCHEMES", "is_postgres_url", "redact", "redact_url"]
 
@@ -20,7 +20,8 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 HIDDEN = "***"
 """What a password is replaced with."""
 
-_SECRET_PARAMS = ("password", "passfile", "sslpassword")
+_SECRET_PARAMS = ("password", "sslpassword")
+_SECRET_PARAM = re.compile(r"([?&](?:password|sslpassword)=)[^&#]*", re.IGNORECASE)
 
 
 def is_postgres_url(location: object) -> bool:
@@ -47,12 +48,7 @@ def redact_url(location: str) -> str:
     if not is_postgres_url(location):
         return location
     text = re.sub(r"^([a-z]+://[^:/@]*):[^@/]*@", rf"\1:{HIDDEN}@", location, flags=re.IGNORECASE)
-    parts = urlsplit(text)
-    if parts.query:
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        hidden = [(k, HIDDEN if k in _SECRET_PARAMS and v else v) for k, v in pairs]
-        text = urlunsplit(parts._replace(query=urlencode(hidden, safe="/*")))
-    return text
+    return _SECRET_PARAM.sub(rf"\1{HIDDEN}", text)
 
 
 def redact(text: str, location: str) -> str:

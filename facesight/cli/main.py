@@ -22,6 +22,7 @@ from facesight.cli import audit as cli_audit
 from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
+from facesight.cli import library as cli_library
 from facesight.cli import maintenance as cli_maintenance
 from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
@@ -130,6 +131,7 @@ for _command in (
     *cli_unknowns.COMMANDS,
     *cli_conflicts.COMMANDS,
     *cli_reports.COMMANDS,
+    *cli_library.COMMANDS,
 ):
     cli.add_command(_command)
 

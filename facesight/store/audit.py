@@ -77,6 +77,7 @@ class AuditAction(StrEnum):
     CONFLICT_MERGE = "conflicts.merge"
     CONFLICT_DIFFERENT = "conflicts.different"
     SCAN = "scan"
+    LIBRARY_COPY = "library.copy"
     TRIGGERS_RESTORED = "audit.triggers_restored"
 
 

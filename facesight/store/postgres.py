@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -182,11 +182,7 @@ class PostgresStore(Store):
             data = (self.root / stored).read_bytes()
         except OSError:
             return  # the row names a crop that was not written: doctor reports it
-        conn.execute(
-            "INSERT INTO crop_files (path, data) VALUES (?, ?)"
-            " ON CONFLICT (path) DO UPDATE SET data = excluded.data",
-            (stored, data),
-        )
+        self.keep_crop(conn, stored, data)
 
     def save_media_batch(
         self,
@@ -230,6 +226,17 @@ class PostgresStore(Store):
         crops = media_writes.delete_faces(conn, face_ids)
         self._drop_crops(conn, crops)
         return crops
+
+    def crop_files(self) -> Iterator[tuple[str, bytes]]:
+        for row in self._conn.execute("SELECT path, data FROM crop_files ORDER BY path"):
+            yield str(row[0]), bytes(row[1])
+
+    def keep_crop(self, conn: Transaction, stored: str, data: bytes) -> None:
+        conn.execute(
+            "INSERT INTO crop_files (path, data) VALUES (?, ?)"
+            " ON CONFLICT (path) DO UPDATE SET data = excluded.data",
+            (stored, data),
+        )
 
     def file_path(self, value: str | None) -> str | None:
         """A stored crop as a local file: fetched from ``crop_files`` when missing here."""

@@ -130,10 +130,17 @@ class PgCursor:
 
     row_factory: Any = None  # accepted and ignored: rows are always addressable by name
 
-    def __init__(self, rows: list[PgRow], rowcount: int, lastrowid: int | None) -> None:
+    def __init__(
+        self,
+        rows: list[PgRow],
+        rowcount: int,
+        lastrowid: int | None,
+        description: list[tuple[str, ...]] | None = None,
+    ) -> None:
         self._rows = rows
         self.rowcount = rowcount
         self.lastrowid = lastrowid
+        self.description = description
 
     def fetchone(self) -> PgRow | None:
         return self._rows.pop(0) if self._rows else None
@@ -202,6 +209,9 @@ class PgConnection:
             with self.raw.cursor(row_factory=_row_factory) as cursor:
                 cursor.execute(text.encode(), list(params) or None)
                 rows: list[PgRow] = []
+                described: list[tuple[str, ...]] | None = [
+                    (d.name,) for d in cursor.description or ()
+                ] or None
                 if cursor.description is not None:
                     while True:
                         rows += cursor.fetchall()
@@ -211,7 +221,7 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _mapped(exc, self.location) from exc
         lastrowid = int(rows[0][0]) if returns_id and rows else None
-        return PgCursor([] if returns_id else rows, rowcount, lastrowid)
+        return PgCursor([] if returns_id else rows, rowcount, lastrowid, described)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> PgCursor:
         text, _ = _translated(sql)
@@ -226,6 +236,25 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _mapped(exc, self.location) from exc
         return PgCursor([], rowcount, None)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+        """Write rows with ``COPY ... FROM STDIN`` (inside the open transaction); the count.
+
+        The bulk path for large writes (``store.copy``, the writer benchmark): one
+        round trip for the whole stream instead of one per row."""
+        names = ", ".join(columns)
+        count = 0
+        try:
+            with (
+                self.raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({names}) FROM STDIN".encode()) as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+        except psycopg.Error as exc:
+            raise _mapped(exc, self.location) from exc
+        return count
 
     def close(self) -> None:
         self.raw.close()

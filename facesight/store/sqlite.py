@@ -9,6 +9,7 @@ holds no business rules: it reads and writes what the library hands it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.errors import NotFoundError, StoreError
+from facesight.files import atomic_file
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store import faces, health, people
 from facesight.store import media as media_writes
@@ -270,6 +272,24 @@ class Store:
             " UNION SELECT crop_path FROM reference_faces WHERE crop_path IS NOT NULL"
         ).fetchall()
         return {str(r[0]) for r in rows}
+
+    def crop_files(self) -> Iterator[tuple[str, bytes]]:
+        """(stored path, bytes) of every crop of the library's own that exists
+        (``store.copy``: crops travel with the rows)."""
+        for stored in sorted(self.stored_crop_paths()):
+            owned = self.owned_file(stored)
+            if owned is not None and owned.is_file():
+                yield stored, owned.read_bytes()
+
+    def keep_crop(self, conn: sqlite3.Connection, stored: str, data: bytes) -> None:
+        """Keep a crop's bytes under its stored path (a file in the library folder; the
+        transaction is the PostgreSQL store's, which keeps them in ``crop_files``)."""
+        if self.root is None or os.path.isabs(stored):
+            return
+        target = self.root / stored
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with atomic_file(target) as out:
+            out.write(data)
 
     def owned_file(self, value: str) -> Path | None:
         """The file a stored path names if it lies inside the library, else None: the

@@ -56,8 +56,11 @@ def test_scan_into_postgresql_gives_the_sightings_of_sqlite(
             matched = library.sightings()
             crops = [s.crop_path for s in every if s.crop_path]
             assert crops and all(Path(c).is_file() for c in crops)
-            results.append((_seen(every), _seen(matched), library.audit.verify().ok))
+            hits = library.search_face(images[0], top_k=5)  # pgvector there, faiss here
+            searched = [(h.sighting.path, round(h.distance, 4), h.same_person) for h in hits]
+            results.append((_seen(every), _seen(matched), library.audit.verify().ok, searched))
     sqlite, postgres = results
     assert postgres[0] == sqlite[0]
     assert postgres[1] == sqlite[1] and len(sqlite[1]) > 10
     assert postgres[2] and sqlite[2]
+    assert postgres[3] == sqlite[3] and len(sqlite[3]) == 5

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS, DEFAULT_TARGET_FPIR
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.errors import InvalidInputError, StoreError
 from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
@@ -33,7 +33,6 @@ from facesight.identity.calibrate import (
     ReferenceCalibration,
     load_reference_calibration,
 )
-from facesight.index.face_index import FaceIndex
 from facesight.library.directory import (
     TEMP_GRACE_S,
     mark_session,
@@ -443,7 +442,7 @@ class Library:
 
     # -- searching and one-off analysis (library/search.py) -----------------------
 
-    def face_index(self) -> FaceIndex:
+    def face_index(self) -> NearestFaces:
         """The index of stored faces, in step with the database (``SearchService``)."""
         return self._search.face_index()
 

@@ -40,6 +40,7 @@ from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.migrations import MIGRATIONS, apply_migrations, check_migrations
 from facesight.store.postgres_connection import PgConnection, open_postgres
 from facesight.store.postgres_schema import schema_objects
+from facesight.store.postgres_search import VectorSearch
 from facesight.store.protocol import LibraryStore, Transaction
 from facesight.store.rows import FaceRow, MediaRow, ReviewCarry
 from facesight.store.sqlite import Store
@@ -141,6 +142,11 @@ class PostgresStore(Store):
                 "and the next checkpoint; run VACUUM FULL and CHECKPOINT as a superuser "
                 "(or grant pg_checkpoint)"
             ) from exc
+
+    def nearest_faces(self, embedder: str) -> VectorSearch:
+        """The stored faces of ``embedder`` searched in the database (pgvector), not in a
+        faiss index file (``store.postgres_search``)."""
+        return VectorSearch(self._conn, embedder)
 
     def integrity_problems(self) -> list[str]:
         """Rows whose foreign keys point nowhere cannot exist here (PostgreSQL enforces

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.audit import AuditLog
 from facesight.store.reviews import ReviewBook
@@ -112,6 +112,7 @@ class LibraryStore(Protocol):
         self, embedder: str, up_to_id: int, limit: int = 16
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]: ...
     def face_count(self, embedder: str) -> tuple[int, int]: ...
+    def nearest_faces(self, embedder: str) -> NearestFaces | None: ...
 
     # -- sightings: whole, or a page at a time
     def sightings(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.errors import NotFoundError, StoreError
 from facesight.files import atomic_file
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
@@ -170,6 +170,11 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
         return rows_query(self._conn, sql, params)
+
+    def nearest_faces(self, embedder: str) -> NearestFaces | None:
+        """A search of the stored faces kept by the database itself; None here: a SQLite
+        library keeps a faiss index file (``library/face_index_sync.py``)."""
+        return None
 
     def integrity_problems(self) -> list[str]:
         """SQLite's integrity and foreign-key findings, one line each (empty when sound)."""

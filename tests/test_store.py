@@ -72,6 +72,32 @@ def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
     assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 0
 
 
+def test_postgresql_migrations_run_once_in_order_and_roll_back_whole(postgres_url: str) -> None:
+    from facesight.store.postgres_connection import open_postgres
+
+    conn = open_postgres(postgres_url)
+    ran: list[int] = []
+    steps = (
+        Migration(2, "second", lambda c: ran.append(2)),
+        Migration(1, "first", "CREATE TABLE t (x INTEGER, y REAL)"),
+    )
+    assert apply_migrations(conn, steps) == [1, 2]  # type: ignore[arg-type]
+    assert apply_migrations(conn, steps) == []  # type: ignore[arg-type]
+    assert ran == [2]
+    # a portable step runs with SQLite's REAL widened to what SQLite stores (8 bytes)
+    kind = (
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 't' AND column_name = 'y'"
+    )
+    assert conn.execute(kind).fetchone() == ("double precision",)
+    bad = (*steps, Migration(3, "half", "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"))
+    with pytest.raises(StoreError, match=r"migration 3 \(half\) failed and was rolled back"):
+        apply_migrations(conn, bad)  # type: ignore[arg-type]
+    assert conn.execute("SELECT to_regclass('a')").fetchone() == (None,)
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (2,)
+    conn.close()
+
+
 def test_database_from_newer_facesight_is_refused(open_any_store: OpenStore) -> None:
     with open_any_store() as store, store.transaction() as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")

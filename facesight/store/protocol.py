@@ -1,8 +1,8 @@
 """What the layers above ask of a library store: the ``LibraryStore`` protocol.
 
-``store.sqlite.Store`` implements it (checked by mypy: ``store/sqlite.py`` ends with an
-assignment of a ``Store`` to a ``LibraryStore``); the PostgreSQL store of the next stage
-will implement the same methods. It is shaped for what comes next without building it:
+``store.sqlite.Store`` implements it, and ``store.postgres.PostgresStore`` (checked by
+mypy: each module ends with an assignment of its store to a ``LibraryStore``);
+``store.backend.open_store`` picks one from the library's location. It is shaped for what comes next without building it:
 
 - **Filtered lists with keyset pagination.** The web workspace pages through millions of
   faces, so a list is asked for as ``(filters, after, limit)`` and answers rows and the

@@ -1,4 +1,4 @@
-"""Searching stored faces in PostgreSQL (pgvector): exact, then through an HNSW index."""
+"""Searching stored faces in PostgreSQL (pgvector): exact, then through an IVFFlat index."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _faces(rng: np.random.Generator, n: int) -> list[FaceRow]:
     ]
 
 
-def test_exact_and_hnsw_search_find_the_nearest_stored_faces(
+def test_exact_and_indexed_search_find_the_nearest_stored_faces(
     postgres_url: str, tmp_path: object
 ) -> None:
     rng = np.random.default_rng(0)
@@ -44,11 +44,11 @@ def test_exact_and_hnsw_search_find_the_nearest_stored_faces(
         distances, found = exact.search(queries, 5)
         np.testing.assert_array_equal(found, ids[truth[:, :5]])
         assert np.all(np.diff(distances, axis=1) >= 0)
-        hnsw = VectorSearch(store.connection, "emb:1", exact_up_to=100)
-        _, approximate = hnsw.search(queries, 5)
+        indexed = VectorSearch(store.connection, "emb:1", exact_up_to=100)
+        _, approximate = indexed.search(queries, 5)
         assert (
             store.query(
-                "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'faces_embedding_hnsw_128'"
+                "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'faces_embedding_ivfflat_128'"
             )[0]["n"]
             == 1
         )

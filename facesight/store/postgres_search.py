@@ -1,4 +1,4 @@
-"""Nearest stored faces in PostgreSQL: pgvector, exact for small libraries, HNSW beyond.
+"""Nearest stored faces in PostgreSQL: pgvector, exact for small libraries, IVFFlat beyond.
 
 What ``index.face_index.FaceIndex`` (faiss) is for a SQLite library, the database
 itself is for a PostgreSQL one: :class:`VectorSearch` answers ``search`` and ``len``
@@ -7,11 +7,19 @@ and every machine searches the same faces.
 
 Up to ``EXACT_UP_TO`` faces of a descriptor version a search is exact (a sequential
 scan of the descriptors: no index to build or keep). Above it, the first search builds
-an HNSW index (m 16, ef_construction 64) over the descriptors of that length (a partial
-index on ``embedding::vector(dim)``, so other lengths stay searchable exactly) and
-searches with ``hnsw.ef_search = EF_SEARCH``, iteratively (pgvector 0.8), so faces of
-another descriptor version filtered out do not shorten the answer. Both constants come
-from ``bench/postgres_search.py`` (docs/scale.md).
+an IVFFlat index over the descriptors of that length (a partial index on
+``embedding::vector(dim)``, so other lengths stay searchable exactly) with one list per
+``FACES_PER_LIST`` faces, and scans ``1 / PROBED_SHARE`` of its lists, iteratively
+(pgvector 0.8), so faces of another descriptor version filtered out do not shorten the
+answer. New faces join their nearest list; when the faces have grown to 4x what the
+lists were made for, the next search makes the index again (as ``FaceIndex`` retrains).
+
+Why IVFFlat and not HNSW: ``bench/postgres_search.py`` (docs/scale.md) on real
+descriptors plus perturbed copies found what ``bench/index_search.py`` found for faiss:
+stored faces form tight clusters (many photos of each person), HNSW's graph search
+stops short of them (recall@1 0.993 at ef_search 400 at 250k) while an inverted file
+scans whole lists (recall@1 1.000 with a sixth of the lists), and IVFFlat builds in
+seconds where HNSW takes minutes (4 s against 148 s at 250k).
 """
 
 from __future__ import annotations
@@ -24,16 +32,19 @@ from numpy.typing import NDArray
 from facesight.errors import InvalidInputError
 from facesight.store.rows import DescriptorBlob, blob
 
-__all__ = ["EF_SEARCH", "EXACT_UP_TO", "VectorSearch"]
+__all__ = ["EXACT_UP_TO", "FACES_PER_LIST", "PROBED_SHARE", "VectorSearch"]
 
 EXACT_UP_TO = 50_000
-"""Faces searched exactly: bench/postgres_search.py measured an exact search at about
-0.65 ms per 1,000 faces (one core), so 30 ms at this size; past it an HNSW index
-answers in a few ms."""
+"""Faces searched exactly: bench/postgres_search.py measured an exact search (a
+sequential scan) at 91 ms p50 for 250k faces, so about 20 ms at this size; past it the
+IVFFlat index answers in a few ms (docs/scale.md)."""
 
-EF_SEARCH = 200
-"""HNSW candidates kept per search (bench/postgres_search.py: recall@1 and @10 against
-exact search, docs/scale.md)."""
+FACES_PER_LIST = 1000
+"""IVFFlat lists: one per this many faces (pgvector's advice up to 1M rows)."""
+
+PROBED_SHARE = 6
+"""Lists scanned per search: one in this many (at least 4); bench/postgres_search.py:
+recall@1 1.000 at 250k with 40 of 250 lists (docs/scale.md)."""
 
 
 class VectorSearch:
@@ -61,16 +72,27 @@ class VectorSearch:
 
     def _indexed(self, dim: int) -> bool:
         """Whether searches of this length go through the HNSW index (built if due)."""
-        if len(self) <= self.exact_up_to:
+        count = len(self)
+        if count <= self.exact_up_to:
             return False
-        name = f"faces_embedding_hnsw_{dim}"
-        self._conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {name} ON faces USING hnsw"
-            f" ((embedding::vector({dim})) vector_l2_ops) WITH (m = 16, ef_construction = 64)"
-            f" WHERE vector_dims(embedding) = {dim}"
-        )
-        self._conn.execute(f"SET hnsw.ef_search = {EF_SEARCH}")
-        self._conn.execute("SET hnsw.iterative_scan = strict_order")
+        name = f"faces_embedding_ivfflat_{dim}"
+        row = self._conn.execute(
+            "SELECT array_to_string(reloptions, ',') FROM pg_class WHERE relname = ?", (name,)
+        ).fetchone()
+        lists = int(str(row[0]).split("lists=")[1].split(",")[0]) if row and row[0] else 0
+        if lists and count // FACES_PER_LIST >= 4 * lists:
+            self._conn.execute(f"DROP INDEX {name}")  # grown 4x: lists made again
+            lists = 0
+        if not lists:
+            lists = max(count // FACES_PER_LIST, 10)
+            self._conn.execute(
+                f"CREATE INDEX {name} ON faces USING ivfflat"
+                f" ((embedding::vector({dim})) vector_l2_ops) WITH (lists = {lists})"
+                f" WHERE vector_dims(embedding) = {dim}"
+            )
+        probes = min(lists, max(lists // PROBED_SHARE, 4))
+        self._conn.execute(f"SET ivfflat.probes = {probes}")
+        self._conn.execute("SET ivfflat.iterative_scan = relaxed_order")
         return True
 
     def search(
@@ -94,6 +116,8 @@ class VectorSearch:
                 f" ORDER BY {column} <-> ? LIMIT ?",
                 (probe, self.embedder, dim, probe, k),
             ).fetchall()
+            # an iterative index scan may return a near-tie out of order (relaxed_order)
+            found.sort(key=lambda r: float(r[1]))
             for col, (face_id, distance) in enumerate(found):
                 ids[row, col], distances[row, col] = int(face_id), float(distance)
         return distances, ids

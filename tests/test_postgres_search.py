@@ -48,7 +48,8 @@ def test_exact_and_indexed_search_find_the_nearest_stored_faces(
         _, approximate = indexed.search(queries, 5)
         assert (
             store.query(
-                "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'faces_embedding_ivfflat_128'"
+                "SELECT COUNT(*) AS n FROM pg_indexes"
+                " WHERE indexname = 'faces_embedding_ivfflat_128'"
             )[0]["n"]
             == 1
         )

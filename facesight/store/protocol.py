@@ -2,7 +2,8 @@
 
 ``store.sqlite.Store`` implements it, and ``store.postgres.PostgresStore`` (checked by
 mypy: each module ends with an assignment of its store to a ``LibraryStore``);
-``store.backend.open_store`` picks one from the library's location. It is shaped for what comes next without building it:
+``store.backend.open_store`` picks one from the library's location. It is shaped for
+what comes next without building it:
 
 - **Filtered lists with keyset pagination.** The web workspace pages through millions of
   faces, so a list is asked for as ``(filters, after, limit)`` and answers rows and the

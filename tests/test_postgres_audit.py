@@ -72,3 +72,15 @@ def test_a_dropped_trigger_is_restored_at_open_and_reported(
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         _intruder(postgres_url, "DELETE FROM audit_log WHERE id = 1")
     assert _problems(postgres_url, tmp_path) == problems  # restored once, reported for good
+
+
+def test_doctor_names_a_missing_index_and_trigger(postgres_url: str, tmp_path: Path) -> None:
+    with PostgresStore(postgres_url, files_dir=tmp_path) as store:
+        assert store.missing_schema_objects()[0] == []
+        assert store.missing_schema_objects()[1] > 20
+        assert store.integrity_problems() == []
+    _intruder(postgres_url, "DROP INDEX candidates_by_person")
+    _intruder(postgres_url, "DROP TRIGGER audit_log_no_truncate ON audit_log")
+    with PostgresStore(postgres_url, files_dir=tmp_path) as store:
+        missing, _ = store.missing_schema_objects()
+    assert missing == [("index", "candidates_by_person"), ("trigger", "audit_log_no_truncate")]

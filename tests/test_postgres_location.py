@@ -67,6 +67,7 @@ def test_the_cli_works_on_a_url_and_never_prints_its_password(
         ["enroll", "Barack Obama", obama],
         ["people", "--json"],
         ["audit", "verify"],
+        ["doctor"],
         ["audit", "--json"],
     ):
         result = runner.invoke(cli, ["--library", url, *args])
@@ -77,7 +78,7 @@ def test_the_cli_works_on_a_url_and_never_prints_its_password(
     assert not (tmp_path / "postgresql:").exists()  # never a folder named after the URL
     assert all(SECRET not in out for out in outputs)
     # the audit log names no library location at all, with or without a password
-    assert SECRET not in outputs[4]
+    assert SECRET not in outputs[5]
 
 
 def test_a_failed_connection_names_the_library_without_its_password(

@@ -18,7 +18,9 @@ index size of each; then FaceIndex (faiss) on the same vectors.
 
 Usage: PYTHONPATH=. python bench/postgres_search.py [--sizes N ...] [--queries Q]
        [--exact-queries Q] [--cache PATH] [--skip hnsw|ivfflat|faiss ...] [--out FILE]
-Prints one table per size and (``--out``) appends each size's figures as a JSON line.
+       PYTHONPATH=. python bench/postgres_search.py --report FILE
+Prints one table per size and (``--out``) appends each size's figures as a JSON line;
+``--report`` prints those tables again and the 10M extrapolation.
 """
 
 from __future__ import annotations
@@ -201,6 +203,63 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _fit(sizes: list[int], values: list[float], at: int) -> float:
+    """A straight line through (size, value), read at ``at`` (least squares)."""
+    slope, intercept = np.polyfit(np.array(sizes, float), np.array(values, float), 1)
+    return float(slope * at + intercept)
+
+
+def extrapolate(results: list[dict[str, Any]], at: int = 10_000_000) -> str:
+    """Each index's cheapest setting with recall@1 >= 0.999 (else its best), per size, and
+    sizes, build time and latency read off a straight line through the sizes at ``at``.
+
+    Linear is what the measured points show for the table, the indexes and IVFFlat's
+    latency with a fixed share of lists probed (each query scans that share of every
+    face); HNSW's latency grows slower but its recall fell with size, so at ``at`` it is
+    not a candidate at these settings."""
+    sizes = [int(r["size"]) for r in results]
+    lines = [f"## Extrapolated to {at:,} faces (straight lines through {sizes})", ""]
+    lines += [
+        "| what | " + " | ".join(f"{n:,}" for n in sizes) + f" | {at:,} (fit) |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |",
+    ]
+
+    def row(label: str, values: list[float], unit: float, fmt: str, fit: bool = True) -> None:
+        shown = " | ".join(format(v / unit, fmt) for v in values)
+        fitted = format(_fit(sizes, values, at) / unit, fmt) if fit else "not fitted"
+        lines.append(f"| {label} | {shown} | {fitted} |")
+
+    row("table (vectors + ids), GiB", [r["table_bytes"] for r in results], 2**30, ".2f")
+    row("exact search p50, ms", [r["exact"]["p50_ms"] for r in results], 1, ".0f")
+    for kind in ("ivfflat", "hnsw"):
+        chosen = []
+        for r in results:
+            rows = [x for x in r["pgvector"] if x["index"].startswith(kind)]
+            good = [x for x in rows if x["recall@1"] >= 0.999]
+            chosen.append(min(good, key=lambda x: x["p50_ms"]) if good else rows[-1])
+        if len(chosen) != len(results) or not all(chosen):
+            continue
+        knobs = ", ".join(f"{c['knob']} r@1 {c['recall@1']:.3f}" for c in chosen)
+        lines.append(f"| {kind}: setting used | {knobs} | |")
+        row(f"{kind} index, GiB", [c["index_bytes"] for c in chosen], 2**30, ".2f")
+        row(f"{kind} build, s", [c["build_s"] for c in chosen], 1, ".0f")
+        # IVFFlat probing a fixed share of its lists scans that share of every face: linear.
+        # HNSW's cost grows slower, but its recall fell with size: its latency is not fitted.
+        row(f"{kind} p50, ms", [c["p50_ms"] for c in chosen], 1, ".1f", fit=kind == "ivfflat")
+        row(f"{kind} p99, ms", [c["p99_ms"] for c in chosen], 1, ".1f", fit=False)
+        memory = [r["table_bytes"] + c["index_bytes"] for r, c in zip(results, chosen, strict=True)]
+        row(f"{kind}: table + index to keep in memory, GiB", memory, 2**30, ".2f")
+    if all("faiss" in r for r in results):
+        row(
+            "FaceIndex (faiss IVF) file, GiB",
+            [r["faiss"]["disk_bytes"] for r in results],
+            2**30,
+            ".2f",
+        )
+        row("FaceIndex p50, ms", [r["faiss"]["p50_ms"] for r in results], 1, ".2f", fit=False)
+    return "\n".join(lines)
+
+
 def main() -> None:
     from facesight.config import resolve_library_dir
 
@@ -212,7 +271,14 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=default_cache, help="descriptor cache")
     parser.add_argument("--skip", nargs="*", default=[], choices=["hnsw", "ivfflat", "faiss"])
     parser.add_argument("--out", type=Path, help="append each size's figures as a JSON line")
+    parser.add_argument(
+        "--report", type=Path, help="print the tables and the 10M extrapolation of an --out file"
+    )
     args = parser.parse_args()
+    if args.report:
+        results = [json.loads(line) for line in args.report.read_text().splitlines()]
+        print("\n\n".join([*(table(r) for r in results), extrapolate(results)]))
+        return
     real = real_descriptors(args.cache)
     full = make_dataset(real, max(args.sizes), args.queries)
     with tempfile.TemporaryDirectory(prefix="facesight-bench-pg-") as tmp:

@@ -9,7 +9,7 @@ Up to ``EXACT_UP_TO`` faces of a descriptor version a search is exact (a sequent
 scan of the descriptors: no index to build or keep). Above it, the first search builds
 an IVFFlat index over the descriptors of that length (a partial index on
 ``embedding::vector(dim)``, so other lengths stay searchable exactly) with one list per
-``FACES_PER_LIST`` faces, and scans ``1 / PROBED_SHARE`` of its lists, iteratively
+``FACES_PER_LIST`` faces, and scans ``PROBES`` of its lists, iteratively
 (pgvector 0.8), so faces of another descriptor version filtered out do not shorten the
 answer. New faces join their nearest list; when the faces have grown to 4x what the
 lists were made for, the next search makes the index again (as ``FaceIndex`` retrains).
@@ -18,8 +18,8 @@ Why IVFFlat and not HNSW: ``bench/postgres_search.py`` (docs/scale.md) on real
 descriptors plus perturbed copies found what ``bench/index_search.py`` found for faiss:
 stored faces form tight clusters (many photos of each person), HNSW's graph search
 stops short of them (recall@1 0.993 at ef_search 400 at 250k) while an inverted file
-scans whole lists (recall@1 1.000 with a sixth of the lists), and IVFFlat builds in
-seconds where HNSW takes minutes (4 s against 148 s at 250k).
+scans whole lists (recall@1 1.000 with 80 lists probed at 250k, 500k and 1M), and
+IVFFlat builds in seconds where HNSW takes minutes (4 s against 148 s at 250k).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from facesight.errors import InvalidInputError
 from facesight.store.rows import DescriptorBlob, blob
 
-__all__ = ["EXACT_UP_TO", "FACES_PER_LIST", "PROBED_SHARE", "VectorSearch"]
+__all__ = ["EXACT_UP_TO", "FACES_PER_LIST", "PROBES", "VectorSearch"]
 
 EXACT_UP_TO = 50_000
 """Faces searched exactly: bench/postgres_search.py measured an exact search (a
@@ -42,9 +42,10 @@ IVFFlat index answers in a few ms (docs/scale.md)."""
 FACES_PER_LIST = 1000
 """IVFFlat lists: one per this many faces (pgvector's advice up to 1M rows)."""
 
-PROBED_SHARE = 6
-"""Lists scanned per search: one in this many (at least 4); bench/postgres_search.py:
-recall@1 1.000 at 250k with 40 of 250 lists (docs/scale.md)."""
+PROBES = 80
+"""Lists scanned per search (all of them when there are fewer): bench/postgres_search.py
+measured recall@1 1.000 with 80 probes at 250k (of 250 lists), 500k (500) and 1M
+(1,000); with 40 probes 1.000, 0.995 and 0.995 (docs/scale.md)."""
 
 
 class VectorSearch:
@@ -90,7 +91,7 @@ class VectorSearch:
                 f" ((embedding::vector({dim})) vector_l2_ops) WITH (lists = {lists})"
                 f" WHERE vector_dims(embedding) = {dim}"
             )
-        probes = min(lists, max(lists // PROBED_SHARE, 4))
+        probes = min(lists, PROBES)
         self._conn.execute(f"SET ivfflat.probes = {probes}")
         self._conn.execute("SET ivfflat.iterative_scan = relaxed_order")
         return True

@@ -79,9 +79,12 @@ def test_postgresql_migrations_run_once_in_order_and_roll_back_whole(postgres_ur
     ran: list[int] = []
     steps = (
         Migration(2, "second", lambda c: ran.append(2)),
-        Migration(1, "first", "CREATE TABLE t (x INTEGER, y REAL)"),
+        Migration(1, "first", "CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER, y REAL)"),
     )
     assert apply_migrations(conn, steps) == [1, 2]  # type: ignore[arg-type]
+    # a new table's id is numbered by the database, and an INSERT hands it back
+    assert conn.execute("INSERT INTO t (x, y) VALUES (?, ?)", (7, 0.5)).lastrowid == 1
+    assert conn.execute("INSERT INTO t (x, y) VALUES (?, ?)", (8, 0.5)).lastrowid == 2
     assert apply_migrations(conn, steps) == []  # type: ignore[arg-type]
     assert ran == [2]
     # a portable step runs with SQLite's REAL widened to what SQLite stores (8 bytes)

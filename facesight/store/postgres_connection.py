@@ -10,7 +10,8 @@ on PostgreSQL (psycopg 3) without a second copy of any statement:
   works whatever the Python type (server-side binding cannot type a bare ``$1 IS NULL``);
 - rows are read by position or by column name, and ``dict(row)`` works, like ``sqlite3.Row``;
 - ``cursor.lastrowid`` is the ``id`` an INSERT made: ``RETURNING id`` is added to an INSERT
-  into a table with an identity ``id`` (``ID_TABLES``);
+  into a table whose ``id`` is an identity column (asked of the catalog once per table, so
+  a new table of a later migration needs nothing here);
 - ``BEGIN IMMEDIATE`` (SQLite's "take the write lock now") becomes ``BEGIN`` plus a
   transaction-scoped advisory lock, so writers to one library take turns as they do on
   SQLite (the audit chain reads its last record and appends the next in one transaction);
@@ -40,7 +41,6 @@ from facesight.location import redact
 from facesight.store.rows import DescriptorBlob
 
 __all__ = [
-    "ID_TABLES",
     "LIBRARY_LOCK",
     "PgConnection",
     "PgCursor",
@@ -50,11 +50,6 @@ __all__ = [
     "PostgresOperationalError",
     "open_postgres",
 ]
-
-ID_TABLES = frozenset(
-    {"people", "reference_faces", "media", "faces", "reviews", "audit_log", "unknown_clusters"}
-)
-"""Tables whose ``id`` is an identity column: an INSERT into one returns its id."""
 
 LIBRARY_LOCK = 0x66616365
 """The advisory lock a write transaction holds (``face`` in ASCII): one writer at a time."""
@@ -84,22 +79,16 @@ def _mapped(exc: psycopg.Error, location: str) -> sqlite3.Error:
 
 
 @lru_cache(maxsize=2048)
-def _translated(sql: str, bound: bool = True) -> tuple[str, bool]:
+def _translated(sql: str, bound: bool = True) -> tuple[str, str | None]:
     """The statement in psycopg's placeholders (``bound``: values come with it, so a
-    literal ``%`` is doubled), and whether it returns the new row's id."""
+    literal ``%`` is doubled), and the table a single-row INSERT writes (else None)."""
     text = sql.replace("%", "%%").replace("?", "%s") if bound else sql
     if text.strip().upper() in ("BEGIN IMMEDIATE", "BEGIN"):
-        return f"BEGIN; SELECT pg_advisory_xact_lock({LIBRARY_LOCK})", False
+        return f"BEGIN; SELECT pg_advisory_xact_lock({LIBRARY_LOCK})", None
     insert = _INSERT.match(text)
-    returns_id = (
-        insert is not None
-        and insert.group(1).lower() in ID_TABLES
-        and "RETURNING" not in text.upper()
-        and " SELECT " not in text.upper()
-    )
-    if returns_id:
-        text = text.rstrip().rstrip(";") + " RETURNING id"
-    return text, returns_id
+    if insert is None or "RETURNING" in text.upper() or " SELECT " in text.upper():
+        return text, None
+    return text, insert.group(1).lower()
 
 
 class PgRow(tuple[Any, ...]):
@@ -188,6 +177,20 @@ class PgConnection:
         self.raw = conn
         self.location = location
         self._vector_ready = False
+        self._identity: dict[str, bool] = {}
+
+    def _returns_id(self, table: str | None) -> bool:
+        """Whether ``table``'s ``id`` is an identity column (its INSERTs return it)."""
+        if table is None:
+            return False
+        if table not in self._identity:
+            row = self.raw.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()"
+                " AND table_name = %s AND column_name = 'id' AND is_identity = 'YES'",
+                (table,),
+            ).fetchone()
+            self._identity[table] = row is not None
+        return self._identity[table]
 
     def register_vector(self) -> None:
         """Read and write descriptors in ``vector`` columns (once the extension exists)."""
@@ -204,7 +207,10 @@ class PgConnection:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
-        text, returns_id = _translated(sql, bool(params))
+        text, table = _translated(sql, bool(params))
+        returns_id = self._returns_id(table)
+        if returns_id:
+            text = text.rstrip().rstrip(";") + " RETURNING id"
         try:
             with self.raw.cursor(row_factory=_row_factory) as cursor:
                 cursor.execute(text.encode(), list(params) or None)
@@ -225,7 +231,6 @@ class PgConnection:
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> PgCursor:
         text, _ = _translated(sql)
-        text = text.replace(" RETURNING id", "")
         params = [list(p) for p in seq]
         if not params:
             return PgCursor([], 0, None)

@@ -47,6 +47,9 @@ def test_a_library_goes_to_postgresql_and_back_whole(
         lib.confirm(lib.sightings("Barack Obama")[0].face_id, note="seen")
         lib.reject(lib.sightings("Joe Biden")[0].face_id)
         before = _state(lib)
+        # every table of the schema is copied (a migration's new table must join TABLES)
+        names = lib.store.query("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert {r["name"] for r in names} - {"schema_migrations"} == set(TABLES)
     result = CliRunner().invoke(cli, ["library", "copy", str(original), postgres_url, "--json"])
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from facesight.library.facade import Library
+from facesight.library.unknowns import UnknownPeople
 from facesight.records import Sighting
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -65,14 +66,31 @@ def test_scan_into_postgresql_gives_the_sightings_of_sqlite(
             matched = library.sightings()
             crops = [s.crop_path for s in every if s.crop_path]
             assert crops and all(Path(c).is_file() for c in crops)
+            unknowns = UnknownPeople(library)
+            found = unknowns.clusters()
+            strangers = sorted(sorted(a.path for a in c.appearances) for c in found)
+            if found:  # name one: its faces become references, audited
+                unknowns.name(found[0].id, "Someone New")
             hits = library.search_face(images[0], top_k=5)  # pgvector there, faiss here
             searched = [(h.sighting.path, round(h.distance, 4), h.same_person) for h in hits]
-            results.append((_seen(every), _seen(matched), library.audit.verify().ok, searched))
+            people = [p.name for p in library.people()]
+            results.append(
+                (
+                    _seen(every),
+                    _seen(matched),
+                    library.audit.verify().ok,
+                    searched,
+                    strangers,
+                    people,
+                )
+            )
     sqlite, postgres = results
     assert postgres[0] == sqlite[0]
     assert postgres[1] == sqlite[1] and len(sqlite[1]) > 10
     assert postgres[2] and sqlite[2]
     assert postgres[3] == sqlite[3] and len(sqlite[3]) == 5
+    assert postgres[4] == sqlite[4] and len(sqlite[4]) >= 3  # the same unknown people
+    assert postgres[5] == sqlite[5] and "Someone New" in sqlite[5]
 
 
 def _media_count(url: str) -> int:

@@ -161,7 +161,7 @@ class Store:
     @property
     def where(self) -> str:
         """The library as messages name it (a folder; a URL without its password)."""
-        return str(self.root)
+        return self.path if self.root is None else str(self.root)
 
     def error(self, exc: sqlite3.Error) -> StoreError:
         """One clear line for a database failure (``store.connection.database_error``)."""

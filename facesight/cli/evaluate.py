@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from facesight.cli.common import F, console, open_library, shown
-from facesight.config import resolve_library_dir
+from facesight.config import resolve_library
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.eval.runs import EvalSetup
@@ -62,27 +62,28 @@ def _run_evaluation(
     With ``model``: the built-in model and that one, side by side (``{"models": ...}``).
     Prints the figures as JSON and returns None when ``as_json``; else returns them.
     """
-    directory = resolve_library_dir(ctx.obj["library"])
-    if model is not None and not is_library(directory, Library.DB_NAME):
-        raise click.ClickException(
-            f"--model {model}: no library at {directory}; register the model first "
-            "(facesight models add)"
-        )
-    if is_library(directory, Library.DB_NAME):
+    location = resolve_library(ctx.obj["library"])
+    if isinstance(location, str) or is_library(location, Library.DB_NAME):
         with open_library(ctx) as library:
             if model is None:
                 setup = EvalSetup(
                     library.pipeline, library.reference_calibration, library.target_fpir
                 )
-                result = _evaluate(run, setup, directory)
+                result = _evaluate(run, setup, library.path)
             else:
                 result = {"models": {}}
                 for name in dict.fromkeys([DLIB_MODEL, model]):
                     pipeline, reference = library.model_pipeline(name)
                     setup = EvalSetup(pipeline, reference, library.target_fpir)
-                    result["models"][name] = _evaluate(run, setup, directory, name)
+                    result["models"][name] = _evaluate(run, setup, library.path, name)
+    elif model is not None:
+        raise click.ClickException(
+            f"--model {model}: no library at {location}; register the model first "
+            "(facesight models add)"
+        )
     else:
         try:
+            directory = location
             make_private_dir(directory)
             setup = EvalSetup.standalone(
                 directory / "models",

@@ -165,7 +165,7 @@ class FileAnalyzer:
 
     Args:
         pipeline: the models.
-        database: the library's SQLite file, read to skip known content.
+        database: the library's SQLite file or PostgreSQL URL, read to skip known content.
         crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
         max_pixels: images (and video frames) with more pixels are refused.
         rate_fps: analysed video frames per second of footage, besides scene cuts.
@@ -174,7 +174,7 @@ class FileAnalyzer:
     def __init__(
         self,
         pipeline: FacePipeline,
-        database: Path,
+        database: Path | str,
         crops_dir: Path,
         max_pixels: int,
         rate_fps: float = DEFAULT_RATE_FPS,
@@ -275,7 +275,7 @@ def _no_info(path: str) -> VideoInfo:
 
 
 def start_worker(
-    spec: PipelineSpec, database: Path, crops_dir: Path, max_pixels: int, rate_fps: float
+    spec: PipelineSpec, database: Path | str, crops_dir: Path, max_pixels: int, rate_fps: float
 ) -> None:
     """Process-pool initializer: build this worker's models and database reader."""
     global _WORKER

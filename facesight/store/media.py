@@ -19,14 +19,142 @@ from facesight.store.reviews import carry_reviews, reviews_of_content
 from facesight.store.rows import FaceRow, MediaRow, ReviewCarry, blob, descriptor_blob, now
 
 __all__ = [
+    "CANDIDATE_COLUMNS",
+    "FACE_COLUMNS",
+    "MEDIA_COLUMNS",
     "add_media_path",
+    "candidate_values",
     "delete_faces",
+    "face_values",
     "insert_candidates",
     "insert_face",
+    "media_values",
     "record_failure",
     "replace_candidates",
     "save_media",
 ]
+
+
+MEDIA_COLUMNS = (
+    "sha256",
+    "kind",
+    "width",
+    "height",
+    "captured_at",
+    "gps_lat",
+    "gps_lon",
+    "face_count",
+    "detector",
+    "embedder",
+    "scanned_at",
+    "duration_s",
+)
+FACE_COLUMNS = (
+    "media_id",
+    "frame",
+    "face_index",
+    "x1",
+    "y1",
+    "x2",
+    "y2",
+    "kps5",
+    "score",
+    "embedding",
+    "crop_path",
+    "quality",
+    "quality_reasons",
+    "time_s",
+    "start_s",
+    "end_s",
+    "frames_seen",
+)
+CANDIDATE_COLUMNS = (
+    "face_id",
+    "rank",
+    "person_id",
+    "reference_id",
+    "distance",
+    "is_match",
+    "max_distance",
+    "fmr",
+    "reference_distance",
+    "template_size",
+    "insufficient_quality",
+)
+"""The columns each row writer fills, in the order of :func:`media_values`,
+:func:`face_values` and :func:`candidate_values` (row INSERTs here, PostgreSQL's ``COPY``
+in ``store.postgres``)."""
+
+
+def _insert(table: str, columns: Sequence[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def media_values(media: MediaRow) -> tuple[object, ...]:
+    """A media row's values, in ``MEDIA_COLUMNS`` order."""
+    gps_lat, gps_lon = media.gps if media.gps else (None, None)
+    return (
+        media.sha256,
+        media.kind,
+        media.width_px,
+        media.height_px,
+        media.captured_at,
+        gps_lat,
+        gps_lon,
+        media.face_count,
+        media.detector,
+        media.embedder,
+        now(),
+        media.duration_s,
+    )
+
+
+def face_values(
+    media_id: int, face: FaceRow, stored_path: Callable[[str], str], dim: int = EMBEDDING_DIM
+) -> tuple[object, ...]:
+    """A face row's values, in ``FACE_COLUMNS`` order (its descriptor checked against its
+    model's length ``dim``)."""
+    x1, y1, x2, y2 = (float(v) for v in face.xyxy)
+    return (
+        media_id,
+        face.frame,
+        face.face_index,
+        x1,
+        y1,
+        x2,
+        y2,
+        blob(face.kps5),
+        face.score,
+        descriptor_blob(face.embedding, dim),
+        None if face.crop_path is None else stored_path(face.crop_path),
+        face.quality,
+        face.quality_reasons,
+        face.time_s,
+        face.start_s,
+        face.end_s,
+        face.frames_seen,
+    )
+
+
+def candidate_values(face_id: int, candidates: Sequence[Candidate]) -> list[tuple[object, ...]]:
+    """The candidate rows of one face, ranked from 1, in ``CANDIDATE_COLUMNS`` order."""
+    return [
+        (
+            face_id,
+            rank,
+            c.person_id,
+            c.reference_id,
+            c.distance,
+            int(c.is_match),
+            # an uncalibrated model's limit is NaN: stored as 0, under which nothing is
+            c.max_distance if c.max_distance == c.max_distance else 0.0,
+            c.fmr,
+            c.reference_distance,
+            c.references,
+            int(c.insufficient_quality),
+        )
+        for rank, c in enumerate(candidates, start=1)
+    ]
 
 
 def save_media(
@@ -44,7 +172,6 @@ def save_media(
     the new faces ``carry`` names (``store.reviews.carry_reviews``,
     ``store.imported_tags.carry_imported_tags``; none without it).
     """
-    gps_lat, gps_lon = media.gps if media.gps else (None, None)
     old_paths = [
         (str(r[0]), str(r[1]))
         for r in conn.execute(
@@ -57,26 +184,7 @@ def save_media(
     kept_tags = tags_of_content(conn, media.sha256)
     conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
     media_id = int(
-        conn.execute(
-            "INSERT INTO media (sha256, kind, width, height, captured_at, gps_lat, gps_lon,"
-            " face_count, detector, embedder, scanned_at, duration_s)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                media.sha256,
-                media.kind,
-                media.width_px,
-                media.height_px,
-                media.captured_at,
-                gps_lat,
-                gps_lon,
-                media.face_count,
-                media.detector,
-                media.embedder,
-                now(),
-                media.duration_s,
-            ),
-        ).lastrowid
-        or 0
+        conn.execute(_insert("media", MEDIA_COLUMNS), media_values(media)).lastrowid or 0
     )
     conn.executemany(
         "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
@@ -103,30 +211,8 @@ def insert_face(
     stored_path: Callable[[str], str],
     dim: int = EMBEDDING_DIM,
 ) -> int:
-    x1, y1, x2, y2 = (float(v) for v in face.xyxy)
     cursor = conn.execute(
-        "INSERT INTO faces (media_id, frame, face_index, x1, y1, x2, y2, kps5, score,"
-        " embedding, crop_path, quality, quality_reasons, time_s, start_s, end_s,"
-        " frames_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            media_id,
-            face.frame,
-            face.face_index,
-            x1,
-            y1,
-            x2,
-            y2,
-            blob(face.kps5),
-            face.score,
-            descriptor_blob(face.embedding, dim),
-            None if face.crop_path is None else stored_path(face.crop_path),
-            face.quality,
-            face.quality_reasons,
-            face.time_s,
-            face.start_s,
-            face.end_s,
-            face.frames_seen,
-        ),
+        _insert("faces", FACE_COLUMNS), face_values(media_id, face, stored_path, dim)
     )
     return int(cursor.lastrowid or 0)
 
@@ -135,26 +221,7 @@ def insert_candidates(
     conn: sqlite3.Connection, face_id: int, candidates: Sequence[Candidate]
 ) -> None:
     conn.executemany(
-        "INSERT INTO candidates (face_id, rank, person_id, reference_id, distance, is_match,"
-        " max_distance, fmr, reference_distance, template_size, insufficient_quality)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                face_id,
-                rank,
-                c.person_id,
-                c.reference_id,
-                c.distance,
-                int(c.is_match),
-                # an uncalibrated model's limit is NaN: stored as 0, under which nothing is
-                c.max_distance if c.max_distance == c.max_distance else 0.0,
-                c.fmr,
-                c.reference_distance,
-                c.references,
-                int(c.insufficient_quality),
-            )
-            for rank, c in enumerate(candidates, start=1)
-        ],
+        _insert("candidates", CANDIDATE_COLUMNS), candidate_values(face_id, candidates)
     )
 
 
@@ -175,7 +242,8 @@ def delete_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]
 def add_media_path(conn: sqlite3.Connection, media_id: int, path: str) -> None:
     """Another path where known content was seen (rename, copy); its old failure goes."""
     conn.execute(
-        "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
+        "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (media_id, path, now()),
     )
     conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
@@ -191,7 +259,8 @@ def replace_candidates(conn: sqlite3.Connection, per_face: dict[int, Sequence[Ca
 def record_failure(conn: sqlite3.Connection, failure: MediaFailure, sha256: str | None) -> None:
     """Remember a file that could not be used (replacing an older record for the path)."""
     conn.execute(
-        "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO media_errors (path, sha256, kind, message, at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, kind = excluded.kind,"
+        " message = excluded.message, at = excluded.at",
         (failure.path, sha256, failure.kind, failure.message, now()),
     )

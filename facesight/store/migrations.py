@@ -4,6 +4,13 @@ Each migration runs once, inside one transaction together with the record
 of it having run, so a crash leaves the database either before or after a
 migration, never half-way. Add new migrations at the end; never edit one
 that has shipped.
+
+One list serves SQLite and PostgreSQL, with the same version numbers. A step in the
+portable subset (``INTEGER``, ``TEXT``, ``REAL``, ``BLOB``, ``ON CONFLICT ... DO
+NOTHING``) runs on both: PostgreSQL runs it through ``postgres_schema.to_postgres``. A
+step that cannot be portable (a function of SQLite's catalog, a trigger, a new table
+whose ``id`` the database numbers) names its PostgreSQL SQL in ``postgres``
+(``store.postgres_schema``).
 """
 
 from __future__ import annotations
@@ -18,17 +25,29 @@ from facesight.errors import StoreError
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
+from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
 
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step: a version number, a name, and the SQL script or function to run."""
+    """One schema step: a version number, a name, and the SQL script or function to run;
+    ``postgres``: what PostgreSQL runs instead (None: ``apply``, through ``to_postgres``
+    when it is SQL; "": nothing)."""
 
     version: int
     name: str
     apply: str | Callable[[sqlite3.Connection], None]
+    postgres: str | Callable[[sqlite3.Connection], None] | None = None
+
+    def step_for(self, conn: sqlite3.Connection) -> str | Callable[[sqlite3.Connection], None]:
+        """What runs on this connection's database."""
+        if getattr(conn, "dialect", "sqlite") != "postgresql":
+            return self.apply
+        if self.postgres is not None:
+            return self.postgres
+        return to_postgres(self.apply) if isinstance(self.apply, str) else self.apply
 
 
 _INITIAL = """
@@ -227,12 +246,17 @@ CREATE TABLE models (
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    Migration(1, "initial schema", _INITIAL),
+    Migration(1, "initial schema", _INITIAL, INITIAL),
     Migration(2, "calibrated candidates and face quality", _CALIBRATED),
     Migration(3, "video: durations and face tracks' time ranges", _VIDEO),
-    Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW),
-    Migration(5, "audit log: hash chain, salted commitments, OS and claimed users", _chained_audit),
-    Migration(6, "crop paths relative to the library", _relative_crop_paths),
+    Migration(4, "review decisions, audit log, unknown people, people told apart", _REVIEW, REVIEW),
+    Migration(
+        5,
+        "audit log: hash chain, salted commitments, OS and claimed users",
+        _chained_audit,
+        CHAINED_AUDIT,
+    ),
+    Migration(6, "crop paths relative to the library", _relative_crop_paths, ""),
     Migration(
         7,
         "manual identifications: confirmations of someone the rule did not propose",
@@ -291,11 +315,15 @@ def check_migrations(
 def _apply_one(conn: sqlite3.Connection, migration: Migration) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
-        if isinstance(migration.apply, str):
-            for statement in _statements(migration.apply):
+        step = migration.step_for(conn)
+        if isinstance(step, str) and getattr(conn, "dialect", "sqlite") == "postgresql":
+            if step.strip():
+                conn.execute(step)  # one script: PostgreSQL runs it in the transaction
+        elif isinstance(step, str):
+            for statement in _statements(step):
                 conn.execute(statement)
         else:
-            migration.apply(conn)
+            step(conn)
         conn.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
             (migration.version, migration.name, utc_now_iso("auto")),

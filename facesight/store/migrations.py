@@ -17,6 +17,7 @@ from facesight.clock import utc_now_iso
 from facesight.errors import StoreError
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
+from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
 
@@ -222,6 +223,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "candidates of faces too poor to be named",
         "ALTER TABLE candidates ADD COLUMN insufficient_quality INTEGER NOT NULL DEFAULT 0",
     ),
+    Migration(11, "distributed scans: files in chunks claimed under leases", SCAN_CHUNKS),
 )
 
 

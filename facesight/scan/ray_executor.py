@@ -166,8 +166,11 @@ def scan_on_ray(
         ray.init(address=ray_options.address, include_dashboard=False, log_to_driver=False)
     try:
 
+        remote = ray.remote(_ChunkActor)
+
         def start(name: str) -> Any:
-            actor = ray.remote(_ChunkActor).options(
+            actor = remote.options(
+                name=name,
                 num_cpus=ray_options.cpus_per_actor,
                 num_gpus=ray_options.gpus_per_actor,
                 max_restarts=0,

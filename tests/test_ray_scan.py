@@ -1,0 +1,312 @@
+"""Scans on Ray: the same faces as the local scan, and nothing lost or doubled when an actor,
+the driver or a node dies.
+
+One local Ray (``ray.init(num_cpus=2)``) serves the module; the slow tests start their own
+processes (a driver, a ``ray start`` head and worker) and stop them by pid. Until the
+PostgreSQL store is merged, these scans run on SQLite with the test-only switch
+``RayOptions.sqlite_single_machine`` (actors on this machine share the file).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from facesight.cli.main import cli
+from facesight.errors import MissingExtraError
+from facesight.library.facade import Library
+from facesight.library.scanning import RayOptions
+from facesight.records import ScanEvent
+from facesight.scan.ray_executor import import_ray
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+
+from .paths import DISTRACTORS, GROUP, NOFACE, PEOPLE
+
+ROOTS = [str(GROUP), str(DISTRACTORS), str(NOFACE)]
+REFERENCE = PEOPLE / "Barack_Obama"  # in group/face_recognition_obama_and_biden.jpg
+
+
+def _options(**changes: Any) -> RayOptions:
+    return RayOptions(chunk_files=4, sqlite_single_machine=True, **changes)
+
+
+@pytest.fixture(scope="module")
+def ray_session() -> Iterator[ModuleType]:
+    ray = import_ray()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def _library(path: Path, detector: FaceDetector, embedder: FaceEmbedder) -> Library:
+    library = Library(path, detector=detector, embedder=embedder)
+    library.enroll(REFERENCE.name, sorted(REFERENCE.iterdir())[:2], largest=True)
+    return library
+
+
+def _faces(library: Library) -> list[tuple[Any, ...]]:
+    """Every stored face by content: sha256, box (to 0.1 px), best candidate and decision."""
+    rows = library.store.query(
+        "SELECT m.sha256, f.face_index, f.x1, f.y1, f.x2, f.y2, c.person_id, c.is_match"
+        " FROM faces f JOIN media m ON m.id = f.media_id"
+        " LEFT JOIN candidates c ON c.face_id = f.id AND c.rank = 1"
+    )
+    return sorted((r[0], r[1], *(round(float(v), 1) for v in r[2:6]), r[6], r[7]) for r in rows)
+
+
+def _no_duplicates(library: Library) -> None:
+    assert library.store.query("SELECT sha256 FROM media GROUP BY sha256 HAVING COUNT(*) > 1") == []
+    assert (
+        library.store.query(
+            "SELECT m.id FROM media m WHERE m.face_count !="
+            " (SELECT COUNT(*) FROM faces f WHERE f.media_id = m.id)"
+        )
+        == []
+    )
+
+
+@pytest.fixture(scope="module")
+def local_faces(
+    tmp_path_factory: pytest.TempPathFactory, detector: FaceDetector, embedder: FaceEmbedder
+) -> list[tuple[Any, ...]]:
+    """The faces the local process pool stores for ``ROOTS`` (SQLite)."""
+    with _library(tmp_path_factory.mktemp("local") / "lib", detector, embedder) as library:
+        library.scan(ROOTS, workers=2)
+        return _faces(library)
+
+
+def test_ray_scan_stores_the_faces_the_local_scan_stores(
+    ray_session: ModuleType,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    local_faces: list[tuple[Any, ...]],
+) -> None:
+    events: list[ScanEvent] = []
+    totals: list[int] = []
+    with _library(tmp_path / "lib", detector, embedder) as library:
+        summary = library.scan(
+            ROOTS, ray=_options(actors=2), on_start=totals.append, on_event=events.append
+        )
+        assert _faces(library) == local_faces
+        assert any(face[-1] for face in local_faces)  # the enrolled person was matched
+        _no_duplicates(library)
+        assert library.store.query("SELECT COUNT(*) FROM scan_chunks")[0][0] == 0
+        again = library.scan(ROOTS, ray=_options(actors=1))
+        assert again.media_scanned == 0 and again.media_skipped == summary.media_scanned
+    files = sum(1 for root in ROOTS for p in Path(root).iterdir() if p.is_file())
+    assert totals == [files] and len(events) == files == summary.files_seen
+    assert summary.faces_found == len(local_faces) and summary.failures == []
+
+
+def test_ray_scan_reports_a_file_the_node_cannot_read(
+    ray_session: ModuleType, tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    folder = tmp_path / "media"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((GROUP / "deepface_couple.jpg").read_bytes())
+    gone = folder / "b.jpg"
+    gone.write_bytes((GROUP / "face_recognition_two_people.jpg").read_bytes())
+    with Library(tmp_path / "lib", detector=detector, embedder=embedder) as library:
+        # listed by the walk, then missing where the actor looks: a node without the mount
+        summary = library.scan([folder], ray=_options(actors=1), on_start=lambda _: gone.unlink())
+        assert summary.media_scanned == 1 and summary.faces_found == 2
+        assert [f.path for f in summary.failures] == [str(gone)]
+        assert "on node" in summary.failures[0].message
+        assert [f.path for f in library.failures()] == [str(gone)]
+
+
+def test_ray_scan_of_a_sqlite_library_is_refused_by_the_cli(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["--library", str(tmp_path / "lib"), "scan", str(GROUP), "--executor", "ray"]
+    )
+    assert result.exit_code != 0
+    assert "--executor ray needs a PostgreSQL library" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ray_missing_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what Python does for a missing package
+    with pytest.raises(MissingExtraError, match=r"install facesight\[ray\]"):
+        import_ray()
+
+
+def _actor_pids(busy: bool) -> list[int]:
+    """Scan actors that are descendants of this test process (its own Ray), busy or not."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode()
+            ancestors = _ancestors(int(entry.name))
+        except (OSError, ValueError):
+            continue
+        mine = title.startswith("ray::_ChunkActor") and os.getpid() in ancestors
+        if mine and (not busy or title.endswith(".next_chunk")):
+            found.append(int(entry.name))
+    return found
+
+
+def _ancestors(pid: int) -> list[int]:
+    chain = []
+    while pid > 1:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        chain.append(pid)
+    return chain
+
+
+@pytest.mark.slow
+def test_ray_scan_survives_an_actor_killed_mid_chunk(
+    ray_session: ModuleType,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    local_faces: list[tuple[Any, ...]],
+) -> None:
+    killed: list[int] = []
+
+    def kill_one(event: ScanEvent) -> None:
+        if not killed and (busy := _actor_pids(busy=True)):
+            os.kill(busy[0], signal.SIGKILL)
+            killed.append(busy[0])
+
+    with _library(tmp_path / "lib", detector, embedder) as library:
+        summary = library.scan(ROOTS, ray=_options(actors=2), on_event=kill_one)
+        assert killed, "no actor was busy to kill"
+        assert summary.failures == []
+        assert _faces(library) == local_faces
+        _no_duplicates(library)
+        again = library.scan(ROOTS, ray=_options(actors=1))
+        assert again.media_scanned == 0
+        assert _faces(library) == local_faces
+
+
+_DRIVER = """
+import sys
+from facesight.library.facade import Library
+from facesight.library.scanning import RayOptions
+from facesight.vision.embed import FaceEmbedder
+library, address, models, *roots = sys.argv[1:]
+options = RayOptions(address or None, actors=2, chunk_files=2, lease_s=3.0,
+                     sqlite_single_machine=True)
+with Library(library, embedder=FaceEmbedder(cache_dir=models)) as lib:
+    summary = lib.scan(roots, ray=options)
+print("faces", summary.faces_found, "failures", len(summary.failures))
+"""
+
+
+def _done_chunks(database: Path) -> int:
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+            return int(
+                conn.execute("SELECT COUNT(*) FROM scan_chunks WHERE state = 'done'").fetchone()[0]
+            )
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_ray_scan_rerun_after_the_driver_is_killed_finishes_it(
+    ray_session: ModuleType,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    local_faces: list[tuple[Any, ...]],
+) -> None:
+    lib = tmp_path / "lib"
+    _library(lib, detector, embedder).close()
+    models = str(embedder.cache_dir)
+    driver = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(lib), "", models, *ROOTS], start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while _done_chunks(lib / "facesight.db") < 2 and driver.poll() is None:
+            assert time.monotonic() < deadline, "the driver stored no chunk in time"
+            time.sleep(0.2)
+        assert driver.poll() is None, "the driver finished before it could be killed"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
+        driver.wait()
+    with Library(lib, detector=detector, embedder=embedder) as library:
+        assert 0 < len(_faces(library)) < len(local_faces)
+        summary = library.scan(ROOTS, ray=_options(actors=2, lease_s=3.0))
+        assert summary.failures == []
+        assert _faces(library) == local_faces
+        _no_duplicates(library)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder, local_faces: list[Any]
+) -> None:
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
+    head = subprocess.Popen(
+        [ray_bin, "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
+        start_new_session=True,
+    )
+    nodes = [head]
+    try:
+        _wait_for_ray(ray_bin, port, 1)
+        nodes.append(
+            subprocess.Popen(
+                [ray_bin, "start", f"--address=127.0.0.1:{port}", *common],
+                start_new_session=True,
+            )
+        )
+        _wait_for_ray(ray_bin, port, 2)
+        lib = tmp_path / "lib"
+        _library(lib, detector, embedder).close()
+        models = str(embedder.cache_dir)
+        run = subprocess.run(
+            [sys.executable, "-c", _DRIVER, str(lib), f"127.0.0.1:{port}", models, *ROOTS],
+            capture_output=True,
+            text=True,
+            timeout=400,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert f"faces {len(local_faces)} failures 0" in run.stdout
+        with Library(lib, detector=detector, embedder=embedder) as library:
+            assert _faces(library) == local_faces
+    finally:
+        for node in reversed(nodes):
+            node.send_signal(signal.SIGTERM)  # `ray start --block` stops its node's processes
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
+
+
+def _wait_for_ray(ray_bin: str, port: int, nodes: int) -> None:
+    """Until the cluster at ``port`` has ``nodes`` live nodes (``ray status``)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = subprocess.run(
+            [ray_bin, "status", f"--address=127.0.0.1:{port}"], capture_output=True, text=True
+        )
+        if status.returncode == 0 and status.stdout.count("node_") >= nodes:
+            return
+        time.sleep(1)
+    raise AssertionError(f"the Ray cluster did not reach {nodes} node(s)")

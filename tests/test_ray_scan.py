@@ -10,6 +10,7 @@ PostgreSQL store is merged, these scans run on SQLite with the test-only switch
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -261,21 +262,25 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
 ) -> None:
     ray_bin = str(Path(sys.executable).parent / "ray")
     port = _free_port()
+    # Ray's token authentication, on for every process of this cluster (docs/scale.md)
+    env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
     head = subprocess.Popen(
         [ray_bin, "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
         start_new_session=True,
+        env=env,
     )
     nodes = [head]
     try:
-        _wait_for_ray(ray_bin, port, 1)
+        _wait_for_ray(ray_bin, port, 1, env)
         nodes.append(
             subprocess.Popen(
                 [ray_bin, "start", f"--address=127.0.0.1:{port}", *common],
                 start_new_session=True,
+                env=env,
             )
         )
-        _wait_for_ray(ray_bin, port, 2)
+        _wait_for_ray(ray_bin, port, 2, env)
         lib = tmp_path / "lib"
         _library(lib, detector, embedder).close()
         models = str(embedder.cache_dir)
@@ -284,6 +289,7 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
             capture_output=True,
             text=True,
             timeout=400,
+            env=env,
         )
         assert run.returncode == 0, run.stderr[-2000:]
         assert f"faces {len(local_faces)} failures 0" in run.stdout
@@ -299,12 +305,15 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
                 node.wait()
 
 
-def _wait_for_ray(ray_bin: str, port: int, nodes: int) -> None:
+def _wait_for_ray(ray_bin: str, port: int, nodes: int, env: dict[str, str]) -> None:
     """Until the cluster at ``port`` has ``nodes`` live nodes (``ray status``)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         status = subprocess.run(
-            [ray_bin, "status", f"--address=127.0.0.1:{port}"], capture_output=True, text=True
+            [ray_bin, "status", f"--address=127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            env=env,
         )
         if status.returncode == 0 and status.stdout.count("node_") >= nodes:
             return

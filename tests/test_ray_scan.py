@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,7 +49,7 @@ def _options(**changes: Any) -> RayOptions:
 @pytest.fixture(scope="module")
 def ray_session() -> Iterator[ModuleType]:
     ray = import_ray()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
 
@@ -264,9 +266,13 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
     port = _free_port()
     # Ray's token authentication, on for every process of this cluster (docs/scale.md)
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    # its own temp folder (short: Ray's sockets live there), so that no address file of
+    # this cluster is left in /tmp/ray for a later ray.init() to find
+    temp = tempfile.mkdtemp(prefix="ray-")
     common = ["--block", "--num-cpus=1", "--disable-usage-stats"]
+    head_only = [f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}"]
     head = subprocess.Popen(
-        [ray_bin, "start", "--head", f"--port={port}", "--include-dashboard=false", *common],
+        [ray_bin, "start", "--head", *head_only, *common],
         start_new_session=True,
         env=env,
     )
@@ -303,6 +309,7 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
             except subprocess.TimeoutExpired:
                 os.killpg(node.pid, signal.SIGKILL)
                 node.wait()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _wait_for_ray(ray_bin: str, port: int, nodes: int, env: dict[str, str]) -> None:

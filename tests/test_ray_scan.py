@@ -1,20 +1,19 @@
-"""Scans on Ray: the same faces as the local scan, and nothing lost or doubled when an actor,
-the driver or a node dies.
+"""Scans on Ray into PostgreSQL: the faces the local scan stores in SQLite, and nothing lost
+or doubled when an actor, the driver or a node dies.
 
 One local Ray (``ray.init(num_cpus=2)``) serves the module; the slow tests start their own
-processes (a driver, a ``ray start`` head and worker) and stop them by pid. Until the
-PostgreSQL store is merged, these scans run on SQLite with the test-only switch
-``RayOptions.sqlite_single_machine`` (actors on this machine share the file).
+processes (a driver, a ``ray start`` head and worker) and stop them by pid. PostgreSQL is
+the session's server (``tests/postgres.py``), a fresh database per test.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,8 @@ from facesight.errors import MissingExtraError
 from facesight.library.facade import Library
 from facesight.library.scanning import RayOptions
 from facesight.records import ScanEvent
-from facesight.scan.ray_executor import import_ray
+from facesight.scan.ray_executor import import_ray, scan_id_of
+from facesight.store.backend import open_store
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
@@ -43,7 +43,7 @@ REFERENCE = PEOPLE / "Barack_Obama"  # in group/face_recognition_obama_and_biden
 
 
 def _options(**changes: Any) -> RayOptions:
-    return RayOptions(chunk_files=4, sqlite_single_machine=True, **changes)
+    return RayOptions(chunk_files=4, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,12 @@ def ray_session() -> Iterator[ModuleType]:
     ray.shutdown()
 
 
-def _library(path: Path, detector: FaceDetector, embedder: FaceEmbedder) -> Library:
-    library = Library(path, detector=detector, embedder=embedder)
+def _library(
+    where: str | Path, detector: FaceDetector, embedder: FaceEmbedder, files: Path | None = None
+) -> Library:
+    """A library (a folder, or a PostgreSQL URL with its local ``files`` folder) with one
+    person enrolled, who is in one of the group photos."""
+    library = Library(where, detector=detector, embedder=embedder, files_dir=files)
     library.enroll(REFERENCE.name, sorted(REFERENCE.iterdir())[:2], largest=True)
     return library
 
@@ -91,8 +95,9 @@ def local_faces(
         return _faces(library)
 
 
-def test_ray_scan_stores_the_faces_the_local_scan_stores(
+def test_ray_scan_into_postgres_stores_the_faces_the_local_scan_stores_in_sqlite(
     ray_session: ModuleType,
+    postgres_url: str,
     tmp_path: Path,
     detector: FaceDetector,
     embedder: FaceEmbedder,
@@ -100,7 +105,7 @@ def test_ray_scan_stores_the_faces_the_local_scan_stores(
 ) -> None:
     events: list[ScanEvent] = []
     totals: list[int] = []
-    with _library(tmp_path / "lib", detector, embedder) as library:
+    with _library(postgres_url, detector, embedder, tmp_path / "files") as library:
         summary = library.scan(
             ROOTS, ray=_options(actors=2), on_start=totals.append, on_event=events.append
         )
@@ -116,14 +121,19 @@ def test_ray_scan_stores_the_faces_the_local_scan_stores(
 
 
 def test_ray_scan_reports_a_file_the_node_cannot_read(
-    ray_session: ModuleType, tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+    ray_session: ModuleType,
+    postgres_url: str,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
 ) -> None:
     folder = tmp_path / "media"
     folder.mkdir()
     (folder / "a.jpg").write_bytes((GROUP / "deepface_couple.jpg").read_bytes())
     gone = folder / "b.jpg"
     gone.write_bytes((GROUP / "face_recognition_two_people.jpg").read_bytes())
-    with Library(tmp_path / "lib", detector=detector, embedder=embedder) as library:
+    files = tmp_path / "files"
+    with Library(postgres_url, detector=detector, embedder=embedder, files_dir=files) as library:
         # listed by the walk, then missing where the actor looks: a node without the mount
         summary = library.scan([folder], ray=_options(actors=1), on_start=lambda _: gone.unlink())
         assert summary.media_scanned == 1 and summary.faces_found == 2
@@ -174,6 +184,7 @@ def _ancestors(pid: int) -> list[int]:
 @pytest.mark.slow
 def test_ray_scan_survives_an_actor_killed_mid_chunk(
     ray_session: ModuleType,
+    postgres_url: str,
     tmp_path: Path,
     detector: FaceDetector,
     embedder: FaceEmbedder,
@@ -186,7 +197,7 @@ def test_ray_scan_survives_an_actor_killed_mid_chunk(
             os.kill(busy[0], signal.SIGKILL)
             killed.append(busy[0])
 
-    with _library(tmp_path / "lib", detector, embedder) as library:
+    with _library(postgres_url, detector, embedder, tmp_path / "files") as library:
         summary = library.scan(ROOTS, ray=_options(actors=2), on_event=kill_one)
         assert killed, "no actor was busy to kill"
         assert summary.failures == []
@@ -202,49 +213,42 @@ import sys
 from facesight.library.facade import Library
 from facesight.library.scanning import RayOptions
 from facesight.vision.embed import FaceEmbedder
-library, address, models, *roots = sys.argv[1:]
-options = RayOptions(address or None, actors=2, chunk_files=2, lease_s=3.0,
-                     sqlite_single_machine=True)
-with Library(library, embedder=FaceEmbedder(cache_dir=models)) as lib:
-    summary = lib.scan(roots, ray=options)
-print("faces", summary.faces_found, "failures", len(summary.failures))
+url, files, models, *roots = sys.argv[1:]
+options = RayOptions(actors=2, chunk_files=2, lease_s=3.0)
+with Library(url, embedder=FaceEmbedder(cache_dir=models), files_dir=files) as library:
+    library.scan(roots, ray=options)
 """
-
-
-def _done_chunks(database: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
-            return int(
-                conn.execute("SELECT COUNT(*) FROM scan_chunks WHERE state = 'done'").fetchone()[0]
-            )
-    except sqlite3.Error:
-        return 0
 
 
 @pytest.mark.slow
 def test_ray_scan_rerun_after_the_driver_is_killed_finishes_it(
     ray_session: ModuleType,
+    postgres_url: str,
     tmp_path: Path,
     detector: FaceDetector,
     embedder: FaceEmbedder,
     local_faces: list[tuple[Any, ...]],
 ) -> None:
-    lib = tmp_path / "lib"
-    _library(lib, detector, embedder).close()
-    models = str(embedder.cache_dir)
+    files = tmp_path / "files"
+    with _library(postgres_url, detector, embedder, files) as library:
+        scan_id = scan_id_of(ROOTS, library.pipeline.embedder_version)
     driver = subprocess.Popen(
-        [sys.executable, "-c", _DRIVER, str(lib), "", models, *ROOTS], start_new_session=True
+        [sys.executable, "-c", _DRIVER, postgres_url, str(files), str(embedder.cache_dir), *ROOTS],
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 240
-        while _done_chunks(lib / "facesight.db") < 2 and driver.poll() is None:
+        while driver.poll() is None:
+            with open_store(postgres_url, files_dir=files, create=False) as store:
+                if store.scan_chunk_counts(scan_id, time.time()).done >= 2:
+                    break
             assert time.monotonic() < deadline, "the driver stored no chunk in time"
-            time.sleep(0.2)
+            time.sleep(0.3)
         assert driver.poll() is None, "the driver finished before it could be killed"
     finally:
         os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
         driver.wait()
-    with Library(lib, detector=detector, embedder=embedder) as library:
+    with Library(postgres_url, detector=detector, embedder=embedder, files_dir=files) as library:
         assert 0 < len(_faces(library)) < len(local_faces)
         summary = library.scan(ROOTS, ray=_options(actors=2, lease_s=3.0))
         assert summary.failures == []
@@ -260,12 +264,17 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
-    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder, local_faces: list[Any]
+    postgres_url: str,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    local_faces: list[Any],
 ) -> None:
     ray_bin = str(Path(sys.executable).parent / "ray")
     port = _free_port()
     # Ray's token authentication, on for every process of this cluster (docs/scale.md)
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # the CLI's local files of the library
     # its own temp folder (short: Ray's sockets live there), so that no address file of
     # this cluster is left in /tmp/ray for a later ray.init() to find
     temp = tempfile.mkdtemp(prefix="ray-")
@@ -287,19 +296,34 @@ def test_ray_scan_on_a_cluster_of_a_head_and_a_worker_started_by_ray_start(
             )
         )
         _wait_for_ray(ray_bin, port, 2, env)
-        lib = tmp_path / "lib"
-        _library(lib, detector, embedder).close()
-        models = str(embedder.cache_dir)
+        _library(postgres_url, detector, embedder, tmp_path / "files").close()
+        address = f"127.0.0.1:{port}"
         run = subprocess.run(
-            [sys.executable, "-c", _DRIVER, str(lib), f"127.0.0.1:{port}", models, *ROOTS],
+            [
+                sys.executable,
+                "-m",
+                "facesight",
+                "--library",
+                postgres_url,
+                "scan",
+                *ROOTS,
+                "--executor",
+                "ray",
+                "--ray-address",
+                address,
+                "--json",
+            ],
             capture_output=True,
             text=True,
             timeout=400,
             env=env,
         )
         assert run.returncode == 0, run.stderr[-2000:]
-        assert f"faces {len(local_faces)} failures 0" in run.stdout
-        with Library(lib, detector=detector, embedder=embedder) as library:
+        summary = json.loads(run.stdout)
+        assert summary["faces_found"] == len(local_faces) and summary["failures"] == []
+        with Library(
+            postgres_url, detector=detector, embedder=embedder, files_dir=tmp_path / "files"
+        ) as library:
             assert _faces(library) == local_faces
     finally:
         for node in reversed(nodes):

@@ -1,8 +1,12 @@
-"""The library database: migrations, WAL, atomic writes, checked with SQL."""
+"""The library database: migrations, WAL, atomic writes, checked with SQL.
+
+Tests taking ``open_any_store`` run twice: on SQLite and on PostgreSQL (``tests.postgres``).
+"""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +17,8 @@ from facesight.records import Candidate, MediaFailure
 from facesight.store.migrations import MIGRATIONS, Migration, apply_migrations
 from facesight.store.sqlite import FaceRow, MediaRow, Store
 from facesight.vision.embed import DESCRIPTOR_LENGTH
+
+OpenStore = Callable[..., Store]
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
@@ -66,17 +72,41 @@ def test_failed_migration_rolls_back_entirely(tmp_path: Path) -> None:
     assert conn.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == 0
 
 
-def test_database_from_newer_facesight_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    Store(path).close()
-    with sqlite3.connect(path) as conn:
+def test_postgresql_migrations_run_once_in_order_and_roll_back_whole(postgres_url: str) -> None:
+    from facesight.store.postgres_connection import open_postgres
+
+    conn = open_postgres(postgres_url)
+    ran: list[int] = []
+    steps = (
+        Migration(2, "second", lambda c: ran.append(2)),
+        Migration(1, "first", "CREATE TABLE t (x INTEGER, y REAL)"),
+    )
+    assert apply_migrations(conn, steps) == [1, 2]  # type: ignore[arg-type]
+    assert apply_migrations(conn, steps) == []  # type: ignore[arg-type]
+    assert ran == [2]
+    # a portable step runs with SQLite's REAL widened to what SQLite stores (8 bytes)
+    kind = (
+        "SELECT data_type FROM information_schema.columns"
+        " WHERE table_name = 't' AND column_name = 'y'"
+    )
+    assert conn.execute(kind).fetchone() == ("double precision",)
+    bad = (*steps, Migration(3, "half", "CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"))
+    with pytest.raises(StoreError, match=r"migration 3 \(half\) failed and was rolled back"):
+        apply_migrations(conn, bad)  # type: ignore[arg-type]
+    assert conn.execute("SELECT to_regclass('a')").fetchone() == (None,)
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (2,)
+    conn.close()
+
+
+def test_database_from_newer_facesight_is_refused(open_any_store: OpenStore) -> None:
+    with open_any_store() as store, store.transaction() as conn:
         conn.execute("INSERT INTO schema_migrations VALUES (99, 'future', 'x')")
     with pytest.raises(StoreError, match="schema version 99, newer than this facesight"):
-        Store(path)
+        open_any_store()
 
 
-def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_save_media_round_trips_vectors_and_gps(open_any_store: OpenStore) -> None:
+    with open_any_store() as store:
         media_id = store.save_media("/a/b.jpg", _media(), [_face(0), _face(1)])
         assert store.media_id("ab" * 32) == media_id
         ids, vectors, qualities = store.face_embeddings()
@@ -89,8 +119,8 @@ def test_save_media_round_trips_vectors_and_gps(tmp_path: Path) -> None:
         assert sighting.path == "/a/b.jpg"
 
 
-def test_save_media_is_atomic_when_a_face_fails(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_save_media_is_atomic_when_a_face_fails(open_any_store: OpenStore) -> None:
+    with open_any_store() as store:
         bogus = Candidate(999, "nobody", 999, "/x.jpg", 0.1, True, 0.6)  # no such person
         broken = FaceRow(**{**_face(1).__dict__, "candidates": [bogus]})
         with pytest.raises(sqlite3.IntegrityError):
@@ -99,8 +129,8 @@ def test_save_media_is_atomic_when_a_face_fails(tmp_path: Path) -> None:
         assert store.query("SELECT COUNT(*) AS n FROM faces")[0]["n"] == 0
 
 
-def test_media_failure_is_recorded_and_cleared_by_success(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_media_failure_is_recorded_and_cleared_by_success(open_any_store: OpenStore) -> None:
+    with open_any_store() as store:
         store.record_failure(MediaFailure("/a/b.jpg", "corrupt", "cannot decode"))
         assert store.failures() == [MediaFailure("/a/b.jpg", "corrupt", "cannot decode")]
         store.save_media("/a/b.jpg", _media(), [])
@@ -120,8 +150,8 @@ def test_version_1_library_upgrades_keeping_its_rows(tmp_path: Path) -> None:
         assert {"fmr", "reference_distance", "template_size"} <= columns
 
 
-def test_sightings_page_through_faces_by_id_with_a_cursor(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_sightings_page_through_faces_by_id_with_a_cursor(open_any_store: OpenStore) -> None:
+    with open_any_store() as store:
         for n in range(3):  # 3 files of 2 faces: ids 1..6
             store.save_media(f"/a/{n}.jpg", _media(f"{n:02d}" * 32), [_face(0), _face(1)])
         seen: list[int] = []
@@ -143,8 +173,8 @@ def test_sightings_page_through_faces_by_id_with_a_cursor(tmp_path: Path) -> Non
             store.sightings_page(None, limit=0)
 
 
-def test_a_missing_person_is_one_clear_error(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+def test_a_missing_person_is_one_clear_error(open_any_store: OpenStore) -> None:
+    with open_any_store() as store:
         with store.transaction() as conn:
             added = store.add_person(conn, "Ada Lovelace")
         assert store.require_person("  ada   LOVELACE ") == added

@@ -22,11 +22,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from facesight.config import resolve_library_dir
+from facesight.config import resolve_library
 from facesight.errors import FaceSightError
 from facesight.exports.csv_cells import csv_text
 from facesight.library.decision_rule import decision_note as rule_in_words
 from facesight.library.facade import Library
+from facesight.location import redact_url
 from facesight.records import Candidate, MediaFailure, Sighting
 from facesight.text import printable
 from facesight.timecode import format_timecode
@@ -130,7 +131,7 @@ def open_library(ctx: click.Context, *, create: bool = False) -> Iterator[Librar
     library: Library | None = None
     try:
         with Library(
-            resolve_library_dir(opts["library"]),
+            resolve_library(opts["library"]),
             max_pixels=opts["max_pixels"],
             max_distance=opts["max_distance"],
             target_fpir=opts["target_fpir"],
@@ -149,7 +150,7 @@ def open_library(ctx: click.Context, *, create: bool = False) -> Iterator[Librar
         raise click.ClickException(f"{where}{error.strerror or error}") from error
     except sqlite3.Error as error:
         raise click.ClickException(
-            f"the library {resolve_library_dir(opts['library'])} is not as expected "
+            f"the library {redact_url(str(resolve_library(opts['library'])))} is not as expected "
             f"({error}); run `facesight doctor`"
         ) from error
 

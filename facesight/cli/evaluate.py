@@ -11,7 +11,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from facesight.cli.common import F, console, open_library, shown
-from facesight.config import resolve_library_dir
+from facesight.config import resolve_library
 from facesight.errors import FaceSightError
 from facesight.eval.described import DescriptorCache
 from facesight.eval.runs import EvalSetup
@@ -52,13 +52,14 @@ def _run_evaluation(ctx: click.Context, run: EvalRun, as_json: bool) -> dict[str
     library database, only the folder's ``cache/`` and ``models/`` for its caches.
     Prints the figures as JSON and returns None when ``as_json``; else returns them.
     """
-    directory = resolve_library_dir(ctx.obj["library"])
-    if is_library(directory, Library.DB_NAME):
+    location = resolve_library(ctx.obj["library"])
+    if isinstance(location, str) or is_library(location, Library.DB_NAME):
         with open_library(ctx) as library:
             setup = EvalSetup(library.pipeline, library.reference_calibration, library.target_fpir)
-            result = _evaluate(run, setup, directory)
+            result = _evaluate(run, setup, library.path)
     else:
         try:
+            directory = location
             make_private_dir(directory)
             setup = EvalSetup.standalone(
                 directory / "models",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from pathlib import Path
 
 import click
 
@@ -23,6 +22,7 @@ from facesight.cli import audit as cli_audit
 from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
+from facesight.cli import library as cli_library
 from facesight.cli import maintenance as cli_maintenance
 from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
@@ -40,9 +40,10 @@ __all__ = ["cli", "main"]
 @click.version_option(__version__, prog_name="facesight")
 @click.option(
     "--library",
-    type=click.Path(file_okay=False, path_type=Path),
-    help=f"Library directory (database, crops, models). Default: ${ENV_LIBRARY}, "
-    "else the per-user data directory.",
+    metavar="DIR|URL",
+    help=f"Library directory (database, crops, models), or a PostgreSQL database "
+    "(postgresql://user@host/db; give the password by PGPASSWORD or a service file). "
+    f"Default: ${ENV_LIBRARY}, else the per-user data directory.",
 )
 @click.option(
     "--target-fpir",
@@ -84,7 +85,7 @@ __all__ = ["cli", "main"]
 @click.pass_context
 def cli(
     ctx: click.Context,
-    library: Path | None,
+    library: str | None,
     target_fpir: float,
     max_distance: float | None,
     max_pixels: int,
@@ -130,6 +131,7 @@ for _command in (
     *cli_unknowns.COMMANDS,
     *cli_conflicts.COMMANDS,
     *cli_reports.COMMANDS,
+    *cli_library.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -7,7 +7,7 @@ import sys
 import click
 
 from facesight.cli.common import console, open_library
-from facesight.config import resolve_library_dir
+from facesight.config import resolve_library
 from facesight.library.directory import is_library
 from facesight.library.facade import Library
 
@@ -26,7 +26,11 @@ def init(ctx: click.Context) -> None:
     Example:
         facesight --library ~/cases/2025 init
     """
-    directory = resolve_library_dir(ctx.obj["library"])
+    directory = resolve_library(ctx.obj["library"])
+    if isinstance(directory, str):  # a PostgreSQL URL: the database says
+        with open_library(ctx, create=True) as library:
+            console().print(f"the library is ready at {library.where}")
+        return
     existed = is_library(directory, Library.DB_NAME)
     with open_library(ctx, create=True) as library:
         where = library.path

@@ -10,6 +10,7 @@ committed; :func:`sweep_leftovers` removes them on the next open.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -17,8 +18,10 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from facesight.config import default_library_dir
 from facesight.errors import NotFoundError
 from facesight.files import process_alive
+from facesight.location import redact_url
 
 __all__ = [
     "LIBRARY_FOLDERS",
@@ -29,6 +32,7 @@ __all__ = [
     "make_private_dir",
     "mark_session",
     "orphan_crops",
+    "postgres_files_dir",
     "prepare_library_dir",
     "sweep_leftovers",
     "tighten_permissions",
@@ -173,6 +177,15 @@ def prepare_library_dir(
                 f"{path}: folders 0700, files 0600 (it holds biometric data)"
             )
     return read_only
+
+
+def postgres_files_dir(location: str) -> Path:
+    """The local folder of a PostgreSQL library's files on this machine: crops as they
+    are written and served (the database holds them: ``store.postgres``), converted
+    models, the index of stored faces, session markers. One per database (the URL
+    without its password), beside the per-user default library."""
+    key = hashlib.sha256(redact_url(location).encode()).hexdigest()[:16]
+    return default_library_dir().parent / "postgres" / key
 
 
 def mark_session(path: Path) -> tuple[Path, list[Path], list[Path]]:

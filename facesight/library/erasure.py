@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from facesight.index.face_index import FaceIndex
+from facesight.descriptors import NearestFaces
 from facesight.records import ForgetResult
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import ReviewBook
@@ -39,7 +39,7 @@ class ErasureService:
         index_dir: Path,
         *,
         rematch: Callable[[], int],
-        face_index: Callable[[], FaceIndex],
+        face_index: Callable[[], NearestFaces],
     ) -> None:
         self.store = store
         self.reviews = reviews

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS, DEFAULT_TARGET_FPIR
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.errors import InvalidInputError, StoreError
 from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
@@ -33,10 +33,10 @@ from facesight.identity.calibrate import (
     ReferenceCalibration,
     load_reference_calibration,
 )
-from facesight.index.face_index import FaceIndex
 from facesight.library.directory import (
     TEMP_GRACE_S,
     mark_session,
+    postgres_files_dir,
     prepare_library_dir,
     sweep_leftovers,
 )
@@ -47,6 +47,7 @@ from facesight.library.matching import MatchService
 from facesight.library.review import ReviewService
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
+from facesight.location import is_postgres_url
 from facesight.records import (
     Candidate,
     Comparison,
@@ -62,8 +63,9 @@ from facesight.records import (
     person_id_of,
 )
 from facesight.store.audit import AuditAction, os_account
+from facesight.store.backend import open_store
 from facesight.store.connection import ReadOnlyLibraryError
-from facesight.store.sqlite import MatchRule, Store
+from facesight.store.sqlite import MatchRule
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
@@ -75,10 +77,11 @@ FRAMES_MANIFEST = "manifest.json"
 
 
 class Library:
-    """One facesight library directory (created if missing, unless ``create=False``).
+    """One facesight library (created if missing, unless ``create=False``).
 
     Args:
-        path: the library directory.
+        path: the library directory, or a ``postgresql://`` URL of its database
+            (``store.postgres``; the password never shown: :attr:`where`).
         max_pixels: refuse images with more pixels (decompression-bomb guard).
         target_fpir: the identification decision's target false-positive
             identification rate: the chance that a stranger is named as
@@ -99,6 +102,9 @@ class Library:
         read_only: open without writing anything; None: when the directory or
             database cannot be written (a read-only mount). Reading works;
             audit records cannot be made and ``notices`` says so.
+        files_dir: for a PostgreSQL library (``path`` a ``postgresql://`` URL), the
+            local folder of its files (crops as served, models, the face index);
+            default ``library.directory.postgres_files_dir``. Ignored for a folder.
 
     ``notices`` collects what the caller should tell the user once (permissions
     tightened, leftovers of a killed command removed, read-only).
@@ -119,22 +125,32 @@ class Library:
         actor: str | None = None,
         create: bool = True,
         read_only: bool | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         if max_distance is not None and not 0.0 < max_distance < 2.0:
             raise InvalidInputError(f"max_distance must be in (0, 2), got {max_distance}")
         if not 0.0 < target_fpir < 1.0:
             raise InvalidInputError(f"target FPIR must be in (0, 1), got {target_fpir}")
-        self.path = Path(path)
+        self.location = path if is_postgres_url(path) else Path(path)
+        postgres = isinstance(self.location, str)
+        # a PostgreSQL library's local files (crops served, models, index) live here
+        self.path = (files_dir or postgres_files_dir(str(path))) if postgres else Path(path)
         self.notices: list[str] = []
         self.read_only = prepare_library_dir(
-            self.path, self.DB_NAME, create=create, read_only=read_only, notices=self.notices
+            self.path,
+            self.DB_NAME,
+            create=create or postgres,  # the database itself says whether it exists
+            read_only=read_only,
+            notices=self.notices,
         )
         self.crops_dir = self.path / "crops"
         self.max_pixels = max_pixels
         self.max_distance = max_distance
         self.target_fpir = target_fpir
         self.reference_calibration: ReferenceCalibration = load_reference_calibration()
-        self.store = Store(self.path / self.DB_NAME, create=create, read_only=self.read_only)
+        self.store = open_store(
+            self.location, files_dir=self.path, create=create, read_only=self.read_only
+        )
         if not self.read_only:
             self._start_session()
         self.audit = self.store.audit_log(actor)
@@ -229,10 +245,15 @@ class Library:
                 f"(temp files, crops never committed) from {self.path}"
             )
 
+    @property
+    def where(self) -> str:
+        """The library as messages name it: its folder, or its URL without the password."""
+        return self.store.where if isinstance(self.location, str) else str(self.path.resolve())
+
     def doctor(self) -> DoctorReport:
         """Check the database, schema, crops and model cache; sweep orphans (``doctor``)."""
         if self.read_only:
-            raise ReadOnlyLibraryError(f"the library {self.path} is read-only: doctor repairs it")
+            raise ReadOnlyLibraryError(f"the library {self.where} is read-only: doctor repairs it")
         return examine_library(self.store, self.path, alone=getattr(self, "_others_live", 0) == 0)
 
     def _sweep_uncommitted(self) -> None:
@@ -425,7 +446,7 @@ class Library:
 
     # -- searching and one-off analysis (library/search.py) -----------------------
 
-    def face_index(self) -> FaceIndex:
+    def face_index(self) -> NearestFaces:
         """The index of stored faces, in step with the database (``SearchService``)."""
         return self._search.face_index()
 
@@ -458,7 +479,7 @@ class Library:
             meta: dict[str, object] = {
                 "generated_by": os_account(),
                 "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "library": str(self.path.resolve()),
+                "library": self.where,
                 "detector": self.pipeline.detector_version,
                 "embedder": self.pipeline.embedder_version,
                 "audit_head": self.audit.head(),

@@ -74,6 +74,8 @@ class ReportLibrary(Protocol):
     review book, audit log and models, notices, and reviewed sightings."""
 
     @property
+    def where(self) -> str: ...
+    @property
     def path(self) -> Path: ...
     @property
     def read_only(self) -> bool: ...
@@ -223,7 +225,7 @@ def report_header(library: ReportLibrary, *, audit_head: str | None = None) -> R
     --head`` checks later that no record up to it was changed or dropped)."""
     return ReportHeader(
         generated_by=os_account(),
-        library=str(library.path.resolve()),
+        library=library.where,
         detector=library.pipeline.detector_version,
         embedder=library.pipeline.embedder_version,
         audit_head=library.audit.head() if audit_head is None else audit_head,

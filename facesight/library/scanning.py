@@ -28,12 +28,14 @@ from facesight.errors import (
 )
 from facesight.faces import box_iou
 from facesight.identity.match import GalleryMatcher
+from facesight.location import is_postgres_url
 from facesight.media.images import load_image, sha256_of
 from facesight.records import FailureKind, MediaFailure, ScanEvent, ScanStatus, ScanSummary
 from facesight.scan.collection import Matcher, ScanOptions, scan_collection
 from facesight.scan.ray_executor import RayOptions, scan_on_ray
 from facesight.scan.workers import PipelineSpec
 from facesight.store.audit import AuditAction
+from facesight.store.backend import open_store
 from facesight.store.protocol import LibraryStore
 from facesight.store.sqlite import Store
 from facesight.vision.pipeline import FacePipeline
@@ -57,19 +59,21 @@ def require_cluster_store(store: LibraryStore, ray: RayOptions) -> None:
     Raises:
         InvalidInputError: the library is SQLite.
     """
-    if isinstance(store, Store) and not ray.sqlite_single_machine:
+    if not is_postgres_url(store.path) and not ray.sqlite_single_machine:
         raise InvalidInputError(
             f"--executor ray needs a PostgreSQL library (actors on every node write to "
-            f"it); {store.path} is SQLite: scan with the local executor, or move the "
-            "library to PostgreSQL"
+            f"it); {store.path} is SQLite: scan with the local executor, or copy the "
+            "library to PostgreSQL (`facesight library copy`)"
         )
 
 
-def store_opener(store: LibraryStore) -> Callable[[], LibraryStore]:
-    """A picklable function that opens ``store``'s library again (in a Ray actor)."""
-    if isinstance(store, Store):
-        return partial(Store, Path(store.path), create=False)
-    raise InvalidInputError(f"a Ray scan cannot reopen a library of {type(store).__name__}")
+def store_opener(store: Store) -> Callable[[], LibraryStore]:
+    """A picklable function that opens ``store``'s library again (in a Ray actor): the
+    same URL, or the same SQLite file; crops go to the same local folder on every node."""
+    if store.root is None:
+        raise InvalidInputError("a Ray scan needs a library on disk or in PostgreSQL")
+    where = store.path if is_postgres_url(store.path) else store.root
+    return partial(open_store, where, files_dir=store.root, create=False)
 
 
 @dataclass

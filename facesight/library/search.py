@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import pairwise_distances
+from facesight.descriptors import NearestFaces, pairwise_distances
 from facesight.errors import InvalidInputError, MediaError, NoFaceError
 from facesight.faces import Faces
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
-from facesight.index.face_index import FaceIndex
 from facesight.library.enroll import choose_face
 from facesight.library.face_index_sync import synced_face_index
 from facesight.media.images import find_media, load_image, sha256_of
@@ -83,10 +82,14 @@ class SearchService:
         self.sightings_by_face = sightings_by_face
         self.record_audit = record_audit
 
-    def face_index(self) -> FaceIndex:
-        """The index of stored faces, brought in step with the database
-        (``library/face_index_sync.py``)."""
-        return synced_face_index(self.store, self.index_dir, self.pipeline.embedder_version)
+    def face_index(self) -> NearestFaces:
+        """The search of stored faces: the database's own (PostgreSQL, pgvector), else the
+        faiss index brought in step with the database (``library/face_index_sync.py``)."""
+        version = self.pipeline.embedder_version
+        found = self.store.nearest_faces(version)
+        if found is not None:
+            return found
+        return synced_face_index(self.store, self.index_dir, version)
 
     def search_face(
         self, image: str | Path, *, face: int | None = None, top_k: int = 20

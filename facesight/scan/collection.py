@@ -246,7 +246,7 @@ def _analyzed(
     """Each task's results, in order: in this process for small scans, else in workers."""
     if in_process:
         analyzer = FileAnalyzer(
-            pipeline, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps
+            pipeline, store.database, crops_dir, options.max_pixels, options.video_rate_fps
         )
         try:
             for task in tasks:
@@ -256,7 +256,7 @@ def _analyzed(
         return
     # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
     context = multiprocessing.get_context("spawn")
-    initargs = (spec, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps)
+    initargs = (spec, store.database, crops_dir, options.max_pixels, options.video_rate_fps)
     with (
         _main_script_not_rerun(),
         ProcessPoolExecutor(

@@ -169,9 +169,9 @@ class FileAnalyzer:
 
     Args:
         pipeline: the models.
-        database: the library's SQLite file, read to skip known content; or anything
-            that answers ``known(sha256, embedder)`` and ``close()`` (a distributed
-            scan's worker asks its own store).
+        database: the library's SQLite file or PostgreSQL URL, read to skip known content;
+            or anything that answers ``known(sha256, embedder)`` and ``close()`` (a
+            distributed scan's worker asks its own store).
         crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
         max_pixels: images (and video frames) with more pixels are refused.
         rate_fps: analysed video frames per second of footage, besides scene cuts.
@@ -180,7 +180,7 @@ class FileAnalyzer:
     def __init__(
         self,
         pipeline: FacePipeline,
-        database: Path | ContentCheck,
+        database: Path | str | ContentCheck,
         crops_dir: Path,
         max_pixels: int,
         rate_fps: float = DEFAULT_RATE_FPS,
@@ -189,7 +189,9 @@ class FileAnalyzer:
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
         self.rate_fps = rate_fps
-        self._known_content = KnownContent(database) if isinstance(database, Path) else database
+        self._known_content = (
+            KnownContent(database) if isinstance(database, Path | str) else database
+        )
 
     def close(self) -> None:
         self._known_content.close()
@@ -281,7 +283,7 @@ def _no_info(path: str) -> VideoInfo:
 
 
 def start_worker(
-    spec: PipelineSpec, database: Path, crops_dir: Path, max_pixels: int, rate_fps: float
+    spec: PipelineSpec, database: Path | str, crops_dir: Path, max_pixels: int, rate_fps: float
 ) -> None:
     """Process-pool initializer: build this worker's models and database reader."""
     global _WORKER

@@ -37,12 +37,13 @@ from facesight.errors import InvalidInputError
 from facesight.store.audit_chain import (
     COLUMNS,
     GENESIS,
-    TRIGGERS,
     AuditProblem,
     AuditVerification,
     broken_triggers,
     chained_row,
+    drop_trigger_sql,
     insert_row,
+    triggers_of,
     verify_chain,
 )
 
@@ -76,6 +77,7 @@ class AuditAction(StrEnum):
     CONFLICT_MERGE = "conflicts.merge"
     CONFLICT_DIFFERENT = "conflicts.different"
     SCAN = "scan"
+    LIBRARY_COPY = "library.copy"
     TRIGGERS_RESTORED = "audit.triggers_restored"
 
 
@@ -199,8 +201,9 @@ class AuditLog:
         cursor = self._conn.execute(
             f"SELECT {COLUMNS} FROM audit_log"
             " WHERE (? IS NULL OR action = ? OR action LIKE ? || '.%')"
-            " AND (? IS NULL OR actor = ? OR os_user = ?) ORDER BY id DESC LIMIT ?",
-            (action, action, action, actor, actor, actor, -1 if limit is None else limit),
+            " AND (? IS NULL OR actor = ? OR os_user = ?) ORDER BY id DESC"
+            + ("" if limit is None else f" LIMIT {int(limit)}"),
+            (action, action, action, actor, actor, actor),
         )
         cursor.row_factory = sqlite3.Row
         return [_as_record(row) for row in cursor.fetchall()]
@@ -236,8 +239,8 @@ class AuditLog:
         try:
             broken = broken_triggers(self._conn)  # another process may have restored them
             for name in broken:
-                self._conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-                self._conn.execute(TRIGGERS[name])
+                self._conn.execute(drop_trigger_sql(self._conn, name))
+                self._conn.execute(triggers_of(self._conn)[name])
             if broken:
                 self.record(
                     self._conn,

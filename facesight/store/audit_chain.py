@@ -30,13 +30,17 @@ __all__ = [
     "ERASABLE",
     "ERASURE_ACTION",
     "GENESIS",
+    "POSTGRES_TRIGGERS",
+    "POSTGRES_TRIGGER_FUNCTION",
     "TRIGGERS",
     "TRIGGERS_RESTORED",
     "AuditProblem",
     "AuditVerification",
     "broken_triggers",
     "commit",
+    "drop_trigger_sql",
     "record_hash",
+    "triggers_of",
     "verify_chain",
 ]
 
@@ -79,6 +83,40 @@ TRIGGERS: dict[str, str] = {
     f" BEGIN SELECT RAISE(ABORT, '{_REFUSED}: only erasure may blank paths and details'); END",
 }
 """The append-only triggers by name, as created (schema migration 5)."""
+
+_POSTGRES_ERASURE_ONLY = " AND ".join(
+    [f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in _UNCHANGED]
+    + [
+        f"(NEW.{c} IS NULL OR NEW.{c} IS NOT DISTINCT FROM OLD.{c})"
+        for f in ("paths", "details")
+        for c in (f, f"{f}_salt")
+    ]
+)
+POSTGRES_TRIGGER_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND ({_POSTGRES_ERASURE_ONLY}) THEN
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        RAISE EXCEPTION 'the audit log is append-only: only erasure may blank paths and details';
+    END IF;
+    RAISE EXCEPTION 'the audit log is append-only';
+END
+$$"""
+"""The one function behind the append-only triggers: the same rule as SQLite's
+``audit_chain.TRIGGERS`` (every DELETE and TRUNCATE refused; an UPDATE only when it sets
+erasable values and their salts to NULL and leaves everything else as it was)."""
+
+POSTGRES_TRIGGERS: dict[str, str] = {
+    "audit_log_no_delete": "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "audit_log_no_update": "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    " FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()",
+    "audit_log_no_truncate": "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()",
+}
+"""The append-only triggers by name, as created (migration 5 on PostgreSQL)."""
 
 TABLE = """
 CREATE TABLE audit_log (
@@ -146,8 +184,44 @@ def _normalised(sql: str) -> str:
     return re.sub(r"\s+", " ", sql).strip().rstrip(";").strip()
 
 
+def triggers_of(conn: sqlite3.Connection) -> dict[str, str]:
+    """The append-only triggers by name, as this connection's database creates them."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return {
+            name: f"{POSTGRES_TRIGGER_FUNCTION};\n{sql}" for name, sql in POSTGRES_TRIGGERS.items()
+        }
+    return TRIGGERS
+
+
+def drop_trigger_sql(conn: sqlite3.Connection, name: str) -> str:
+    """The statement that drops one append-only trigger (to create it again)."""
+    on = " ON audit_log" if getattr(conn, "dialect", "sqlite") == "postgresql" else ""
+    return f"DROP TRIGGER IF EXISTS {name}{on}"
+
+
+def _postgres_broken_triggers(conn: sqlite3.Connection) -> list[str]:
+    body = POSTGRES_TRIGGER_FUNCTION.split("$$")[1]
+    present = {
+        str(r[0]): (str(r[1]), str(r[2]))
+        for r in conn.execute(
+            "SELECT t.tgname, t.tgenabled, p.prosrc FROM pg_trigger t"
+            " JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE t.tgrelid = 'audit_log'::regclass AND NOT t.tgisinternal"
+        ).fetchall()
+    }
+    return [
+        name
+        for name in POSTGRES_TRIGGERS
+        if name not in present
+        or present[name][0] == "D"
+        or _normalised(present[name][1]) != _normalised(body)
+    ]
+
+
 def broken_triggers(conn: sqlite3.Connection) -> list[str]:
     """Names of the append-only triggers that are missing or not as created."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return _postgres_broken_triggers(conn)
     present = dict(
         conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'"

@@ -85,7 +85,7 @@ def face_probe(
     as :meth:`face_embeddings` and :meth:`probe_geometry` give them."""
     row = conn.execute(
         "SELECT f.embedding, f.quality, f.x2 - f.x1, CASE WHEN m.kind = 'video'"
-        " THEN MIN(IFNULL(f.frames_seen, 1), ?) ELSE 1 END"
+        " THEN MIN(COALESCE(f.frames_seen, 1), ?) ELSE 1 END"
         " FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = ?",
         (FUSED_FACES, face_id),
     ).fetchone()
@@ -100,7 +100,7 @@ def probe_geometry(
     """(n,) box widths and (n,) faces fused into each descriptor (a video track's best
     ``FUSED_FACES``, else 1), parallel to ``face_embeddings(embedder)``."""
     rows = conn.execute(
-        "SELECT f.x2 - f.x1, CASE WHEN m.kind = 'video' THEN MIN(IFNULL(f.frames_seen, 1), ?)"
+        "SELECT f.x2 - f.x1, CASE WHEN m.kind = 'video' THEN MIN(COALESCE(f.frames_seen, 1), ?)"
         " ELSE 1 END FROM faces f JOIN media m ON m.id = f.media_id"
         " WHERE m.embedder = ? ORDER BY f.id",
         (FUSED_FACES, embedder),
@@ -129,7 +129,7 @@ def newest_face_embeddings(
 def face_count(conn: sqlite3.Connection, embedder: str) -> tuple[int, int]:
     """(count, largest id or 0) of the stored faces described by ``embedder``."""
     row = conn.execute(
-        "SELECT COUNT(*), IFNULL(MAX(f.id), 0) FROM faces f JOIN media m"
+        "SELECT COUNT(*), COALESCE(MAX(f.id), 0) FROM faces f JOIN media m"
         " ON m.id = f.media_id WHERE m.embedder = ?",
         (embedder,),
     ).fetchone()

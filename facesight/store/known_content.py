@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+from facesight.location import is_postgres_url
 
 __all__ = ["KnownContent"]
 
@@ -17,11 +20,19 @@ class KnownContent:
     """A read-only view of the stored media of one library database file.
 
     Args:
-        database: the library's SQLite file.
+        database: the library's SQLite file, or its PostgreSQL URL (``store.location``).
     """
 
-    def __init__(self, database: Path) -> None:
-        self._db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, check_same_thread=False)
+    def __init__(self, database: Path | str) -> None:
+        self._db: Any
+        if is_postgres_url(database):
+            from facesight.store.postgres_connection import open_postgres
+
+            self._db = open_postgres(str(database), read_only=True)
+        else:
+            self._db = sqlite3.connect(
+                f"file:{database}?mode=ro", uri=True, check_same_thread=False
+            )
 
     def close(self) -> None:
         self._db.close()

@@ -162,7 +162,8 @@ def delete_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]
 def add_media_path(conn: sqlite3.Connection, media_id: int, path: str) -> None:
     """Another path where known content was seen (rename, copy); its old failure goes."""
     conn.execute(
-        "INSERT OR IGNORE INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)",
+        "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (media_id, path, now()),
     )
     conn.execute("DELETE FROM media_errors WHERE path = ?", (path,))
@@ -178,7 +179,8 @@ def replace_candidates(conn: sqlite3.Connection, per_face: dict[int, Sequence[Ca
 def record_failure(conn: sqlite3.Connection, failure: MediaFailure, sha256: str | None) -> None:
     """Remember a file that could not be used (replacing an older record for the path)."""
     conn.execute(
-        "INSERT OR REPLACE INTO media_errors (path, sha256, kind, message, at)"
-        " VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO media_errors (path, sha256, kind, message, at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT (path) DO UPDATE SET sha256 = excluded.sha256, kind = excluded.kind,"
+        " message = excluded.message, at = excluded.at",
         (failure.path, sha256, failure.kind, failure.message, now()),
     )

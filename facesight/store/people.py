@@ -59,8 +59,8 @@ def mark_distinct(conn: sqlite3.Connection, first: int, second: int, by: str) ->
     """Remember that two people are different; False when the pair was already marked."""
     low, high = _ordered(first, second)
     added = conn.execute(
-        "INSERT OR IGNORE INTO distinct_people (person_a, person_b, decided_by, decided_at)"
-        " VALUES (?, ?, ?, ?)",
+        "INSERT INTO distinct_people (person_a, person_b, decided_by, decided_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (low, high, by, now()),
     ).rowcount
     return bool(added)

@@ -1,8 +1,9 @@
 """What the layers above ask of a library store: the ``LibraryStore`` protocol.
 
-``store.sqlite.Store`` implements it (checked by mypy: ``store/sqlite.py`` ends with an
-assignment of a ``Store`` to a ``LibraryStore``); the PostgreSQL store of the next stage
-will implement the same methods. It is shaped for what comes next without building it:
+``store.sqlite.Store`` implements it, and ``store.postgres.PostgresStore`` (checked by
+mypy: each module ends with an assignment of its store to a ``LibraryStore``);
+``store.backend.open_store`` picks one from the library's location. It is shaped for
+what comes next without building it:
 
 - **Filtered lists with keyset pagination.** The web workspace pages through millions of
   faces, so a list is asked for as ``(filters, after, limit)`` and answers rows and the
@@ -40,7 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.audit import AuditLog
 from facesight.store.reviews import ReviewBook
@@ -135,6 +136,7 @@ class LibraryStore(Protocol):
         self, embedder: str, up_to_id: int, limit: int = 16
     ) -> tuple[NDArray[np.int64], NDArray[np.float32]]: ...
     def face_count(self, embedder: str) -> tuple[int, int]: ...
+    def nearest_faces(self, embedder: str) -> NearestFaces | None: ...
 
     # -- sightings: whole, or a page at a time
     def sightings(

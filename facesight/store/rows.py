@@ -22,6 +22,7 @@ from facesight.errors import StoreError
 from facesight.records import Candidate
 
 __all__ = [
+    "DescriptorBlob",
     "FaceRow",
     "MatchRule",
     "MediaRow",
@@ -51,7 +52,12 @@ def blob(array: NDArray[Any]) -> bytes:
     return np.ascontiguousarray(array, dtype="<f4").tobytes()
 
 
-def descriptor_blob(embedding: NDArray[Any]) -> bytes:
+class DescriptorBlob(bytes):
+    """A descriptor's little-endian float32 bytes: a BLOB in SQLite, a pgvector ``vector``
+    in PostgreSQL (``store.postgres_connection`` writes and reads it as such)."""
+
+
+def descriptor_blob(embedding: NDArray[Any]) -> DescriptorBlob:
     """A descriptor as stored, refused unless finite, of ``EMBEDDING_DIM`` values and of
     length ``DESCRIPTOR_LENGTH``: a damaged model must not fill the library with
     descriptors that match everyone (issue 13)."""
@@ -67,7 +73,7 @@ def descriptor_blob(embedding: NDArray[Any]) -> bytes:
             f"refusing to store a descriptor of length {length:.3f}, expected "
             f"{DESCRIPTOR_LENGTH}: the model cache may be damaged; run `facesight doctor`"
         )
-    return blob(vector)
+    return DescriptorBlob(blob(vector))
 
 
 def query(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:

@@ -9,6 +9,7 @@ holds no business rules: it reads and writes what the library hands it.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +19,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from facesight.descriptors import Gallery
+from facesight.descriptors import Gallery, NearestFaces
 from facesight.errors import NotFoundError, StoreError
+from facesight.files import atomic_file
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store import faces, health, people, scan_chunks
 from facesight.store import media as media_writes
@@ -131,12 +133,12 @@ class Store:
         """
         if self.read_only:
             raise ReadOnlyLibraryError(
-                f"the library {self.root} is read-only: this command cannot record changes"
+                f"the library {self.where} is read-only: this command cannot record changes"
             )
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
         try:
             yield self._conn
             self._conn.execute("COMMIT")
@@ -146,15 +148,34 @@ class Store:
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
             raise
 
+    @property
+    def database(self) -> Path | str:
+        """What a scan worker opens to read the library (``store.known_content``)."""
+        return Path(self.path)
+
+    @property
+    def where(self) -> str:
+        """The library as messages name it (a folder; a URL without its password)."""
+        return str(self.root)
+
+    def error(self, exc: sqlite3.Error) -> StoreError:
+        """One clear line for a database failure (``store.connection.database_error``)."""
+        return database_error(self.path, exc)
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return rows addressable by column name."""
         return rows_query(self._conn, sql, params)
+
+    def nearest_faces(self, embedder: str) -> NearestFaces | None:
+        """A search of the stored faces kept by the database itself; None here: a SQLite
+        library keeps a faiss index file (``library/face_index_sync.py``)."""
+        return None
 
     def integrity_problems(self) -> list[str]:
         """SQLite's integrity and foreign-key findings, one line each (empty when sound)."""
@@ -170,7 +191,7 @@ class Store:
         try:
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
-            raise database_error(self.path, exc) from exc
+            raise self.error(exc) from exc
 
     # -- people and references ------------------------------------------------
 
@@ -257,6 +278,24 @@ class Store:
             " UNION SELECT crop_path FROM reference_faces WHERE crop_path IS NOT NULL"
         ).fetchall()
         return {str(r[0]) for r in rows}
+
+    def crop_files(self) -> Iterator[tuple[str, bytes]]:
+        """(stored path, bytes) of every crop of the library's own that exists
+        (``store.copy``: crops travel with the rows)."""
+        for stored in sorted(self.stored_crop_paths()):
+            owned = self.owned_file(stored)
+            if owned is not None and owned.is_file():
+                yield stored, owned.read_bytes()
+
+    def keep_crop(self, conn: sqlite3.Connection, stored: str, data: bytes) -> None:
+        """Keep a crop's bytes under its stored path (a file in the library folder; the
+        transaction is the PostgreSQL store's, which keeps them in ``crop_files``)."""
+        if self.root is None or os.path.isabs(stored):
+            return
+        target = self.root / stored
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with atomic_file(target) as out:
+            out.write(data)
 
     def owned_file(self, value: str) -> Path | None:
         """The file a stored path names if it lies inside the library, else None: the
@@ -500,6 +539,7 @@ class Store:
                     stored.append(
                         media_writes.save_media(conn, path, media, rows, carry, self.stored_path)
                     )
+                    self._keep_crops(conn, rows)
                 else:
                     seen = [*seen, (media.sha256, path)]
             for sha256, path in seen:
@@ -509,6 +549,10 @@ class Store:
             for failure in failures:
                 media_writes.record_failure(conn, failure, None)
             return stored
+
+    def _keep_crops(self, conn: sqlite3.Connection, faces: Sequence[FaceRow]) -> None:
+        """Keep the crops the rows name in the database (in ``conn``): nothing to do for a
+        SQLite library, whose crops are files in its folder (``PostgresStore`` keeps them)."""
 
     # -- sightings ------------------------------------------------------------
 

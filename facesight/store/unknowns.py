@@ -20,13 +20,13 @@ from facesight.store.rows import now
 __all__ = ["ClusterMember", "UnknownTables"]
 
 _SIGNATURE_SQL = (
-    "SELECT (SELECT COUNT(*) FROM faces), (SELECT IFNULL(MAX(id), 0) FROM faces),"
+    "SELECT (SELECT COUNT(*) FROM faces), (SELECT COALESCE(MAX(id), 0) FROM faces),"
     " (SELECT group_concat(v, ' ') FROM (SELECT embedder || '=' || COUNT(*) AS v"
     "   FROM reference_faces GROUP BY embedder ORDER BY embedder)),"
-    " (SELECT IFNULL(MAX(id), 0) FROM reference_faces),"
-    " (SELECT COUNT(*) FROM people), (SELECT IFNULL(MAX(id), 0) FROM people),"
-    " (SELECT IFNULL(MAX(id), 0) FROM reviews), (SELECT IFNULL(MAX(id), 0) FROM audit_log),"
-    " (SELECT COUNT(*) FROM unknown_members), (SELECT IFNULL(MAX(id), 0) FROM unknown_clusters),"
+    " (SELECT COALESCE(MAX(id), 0) FROM reference_faces),"
+    " (SELECT COUNT(*) FROM people), (SELECT COALESCE(MAX(id), 0) FROM people),"
+    " (SELECT COALESCE(MAX(id), 0) FROM reviews), (SELECT COALESCE(MAX(id), 0) FROM audit_log),"
+    " (SELECT COUNT(*) FROM unknown_members), (SELECT COALESCE(MAX(id), 0) FROM unknown_clusters),"
     " (SELECT COUNT(*) FROM unknown_exclusions)"
 )
 
@@ -90,7 +90,7 @@ class UnknownTables:
 
     def last_cluster_id(self) -> int:
         return int(
-            self._conn.execute("SELECT IFNULL(MAX(id), 0) FROM unknown_clusters").fetchone()[0]
+            self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM unknown_clusters").fetchone()[0]
         )
 
     def members(self) -> list[ClusterMember]:
@@ -136,7 +136,8 @@ class UnknownTables:
         """Bar these faces from the cluster for good (they are taken out first)."""
         self.remove_faces(face_ids)
         self._conn.executemany(
-            "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at) VALUES (?, ?, ?)",
+            "INSERT INTO unknown_exclusions (face_id, cluster_id, at) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [(int(f), cluster_id, now()) for f in face_ids],
         )
 
@@ -154,8 +155,9 @@ class UnknownTables:
             "UPDATE unknown_members SET cluster_id = ? WHERE cluster_id = ?", (into, other)
         )
         self._conn.execute(
-            "INSERT OR IGNORE INTO unknown_exclusions (face_id, cluster_id, at)"
-            " SELECT face_id, ?, at FROM unknown_exclusions WHERE cluster_id = ?",
+            "INSERT INTO unknown_exclusions (face_id, cluster_id, at)"
+            " SELECT face_id, ?, at FROM unknown_exclusions WHERE cluster_id = ?"
+            " ON CONFLICT DO NOTHING",
             (into, other),
         )
         self._conn.execute(

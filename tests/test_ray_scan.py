@@ -8,6 +8,7 @@ the session's server (``tests/postgres.py``), a fresh database per test.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -210,12 +211,13 @@ def test_ray_scan_survives_an_actor_killed_mid_chunk(
 
 _DRIVER = """
 import sys
+from pathlib import Path
 from facesight.library.facade import Library
 from facesight.library.scanning import RayOptions
 from facesight.vision.embed import FaceEmbedder
 url, files, models, *roots = sys.argv[1:]
 options = RayOptions(actors=2, chunk_files=2, lease_s=3.0)
-with Library(url, embedder=FaceEmbedder(cache_dir=models), files_dir=files) as library:
+with Library(url, embedder=FaceEmbedder(cache_dir=models), files_dir=Path(files)) as library:
     library.scan(roots, ray=options)
 """
 
@@ -246,7 +248,8 @@ def test_ray_scan_rerun_after_the_driver_is_killed_finishes_it(
             time.sleep(0.3)
         assert driver.poll() is None, "the driver finished before it could be killed"
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
+        with contextlib.suppress(ProcessLookupError):  # the driver and the Ray it started
+            os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
     with Library(postgres_url, detector=detector, embedder=embedder, files_dir=files) as library:
         assert 0 < len(_faces(library)) < len(local_faces)

@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner
 
 from facesight.cli.main import cli
-from facesight.errors import MissingExtraError
+from facesight.errors import MediaError, MissingExtraError
 from facesight.library.facade import Library
 from facesight.library.scanning import RayOptions
 from facesight.records import ScanEvent
@@ -141,6 +141,17 @@ def test_ray_scan_reports_a_file_the_node_cannot_read(
         assert [f.path for f in summary.failures] == [str(gone)]
         assert "on node" in summary.failures[0].message
         assert [f.path for f in library.failures()] == [str(gone)]
+        # --on-error stop: the chunk is stored, then the scan stops at its failure
+        gone.write_bytes((GROUP / "face_recognition_two_people.jpg").read_bytes())
+        (folder / "c.jpg").write_bytes((GROUP / "facenet-pytorch_multiface.jpg").read_bytes())
+        with pytest.raises(MediaError, match="on node"):
+            library.scan(
+                [folder],
+                ray=_options(actors=1),
+                stop_on_error=True,
+                on_start=lambda _: gone.unlink(),
+            )
+        assert library.store.query("SELECT COUNT(*) FROM media")[0][0] == 2
 
 
 def test_ray_scan_of_a_sqlite_library_is_refused_by_the_cli(tmp_path: Path) -> None:

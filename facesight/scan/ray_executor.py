@@ -32,7 +32,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from facesight.errors import MissingExtraError, WorkerError
+from facesight.errors import MediaError, MissingExtraError, WorkerError
 from facesight.records import FailureKind, MediaFailure, ScanEvent, ScanStatus, ScanSummary
 from facesight.scan.batch import Matcher
 from facesight.scan.chunk_worker import ChunkOptions, ChunkReport, ChunkWorker
@@ -116,6 +116,7 @@ class _Scan:
     options: RayOptions
     summary: ScanSummary
     on_event: Callable[[ScanEvent], None] | None
+    stop_on_error: bool = False
 
 
 def scan_on_ray(
@@ -144,13 +145,16 @@ def scan_on_ray(
     Raises:
         MissingExtraError: Ray is not installed.
         WorkerError: actors keep dying before they store anything, or one failed.
+        MediaError: a file could not be used and ``options.stop_on_error`` is set (its
+            chunk is stored; running the scan again goes on with the others).
     """
     ray = import_ray()
     started = time.perf_counter()
     roots = list(roots)
     summary = ScanSummary()
     paths = walk_media(roots, store, summary, options, on_event)
-    scan = _Scan(scan_id_of(roots, embedder), store, ray_options, summary, on_event)
+    scan_id = scan_id_of(roots, embedder)
+    scan = _Scan(scan_id, store, ray_options, summary, on_event, options.stop_on_error)
     waiting = _plan_chunks(scan, paths)
     if on_start:
         on_start(waiting)
@@ -288,6 +292,10 @@ def _record(scan: _Scan, report: ChunkReport) -> None:
             count_event(scan.summary, event)
         if scan.on_event:
             scan.on_event(event)
+        if scan.stop_on_error and event.failure is not None:
+            # the chunk is stored (its failures recorded); a rerun goes on with the rest
+            failure = event.failure
+            raise MediaError(failure.path, failure.message)
 
 
 def _finish(scan: _Scan) -> None:

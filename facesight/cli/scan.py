@@ -32,6 +32,7 @@ from facesight.errors import MediaError, OutputError
 from facesight.exports.embed_jsonl import embed_lines
 from facesight.face_models import DLIB_MODEL
 from facesight.files import STDOUT, atomic_file, check_output
+from facesight.library.scanning import RayOptions
 from facesight.records import ScanEvent, ScanStatus, ScanSummary
 from facesight.timecode import format_timecode
 
@@ -124,6 +125,36 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
     help="Leave out symlinked files and folders met inside PATHS (PATHS themselves are "
     "followed). By default links are followed, each real folder once, never into the library.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: processes on this machine. ray: actors on a Ray cluster (needs "
+    "facesight[ray] and a PostgreSQL library; every node must see the media and the "
+    "library folder at the same paths; run Ray on a private network only).",
+)
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="auto|HOST:PORT",
+    help="The Ray cluster: 'auto' (the one this machine joined with `ray start`) or its "
+    "head's HOST:PORT. Default: a Ray of this machine alone.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Scanning actors; 0 = one per CPU of the cluster.",
+)
+@click.option(
+    "--ray-gpus",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="GPUs each actor reserves (e.g. 1, or 0.5 to share one between two).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def scan(
@@ -133,6 +164,10 @@ def scan(
     workers: int,
     video_fps: float,
     no_follow_links: bool,
+    executor: str,
+    ray_address: str | None,
+    ray_actors: int,
+    ray_gpus: float,
     as_json: bool,
 ) -> None:
     """Scan photos and videos (files or folders, recursively) for faces and match them.
@@ -154,10 +189,19 @@ def scan(
     or a link leads to it (the summary counts it); a PATH inside the library,
     or one that does not exist, is an error and nothing is scanned.
 
+    With --executor ray the files are split into chunks recorded in the
+    library, and Ray actors (models loaded once each) analyse and store a
+    chunk at a time; a chunk whose actor dies is taken again, and running the
+    same scan again after any failure finishes it.
+
     \b
     Example:
         facesight scan /archive/2024 /archive/2025
+        facesight scan /archive --executor ray --ray-address auto
     """
+    ray = None
+    if executor == "ray":
+        ray = RayOptions(ray_address, ray_actors, gpus_per_actor=ray_gpus)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -177,6 +221,7 @@ def scan(
                 workers=workers,
                 video_fps=video_fps,
                 follow_links=not no_follow_links,
+                ray=ray,
                 on_start=view.start,
                 on_event=view.event,
             )

@@ -20,6 +20,8 @@ without ``max_distance``: its candidates are ranked by distance and say
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -31,6 +33,7 @@ from facesight.records import Candidate
 
 __all__ = [
     "Gallery",
+    "GalleryMatcher",
     "Templates",
     "calibrate_gallery",
     "fuse",
@@ -123,6 +126,56 @@ def match_faces(
             ]
         )
     return results
+
+
+@dataclass(frozen=True)
+class GalleryMatcher:
+    """:func:`match_faces` against one calibrated gallery, with each probe's corrections.
+
+    A plain value (arrays and numbers), so it travels to scan workers on other
+    machines: a distributed scan matches there against the gallery read once here.
+
+    Attributes:
+        gallery, calibration: the enrolled references and their calibration.
+        max_distance: a fixed decision distance instead of the calibrated one.
+    """
+
+    gallery: Gallery
+    calibration: Calibration
+    max_distance: float | None = None
+
+    def __call__(
+        self,
+        embeddings: NDArray[np.float32],
+        qualities: NDArray[np.float64] | None = None,
+        top_k: int = 3,
+        *,
+        widths: NDArray[np.float64] | None = None,
+        fused: NDArray[np.int64] | None = None,
+    ) -> list[list[Candidate]]:
+        """Candidates for (n, d) descriptors of faces of (n,) qualities (NaN: not known),
+        (n,) box widths in pixels and (n,) faces fused into each (a video track's)."""
+        reference = self.calibration.reference
+        factors = np.array(
+            [
+                reference.probe_factor(
+                    None if qualities is None else float(qualities[i]),
+                    None if widths is None else float(widths[i]),
+                    1 if fused is None else int(fused[i]),
+                )
+                for i in range(len(embeddings))
+            ],
+            np.float64,
+        )
+        return match_faces(
+            embeddings,
+            self.gallery,
+            self.calibration,
+            qualities=qualities,
+            max_distance=self.max_distance,
+            top_k=top_k,
+            probe_factors=factors,
+        )
 
 
 def _band(qualities: NDArray[np.float64] | None, row: int) -> str | None:

@@ -47,7 +47,7 @@ from facesight.library.erasure import ErasureService
 from facesight.library.matching import MatchService
 from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import ReviewService
-from facesight.library.scanning import ReindexResult, ScanService
+from facesight.library.scanning import RayOptions, ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
 from facesight.library.tag_import import TagImport, TagImportService, TagTruth
 from facesight.location import is_postgres_url
@@ -188,6 +188,7 @@ class Library:
             sweep_uncommitted=self._sweep_uncommitted,
             references_changed=self._drop_gallery,
             rematch=self.rematch,
+            matcher=self._matching.matcher,
         )
         self._search = SearchService(
             self.store,
@@ -419,16 +420,19 @@ class Library:
         workers: int = 0,
         video_fps: float = DEFAULT_RATE_FPS,
         follow_links: bool = True,
+        ray: RayOptions | None = None,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
-        """Scan images and videos, files and folders recursively (``ScanService.scan``)."""
+        """Scan images and videos, files and folders recursively (``ScanService.scan``);
+        on a Ray cluster when ``ray`` says where (``scan.ray_executor``)."""
         return self._scanning.scan(
             paths,
             stop_on_error=stop_on_error,
             workers=workers,
             video_fps=video_fps,
             follow_links=follow_links,
+            ray=ray,
             on_start=on_start,
             on_event=on_event,
         )

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import Gallery
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
-from facesight.identity.match import calibrate_gallery, match_faces
+from facesight.identity.match import GalleryMatcher, calibrate_gallery
 from facesight.quality import quality_band
 from facesight.records import (
     Candidate,
@@ -108,29 +108,12 @@ class MatchService:
                 by strangers more often).
             fused: (n,) faces fused into each descriptor (a video track's).
         """
+        return self.matcher()(embeddings, qualities, top_k, widths=widths, fused=fused)
+
+    def matcher(self) -> GalleryMatcher:
+        """``match`` as a plain value of the current gallery (for workers elsewhere)."""
         gallery, calibration = self._calibrated()
-        count = len(embeddings)
-        reference = calibration.reference
-        factors = np.array(
-            [
-                reference.probe_factor(
-                    None if qualities is None else float(qualities[i]),
-                    None if widths is None else float(widths[i]),
-                    1 if fused is None else int(fused[i]),
-                )
-                for i in range(count)
-            ],
-            np.float64,
-        )
-        return match_faces(
-            embeddings,
-            gallery,
-            calibration,
-            qualities=qualities,
-            max_distance=self.max_distance,
-            top_k=top_k,
-            probe_factors=factors,
-        )
+        return GalleryMatcher(gallery, calibration, self.max_distance)
 
     def decided(self, candidate: Candidate, quality: float | None) -> Candidate:
         """A stored candidate re-decided under the current settings (as ``match_rule``)."""

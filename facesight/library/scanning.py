@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,53 @@ from facesight.errors import (
     NotFoundError,
 )
 from facesight.faces import box_iou
+from facesight.identity.match import GalleryMatcher
+from facesight.location import is_postgres_url
 from facesight.media.images import load_image, sha256_of
 from facesight.records import FailureKind, MediaFailure, ScanEvent, ScanStatus, ScanSummary
 from facesight.scan.collection import Matcher, ScanOptions, scan_collection
+from facesight.scan.ray_executor import RayOptions, scan_on_ray
 from facesight.scan.workers import PipelineSpec
 from facesight.store.audit import AuditAction
+from facesight.store.backend import open_store
+from facesight.store.protocol import LibraryStore
 from facesight.store.sqlite import Store
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["ReindexResult", "ScanService"]
+__all__ = [
+    "RayOptions",
+    "ReindexResult",
+    "ScanService",
+    "require_cluster_store",
+    "store_opener",
+]
+
+
+def require_cluster_store(store: LibraryStore, ray: RayOptions) -> None:
+    """Refuse a Ray scan into a library that other machines cannot write: SQLite.
+
+    The one place this is decided. ``ray.sqlite_single_machine`` lets tests and
+    benchmarks run actors on this one machine against a SQLite library (WAL and its
+    lock wait make that work; a SQLite file on a network share does not).
+
+    Raises:
+        InvalidInputError: the library is SQLite.
+    """
+    if not is_postgres_url(store.path) and not ray.sqlite_single_machine:
+        raise InvalidInputError(
+            f"--executor ray needs a PostgreSQL library (actors on every node write to "
+            f"it); {store.path} is SQLite: scan with the local executor, or copy the "
+            "library to PostgreSQL (`facesight library copy`)"
+        )
+
+
+def store_opener(store: Store) -> Callable[[], LibraryStore]:
+    """A picklable function that opens ``store``'s library again (in a Ray actor): the
+    same URL, or the same SQLite file; crops go to the same local folder on every node."""
+    if store.root is None:
+        raise InvalidInputError("a Ray scan needs a library on disk or in PostgreSQL")
+    where = store.path if is_postgres_url(store.path) else store.root
+    return partial(open_store, where, files_dir=store.root, create=False)
 
 
 @dataclass
@@ -59,6 +98,7 @@ class ScanService:
         sweep_uncommitted: remove crops no committed row names (after a failed scan).
         references_changed: forget what was read of the references (the gallery cache).
         rematch: match every stored face again.
+        matcher: ``match`` as a plain value (``MatchService.matcher``), for Ray scans.
     """
 
     def __init__(
@@ -74,6 +114,7 @@ class ScanService:
         sweep_uncommitted: Callable[[], None],
         references_changed: Callable[[], None],
         rematch: Callable[[], int],
+        matcher: Callable[[], GalleryMatcher] | None = None,
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -85,6 +126,7 @@ class ScanService:
         self.sweep_uncommitted = sweep_uncommitted
         self.references_changed = references_changed
         self.rematch = rematch
+        self.matcher = matcher
 
     def scan(
         self,
@@ -94,6 +136,7 @@ class ScanService:
         workers: int = 0,
         video_fps: float = DEFAULT_RATE_FPS,
         follow_links: bool = True,
+        ray: RayOptions | None = None,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
     ) -> ScanSummary:
@@ -109,14 +152,23 @@ class ScanService:
                 each scene cut); tracks bridge the frames in between.
             follow_links: follow symlinked files and folders met below the
                 roots (never into the library; each real folder once).
+            ray: scan on a Ray cluster instead of local processes
+                (``scan.ray_executor``; needs a PostgreSQL library); ``workers`` is
+                then unused.
 
         Raises:
             NotFoundError: a root does not exist (nothing is scanned).
-            InvalidInputError: a root lies inside the library.
+            InvalidInputError: a root lies inside the library, or ``ray`` is asked of a
+                SQLite library.
+            MissingExtraError: ``ray`` is asked and Ray is not installed.
         """
         paths = list(paths)
         self._check_roots(paths)
-        return self.run(paths, stop_on_error, workers, video_fps, follow_links, on_start, on_event)
+        if ray is not None:
+            require_cluster_store(self.store, ray)
+        return self.run(
+            paths, stop_on_error, workers, video_fps, follow_links, on_start, on_event, ray
+        )
 
     def run(
         self,
@@ -127,6 +179,7 @@ class ScanService:
         follow_links: bool = True,
         on_start: Callable[[int], None] | None = None,
         on_event: Callable[[ScanEvent], None] | None = None,
+        ray: RayOptions | None = None,
     ) -> ScanSummary:
         if workers < 0:
             raise InvalidInputError(f"workers must be 0 (one per core) or more, got {workers}")
@@ -155,17 +208,20 @@ class ScanService:
                 on_event(event)
 
         try:
-            summary = scan_collection(
-                paths,
-                store=self.store,
-                pipeline=self.pipeline,
-                spec=PipelineSpec.of(self.pipeline),
-                match=self.match,
-                crops_dir=self.crops_dir,
-                options=options,
-                on_start=on_start,
-                on_event=count,
-            )
+            if ray is None:
+                summary = scan_collection(
+                    paths,
+                    store=self.store,
+                    pipeline=self.pipeline,
+                    spec=PipelineSpec.of(self.pipeline),
+                    match=self.match,
+                    crops_dir=self.crops_dir,
+                    options=options,
+                    on_start=on_start,
+                    on_event=count,
+                )
+            else:
+                summary = self._scan_on_ray(paths, options, ray, on_start, count)
         except BaseException as error:
             # a failed commit (a full disk) leaves the crops its workers wrote
             self.sweep_uncommitted()
@@ -175,6 +231,30 @@ class ScanService:
             raise
         self._audit_scan(paths, summary)
         return summary
+
+    def _scan_on_ray(
+        self,
+        paths: list[str | Path],
+        options: ScanOptions,
+        ray: RayOptions,
+        on_start: Callable[[int], None] | None,
+        on_event: Callable[[ScanEvent], None],
+    ) -> ScanSummary:
+        if self.matcher is None:
+            raise InvalidInputError("this scan service was built without a matcher for Ray")
+        return scan_on_ray(
+            paths,
+            store=self.store,
+            open_store=store_opener(self.store),
+            spec=PipelineSpec.of(self.pipeline),
+            embedder=self.pipeline.embedder_version,
+            match=self.matcher(),
+            crops_dir=self.crops_dir,
+            options=options,
+            ray_options=ray,
+            on_start=on_start,
+            on_event=on_event,
+        )
 
     def _audit_scan(self, roots: list[str | Path], summary: ScanSummary, details: str = "") -> None:
         self.record_audit(

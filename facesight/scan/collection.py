@@ -22,27 +22,17 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol
-
-import numpy as np
-from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
 from facesight.errors import MediaError, WorkerError
 from facesight.identity.carry import carry_reviews
-from facesight.media.images import find_media, sha256_of, still_extensions
+from facesight.media.images import find_media, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
-from facesight.records import Candidate, MediaFailure, ScanEvent, ScanStatus, ScanSummary
-from facesight.scan.video import (
-    AssembledVideo,
-    VideoAssembler,
-    media_row,
-    plan_segments,
-    remove_unused_crops,
-    track_descriptors,
-    track_rows,
-)
+from facesight.records import MediaFailure, ScanEvent, ScanStatus, ScanSummary
+from facesight.scan.batch import Matcher, new_media_rows, video_failure, video_rows
+from facesight.scan.video import AssembledVideo, VideoAssembler, plan_video, remove_unused_crops
 from facesight.scan.workers import (
     AnalyzedFile,
     AnalyzedSegment,
@@ -53,25 +43,19 @@ from facesight.scan.workers import (
     analyze_in_worker,
     start_worker,
 )
-from facesight.store.sqlite import FaceRow, MediaRow, Store
+from facesight.store.protocol import LibraryStore
+from facesight.store.sqlite import Store
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["Matcher", "ScanEvent", "ScanOptions", "default_workers", "scan_collection"]
-
-
-class Matcher(Protocol):
-    """Ranks enrolled people for (n, d) descriptors of faces of (n,) qualities, (n,) box
-    widths in pixels, and (n,) numbers of faces fused into each descriptor (a video
-    track's): the library's calibrated ``Library.match``."""
-
-    def __call__(
-        self,
-        embeddings: NDArray[np.float32],
-        qualities: NDArray[np.float64] | None = None,
-        *,
-        widths: NDArray[np.float64] | None = None,
-        fused: NDArray[np.int64] | None = None,
-    ) -> list[list[Candidate]]: ...
+__all__ = [
+    "Matcher",
+    "ScanEvent",
+    "ScanOptions",
+    "count_event",
+    "default_workers",
+    "scan_collection",
+    "walk_media",
+]
 
 
 IN_PROCESS_BELOW = 8
@@ -138,20 +122,7 @@ def scan_collection(
     """
     started = time.perf_counter()
     summary = ScanSummary()
-    paths: list[str] = []
-    found = find_media(
-        roots,
-        still_extensions() | VIDEO_SUFFIXES,
-        walked_past=summary.walked_past,
-        skip_dir=options.skip_dir,
-        follow_links=options.follow_links,
-        on_skip=lambda _: _count_library(summary),
-    )
-    for item in found:
-        if isinstance(item, MediaError):
-            _report(store, summary, item, options, on_event)
-        else:
-            paths.append(os.path.abspath(item))
+    paths = walk_media(roots, store, summary, options, on_event)
     if on_start:
         on_start(len(paths))
     workers = options.workers or default_workers()
@@ -167,7 +138,7 @@ def scan_collection(
             if video is not None:
                 summary.files_seen += 1
                 for event in _store_video(store, pipeline, match, video, summary, options):
-                    _count(summary, event)
+                    count_event(summary, event)
                     if on_event:
                         on_event(event)
             continue
@@ -176,11 +147,37 @@ def scan_collection(
             if file.error is not None:
                 _report(store, summary, file.error, options, on_event)
         for event in _store_batch(store, pipeline, match, [r for r in result if not r.error]):
-            _count(summary, event)
+            count_event(summary, event)
             if on_event:
                 on_event(event)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def walk_media(
+    roots: Iterable[str | Path],
+    store: LibraryStore,
+    summary: ScanSummary,
+    options: ScanOptions,
+    on_event: Callable[[ScanEvent], None] | None,
+) -> list[str]:
+    """The absolute paths of the media files under ``roots``; what cannot be walked is
+    recorded as failed, what is left out counted in ``summary``."""
+    paths: list[str] = []
+    found = find_media(
+        roots,
+        still_extensions() | VIDEO_SUFFIXES,
+        walked_past=summary.walked_past,
+        skip_dir=options.skip_dir,
+        follow_links=options.follow_links,
+        on_skip=lambda _: _count_library(summary),
+    )
+    for item in found:
+        if isinstance(item, MediaError):
+            _report(store, summary, item, options, on_event)
+        else:
+            paths.append(os.path.abspath(item))
+    return paths
 
 
 def _count_library(summary: ScanSummary) -> None:
@@ -222,18 +219,18 @@ def _tasks(
                 yield images
                 images = []
             continue
-        try:
-            sha = sha256_of(Path(path))
-            if store.media_id(sha, embedder) is not None:
-                yield AnalyzedFile(path, FileStatus.KNOWN, sha)
-                continue
-            info = probe_video(path, options.max_pixels)
-        except MediaError as error:
-            yield AnalyzedFile(path, FileStatus.FAILED, error=error)
-            continue
-        yield from plan_segments(path, sha, info.duration_s, workers, options.video_rate_fps)
+        known = partial(_known, store, embedder)
+        planned = plan_video(path, known, options.max_pixels, workers, options.video_rate_fps)
+        if isinstance(planned, AnalyzedFile):
+            yield planned
+        else:
+            yield from planned
     if images:
         yield images
+
+
+def _known(store: Store, embedder: str, sha256: str) -> bool:
+    return store.media_id(sha256, embedder) is not None
 
 
 def _analyzed(
@@ -324,7 +321,7 @@ def _result(
 
 
 def _report(
-    store: Store,
+    store: LibraryStore,
     summary: ScanSummary,
     error: MediaError,
     options: ScanOptions,
@@ -339,7 +336,8 @@ def _report(
         raise error
 
 
-def _count(summary: ScanSummary, event: ScanEvent) -> None:
+def count_event(summary: ScanSummary, event: ScanEvent) -> None:
+    """Add a stored or skipped file's event to the scan's counts."""
     if event.status == ScanStatus.SKIPPED:
         summary.media_skipped += 1
         return
@@ -382,17 +380,7 @@ def _store_batch(
 def _store_new(
     store: Store, pipeline: FacePipeline, match: Matcher, new: list[AnalyzedFile]
 ) -> list[ScanEvent]:
-    events = []
-    embeddings = np.concatenate([r.embedding for r in new])
-    widths = np.concatenate([r.xyxy[:, 2] - r.xyxy[:, 0] for r in new]).astype(np.float64)
-    ranked = match(embeddings, np.concatenate([r.quality for r in new]), widths=widths)
-    batch, start = [], 0
-    for result in new:
-        rows = _face_rows(result, ranked[start : start + len(result)])
-        start += len(result)
-        batch.append((result.path, _media_row(result, pipeline, len(rows)), rows))
-        matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
-        events.append(ScanEvent(result.path, ScanStatus.SCANNED, faces=len(rows), matched=matched))
+    batch, events = new_media_rows(new, pipeline, match)
     store.save_media_batch(batch, carry_reviews)
     return events
 
@@ -410,56 +398,14 @@ def _store_video(
     if existing is not None:  # the same content twice in this scan
         store.add_media_path(existing, video.path)
         return [ScanEvent(video.path, ScanStatus.SKIPPED)]
-    failure = None
-    if video.error is not None:
-        kept = "; the faces before the damage are kept" if video.readable else ""
-        error = type(video.error)(video.error.path, video.error.problem + kept)
-        failure = MediaFailure.from_error(error)
+    error = video_failure(video)
     if not video.readable:
+        assert error is not None  # an unreadable video always has its damage
         _report(store, summary, error, options, None)
-        return [ScanEvent(video.path, ScanStatus.FAILED, failure=failure)]
-    descriptors, qualities, widths, fused = track_descriptors(video)
-    ranked = match(descriptors, qualities, widths=widths, fused=fused) if len(fused) else []
-    rows = track_rows(video, descriptors, ranked)
-    media = media_row(video, pipeline.detector_version, pipeline.embedder_version)
-    store.save_media_batch([(video.path, media, rows)], carry_reviews)
+        return [ScanEvent(video.path, ScanStatus.FAILED, failure=MediaFailure.from_error(error))]
+    item, event = video_rows(video, pipeline, match)
+    store.save_media_batch([item], carry_reviews)
     remove_unused_crops(video)
-    if video.error is not None:
+    if error is not None:
         _report(store, summary, error, options, None)
-    matched = sum(1 for row in rows if row.candidates and row.candidates[0].is_match)
-    footage = video.info.duration_s or (video.tracks[-1].end_s if video.tracks else 0.0)
-    return [
-        ScanEvent(video.path, ScanStatus.SCANNED, len(rows), matched, failure, footage_s=footage)
-    ]
-
-
-def _media_row(result: AnalyzedFile, pipeline: FacePipeline, face_count: int) -> MediaRow:
-    return MediaRow(
-        sha256=result.sha256,
-        kind="image",
-        width_px=result.width_px,
-        height_px=result.height_px,
-        captured_at=result.captured_at,
-        gps=result.gps,
-        face_count=face_count,
-        detector=pipeline.detector_version,
-        embedder=pipeline.embedder_version,
-    )
-
-
-def _face_rows(result: AnalyzedFile, candidates: list[list[Candidate]]) -> list[FaceRow]:
-    return [
-        FaceRow(
-            frame=None,
-            face_index=i,
-            xyxy=result.xyxy[i],
-            kps5=result.kps5[i],
-            score=float(result.score[i]),
-            embedding=result.embedding[i],
-            crop_path=result.crop_paths[i],
-            candidates=candidates[i],
-            quality=float(result.quality[i]),
-            quality_reasons=result.quality_reasons[i],
-        )
-        for i in range(len(result))
-    ]
+    return [event]

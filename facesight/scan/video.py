@@ -16,6 +16,7 @@ most one video per worker).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +25,10 @@ from numpy.typing import NDArray
 
 from facesight.descriptors import FUSED_FACES
 from facesight.errors import MediaError
-from facesight.media.video import VideoInfo
+from facesight.media.images import sha256_of
+from facesight.media.video import VideoInfo, probe_video
 from facesight.records import Candidate
-from facesight.scan.workers import AnalyzedSegment, VideoSegment
+from facesight.scan.workers import AnalyzedFile, AnalyzedSegment, FileStatus, VideoSegment
 from facesight.store.sqlite import FaceRow, MediaRow
 from facesight.vision.track import FaceTracker, Track
 
@@ -37,6 +39,7 @@ __all__ = [
     "VideoAssembler",
     "media_row",
     "plan_segments",
+    "plan_video",
     "remove_unused_crops",
     "track_descriptors",
     "track_rows",
@@ -49,6 +52,22 @@ decoding from the keyframe before it."""
 
 MIN_SEGMENT_S = 4.0
 """Shortest segment a short video is split into (each costs a seek and some decoding)."""
+
+
+def plan_video(
+    path: str, known: Callable[[str], bool], max_pixels: int, workers: int, rate_fps: float
+) -> AnalyzedFile | list[VideoSegment]:
+    """A video's segments (``plan_segments``), or the finished result of one whose content
+    is ``known`` (by sha256) or that cannot be probed. Hashing and probing are cheap next
+    to analysing, so an unreadable video fails at once."""
+    try:
+        sha = sha256_of(Path(path))
+        if known(sha):
+            return AnalyzedFile(path, FileStatus.KNOWN, sha)
+        info = probe_video(path, max_pixels)
+    except MediaError as error:
+        return AnalyzedFile(path, FileStatus.FAILED, error=error)
+    return plan_segments(path, sha, info.duration_s, workers, rate_fps)
 
 
 def plan_segments(

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +38,7 @@ from facesight.vision.track import Track
 __all__ = [
     "AnalyzedFile",
     "AnalyzedSegment",
+    "ContentCheck",
     "FileAnalyzer",
     "FileStatus",
     "PipelineSpec",
@@ -156,6 +157,13 @@ class AnalyzedSegment:
     error: MediaError | None = None
 
 
+class ContentCheck(Protocol):
+    """Whether content is already in the library (``store.known_content.KnownContent``)."""
+
+    def known(self, sha256: str, embedder: str) -> bool: ...
+    def close(self) -> None: ...
+
+
 Task = list[str] | VideoSegment
 """What a worker is given: a few image files, or one video segment."""
 
@@ -165,7 +173,9 @@ class FileAnalyzer:
 
     Args:
         pipeline: the models.
-        database: the library's SQLite file or PostgreSQL URL, read to skip known content.
+        database: the library's SQLite file or PostgreSQL URL, read to skip known content;
+            or anything that answers ``known(sha256, embedder)`` and ``close()`` (a
+            distributed scan's worker asks its own store).
         crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
         max_pixels: images (and video frames) with more pixels are refused.
         rate_fps: analysed video frames per second of footage, besides scene cuts.
@@ -174,7 +184,7 @@ class FileAnalyzer:
     def __init__(
         self,
         pipeline: FacePipeline,
-        database: Path | str,
+        database: Path | str | ContentCheck,
         crops_dir: Path,
         max_pixels: int,
         rate_fps: float = DEFAULT_RATE_FPS,
@@ -183,7 +193,9 @@ class FileAnalyzer:
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
         self.rate_fps = rate_fps
-        self._known_content = KnownContent(database)
+        self._known_content = (
+            KnownContent(database) if isinstance(database, Path | str) else database
+        )
 
     def close(self) -> None:
         self._known_content.close()

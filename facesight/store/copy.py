@@ -40,6 +40,7 @@ TABLES = (
     "distinct_people",
     "models",
     "imported_tags",
+    "scan_chunks",
 )
 """Every table of a library, parents before children. A migration that adds a table
 adds it here (the copy test fails on a table it does not know)."""
@@ -47,7 +48,15 @@ adds it here (the copy test fails on a table it does not know)."""
 _DESCRIPTORS = ("embedding",)
 """Columns holding a descriptor (a BLOB in SQLite, a pgvector ``vector`` in PostgreSQL)."""
 
-_IDENTITY = ("people", "reference_faces", "media", "faces", "reviews", "imported_tags")
+_IDENTITY = (
+    "people",
+    "reference_faces",
+    "media",
+    "faces",
+    "reviews",
+    "imported_tags",
+    "scan_chunks",
+)
 """PostgreSQL tables whose ids the database numbers (identity columns)."""
 
 

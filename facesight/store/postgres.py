@@ -272,6 +272,12 @@ class PostgresStore(Store):
         )
         return media_ids
 
+    def _keep_crops(self, conn: Transaction, faces: Sequence[FaceRow]) -> None:
+        """The crops of a distributed scan's chunk, in its transaction (``commit_scan_chunk``)."""
+        for face in faces:
+            if face.crop_path is not None:
+                self._store_crop(conn, self.stored_path(face.crop_path))
+
     def save_media(
         self,
         path: str,

@@ -24,7 +24,7 @@ from facesight.errors import NotFoundError, StoreError
 from facesight.face_models import ModelSpec
 from facesight.files import atomic_file
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
-from facesight.store import faces, health, models, people
+from facesight.store import faces, health, models, people, scan_chunks
 from facesight.store import media as media_writes
 from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
@@ -41,6 +41,7 @@ from facesight.store.rows import (
     ReviewCarry,
 )
 from facesight.store.rows import query as rows_query
+from facesight.store.scan_chunks import ChunkCounts, ScanChunk
 from facesight.store.sightings import SightingPage, SightingReader
 from facesight.store.unknowns import UnknownTables
 from facesight.text import check_name, name_key, normalize_name
@@ -513,6 +514,94 @@ class Store:
             MediaFailure(r["path"], r["kind"], r["message"])
             for r in self.query("SELECT path, kind, message FROM media_errors ORDER BY path")
         ]
+
+    # -- distributed scans: chunks under leases (store/scan_chunks.py) ---------
+
+    def add_scan_chunks(self, scan_id: str, chunks: Sequence[Sequence[str]]) -> None:
+        """Record chunks of files for a scan, after its existing ones."""
+        with self.transaction() as conn:
+            scan_chunks.add_chunks(conn, scan_id, chunks)
+
+    def scan_chunks(self, scan_id: str) -> list[ScanChunk]:
+        """Every chunk of a scan, in order (none once it finished)."""
+        return scan_chunks.chunks_of(self._conn, scan_id)
+
+    def reopen_scan_chunks(self, scan_id: str, now_s: float) -> int:
+        """Failed chunks and running ones whose lease ran out become pending (a rerun)."""
+        with self.transaction() as conn:
+            return scan_chunks.reopen(conn, scan_id, now_s)
+
+    def claim_scan_chunk(
+        self, scan_id: str, owner: str, now_s: float, lease_s: float, max_attempts: int
+    ) -> ScanChunk | None:
+        """Atomically take the next pending (or expired) chunk of a scan for ``owner``."""
+        with self.transaction() as conn:
+            return scan_chunks.claim(conn, scan_id, owner, now_s, lease_s, max_attempts)
+
+    def renew_scan_chunk(self, chunk_id: int, owner: str, expires_s: float) -> None:
+        """Extend ``owner``'s lease (``LeaseLostError`` when it is no longer held)."""
+        with self.transaction() as conn:
+            scan_chunks.renew(conn, chunk_id, owner, expires_s)
+
+    def release_scan_chunks(self, scan_id: str, owner: str, max_attempts: int) -> int:
+        """Give back a dead worker's running chunks (failed once tried ``max_attempts``)."""
+        with self.transaction() as conn:
+            return scan_chunks.release_owner(conn, scan_id, owner, max_attempts)
+
+    def fail_scan_chunk(self, chunk_id: int, owner: str, error: str) -> None:
+        """Give up ``owner``'s chunk, with the reason."""
+        with self.transaction() as conn:
+            scan_chunks.fail(conn, chunk_id, owner, error)
+
+    def scan_chunk_counts(self, scan_id: str, now_s: float) -> ChunkCounts:
+        """How many chunks of a scan are pending, running (leased), done and failed."""
+        return scan_chunks.chunk_counts(self._conn, scan_id, now_s)
+
+    def finish_scan_chunks(self, scan_id: str) -> bool:
+        """Forget a scan whose every chunk is done; False while any is not."""
+        with self.transaction() as conn:
+            return scan_chunks.finish(conn, scan_id)
+
+    def commit_scan_chunk(
+        self,
+        chunk_id: int,
+        owner: str,
+        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
+        seen: Sequence[tuple[str, str]],
+        failures: Sequence[MediaFailure],
+        carry: ReviewCarry | None = None,
+    ) -> list[int]:
+        """Store a chunk's new media, the paths of its known content (``(sha256, path)``)
+        and its failures, and mark it done, all in one transaction.
+
+        Content that another worker committed meanwhile only gains its path (two chunks
+        may hold copies of one file). Returns the ids of the media stored.
+
+        Raises:
+            LeaseLostError: ``owner`` no longer holds the chunk; nothing is stored.
+        """
+        with self.transaction() as conn:
+            scan_chunks.complete(conn, chunk_id, owner)
+            stored = []
+            for path, media, rows in batch:
+                if self.media_id(media.sha256, media.embedder) is None:
+                    stored.append(
+                        media_writes.save_media(conn, path, media, rows, carry, self.stored_path)
+                    )
+                    self._keep_crops(conn, rows)
+                else:
+                    seen = [*seen, (media.sha256, path)]
+            for sha256, path in seen:
+                media_id = self.media_id(sha256)
+                if media_id is not None:  # None: forgotten since the worker looked
+                    media_writes.add_media_path(conn, media_id, path)
+            for failure in failures:
+                media_writes.record_failure(conn, failure, None)
+            return stored
+
+    def _keep_crops(self, conn: sqlite3.Connection, faces: Sequence[FaceRow]) -> None:
+        """Keep the crops the rows name in the database (in ``conn``): nothing to do for a
+        SQLite library, whose crops are files in its folder (``PostgresStore`` keeps them)."""
 
     # -- sightings ------------------------------------------------------------
 

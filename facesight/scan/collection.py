@@ -12,15 +12,9 @@ large the collection. Bad files are recorded and reported, never fatal.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,11 +23,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
-from facesight.errors import MediaError, WorkerError
+from facesight.errors import MediaError
 from facesight.identity.carry import carry_reviews
 from facesight.media.images import find_media, sha256_of, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
 from facesight.records import Candidate, MediaFailure, ScanEvent, ScanStatus, ScanSummary
+from facesight.scan.pool import IN_PROCESS_BELOW, Analysis, analyzed
 from facesight.scan.video import (
     AssembledVideo,
     VideoAssembler,
@@ -43,16 +38,7 @@ from facesight.scan.video import (
     track_descriptors,
     track_rows,
 )
-from facesight.scan.workers import (
-    AnalyzedFile,
-    AnalyzedSegment,
-    FileAnalyzer,
-    FileStatus,
-    PipelineSpec,
-    Task,
-    analyze_in_worker,
-    start_worker,
-)
+from facesight.scan.workers import AnalyzedFile, AnalyzedSegment, FileStatus, PipelineSpec, Task
 from facesight.store.sqlite import FaceRow, MediaRow, Store
 from facesight.vision.pipeline import FacePipeline
 
@@ -73,9 +59,6 @@ class Matcher(Protocol):
         fused: NDArray[np.int64] | None = None,
     ) -> list[list[Candidate]]: ...
 
-
-IN_PROCESS_BELOW = 8
-"""Scans of fewer files run in this process: starting workers costs about a second."""
 
 IN_PROCESS_VIDEO_S = 20.0
 """... unless they hold more than this much video (workers share a video's segments)."""
@@ -158,7 +141,18 @@ def scan_collection(
     in_process = _small(paths, options.max_pixels)
     tasks = _tasks(paths, store, pipeline.embedder_version, options, workers)
     assembler = VideoAssembler()
-    for result in _analyzed(tasks, in_process, workers, store, pipeline, spec, crops_dir, options):
+    analysis = Analysis(
+        pipeline,
+        spec,
+        Path(store.path),
+        crops_dir,
+        options.max_pixels,
+        workers,
+        in_process,
+        options.tasks_per_worker,
+        options.video_rate_fps,
+    )
+    for result in analyzed(tasks, analysis):
         if isinstance(result, AnalyzedSegment):
             video = assembler.add(result)
             if video is None and on_event:
@@ -234,93 +228,6 @@ def _tasks(
         yield from plan_segments(path, sha, info.duration_s, workers, options.video_rate_fps)
     if images:
         yield images
-
-
-def _analyzed(
-    tasks: Iterator[Task | AnalyzedFile],
-    in_process: bool,
-    workers: int,
-    store: Store,
-    pipeline: FacePipeline,
-    spec: PipelineSpec,
-    crops_dir: Path,
-    options: ScanOptions,
-) -> Iterator[list[AnalyzedFile] | AnalyzedSegment]:
-    """Each task's results, in order: in this process for small scans, else in workers."""
-    if in_process:
-        analyzer = FileAnalyzer(
-            pipeline, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps
-        )
-        try:
-            for task in tasks:
-                yield [task] if isinstance(task, AnalyzedFile) else analyzer.run(task)
-        finally:
-            analyzer.close()
-        return
-    # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
-    context = multiprocessing.get_context("spawn")
-    initargs = (spec, Path(store.path), crops_dir, options.max_pixels, options.video_rate_fps)
-    with (
-        _main_script_not_rerun(),
-        ProcessPoolExecutor(
-            workers,
-            context,
-            start_worker,
-            initargs,
-            max_tasks_per_child=options.tasks_per_worker,
-        ) as pool,
-    ):
-        pending: deque[tuple[Task, Future[list[AnalyzedFile] | AnalyzedSegment]]] = deque()
-        try:
-            for task in tasks:
-                if isinstance(task, AnalyzedFile):
-                    yield [task]
-                    continue
-                pending.append((task, pool.submit(analyze_in_worker, task)))
-                if len(pending) >= 2 * workers:
-                    yield _result(*pending.popleft())
-            while pending:
-                yield _result(*pending.popleft())
-        finally:
-            for _, future in pending:
-                future.cancel()
-
-
-@contextmanager
-def _main_script_not_rerun() -> Iterator[None]:
-    """Keep spawned workers from importing the caller's ``__main__`` script.
-
-    multiprocessing's spawn re-imports the parent's main script in every
-    worker, which runs a script's top-level code (a scan, again) unless it is
-    guarded by ``if __name__ == "__main__"``. Our workers need nothing from it:
-    their code lives in ``facesight.scan.workers``.
-    """
-    main = sys.modules.get("__main__")
-    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
-    for name in saved:
-        setattr(main, name, None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(main, name, value)
-
-
-def _result(
-    task: Task, future: Future[list[AnalyzedFile] | AnalyzedSegment]
-) -> list[AnalyzedFile] | AnalyzedSegment:
-    try:
-        return future.result()
-    except BrokenProcessPool as exc:
-        what = (
-            f"{task[0]} and {len(task) - 1} other file(s)"
-            if isinstance(task, list)
-            else f"{task.path} (segment {task.index + 1} of {task.count})"
-        )
-        raise WorkerError(
-            f"a scan worker died (killed or out of memory) while analysing {what};"
-            " run the scan again to resume"
-        ) from exc
 
 
 def _report(

@@ -161,8 +161,10 @@ class FileAnalyzer:
 
     Args:
         pipeline: the models.
-        database: the library's SQLite file, read to skip known content.
-        crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
+        database: the library's SQLite file, read to skip known content; None
+            (the ``embed`` export) skips nothing.
+        crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``);
+            None writes none.
         max_pixels: images (and video frames) with more pixels are refused.
         rate_fps: analysed video frames per second of footage, besides scene cuts.
     """
@@ -170,8 +172,8 @@ class FileAnalyzer:
     def __init__(
         self,
         pipeline: FacePipeline,
-        database: Path,
-        crops_dir: Path,
+        database: Path | None,
+        crops_dir: Path | None,
         max_pixels: int,
         rate_fps: float = DEFAULT_RATE_FPS,
     ) -> None:
@@ -179,12 +181,15 @@ class FileAnalyzer:
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
         self.rate_fps = rate_fps
-        self._known_content = KnownContent(database)
+        self._known_content = None if database is None else KnownContent(database)
 
     def close(self) -> None:
-        self._known_content.close()
+        if self._known_content is not None:
+            self._known_content.close()
 
     def _known(self, sha: str) -> bool:
+        if self._known_content is None:
+            return False
         return self._known_content.known(sha, self.pipeline.embedder_version)
 
     def analyze(self, paths: list[str]) -> list[AnalyzedFile]:
@@ -224,6 +229,7 @@ class FileAnalyzer:
             end_s=segment.end_s,
         )
         paths = []
+        assert self.crops_dir is not None, "video segments come from scans, which keep crops"
         for j, crop in enumerate(video.crops):
             name = f"{segment.sha256}_s{segment.index}_{j}.jpg"
             path = self.crops_dir / segment.sha256[:2] / name
@@ -257,6 +263,8 @@ class FileAnalyzer:
         result.embedding = analyzed.embedding
         result.quality = np.array([q.score for q in analyzed.quality], np.float64)
         result.quality_reasons = ["; ".join(q.reasons) for q in analyzed.quality]
+        if self.crops_dir is None:
+            return
         for i in range(len(faces)):
             crop = self.crops_dir / result.sha256[:2] / f"{result.sha256}_{i}.jpg"
             save_crop(image.pixels, faces.xyxy[i], crop)
@@ -271,7 +279,11 @@ def _no_info(path: str) -> VideoInfo:
 
 
 def start_worker(
-    spec: PipelineSpec, database: Path, crops_dir: Path, max_pixels: int, rate_fps: float
+    spec: PipelineSpec,
+    database: Path | None,
+    crops_dir: Path | None,
+    max_pixels: int,
+    rate_fps: float,
 ) -> None:
     """Process-pool initializer: build this worker's models and database reader."""
     global _WORKER

@@ -95,6 +95,14 @@ def test_doctor_checks_a_sound_library_and_sweeps_orphans(enrolled: Path) -> Non
     assert not model.exists()
 
 
+def test_doctor_names_an_empty_crop(enrolled: Path) -> None:
+    """Crops are not fsynced (issue 18), so a power failure may leave one empty."""
+    [crop] = (enrolled / "crops" / "references").iterdir()
+    crop.write_bytes(b"")
+    result = _cli(enrolled, "doctor")
+    assert "1 crop file(s) named by rows are missing or empty" in result.output, result.output
+
+
 @pytest.fixture
 def locked(enrolled: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Another process holding the library's write lock."""

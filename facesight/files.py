@@ -111,9 +111,10 @@ def atomic_path(path: Path, *, make_parents: bool = True, durable: bool = True) 
     """A temp file's path in ``path``'s folder, for writers that take a file name (faiss,
     numpy): when the block ends without an exception it is fsynced and replaces ``path``;
     otherwise it is deleted. ``durable=False`` skips the fsync: readers still never see
-    a partial file, but a power failure may lose the data (for files made again cheaply). The temp file is named ``.tmp-<pid>-*`` (the writing
-    process, so :func:`sweep_dead_temps` can tell a killed writer's leftover from a live
-    one's); it is created 0600.
+    a partial file, but a power failure may lose the data (for files made again
+    cheaply). The temp file is named ``.tmp-<pid>-*`` (the writing process, so
+    :func:`sweep_dead_temps` can tell a killed writer's leftover from a live one's); it
+    is created 0600.
     """
     target = check_output(Path(path), make_parents=make_parents)
     # folders made here are private (0700), like the 0600 temp file mkstemp makes:

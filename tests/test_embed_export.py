@@ -10,6 +10,7 @@ let the rest go on, as in a scan.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,8 +19,9 @@ import numpy as np
 from facesight.exports.embed_jsonl import embed_lines
 from facesight.library.facade import Library
 from facesight.media.images import find_media, load_image, sha256_of
+from facesight.scan.pool import SMALL_FILE_BYTES, image_tasks
 
-from .paths import GROUP, NOFACE, PEOPLE
+from .paths import GROUP, LFW_DEV, NOFACE, PEOPLE
 
 
 def _files(tmp_path: Path) -> Path:
@@ -66,3 +68,15 @@ def test_embed_writes_no_crops_and_nothing_to_the_library(library: Library, tmp_
     assert library.store.query("SELECT COUNT(*) AS n FROM media")[0]["n"] == 0
     assert library.store.query("SELECT COUNT(*) AS n FROM media_errors")[0]["n"] == 0
     assert not any(p.is_file() for p in (library.path / "crops").rglob("*"))
+
+
+def test_small_files_go_sixteen_to_a_task_large_ones_four() -> None:
+    portraits = [str(p) for p in sorted((LFW_DEV / "people").glob("A*/*.jpg"))[:20]]
+    photos = [str(p) for p in sorted(GROUP.glob("*.jpg"))]
+    assert all(os.stat(p).st_size < SMALL_FILE_BYTES for p in portraits)
+    assert [len(t) for t in image_tasks(portraits, 4)] == [16, 4]
+    big = [p for p in photos if os.stat(p).st_size >= SMALL_FILE_BYTES]
+    assert len(big) >= 5
+    assert [len(t) for t in image_tasks(big, 4)] == [4] * (len(big) // 4) + (
+        [len(big) % 4] if len(big) % 4 else []
+    )

@@ -28,7 +28,7 @@ from facesight.identity.carry import carry_reviews
 from facesight.media.images import find_media, sha256_of, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
 from facesight.records import Candidate, MediaFailure, ScanEvent, ScanStatus, ScanSummary
-from facesight.scan.pool import IN_PROCESS_BELOW, Analysis, analyzed
+from facesight.scan.pool import IN_PROCESS_BELOW, Analysis, analyzed, file_size, task_full
 from facesight.scan.video import (
     AssembledVideo,
     VideoAssembler,
@@ -78,8 +78,9 @@ class ScanOptions:
         stop_on_error: raise at the first bad file instead of recording it and going on.
         workers: analysing processes (0: one per core). Each runs its models
             on one thread.
-        files_per_task: files a worker takes at once; their faces are described
-            in one batch. Higher batches more, and holds more decoded images.
+        files_per_task: files a worker takes at once (up to four times as many
+            small ones: ``scan.pool.task_full``); their faces are described in one
+            batch. Higher batches more, and holds more decoded images.
         tasks_per_worker: a worker is replaced by a fresh one after this many
             tasks, so whatever its libraries keep allocated (ONNX Runtime's
             arenas grow to the largest batch seen, the allocator fragments)
@@ -209,12 +210,14 @@ def _tasks(
     out as finished ``AnalyzedFile`` results instead of tasks.
     """
     images: list[str] = []
+    images_bytes = 0
     for path in paths:
         if not _is_video(path):
             images.append(path)
-            if len(images) == options.files_per_task:
+            images_bytes += file_size(path)
+            if task_full(len(images), images_bytes, options.files_per_task):
                 yield images
-                images = []
+                images, images_bytes = [], 0
             continue
         try:
             sha = sha256_of(Path(path))

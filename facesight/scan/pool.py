@@ -10,9 +10,10 @@ tasks; workers are started with ``spawn`` and never re-run the caller's script.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -32,10 +33,26 @@ from facesight.scan.workers import (
 )
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["IN_PROCESS_BELOW", "Analysis", "analyzed", "describe_stills"]
+__all__ = [
+    "IN_PROCESS_BELOW",
+    "SMALL_FILE_BYTES",
+    "Analysis",
+    "analyzed",
+    "describe_stills",
+    "image_tasks",
+    "task_full",
+]
 
 IN_PROCESS_BELOW = 8
 """Scans of fewer files run in this process: starting workers costs about a second."""
+
+SMALL_FILE_BYTES = 64 * 1024
+"""Files averaging less than this go up to four times ``files_per_task`` to a task.
+
+Four 250x250 portraits (~15 KB each; ``bench/scan_vs_face_recognition.py``) make a
+small task: a descriptor batch of ~10 chips, and a round trip to the scanning process
+and a transaction there for every four files. Sixteen files of under 64 KB (a JPEG of
+that size holds well under a megapixel) decode to less than four 1024 px photos."""
 
 Result = list[AnalyzedFile] | AnalyzedSegment
 
@@ -104,6 +121,36 @@ def analyzed(tasks: Iterator[Task | AnalyzedFile], analysis: Analysis) -> Iterat
                 future.cancel()
 
 
+def task_full(files: int, total_bytes: int, files_per_task: int) -> bool:
+    """Whether a task of ``files`` files of ``total_bytes`` takes no more: at
+    ``files_per_task`` files, or up to four times that while they are small files."""
+    if files >= 4 * files_per_task:
+        return True
+    return files >= files_per_task and total_bytes >= files * SMALL_FILE_BYTES
+
+
+def image_tasks(paths: Iterable[str], files_per_task: int) -> Iterator[list[str]]:
+    """``paths`` cut into tasks (``task_full``), in order."""
+    task: list[str] = []
+    total = 0
+    for path in paths:
+        task.append(path)
+        total += file_size(path)
+        if task_full(len(task), total, files_per_task):
+            yield task
+            task, total = [], 0
+    if task:
+        yield task
+
+
+def file_size(path: str) -> int:
+    """Bytes of a file; 0 when it cannot be read (reported when its task comes)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def describe_stills(
     paths: list[str],
     pipeline: FacePipeline,
@@ -117,7 +164,7 @@ def describe_stills(
 
     Few files run in this process; more run on ``workers`` processes, as a scan does.
     """
-    tasks = (paths[i : i + files_per_task] for i in range(0, len(paths), files_per_task))
+    tasks = image_tasks(paths, files_per_task)
     analysis = Analysis(
         pipeline,
         PipelineSpec.of(pipeline),

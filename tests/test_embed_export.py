@@ -80,3 +80,17 @@ def test_small_files_go_sixteen_to_a_task_large_ones_four() -> None:
     assert [len(t) for t in image_tasks(big, 4)] == [4] * (len(big) // 4) + (
         [len(big) % 4] if len(big) % 4 else []
     )
+
+
+def test_embed_on_workers_opens_no_model_in_the_calling_process(tmp_path: Path) -> None:
+    """The calling process names the model versions without opening the models (the
+    workers run them); a fresh library's converted graph is made, and only one."""
+    folder = _files(tmp_path)
+    with Library(tmp_path / "lib") as library:
+        assert library.pipeline.embedder._session is None
+        records = list(library.embed([folder], workers=2))
+        assert library.pipeline.embedder._session is None  # the workers ran the models
+    assert sum(1 for r in records if r.failure is None and len(r.faces)) >= 8
+    made = sorted(p.name for p in (tmp_path / "lib" / "models").iterdir())
+    assert len([n for n in made if n.endswith(".onnx")]) == 1, made
+    assert not [n for n in made if n.startswith(".tmp-")]

@@ -96,6 +96,7 @@ def analyzed(tasks: Iterator[Task | AnalyzedFile], analysis: Analysis) -> Iterat
         finally:
             analyzer.close()
         return
+    a.spec.prepare()
     # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
     context = multiprocessing.get_context("spawn")
     initargs = (a.spec, a.database, a.crops_dir, a.max_pixels, a.rate_fps)

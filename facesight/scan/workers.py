@@ -31,6 +31,7 @@ from facesight.media.video import VideoInfo
 from facesight.store.known_content import KnownContent
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
+from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop
 from facesight.vision.track import Track
 
@@ -76,6 +77,14 @@ class PipelineSpec:
                 "device": embedder.device,
             },
         )
+
+    def prepare(self) -> None:
+        """Convert the descriptor network into the model cache here, once, when the cache
+        holds none (a fresh library): the scanning process no longer opens the models,
+        so otherwise every worker would convert it at the same time."""
+        cache = self.embedder.get("cache_dir")
+        if cache is not None and not any(Path(cache).glob("dlib_resnet_*.onnx")):
+            load_dlib_resnet_onnx(Path(cache))
 
     def build(self) -> FacePipeline:
         detector = FaceDetector(**(self.detector | {"intra_op_threads": 1}))

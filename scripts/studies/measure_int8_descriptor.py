@@ -17,6 +17,8 @@ int8 network, the same pipeline otherwise (same detector, chips, flip-averaging)
 The issue's bar for adopting it: pair accuracy within 0.1 point, FNIR at FPIR 1e-2
 within 0.5 point, the calibration still within its bound.
 
+The figures in docs/speed.md came from commit d2a543e (ONNX Runtime 1.32.0).
+
 Usage: python scripts/studies/measure_int8_descriptor.py [--speed-only]
 """
 

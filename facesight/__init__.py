@@ -13,6 +13,8 @@ Lower-level stages (``load_image``, ``FaceDetector``, ``align_faces``,
 ``FaceEmbedder``, ``match_faces``) work on plain numpy arrays.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from facesight._version import __version__
 from facesight.descriptors import Gallery
 from facesight.errors import (
@@ -34,9 +36,6 @@ from facesight.errors import (
     WeightsNotFoundError,
 )
 from facesight.faces import Faces
-from facesight.identity.match import match_faces
-from facesight.library.facade import EmbeddedFile, Library
-from facesight.media.images import LoadedImage, load_image
 from facesight.records import (
     Candidate,
     Comparison,
@@ -48,11 +47,48 @@ from facesight.records import (
     ScanSummary,
     Sighting,
 )
-from facesight.store.sqlite import Store
-from facesight.vision.align import align_faces
-from facesight.vision.detect import FaceDetector
-from facesight.vision.embed import FaceEmbedder
-from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
+
+if TYPE_CHECKING:
+    from facesight.identity.match import match_faces
+    from facesight.library.facade import EmbeddedFile, Library
+    from facesight.media.images import LoadedImage, load_image
+    from facesight.store.sqlite import Store
+    from facesight.vision.align import align_faces
+    from facesight.vision.detect import FaceDetector
+    from facesight.vision.embed import FaceEmbedder
+    from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
+
+# Imported on first use: a scan worker imports this package before its own module, and
+# the library (faiss, the services, the exports) would cost it ~0.3 s of CPU it never
+# uses (bench/scan_stages.py, issue 18). ``from facesight import Library`` is unchanged.
+_LAZY = {
+    "match_faces": "facesight.identity.match",
+    "EmbeddedFile": "facesight.library.facade",
+    "Library": "facesight.library.facade",
+    "LoadedImage": "facesight.media.images",
+    "load_image": "facesight.media.images",
+    "Store": "facesight.store.sqlite",
+    "align_faces": "facesight.vision.align",
+    "FaceDetector": "facesight.vision.detect",
+    "FaceEmbedder": "facesight.vision.embed",
+    "AnalyzedFaces": "facesight.vision.pipeline",
+    "FacePipeline": "facesight.vision.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'facesight' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "AnalyzedFaces",

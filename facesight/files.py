@@ -83,11 +83,16 @@ def _kind(mode: int) -> str:
 
 @contextmanager
 def atomic_file(
-    path: Path, mode: str = "wb", *, make_parents: bool = True, **open_args: Any
+    path: Path,
+    mode: str = "wb",
+    *,
+    make_parents: bool = True,
+    durable: bool = True,
+    **open_args: Any,
 ) -> Iterator[IO[Any]]:
     """Open a temp file in ``path``'s folder (created unless ``make_parents`` is false); it
-    is fsynced and replaces ``path`` when the block ends without an exception, and is
-    deleted otherwise.
+    is fsynced (unless ``durable`` is false) and replaces ``path`` when the block ends
+    without an exception, and is deleted otherwise.
 
     ``-`` yields standard output (left open). See the module docstring for what is refused.
     """
@@ -95,19 +100,21 @@ def atomic_file(
         yield sys.stdout.buffer if "b" in mode else sys.stdout
         return
     with (
-        atomic_path(path, make_parents=make_parents) as temporary,
+        atomic_path(path, make_parents=make_parents, durable=durable) as temporary,
         temporary.open(mode, **open_args) as handle,
     ):
         yield handle
 
 
 @contextmanager
-def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
+def atomic_path(path: Path, *, make_parents: bool = True, durable: bool = True) -> Iterator[Path]:
     """A temp file's path in ``path``'s folder, for writers that take a file name (faiss,
     numpy): when the block ends without an exception it is fsynced and replaces ``path``;
-    otherwise it is deleted. The temp file is named ``.tmp-<pid>-*`` (the writing
-    process, so :func:`sweep_dead_temps` can tell a killed writer's leftover from a live
-    one's); it is created 0600.
+    otherwise it is deleted. ``durable=False`` skips the fsync: readers still never see
+    a partial file, but a power failure may lose the data (for files made again
+    cheaply). The temp file is named ``.tmp-<pid>-*`` (the writing process, so
+    :func:`sweep_dead_temps` can tell a killed writer's leftover from a live one's); it
+    is created 0600.
     """
     target = check_output(Path(path), make_parents=make_parents)
     # folders made here are private (0700), like the 0600 temp file mkstemp makes:
@@ -120,8 +127,9 @@ def atomic_path(path: Path, *, make_parents: bool = True) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o600)  # a writer that recreated the file took the umask's mode
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from PIL import Image
 from facesight.errors import InvalidInputError
 from facesight.faces import Faces
 from facesight.files import sha256_file
+from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
 from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
@@ -131,6 +132,7 @@ def test_construction_loads_nothing(tmp_path: Path) -> None:
 def test_cache_file_is_created_once_and_reused(tmp_path: Path) -> None:
     digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
     first = FaceEmbedder(cache_dir=tmp_path)
+    first.load()
     assert first.model_version == f"dlib_resnet_v1:{digest[:12]}"
     cached = tmp_path / f"dlib_resnet_{digest}.onnx"
     assert cached.name == f"dlib_resnet_{digest}.onnx"
@@ -142,6 +144,18 @@ def test_cache_file_is_created_once_and_reused(tmp_path: Path) -> None:
     sidecar = cached.with_name(cached.name + ".sha256")  # the graph's sha256, built with it
     assert sorted(tmp_path.iterdir()) == [cached, sidecar]  # no temporary file left behind
     assert second.model_version == first.model_version
+
+
+def test_versions_are_named_without_opening_the_models(tmp_path: Path) -> None:
+    """A scan on workers needs the versions in the scanning process, never the networks."""
+    embedder, detector = FaceEmbedder(cache_dir=tmp_path), FaceDetector()
+    named = (embedder.model_version, detector.model_version)
+    assert embedder._session is None and detector._session is None
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # nothing converted either
+    embedder.load()
+    detector.load()
+    assert (embedder.model_version, detector.model_version) == named
+    assert FaceEmbedder(cache_dir=tmp_path).model_version == embedder.model_version
 
 
 def test_cache_file_that_is_not_our_graph_is_rebuilt(tmp_path: Path) -> None:

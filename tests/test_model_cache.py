@@ -90,3 +90,24 @@ def test_store_refuses_descriptors_not_finite_or_not_of_the_documented_length(
         with pytest.raises(StoreError, match="descriptor"):
             store.save_media("/x.jpg", _media("a" * 64), [bad])
         assert store.query("SELECT COUNT(*) AS n FROM faces")[0]["n"] == 0
+
+
+def test_the_cached_graphs_converter_version_is_read_without_onnx(tmp_path: Path) -> None:
+    """The cache check reads ``producer_version`` from the bytes (importing onnx costs a
+    scan worker ~0.8 s); it must agree with onnx's own parser and refuse damage."""
+    import onnx
+
+    from facesight.vision.models.dlib_resnet import (
+        CONVERTER_VERSION,
+        load_dlib_resnet_onnx,
+        producer_version,
+    )
+
+    data = load_dlib_resnet_onnx(tmp_path)
+    assert producer_version(data) == onnx.load_model_from_string(data).producer_version
+    assert producer_version(data) == CONVERTER_VERSION
+    other = onnx.load_model_from_string(data)
+    other.producer_version = "0-older"
+    assert producer_version(other.SerializeToString()) == "0-older"
+    for damaged in (b"", b"garbage", data[:6], b"\xff" * 64):
+        assert producer_version(damaged) is None

@@ -101,16 +101,19 @@ def _print_summary(summary: ScanSummary, note: str) -> None:
             console().print(f"  {failure_text(failure)}")
 
 
-@click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@on_error_option
-@click.option(
+workers_option = click.option(
     "--workers",
     type=click.IntRange(0),
     default=0,
     show_default=True,
     help="Analysing processes; 0 = one per core. Each uses one core and ~300 MB.",
 )
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@on_error_option
+@workers_option
 @click.option(
     "--video-fps",
     type=click.FloatRange(min=0.1),
@@ -297,13 +300,18 @@ def failures(ctx: click.Context, as_json: bool, as_csv: bool) -> None:
     help="JSON Lines file to write ('-' for stdout).",
 )
 @on_error_option
+@workers_option
 @click.pass_context
-def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: str) -> None:
+def embed(
+    ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: str, workers: int
+) -> None:
     """Export every face found under PATHS as JSON Lines, one object per face.
 
     Each line has path, sha256, frame (null for stills), xyxy, kps5, score,
     embedding (length floats: 128 for dlib's model), model (the active model's
     name) and length. Files without faces give no line but are counted on stderr.
+    Files are analysed as a scan analyses them (in worker processes, a few at a
+    time) and written in the order found; nothing is stored in the library.
 
     \b
     Example:
@@ -320,7 +328,7 @@ def embed(ctx: click.Context, paths: tuple[Path, ...], output: Path, on_error: s
         atomic_file(output, "w", make_parents=False, encoding="utf-8") as sink,
     ):
         model = library.model.name if library.model is not None else DLIB_MODEL
-        for record in library.embed(paths):
+        for record in library.embed(paths, workers):
             counts["files"] += 1
             if record.failure is not None:
                 counts["failed"] += 1

@@ -45,10 +45,12 @@ def examine_library(store: Store, root: Path, *, alone: bool = True) -> DoctorRe
     if any("missing table" in p for p in report.problems):
         return report  # the crop checks read those tables
     known = store.stored_crop_paths()
-    gone = [p for p in sorted(known) if not (root / p).is_file() and not Path(p).is_absolute()]
+    # empty: crops are not fsynced (vision/pipeline.save_crop), so a power failure may
+    # leave one empty rather than gone
+    gone = [p for p in sorted(known) if not Path(p).is_absolute() and _missing(root / p)]
     if gone:
         report.problems.append(
-            f"{len(gone)} crop file(s) named by rows are missing, e.g. {gone[0]}"
+            f"{len(gone)} crop file(s) named by rows are missing or empty, e.g. {gone[0]}"
         )
     else:
         report.checks.append(f"crops: all {len(known)} present")
@@ -106,3 +108,10 @@ def _models(directory: Path, report: DoctorReport) -> None:
         report.repairs.append(f"removed the damaged model {line} (rebuilt on next use)")
     if not problems:
         report.checks.append("model cache: every cached model matches its recorded sha256")
+
+
+def _missing(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0 or not path.is_file()
+    except OSError:
+        return True

@@ -551,9 +551,10 @@ class Library:
         """1:1: the largest face of each image compared (``SearchService.compare``)."""
         return self._search.compare(a, b)
 
-    def embed(self, paths: Iterable[str | Path]) -> Iterator[EmbeddedFile]:
-        """Every face of every file under ``paths`` (``SearchService.embed``)."""
-        return self._search.embed(paths)
+    def embed(self, paths: Iterable[str | Path], workers: int = 0) -> Iterator[EmbeddedFile]:
+        """Every face of every file under ``paths`` (``SearchService.embed``), analysed
+        on ``workers`` processes (0: one per core) as a scan is."""
+        return self._search.embed(paths, workers)
 
     def write_frames(self, sightings: list[Sighting], directory: Path) -> list[FrameWritten]:
         """Write each sighting's best frame with its box and label drawn

@@ -24,8 +24,10 @@ from facesight.faces import Faces
 from facesight.identity.calibrate import Calibration, ReferenceCalibration
 from facesight.library.enroll import choose_face
 from facesight.library.face_index_sync import synced_face_index
-from facesight.media.images import find_media, load_image, sha256_of
+from facesight.media.images import find_media, load_image
 from facesight.records import Candidate, Comparison, FaceHit, IdentifiedFace, MediaFailure, Sighting
+from facesight.scan.collection import default_workers
+from facesight.scan.pool import describe_stills
 from facesight.store.audit import AuditAction
 from facesight.store.sqlite import Store
 from facesight.vision.pipeline import FacePipeline
@@ -181,19 +183,30 @@ class SearchService:
         largest: NDArray[np.float32] = analyzed.embedding[analyzed.largest()]
         return largest
 
-    def embed(self, paths: Iterable[str | Path]) -> Iterator[EmbeddedFile]:
-        """Every face of every file under ``paths`` (recursive), one record per file."""
-        for item in find_media(paths):
+    def embed(self, paths: Iterable[str | Path], workers: int = 0) -> Iterator[EmbeddedFile]:
+        """Every face of every file under ``paths`` (recursive), one record per file, in
+        the walk's order.
+
+        The files are analysed as a scan analyses them (``scan/pool.py``: worker
+        processes, a few files per task, their faces described in one batch), on
+        ``workers`` processes (0: one per core); nothing is stored.
+        """
+        found = list(find_media(paths))
+        files = [str(item) for item in found if not isinstance(item, MediaError)]
+        described = describe_stills(
+            files, self.pipeline, max_pixels=self.max_pixels, workers=workers or default_workers()
+        )
+        for item in found:
             if isinstance(item, MediaError):
                 yield EmbeddedFile(item.path, None, Faces.empty(), MediaFailure.from_error(item))
                 continue
-            try:
-                sha = sha256_of(item)
-                pixels = load_image(item, self.max_pixels).pixels
-            except MediaError as error:
-                yield EmbeddedFile(str(item), None, Faces.empty(), MediaFailure.from_error(error))
+            file = next(described)
+            if file.error is not None:
+                failure = MediaFailure.from_error(file.error)
+                yield EmbeddedFile(file.path, None, Faces.empty(), failure)
                 continue
-            yield EmbeddedFile(str(item), sha, self.pipeline.analyze(pixels).faces)
+            faces = Faces(file.xyxy, file.score, file.kps5, file.embedding)
+            yield EmbeddedFile(file.path, file.sha256, faces)
 
 
 def _xyxy(faces: Faces, i: int) -> tuple[float, float, float, float]:

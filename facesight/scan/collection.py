@@ -12,37 +12,23 @@ large the collection. Bad files are recorded and reported, never fatal.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS
-from facesight.errors import MediaError, WorkerError
+from facesight.errors import MediaError
 from facesight.identity.carry import carry_reviews
 from facesight.media.images import find_media, still_extensions
 from facesight.media.video import VIDEO_SUFFIXES, probe_video
 from facesight.records import MediaFailure, ScanEvent, ScanStatus, ScanSummary
 from facesight.scan.batch import Matcher, new_media_rows, video_failure, video_rows
+from facesight.scan.pool import IN_PROCESS_BELOW, Analysis, analyzed, file_size, task_full
 from facesight.scan.video import AssembledVideo, VideoAssembler, plan_video, remove_unused_crops
-from facesight.scan.workers import (
-    AnalyzedFile,
-    AnalyzedSegment,
-    FileAnalyzer,
-    FileStatus,
-    PipelineSpec,
-    Task,
-    analyze_in_worker,
-    start_worker,
-)
+from facesight.scan.workers import AnalyzedFile, AnalyzedSegment, FileStatus, PipelineSpec, Task
 from facesight.store.protocol import LibraryStore
 from facesight.store.sqlite import Store
 from facesight.vision.pipeline import FacePipeline
@@ -57,9 +43,6 @@ __all__ = [
     "walk_media",
 ]
 
-
-IN_PROCESS_BELOW = 8
-"""Scans of fewer files run in this process: starting workers costs about a second."""
 
 IN_PROCESS_VIDEO_S = 20.0
 """... unless they hold more than this much video (workers share a video's segments)."""
@@ -79,8 +62,9 @@ class ScanOptions:
         stop_on_error: raise at the first bad file instead of recording it and going on.
         workers: analysing processes (0: one per core). Each runs its models
             on one thread.
-        files_per_task: files a worker takes at once; their faces are described
-            in one batch. Higher batches more, and holds more decoded images.
+        files_per_task: files a worker takes at once (up to four times as many
+            small ones: ``scan.pool.task_full``); their faces are described in one
+            batch. Higher batches more, and holds more decoded images.
         tasks_per_worker: a worker is replaced by a fresh one after this many
             tasks, so whatever its libraries keep allocated (ONNX Runtime's
             arenas grow to the largest batch seen, the allocator fragments)
@@ -129,7 +113,18 @@ def scan_collection(
     in_process = _small(paths, options.max_pixels)
     tasks = _tasks(paths, store, pipeline.embedder_version, options, workers)
     assembler = VideoAssembler()
-    for result in _analyzed(tasks, in_process, workers, store, pipeline, spec, crops_dir, options):
+    analysis = Analysis(
+        pipeline,
+        spec,
+        store.database,
+        crops_dir,
+        options.max_pixels,
+        workers,
+        in_process,
+        options.tasks_per_worker,
+        options.video_rate_fps,
+    )
+    for result in analyzed(tasks, analysis):
         if isinstance(result, AnalyzedSegment):
             video = assembler.add(result)
             if video is None and on_event:
@@ -212,12 +207,14 @@ def _tasks(
     out as finished ``AnalyzedFile`` results instead of tasks.
     """
     images: list[str] = []
+    images_bytes = 0
     for path in paths:
         if not _is_video(path):
             images.append(path)
-            if len(images) == options.files_per_task:
+            images_bytes += file_size(path)
+            if task_full(len(images), images_bytes, options.files_per_task):
                 yield images
-                images = []
+                images, images_bytes = [], 0
             continue
         known = partial(_known, store, embedder)
         planned = plan_video(path, known, options.max_pixels, workers, options.video_rate_fps)
@@ -231,93 +228,6 @@ def _tasks(
 
 def _known(store: Store, embedder: str, sha256: str) -> bool:
     return store.media_id(sha256, embedder) is not None
-
-
-def _analyzed(
-    tasks: Iterator[Task | AnalyzedFile],
-    in_process: bool,
-    workers: int,
-    store: Store,
-    pipeline: FacePipeline,
-    spec: PipelineSpec,
-    crops_dir: Path,
-    options: ScanOptions,
-) -> Iterator[list[AnalyzedFile] | AnalyzedSegment]:
-    """Each task's results, in order: in this process for small scans, else in workers."""
-    if in_process:
-        analyzer = FileAnalyzer(
-            pipeline, store.database, crops_dir, options.max_pixels, options.video_rate_fps
-        )
-        try:
-            for task in tasks:
-                yield [task] if isinstance(task, AnalyzedFile) else analyzer.run(task)
-        finally:
-            analyzer.close()
-        return
-    # spawn, not fork: the parent holds ONNX Runtime threads, which fork does not copy safely.
-    context = multiprocessing.get_context("spawn")
-    initargs = (spec, store.database, crops_dir, options.max_pixels, options.video_rate_fps)
-    with (
-        _main_script_not_rerun(),
-        ProcessPoolExecutor(
-            workers,
-            context,
-            start_worker,
-            initargs,
-            max_tasks_per_child=options.tasks_per_worker,
-        ) as pool,
-    ):
-        pending: deque[tuple[Task, Future[list[AnalyzedFile] | AnalyzedSegment]]] = deque()
-        try:
-            for task in tasks:
-                if isinstance(task, AnalyzedFile):
-                    yield [task]
-                    continue
-                pending.append((task, pool.submit(analyze_in_worker, task)))
-                if len(pending) >= 2 * workers:
-                    yield _result(*pending.popleft())
-            while pending:
-                yield _result(*pending.popleft())
-        finally:
-            for _, future in pending:
-                future.cancel()
-
-
-@contextmanager
-def _main_script_not_rerun() -> Iterator[None]:
-    """Keep spawned workers from importing the caller's ``__main__`` script.
-
-    multiprocessing's spawn re-imports the parent's main script in every
-    worker, which runs a script's top-level code (a scan, again) unless it is
-    guarded by ``if __name__ == "__main__"``. Our workers need nothing from it:
-    their code lives in ``facesight.scan.workers``.
-    """
-    main = sys.modules.get("__main__")
-    saved = {name: getattr(main, name) for name in ("__file__", "__spec__") if hasattr(main, name)}
-    for name in saved:
-        setattr(main, name, None)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(main, name, value)
-
-
-def _result(
-    task: Task, future: Future[list[AnalyzedFile] | AnalyzedSegment]
-) -> list[AnalyzedFile] | AnalyzedSegment:
-    try:
-        return future.result()
-    except BrokenProcessPool as exc:
-        what = (
-            f"{task[0]} and {len(task) - 1} other file(s)"
-            if isinstance(task, list)
-            else f"{task.path} (segment {task.index + 1} of {task.count})"
-        )
-        raise WorkerError(
-            f"a scan worker died (killed or out of memory) while analysing {what};"
-            " run the scan again to resume"
-        ) from exc
 
 
 def _report(

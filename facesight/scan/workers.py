@@ -32,6 +32,7 @@ from facesight.media.video import VideoInfo
 from facesight.store.known_content import KnownContent
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embedders import make_embedder
+from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline, analyze_video, save_crop
 from facesight.vision.track import Track
 
@@ -81,6 +82,18 @@ class PipelineSpec:
             },
             model=embedder.spec,
         )
+
+    def prepare(self) -> None:
+        """Convert the descriptor network into the model cache here, once, when the cache
+        holds none (a fresh library): the scanning process no longer opens the models,
+        so otherwise every worker would convert it at the same time."""
+        cache = self.embedder.get("cache_dir")
+        if (
+            self.model is None
+            and cache is not None
+            and not any(Path(cache).glob("dlib_resnet_*.onnx"))
+        ):
+            load_dlib_resnet_onnx(Path(cache))
 
     def build(self) -> FacePipeline:
         detector = FaceDetector(**(self.detector | {"intra_op_threads": 1}))
@@ -175,8 +188,10 @@ class FileAnalyzer:
         pipeline: the models.
         database: the library's SQLite file or PostgreSQL URL, read to skip known content;
             or anything that answers ``known(sha256, embedder)`` and ``close()`` (a
-            distributed scan's worker asks its own store).
-        crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``).
+            distributed scan's worker asks its own store); None (the ``embed`` export)
+            skips nothing.
+        crops_dir: where face crops are written (``<sha[:2]>/<sha>_<i>.jpg``);
+            None writes none.
         max_pixels: images (and video frames) with more pixels are refused.
         rate_fps: analysed video frames per second of footage, besides scene cuts.
     """
@@ -184,8 +199,8 @@ class FileAnalyzer:
     def __init__(
         self,
         pipeline: FacePipeline,
-        database: Path | str | ContentCheck,
-        crops_dir: Path,
+        database: Path | str | ContentCheck | None,
+        crops_dir: Path | None,
         max_pixels: int,
         rate_fps: float = DEFAULT_RATE_FPS,
     ) -> None:
@@ -193,14 +208,17 @@ class FileAnalyzer:
         self.crops_dir = crops_dir
         self.max_pixels = max_pixels
         self.rate_fps = rate_fps
-        self._known_content = (
+        self._known_content: ContentCheck | None = (
             KnownContent(database) if isinstance(database, Path | str) else database
         )
 
     def close(self) -> None:
-        self._known_content.close()
+        if self._known_content is not None:
+            self._known_content.close()
 
     def _known(self, sha: str) -> bool:
+        if self._known_content is None:
+            return False
         return self._known_content.known(sha, self.pipeline.embedder_version)
 
     def analyze(self, paths: list[str]) -> list[AnalyzedFile]:
@@ -240,6 +258,7 @@ class FileAnalyzer:
             end_s=segment.end_s,
         )
         paths = []
+        assert self.crops_dir is not None, "video segments come from scans, which keep crops"
         for j, crop in enumerate(video.crops):
             name = f"{segment.sha256}_s{segment.index}_{j}.jpg"
             path = self.crops_dir / segment.sha256[:2] / name
@@ -273,6 +292,8 @@ class FileAnalyzer:
         result.embedding = analyzed.embedding
         result.quality = np.array([q.score for q in analyzed.quality], np.float64)
         result.quality_reasons = ["; ".join(q.reasons) for q in analyzed.quality]
+        if self.crops_dir is None:
+            return
         for i in range(len(faces)):
             crop = self.crops_dir / result.sha256[:2] / f"{result.sha256}_{i}.jpg"
             save_crop(image.pixels, faces.xyxy[i], crop)
@@ -287,7 +308,11 @@ def _no_info(path: str) -> VideoInfo:
 
 
 def start_worker(
-    spec: PipelineSpec, database: Path | str, crops_dir: Path, max_pixels: int, rate_fps: float
+    spec: PipelineSpec,
+    database: Path | str | None,
+    crops_dir: Path | None,
+    max_pixels: int,
+    rate_fps: float,
 ) -> None:
     """Process-pool initializer: build this worker's models and database reader."""
     global _WORKER

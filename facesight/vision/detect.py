@@ -343,7 +343,10 @@ class FaceDetector(LazyModel):
         """RetinaFace on ``device``; version ``retinaface_mnet025:<12 hex of the ONNX sha256>``."""
         model = retinaface_onnx_bytes()
         session = open_retinaface(model, device, intra_op_threads=self.intra_op_threads)
-        return session, "retinaface_mnet025:" + hashlib.sha256(model).hexdigest()[:12]
+        return session, _version(model)
+
+    def _weights_version(self) -> str:
+        return _version(retinaface_onnx_bytes())
 
     def detect(self, image: NDArray[np.uint8]) -> Faces:
         """Find the faces in one image.
@@ -426,6 +429,10 @@ class FaceDetector(LazyModel):
         if len(faces) == 0:
             return faces
         return faces[nms(faces.xyxy, faces.score, self.nms_iou)]
+
+
+def _version(model: bytes) -> str:
+    return "retinaface_mnet025:" + hashlib.sha256(model).hexdigest()[:12]
 
 
 def _check_image(image: NDArray[Any]) -> None:

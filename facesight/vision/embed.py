@@ -18,9 +18,11 @@ from numpy.typing import NDArray
 from facesight.descriptors import DESCRIPTOR_LENGTH, EMBEDDING_DIM
 from facesight.errors import InvalidInputError, ModelError
 from facesight.face_models import Metric, ModelSpec
+from facesight.files import sha256_file
 from facesight.vision.device import Device, check_device
 from facesight.vision.lazy_model import LazyModel
 from facesight.vision.models.backends import open_dlib_resnet
+from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 from facesight.vision.models.session import ModelSession
 
 __all__ = ["CHIP_SIZE_PX", "DESCRIPTOR_LENGTH", "EMBEDDING_DIM", "FaceEmbedder"]
@@ -101,7 +103,11 @@ class FaceEmbedder(LazyModel):
         session, digest = open_dlib_resnet(
             device, cache_dir=self.cache_dir, intra_op_threads=self.intra_op_threads
         )
-        return session, f"dlib_resnet_v1:{digest[:12]}"
+        return session, f"dlib_resnet_v1:{digest[:12]}"  # as _weights_version names it
+
+    def _weights_version(self) -> str:
+        # the digest _open reads back from the converted graph (or hashes, for PyTorch)
+        return f"dlib_resnet_v1:{sha256_file(dlib_model_path(DLIB_RESNET_FILE))[:12]}"
 
     @property
     def descriptor_version(self) -> str:

@@ -56,10 +56,24 @@ class LazyModel:
         """What runs the network, e.g. ``onnxruntime:CPUExecutionProvider``; loads the model."""
         return self._loaded().provider
 
+    def _weights_version(self) -> str | None:
+        """The version :meth:`_open` would return, named from the weights alone without
+        opening a session; None when only opening tells."""
+        return None
+
     @property
     def model_version(self) -> str:
-        """The network's name and the first 12 hex of its weights' sha256; loads the model."""
-        self.load()
+        """The network's name and the first 12 hex of its weights' sha256.
+
+        Named from the weights without opening the session where the model can: the
+        scanning process of a scan on workers needs the versions, never the networks
+        (two sessions cost it ~0.5 s of CPU and ~300 MB; ``bench/scan_stages.py``).
+        """
+        with self._lock:
+            if not self._model_version:
+                self._model_version = self._weights_version() or ""
+        if not self._model_version:
+            self.load()
         return self._model_version
 
     def _loaded(self) -> ModelSession:

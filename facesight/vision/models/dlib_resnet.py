@@ -26,12 +26,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnx
 from numpy.typing import NDArray
-from onnx import TensorProto, helper, numpy_helper
 
 from facesight.errors import ModelError
 from facesight.files import atomic_file, sha256_file
@@ -51,6 +49,9 @@ from facesight.vision.models.dlib_format import (
 )
 from facesight.vision.models.dlib_spec import DLIB_RESNET_V1, Shape, fold_affines, out_size
 from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -91,10 +92,14 @@ class _GraphBuilder:
 
     def const(self, hint: str, array: NDArray[np.generic]) -> str:
         name = self.fresh(hint)
+        from onnx import numpy_helper
+
         self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
+        from onnx import helper
+
         out = self.fresh(hint)
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
@@ -200,7 +205,7 @@ def _translate(g: _GraphBuilder, x: _Value, layer: Layer, tags: dict[int, _Value
 def _preprocess(g: _GraphBuilder, net: DlibNet) -> _Value:
     """uint8 NHWC RGB -> (x - mean_rgb) / 256 in NCHW float32, as input_rgb_image_sized."""
     nchw = g.op("Transpose", [INPUT_NAME], "nchw", perm=[0, 3, 1, 2])
-    as_float = g.op("Cast", [nchw], "as_float", to=TensorProto.FLOAT)
+    as_float = g.op("Cast", [nchw], "as_float", to=1)  # onnx.TensorProto.FLOAT
     mean = g.const("mean_rgb", np.array(net.input.mean_rgb, np.float32).reshape(1, 3, 1, 1))
     centred = g.op("Sub", [as_float, mean], "centred")
     scale = g.const("inv_256", np.array(1.0 / 256.0, np.float32))  # exact power of two
@@ -212,6 +217,10 @@ def build_onnx_model(net: DlibNet, *, source_sha256: str = "") -> onnx.ModelProt
 
     Input ``chips_rgb_u8``: (n, nr, nc, 3) uint8 RGB. Output ``descriptors``: (n, d) float32.
     """
+    # imported here: onnx takes ~0.8 s to import, and only a conversion needs it (every
+    # scan worker and CLI call would pay it otherwise; bench/scan_stages.py, issue 18)
+    from onnx import TensorProto, helper
+
     g = _GraphBuilder()
     x = _preprocess(g, net)
     tags: dict[int, _Value] = {}
@@ -256,11 +265,46 @@ def _cached(path: Path) -> bytes | None:
     if hashlib.sha256(data).hexdigest() != expected:
         log.warning("the cached model %s is damaged (sha256 differs): rebuilding it", path)
         return None
-    try:
-        version = onnx.load_model_from_string(data).producer_version
-    except Exception:  # protobuf raises its own DecodeError; a bad cache is simply rebuilt
-        return None
-    return data if version == CONVERTER_VERSION else None
+    return data if producer_version(data) == CONVERTER_VERSION else None
+
+
+def producer_version(model: bytes) -> str | None:
+    """``ModelProto.producer_version`` (field 3) of serialized ONNX, read without onnx.
+
+    Protobuf writes a message's fields in field-number order, so it comes after
+    ``ir_version`` (1) and ``producer_name`` (2), in the first few bytes. None when the
+    bytes are not such a start (a damaged or foreign file).
+    """
+    at = 0
+    while at < min(len(model), 4096):
+        key, at = _varint(model, at)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            _, at = _varint(model, at)
+        elif wire == 2:
+            length, at = _varint(model, at)
+            value, at = model[at : at + length], at + length
+            if field == 3:
+                try:
+                    return value.decode("utf-8")
+                except UnicodeDecodeError:
+                    return None
+        else:
+            return None
+        if field > 3 or at > len(model):
+            return None
+    return None
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+    return -1, len(data) + 1  # ran off the end: not a protobuf start
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -33,6 +33,7 @@ Each scan runs ``--repeat`` times, interleaved; the fastest of each is shown (th
 machine is shared), with the load average before and after.
 
 Usage: python bench/ray_scan_throughput.py [--postgres] [--chunk-files N] [--repeat N] [--json]
+       python bench/ray_scan_throughput.py --writes-only [--postgres]   (library writes alone)
 """
 
 from __future__ import annotations
@@ -188,7 +189,19 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--writes-only",
+        action="store_true",
+        help="only the library-writes rate, --repeat times (no Ray, no scans)",
+    )
     args = parser.parse_args()
+    if args.writes_only:
+        database = "PostgreSQL" if args.postgres else "SQLite"
+        with tempfile.TemporaryDirectory() as tmp, backend(args.postgres, Path(tmp)) as where:
+            for r in range(args.repeat):
+                rate = write_rate(where(f"writes{r}"), Path(tmp) / "models")
+                print(f"library writes ({database}, chunks of 16): {rate:.0f} files/s")
+        return
     paths = [p for p in find_media(FOLDERS) if isinstance(p, Path)]
     mean_bytes = sum(p.stat().st_size for p in paths) / len(paths)
     results: dict[str, Any] = {"files": len(paths), "mean_file_bytes": mean_bytes}

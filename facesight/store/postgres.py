@@ -205,28 +205,32 @@ class PostgresStore(Store):
         path of ``store.media``. Either way, all in one transaction.
         """
         with self.transaction() as conn:
-            shas = [media.sha256 for _, media, _ in batch]
-            known = {
-                str(r[0])
-                for r in conn.execute("SELECT sha256 FROM media WHERE sha256 = ANY(?)", (shas,))
-            }
-            fresh = [
-                i
-                for i, sha in enumerate(shas)
-                if sha not in known and shas.index(sha) == i  # a repeat goes row by row
-            ]
-            ids = dict(
-                zip(fresh, self._copy_new_media(conn, [batch[i] for i in fresh]), strict=True)
-            )
-            for i, (path, media, faces) in enumerate(batch):
-                if i not in ids:
-                    ids[i] = media_writes.save_media(
-                        conn, path, media, faces, carry, self.stored_path
-                    )
-                for face in faces:
-                    if face.crop_path is not None:
-                        self._store_crop(conn, self.stored_path(face.crop_path))
-            return [ids[i] for i in range(len(batch))]
+            return self._save_chunk_media(conn, batch, carry)
+
+    def _save_chunk_media(
+        self,
+        conn: Transaction,
+        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
+        carry: ReviewCarry | None,
+    ) -> list[int]:
+        """:meth:`save_media_batch` inside ``conn``: what a distributed scan's chunk stores
+        (``Store.commit_scan_chunk``) goes in by ``COPY`` too."""
+        shas = [media.sha256 for _, media, _ in batch]
+        known = {
+            str(r[0])
+            for r in conn.execute("SELECT sha256 FROM media WHERE sha256 = ANY(?)", (shas,))
+        }
+        fresh = [
+            i
+            for i, sha in enumerate(shas)
+            if sha not in known and shas.index(sha) == i  # a repeat goes row by row
+        ]
+        ids = dict(zip(fresh, self._copy_new_media(conn, [batch[i] for i in fresh]), strict=True))
+        for i, (path, media, faces) in enumerate(batch):
+            if i not in ids:
+                ids[i] = media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
+            self._keep_crops(conn, faces)
+        return [ids[i] for i in range(len(batch))]
 
     def _next_ids(self, conn: Transaction, table: str, count: int) -> list[int]:
         if count == 0:

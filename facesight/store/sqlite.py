@@ -582,15 +582,15 @@ class Store:
         """
         with self.transaction() as conn:
             scan_chunks.complete(conn, chunk_id, owner)
-            stored = []
+            new, taken = [], set()
             for path, media, rows in batch:
-                if self.media_id(media.sha256, media.embedder) is None:
-                    stored.append(
-                        media_writes.save_media(conn, path, media, rows, carry, self.stored_path)
-                    )
-                    self._keep_crops(conn, rows)
-                else:
+                known = self.media_id(media.sha256, media.embedder) is not None
+                if known or media.sha256 in taken:
                     seen = [*seen, (media.sha256, path)]
+                else:
+                    new.append((path, media, rows))
+                    taken.add(media.sha256)
+            stored = self._save_chunk_media(conn, new, carry)
             for sha256, path in seen:
                 media_id = self.media_id(sha256)
                 if media_id is not None:  # None: forgotten since the worker looked
@@ -598,6 +598,20 @@ class Store:
             for failure in failures:
                 media_writes.record_failure(conn, failure, None)
             return stored
+
+    def _save_chunk_media(
+        self,
+        conn: sqlite3.Connection,
+        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
+        carry: ReviewCarry | None,
+    ) -> list[int]:
+        """Store a chunk's content not stored yet (in ``conn``), with its crops; the ids
+        (``PostgresStore`` writes it by ``COPY``)."""
+        stored = []
+        for path, media, rows in batch:
+            stored.append(media_writes.save_media(conn, path, media, rows, carry, self.stored_path))
+            self._keep_crops(conn, rows)
+        return stored
 
     def _keep_crops(self, conn: sqlite3.Connection, faces: Sequence[FaceRow]) -> None:
         """Keep the crops the rows name in the database (in ``conn``): nothing to do for a

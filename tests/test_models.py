@@ -24,7 +24,14 @@ from onnx import TensorProto, helper, numpy_helper
 from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, ModelError, NotFoundError
 from facesight.face_models import ARCFACE_PRESET, DLIB_MODEL
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.identity.cluster import (
+    DEFAULT_MAX_DISTANCE,
+    DEFAULT_MAX_RMS_DISTANCE,
+    cluster_distances,
+)
 from facesight.library.facade import Library
+from facesight.library.unknowns import UnknownPeople
 from facesight.media.images import load_image
 from facesight.vision.align import align_faces
 from facesight.vision.onnx_embedder import ARCFACE_KPS5, OnnxFaceEmbedder, template_chips
@@ -232,6 +239,30 @@ def test_uncalibrated_model_ranks_candidates_but_names_nobody(
         named = [s for s in fixed.sightings() if s.path == str(OBAMA_AND_BIDEN)]
         assert len(named) >= 1
         assert all(s.match is not None and s.match.distance <= nearest + 1e-4 for s in named)
+    # unknown people are not clustered on distances nobody measured for this model
+    with pytest.raises(InvalidInputError, match="calibrate build --model gemm"):
+        UnknownPeople(library).clusters()
+
+
+def test_unknown_people_are_clustered_at_the_false_match_rate_dlib_links_at() -> None:
+    shipped = load_reference_calibration()
+    assert cluster_distances(shipped, shipped) == (DEFAULT_MAX_DISTANCE, DEFAULT_MAX_RMS_DISTANCE)
+    # a model whose strangers sit twice as far at every rate links at twice the distances
+    wide = ReferenceCalibration(
+        descriptor="wide:0123456789ab+len1.43",
+        source="",
+        command="",
+        tables={k: t.scaled(2.0) for k, t in shipped.tables.items()},
+        quality_factors={},
+        size_factors=shipped.size_factors,
+        fused_factors=shipped.fused_factors,
+    )
+    link, trim = cluster_distances(wide, shipped, model="wide")
+    assert link == pytest.approx(2 * DEFAULT_MAX_DISTANCE, rel=1e-6)
+    assert trim == pytest.approx(2 * DEFAULT_MAX_RMS_DISTANCE, rel=1e-6)
+    blank = ReferenceCalibration.uncalibrated("blank:0123456789ab+len1.43")
+    with pytest.raises(InvalidInputError, match="calibrate build --model blank"):
+        cluster_distances(blank, shipped, model="blank")
 
 
 def _people_folder(root: Path) -> Path:

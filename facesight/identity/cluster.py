@@ -63,6 +63,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError
+from facesight.identity.calibrate import ReferenceCalibration
 from facesight.identity.cluster_graph import Links, knn_links, number_clusters, whispers
 from facesight.identity.cluster_inputs import (
     apart_positions,
@@ -79,6 +80,7 @@ __all__ = [
     "DEFAULT_MAX_RMS_RATIO",
     "DEFAULT_MIN_QUALITY",
     "DEFAULT_NEIGHBOURS",
+    "cluster_distances",
     "cluster_faces",
     "update_clusters",
 ]
@@ -105,6 +107,36 @@ DEFAULT_MAX_RMS_RATIO = 1.3
 root-mean-square distance to the others is this many times the members' median:
 within one person's tight cluster a look-alike stands out before it passes the
 absolute limit (scripts/studies/measure_clustering.py --split)."""
+
+
+def cluster_distances(
+    reference: ReferenceCalibration, shipped: ReferenceCalibration, *, model: str = ""
+) -> tuple[float, float]:
+    """``(max_distance, max_rms_distance)`` for the descriptors ``reference``'s tables describe.
+
+    The defaults were measured on dlib's descriptors (``shipped``); another model's
+    distances mean something else, so its limits are the distances where *its* tables
+    estimate the false-match rate dlib's tables give the defaults: the same share of
+    strangers linked, the same share kept out of a cluster.
+
+    Raises:
+        InvalidInputError: ``reference`` has no tables (a registered model not calibrated
+            yet): nobody measured what its distances mean.
+    """
+    if reference.descriptor == shipped.descriptor:
+        return DEFAULT_MAX_DISTANCE, DEFAULT_MAX_RMS_DISTANCE
+    if not reference.calibrated:
+        raise InvalidInputError(
+            f"unknown people are clustered by distances measured for the model; {model!r} has "
+            f"no calibration yet: run `facesight calibrate build --model {model} PEOPLE_DIR`"
+        )
+    dlib, mine = shipped.table(1), reference.table(1)
+    link, trim = (
+        mine.distance_at(float(dlib.fmr(d)))
+        for d in (DEFAULT_MAX_DISTANCE, DEFAULT_MAX_RMS_DISTANCE)
+    )
+    return link, trim
+
 
 _TRIM_ROUNDS = 4
 """Times faces trimmed out of a cluster are placed again (elsewhere) at most."""

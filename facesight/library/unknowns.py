@@ -34,8 +34,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import InvalidInputError, NotFoundError, OutputError
+from facesight.face_models import DLIB_MODEL, ModelSpec
 from facesight.files import write_text_atomically
-from facesight.identity.cluster import update_clusters
+from facesight.identity.calibrate import ReferenceCalibration, load_reference_calibration
+from facesight.identity.cluster import cluster_distances, update_clusters
 from facesight.records import Sighting
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.sqlite import Store
@@ -70,6 +72,10 @@ class UnknownsLibrary(Protocol):
     def target_fpir(self) -> float: ...
     @property
     def max_distance(self) -> float | None: ...
+    @property
+    def reference_calibration(self) -> ReferenceCalibration: ...
+    @property
+    def model(self) -> ModelSpec | None: ...
     def sightings(
         self, person: str | None = None, *, include_unmatched: bool = False
     ) -> list[Sighting]: ...
@@ -173,8 +179,16 @@ class UnknownPeople:
         # An exclusion of a face from the cluster it is in was lifted by a merge.
         barred = [(f, c) for f, c in self._tables.exclusions() if members.get(f) != c]
         next_id = self._tables.last_cluster_id() + 1
+        link, trim = self._distances()
         placed = update_clusters(
-            face_ids, vectors, qualities, labels, cannot_join=barred, next_label=next_id
+            face_ids,
+            vectors,
+            qualities,
+            labels,
+            cannot_join=barred,
+            next_label=next_id,
+            max_distance=link,
+            max_rms_distance=trim,
         )
         joined = (labels < 0) & (placed >= 0)
         new_ids = sorted({int(c) for c in placed[joined] if c >= next_id})
@@ -183,9 +197,25 @@ class UnknownPeople:
             (int(f), int(c)) for f, c in zip(face_ids[joined], placed[joined], strict=True)
         )
 
+    def _distances(self) -> tuple[float, float]:
+        """The active model's link and trim distances (``identity.cluster.cluster_distances``)."""
+        model = self.library.model
+        return cluster_distances(
+            self.library.reference_calibration,
+            load_reference_calibration(),
+            model=DLIB_MODEL if model is None else model.name,
+        )
+
     def _signature(self) -> list[Any]:
         counts = self._tables.signature()
-        return [self.library.target_fpir, self.library.max_distance, *counts]
+        # the model and its limits too: another model's faces are clustered by its own
+        return [
+            self.library.target_fpir,
+            self.library.max_distance,
+            self.library.pipeline.embedder_version,
+            *self._distances(),
+            *counts,
+        ]
 
     def _saved_signature(self) -> list[Any] | None:
         try:

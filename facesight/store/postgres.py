@@ -191,30 +191,21 @@ class PostgresStore(Store):
             return  # the row names a crop that was not written: doctor reports it
         self.keep_crop(conn, stored, data)
 
-    def save_media_batch(
-        self,
-        batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
-        carry: ReviewCarry | None = None,
-    ) -> list[int]:
-        """``Store.save_media_batch`` with new content written by ``COPY``.
-
-        Content not stored yet (the common case: a scan's new files) goes in by ``COPY``
-        with ids drawn from the tables' identity sequences, four streams per batch
-        instead of a round trip per row; content stored before (re-described, so its
-        old faces go and its review decisions follow ``carry``) takes the row-by-row
-        path of ``store.media``. Either way, all in one transaction.
-        """
-        with self.transaction() as conn:
-            return self._save_chunk_media(conn, batch, carry)
-
-    def _save_chunk_media(
+    def _write_media(
         self,
         conn: Transaction,
         batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
         carry: ReviewCarry | None,
     ) -> list[int]:
-        """:meth:`save_media_batch` inside ``conn``: what a distributed scan's chunk stores
-        (``Store.commit_scan_chunk``) goes in by ``COPY`` too."""
+        """``Store._write_media`` (a scan's batch, a distributed scan's chunk) with new
+        content written by ``COPY``.
+
+        Content not stored yet (the common case: a scan's new files) goes in by ``COPY``
+        with ids drawn from the tables' identity sequences, four streams per batch
+        instead of a round trip per row; content stored before (re-described, so its
+        old faces go and its review decisions follow ``carry``) takes the row-by-row
+        path of ``store.media``. Either way, inside ``conn``.
+        """
         shas = [media.sha256 for _, media, _ in batch]
         known = {
             str(r[0])

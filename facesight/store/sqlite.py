@@ -448,10 +448,7 @@ class Store:
     ) -> list[int]:
         """``save_media`` for several files in one transaction: all of them or none."""
         with self.transaction() as conn:
-            return [
-                media_writes.save_media(conn, path, media, faces, carry, self.stored_path)
-                for path, media, faces in batch
-            ]
+            return self._write_media(conn, batch, carry)
 
     def face_embeddings(
         self, embedder: str | None = None, after_id: int = 0
@@ -590,7 +587,7 @@ class Store:
                 else:
                     new.append((path, media, rows))
                     taken.add(media.sha256)
-            stored = self._save_chunk_media(conn, new, carry)
+            stored = self._write_media(conn, new, carry)
             for sha256, path in seen:
                 media_id = self.media_id(sha256)
                 if media_id is not None:  # None: forgotten since the worker looked
@@ -599,14 +596,15 @@ class Store:
                 media_writes.record_failure(conn, failure, None)
             return stored
 
-    def _save_chunk_media(
+    def _write_media(
         self,
         conn: sqlite3.Connection,
         batch: Sequence[tuple[str, MediaRow, Sequence[FaceRow]]],
         carry: ReviewCarry | None,
     ) -> list[int]:
-        """Store a chunk's content not stored yet (in ``conn``), with its crops; the ids
-        (``PostgresStore`` writes it by ``COPY``)."""
+        """Store files' media, faces and crops inside ``conn``; their media ids. What
+        :meth:`save_media_batch` and :meth:`commit_scan_chunk` both write
+        (``PostgresStore`` writes new content by ``COPY``)."""
         stored = []
         for path, media, rows in batch:
             stored.append(media_writes.save_media(conn, path, media, rows, carry, self.stored_path))

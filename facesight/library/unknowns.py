@@ -142,18 +142,19 @@ class UnknownPeople:
         Faces that now match or are confirmed as someone leave their cluster;
         unknown faces not in a cluster join one or form new ones.
         """
-        before = self._signature()
+        limits = self._distances()
+        before = self._signature(limits)
         if not force and before == self._saved_signature():
             return False
         face_ids, vectors, qualities = self._unknown_faces()
         with self.library.store.transaction():
-            steady = self._signature()[:-_OWN] == before[:-_OWN]
+            steady = self._signature(limits)[:-_OWN] == before[:-_OWN]
             members = self._tables.memberships()
             keep = set(face_ids.tolist())
             self._tables.remove_faces(f for f in members if f not in keep)
             if len(face_ids):
-                self._place(members, face_ids, vectors, qualities)
-            after = self._signature()
+                self._place(members, face_ids, vectors, qualities, limits)
+            after = self._signature(limits)
         if steady:
             self._save_signature(after)
         return True
@@ -174,12 +175,13 @@ class UnknownPeople:
         face_ids: Ids,
         vectors: NDArray[np.float32],
         qualities: NDArray[np.float64],
+        limits: tuple[float, float],
     ) -> None:
         labels = np.array([members.get(int(f), -1) for f in face_ids], np.int64)
         # An exclusion of a face from the cluster it is in was lifted by a merge.
         barred = [(f, c) for f, c in self._tables.exclusions() if members.get(f) != c]
         next_id = self._tables.last_cluster_id() + 1
-        link, trim = self._distances()
+        link, trim = limits
         placed = update_clusters(
             face_ids,
             vectors,
@@ -206,14 +208,15 @@ class UnknownPeople:
             model=DLIB_MODEL if model is None else model.name,
         )
 
-    def _signature(self) -> list[Any]:
+    def _signature(self, limits: tuple[float, float]) -> list[Any]:
+        """What the clusters depend on; ``limits``: :meth:`_distances`, once per refresh."""
         counts = self._tables.signature()
         # the model and its limits too: another model's faces are clustered by its own
         return [
             self.library.target_fpir,
             self.library.max_distance,
             self.library.pipeline.embedder_version,
-            *self._distances(),
+            *limits,
             *counts,
         ]
 

@@ -1,0 +1,1 @@
+"""The review workspace: ``facesight serve`` (an edge beside ``cli``, over ``library``)."""

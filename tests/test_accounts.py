@@ -398,3 +398,37 @@ def test_a_token_lifetime_must_be_sensible(service: AccountService, days: float)
         service.issue_token("alice", expires_days=days)
     with pytest.raises(NotFoundError):
         service.issue_token("nobody")
+
+
+# -- a copied library ----------------------------------------------------------------------
+
+
+def test_a_copy_keeps_accounts_and_tokens_but_not_sessions(
+    tmp_path: Path, postgres_url: str, clock: Clock
+) -> None:
+    from facesight.store.backend import open_store
+    from facesight.store.copy import copy_library
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with Store(tmp_path / "facesight.db") as source:
+        original = AccountService(source, source.audit_log(), now=clock, hasher=cheap)
+        original.add("alice", "admin", PASSWORD)
+        token = original.issue_token("alice")
+        session = original.login("alice", PASSWORD, address=HERE)
+        for _ in range(MAX_FAILURES):
+            with pytest.raises(AuthenticationError):
+                original.login("alice", "wrong password here", address="10.0.0.9")
+        files = tmp_path / "files"
+        files.mkdir()
+        with open_store(postgres_url, files_dir=files) as destination:
+            counts = copy_library(source, destination)
+            assert (counts["users"], counts["api_tokens"]) == (1, 1)
+            copied = AccountService(destination, destination.audit_log(), now=clock, hasher=cheap)
+            assert copied.token_account(token.secret).name == "alice"
+            with pytest.raises(AuthenticationError):  # a session stays with its server
+                copied.session(session.secret)
+            # the failures stayed behind too; the password came along
+            assert copied.login("alice", PASSWORD, address="10.0.0.9").account.name == "alice"
+            # ids go on after the copied ones (PostgreSQL's identity counters moved)
+            assert copied.add("bob", "viewer", PASSWORD).id == 2
+            assert copied.issue_token("bob").id == 2

@@ -288,6 +288,35 @@ def test_a_failed_login_on_an_unknown_account_still_verifies_a_hash(
     assert verified[0] != verified[1]  # the unknown name met a dummy hash, not alice's
 
 
+def test_an_attempt_is_counted_before_its_password_is_checked(
+    store: Store, audit: AuditLog, clock: Clock
+) -> None:
+    # requests racing in parallel: each takes its place in the count before the slow
+    # check, so together they get no more than MAX_FAILURES checks
+    counted: list[int] = []
+
+    class WatchingHasher(PasswordHasher):  # a real hasher that looks at the count
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            counted.append(store.query("SELECT COUNT(*) AS n FROM login_failures")[0]["n"])
+            return super().verify(hash, password)
+
+    service = AccountService(
+        store, audit, now=clock, hasher=WatchingHasher(time_cost=1, memory_cost=1024)
+    )
+    service.add("alice", "admin", PASSWORD)
+    with pytest.raises(AuthenticationError):
+        service.login("alice", "wrong password here", address=HERE)
+    service.login("alice", PASSWORD, address=HERE)
+    assert counted == [1, 2]
+    assert store.query("SELECT COUNT(*) AS n FROM login_failures")[0]["n"] == 0
+
+
+def test_a_huge_name_is_kept_short(service: AccountService, audit: AuditLog) -> None:
+    with pytest.raises(AuthenticationError):
+        service.login("n" * 100_000, PASSWORD, address="a" * 100_000)
+    assert len(audit.records()[0].details) == 200 + len(" from ") + 200
+
+
 # -- passwords and disabling ---------------------------------------------------------------
 
 

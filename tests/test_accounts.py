@@ -3,6 +3,7 @@ SQLite and PostgreSQL, with a fake clock for the timeouts and the rate limit."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,29 @@ def test_password_is_stored_as_argon2id_and_secrets_never_in_clear(
     for clear in (PASSWORD, session.secret, session.csrf_token, token.secret, secret):
         assert clear.encode() not in data
     assert b"$argon2id$" in data  # the search does see what the file holds
+
+
+def test_no_row_of_any_table_holds_a_secret(service: AccountService, store: Store) -> None:
+    # on both backends: every value of every table, as text
+    from facesight.store.copy import NOT_COPIED, TABLES
+
+    service.add("alice", "admin", PASSWORD)
+    service.set_password("alice", "another long password")
+    session = service.login("alice", "another long password", address=HERE)
+    token = service.issue_token("alice")
+    service.token_account(token.secret)
+    values = [
+        str(value)
+        for table in (*TABLES, *NOT_COPIED)
+        for row in store.query(f"SELECT * FROM {table}")
+        for value in tuple(row)
+    ]
+    dump = "\n".join(values)
+    assert "$argon2id$" in dump and "alice" in dump
+    assert hashlib.sha256(session.secret.encode()).hexdigest() in dump  # the session is there
+    secret = token.secret.split("_", 2)[2]
+    for clear in (PASSWORD, "another long password", session.secret, secret, session.csrf_token):
+        assert clear not in dump
 
 
 # -- sessions ------------------------------------------------------------------------------

@@ -172,6 +172,7 @@ def test_login_makes_a_session_and_logout_ends_it(service: AccountService, audit
     service.logout(session.secret)  # once more: nothing to end, nothing recorded
     login, logout = audit.records(action="sessions.login")[0], audit.records(action="sessions")[0]
     assert (login.actor, login.claimed_user, login.details) == ("alice", None, f"from {HERE}")
+    assert login.items == logout.items == {"accounts": [session.account.id]}
     assert (logout.action, logout.actor) == ("sessions.logout", "alice")
     assert _actions(audit).count("sessions.logout") == 1
 
@@ -358,7 +359,8 @@ def test_set_password_ends_the_sessions_but_keeps_the_tokens(
     assert service.login("alice", "another long password", address=HERE)
     assert service.token_account(token.secret).name == "alice"
     record = audit.records(action="users.password")[0]
-    assert record.items == {"counts": {"sessions": 1}} and record.details == "alice"
+    assert record.items == {"accounts": [1], "counts": {"sessions": 1}}
+    assert record.details == "alice"
     with pytest.raises(InvalidInputError):
         service.set_password("alice", "short")
     with pytest.raises(NotFoundError):
@@ -386,7 +388,7 @@ def test_disable_ends_sessions_and_tokens_at_once(service: AccountService, audit
         service.issue_token("alice")
     assert service.session(bobs.secret).account.name == "bob"
     record = audit.records(action="users.disable")[0]
-    assert record.items == {"counts": {"sessions": 2, "tokens": 2}}
+    assert record.items == {"accounts": [1], "counts": {"sessions": 2, "tokens": 2}}
 
 
 # -- API tokens ----------------------------------------------------------------------------
@@ -415,9 +417,12 @@ def test_tokens_are_issued_listed_used_and_revoked(
     with pytest.raises(NotFoundError):
         service.revoke_token(99)
     issued = audit.records(action="tokens.issue")
-    assert [r.items for r in reversed(issued)] == [{"records": [1]}, {"records": [2]}]
+    assert [r.items for r in reversed(issued)] == [
+        {"accounts": [1], "tokens": [1]},
+        {"accounts": [2], "tokens": [2]},
+    ]
     assert all(t.secret not in str(audit.records()) for t in (first, second))
-    assert audit.records(action="tokens.revoke")[0].items == {"records": [first.id]}
+    assert audit.records(action="tokens.revoke")[0].items == {"accounts": [1], "tokens": [1]}
 
 
 def test_a_token_expires(service: AccountService, clock: Clock) -> None:

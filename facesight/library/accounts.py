@@ -187,7 +187,9 @@ class AccountService:
             )
             if user_id is None:
                 raise InvalidInputError(f"an account named {name!r} exists already")
-            self._audit.record(conn, AuditAction.USERS_ADD, details=f"{name} as {chosen}")
+            self._audit.record(
+                conn, AuditAction.USERS_ADD, accounts=[user_id], details=f"{name} as {chosen}"
+            )
         return Account(user_id, name, chosen, False, at)
 
     def accounts(self) -> list[Account]:
@@ -213,6 +215,7 @@ class AccountService:
             self._audit.record(
                 conn,
                 AuditAction.USERS_DISABLE,
+                accounts=[user.id],
                 counts={"sessions": sessions, "tokens": tokens},
                 details=user.name,
             )
@@ -227,7 +230,11 @@ class AccountService:
             self._store.accounts.set_password_hash(conn, user.id, hashed, iso_at(self._now()))
             sessions = self._store.accounts.end_sessions(conn, user.id)
             self._audit.record(
-                conn, AuditAction.USERS_PASSWORD, counts={"sessions": sessions}, details=user.name
+                conn,
+                AuditAction.USERS_PASSWORD,
+                accounts=[user.id],
+                counts={"sessions": sessions},
+                details=user.name,
             )
 
     # -- API tokens --------------------------------------------------------------
@@ -252,7 +259,8 @@ class AccountService:
             self._audit.record(
                 conn,
                 AuditAction.TOKENS_ISSUE,
-                records=[token_id],
+                accounts=[user.id],
+                tokens=[token_id],
                 details=f"{user.name}, expires {expires or 'never'}",
             )
         return IssuedToken(token_id, f"fs_{token_id}_{secret}", expires)
@@ -275,7 +283,11 @@ class AccountService:
         with self._store.transaction() as conn:
             if self._store.accounts.revoke_tokens(conn, iso_at(self._now()), token_ids=[token.id]):
                 self._audit.record(
-                    conn, AuditAction.TOKENS_REVOKE, records=[token.id], details=token.user
+                    conn,
+                    AuditAction.TOKENS_REVOKE,
+                    accounts=[token.user_id],
+                    tokens=[token.id],
+                    details=token.user,
                 )
 
     def token_account(self, secret: str) -> Account:
@@ -332,7 +344,9 @@ class AccountService:
             tables.clear_failures(conn, key, address)
             tables.add_session(conn, _digest(secret), user.id, address, now)
             with self._audit.acting_as(user.name):
-                self._audit.record(conn, AuditAction.SESSIONS_LOGIN, details=f"from {address}")
+                self._audit.record(
+                    conn, AuditAction.SESSIONS_LOGIN, accounts=[user.id], details=f"from {address}"
+                )
         return WebSession(secret, _csrf_token(secret), _account(user))
 
     def _take_attempt(self, key: str, tried: str, address: str, now: float) -> None:
@@ -386,7 +400,7 @@ class AccountService:
             found = tables.session(conn, digest)
             if found is not None and tables.end_session(conn, digest):
                 with self._audit.acting_as(found.user.name):
-                    self._audit.record(conn, AuditAction.SESSIONS_LOGOUT)
+                    self._audit.record(conn, AuditAction.SESSIONS_LOGOUT, accounts=[found.user.id])
 
     # -- helpers -----------------------------------------------------------------
 

@@ -4,8 +4,12 @@ SQLite files opened by two Library objects at once, real media decoded and encod
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +37,7 @@ from facesight.records import Sighting
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
-from .paths import DISTRACTORS, GROUP, PEOPLE, SHARED_FACES
+from .paths import DISTRACTORS, GROUP, PEOPLE, REPO, SHARED_FACES
 
 ENROLLED = {
     "Barack Obama": "Barack_Obama",
@@ -263,16 +267,25 @@ def test_the_second_of_two_reviewers_gets_a_conflict_and_nothing_is_overwritten(
 
 
 def test_simultaneous_decisions_are_checked_under_the_write_lock(
-    copy: Path, detector: FaceDetector, embedder: FaceEmbedder
+    library_location: str | Path, detector: FaceDetector, embedder: FaceEmbedder
 ) -> None:
-    """Two server threads, each with its own Library on one file, decide the same faces at
-    the same moment with the same ``expected``: one wins, the other gets the conflict."""
-    with _open(copy, detector, embedder, "setup") as lib:
+    """Two server threads, each with its own Library on one database (SQLite file or
+    PostgreSQL), decide the same faces at the same moment with the same ``expected``: one
+    wins, the other gets the conflict, never two decisions."""
+
+    def opened(actor: str) -> Library:
+        return Library(library_location, detector=detector, embedder=embedder, actor=actor)
+
+    with opened("setup") as lib:
+        lib.enroll("Barack Obama", [_first("Barack_Obama")], largest=True)
+        lib.enroll("Angelina Jolie", [_first("Angelina_Jolie")], largest=True)
+        lib.scan([PEOPLE / "Barack_Obama", PEOPLE / "Angelina_Jolie"])
         items = lib.review_queue(limit=6).items
+        assert len(items) >= 4
     results: dict[str, list[str]] = {"alice": [], "bob": []}
 
     def reviewer(name: str, barrier: threading.Barrier) -> None:
-        with _open(copy, detector, embedder, name) as mine:
+        with opened(name) as mine:
             for item in items:
                 barrier.wait()
                 try:
@@ -290,14 +303,10 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
     assert all(len(r) == len(items) for r in results.values())
     for a, b in zip(results["alice"], results["bob"], strict=True):
         assert sorted((a, b)) == ["conflict", "ok"]
-    db = sqlite3.connect(copy / Library.DB_NAME)
-    ids = [i.sighting.face_id for i in items]
-    counts = db.execute(
-        f"SELECT face_id, COUNT(*) FROM reviews WHERE face_id IN ({','.join('?' * len(ids))})"
-        " GROUP BY face_id",
-        ids,
-    ).fetchall()
-    assert sorted(counts) == sorted((i, 1) for i in ids)
+    with opened("auditor") as lib:
+        for item in items:
+            decisions = lib.audit.records(action="review")
+            assert [r.items["faces"] for r in decisions].count([item.sighting.face_id]) == 1
 
 
 def test_decide_many_reports_each_outcome_and_goes_on(lib: Library) -> None:
@@ -543,3 +552,35 @@ def test_the_cost_of_a_page(lib: Library, capsys: pytest.CaptureFixture[str]) ->
     with capsys.disabled():
         print(f"\nreview queue: {per_page * 1000:.1f} ms per page over {pending} pending faces")
     assert per_page < 5.0
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _cli(library: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "facesight", "--library", str(library), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def test_review_queue_pages_as_json_and_a_stale_state_is_refused(copy: Path) -> None:
+    faces: list[int] = []
+    states: dict[int, str] = {}
+    after: list[str] = []
+    while True:
+        shown = _cli(copy, "--user", "erin", "review", "queue", "--limit", "9", "--json", *after)
+        assert shown.returncode == 0, shown.stderr
+        page = json.loads(shown.stdout)
+        faces += [row["face_id"] for row in page["items"]]
+        states |= {row["face_id"]: row["state"] for row in page["items"]}
+        if page["next_after"] is None:
+            break
+        after = ["--after", page["next_after"]]
+    with Library(copy, read_only=True) as lib:
+        assert faces == [i.sighting.face_id for i in lib.review_queue(limit=500).items]
+        views = lib.audit.records(action="view.sightings", actor="erin")
+        assert sorted(f for r in views for f in r.items["faces"]) == sorted(faces)
+    face = faces[0]
+    assert _cli(copy, "review", "confirm", str(face), "--expected", states[face]).returncode == 0
+    stale = _cli(copy, "review", "reject", str(face), "--expected", states[face])
+    assert stale.returncode == 1 and "decided meanwhile" in stale.stderr

@@ -16,11 +16,12 @@ queue without moving the others (offsets would skip faces). The order is fixed p
 * ``date``: capture time (EXIF, or the video's creation time), oldest first; unknown last.
 
 Cost: each page reads every face of the population (all pending faces, or all faces for
-another category), re-decided under the library's settings (``MatchService``), then filters
-and sorts in Python: O(faces) per page, about 1 ms per 100 faces on one core (pytest
-``tests/test_review_queue.py::test_the_cost_of_a_page`` prints it). That is fine for tens of
-thousands of pending faces; the next issue moves filter, sort and keyset into ``store/`` SQL
-over stored candidates for a million.
+another category) with its candidates and reviews, re-decided under the library's settings
+(``MatchService.sightings``), then filters and sorts them in Python: O(faces) time and
+memory per page, whatever ``limit`` is (4 ms a page over 24 pending faces on the shared
+2-core test machine: ``pytest -s tests/test_review_queue.py -k cost`` prints it). The
+keyset makes pages correct, not cheap; the next issue (a million faces) moves the filter,
+sort and keyset into ``store/`` SQL over the stored candidates, with an index per sort.
 """
 
 from __future__ import annotations

@@ -307,6 +307,12 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
         for item in items:
             decisions = lib.audit.records(action="review")
             assert [r.items["faces"] for r in decisions].count([item.sighting.face_id]) == 1
+        # crops and frames by id on either backend (PostgreSQL keeps crops in the database)
+        first = items[0]
+        assert first.reference_id is not None
+        assert lib.crop_file(first.sighting.face_id).is_file()
+        assert lib.reference_crop_file(first.reference_id).is_file()
+        assert lib.evidence_frame(first.sighting.face_id).source == "media file"
 
 
 def test_decide_many_reports_each_outcome_and_goes_on(lib: Library) -> None:
@@ -583,4 +589,4 @@ def test_review_queue_pages_as_json_and_a_stale_state_is_refused(copy: Path) -> 
     face = faces[0]
     assert _cli(copy, "review", "confirm", str(face), "--expected", states[face]).returncode == 0
     stale = _cli(copy, "review", "reject", str(face), "--expected", states[face])
-    assert stale.returncode == 1 and "decided meanwhile" in stale.stderr
+    assert stale.returncode == 1 and "changed since it was shown" in stale.stderr

@@ -238,8 +238,8 @@ class ReviewService:
         """``sighting`` when its decision state is ``expected`` (or nothing is expected)."""
         if expected is not None and decision_state(sighting) != expected:
             raise DecisionConflictError(
-                f"face {sighting.face_id} was decided meanwhile: it is now "
-                f"{describe_state(sighting)}; look at it again before deciding",
+                f"face {sighting.face_id} changed since it was shown (decided meanwhile, or "
+                f"matched again): it is now {describe_state(sighting)}; look at it again",
                 sighting,
             )
         return sighting

@@ -227,7 +227,7 @@ def test_confirm_reject_and_assign_through_decide(lib: Library) -> None:
     assert (assigned.category, assigned.person) == ("manual identification", "Barack Obama")
     with pytest.raises(InvalidInputError, match="assign to whom"):
         lib.decide(obama.face_id, "assign")
-    with pytest.raises(InvalidInputError, match="confirm, reject or assign"):
+    with pytest.raises(InvalidInputError, match="confirm, reject, assign"):
         lib.decide(obama.face_id, "approve")
     with pytest.raises(NotFoundError):
         lib.decide(10**9, "confirm")

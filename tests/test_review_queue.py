@@ -205,6 +205,16 @@ def test_each_item_shows_the_nearest_reference_of_the_person_named(lib: Library)
         assert item.band == quality_band(item.sighting.quality or 0.0)
     unmatched = lib.review_queue(QueueFilter(category="unmatched"), limit=5).items
     assert unmatched and all(item.reference_id is None for item in unmatched)
+    # a reference whose crop is gone is not offered (its crop could not be served)
+    gone = items[0].reference_id
+    assert gone is not None
+    lib.reference_crop_file(gone).unlink()
+    again = lib.review_queue(limit=50).items
+    assert {i.sighting.face_id for i in again if i.reference_id is None} == {
+        i.sighting.face_id for i in items if i.reference_id == gone
+    }
+    with pytest.raises(NotFoundError, match="missing"):
+        lib.reference_crop_file(gone)
 
 
 # ------------------------------------------------------------------ decisions
@@ -294,8 +304,9 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
                 except DecisionConflictError:
                     results[name].append("conflict")
 
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=reviewer, args=(n, barrier)) for n in results]
+    # a thread that fails breaks the barrier (timeout) instead of leaving the other waiting
+    barrier = threading.Barrier(2, timeout=60)
+    threads = [threading.Thread(target=reviewer, args=(n, barrier), daemon=True) for n in results]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -601,3 +601,32 @@ def test_review_queue_pages_as_json_and_a_stale_state_is_refused(copy: Path) -> 
     assert _cli(copy, "review", "confirm", str(face), "--expected", states[face]).returncode == 0
     stale = _cli(copy, "review", "reject", str(face), "--expected", states[face])
     assert stale.returncode == 1 and "changed since it was shown" in stale.stderr
+
+
+def test_a_face_named_by_an_imported_tag_waits_in_the_queue_as_unverified(
+    lib: Library, tmp_path: Path
+) -> None:
+    stranger = next(
+        s
+        for s in lib.sightings(include_unmatched=True)
+        if s.category == "unmatched" and s.path.startswith(str(DISTRACTORS))
+    )
+    x1, y1, x2, y2 = stranger.xyxy
+    w, h = stranger.width_px, stranger.height_px
+    rect = "".join(f"{round(v * 65535):04x}" for v in (x1 / w, y1 / h, x2 / w, y2 / h))
+    sidecars = tmp_path / "sidecars"
+    sidecars.mkdir()
+    (sidecars / ".picasa.ini").write_text(
+        f"[{Path(stranger.path).name}]\nfaces=rect64({rect}),7\n[Contacts2]\n7=Jack Dorsey;;\n",
+        encoding="utf-8",
+    )
+    imported = lib.import_tags([stranger.path], sidecars=sidecars)
+    assert [t.face_id for t in imported.imported] == [stranger.face_id]
+    unverified = lib.review_queue(QueueFilter(category="imported (unverified)")).items
+    assert [i.sighting.face_id for i in unverified] == [stranger.face_id]
+    assert unverified[0].state.startswith("pending:") and unverified[0].sighting.person == (
+        "Jack Dorsey"
+    )
+    assert stranger.face_id in _all_pages(lib, QueueFilter(), QueueSort.FMR, limit=50)
+    confirmed = lib.decide(stranger.face_id, "confirm", expected=unverified[0].state)
+    assert confirmed.category == "confirmed"  # the tag was the proposal: no force needed

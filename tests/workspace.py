@@ -29,11 +29,14 @@ ROLES = ("viewer", "reviewer", "admin")
 PASSWORD = "correct horse battery staple"
 """Every test account's password (accounts are named after their role)."""
 
+HOSTILE = "<script>alert(1)</script>"
 ENROLLED = {
     "Barack Obama": PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg",
     "Angelina Jolie": PEOPLE / "Angelina_Jolie" / "deepface_img1.jpg",
     "Lin-Manuel Miranda": PEOPLE / "Lin_Manuel_Miranda" / "face_recognition_lin-manuel-miranda.jpg",
     "Joe Biden": PEOPLE / "Joe_Biden" / sorted(os.listdir(PEOPLE / "Joe_Biden"))[0],
+    # a hostile name: every page must show it as text
+    HOSTILE: PEOPLE / "Katy_Perry" / sorted(os.listdir(PEOPLE / "Katy_Perry"))[0],
 }
 
 

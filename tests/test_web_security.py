@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from starlette.routing import Mount
 
@@ -20,7 +19,6 @@ from facesight.web.headers import CONTENT_SECURITY_POLICY
 from facesight.web.settings import ServeSettings
 
 from .workspace import HOSTILE, PASSWORD, ROLES, Server, facesight, start_server
-from .workspace import served, workspace_library  # noqa: F401
 
 MISSING = 987654321
 """An id no record has: state-changing routes are walked with it, so the walk changes nothing."""

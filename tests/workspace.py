@@ -1,7 +1,7 @@
 """The review workspace as its users meet it: a library scanned from ../shared/faces, three
 accounts made with ``facesight users add``, and ``facesight serve`` running for real on
-127.0.0.1 (a subprocess on a free port). Test modules import the fixtures they use:
-``from .workspace import served, workspace_library  # noqa: F401``.
+127.0.0.1 (a subprocess on a free port). tests/conftest.py loads these fixtures for every
+test module.
 """
 
 from __future__ import annotations

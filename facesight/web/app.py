@@ -35,6 +35,7 @@ from facesight.errors import (
 from facesight.library.facade import Library
 from facesight.library.roles import Permission, allows
 from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
+from facesight.web.formats import FILTERS
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
 from facesight.web.serialize import sighting_json
@@ -53,6 +54,7 @@ _TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_TEMPLATES.filters.update(FILTERS)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -109,9 +111,15 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
 
 def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
-    from facesight.web import pages_home
+    from facesight.web import pages_audit, pages_home, pages_people, pages_review, pages_search
 
-    return [pages_home.router]
+    return [
+        pages_home.router,
+        pages_review.router,
+        pages_people.router,
+        pages_search.router,
+        pages_audit.router,
+    ]
 
 
 def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:

@@ -1,0 +1,138 @@
+"""The review workspace as a reviewer uses it: ``facesight serve`` started for real over a copy
+of the workspace library, driven by Debian's Chromium through Selenium. Sign in through the
+form, open the review queue, see every crop load, confirm one face by keyboard, reject two in
+bulk, open a video sighting and find the player at the track's best frame, sign out; then the
+audit log holds those decisions and the views, all under the reviewer's account."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import pytest
+
+from facesight.library.facade import Library
+
+from .pages import audit_records, copy_library, face_ids
+from .workspace import HAMILTON, PASSWORD, Server, start_server
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+
+@pytest.fixture
+def own_server(workspace_library: Path, tmp_path: Path) -> Iterator[Server]:
+    """A server of its own: the decisions made here leave the shared library alone."""
+    server = start_server(copy_library(workspace_library, tmp_path / "lib"))
+    try:
+        yield server
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+def _wait(what: str, check: Callable[[], Any], timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _state(browser: WebDriver, face_id: int) -> str:
+    return str(
+        browser.execute_script(f"return document.getElementById('face-{face_id}').dataset.state")
+    )
+
+
+def _press(browser: WebDriver, keys: str) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(browser).send_keys(keys).perform()
+
+
+def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
+    own_server: Server, browser: WebDriver
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    url = own_server.url
+    browser.delete_all_cookies()
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "name").send_keys("reviewer")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    _wait("the people page", lambda: browser.current_url.rstrip("/") == url)
+
+    browser.get(f"{url}/review?kind=image")
+    cards = [
+        int(c.get_attribute("data-face-id"))
+        for c in browser.find_elements(By.CSS_SELECTOR, ".card[data-face-id]")
+    ]
+    assert len(cards) >= 3
+    crops = browser.find_elements(By.CSS_SELECTOR, "img.crop")
+    assert len(crops) >= len(cards)
+    loaded = "return Array.from(document.images).filter(i => i.classList.contains('crop'))" + (
+        ".map(i => i.complete ? i.naturalWidth : -1)"
+    )
+    widths = _wait("the crops", lambda: (w := browser.execute_script(loaded)) and min(w) >= 0 and w)
+    assert all(width > 0 for width in widths), f"crops that did not load: {widths}"
+
+    # the first pending face is the current one: c confirms it
+    first = cards[0]
+    assert _state(browser, first) == "pending"
+    _press(browser, "c")
+    _wait("the confirmation", lambda: _state(browser, first).startswith("confirmed"))
+    status = browser.find_element(By.CSS_SELECTOR, f"#face-{first} [data-role=status]").text
+    assert "confirmed" in status.lower()
+
+    # the current face moved on to the next: select it and the one after, reject both at once
+    second, third = cards[1], cards[2]
+    _press(browser, "xjx")
+    assert browser.find_element(By.ID, "selected-count").text == "2 selected"
+    browser.find_element(By.ID, "bulk-reject").click()
+    for face in (second, third):
+        _wait(f"the rejection of {face}", lambda f=face: _state(browser, f).startswith("rejected"))
+
+    # a video sighting: o opens it, the player stands at the track's best frame
+    browser.get(f"{url}/review?kind=video")
+    video_face = int(
+        browser.find_element(By.CSS_SELECTOR, ".card[data-face-id]").get_attribute("data-face-id")
+    )
+    _press(browser, "o")
+    _wait("the face page", lambda: browser.current_url.endswith(f"/faces/{video_face}"))
+    with Library(own_server.library, create=False) as library:
+        sighting = library.sighting(video_face)
+    assert sighting.time_s is not None
+    ready = (
+        "const v = document.getElementById('player'); return v && v.readyState >= 1 && !v.seeking"
+    )
+    _wait("the player", lambda: browser.execute_script(ready))
+    current = float(browser.execute_script("return document.getElementById('player').currentTime"))
+    capture = cv2.VideoCapture(str(HAMILTON))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    assert abs(current - sighting.time_s) <= 1 / fps, (current, sighting.time_s, fps)
+    assert "Track from" in browser.find_element(By.ID, "track").text
+
+    browser.find_element(By.ID, "logout").click()
+    _wait("the login page", lambda: "/login" in browser.current_url)
+    browser.get(f"{url}/review")
+    assert "/login" in browser.current_url  # signed out: the queue is closed
+
+    records = audit_records(own_server.library)
+    confirms = [r for r in records if r["action"] == "review.confirm"]
+    rejects = [r for r in records if r["action"] == "review.reject"]
+    assert [face_ids(r) for r in confirms] == [[first]]
+    assert sorted(f for r in rejects for f in face_ids(r)) == sorted([second, third])
+    views = [r for r in records if r["action"] == "view.sightings"]
+    assert any(set(face_ids(r)) == set(cards) for r in views)  # the queue page as shown
+    assert any(face_ids(r) == [video_face] for r in views)  # the face page
+    for record in [*confirms, *rejects, *views]:
+        assert record["actor"] == "reviewer", record

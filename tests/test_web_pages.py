@@ -1,0 +1,227 @@
+"""The workspace's pages over ``facesight serve`` running for real (httpx, signed in through the
+login form): the review queue's filters and keyset paging, one view audit record per page,
+escaping, what a viewer may not do, the face and person pages, search by face and the audit
+log. The browser itself (keys, bulk, the video player) is tests/test_web_browser.py."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from facesight.library.facade import Library
+from facesight.records import Sighting
+
+from .pages import audit_records, copy_library, face_ids
+from .paths import PEOPLE
+from .workspace import HAMILTON, HOSTILE, Server, start_server
+
+CARD = re.compile(r'<article class="card" id="face-(\d+)" data-face-id="\d+" data-state="([^"]+)"')
+
+
+def _cards(page: httpx.Response) -> list[int]:
+    assert page.status_code == 200, page.text[:500]
+    return [int(m.group(1)) for m in CARD.finditer(page.text)]
+
+
+@pytest.fixture(scope="module")
+def sightings(workspace_library: Path) -> dict[int, Sighting]:
+    with Library(workspace_library, create=False) as library:
+        return {s.face_id: s for s in library.sightings(include_unmatched=True)}
+
+
+def test_the_queue_pages_by_keyset_through_every_pending_face(served: Server) -> None:
+    client = served.sign_in("reviewer")
+    everything = _cards(client.get("/review", params={"limit": 500}))
+    assert len(everything) >= 4
+    seen: list[int] = []
+    url: str | None = "/review?limit=2"
+    while url is not None:
+        page = client.get(url)
+        shown = _cards(page)
+        assert 1 <= len(shown) <= 2
+        seen += shown
+        found = re.search(r'<a href="([^"]+)" id="next-page"', page.text)
+        url = html.unescape(found.group(1)) if found else None
+        assert url is None or ("after=" in url and "limit=2" in url)
+    assert seen == everything  # same order, nothing twice, nothing left out
+
+
+def test_the_queue_filters_by_media_kind_person_and_path(
+    served: Server, sightings: dict[int, Sighting]
+) -> None:
+    client = served.sign_in("reviewer")
+    videos = _cards(client.get("/review", params={"kind": "video", "limit": 500}))
+    images = _cards(client.get("/review", params={"kind": "image", "limit": 500}))
+    assert videos and images and not set(videos) & set(images)
+    assert all(sightings[i].kind == "video" for i in videos)
+    assert all(sightings[i].kind == "image" for i in images)
+    obama = _cards(client.get("/review", params={"person": "Barack Obama", "limit": 500}))
+    assert obama and all(sightings[i].person == "Barack Obama" for i in obama)
+    clip = _cards(client.get("/review", params={"path": HAMILTON.name.upper(), "limit": 500}))
+    assert set(clip) == set(videos)
+    nothing = client.get("/review", params={"path": "no-such-file-anywhere"})
+    assert _cards(nothing) == [] and "No faces here with these filters" in nothing.text
+    by_quality = _cards(client.get("/review", params={"sort": "quality", "limit": 500}))
+    assert sorted(by_quality) == sorted(_cards(client.get("/review", params={"limit": 500})))
+
+
+def test_each_queue_page_writes_one_view_record_with_the_faces_shown(
+    served: Server,
+) -> None:
+    client = served.sign_in("reviewer")
+    before = audit_records(served.library, "--action", "view")
+    shown = _cards(client.get("/review", params={"limit": 3}))
+    after = audit_records(served.library, "--action", "view")
+    new = after[: len(after) - len(before)]
+    assert len(new) == 1
+    assert new[0]["actor"] == "reviewer" and face_ids(new[0]) == shown
+    assert "review queue" in new[0]["details"]
+
+
+def test_a_hostile_name_is_text_on_every_page(
+    served: Server, sightings: dict[int, Sighting]
+) -> None:
+    client = served.sign_in("admin")
+    hostile = [i for i, s in sightings.items() if s.person == HOSTILE]
+    assert hostile, "the workspace library has a sighting of the hostile name"
+    people = client.get("/").text
+    person_id = re.search(r'<a href="/people/(\d+)">&lt;script&gt;', people)
+    assert person_id is not None
+    for url in (
+        "/",
+        "/review?limit=500",
+        f"/review?person={HOSTILE}",
+        f"/faces/{hostile[0]}",
+        f"/people/{person_id.group(1)}",
+        "/audit",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert HOSTILE not in page.text, url
+        assert "<script>alert" not in page.text, url
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get(f"/faces/{hostile[0]}").text
+
+
+def test_a_viewer_sees_faces_but_no_decision_buttons(
+    served: Server, sightings: dict[int, Sighting]
+) -> None:
+    viewer, reviewer = served.sign_in("viewer"), served.sign_in("reviewer")
+    queue = viewer.get("/review")
+    assert _cards(queue)
+    assert "data-action" not in queue.text and "bulk-reject" not in queue.text
+    assert "data-action=" in reviewer.get("/review").text
+    face = next(iter(sightings))
+    page = viewer.get(f"/faces/{face}")
+    assert page.status_code == 200 and "data-action" not in page.text
+    assert 'data-action="confirm"' in reviewer.get(f"/faces/{face}").text
+    # the menu shows only what the role may do
+    assert 'href="/audit"' not in queue.text and 'href="/search"' in queue.text
+    assert 'href="/audit"' in served.sign_in("admin").get("/review").text
+
+
+def test_the_face_page_of_a_video_plays_from_the_track_best_frame(
+    served: Server, sightings: dict[int, Sighting]
+) -> None:
+    video = next(s for s in sightings.values() if s.kind == "video")
+    page = served.sign_in("viewer").get(f"/faces/{video.face_id}")
+    assert page.status_code == 200
+    assert f'src="/faces/{video.face_id}/media"' in page.text
+    seek = re.search(r'data-seek="([^"]+)"', page.text)
+    assert seek is not None and float(seek.group(1)) == pytest.approx(video.time_s)
+    assert "Track from" in page.text and "/static/face.js" in page.text
+    photo = next(s for s in sightings.values() if s.kind == "image")
+    page = served.sign_in("viewer").get(f"/faces/{photo.face_id}")
+    assert f'src="/faces/{photo.face_id}/frame"' in page.text and "<video" not in page.text
+
+
+def test_a_missing_face_or_person_is_a_404_page(served: Server) -> None:
+    client = served.sign_in("viewer")
+    assert client.get("/faces/987654321").status_code == 404
+    assert client.get("/people/987654321").status_code == 404
+
+
+def test_the_person_page_shows_references_and_sightings_and_writes_one_view_record(
+    served: Server,
+) -> None:
+    client = served.sign_in("viewer")
+    person_id = re.search(r'<a href="/people/(\d+)">Barack Obama</a>', client.get("/").text)
+    assert person_id is not None
+    before = len(audit_records(served.library, "--action", "view"))
+    page = client.get(f"/people/{person_id.group(1)}")
+    assert page.status_code == 200
+    assert re.search(r'src="/references/\d+/crop"', page.text)
+    shown = [int(i) for i in re.findall(r'<a href="/faces/(\d+)" class="open">', page.text)]
+    assert shown
+    records = audit_records(served.library, "--action", "view")
+    assert len(records) == before + 1 and face_ids(records[0]) == shown
+
+
+def test_the_audit_page_pages_back_through_the_log(served: Server) -> None:
+    client = served.sign_in("admin")
+    first = client.get("/audit")
+    assert first.status_code == 200
+    ids = [int(i) for i in re.findall(r"<tr>\s*<td>(\d+)</td>", first.text)]
+    assert ids == sorted(ids, reverse=True) and len(ids) >= 2
+    older = client.get(f"/audit?after={ids[1]}")
+    older_ids = [int(i) for i in re.findall(r"<tr>\s*<td>(\d+)</td>", older.text)]
+    assert older_ids and max(older_ids) < ids[1]
+    assert served.sign_in("reviewer").get("/audit").status_code == 403
+
+
+@pytest.fixture
+def private_server(
+    workspace_library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Server, Path]]:
+    """A server of its own over a copy of the library, its temporary folder watched."""
+    temp = tmp_path / "server-tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))
+    server = start_server(copy_library(workspace_library, tmp_path / "lib"))
+    try:
+        yield server, temp
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+
+
+def _digests(folder: Path) -> set[str]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_search_by_face_finds_the_person_and_keeps_nothing(
+    private_server: tuple[Server, Path],
+) -> None:
+    server, temp = private_server
+    photo = sorted((PEOPLE / "Barack_Obama").iterdir())[-1]
+    data = photo.read_bytes()
+    client = server.sign_in("viewer")
+    token = server.csrf(client, "/search")
+    refused = client.post("/search", files={"image": ("me.jpg", data, "image/jpeg")})
+    assert refused.status_code == 403  # no CSRF token
+    answer = client.post(
+        "/search",
+        data={"csrf": token, "stored": "true"},
+        files={"image": ("me.jpg", data, "image/jpeg")},
+    )
+    assert answer.status_code == 200, answer.text[:500]
+    assert "Barack Obama" in answer.text and "Est. FMR" in answer.text
+    assert re.search(r'href="/faces/\d+" class="open"', answer.text)  # stored faces like it
+    digest = hashlib.sha256(data).hexdigest()
+    assert digest not in _digests(temp) and digest not in _digests(server.library)
+    assert not list(temp.glob("facesight-upload-*"))  # the upload's folder is gone
+    searches = audit_records(server.library, "--action", "search")
+    assert searches[0]["actor"] == "viewer"
+    empty = client.post(
+        "/search", data={"csrf": token}, files={"image": ("e.jpg", b"", "image/jpeg")}
+    )
+    assert empty.status_code == 422 and "empty" in empty.text
+    junk = client.post(
+        "/search", data={"csrf": token}, files={"image": ("junk.jpg", b"not a photo", "image/jpeg")}
+    )
+    assert junk.status_code == 422 and "junk.jpg" in junk.text and str(temp) not in junk.text

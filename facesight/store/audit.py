@@ -95,6 +95,7 @@ class AuditAction(StrEnum):
     SESSIONS_LOGIN = "sessions.login"
     SESSIONS_LOGIN_FAILED = "sessions.login_failed"
     SESSIONS_LOGOUT = "sessions.logout"
+    VIEW = "view.sightings"  # faces shown to someone (a page, an API answer): biometric data
 
 
 def os_account() -> str:

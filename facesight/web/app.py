@@ -31,12 +31,14 @@ from facesight.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StoreError,
+    UploadTooLargeError,
 )
 from facesight.library.facade import Library
 from facesight.library.roles import Permission, allows
 from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
+from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
 
@@ -98,6 +100,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
     )
     app.state.gate = opened
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _add_error_handlers(app)
@@ -109,9 +112,13 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
 
 def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
-    from facesight.web import pages_home
+    from facesight.web import api, media_routes, pages_home
 
-    return [pages_home.router]
+    return [
+        pages_home.router,
+        api.router,
+        media_routes.router,
+    ]
 
 
 def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
@@ -203,6 +210,7 @@ _STATUS: list[tuple[type[FaceSightError], int]] = [
     (DecisionConflictError, 409),
     (ManualIdentificationError, 409),
     (RateLimitedError, 429),
+    (UploadTooLargeError, 413),
     (InvalidInputError, 422),
     (MediaError, 422),
     (StoreError, 503),

@@ -17,6 +17,7 @@ boundary where they happen, so callers catch one tree::
     │   ├── NoFaceError             no face in a reference image
     │   └── MultipleFacesError      several faces and no choice made
     ├── NotFoundError               a person, media or sighting that does not exist
+    ├── DecisionConflictError       a face's decision changed since the reviewer saw it
     ├── StoreError                  the library database cannot be opened or migrated
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
@@ -30,9 +31,11 @@ boundary where they happen, so callers catch one tree::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CorruptMediaError",
+    "DecisionConflictError",
     "DeviceError",
     "EnrollmentError",
     "FaceSightError",
@@ -136,6 +139,19 @@ class MultipleFacesError(EnrollmentError):
 
 class NotFoundError(FaceSightError):
     """A person, media file or sighting that the caller named does not exist."""
+
+
+class DecisionConflictError(FaceSightError):
+    """A decision on a face whose decision changed since the reviewer saw it (two reviewers
+    deciding the same face at once: the second one's, made on what it no longer is).
+
+    ``current`` is the face as it now stands (a ``records.Sighting``; typed ``Any`` because
+    ``records`` imports this module); nothing was written.
+    """
+
+    def __init__(self, message: str, current: Any) -> None:
+        super().__init__(message)
+        self.current = current
 
 
 class StoreError(FaceSightError):

@@ -44,9 +44,11 @@ from facesight.library.directory import (
 from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService
 from facesight.library.erasure import ErasureService
+from facesight.library.evidence import EvidenceImage, EvidenceService, MediaFile
 from facesight.library.matching import MatchService
 from facesight.library.models import ModelEntry, ModelRegistry
-from facesight.library.review import ReviewService
+from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
+from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, ReviewQueue
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
 from facesight.library.search import EmbeddedFile, SearchService
 from facesight.library.tag_import import TagImport, TagImportService, TagTruth
@@ -231,6 +233,12 @@ class Library:
             sightings=self.sightings,
             rematch=self.rematch,
         )
+        self._queue = ReviewQueue(
+            self.pending,
+            lambda: self.sightings(include_unmatched=True),
+            self.store.require_person,
+        )
+        self._evidence = EvidenceService(self.store, self.sighting, max_pixels=max_pixels)
         self._tags = TagImportService(
             self.store,
             self.reviews,
@@ -516,6 +524,64 @@ class Library:
     def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
         """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""
         return self._review.enroll_faces(name, face_ids, note=note)
+
+    # -- the review queue and its evidence (library/review_queue.py, evidence.py) ---
+
+    def review_queue(
+        self,
+        filter: QueueFilter | None = None,
+        *,
+        sort: QueueSort | str = QueueSort.FMR,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> QueuePage:
+        """A page of the faces awaiting review, keyset-paged (``ReviewQueue.page``)."""
+        return self._queue.page(filter, sort=sort, after=after, limit=limit)
+
+    def decide(
+        self,
+        face_id: int,
+        action: str,
+        *,
+        person: str | None = None,
+        note: str = "",
+        expected: str | None = None,
+        force: bool = False,
+    ) -> Sighting:
+        """Confirm, reject or assign one face, unless its decision changed since
+        ``expected`` (``ReviewService.decide``; ``DecisionConflictError``)."""
+        return self._review.decide(
+            face_id, action, person=person, note=note, expected=expected, force=force
+        )
+
+    def decide_many(self, decisions: Sequence[DecisionRequest]) -> list[DecisionOutcome]:
+        """Several decisions, each on its own (``ReviewService.decide_many``)."""
+        return self._review.decide_many(decisions)
+
+    def crop_file(self, face_id: int) -> Path:
+        """The crop file of a stored face (``EvidenceService.crop_file``)."""
+        return self._evidence.crop_file(face_id)
+
+    def reference_crop_file(self, reference_id: int) -> Path:
+        """The crop file of an enrolled reference (``EvidenceService.reference_crop_file``)."""
+        return self._evidence.reference_crop_file(reference_id)
+
+    def evidence_frame(self, face_id: int) -> EvidenceImage:
+        """The picture a face was found in with its box drawn, as JPEG, or its stored crop
+        when the media file cannot serve (``EvidenceService.evidence_frame``)."""
+        return self._evidence.evidence_frame(face_id)
+
+    def media_file(self, face_id: int) -> MediaFile:
+        """A face's media file, its MIME type and whether a browser plays it
+        (``EvidenceService.media_file``)."""
+        return self._evidence.media_file(face_id)
+
+    def record_view(self, face_ids: Sequence[int], what: str) -> None:
+        """One audit record that these faces were shown to the acting user (``what``: the
+        page or answer, e.g. "review queue page"); nothing when no face was shown. A
+        read-only library gets a notice instead (as every reading action's record)."""
+        if face_ids:
+            self._record_audit(AuditAction.VIEW, faces=list(face_ids), details=what)
 
     def failures(self) -> list[MediaFailure]:
         """Files that could not be used, as recorded by scans."""

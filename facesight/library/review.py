@@ -10,16 +10,53 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from facesight.errors import InvalidInputError, ManualIdentificationError, NotFoundError
+from facesight.errors import (
+    DecisionConflictError,
+    FaceSightError,
+    InvalidInputError,
+    ManualIdentificationError,
+    NotFoundError,
+)
+from facesight.library.review_queue import decision_state, describe_state
 from facesight.records import Decision, Sighting, person_id_of
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
 from facesight.text import check_name
 
-__all__ = ["ReviewService"]
+__all__ = ["DECISION_ACTIONS", "DecisionOutcome", "DecisionRequest", "ReviewService"]
+
+DECISION_ACTIONS = ("confirm", "reject", "assign")
+"""What a reviewer can do with a face in the review queue (``ReviewService.decide``)."""
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """One decision of a bulk action (``ReviewService.decide_many``); as ``decide`` takes it."""
+
+    face_id: int
+    action: str
+    person: str | None = None
+    note: str = ""
+    expected: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    """What became of one decision of a bulk action: ``ok`` with the face as it now stands,
+    or the ``error`` in one line and its class name (``DecisionConflictError``,
+    ``ManualIdentificationError``, ``NotFoundError``, ...); after a conflict ``sighting``
+    is the face as it now stands, else None."""
+
+    face_id: int
+    ok: bool
+    sighting: Sighting | None
+    error: str = ""
+    error_type: str = ""
 
 
 class ReviewService:
@@ -77,6 +114,7 @@ class ReviewService:
         as_reference: bool = False,
         note: str = "",
         force: bool = False,
+        expected: str | None = None,
     ) -> Sighting:
         """Say that a stored face is ``person`` (default: the proposed match).
 
@@ -87,14 +125,16 @@ class ReviewService:
         distance and est. FMR shown with it are those of the face to the person named.
         Confirming a face again as who it is already confirmed as needs no ``force``.
         With ``as_reference`` the face becomes one of the person's references, and
-        stored faces are matched again.
+        stored faces are matched again. ``expected``: the ``decision_state`` the reviewer
+        saw; checked again under the write lock, in the transaction that writes.
 
         Raises:
             NotFoundError: unknown face or person.
             InvalidInputError: no person given and none proposed.
             ManualIdentificationError: a manual identification without ``force``.
+            DecisionConflictError: the face's decision is no longer ``expected``.
         """
-        sighting = self.sighting(face_id)
+        sighting = self._as_expected(self.sighting(face_id), expected)
         target = self._person_to_decide(sighting, person)
         current = person_id_of(sighting)
         manual = current != target
@@ -111,6 +151,7 @@ class ReviewService:
                 "with force (--force)"
             )
         with self.store.transaction() as conn:
+            self._still_expected(face_id, expected)
             if current is not None and current != target:
                 self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
             self.reviews.decide(conn, face_id, target, "confirmed", note, manual=manual)
@@ -120,14 +161,95 @@ class ReviewService:
             self.rematch()
         return self.sighting(face_id)
 
-    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+    def reject(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        note: str = "",
+        expected: str | None = None,
+    ) -> Sighting:
         """Say that a stored face is not ``person`` (default: who it is proposed or
-        confirmed as); that person is never proposed for this face again."""
-        sighting = self.sighting(face_id)
+        confirmed as); that person is never proposed for this face again. ``expected``
+        as in :meth:`confirm` (``DecisionConflictError``)."""
+        sighting = self._as_expected(self.sighting(face_id), expected)
         target = self._person_to_decide(sighting, person)
         with self.store.transaction() as conn:
+            self._still_expected(face_id, expected)
             self.reviews.decide(conn, face_id, target, "rejected", note)
         return self.sighting(face_id)
+
+    def decide(
+        self,
+        face_id: int,
+        action: str,
+        *,
+        person: str | None = None,
+        note: str = "",
+        expected: str | None = None,
+        force: bool = False,
+    ) -> Sighting:
+        """One reviewer's decision from the review queue: ``confirm`` (the proposal, or
+        ``person``), ``reject`` (the proposal, or ``person``) or ``assign`` (confirm as
+        ``person``: naming someone the rule did not propose is a manual identification,
+        which needs ``force``). ``expected`` is the ``decision_state`` the reviewer saw.
+
+        Raises:
+            InvalidInputError: an unknown action, or ``assign`` without a person.
+            ManualIdentificationError: a manual identification without ``force``.
+            DecisionConflictError: the face's decision changed since ``expected``.
+            NotFoundError: unknown face or person.
+        """
+        if action == "reject":
+            return self.reject(face_id, person, note=note, expected=expected)
+        if action == "assign" and not person:
+            raise InvalidInputError(f"face {face_id}: assign to whom? (a person's name)")
+        if action in ("confirm", "assign"):
+            return self.confirm(face_id, person, note=note, force=force, expected=expected)
+        raise InvalidInputError(
+            f"face {face_id}: the action is confirm, reject or assign, not {action!r}"
+        )
+
+    def decide_many(self, decisions: Sequence[DecisionRequest]) -> list[DecisionOutcome]:
+        """Each decision in turn, each in its own transaction with its audit record; one
+        that fails (a conflict, an unknown face, a manual identification without force)
+        is reported in its outcome and the others go on."""
+        outcomes = []
+        for d in decisions:
+            try:
+                sighting = self.decide(
+                    d.face_id,
+                    d.action,
+                    person=d.person,
+                    note=d.note,
+                    expected=d.expected,
+                    force=d.force,
+                )
+            except FaceSightError as error:
+                current = error.current if isinstance(error, DecisionConflictError) else None
+                outcomes.append(
+                    DecisionOutcome(d.face_id, False, current, str(error), type(error).__name__)
+                )
+            else:
+                outcomes.append(DecisionOutcome(d.face_id, True, sighting))
+        return outcomes
+
+    def _as_expected(self, sighting: Sighting, expected: str | None) -> Sighting:
+        """``sighting`` when its decision state is ``expected`` (or nothing is expected)."""
+        if expected is not None and decision_state(sighting) != expected:
+            raise DecisionConflictError(
+                f"face {sighting.face_id} was decided meanwhile: it is now "
+                f"{describe_state(sighting)}; look at it again before deciding",
+                sighting,
+            )
+        return sighting
+
+    def _still_expected(self, face_id: int, expected: str | None) -> None:
+        """Check ``expected`` again inside the writing transaction: its write lock (SQLite's
+        BEGIN IMMEDIATE, PostgreSQL's advisory lock) holds off every other writer, so no
+        decision lands between this read and the write."""
+        if expected is not None:
+            self._as_expected(self.sighting(face_id), expected)
 
     def _person_to_decide(self, sighting: Sighting, person: str | None) -> int:
         if person is not None:

@@ -84,6 +84,7 @@ class VideoInfo:
     codec: str
     captured_at: str | None = None
     gps: tuple[float, float] | None = None
+    container: str = ""  # FFmpeg's demuxer names: "mov,mp4,m4a,3gp,3g2,mj2", "avi", "mpeg"
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,7 @@ def probe_video(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Video
             stream.codec.name,
             _capture_time(tags.get("creation_time")),
             _location(tags.get("com.apple.quicktime.location.iso6709") or tags.get("location")),
+            container.format.name,
         )
     finally:
         container.close()

@@ -83,6 +83,7 @@ class AuditAction(StrEnum):
     MODEL_ADD = "models.add"
     MODEL_USE = "models.use"
     MODEL_CALIBRATE = "models.calibrate"
+    VIEW = "view.sightings"  # faces shown to someone (a page, an API answer): biometric data
 
 
 def os_account() -> str:

@@ -17,6 +17,7 @@ from facesight.store.rows import ReferenceRow, or_nan, query, vector
 
 __all__ = [
     "face_count",
+    "face_crop",
     "face_embeddings",
     "face_ids_of_content",
     "face_probe",
@@ -54,6 +55,18 @@ def face_reference_row(conn: sqlite3.Connection, face_id: int) -> ReferenceRow:
         embedder=str(r["embedder"]),
         quality=r["quality"],
     )
+
+
+def face_crop(conn: sqlite3.Connection, face_id: int) -> str | None:
+    """The crop path stored for a face, as stored (None: no crop was kept).
+
+    Raises:
+        NotFoundError: no stored face has this id.
+    """
+    row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (int(face_id),)).fetchone()
+    if row is None:
+        raise NotFoundError(f"no stored face has id {face_id}")
+    return None if row[0] is None else str(row[0])
 
 
 def face_embeddings(

@@ -466,6 +466,10 @@ class Store:
         as :meth:`face_embeddings` and :meth:`probe_geometry` give them."""
         return faces.face_probe(self._conn, face_id)
 
+    def face_crop(self, face_id: int) -> str | None:
+        """The crop file of a stored face, resolved (None: none kept; ``store.faces``)."""
+        return self.file_path(faces.face_crop(self._conn, face_id))
+
     def reference_crops(self, reference_ids: Sequence[int]) -> dict[int, str | None]:
         """The crop path of each of these references (None when none was kept)."""
         ids = list(dict.fromkeys(int(i) for i in reference_ids))

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from facesight.errors import InvalidInputError
 from facesight.library.facade import Library
+from facesight.library.review import DecisionRequest
 from facesight.library.review_queue import QueueFilter, QueueSort, decision_state
 from facesight.library.roles import Permission
 from facesight.records import DECISION_CATEGORIES, Sighting
@@ -223,8 +224,7 @@ async def decide_many(
     body: Decisions,
 ) -> dict[str, Any]:
     """Many decisions, each taken on its own: one failing does not stop the others."""
-    from facesight.library.review_queue import DecisionRequest
-    from facesight.web.app import status_of
+    from facesight.web.app import status_of_name
 
     asked = [
         DecisionRequest(
@@ -238,19 +238,18 @@ async def decide_many(
         for d in body.decisions
     ]
     outcomes = await call(request, principal, lambda lib: lib.decide_many(asked))
-    results = []
-    for outcome in outcomes:
-        error = outcome.error
-        results.append(
+    return {
+        "results": [
             {
                 "face_id": outcome.face_id,
                 "ok": outcome.ok,
-                "status": 200 if error is None else status_of(error),
+                "status": 200 if outcome.ok else status_of_name(outcome.error_type),
                 "sighting": sighting_out(outcome.sighting) if outcome.sighting else None,
-                "detail": None if error is None else str(error),
+                "detail": None if outcome.ok else outcome.error,
             }
-        )
-    return {"results": results}
+            for outcome in outcomes
+        ]
+    }
 
 
 router.include_router(api_search.router)

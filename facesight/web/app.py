@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from facesight import errors
 from facesight._version import __version__
 from facesight.errors import (
     AuthenticationError,
@@ -222,6 +223,14 @@ def status_of(error: FaceSightError) -> int:
     for kind, status in _STATUS:
         if isinstance(error, kind):
             return status
+    return 500
+
+
+def status_of_name(error_type: str) -> int:
+    """The status of a library error known by its class name (a bulk decision's outcome)."""
+    kind = getattr(errors, error_type, None)
+    if isinstance(kind, type) and issubclass(kind, FaceSightError):
+        return next((status for known, status in _STATUS if issubclass(kind, known)), 500)
     return 500
 
 

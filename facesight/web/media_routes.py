@@ -22,13 +22,13 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import FileResponse, Response
 
 from facesight.errors import NotFoundError
+from facesight.library.evidence import EvidenceImage, MediaFile
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
-from facesight.records import Sighting
 from facesight.web.api_models import MAX_ID
 from facesight.web.auth import Guard, Principal
 
-__all__ = ["CACHE_CONTROL", "evidence_source", "router"]
+__all__ = ["CACHE_CONTROL", "header_text", "router"]
 
 CACHE_CONTROL = "private, max-age=300"
 _CACHE = {"Cache-Control": CACHE_CONTROL}
@@ -41,12 +41,11 @@ ReferenceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Viewer = Annotated[Principal, Depends(Guard(Permission.VIEW))]
 
 
-def evidence_source(sighting: Sighting) -> str:
-    """What an evidence frame shows, for the ``X-Evidence-Source`` header (ASCII only)."""
-    if sighting.kind == "video":
-        at = f" at {sighting.time_s:.3f} s" if sighting.time_s is not None else ""
-        return f"video frame {sighting.frame}{at}"
-    return "image"
+def header_text(text: str) -> str:
+    """``text`` as one line of printable ASCII (a header cannot carry more; a reason may
+    quote a file's problem)."""
+    line = " ".join(text.split())
+    return "".join(c if " " <= c <= "~" else "?" for c in line)[:300]
 
 
 @router.get("/faces/{face_id}/crop")
@@ -71,15 +70,14 @@ async def reference_crop(request: Request, principal: Viewer, reference_id: Refe
 async def face_frame(request: Request, principal: Viewer, face_id: FaceId) -> Response:
     """The full image, or the video's frame, with the face's box drawn (JPEG)."""
 
-    def job(lib: Library) -> tuple[bytes, str]:
+    def job(lib: Library) -> EvidenceImage:
         frame = lib.evidence_frame(face_id)
-        source = evidence_source(lib.sighting(face_id))
         lib.record_view([face_id], "evidence frame")
-        return frame, source
+        return frame
 
-    frame, source = await request.app.state.gate.run(job, actor=principal.account.name)
-    headers = _CACHE | {"X-Evidence-Source": source}
-    return Response(frame, media_type="image/jpeg", headers=headers)
+    frame = await request.app.state.gate.run(job, actor=principal.account.name)
+    headers = _CACHE | {"X-Evidence-Source": header_text(frame.source)}
+    return Response(frame.jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/faces/{face_id}/media")
@@ -87,7 +85,7 @@ async def face_media(request: Request, principal: Viewer, face_id: FaceId) -> Re
     """The original image or video (Range requests answered), when a browser can play it."""
     opening = _FROM_START.match(request.headers.get("range", "bytes=0-")) is not None
 
-    def job(lib: Library) -> object:
+    def job(lib: Library) -> MediaFile:
         media = lib.media_file(face_id)
         if not media.browser_playable:
             kind = PurePath(media.path).suffix.lower() or media.mime
@@ -100,4 +98,4 @@ async def face_media(request: Request, principal: Viewer, face_id: FaceId) -> Re
         return media
 
     media = await request.app.state.gate.run(job, actor=principal.account.name)
-    return FileResponse(media.path, media_type=media.mime, headers=_CACHE)  # type: ignore[attr-defined]
+    return FileResponse(media.path, media_type=media.mime, headers=_CACHE)

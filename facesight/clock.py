@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["utc_now_iso"]
+__all__ = ["iso_at", "utc_now_iso"]
 
 
 def utc_now_iso(timespec: str = "seconds") -> str:
@@ -18,3 +18,9 @@ def utc_now_iso(timespec: str = "seconds") -> str:
     microseconds, as the schema's migration records were always written.
     """
     return datetime.now(UTC).isoformat(timespec=timespec)
+
+
+def iso_at(seconds: float) -> str:
+    """The instant ``seconds`` since the epoch (``time.time()``) as :func:`utc_now_iso`
+    writes it: for a service given its own clock (``library.accounts``, its tests)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")

@@ -22,6 +22,9 @@ boundary where they happen, so callers catch one tree::
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
     ├── MissingExtraError           an optional extra (facesight[eval], ...) is not installed
+    ├── AuthenticationError         wrong name/password; unknown, expired or revoked session/token
+    ├── PermissionDeniedError       the account's role does not allow the action
+    ├── RateLimitedError            too many failed logins (carries .retry_after_s)
     └── InvalidInputError           an argument is out of range or malformed
         ├── ManualIdentificationError  naming a face as someone the system did not propose
         ├── UploadTooLargeError     an upload or request body over the server's limit (HTTP 413)
@@ -34,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AuthenticationError",
     "CorruptMediaError",
     "DecisionConflictError",
     "DeviceError",
@@ -49,6 +53,8 @@ __all__ = [
     "NoFaceError",
     "NotFoundError",
     "OutputError",
+    "PermissionDeniedError",
+    "RateLimitedError",
     "StaleIndexError",
     "StoreError",
     "UnreadableMediaError",
@@ -212,3 +218,28 @@ class MissingExtraError(FaceSightError):
             f"{feature} needs {package}, which is not installed: install facesight[{extra}]"
             f" (pip install 'facesight[{extra}]')"
         )
+
+
+class AuthenticationError(FaceSightError):
+    """A login, session or API token was refused: a wrong name or password, an unknown,
+    expired or revoked session or token, a disabled account.
+
+    The message never says which part was wrong (that would tell an attacker which
+    account names exist).
+    """
+
+
+class PermissionDeniedError(FaceSightError):
+    """The account is known, but its role does not allow the action (``library.roles``)."""
+
+
+class RateLimitedError(FaceSightError):
+    """Too many failed logins for one account from one address; ``retry_after_s`` says
+    how many seconds until the next attempt is heard."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = int(retry_after_s)
+        super().__init__(f"too many failed logins: try again in {self.retry_after_s} s")
+
+    def __reduce__(self) -> tuple[type[RateLimitedError], tuple[int]]:
+        return (type(self), (self.retry_after_s,))

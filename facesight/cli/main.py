@@ -3,8 +3,8 @@
 This module holds the command group, its global options and :func:`main` (the console
 script); the commands live in one module per family beside it (``enroll``, ``scan``,
 ``search``, ``maintenance``, ``evaluate``, ``review``, ``audit``, ``unknowns``,
-``conflicts``, ``reports``, ``tags``) and are added to the group at the end. No business logic lives
-here. Tables go to stdout for people, ``--json`` and
+``conflicts``, ``reports``, ``tags``, ``users``) and are added to the group at the end. No
+business logic lives here. Tables go to stdout for people, ``--json`` and
 ``--csv`` give the same rows for scripts; progress and per-file problems go
 to stderr so stdout stays clean for pipes.
 """
@@ -32,6 +32,7 @@ from facesight.cli import serve as cli_serve
 from facesight.cli import search as cli_search
 from facesight.cli import tags as cli_tags
 from facesight.cli import unknowns as cli_unknowns
+from facesight.cli import users as cli_users
 from facesight.cli.common import TextSafeGroup, escape_log_records
 from facesight.config import ENV_LIBRARY
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_TARGET_FPIR, DeviceChoice
@@ -138,6 +139,7 @@ for _command in (
     *cli_models.COMMANDS,
     *cli_library.COMMANDS,
     *cli_serve.COMMANDS,
+    *cli_users.COMMANDS,
 ):
     cli.add_command(_command)
 

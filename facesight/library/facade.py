@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from facesight.defaults import DEFAULT_MAX_PIXELS, DEFAULT_RATE_FPS, DEFAULT_TARGET_FPIR
 from facesight.descriptors import Gallery, NearestFaces
-from facesight.errors import InvalidInputError, StoreError
+from facesight.errors import AuthenticationError, InvalidInputError, StoreError
 from facesight.exports.frames import FrameWritten, write_sighting_frames
 from facesight.exports.manifest import write_manifest
 from facesight.face_models import ModelSpec
@@ -34,6 +34,7 @@ from facesight.identity.calibrate import (
     ReferenceCalibration,
     load_reference_calibration,
 )
+from facesight.library.accounts import AccountService
 from facesight.library.directory import (
     TEMP_GRACE_S,
     mark_session,
@@ -168,6 +169,8 @@ class Library:
         if not self.read_only:  # a read-only library cannot restore them; verify says so
             self.audit.ensure_triggers()
         self.reviews = self.store.review_book(self.audit)
+        self.accounts = AccountService(self.store, self.audit)
+        """The review workspace's accounts, sessions and API tokens (``library.accounts``)."""
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device), self._models.embedder(active)
         )
@@ -293,6 +296,21 @@ class Library:
         for service in (self._matching, self._search, self._enroll):
             service.reference_calibration = self.reference_calibration
         self._drop_gallery()
+
+    @contextlib.contextmanager
+    def acting_as(self, name: str) -> Iterator[None]:
+        """Within the block, audit records and review decisions are made by the account
+        ``name`` (audit ``actor``; ``claimed_user`` None; ``os_user`` stays the server's).
+
+        The caller has authenticated it (``accounts.session``, ``accounts.token_account``);
+        a disabled account is refused (``AuthenticationError``), an unknown one is a
+        ``NotFoundError``. Per thread or task: requests served side by side do not mix.
+        """
+        account = self.accounts.account(name)
+        if account.disabled:
+            raise AuthenticationError(f"the account {account.name!r} is disabled")
+        with self.audit.acting_as(account.name):
+            yield
 
     def _start_session(self) -> None:
         """Mark this process as using the library; after a killed one, sweep its leftovers."""

@@ -15,8 +15,10 @@ the chain.
 Who acted is recorded twice: ``os_user``, the operating-system account of the
 process (its effective uid, not ``$USER``), and ``claimed_user``, the name
 given with ``--user``/``$FACESIGHT_USER`` or ``Library(actor=...)`` (nobody
-checks it: the web workspace brings real authentication). ``actor`` is the
-claimed name when there is one, else the account.
+checks it). ``actor`` is the claimed name when there is one, else the account.
+Inside :meth:`AuditLog.acting_as` (the web workspace, after a login or an API token
+was checked: ``library.accounts``) ``actor`` is that facesight account instead and
+``claimed_user`` None, since the name was authenticated rather than claimed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -84,6 +88,14 @@ class AuditAction(StrEnum):
     MODEL_USE = "models.use"
     MODEL_CALIBRATE = "models.calibrate"
     VIEW = "view.sightings"  # faces shown to someone (a page, an API answer): biometric data
+    USERS_ADD = "users.add"
+    USERS_DISABLE = "users.disable"
+    USERS_PASSWORD = "users.password"
+    TOKENS_ISSUE = "tokens.issue"
+    TOKENS_REVOKE = "tokens.revoke"
+    SESSIONS_LOGIN = "sessions.login"
+    SESSIONS_LOGIN_FAILED = "sessions.login_failed"
+    SESSIONS_LOGOUT = "sessions.logout"
 
 
 def os_account() -> str:
@@ -142,8 +154,33 @@ class AuditLog:
             raise InvalidInputError("a claimed user name cannot be empty")
         self._conn = conn
         self.os_user = os_account()
-        self.claimed_user = actor.strip() if actor is not None else None
-        self.actor = self.claimed_user or self.os_user
+        self._claimed = actor.strip() if actor is not None else None
+        # per thread or task (a server's requests run side by side on one library)
+        self._account: ContextVar[str | None] = ContextVar("facesight_account", default=None)
+
+    @property
+    def claimed_user(self) -> str | None:
+        """The name claimed with ``--user`` (unchecked); None inside :meth:`acting_as`."""
+        return None if self._account.get() is not None else self._claimed
+
+    @property
+    def actor(self) -> str:
+        """Who acts: the authenticated account inside :meth:`acting_as`, else the claimed
+        name, else the operating-system account."""
+        return self._account.get() or self._claimed or self.os_user
+
+    @contextmanager
+    def acting_as(self, account: str) -> Iterator[None]:
+        """Within the block (in this thread or task only), records are made by the
+        facesight ``account``, which the caller has authenticated; the previous actor
+        returns afterwards."""
+        if not account.strip():
+            raise InvalidInputError("an account name cannot be empty")
+        token = self._account.set(account)
+        try:
+            yield
+        finally:
+            self._account.reset(token)
 
     def record(
         self,

@@ -22,7 +22,7 @@ from facesight.errors import InvalidInputError, StoreError
 from facesight.store.rows import DescriptorBlob
 from facesight.store.sqlite import Store
 
-__all__ = ["TABLES", "copy_library"]
+__all__ = ["NOT_COPIED", "TABLES", "copy_library"]
 
 TABLES = (
     "people",
@@ -41,9 +41,15 @@ TABLES = (
     "models",
     "imported_tags",
     "scan_chunks",
+    "users",
+    "api_tokens",
 )
 """Every table of a library, parents before children. A migration that adds a table
 adds it here (the copy test fails on a table it does not know)."""
+
+NOT_COPIED = ("web_sessions", "login_failures")
+"""Tables a copy leaves out: a running server's short-lived state (logins last hours, failed
+logins count for minutes), which would only let a copied session cookie log in to the copy."""
 
 _DESCRIPTORS = ("embedding",)
 """Columns holding a descriptor (a BLOB in SQLite, a pgvector ``vector`` in PostgreSQL)."""
@@ -56,6 +62,8 @@ _IDENTITY = (
     "reviews",
     "imported_tags",
     "scan_chunks",
+    "users",
+    "api_tokens",
 )
 """PostgreSQL tables whose ids the database numbers (identity columns)."""
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from facesight.clock import utc_now_iso
 from facesight.errors import StoreError
+from facesight.store.accounts import SCHEMA as ACCOUNTS
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
@@ -281,6 +282,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
         ),
     ),
+    Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
 )
 
 

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from facesight.descriptors import Gallery, NearestFaces
 from facesight.face_models import ModelSpec
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
+from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.reviews import ReviewBook
@@ -77,6 +78,8 @@ class LibraryStore(Protocol):
     def review_book(self, audit: AuditLog) -> ReviewBook: ...
     @property
     def imported_tags(self) -> ImportedTags: ...
+    @property
+    def accounts(self) -> AccountTables: ...
 
     # -- people and references
     def person_id(self, name: str) -> int | None: ...

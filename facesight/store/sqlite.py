@@ -26,6 +26,7 @@ from facesight.files import atomic_file
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store import faces, health, models, people, scan_chunks
 from facesight.store import media as media_writes
+from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
@@ -93,6 +94,11 @@ class Store:
     def review_book(self, audit: AuditLog) -> ReviewBook:
         """The review decisions of this library, each audited in ``audit``."""
         return ReviewBook(self._conn, audit)
+
+    @property
+    def accounts(self) -> AccountTables:
+        """The accounts, sessions and API tokens (their one writer, ``store.accounts``)."""
+        return AccountTables(self._conn)
 
     @property
     def imported_tags(self) -> ImportedTags:

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from facesight import errors
 from facesight._version import __version__
 from facesight.errors import (
     AuthenticationError,
@@ -31,6 +32,7 @@ from facesight.errors import (
     PermissionDeniedError,
     RateLimitedError,
     StoreError,
+    UploadTooLargeError,
 )
 from facesight.library.facade import Library
 from facesight.library.roles import Permission, allows
@@ -38,6 +40,7 @@ from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.formats import FILTERS
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
+from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
 
@@ -100,6 +103,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
     )
     app.state.gate = opened
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _add_error_handlers(app)
@@ -111,10 +115,20 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
 
 def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
-    from facesight.web import pages_audit, pages_home, pages_people, pages_review, pages_search
+    from facesight.web import (
+        api,
+        media_routes,
+        pages_audit,
+        pages_home,
+        pages_people,
+        pages_review,
+        pages_search,
+    )
 
     return [
         pages_home.router,
+        api.router,
+        media_routes.router,
         pages_review.router,
         pages_people.router,
         pages_search.router,
@@ -211,6 +225,7 @@ _STATUS: list[tuple[type[FaceSightError], int]] = [
     (DecisionConflictError, 409),
     (ManualIdentificationError, 409),
     (RateLimitedError, 429),
+    (UploadTooLargeError, 413),
     (InvalidInputError, 422),
     (MediaError, 422),
     (StoreError, 503),
@@ -222,6 +237,14 @@ def status_of(error: FaceSightError) -> int:
     for kind, status in _STATUS:
         if isinstance(error, kind):
             return status
+    return 500
+
+
+def status_of_name(error_type: str) -> int:
+    """The status of a library error known by its class name (a bulk decision's outcome)."""
+    kind = getattr(errors, error_type, None)
+    if isinstance(kind, type) and issubclass(kind, FaceSightError):
+        return next((status for known, status in _STATUS if issubclass(kind, known)), 500)
     return 500
 
 

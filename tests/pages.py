@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from .workspace import facesight
+from .workspace import Server, facesight
 
 
 def copy_library(source: Path, destination: Path) -> Path:
@@ -35,3 +36,16 @@ def audit_records(library: Path, *args: str) -> list[dict[str, Any]]:
 def face_ids(record: dict[str, Any]) -> list[int]:
     """The face ids an audit record lists."""
     return [int(i) for i in record.get("items", {}).get("faces", [])]
+
+
+def stop(server: Server) -> None:
+    """End a server started with ``start_server`` and close its pipes."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=30)
+    for pipe in (server.process.stdout, server.process.stderr):
+        if pipe is not None:
+            pipe.close()

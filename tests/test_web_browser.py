@@ -16,7 +16,7 @@ import pytest
 
 from facesight.library.facade import Library
 
-from .pages import audit_records, copy_library, face_ids
+from .pages import audit_records, copy_library, face_ids, stop
 from .workspace import HAMILTON, PASSWORD, Server, start_server
 
 if TYPE_CHECKING:
@@ -30,8 +30,7 @@ def own_server(workspace_library: Path, tmp_path: Path) -> Iterator[Server]:
     try:
         yield server
     finally:
-        server.process.terminate()
-        server.process.wait(timeout=30)
+        stop(server)
 
 
 def _wait(what: str, check: Callable[[], Any], timeout_s: float = 30) -> Any:
@@ -86,7 +85,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
 
     # the first pending face is the current one: c confirms it
     first = cards[0]
-    assert _state(browser, first) == "pending"
+    assert _state(browser, first).startswith("pending")
     _press(browser, "c")
     _wait("the confirmation", lambda: _state(browser, first).startswith("confirmed"))
     status = browser.find_element(By.CSS_SELECTOR, f"#face-{first} [data-role=status]").text

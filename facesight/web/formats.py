@@ -8,10 +8,10 @@ em dash, never as 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["FILTERS", "distance", "rate", "seconds", "state_label"]
+__all__ = ["FILTERS", "distance", "items_text", "rate", "seconds", "state_label"]
 
 
 def rate(value: float | None) -> str:
@@ -38,6 +38,19 @@ def seconds(value: float | None) -> str:
     return f"{int(minutes)}:{rest:05.2f}"
 
 
+def items_text(items: Mapping[str, Any], most: int = 20) -> str:
+    """An audit record's items (``faces: 3, 4, 5``), each list cut to its first ``most``."""
+    parts = []
+    for kind, values in items.items():
+        if isinstance(values, list | tuple):
+            shown = ", ".join(str(v) for v in values[:most])
+            more = f" … ({len(values)} in all)" if len(values) > most else ""
+            parts.append(f"{kind}: {shown}{more}")
+        else:
+            parts.append(f"{kind}: {values}")
+    return "; ".join(parts)
+
+
 def state_label(state: str) -> str:
     """A decision state (``confirmed:12``) as a word for a badge (``confirmed``)."""
     return state.split(":", 1)[0]
@@ -48,5 +61,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "distance": distance,
     "seconds": seconds,
     "state_label": state_label,
+    "items_text": items_text,
 }
 """The filters the templates use, registered on the app's Jinja environment."""

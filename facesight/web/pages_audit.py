@@ -36,9 +36,9 @@ async def audit_page(
     action, actor = action or None, actor or None
 
     def load(lib: Library) -> list[Any]:
-        records = lib.audit.records(action=action, actor=actor)
-        older = [r for r in records if after is None or r.id < after]
-        return list(older[: RECORDS_PER_PAGE + 1])
+        return list(
+            lib.audit_records(action=action, actor=actor, before=after, limit=RECORDS_PER_PAGE + 1)
+        )
 
     records = await request.app.state.gate.run(load, actor=principal.account.name)
     shown = records[:RECORDS_PER_PAGE]

@@ -100,6 +100,7 @@ async def review_queue(
         request,
         "review.html",
         items=queue.page.items,
+        total=queue.page.total,
         people=queue.people,
         filter=wanted,
         sort=sort,

@@ -193,7 +193,8 @@
     } else if (key === "s") {
       focus(current + 1);
     } else if (key === "o" || key === "Enter") {
-      if (current >= 0 && cards.length > 1) window.location.href = `/faces/${cards[current].dataset.faceId}`;
+      const link = current >= 0 ? cards[current].querySelector("a.open") : null;
+      if (link) window.location.href = link.href;
     } else if (!canDecide) {
       return;
     } else if (key === "c") {

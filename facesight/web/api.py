@@ -47,9 +47,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
 
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
-After = Annotated[
-    str | None, Query(max_length=200, description="the previous page's `next_after`")
-]
+After = Annotated[str | None, Query(max_length=200, description="the previous page's `next_after`")]
 FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Category = Annotated[
     str | None,

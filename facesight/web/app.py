@@ -100,7 +100,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         lifespan=lifespan,
         docs_url=None,  # the interactive docs load scripts from a CDN: the CSP forbids them
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,  # served by api.py behind the role check, as every other route
     )
     app.state.gate = opened
     app.state.settings = settings
@@ -116,11 +116,12 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
 
 def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
-    from facesight.web import api, media_routes, pages_home
+    from facesight.web import api, api_search, media_routes, pages_home
 
     return [
         pages_home.router,
         api.router,
+        api_search.router,
         media_routes.router,
     ]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from facesight.library.facade import Library
@@ -36,8 +37,9 @@ def _route_table(library: Path) -> list[tuple[str, str, Permission | None]]:
     app = create_app(ServeSettings(library))
     table = []
     try:
-        for route in app.routes:
-            if isinstance(route, Mount):
+        # FastAPI keeps an included router whole: iter_route_contexts walks its routes
+        for route in iter_route_contexts(app.routes):
+            if isinstance(route.original_route, Mount):
                 table.append(("GET", route.path, None))
                 continue
             guards = _guards(route.dependant)  # type: ignore[attr-defined]

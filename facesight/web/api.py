@@ -5,7 +5,7 @@ rules (who may decide, what a conflict is, what the queue holds) are the library
 list is keyset-paged: ``limit`` (1..200) items and ``next_after``, the ``after`` of the next
 page (null on the last). Each response that shows faces writes one audit record of the view
 (``Library.record_view``) listing them; crops fetched for a page are not audited one by one.
-The search upload and the audit log are in :mod:`facesight.web.api_search`.
+The search upload and the audit log are in :mod:`facesight.web.api_search` (its own router).
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from facesight.library.review import DecisionRequest
 from facesight.library.review_queue import QueueFilter, QueueSort, decision_state
 from facesight.library.roles import Permission
 from facesight.records import DECISION_CATEGORIES, Sighting
-from facesight.web import api_search
 from facesight.web.api_models import (
+    ERRORS,
     MAX_ID,
     Decision,
     Decisions,
     DecisionsOut,
-    ErrorOut,
     PeoplePage,
     QueuePageOut,
     SightingOut,
@@ -41,15 +40,10 @@ __all__ = ["after_id", "call", "router"]
 
 T = TypeVar("T")
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorOut} for status in (401, 403, 404, 409, 422, 429)
-}
-router = APIRouter(prefix="/api/v1", tags=["api"], responses=_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
-After = Annotated[
-    str | None, Query(max_length=200, description="the previous page's `next_after`")
-]
+After = Annotated[str | None, Query(max_length=200, description="the previous page's `next_after`")]
 FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Category = Annotated[
     str | None,
@@ -84,6 +78,15 @@ def _page_of(ids: list[int], limit: int) -> str | None:
 def sighting_out(sighting: Sighting) -> dict[str, Any]:
     """A sighting with its decision state (what a decision's ``expected`` must repeat)."""
     return sighting_json(sighting, state=decision_state(sighting))
+
+
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(
+    request: Request, principal: Annotated[Principal, Depends(Guard(Permission.VIEW))]
+) -> dict[str, Any]:
+    """This API's OpenAPI document (for any signed-in account)."""
+    document: dict[str, Any] = request.app.openapi()
+    return document
 
 
 @router.get("/people", response_model=PeoplePage)
@@ -250,6 +253,3 @@ async def decide_many(
             for outcome in outcomes
         ]
     }
-
-
-router.include_router(api_search.router)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ERRORS",
     "MAX_ID",
     "AuditPage",
     "AuditRecordOut",
@@ -231,3 +232,9 @@ class ErrorOut(BaseModel):
     detail: Any
     error: str | None = None
     current: SightingOut | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut} for status in (401, 403, 404, 409, 413, 422, 429)
+}
+"""The error answers every API route documents (one body shape, ``ErrorOut``)."""

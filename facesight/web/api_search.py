@@ -23,13 +23,13 @@ from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.records import IdentifiedFace
-from facesight.web.api_models import AuditPage, SearchOut
+from facesight.web.api_models import ERRORS, AuditPage, SearchOut
 from facesight.web.auth import Guard, Principal
 from facesight.web.serialize import candidate_json, number
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
 MAX_TOP_K = 20
 _UPLOAD_BODY = {

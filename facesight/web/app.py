@@ -8,6 +8,7 @@ route decides a status code by itself.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -35,6 +37,7 @@ from facesight.errors import (
     UploadTooLargeError,
 )
 from facesight.library.facade import Library
+from facesight.library.review_queue import decision_state
 from facesight.library.roles import Permission, allows
 from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.formats import FILTERS
@@ -99,7 +102,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         lifespan=lifespan,
         docs_url=None,  # the interactive docs load scripts from a CDN: the CSP forbids them
         redoc_url=None,
-        openapi_url="/api/v1/openapi.json",
+        openapi_url=None,  # served by api.py behind the role check, as every other route
     )
     app.state.gate = opened
     app.state.settings = settings
@@ -117,6 +120,7 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_search,
         media_routes,
         pages_audit,
         pages_home,
@@ -128,6 +132,7 @@ def _routers() -> list[Any]:
     return [
         pages_home.router,
         api.router,
+        api_search.router,
         media_routes.router,
         pages_review.router,
         pages_people.router,
@@ -249,6 +254,16 @@ def status_of_name(error_type: str) -> int:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own answer echoes the input back, and cannot encode a lone surrogate
+        # (valid in JSON, not in UTF-8): name where and what, in ASCII-safe JSON
+        detail = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
+        ]
+        body = {"detail": detail, "error": "RequestValidationError"}
+        return Response(json.dumps(body), status_code=422, media_type="application/json")
+
     @app.exception_handler(FaceSightError)
     async def library_error(request: Request, error: FaceSightError) -> Response:
         status = status_of(error)
@@ -257,7 +272,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             body: dict[str, Any] = {"detail": str(error), "error": type(error).__name__}
             if isinstance(error, DecisionConflictError):
-                body["current"] = sighting_json(error.current)
+                body["current"] = sighting_json(error.current, state=decision_state(error.current))
             headers = {}
             if status == 401:
                 headers["WWW-Authenticate"] = "Bearer"

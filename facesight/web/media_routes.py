@@ -58,7 +58,9 @@ async def face_crop(request: Request, principal: Viewer, face_id: FaceId) -> Res
 
 
 @router.get("/references/{reference_id}/crop")
-async def reference_crop(request: Request, principal: Viewer, reference_id: ReferenceId) -> Response:
+async def reference_crop(
+    request: Request, principal: Viewer, reference_id: ReferenceId
+) -> Response:
     """A reference photo's crop (JPEG)."""
     path = await request.app.state.gate.run(
         lambda lib: lib.reference_crop_file(reference_id), actor=principal.account.name

@@ -19,7 +19,6 @@ from fastapi import Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from facesight import errors
 from facesight._version import __version__
@@ -38,12 +37,12 @@ from facesight.errors import (
 )
 from facesight.library.facade import Library
 from facesight.library.review_queue import decision_state
-from facesight.library.roles import Permission, allows
+from facesight.library.roles import Permission
 from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
-from facesight.web.formats import FILTERS
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
 from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
+from facesight.web.rendering import render
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
 
@@ -53,29 +52,6 @@ HERE = Path(__file__).parent
 LOGIN_CSRF_COOKIE = "facesight_login"
 PUBLIC_ROUTES = frozenset({("GET", "/login"), ("POST", "/login"), ("GET", "/static")})
 """The only routes answered without signing in (the route-walk test checks every other)."""
-
-_TEMPLATES = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_TEMPLATES.filters.update(FILTERS)
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """A page from ``templates/`` with what every page needs (who, their CSRF token, the menu)."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    role = principal.account.role if principal is not None else None
-    html = _TEMPLATES.get_template(template).render(
-        request=request,
-        principal=principal,
-        csrf=principal.csrf_token if principal is not None else "",
-        can={p.value: role is not None and allows(role, p) for p in Permission},
-        version=__version__,
-        **context,
-    )
-    return HTMLResponse(html, status_code=status_code)
 
 
 def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> FastAPI:
@@ -166,7 +142,7 @@ def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
                 lambda lib: lib.accounts.login(name, password, address=address)
             )
         except RateLimitedError as error:
-            response = _login_again(request, settings, next, str(error), 429)
+            response: Response = _login_again(request, settings, next, str(error), 429)
             response.headers["Retry-After"] = str(error.retry_after_s)
             return response
         except AuthenticationError:

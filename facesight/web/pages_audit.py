@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.web.auth import Guard, Principal
+from facesight.web.rendering import render
 
 __all__ = ["RECORDS_PER_PAGE", "router"]
 
@@ -31,8 +32,6 @@ async def audit_page(
     actor: Annotated[str | None, Query(max_length=200)] = None,
     after: Annotated[int | None, Query()] = None,
 ) -> HTMLResponse:
-    from facesight.web.app import render
-
     action, actor = action or None, actor or None
 
     def load(lib: Library) -> list[Any]:

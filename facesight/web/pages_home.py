@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from facesight.library.roles import Permission
 from facesight.web.auth import Guard, Principal
+from facesight.web.rendering import render
 
 __all__ = ["router"]
 
@@ -19,8 +20,6 @@ router = APIRouter(include_in_schema=False)
 async def home(
     request: Request, principal: Annotated[Principal, Depends(Guard(Permission.VIEW))]
 ) -> HTMLResponse:
-    from facesight.web.app import render
-
     people = await request.app.state.gate.run(
         lambda lib: lib.people(), actor=principal.account.name
     )

@@ -18,6 +18,7 @@ from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.records import PersonSummary, Sighting
 from facesight.web.auth import Guard, Principal
+from facesight.web.rendering import render
 
 __all__ = ["SIGHTINGS_PER_PAGE", "router"]
 
@@ -42,8 +43,6 @@ async def person_page(
     person_id: int,
     after: Annotated[int | None, Query()] = None,
 ) -> HTMLResponse:
-    from facesight.web.app import render
-
     def load(lib: Library) -> _Person:
         found = [p for p in lib.people() if p.id == person_id]
         if not found:

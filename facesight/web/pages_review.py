@@ -22,6 +22,7 @@ from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, de
 from facesight.library.roles import Permission
 from facesight.records import DECISION_CATEGORIES, Sighting
 from facesight.web.auth import Guard, Principal
+from facesight.web.rendering import render
 
 __all__ = ["KEYS", "PAGE_SIZE", "VIEW_KEYS", "router"]
 
@@ -74,8 +75,6 @@ async def review_queue(
     after: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
 ) -> HTMLResponse:
-    from facesight.web.app import render
-
     wanted = QueueFilter(
         person=_blank(person),
         category=_blank(category),
@@ -124,8 +123,6 @@ class _Face:
 
 @router.get("/faces/{face_id}", response_class=HTMLResponse)
 async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLResponse:
-    from facesight.web.app import render
-
     def load(lib: Library) -> _Face:
         sighting = lib.sighting(face_id)
         playable, mime = False, ""

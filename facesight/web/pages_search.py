@@ -18,6 +18,7 @@ from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
 from facesight.library.roles import Permission
 from facesight.web.api_search import _identify
 from facesight.web.auth import Guard, Principal
+from facesight.web.rendering import render
 from facesight.web.settings import ServeSettings
 
 __all__ = ["CANDIDATES", "router"]
@@ -32,8 +33,6 @@ Searcher = Annotated[Principal, Depends(Guard(Permission.SEARCH))]
 
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(request: Request, principal: Searcher) -> HTMLResponse:
-    from facesight.web.app import render
-
     return render(request, "search.html", faces=None, limits=request.app.state.settings)
 
 
@@ -41,8 +40,6 @@ async def search_page(request: Request, principal: Searcher) -> HTMLResponse:
 async def search_upload(
     request: Request, principal: Searcher, image: Annotated[UploadFile, File()]
 ) -> HTMLResponse:
-    from facesight.web.app import render
-
     settings: ServeSettings = request.app.state.settings
     name = image.filename or "the upload"
     try:

@@ -23,24 +23,34 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 
-@pytest.fixture
-def own_server(workspace_library: Path, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(scope="module")
+def own_server(
+    workspace_library: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     """A server of its own: the decisions made here leave the shared library alone."""
-    server = start_server(copy_library(workspace_library, tmp_path / "lib"))
+    copy = copy_library(workspace_library, tmp_path_factory.mktemp("browser") / "lib")
+    server = start_server(copy)
     try:
         yield server
     finally:
         stop(server)
 
 
-def _wait(what: str, check: Callable[[], Any], timeout_s: float = 30) -> Any:
+def _wait(
+    what: str, check: Callable[[], Any], timeout_s: float = 30, browser: WebDriver | None = None
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            said = ""
+            if browser is not None:
+                said = browser.execute_script(
+                    "const m = document.getElementById('message'); return m && m.textContent"
+                )
+            raise AssertionError(f"timed out waiting for {what} (the page said: {said!r})")
         time.sleep(0.1)
 
 
@@ -56,18 +66,24 @@ def _press(browser: WebDriver, keys: str) -> None:
     ActionChains(browser).send_keys(keys).perform()
 
 
+def _sign_in(browser: WebDriver, url: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    _wait("the people page", lambda: browser.current_url.rstrip("/") == url)
+
+
 def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     own_server: Server, browser: WebDriver
 ) -> None:
     from selenium.webdriver.common.by import By
 
     url = own_server.url
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "name").send_keys("reviewer")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    _wait("the people page", lambda: browser.current_url.rstrip("/") == url)
+    _sign_in(browser, url, "reviewer")
 
     browser.get(f"{url}/review?kind=image")
     cards = [
@@ -125,7 +141,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     browser.get(f"{url}/review")
     assert "/login" in browser.current_url  # signed out: the queue is closed
 
-    records = audit_records(own_server.library)
+    records = audit_records(own_server.library, "--actor", "reviewer")
     confirms = [r for r in records if r["action"] == "review.confirm"]
     rejects = [r for r in records if r["action"] == "review.reject"]
     assert [face_ids(r) for r in confirms] == [[first]]
@@ -135,3 +151,51 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     assert any(face_ids(r) == [video_face] for r in views)  # the face page
     for record in [*confirms, *rejects, *views]:
         assert record["actor"] == "reviewer", record
+
+
+def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
+    own_server: Server, browser: WebDriver
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    url = own_server.url
+    _sign_in(browser, url, "admin")
+    browser.get(f"{url}/review?kind=image")
+    cards = browser.find_elements(By.CSS_SELECTOR, ".card[data-face-id]")
+    stale, assigned = (int(c.get_attribute("data-face-id")) for c in cards[:2])
+
+    # another reviewer confirms the current face after this page was drawn
+    with own_server.api("reviewer") as api:
+        answer = api.post(f"/api/v1/faces/{stale}/decision", json={"action": "confirm"})
+        assert answer.status_code == 200, answer.text
+    _press(browser, "r")
+    status = f"#face-{stale} [data-role=status]"
+    text = _wait(
+        "the conflict",
+        lambda: "already" in (t := browser.find_element(By.CSS_SELECTOR, status).text) and t,
+    )
+    assert "already confirmed by reviewer as" in text
+    assert _state(browser, stale).startswith("confirmed")
+
+    # assign the next face to someone the rule did not propose: asked, then forced
+    with Library(own_server.library, create=False) as library:
+        proposed = library.sighting(assigned).person
+        other = next(p.name for p in library.people() if p.name != proposed)
+    assert _state(browser, assigned).startswith("pending")
+    _press(browser, "a")
+    picker = browser.switch_to.active_element
+    assert picker.get_attribute("id") == "assign-person"
+    Select(picker).select_by_visible_text(other)
+    picker.send_keys(Keys.ENTER)
+    WebDriverWait(browser, 30).until(expected_conditions.alert_is_present())
+    alert = browser.switch_to.alert
+    assert "propose" in alert.text or "manual" in alert.text.lower()
+    alert.accept()
+    _wait("the assignment", lambda: _state(browser, assigned).startswith("confirmed"))
+    with Library(own_server.library, create=False) as library:
+        review = library.sighting(assigned).review
+    assert review is not None and review.person == other and review.manual
+    assert review.reviewer == "admin"

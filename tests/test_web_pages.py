@@ -11,11 +11,14 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import cv2
 import httpx
 import pytest
 
 from facesight.library.facade import Library
 from facesight.records import Sighting
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .pages import audit_records, copy_library, face_ids, stop
 from .paths import PEOPLE
@@ -245,3 +248,57 @@ def test_search_by_face_finds_the_person_and_keeps_nothing(
         "/search", data={"csrf": token}, files={"image": ("junk.jpg", b"not a photo", "image/jpeg")}
     )
     assert junk.status_code == 422 and "junk.jpg" in junk.text and str(temp) not in junk.text
+
+
+def _avi_from(video: Path, destination: Path, frames: int = 50) -> Path:
+    """The first ``frames`` frames of ``video`` as Motion-JPEG AVI: a file browsers do not play."""
+    source = cv2.VideoCapture(str(video))
+    fps = source.get(cv2.CAP_PROP_FPS)
+    writer: cv2.VideoWriter | None = None
+    try:
+        for _ in range(frames):
+            ok, frame = source.read()
+            if not ok:
+                break
+            if writer is None:
+                size = (frame.shape[1], frame.shape[0])
+                writer = cv2.VideoWriter(
+                    str(destination), cv2.VideoWriter.fourcc(*"MJPG"), fps, size
+                )
+            writer.write(frame)
+    finally:
+        source.release()
+        if writer is not None:
+            writer.release()
+    return destination
+
+
+def test_a_video_the_browser_cannot_play_shows_its_evidence_frame_and_says_why(
+    sign_in: SignIn,
+    workspace_library: Path,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    avi = _avi_from(HAMILTON, tmp_path / "clip.avi")
+    copy = copy_library(workspace_library, tmp_path / "lib")
+    with Library(copy, detector=detector, embedder=embedder) as library:
+        library.scan([avi])
+        tracks = [
+            s.face_id for s in library.sightings(include_unmatched=True) if s.path == str(avi)
+        ]
+    assert tracks
+    server = start_server(copy)
+    try:
+        client = sign_in("viewer", server)
+        page = client.get(f"/faces/{tracks[0]}")
+        assert page.status_code == 200
+        assert "<video" not in page.text and f'src="/faces/{tracks[0]}/frame"' in page.text
+        assert 'id="not-playable"' in page.text and "A browser cannot play this video" in page.text
+        frame = client.get(f"/faces/{tracks[0]}/frame")
+        assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+        avi.unlink()  # moved away since the scan: the page still shows the stored evidence
+        page = client.get(f"/faces/{tracks[0]}")
+        assert page.status_code == 200 and "The video cannot be opened" in page.text
+    finally:
+        stop(server)

@@ -118,6 +118,7 @@ class _Face:
     state: str
     playable: bool
     mime: str
+    why: str
     people: list[str]
 
 
@@ -125,16 +126,17 @@ class _Face:
 async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLResponse:
     def load(lib: Library) -> _Face:
         sighting = lib.sighting(face_id)
-        playable, mime = False, ""
+        playable, mime, why = False, "", ""
         if sighting.kind == "video":
             try:
                 media = lib.media_file(face_id)
                 playable, mime = media.browser_playable, media.mime
+                why = f"A browser cannot play this video ({mime})"
             except (NotFoundError, MediaError) as error:  # the page says why, shows the frame
-                mime = f"the video cannot be opened ({error})"
+                why = f"The video cannot be opened ({error})"
         lib.record_view([face_id], "face page")
         people = [p.name for p in lib.people()]
-        return _Face(sighting, decision_state(sighting), playable, mime, people)
+        return _Face(sighting, decision_state(sighting), playable, mime, why, people)
 
     face = await request.app.state.gate.run(load, actor=principal.account.name)
     return render(
@@ -144,6 +146,7 @@ async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLRe
         state=face.state,
         playable=face.playable,
         mime=face.mime,
+        why=face.why,
         people=face.people,
         keys=KEYS,
         view_keys=VIEW_KEYS,

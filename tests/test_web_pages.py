@@ -284,10 +284,10 @@ def test_a_video_the_browser_cannot_play_shows_its_evidence_frame_and_says_why(
     copy = copy_library(workspace_library, tmp_path / "lib")
     with Library(copy, detector=detector, embedder=embedder) as library:
         library.scan([avi])
-        tracks = [
-            s.face_id for s in library.sightings(include_unmatched=True) if s.path == str(avi)
-        ]
-    assert tracks
+        found = [s for s in library.sightings(include_unmatched=True) if s.path == str(avi)]
+    tracks = [s.face_id for s in found]
+    assert found and found[0].candidates
+    nearest = found[0].candidates[0].person
     server = start_server(copy)
     try:
         client = sign_in("viewer", server)
@@ -297,6 +297,19 @@ def test_a_video_the_browser_cannot_play_shows_its_evidence_frame_and_says_why(
         assert 'id="not-playable"' in page.text and "A browser cannot play this video" in page.text
         frame = client.get(f"/faces/{tracks[0]}/frame")
         assert frame.status_code == 200 and frame.content[:2] == b"\xff\xd8"
+        with server.api("reviewer") as api:  # two decisions: the page lists both
+            first = api.post(
+                f"/api/v1/faces/{tracks[0]}/decision", json={"action": "reject", "person": nearest}
+            )
+            assert first.status_code == 200, first.text
+            again = api.post(
+                f"/api/v1/faces/{tracks[0]}/decision",
+                json={"action": "reject", "person": nearest, "expected": first.json()["state"]},
+            )
+            assert again.status_code == 200, again.text
+        history = client.get(f"/faces/{tracks[0]}").text
+        assert "Every decision on this face (2)" in history
+        assert history.count("reviewer rejected") == 2
         avi.unlink()  # moved away since the scan: the page still shows the stored evidence
         page = client.get(f"/faces/{tracks[0]}")
         assert page.status_code == 200 and "The video cannot be opened" in page.text

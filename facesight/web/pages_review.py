@@ -20,7 +20,7 @@ from facesight.errors import MediaError, NotFoundError
 from facesight.library.facade import Library
 from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, decision_state
 from facesight.library.roles import Permission
-from facesight.records import DECISION_CATEGORIES, Sighting
+from facesight.records import DECISION_CATEGORIES, Review, Sighting
 from facesight.web.auth import Guard, Principal
 from facesight.web.rendering import render
 
@@ -120,6 +120,7 @@ class _Face:
     mime: str
     why: str
     people: list[str]
+    history: list[Review]
 
 
 @router.get("/faces/{face_id}", response_class=HTMLResponse)
@@ -136,7 +137,8 @@ async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLRe
                 why = f"The video cannot be opened ({error})"
         lib.record_view([face_id], "face page")
         people = [p.name for p in lib.people()]
-        return _Face(sighting, decision_state(sighting), playable, mime, why, people)
+        history = lib.reviews.of_faces([face_id]).get(face_id, [])
+        return _Face(sighting, decision_state(sighting), playable, mime, why, people, history)
 
     face = await request.app.state.gate.run(load, actor=principal.account.name)
     return render(
@@ -147,6 +149,7 @@ async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLRe
         playable=face.playable,
         mime=face.mime,
         why=face.why,
+        history=face.history,
         people=face.people,
         keys=KEYS,
         view_keys=VIEW_KEYS,

@@ -205,6 +205,16 @@ def test_each_item_shows_the_nearest_reference_of_the_person_named(lib: Library)
         assert item.band == quality_band(item.sighting.quality or 0.0)
     unmatched = lib.review_queue(QueueFilter(category="unmatched"), limit=5).items
     assert unmatched and all(item.reference_id is None for item in unmatched)
+    # a reference whose crop is gone is not offered (its crop could not be served)
+    gone = items[0].reference_id
+    assert gone is not None
+    lib.reference_crop_file(gone).unlink()
+    again = lib.review_queue(limit=50).items
+    assert {i.sighting.face_id for i in again if i.reference_id is None} == {
+        i.sighting.face_id for i in items if i.reference_id == gone
+    }
+    with pytest.raises(NotFoundError, match="missing"):
+        lib.reference_crop_file(gone)
 
 
 # ------------------------------------------------------------------ decisions
@@ -227,7 +237,7 @@ def test_confirm_reject_and_assign_through_decide(lib: Library) -> None:
     assert (assigned.category, assigned.person) == ("manual identification", "Barack Obama")
     with pytest.raises(InvalidInputError, match="assign to whom"):
         lib.decide(obama.face_id, "assign")
-    with pytest.raises(InvalidInputError, match="confirm, reject or assign"):
+    with pytest.raises(InvalidInputError, match="confirm, reject, assign"):
         lib.decide(obama.face_id, "approve")
     with pytest.raises(NotFoundError):
         lib.decide(10**9, "confirm")
@@ -294,8 +304,9 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
                 except DecisionConflictError:
                     results[name].append("conflict")
 
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=reviewer, args=(n, barrier)) for n in results]
+    # a thread that fails breaks the barrier (timeout) instead of leaving the other waiting
+    barrier = threading.Barrier(2, timeout=60)
+    threads = [threading.Thread(target=reviewer, args=(n, barrier), daemon=True) for n in results]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -307,6 +318,12 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
         for item in items:
             decisions = lib.audit.records(action="review")
             assert [r.items["faces"] for r in decisions].count([item.sighting.face_id]) == 1
+        # crops and frames by id on either backend (PostgreSQL keeps crops in the database)
+        first = items[0]
+        assert first.reference_id is not None
+        assert lib.crop_file(first.sighting.face_id).is_file()
+        assert lib.reference_crop_file(first.reference_id).is_file()
+        assert lib.evidence_frame(first.sighting.face_id).source == "media file"
 
 
 def test_decide_many_reports_each_outcome_and_goes_on(lib: Library) -> None:
@@ -583,4 +600,33 @@ def test_review_queue_pages_as_json_and_a_stale_state_is_refused(copy: Path) -> 
     face = faces[0]
     assert _cli(copy, "review", "confirm", str(face), "--expected", states[face]).returncode == 0
     stale = _cli(copy, "review", "reject", str(face), "--expected", states[face])
-    assert stale.returncode == 1 and "decided meanwhile" in stale.stderr
+    assert stale.returncode == 1 and "changed since it was shown" in stale.stderr
+
+
+def test_a_face_named_by_an_imported_tag_waits_in_the_queue_as_unverified(
+    lib: Library, tmp_path: Path
+) -> None:
+    stranger = next(
+        s
+        for s in lib.sightings(include_unmatched=True)
+        if s.category == "unmatched" and s.path.startswith(str(DISTRACTORS))
+    )
+    x1, y1, x2, y2 = stranger.xyxy
+    w, h = stranger.width_px, stranger.height_px
+    rect = "".join(f"{round(v * 65535):04x}" for v in (x1 / w, y1 / h, x2 / w, y2 / h))
+    sidecars = tmp_path / "sidecars"
+    sidecars.mkdir()
+    (sidecars / ".picasa.ini").write_text(
+        f"[{Path(stranger.path).name}]\nfaces=rect64({rect}),7\n[Contacts2]\n7=Jack Dorsey;;\n",
+        encoding="utf-8",
+    )
+    imported = lib.import_tags([stranger.path], sidecars=sidecars)
+    assert [t.face_id for t in imported.imported] == [stranger.face_id]
+    unverified = lib.review_queue(QueueFilter(category="imported (unverified)")).items
+    assert [i.sighting.face_id for i in unverified] == [stranger.face_id]
+    assert unverified[0].state.startswith("pending:") and unverified[0].sighting.person == (
+        "Jack Dorsey"
+    )
+    assert stranger.face_id in _all_pages(lib, QueueFilter(), QueueSort.FMR, limit=50)
+    confirmed = lib.decide(stranger.face_id, "confirm", expected=unverified[0].state)
+    assert confirmed.category == "confirmed"  # the tag was the proposal: no force needed

@@ -4,14 +4,10 @@ driven by httpx with the tokens ``facesight users token`` prints."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import shutil
-import sqlite3
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +21,15 @@ from PIL import Image
 from facesight.library.facade import Library
 
 from .paths import NOFACE, PEOPLE
-from .workspace import ENROLLED, HAMILTON, Server, facesight, start_server
+from .workspace import (
+    ENROLLED,
+    HAMILTON,
+    Server,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+)
 
 MISSING = 987654321
 OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
@@ -42,28 +46,12 @@ def private_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def api_server(
     workspace_library: Path, tmp_path_factory: pytest.TempPathFactory, private_tmp: Path
 ) -> Iterator[Server]:
-    """``facesight serve`` over a copy of the workspace library (its database copied with
-    SQLite's backup API, the crops and index as files), with its own $TMPDIR."""
-    copy = tmp_path_factory.mktemp("api") / "lib"
-    shutil.copytree(
-        workspace_library, copy, ignore=shutil.ignore_patterns("facesight.db*", ".session-*")
-    )
-    with (
-        contextlib.closing(sqlite3.connect(workspace_library / "facesight.db")) as source,
-        contextlib.closing(sqlite3.connect(copy / "facesight.db")) as target,
-    ):
-        source.backup(target)
+    """``facesight serve`` over a copy of the workspace library, with its own $TMPDIR."""
+    copy = copy_library(workspace_library, tmp_path_factory.mktemp("api") / "lib")
     with mock.patch.dict(os.environ, {"TMPDIR": str(private_tmp)}):
         server = start_server(copy)
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-    for pipe in (server.process.stdout, server.process.stderr):
-        if pipe is not None:
-            pipe.close()
+    stop_server(server)
 
 
 class Api:

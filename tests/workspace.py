@@ -6,8 +6,11 @@ test module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -176,3 +179,29 @@ def served(workspace_library: Path) -> Iterator[Server]:
         server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+def copy_library(library: Path, to: Path) -> Path:
+    """A copy of ``library`` at ``to`` (its database copied with SQLite's backup API while a
+    server may hold it open, the crops and index as files): tests that decide faces use
+    one, so the shared library stays as the other tests expect it."""
+    shutil.copytree(library, to, ignore=shutil.ignore_patterns("facesight.db*", ".session-*"))
+    with (
+        contextlib.closing(sqlite3.connect(library / "facesight.db")) as source,
+        contextlib.closing(sqlite3.connect(to / "facesight.db")) as target,
+    ):
+        source.backup(target)
+    return to
+
+
+def stop_server(server: Server) -> None:
+    """Stop ``server`` and close its pipes."""
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=30)
+    for pipe in (server.process.stdout, server.process.stderr):
+        if pipe is not None:
+            pipe.close()

@@ -19,6 +19,8 @@ import pytest
 from PIL import Image
 
 from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import NOFACE, PEOPLE
 from .workspace import (
@@ -44,10 +46,19 @@ def private_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api_server(
-    workspace_library: Path, tmp_path_factory: pytest.TempPathFactory, private_tmp: Path
+    workspace_library: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    private_tmp: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
 ) -> Iterator[Server]:
-    """``facesight serve`` over a copy of the workspace library, with its own $TMPDIR."""
+    """``facesight serve`` over a copy of the workspace library, with its own $TMPDIR; the
+    copy has also scanned a TIFF (a still no browser shows)."""
     copy = copy_library(workspace_library, tmp_path_factory.mktemp("api") / "lib")
+    tiff = tmp_path_factory.mktemp("tiff") / "obama.tif"
+    Image.open(OBAMA).save(tiff, format="TIFF")
+    with Library(copy, create=False, detector=detector, embedder=embedder) as library:
+        assert library.scan([tiff]).failures == []
     with mock.patch.dict(os.environ, {"TMPDIR": str(private_tmp)}):
         server = start_server(copy)
     yield server
@@ -437,8 +448,15 @@ def test_a_search_without_an_image_field_says_so(api: Api) -> None:
 
 
 def _video_face(api: Api) -> dict[str, Any]:
-    answer = api("viewer").get("/api/v1/sightings", params={"limit": 200})
-    return next(s for s in answer.json()["items"] if s["kind"] == "video")
+    """A face of the video, whatever was decided on it (rejected faces are in no list)."""
+    with Library(api.server.library, create=False) as library:
+        face_id = next(
+            s.face_id for s in library.sightings(include_unmatched=True) if s.kind == "video"
+        )
+    answer = api("viewer").get(f"/api/v1/faces/{face_id}")
+    assert answer.status_code == 200, answer.text
+    face: dict[str, Any] = answer.json()
+    return face
 
 
 def test_a_range_request_on_the_video_returns_those_bytes(api: Api) -> None:
@@ -467,6 +485,19 @@ def test_the_evidence_frame_says_where_it_comes_from(api: Api) -> None:
     assert Image.open(io.BytesIO(answer.content)).size[0] > 100
     latest = _audit(api, action="view", limit=1)[0]
     assert latest["details"] == "evidence frame" and latest["actor"] == "viewer"
+
+
+def test_media_a_browser_cannot_show_is_a_404_saying_why_and_its_frame_serves(
+    api: Api,
+) -> None:
+    sightings = api("viewer").get("/api/v1/sightings", params={"limit": 200}).json()["items"]
+    tiff = next(s for s in sightings if s["path"].endswith(".tif"))
+    media = api("viewer").get(f"/faces/{tiff['face_id']}/media")
+    assert media.status_code == 404  # the error page (media is not under /api/) says why
+    assert "a browser cannot play this image (.tif, image/tiff)" in media.text
+    assert f"/faces/{tiff['face_id']}/frame" in media.text
+    frame = api("viewer").get(f"/faces/{tiff['face_id']}/frame")
+    assert frame.status_code == 200 and frame.headers["x-evidence-source"] == "media file"
 
 
 def test_media_of_an_unknown_id_is_a_404(api: Api) -> None:

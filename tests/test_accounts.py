@@ -3,6 +3,7 @@ SQLite and PostgreSQL, with a fake clock for the timeouts and the rate limit."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +130,29 @@ def test_password_is_stored_as_argon2id_and_secrets_never_in_clear(
     assert b"$argon2id$" in data  # the search does see what the file holds
 
 
+def test_no_row_of_any_table_holds_a_secret(service: AccountService, store: Store) -> None:
+    # on both backends: every value of every table, as text
+    from facesight.store.copy import NOT_COPIED, TABLES
+
+    service.add("alice", "admin", PASSWORD)
+    service.set_password("alice", "another long password")
+    session = service.login("alice", "another long password", address=HERE)
+    token = service.issue_token("alice")
+    service.token_account(token.secret)
+    values = [
+        str(value)
+        for table in (*TABLES, *NOT_COPIED)
+        for row in store.query(f"SELECT * FROM {table}")
+        for value in tuple(row)
+    ]
+    dump = "\n".join(values)
+    assert "$argon2id$" in dump and "alice" in dump
+    assert hashlib.sha256(session.secret.encode()).hexdigest() in dump  # the session is there
+    secret = token.secret.split("_", 2)[2]
+    for clear in (PASSWORD, "another long password", session.secret, secret, session.csrf_token):
+        assert clear not in dump
+
+
 # -- sessions ------------------------------------------------------------------------------
 
 
@@ -148,6 +172,7 @@ def test_login_makes_a_session_and_logout_ends_it(service: AccountService, audit
     service.logout(session.secret)  # once more: nothing to end, nothing recorded
     login, logout = audit.records(action="sessions.login")[0], audit.records(action="sessions")[0]
     assert (login.actor, login.claimed_user, login.details) == ("alice", None, f"from {HERE}")
+    assert login.items == logout.items == {"accounts": [session.account.id]}
     assert (logout.action, logout.actor) == ("sessions.logout", "alice")
     assert _actions(audit).count("sessions.logout") == 1
 
@@ -288,6 +313,35 @@ def test_a_failed_login_on_an_unknown_account_still_verifies_a_hash(
     assert verified[0] != verified[1]  # the unknown name met a dummy hash, not alice's
 
 
+def test_an_attempt_is_counted_before_its_password_is_checked(
+    store: Store, audit: AuditLog, clock: Clock
+) -> None:
+    # requests racing in parallel: each takes its place in the count before the slow
+    # check, so together they get no more than MAX_FAILURES checks
+    counted: list[int] = []
+
+    class WatchingHasher(PasswordHasher):  # a real hasher that looks at the count
+        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+            counted.append(store.query("SELECT COUNT(*) AS n FROM login_failures")[0]["n"])
+            return super().verify(hash, password)
+
+    service = AccountService(
+        store, audit, now=clock, hasher=WatchingHasher(time_cost=1, memory_cost=1024)
+    )
+    service.add("alice", "admin", PASSWORD)
+    with pytest.raises(AuthenticationError):
+        service.login("alice", "wrong password here", address=HERE)
+    service.login("alice", PASSWORD, address=HERE)
+    assert counted == [1, 2]
+    assert store.query("SELECT COUNT(*) AS n FROM login_failures")[0]["n"] == 0
+
+
+def test_a_huge_name_is_kept_short(service: AccountService, audit: AuditLog) -> None:
+    with pytest.raises(AuthenticationError):
+        service.login("n" * 100_000, PASSWORD, address="a" * 100_000)
+    assert len(audit.records()[0].details) == 200 + len(" from ") + 200
+
+
 # -- passwords and disabling ---------------------------------------------------------------
 
 
@@ -305,7 +359,8 @@ def test_set_password_ends_the_sessions_but_keeps_the_tokens(
     assert service.login("alice", "another long password", address=HERE)
     assert service.token_account(token.secret).name == "alice"
     record = audit.records(action="users.password")[0]
-    assert record.items == {"counts": {"sessions": 1}} and record.details == "alice"
+    assert record.items == {"accounts": [1], "counts": {"sessions": 1}}
+    assert record.details == "alice"
     with pytest.raises(InvalidInputError):
         service.set_password("alice", "short")
     with pytest.raises(NotFoundError):
@@ -333,7 +388,7 @@ def test_disable_ends_sessions_and_tokens_at_once(service: AccountService, audit
         service.issue_token("alice")
     assert service.session(bobs.secret).account.name == "bob"
     record = audit.records(action="users.disable")[0]
-    assert record.items == {"counts": {"sessions": 2, "tokens": 2}}
+    assert record.items == {"accounts": [1], "counts": {"sessions": 2, "tokens": 2}}
 
 
 # -- API tokens ----------------------------------------------------------------------------
@@ -362,9 +417,12 @@ def test_tokens_are_issued_listed_used_and_revoked(
     with pytest.raises(NotFoundError):
         service.revoke_token(99)
     issued = audit.records(action="tokens.issue")
-    assert [r.items for r in reversed(issued)] == [{"records": [1]}, {"records": [2]}]
+    assert [r.items for r in reversed(issued)] == [
+        {"accounts": [1], "tokens": [1]},
+        {"accounts": [2], "tokens": [2]},
+    ]
     assert all(t.secret not in str(audit.records()) for t in (first, second))
-    assert audit.records(action="tokens.revoke")[0].items == {"records": [first.id]}
+    assert audit.records(action="tokens.revoke")[0].items == {"accounts": [1], "tokens": [1]}
 
 
 def test_a_token_expires(service: AccountService, clock: Clock) -> None:
@@ -398,3 +456,37 @@ def test_a_token_lifetime_must_be_sensible(service: AccountService, days: float)
         service.issue_token("alice", expires_days=days)
     with pytest.raises(NotFoundError):
         service.issue_token("nobody")
+
+
+# -- a copied library ----------------------------------------------------------------------
+
+
+def test_a_copy_keeps_accounts_and_tokens_but_not_sessions(
+    tmp_path: Path, postgres_url: str, clock: Clock
+) -> None:
+    from facesight.store.backend import open_store
+    from facesight.store.copy import copy_library
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    with Store(tmp_path / "facesight.db") as source:
+        original = AccountService(source, source.audit_log(), now=clock, hasher=cheap)
+        original.add("alice", "admin", PASSWORD)
+        token = original.issue_token("alice")
+        session = original.login("alice", PASSWORD, address=HERE)
+        for _ in range(MAX_FAILURES):
+            with pytest.raises(AuthenticationError):
+                original.login("alice", "wrong password here", address="10.0.0.9")
+        files = tmp_path / "files"
+        files.mkdir()
+        with open_store(postgres_url, files_dir=files) as destination:
+            counts = copy_library(source, destination)
+            assert (counts["users"], counts["api_tokens"]) == (1, 1)
+            copied = AccountService(destination, destination.audit_log(), now=clock, hasher=cheap)
+            assert copied.token_account(token.secret).name == "alice"
+            with pytest.raises(AuthenticationError):  # a session stays with its server
+                copied.session(session.secret)
+            # the failures stayed behind too; the password came along
+            assert copied.login("alice", PASSWORD, address="10.0.0.9").account.name == "alice"
+            # ids go on after the copied ones (PostgreSQL's identity counters moved)
+            assert copied.add("bob", "viewer", PASSWORD).id == 2
+            assert copied.issue_token("bob").id == 2

@@ -80,3 +80,18 @@ def test_acting_as_holds_only_in_its_own_thread(lib: Library) -> None:
         seen.append(lib.audit.actor)
     worker.join()
     assert seen == ["cli", "Alice"]
+
+
+def test_account_changes_made_inside_acting_as_name_the_admin(lib: Library) -> None:
+    lib.accounts.add("root", "admin", PASSWORD + "!")
+    with lib.acting_as("ROOT"):
+        lib.accounts.add("bob", "viewer", PASSWORD)
+        token = lib.accounts.issue_token("bob")
+        lib.accounts.revoke_token(token.id)
+    records = lib.audit.records()[:3]
+    assert [(r.action, r.actor, r.claimed_user) for r in reversed(records)] == [
+        ("users.add", "root", None),
+        ("tokens.issue", "root", None),
+        ("tokens.revoke", "root", None),
+    ]
+    assert lib.audit.records(action="users.add")[-1].actor == "cli"

@@ -55,6 +55,7 @@ __all__ = [
     "DEFAULT_TOKEN_DAYS",
     "FAILURE_WINDOW_S",
     "MAX_FAILURES",
+    "MAX_NAME_SHOWN",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "Account",
@@ -74,6 +75,9 @@ FAILURE_WINDOW_S = 15 * 60
 """The window of ``MAX_FAILURES`` (the issue's 15 minutes)."""
 DEFAULT_TOKEN_DAYS = 90.0
 """How long an API token lasts unless told otherwise."""
+MAX_NAME_SHOWN = 200
+"""Characters of a name and an address tried at login that are kept (audit, failures): a
+request cannot make the log hold megabytes."""
 
 _DENIED = "wrong account name or password"
 _NO_SESSION = "no such session (it ended: logged out, timed out or the account changed)"
@@ -183,7 +187,9 @@ class AccountService:
             )
             if user_id is None:
                 raise InvalidInputError(f"an account named {name!r} exists already")
-            self._audit.record(conn, AuditAction.USERS_ADD, details=f"{name} as {chosen}")
+            self._audit.record(
+                conn, AuditAction.USERS_ADD, accounts=[user_id], details=f"{name} as {chosen}"
+            )
         return Account(user_id, name, chosen, False, at)
 
     def accounts(self) -> list[Account]:
@@ -209,6 +215,7 @@ class AccountService:
             self._audit.record(
                 conn,
                 AuditAction.USERS_DISABLE,
+                accounts=[user.id],
                 counts={"sessions": sessions, "tokens": tokens},
                 details=user.name,
             )
@@ -223,7 +230,11 @@ class AccountService:
             self._store.accounts.set_password_hash(conn, user.id, hashed, iso_at(self._now()))
             sessions = self._store.accounts.end_sessions(conn, user.id)
             self._audit.record(
-                conn, AuditAction.USERS_PASSWORD, counts={"sessions": sessions}, details=user.name
+                conn,
+                AuditAction.USERS_PASSWORD,
+                accounts=[user.id],
+                counts={"sessions": sessions},
+                details=user.name,
             )
 
     # -- API tokens --------------------------------------------------------------
@@ -248,7 +259,8 @@ class AccountService:
             self._audit.record(
                 conn,
                 AuditAction.TOKENS_ISSUE,
-                records=[token_id],
+                accounts=[user.id],
+                tokens=[token_id],
                 details=f"{user.name}, expires {expires or 'never'}",
             )
         return IssuedToken(token_id, f"fs_{token_id}_{secret}", expires)
@@ -271,7 +283,11 @@ class AccountService:
         with self._store.transaction() as conn:
             if self._store.accounts.revoke_tokens(conn, iso_at(self._now()), token_ids=[token.id]):
                 self._audit.record(
-                    conn, AuditAction.TOKENS_REVOKE, records=[token.id], details=token.user
+                    conn,
+                    AuditAction.TOKENS_REVOKE,
+                    accounts=[token.user_id],
+                    tokens=[token.id],
+                    details=token.user,
                 )
 
     def token_account(self, secret: str) -> Account:
@@ -307,38 +323,49 @@ class AccountService:
             RateLimitedError: ``MAX_FAILURES`` failed logins for this account from this
                 address within ``FAILURE_WINDOW_S``; nothing is checked until it passes.
         """
-        key = name_key(normalize_name(name))
+        tried = normalize_name(name)[:MAX_NAME_SHOWN]
+        address = address[:MAX_NAME_SHOWN]
+        key = name_key(tried)
         now = self._now()
-        tables = self._store.accounts
-        recent = tables.failures_since(key, address, now - FAILURE_WINDOW_S)
-        if len(recent) >= MAX_FAILURES:
-            with self._store.transaction() as conn:
-                self._audit.record(
-                    conn,
-                    AuditAction.SESSIONS_LOGIN_FAILED,
-                    details=f"{normalize_name(name)} from {address}: rate limited",
-                )
-            raise RateLimitedError(max(1, math.ceil(recent[0] + FAILURE_WINDOW_S - now)))
-        user = tables.user(key)
+        self._take_attempt(key, tried, address, now)
+        user = self._store.accounts.user(key)
         if not self._verify(user, password):
-            with self._store.transaction() as conn:
-                tables.add_failure(conn, key, address, now, FAILURE_WINDOW_S)
+            with self._store.transaction() as conn:  # the attempt's failure stays counted
                 self._audit.record(
-                    conn,
-                    AuditAction.SESSIONS_LOGIN_FAILED,
-                    details=f"{normalize_name(name)} from {address}",
+                    conn, AuditAction.SESSIONS_LOGIN_FAILED, details=f"{tried} from {address}"
                 )
             raise AuthenticationError(_DENIED)
         assert user is not None  # _verify is False without an account
         secret = secrets.token_urlsafe(32)
         with self._store.transaction() as conn:
+            tables = self._store.accounts
             if self._hasher.check_needs_rehash(user.password_hash):
                 tables.set_password_hash(conn, user.id, self._hasher.hash(password), None)
             tables.clear_failures(conn, key, address)
             tables.add_session(conn, _digest(secret), user.id, address, now)
             with self._audit.acting_as(user.name):
-                self._audit.record(conn, AuditAction.SESSIONS_LOGIN, details=f"from {address}")
+                self._audit.record(
+                    conn, AuditAction.SESSIONS_LOGIN, accounts=[user.id], details=f"from {address}"
+                )
         return WebSession(secret, _csrf_token(secret), _account(user))
+
+    def _take_attempt(self, key: str, tried: str, address: str, now: float) -> None:
+        """Count this attempt as a failure before its password is checked (a success
+        clears it), in one transaction with the count: requests racing in parallel cannot
+        get more than ``MAX_FAILURES`` checks between them. ``RateLimitedError`` when
+        the pair has none left."""
+        tables = self._store.accounts
+        with self._store.transaction() as conn:
+            recent = tables.failures_since(conn, key, address, now - FAILURE_WINDOW_S)
+            if len(recent) < MAX_FAILURES:
+                tables.add_failure(conn, key, address, now, FAILURE_WINDOW_S)
+                return
+            self._audit.record(
+                conn,
+                AuditAction.SESSIONS_LOGIN_FAILED,
+                details=f"{tried} from {address}: rate limited",
+            )
+        raise RateLimitedError(max(1, math.ceil(recent[0] + FAILURE_WINDOW_S - now)))
 
     def session(self, secret: str) -> WebSession:
         """The live session whose cookie is ``secret``, its last request moved to now.
@@ -373,7 +400,7 @@ class AccountService:
             found = tables.session(conn, digest)
             if found is not None and tables.end_session(conn, digest):
                 with self._audit.acting_as(found.user.name):
-                    self._audit.record(conn, AuditAction.SESSIONS_LOGOUT)
+                    self._audit.record(conn, AuditAction.SESSIONS_LOGOUT, accounts=[found.user.id])
 
     # -- helpers -----------------------------------------------------------------
 

@@ -249,9 +249,12 @@ class AccountTables:
 
     # -- failed logins -----------------------------------------------------------
 
-    def failures_since(self, name_key: str, address: str, since_s: float) -> list[float]:
-        """The times of failed logins for (account, address) after ``since_s``, oldest first."""
-        rows = self._conn.execute(
+    def failures_since(
+        self, conn: sqlite3.Connection, name_key: str, address: str, since_s: float
+    ) -> list[float]:
+        """The times of failed logins for (account, address) after ``since_s``, oldest first
+        (read in ``conn``: the caller counts and adds in one transaction)."""
+        rows = conn.execute(
             "SELECT at_s FROM login_failures WHERE name_key = ? AND address = ? AND at_s > ?"
             " ORDER BY at_s",
             (name_key, address, since_s),

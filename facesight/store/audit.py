@@ -120,7 +120,8 @@ def default_actor() -> str:
 class AuditRecord:
     """One thing done.
 
-    ``items`` maps a kind (faces, people, clusters, media, records, paths) to
+    ``items`` maps a kind (faces, people, clusters, media, records, accounts,
+    tokens, paths) to
     ids or paths, and ``counts`` to numbers; ``erased`` names the fields
     erasure blanked (their values are gone, their commitments stay).
     ``os_user`` and ``version`` (of facesight) are None on records written
@@ -192,6 +193,8 @@ class AuditLog:
         clusters: Iterable[int] = (),
         media: Iterable[int] = (),
         records: Iterable[int] = (),
+        accounts: Iterable[int] = (),
+        tokens: Iterable[int] = (),
         paths: Iterable[str] = (),
         counts: Mapping[str, int] | None = None,
         details: str = "",
@@ -209,6 +212,8 @@ class AuditLog:
                 ("clusters", [int(i) for i in clusters]),
                 ("media", [int(i) for i in media]),
                 ("records", [int(i) for i in records]),
+                ("accounts", [int(i) for i in accounts]),  # library.accounts: users.id
+                ("tokens", [int(i) for i in tokens]),  # api_tokens.id
             )
             if values
         }

@@ -4,8 +4,12 @@ SQLite files opened by two Library objects at once, real media decoded and encod
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,7 +37,7 @@ from facesight.records import Sighting
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
-from .paths import DISTRACTORS, GROUP, PEOPLE, SHARED_FACES
+from .paths import DISTRACTORS, GROUP, PEOPLE, REPO, SHARED_FACES
 
 ENROLLED = {
     "Barack Obama": "Barack_Obama",
@@ -201,6 +205,16 @@ def test_each_item_shows_the_nearest_reference_of_the_person_named(lib: Library)
         assert item.band == quality_band(item.sighting.quality or 0.0)
     unmatched = lib.review_queue(QueueFilter(category="unmatched"), limit=5).items
     assert unmatched and all(item.reference_id is None for item in unmatched)
+    # a reference whose crop is gone is not offered (its crop could not be served)
+    gone = items[0].reference_id
+    assert gone is not None
+    lib.reference_crop_file(gone).unlink()
+    again = lib.review_queue(limit=50).items
+    assert {i.sighting.face_id for i in again if i.reference_id is None} == {
+        i.sighting.face_id for i in items if i.reference_id == gone
+    }
+    with pytest.raises(NotFoundError, match="missing"):
+        lib.reference_crop_file(gone)
 
 
 # ------------------------------------------------------------------ decisions
@@ -223,7 +237,7 @@ def test_confirm_reject_and_assign_through_decide(lib: Library) -> None:
     assert (assigned.category, assigned.person) == ("manual identification", "Barack Obama")
     with pytest.raises(InvalidInputError, match="assign to whom"):
         lib.decide(obama.face_id, "assign")
-    with pytest.raises(InvalidInputError, match="confirm, reject or assign"):
+    with pytest.raises(InvalidInputError, match="confirm, reject, assign"):
         lib.decide(obama.face_id, "approve")
     with pytest.raises(NotFoundError):
         lib.decide(10**9, "confirm")
@@ -263,16 +277,25 @@ def test_the_second_of_two_reviewers_gets_a_conflict_and_nothing_is_overwritten(
 
 
 def test_simultaneous_decisions_are_checked_under_the_write_lock(
-    copy: Path, detector: FaceDetector, embedder: FaceEmbedder
+    library_location: str | Path, detector: FaceDetector, embedder: FaceEmbedder
 ) -> None:
-    """Two server threads, each with its own Library on one file, decide the same faces at
-    the same moment with the same ``expected``: one wins, the other gets the conflict."""
-    with _open(copy, detector, embedder, "setup") as lib:
+    """Two server threads, each with its own Library on one database (SQLite file or
+    PostgreSQL), decide the same faces at the same moment with the same ``expected``: one
+    wins, the other gets the conflict, never two decisions."""
+
+    def opened(actor: str) -> Library:
+        return Library(library_location, detector=detector, embedder=embedder, actor=actor)
+
+    with opened("setup") as lib:
+        lib.enroll("Barack Obama", [_first("Barack_Obama")], largest=True)
+        lib.enroll("Angelina Jolie", [_first("Angelina_Jolie")], largest=True)
+        lib.scan([PEOPLE / "Barack_Obama", PEOPLE / "Angelina_Jolie"])
         items = lib.review_queue(limit=6).items
+        assert len(items) >= 4
     results: dict[str, list[str]] = {"alice": [], "bob": []}
 
     def reviewer(name: str, barrier: threading.Barrier) -> None:
-        with _open(copy, detector, embedder, name) as mine:
+        with opened(name) as mine:
             for item in items:
                 barrier.wait()
                 try:
@@ -281,8 +304,9 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
                 except DecisionConflictError:
                     results[name].append("conflict")
 
-    barrier = threading.Barrier(2)
-    threads = [threading.Thread(target=reviewer, args=(n, barrier)) for n in results]
+    # a thread that fails breaks the barrier (timeout) instead of leaving the other waiting
+    barrier = threading.Barrier(2, timeout=60)
+    threads = [threading.Thread(target=reviewer, args=(n, barrier), daemon=True) for n in results]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -290,14 +314,16 @@ def test_simultaneous_decisions_are_checked_under_the_write_lock(
     assert all(len(r) == len(items) for r in results.values())
     for a, b in zip(results["alice"], results["bob"], strict=True):
         assert sorted((a, b)) == ["conflict", "ok"]
-    db = sqlite3.connect(copy / Library.DB_NAME)
-    ids = [i.sighting.face_id for i in items]
-    counts = db.execute(
-        f"SELECT face_id, COUNT(*) FROM reviews WHERE face_id IN ({','.join('?' * len(ids))})"
-        " GROUP BY face_id",
-        ids,
-    ).fetchall()
-    assert sorted(counts) == sorted((i, 1) for i in ids)
+    with opened("auditor") as lib:
+        for item in items:
+            decisions = lib.audit.records(action="review")
+            assert [r.items["faces"] for r in decisions].count([item.sighting.face_id]) == 1
+        # crops and frames by id on either backend (PostgreSQL keeps crops in the database)
+        first = items[0]
+        assert first.reference_id is not None
+        assert lib.crop_file(first.sighting.face_id).is_file()
+        assert lib.reference_crop_file(first.reference_id).is_file()
+        assert lib.evidence_frame(first.sighting.face_id).source == "media file"
 
 
 def test_decide_many_reports_each_outcome_and_goes_on(lib: Library) -> None:
@@ -543,3 +569,64 @@ def test_the_cost_of_a_page(lib: Library, capsys: pytest.CaptureFixture[str]) ->
     with capsys.disabled():
         print(f"\nreview queue: {per_page * 1000:.1f} ms per page over {pending} pending faces")
     assert per_page < 5.0
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def _cli(library: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "facesight", "--library", str(library), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+
+
+def test_review_queue_pages_as_json_and_a_stale_state_is_refused(copy: Path) -> None:
+    faces: list[int] = []
+    states: dict[int, str] = {}
+    after: list[str] = []
+    while True:
+        shown = _cli(copy, "--user", "erin", "review", "queue", "--limit", "9", "--json", *after)
+        assert shown.returncode == 0, shown.stderr
+        page = json.loads(shown.stdout)
+        faces += [row["face_id"] for row in page["items"]]
+        states |= {row["face_id"]: row["state"] for row in page["items"]}
+        if page["next_after"] is None:
+            break
+        after = ["--after", page["next_after"]]
+    with Library(copy, read_only=True) as lib:
+        assert faces == [i.sighting.face_id for i in lib.review_queue(limit=500).items]
+        views = lib.audit.records(action="view.sightings", actor="erin")
+        assert sorted(f for r in views for f in r.items["faces"]) == sorted(faces)
+    face = faces[0]
+    assert _cli(copy, "review", "confirm", str(face), "--expected", states[face]).returncode == 0
+    stale = _cli(copy, "review", "reject", str(face), "--expected", states[face])
+    assert stale.returncode == 1 and "changed since it was shown" in stale.stderr
+
+
+def test_a_face_named_by_an_imported_tag_waits_in_the_queue_as_unverified(
+    lib: Library, tmp_path: Path
+) -> None:
+    stranger = next(
+        s
+        for s in lib.sightings(include_unmatched=True)
+        if s.category == "unmatched" and s.path.startswith(str(DISTRACTORS))
+    )
+    x1, y1, x2, y2 = stranger.xyxy
+    w, h = stranger.width_px, stranger.height_px
+    rect = "".join(f"{round(v * 65535):04x}" for v in (x1 / w, y1 / h, x2 / w, y2 / h))
+    sidecars = tmp_path / "sidecars"
+    sidecars.mkdir()
+    (sidecars / ".picasa.ini").write_text(
+        f"[{Path(stranger.path).name}]\nfaces=rect64({rect}),7\n[Contacts2]\n7=Jack Dorsey;;\n",
+        encoding="utf-8",
+    )
+    imported = lib.import_tags([stranger.path], sidecars=sidecars)
+    assert [t.face_id for t in imported.imported] == [stranger.face_id]
+    unverified = lib.review_queue(QueueFilter(category="imported (unverified)")).items
+    assert [i.sighting.face_id for i in unverified] == [stranger.face_id]
+    assert unverified[0].state.startswith("pending:") and unverified[0].sighting.person == (
+        "Jack Dorsey"
+    )
+    assert stranger.face_id in _all_pages(lib, QueueFilter(), QueueSort.FMR, limit=50)
+    confirmed = lib.decide(stranger.face_id, "confirm", expected=unverified[0].state)
+    assert confirmed.category == "confirmed"  # the tag was the proposal: no force needed

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
 import click
 
 from facesight.cli.common import (
+    F,
     console,
     decision_note,
     fmt_rate,
@@ -21,7 +23,14 @@ from facesight.cli.common import (
 )
 from facesight.errors import FaceSightError, ManualIdentificationError
 from facesight.library.facade import Library
-from facesight.records import Sighting
+from facesight.library.review_queue import (
+    MAX_PAGE,
+    MEDIA_KINDS,
+    QUALITY_BANDS,
+    QueueFilter,
+    QueueSort,
+)
+from facesight.records import DECISION_CATEGORIES, Sighting
 from facesight.text import printable
 
 __all__ = ["COMMANDS"]
@@ -164,6 +173,14 @@ def _act(library: Library, sighting: Sighting, answer: str) -> bool:
     return False
 
 
+def _expected_option(func: F) -> F:
+    return click.option(
+        "--expected",
+        metavar="STATE",
+        help="The decision state you saw (`review queue`): refused if the face was decided since.",
+    )(func)
+
+
 @review.command(name="confirm")
 @click.argument("face_id", type=int)
 @click.option("--as", "person", help="Who it is, if not the proposed match (assigns the face).")
@@ -176,9 +193,16 @@ def _act(library: Library, sighting: Sighting, answer: str) -> bool:
     is_flag=True,
     help="Name someone the rule did not propose without asking (a manual identification).",
 )
+@_expected_option
 @click.pass_context
 def review_confirm(
-    ctx: click.Context, face_id: int, person: str | None, reference: bool, note: str, force: bool
+    ctx: click.Context,
+    face_id: int,
+    person: str | None,
+    reference: bool,
+    note: str,
+    force: bool,
+    expected: str | None,
 ) -> None:
     """Confirm that stored face FACE_ID is the proposed person (or --as NAME).
 
@@ -191,12 +215,12 @@ def review_confirm(
     with open_library(ctx) as library:
         try:
             sighting = library.confirm(
-                face_id, person, as_reference=reference, note=note, force=force
+                face_id, person, as_reference=reference, note=note, force=force, expected=expected
             )
         except ManualIdentificationError as error:
             _ask_manual(error)
             sighting = library.confirm(
-                face_id, person, as_reference=reference, note=note, force=True
+                face_id, person, as_reference=reference, note=note, force=True, expected=expected
             )
         named = sighting.named
         figures = (
@@ -222,13 +246,81 @@ def _ask_manual(error: ManualIdentificationError) -> None:
 @click.argument("face_id", type=int)
 @click.option("--person", help="Who it is not, if not the proposed match.")
 @click.option("--note", default="", help="Why, kept with the decision.")
+@_expected_option
 @click.pass_context
-def review_reject(ctx: click.Context, face_id: int, person: str | None, note: str) -> None:
+def review_reject(
+    ctx: click.Context, face_id: int, person: str | None, note: str, expected: str | None
+) -> None:
     """Reject the proposed person for stored face FACE_ID; never proposed for it again."""
     with open_library(ctx) as library:
-        sighting = library.reject(face_id, person, note=note)
+        sighting = library.reject(face_id, person, note=note, expected=expected)
     left = sighting.person or "nobody"
     console().print(f"face {face_id}: rejected; now proposed as {shown(left)}")
+
+
+@review.command(name="queue")
+@click.option(
+    "--sort",
+    type=click.Choice([s.value for s in QueueSort]),
+    default=QueueSort.FMR.value,
+    show_default=True,
+    help="fmr: est. FMR, lowest first; quality: best first; date: capture time, oldest first.",
+)
+@click.option("--after", metavar="CURSOR", help="Start after this cursor (a page's next_after).")
+@click.option("--limit", type=click.IntRange(1, MAX_PAGE), default=50, show_default=True)
+@click.option("--person", help="Only faces named as this person.")
+@click.option(
+    "--category",
+    type=click.Choice(list(DECISION_CATEGORIES)),
+    help="Faces of this decision category (default: the pending ones).",
+)
+@click.option("--quality", type=click.Choice(list(QUALITY_BANDS)), help="Only this quality band.")
+@click.option("--path", "path_part", help="Only media whose path holds this (any case).")
+@click.option("--since", help="Captured on or after this ISO date.")
+@click.option("--until", help="Captured on or before this ISO date.")
+@click.option("--kind", type=click.Choice(list(MEDIA_KINDS)), help="Only stills or videos.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: items, next_after.")
+@click.pass_context
+def review_queue(
+    ctx: click.Context,
+    sort: str,
+    after: str | None,
+    limit: int,
+    person: str | None,
+    category: str | None,
+    quality: str | None,
+    path_part: str | None,
+    since: str | None,
+    until: str | None,
+    kind: str | None,
+    as_json: bool,
+) -> None:
+    """One page of the review queue, as the web workspace shows it.
+
+    Each face comes with its decision state (pass it to a decision to catch one made
+    meanwhile) and the nearest reference of the person named. The page ends with the
+    cursor of the next (--after); the faces shown are recorded in the audit log.
+
+    \b
+    Example:
+        facesight review queue --quality good --json
+        facesight review queue --sort date --after CURSOR
+    """
+    wanted = QueueFilter(person, category, quality, path_part, since, until, kind)
+    with open_library(ctx) as library:
+        page = library.review_queue(wanted, sort=sort, after=after, limit=limit)
+        library.record_view([i.sighting.face_id for i in page.items], "review queue (CLI)")
+    rows = [
+        sighting_row(i.sighting) | {"state": i.state, "reference_id": i.reference_id}
+        for i in page.items
+    ]
+    if as_json:
+        answer = {"items": rows, "next_after": page.next_after, "total": page.total}
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    print_rows([_brief(r) for r in rows], False, False, f"Review queue ({page.total} faces)")
+    if page.next_after is not None:
+        click.echo(f"next page: --after {page.next_after}")
 
 
 COMMANDS: list[click.Command] = [review]

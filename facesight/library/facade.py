@@ -529,15 +529,24 @@ class Library:
         as_reference: bool = False,
         note: str = "",
         force: bool = False,
+        expected: str | None = None,
     ) -> Sighting:
-        """Say that a stored face is ``person`` (``ReviewService.confirm``)."""
+        """Say that a stored face is ``person`` (``ReviewService.confirm``; ``expected``: the
+        decision state the reviewer saw, else ``DecisionConflictError``)."""
         return self._review.confirm(
-            face_id, person, as_reference=as_reference, note=note, force=force
+            face_id, person, as_reference=as_reference, note=note, force=force, expected=expected
         )
 
-    def reject(self, face_id: int, person: str | None = None, *, note: str = "") -> Sighting:
+    def reject(
+        self,
+        face_id: int,
+        person: str | None = None,
+        *,
+        note: str = "",
+        expected: str | None = None,
+    ) -> Sighting:
         """Say that a stored face is not ``person`` (``ReviewService.reject``)."""
-        return self._review.reject(face_id, person, note=note)
+        return self._review.reject(face_id, person, note=note, expected=expected)
 
     def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
         """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""

@@ -200,15 +200,15 @@ class ReviewService:
             DecisionConflictError: the face's decision changed since ``expected``.
             NotFoundError: unknown face or person.
         """
+        if action not in DECISION_ACTIONS:
+            raise InvalidInputError(
+                f"face {face_id}: the action is {', '.join(DECISION_ACTIONS)}, not {action!r}"
+            )
         if action == "reject":
             return self.reject(face_id, person, note=note, expected=expected)
         if action == "assign" and not person:
             raise InvalidInputError(f"face {face_id}: assign to whom? (a person's name)")
-        if action in ("confirm", "assign"):
-            return self.confirm(face_id, person, note=note, force=force, expected=expected)
-        raise InvalidInputError(
-            f"face {face_id}: the action is confirm, reject or assign, not {action!r}"
-        )
+        return self.confirm(face_id, person, note=note, force=force, expected=expected)
 
     def decide_many(self, decisions: Sequence[DecisionRequest]) -> list[DecisionOutcome]:
         """Each decision in turn, each in its own transaction with its audit record; one
@@ -238,8 +238,8 @@ class ReviewService:
         """``sighting`` when its decision state is ``expected`` (or nothing is expected)."""
         if expected is not None and decision_state(sighting) != expected:
             raise DecisionConflictError(
-                f"face {sighting.face_id} was decided meanwhile: it is now "
-                f"{describe_state(sighting)}; look at it again before deciding",
+                f"face {sighting.face_id} changed since it was shown (decided meanwhile, or "
+                f"matched again): it is now {describe_state(sighting)}; look at it again",
                 sighting,
             )
         return sighting

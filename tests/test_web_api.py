@@ -425,6 +425,22 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(api: Api) -> Non
     assert answer.json()["error"] == "UploadTooLargeError"
 
 
+def test_a_body_sent_without_its_length_is_counted_as_it_arrives(api: Api) -> None:
+    def chunked() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n\r\n'
+        for _ in range(LIMIT_BYTES // 65536 + 4):  # past the limit and its form overhead
+            yield b"\0" * 65536
+        yield b"\r\n--b--\r\n"
+
+    answer = api("viewer").post(
+        "/api/v1/search",
+        content=chunked(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert answer.status_code == 413, answer.text[:300]
+    assert "request body is over the limit" in answer.json()["detail"]
+
+
 def test_a_search_without_an_image_field_says_so(api: Api) -> None:
     client = api("viewer")
     answer = client.post(

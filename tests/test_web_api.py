@@ -4,14 +4,10 @@ driven by httpx with the tokens ``facesight users token`` prints."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import shutil
-import sqlite3
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +19,19 @@ import pytest
 from PIL import Image
 
 from facesight.library.facade import Library
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 
 from .paths import NOFACE, PEOPLE
-from .workspace import ENROLLED, HAMILTON, Server, facesight, start_server
+from .workspace import (
+    ENROLLED,
+    HAMILTON,
+    Server,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+)
 
 MISSING = 987654321
 OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
@@ -40,30 +46,23 @@ def private_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api_server(
-    workspace_library: Path, tmp_path_factory: pytest.TempPathFactory, private_tmp: Path
+    workspace_library: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    private_tmp: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
 ) -> Iterator[Server]:
-    """``facesight serve`` over a copy of the workspace library (its database copied with
-    SQLite's backup API, the crops and index as files), with its own $TMPDIR."""
-    copy = tmp_path_factory.mktemp("api") / "lib"
-    shutil.copytree(
-        workspace_library, copy, ignore=shutil.ignore_patterns("facesight.db*", ".session-*")
-    )
-    with (
-        contextlib.closing(sqlite3.connect(workspace_library / "facesight.db")) as source,
-        contextlib.closing(sqlite3.connect(copy / "facesight.db")) as target,
-    ):
-        source.backup(target)
+    """``facesight serve`` over a copy of the workspace library, with its own $TMPDIR; the
+    copy has also scanned a TIFF (a still no browser shows)."""
+    copy = copy_library(workspace_library, tmp_path_factory.mktemp("api") / "lib")
+    tiff = tmp_path_factory.mktemp("tiff") / "obama.tif"
+    Image.open(OBAMA).save(tiff, format="TIFF")
+    with Library(copy, create=False, detector=detector, embedder=embedder) as library:
+        assert library.scan([tiff]).failures == []
     with mock.patch.dict(os.environ, {"TMPDIR": str(private_tmp)}):
         server = start_server(copy)
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-    for pipe in (server.process.stdout, server.process.stderr):
-        if pipe is not None:
-            pipe.close()
+    stop_server(server)
 
 
 class Api:
@@ -426,6 +425,22 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(api: Api) -> Non
     assert answer.json()["error"] == "UploadTooLargeError"
 
 
+def test_a_body_sent_without_its_length_is_counted_as_it_arrives(api: Api) -> None:
+    def chunked() -> Iterator[bytes]:
+        yield b'--b\r\nContent-Disposition: form-data; name="image"; filename="x.jpg"\r\n\r\n'
+        for _ in range(LIMIT_BYTES // 65536 + 4):  # past the limit and its form overhead
+            yield b"\0" * 65536
+        yield b"\r\n--b--\r\n"
+
+    answer = api("viewer").post(
+        "/api/v1/search",
+        content=chunked(),
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert answer.status_code == 413, answer.text[:300]
+    assert "request body is over the limit" in answer.json()["detail"]
+
+
 def test_a_search_without_an_image_field_says_so(api: Api) -> None:
     client = api("viewer")
     answer = client.post(
@@ -449,8 +464,15 @@ def test_a_search_without_an_image_field_says_so(api: Api) -> None:
 
 
 def _video_face(api: Api) -> dict[str, Any]:
-    answer = api("viewer").get("/api/v1/sightings", params={"limit": 200})
-    return next(s for s in answer.json()["items"] if s["kind"] == "video")
+    """A face of the video, whatever was decided on it (rejected faces are in no list)."""
+    with Library(api.server.library, create=False) as library:
+        face_id = next(
+            s.face_id for s in library.sightings(include_unmatched=True) if s.kind == "video"
+        )
+    answer = api("viewer").get(f"/api/v1/faces/{face_id}")
+    assert answer.status_code == 200, answer.text
+    face: dict[str, Any] = answer.json()
+    return face
 
 
 def test_a_range_request_on_the_video_returns_those_bytes(api: Api) -> None:
@@ -479,6 +501,19 @@ def test_the_evidence_frame_says_where_it_comes_from(api: Api) -> None:
     assert Image.open(io.BytesIO(answer.content)).size[0] > 100
     latest = _audit(api, action="view", limit=1)[0]
     assert latest["details"] == "evidence frame" and latest["actor"] == "viewer"
+
+
+def test_media_a_browser_cannot_show_is_a_404_saying_why_and_its_frame_serves(
+    api: Api,
+) -> None:
+    sightings = api("viewer").get("/api/v1/sightings", params={"limit": 200}).json()["items"]
+    tiff = next(s for s in sightings if s["path"].endswith(".tif"))
+    media = api("viewer").get(f"/faces/{tiff['face_id']}/media")
+    assert media.status_code == 404  # the error page (media is not under /api/) says why
+    assert "a browser cannot play this image (.tif, image/tiff)" in media.text
+    assert f"/faces/{tiff['face_id']}/frame" in media.text
+    frame = api("viewer").get(f"/faces/{tiff['face_id']}/frame")
+    assert frame.status_code == 200 and frame.headers["x-evidence-source"] == "media file"
 
 
 def test_media_of_an_unknown_id_is_a_404(api: Api) -> None:

@@ -6,8 +6,11 @@ test module.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -86,10 +89,15 @@ class Server:
     library: Path
     process: subprocess.Popen[str]
     tokens: dict[str, str] = field(default_factory=dict)
+    clients: list[httpx.Client] = field(default_factory=list)
+    """Every client made here, closed by :func:`stop_server` (none left to the GC to warn)."""
+    apis: dict[str, httpx.Client] = field(default_factory=dict)
 
     def client(self) -> httpx.Client:
         """A client of this server with no account signed in."""
-        return httpx.Client(base_url=self.url, timeout=60, follow_redirects=False)
+        client = httpx.Client(base_url=self.url, timeout=60, follow_redirects=False)
+        self.clients.append(client)
+        return client
 
     def sign_in(self, name: str, password: str = PASSWORD) -> httpx.Client:
         """A client signed in as ``name`` through the login form (its CSRF token included)."""
@@ -118,12 +126,15 @@ class Server:
         return self.tokens[name]
 
     def api(self, name: str) -> httpx.Client:
-        """An API client with ``name``'s token."""
-        return httpx.Client(
-            base_url=self.url,
-            timeout=60,
-            headers={"Authorization": f"Bearer {self.token(name)}"},
-        )
+        """An API client with ``name``'s token (one per name)."""
+        if name not in self.apis:
+            self.apis[name] = httpx.Client(
+                base_url=self.url,
+                timeout=60,
+                headers={"Authorization": f"Bearer {self.token(name)}"},
+            )
+            self.clients.append(self.apis[name])
+        return self.apis[name]
 
 
 def start_server(library: Path, *args: str) -> Server:
@@ -147,7 +158,9 @@ def start_server(library: Path, *args: str) -> Server:
         text=True,
     )
     assert process.stdout is not None
-    line = process.stdout.readline().strip()
+    # with --secure-cookies it prints the https:// address a TLS proxy would serve; the
+    # tests talk to the app itself, which speaks plain HTTP behind that proxy
+    line = process.stdout.readline().strip().replace("https://", "http://", 1)
     if not line.startswith("http"):
         process.kill()
         raise AssertionError(
@@ -171,8 +184,32 @@ def served(workspace_library: Path) -> Iterator[Server]:
     """The workspace served for the whole run."""
     server = start_server(workspace_library)
     yield server
+    stop_server(server)
+
+
+def copy_library(library: Path, to: Path) -> Path:
+    """A copy of ``library`` at ``to`` (its database copied with SQLite's backup API while a
+    server may hold it open, the crops and index as files): tests that decide faces use
+    one, so the shared library stays as the other tests expect it."""
+    shutil.copytree(library, to, ignore=shutil.ignore_patterns("facesight.db*", ".session-*"))
+    with (
+        contextlib.closing(sqlite3.connect(library / "facesight.db")) as source,
+        contextlib.closing(sqlite3.connect(to / "facesight.db")) as target,
+    ):
+        source.backup(target)
+    return to
+
+
+def stop_server(server: Server) -> None:
+    """Stop ``server``; close its clients and pipes."""
+    for client in server.clients:
+        client.close()
     server.process.terminate()
     try:
         server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
+        server.process.wait(timeout=30)
+    for pipe in (server.process.stdout, server.process.stderr):
+        if pipe is not None:
+            pipe.close()

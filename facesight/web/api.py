@@ -35,6 +35,7 @@ from facesight.web.api_models import (
 )
 from facesight.web.auth import Guard, Principal
 from facesight.web.serialize import person_json, sighting_json
+from facesight.web.statuses import status_of_name
 
 __all__ = ["after_id", "call", "router"]
 
@@ -227,7 +228,6 @@ async def decide_many(
     body: Decisions,
 ) -> dict[str, Any]:
     """Many decisions, each taken on its own: one failing does not stop the others."""
-    from facesight.web.app import status_of_name
 
     asked = [
         DecisionRequest(

@@ -20,20 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from facesight import errors
 from facesight._version import __version__
 from facesight.errors import (
     AuthenticationError,
     DecisionConflictError,
     FaceSightError,
-    InvalidInputError,
-    ManualIdentificationError,
-    MediaError,
-    NotFoundError,
-    PermissionDeniedError,
     RateLimitedError,
-    StoreError,
-    UploadTooLargeError,
 )
 from facesight.library.facade import Library
 from facesight.library.review_queue import decision_state
@@ -45,6 +37,7 @@ from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
 from facesight.web.rendering import render
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
+from facesight.web.statuses import status_of
 
 __all__ = ["PUBLIC_ROUTES", "create_app", "render"]
 
@@ -196,37 +189,6 @@ def _local(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-_STATUS: list[tuple[type[FaceSightError], int]] = [
-    (NotSignedInError, 401),
-    (AuthenticationError, 401),
-    (PermissionDeniedError, 403),
-    (NotFoundError, 404),
-    (DecisionConflictError, 409),
-    (ManualIdentificationError, 409),
-    (RateLimitedError, 429),
-    (UploadTooLargeError, 413),
-    (InvalidInputError, 422),
-    (MediaError, 422),
-    (StoreError, 503),
-]
-
-
-def status_of(error: FaceSightError) -> int:
-    """The HTTP status a library error answers with (500 for one not listed)."""
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    return 500
-
-
-def status_of_name(error_type: str) -> int:
-    """The status of a library error known by its class name (a bulk decision's outcome)."""
-    kind = getattr(errors, error_type, None)
-    if isinstance(kind, type) and issubclass(kind, FaceSightError):
-        return next((status for known, status in _STATUS if issubclass(kind, known)), 500)
-    return 500
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -185,6 +185,7 @@ def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
         proposed = library.sighting(assigned).person
         other = next(p.name for p in library.people() if p.name != proposed)
     assert _state(browser, assigned).startswith("pending")
+    browser.find_element(By.ID, "note").send_keys("seen at the rally", Keys.ESCAPE)
     _press(browser, "a")
     picker = browser.switch_to.active_element
     assert picker.get_attribute("id") == "assign-person"
@@ -198,4 +199,5 @@ def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
     with Library(own_server.library, create=False) as library:
         review = library.sighting(assigned).review
     assert review is not None and review.person == other and review.manual
+    assert review.note == "seen at the rally"
     assert review.reviewer == "admin"

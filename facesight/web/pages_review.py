@@ -40,10 +40,11 @@ KEYS = (
     ("s", "skip: leave it pending, go to the next"),
     ("o / Enter", "open the face (full frame or video)"),
     ("x", "select or unselect (shift-click selects a range)"),
+    ("Esc", "leave the note or the person picker"),
 )
 """The queue's keys, shown on the page (``static/review.js`` binds them)."""
 
-VIEW_KEYS = tuple(k for k in KEYS if k[0][0] not in "cras" and k[0] != "x")
+VIEW_KEYS = tuple(k for k in KEYS if k[0] not in ("c", "r", "a", "s", "x", "Esc"))
 """The keys of someone who may look but not decide (a viewer)."""
 
 Viewer = Annotated[Principal, Depends(Guard(Permission.VIEW))]

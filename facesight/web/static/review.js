@@ -11,6 +11,7 @@
   if (cards.length === 0) return;
   const canDecide = document.querySelector("[data-action], [data-bulk]") !== null;
   const picker = document.getElementById("assign-person");
+  const noteBox = document.getElementById("note");
   let current = -1;
   let lastChecked = -1;
 
@@ -50,7 +51,7 @@
       face_id: Number(card.dataset.faceId),
       action,
       person: person || null,
-      note: "",
+      note: noteBox ? noteBox.value.trim() : "",
       expected: card.dataset.state,
       force: Boolean(force),
     };
@@ -177,15 +178,18 @@
       if (event.key === "Enter") {
         event.preventDefault();
         act("assign");
-      } else if (event.key === "Escape" && current >= 0) {
-        cards[current].focus();
       }
     });
   }
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (event.target.closest("input, select, textarea, button, a")) return;
+    if (event.target.closest("input, select, textarea")) {
+      // Escape leaves the note or the picker: the keys act on the faces again
+      if (event.key === "Escape" && current >= 0) cards[current].focus();
+      return;
+    }
+    if (event.target.closest("button, a")) return;
     const key = event.key;
     const moves = { j: 1, ArrowDown: 1, ArrowRight: 1, k: -1, ArrowUp: -1, ArrowLeft: -1 };
     if (key in moves) {

@@ -138,7 +138,9 @@ def test_a_viewer_sees_faces_but_no_decision_buttons(
     queue = viewer.get("/review")
     assert _cards(queue)
     assert "data-action" not in queue.text and "bulk-reject" not in queue.text
-    assert "data-action=" in reviewer.get("/review").text
+    decider = reviewer.get("/review").text
+    assert "data-action=" in decider and "<kbd>c</kbd>" in decider  # the keys, listed
+    assert "<kbd>j / ↓ / →</kbd>" in queue.text and "<kbd>c</kbd>" not in queue.text
     face = next(iter(sightings))
     page = viewer.get(f"/faces/{face}")
     assert page.status_code == 200 and "data-action" not in page.text

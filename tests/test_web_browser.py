@@ -135,6 +135,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     capture.release()
     assert abs(current - sighting.time_s) <= 1 / fps, (current, sighting.time_s, fps)
     assert "Track from" in browser.find_element(By.ID, "track").text
+    assert not browser.find_element(By.ID, "fallback").is_displayed()  # played: no stand-in
 
     browser.find_element(By.ID, "logout").click()
     _wait("the login page", lambda: "/login" in browser.current_url)

@@ -15,6 +15,7 @@ import cv2
 import httpx
 import pytest
 
+import facesight.web
 from facesight.library.facade import Library
 from facesight.records import Sighting
 from facesight.vision.detect import FaceDetector
@@ -182,6 +183,7 @@ def test_the_person_page_shows_references_and_sightings_and_writes_one_view_reco
     page = client.get(f"/people/{person_id.group(1)}")
     assert page.status_code == 200
     assert re.search(r'src="/references/\d+/crop"', page.text)
+    assert 'href="/review?person=Barack%20Obama"' in page.text
     shown = [int(i) for i in re.findall(r'<a href="/faces/(\d+)" class="open">', page.text)]
     assert shown
     records = audit_records(served.library, "--action", "view")
@@ -317,3 +319,20 @@ def test_a_video_the_browser_cannot_play_shows_its_evidence_frame_and_says_why(
         assert page.status_code == 200 and "The video cannot be opened" in page.text
     finally:
         stop(server)
+
+
+def test_templates_hold_no_inline_script_or_style_and_never_mark_data_safe() -> None:
+    """The CSP forbids inline script and style (they would silently not run), and ``|safe``
+    would let a name through unescaped."""
+    templates = Path(facesight.web.__file__).parent / "templates"
+    checked = 0
+    for template in sorted(templates.glob("*.html")):
+        text = template.read_text(encoding="utf-8")
+        where = template.name
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), where
+        assert "<style" not in text and not re.search(r"\sstyle=", text), where
+        assert not re.search(r"\son[a-z]+\s*=", text), where  # onclick=... handlers
+        assert not re.search(r"\|\s*safe\b", text) and "Markup(" not in text, where
+        assert "javascript:" not in text, where
+        checked += 1
+    assert checked >= 8

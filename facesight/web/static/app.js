@@ -14,6 +14,11 @@ window.facesight = (() => {
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    if (response.status === 401) {
+      // the session ended (idle, signed out elsewhere, account disabled): sign in again
+      const here = window.location.pathname + window.location.search;
+      window.location.href = `/login?next=${encodeURIComponent(here)}`;
+    }
     let data = null;
     try {
       data = await response.json();

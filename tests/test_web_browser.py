@@ -17,7 +17,7 @@ import pytest
 from facesight.library.facade import Library
 
 from .pages import audit_records, copy_library, face_ids, stop
-from .workspace import HAMILTON, PASSWORD, Server, start_server
+from .workspace import HAMILTON, PASSWORD, Server, facesight, start_server
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -202,3 +202,30 @@ def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
     assert review is not None and review.person == other and review.manual
     assert review.note == "seen at the rally"
     assert review.reviewer == "admin"
+
+
+def test_a_decision_after_the_account_is_disabled_changes_nothing_and_asks_to_sign_in(
+    own_server: Server, browser: WebDriver
+) -> None:
+    made = facesight(
+        own_server.library,
+        "users",
+        "add",
+        "leaving",
+        "--role",
+        "reviewer",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert made.returncode == 0, made.stderr
+    url = own_server.url
+    _sign_in(browser, url, "leaving")
+    browser.get(f"{url}/review")
+    face = int(
+        browser.execute_script("return document.querySelector('.card.current').dataset.faceId")
+    )
+    assert facesight(own_server.library, "users", "disable", "leaving").returncode == 0
+    _press(browser, "c")
+    _wait("the login page", lambda: "/login?next=" in browser.current_url)
+    with Library(own_server.library, create=False) as library:
+        assert library.sighting(face).review is None

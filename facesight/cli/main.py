@@ -28,8 +28,8 @@ from facesight.cli import models as cli_models
 from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
 from facesight.cli import scan as cli_scan
-from facesight.cli import serve as cli_serve
 from facesight.cli import search as cli_search
+from facesight.cli import serve as cli_serve
 from facesight.cli import tags as cli_tags
 from facesight.cli import unknowns as cli_unknowns
 from facesight.cli import users as cli_users

@@ -144,7 +144,7 @@ def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
                 lambda lib: lib.accounts.login(name, password, address=address)
             )
         except RateLimitedError as error:
-            response = _login_again(request, settings, next, str(error), 429)
+            response: Response = _login_again(request, settings, next, str(error), 429)
             response.headers["Retry-After"] = str(error.retry_after_s)
             return response
         except AuthenticationError:

@@ -10,6 +10,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -265,6 +266,24 @@ def test_a_decision_then_the_same_one_on_a_stale_state_is_a_409_with_the_current
     assert record["actor"] == "reviewer" and record["items"]["faces"] == [item["face_id"]]
 
 
+def test_two_reviewers_deciding_one_face_at_once_one_wins_one_gets_409(api: Api) -> None:
+    item = _pending(api)[0]
+    url = f"/api/v1/faces/{item['face_id']}/decision"
+    bodies = [
+        ("reviewer", {"action": "confirm", "expected": item["state"]}),
+        ("admin", {"action": "reject", "expected": item["state"]}),
+    ]
+    for name, _ in bodies:
+        api(name)  # made before the threads start: each thread uses its own client
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda nb: api(nb[0]).post(url, json=nb[1]), bodies))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    won, lost = sorted(answers, key=lambda a: a.status_code)
+    assert lost.json()["current"]["state"] == won.json()["state"]
+    now = api("viewer").get(f"/api/v1/faces/{item['face_id']}").json()
+    assert now["state"] == won.json()["state"]  # the loser overwrote nothing
+
+
 def test_a_viewer_cannot_decide(api: Api) -> None:
     item = _pending(api)[0]
     answer = api("viewer").post(
@@ -294,6 +313,7 @@ def test_assigning_to_someone_else_needs_force(api: Api) -> None:
         {"action": "reject", "color": "red"},
         {"action": "reject", "note": "x" * 2001},
         {"action": "reject", "note": "\ud800"},
+        {"action": "assign"},
     ],
 )
 def test_a_malformed_decision_is_a_422(api: Api, body: Any) -> None:

@@ -134,7 +134,14 @@ def test_people_are_paged_by_id_through_everyone(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 201}, {"after": "x"}, {"after": "-1"}, {"after": "9" * 30}],
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"after": "x"},
+        {"after": "-1"},
+        {"after": "9" * 30},
+        {"after": "\u00b2"},  # a digit to str.isdigit, not to int()
+    ],
 )
 def test_a_bad_limit_or_cursor_is_a_422_naming_it(api: Api, params: Any) -> None:
     for url in ("/api/v1/people", "/api/v1/sightings", "/api/v1/queue"):
@@ -473,6 +480,12 @@ def test_a_search_without_an_image_field_says_so(api: Api) -> None:
         data={"top_k": "0"},
     )
     assert top_k.status_code == 422 and "top_k" in top_k.json()["detail"]
+    superscript = client.post(
+        "/api/v1/search",
+        files={"image": ("a.jpg", OBAMA.read_bytes(), "image/jpeg")},
+        data={"top_k": "\u00b2"},
+    )
+    assert superscript.status_code == 422
     noface = client.post(
         "/api/v1/search",
         files={"image": ("c.jpg", (NOFACE / "skimage_coffee.jpg").read_bytes(), "image/jpeg")},

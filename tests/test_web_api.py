@@ -440,7 +440,7 @@ def test_a_bad_upload_is_refused_in_one_line_and_nothing_is_kept(
     )
     assert answer.status_code == status, answer.text[:300]
     detail = answer.json()["detail"]
-    assert words in detail and "\n" not in detail
+    assert words in detail and "\n" not in detail and "--max-pixels" not in detail
     assert str(private_tmp) not in detail  # the private file is never named
     assert _new_files(api, private_tmp, before) == set()
 

@@ -19,7 +19,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
-from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
+from facesight.errors import (
+    ImageTooLargeError,
+    InvalidInputError,
+    MediaError,
+    UploadTooLargeError,
+)
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.records import IdentifiedFace
@@ -83,7 +88,11 @@ def _identify(lib: Library, data: bytes, top_k: int, max_pixels: int) -> list[Id
         try:
             return lib.identify(image, top_k=top_k, max_pixels=max_pixels)
         except MediaError as error:  # name the upload, not the private file
-            raise type(error)("the uploaded image", error.problem) from None
+            problem = error.problem
+            if isinstance(error, ImageTooLargeError):
+                # the loader's hint (raise --max-pixels) does not lift an upload's limit
+                problem = problem.partition(" (raise")[0] + " for a search upload"
+            raise type(error)("the uploaded image", problem) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -291,6 +291,28 @@ def test_two_reviewers_deciding_one_face_at_once_one_wins_one_gets_409(api: Api)
     assert now["state"] == won.json()["state"]  # the loser overwrote nothing
 
 
+def test_a_browser_session_decides_with_its_csrf_token(api: Api) -> None:
+    item = _pending(api)[0]
+    url = f"/api/v1/faces/{item['face_id']}/decision"
+    browser = api.server.sign_in("reviewer")
+    refused = browser.post(url, json={"action": "reject", "expected": item["state"]})
+    assert refused.status_code == 403 and "security token" in refused.json()["detail"]
+    token = api.server.csrf(browser)
+    answer = browser.post(
+        url, json={"action": "reject", "expected": item["state"]}, headers={"X-CSRF-Token": token}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["review"]["reviewer"] == "reviewer"
+    # a form upload carries the token as a field (the guard reads the form, the route reuses it)
+    search = browser.post(
+        "/api/v1/search",
+        files={"image": ("obama.jpg", OBAMA.read_bytes(), "image/jpeg")},
+        data={"csrf": token},
+    )
+    assert search.status_code == 200, search.text
+    assert search.json()["faces"][0]["proposed"]["person"] == "Barack Obama"
+
+
 def test_a_viewer_cannot_decide(api: Api) -> None:
     item = _pending(api)[0]
     answer = api("viewer").post(

@@ -10,6 +10,7 @@ import os
 import struct
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -133,7 +134,14 @@ def test_people_are_paged_by_id_through_everyone(api: Api) -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 201}, {"after": "x"}, {"after": "-1"}, {"after": "9" * 30}],
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"after": "x"},
+        {"after": "-1"},
+        {"after": "9" * 30},
+        {"after": "\u00b2"},  # a digit to str.isdigit, not to int()
+    ],
 )
 def test_a_bad_limit_or_cursor_is_a_422_naming_it(api: Api, params: Any) -> None:
     for url in ("/api/v1/people", "/api/v1/sightings", "/api/v1/queue"):
@@ -265,6 +273,46 @@ def test_a_decision_then_the_same_one_on_a_stale_state_is_a_409_with_the_current
     assert record["actor"] == "reviewer" and record["items"]["faces"] == [item["face_id"]]
 
 
+def test_two_reviewers_deciding_one_face_at_once_one_wins_one_gets_409(api: Api) -> None:
+    item = _pending(api)[0]
+    url = f"/api/v1/faces/{item['face_id']}/decision"
+    bodies = [
+        ("reviewer", {"action": "confirm", "expected": item["state"]}),
+        ("admin", {"action": "reject", "expected": item["state"]}),
+    ]
+    for name, _ in bodies:
+        api(name)  # made before the threads start: each thread uses its own client
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda nb: api(nb[0]).post(url, json=nb[1]), bodies))
+    assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
+    won, lost = sorted(answers, key=lambda a: a.status_code)
+    assert lost.json()["current"]["state"] == won.json()["state"]
+    now = api("viewer").get(f"/api/v1/faces/{item['face_id']}").json()
+    assert now["state"] == won.json()["state"]  # the loser overwrote nothing
+
+
+def test_a_browser_session_decides_with_its_csrf_token(api: Api) -> None:
+    item = _pending(api)[0]
+    url = f"/api/v1/faces/{item['face_id']}/decision"
+    browser = api.server.sign_in("reviewer")
+    refused = browser.post(url, json={"action": "reject", "expected": item["state"]})
+    assert refused.status_code == 403 and "security token" in refused.json()["detail"]
+    token = api.server.csrf(browser)
+    answer = browser.post(
+        url, json={"action": "reject", "expected": item["state"]}, headers={"X-CSRF-Token": token}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["review"]["reviewer"] == "reviewer"
+    # a form upload carries the token as a field (the guard reads the form, the route reuses it)
+    search = browser.post(
+        "/api/v1/search",
+        files={"image": ("obama.jpg", OBAMA.read_bytes(), "image/jpeg")},
+        data={"csrf": token},
+    )
+    assert search.status_code == 200, search.text
+    assert search.json()["faces"][0]["proposed"]["person"] == "Barack Obama"
+
+
 def test_a_viewer_cannot_decide(api: Api) -> None:
     item = _pending(api)[0]
     answer = api("viewer").post(
@@ -294,6 +342,7 @@ def test_assigning_to_someone_else_needs_force(api: Api) -> None:
         {"action": "reject", "color": "red"},
         {"action": "reject", "note": "x" * 2001},
         {"action": "reject", "note": "\ud800"},
+        {"action": "assign"},
     ],
 )
 def test_a_malformed_decision_is_a_422(api: Api, body: Any) -> None:
@@ -413,7 +462,7 @@ def test_a_bad_upload_is_refused_in_one_line_and_nothing_is_kept(
     )
     assert answer.status_code == status, answer.text[:300]
     detail = answer.json()["detail"]
-    assert words in detail and "\n" not in detail
+    assert words in detail and "\n" not in detail and "--max-pixels" not in detail
     assert str(private_tmp) not in detail  # the private file is never named
     assert _new_files(api, private_tmp, before) == set()
 
@@ -453,6 +502,12 @@ def test_a_search_without_an_image_field_says_so(api: Api) -> None:
         data={"top_k": "0"},
     )
     assert top_k.status_code == 422 and "top_k" in top_k.json()["detail"]
+    superscript = client.post(
+        "/api/v1/search",
+        files={"image": ("a.jpg", OBAMA.read_bytes(), "image/jpeg")},
+        data={"top_k": "\u00b2"},
+    )
+    assert superscript.status_code == 422
     noface = client.post(
         "/api/v1/search",
         files={"image": ("c.jpg", (NOFACE / "skimage_coffee.jpg").read_bytes(), "image/jpeg")},

@@ -1,6 +1,7 @@
 """The API's OpenAPI document exercised by schemathesis against ``facesight serve`` running for
 real (over a copy of the workspace library: the generated decisions change faces), with an
-admin's token: no operation answers a server error, whatever schemathesis sends."""
+admin's token: no operation answers a server error, whatever schemathesis sends; and the
+media routes, outside the document, fuzzed by id and Range header the same way."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import FailureGroup, not_a_server_error, response_schema_conformance
 
 from .workspace import Server, copy_library, start_server, stop_server
 
 EXAMPLES = 20
-"""Cases per operation and generation mode: both modes take about 20 s here."""
+"""Cases per operation and generation mode: the whole module takes about 25 s here."""
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,29 @@ def test_no_operation_answers_a_server_error(fuzzed_server: Server, mode: Genera
         exercise()
     assert not failures, "\n".join(failures[:10])
     assert calls >= len(operations) * 5
+
+
+@given(
+    route=st.sampled_from(["/faces/{}/crop", "/references/{}/crop", "/faces/{}/frame"]),
+    item=st.integers(min_value=-5, max_value=60) | st.integers(),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_media_by_any_id_never_answers_a_server_error(
+    fuzzed_server: Server, route: str, item: int
+) -> None:
+    # the media routes are outside the OpenAPI document (they answer bytes, and pages' errors)
+    answer = fuzzed_server.api("viewer").get(route.format(item))
+    assert answer.status_code in (200, 404, 422), (route, item, answer.status_code)
+
+
+@given(
+    item=st.integers(min_value=1, max_value=60),
+    byte_range=st.text(max_size=40) | st.from_regex(r"bytes=\d{0,9}-\d{0,9}(,\d{0,6}-\d{0,6})?"),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+def test_media_with_any_range_never_answers_a_server_error(
+    fuzzed_server: Server, item: int, byte_range: str
+) -> None:
+    headers = {"Range": byte_range} if byte_range.isascii() and byte_range.isprintable() else {}
+    answer = fuzzed_server.api("viewer").get(f"/faces/{item}/media", headers=headers)
+    assert answer.status_code in (200, 206, 400, 404, 416, 422), (item, byte_range, answer.text)

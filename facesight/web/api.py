@@ -66,7 +66,7 @@ def after_id(after: str | None) -> int:
     """
     if after is None or after == "":
         return 0
-    if not after.isdigit() or len(after) > 19 or int(after) > MAX_ID:
+    if not (after.isascii() and after.isdigit()) or len(after) > 19 or int(after) > MAX_ID:
         raise InvalidInputError(f"after={after[:40]!r} is not a cursor this list gave")
     return int(after)
 

@@ -19,10 +19,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
-from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
+from facesight.errors import (
+    ImageTooLargeError,
+    InvalidInputError,
+    MediaError,
+    UploadTooLargeError,
+)
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.records import IdentifiedFace
+from facesight.web.api import after_id
 from facesight.web.api_models import ERRORS, AuditPage, SearchOut
 from facesight.web.auth import Guard, Principal
 from facesight.web.serialize import candidate_json, number
@@ -67,8 +73,8 @@ def identified_json(face: IdentifiedFace) -> dict[str, Any]:
 def _top_k(value: object) -> int:
     if value is None:
         return 3
-    text = value if isinstance(value, str) else ""
-    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_TOP_K:
+    text = value.strip() if isinstance(value, str) else ""
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_TOP_K:
         raise InvalidInputError(f"top_k must be a whole number from 1 to {MAX_TOP_K}")
     return int(text)
 
@@ -82,7 +88,11 @@ def _identify(lib: Library, data: bytes, top_k: int, max_pixels: int) -> list[Id
         try:
             return lib.identify(image, top_k=top_k, max_pixels=max_pixels)
         except MediaError as error:  # name the upload, not the private file
-            raise type(error)("the uploaded image", error.problem) from None
+            problem = error.problem
+            if isinstance(error, ImageTooLargeError):
+                # the loader's hint (raise --max-pixels) does not lift an upload's limit
+                problem = problem.partition(" (raise")[0] + " for a search upload"
+            raise type(error)("the uploaded image", problem) from None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -124,8 +134,6 @@ async def audit(
     actor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:
     """The audit log, newest first; ``after`` is the id of the last record of the page before."""
-    from facesight.web.api import after_id
-
     before = after_id(after) or None
     records = await request.app.state.gate.run(
         lambda lib: lib.audit_records(action=action, actor=actor, before=before, limit=limit + 1),

@@ -16,8 +16,16 @@ import pytest
 
 from facesight.library.facade import Library
 
-from .pages import audit_records, copy_library, face_ids, stop
-from .workspace import HAMILTON, PASSWORD, Server, facesight, start_server
+from .pages import audit_records, face_ids
+from .workspace import (
+    HAMILTON,
+    PASSWORD,
+    Server,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -33,7 +41,7 @@ def own_server(
     try:
         yield server
     finally:
-        stop(server)
+        stop_server(server)
 
 
 def _wait(

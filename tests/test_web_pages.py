@@ -21,9 +21,9 @@ from facesight.records import Sighting
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
-from .pages import audit_records, copy_library, face_ids, stop
+from .pages import audit_records, face_ids
 from .paths import PEOPLE
-from .workspace import HAMILTON, HOSTILE, Server, start_server
+from .workspace import HAMILTON, HOSTILE, Server, copy_library, start_server, stop_server
 
 CARD = re.compile(r'<article class="card" id="face-(\d+)" data-face-id="\d+" data-state="([^"]+)"')
 
@@ -214,7 +214,7 @@ def private_server(
     try:
         yield server, temp
     finally:
-        stop(server)
+        stop_server(server)
 
 
 def _digests(folder: Path) -> set[str]:
@@ -318,7 +318,7 @@ def test_a_video_the_browser_cannot_play_shows_its_evidence_frame_and_says_why(
         page = client.get(f"/faces/{tracks[0]}")
         assert page.status_code == 200 and "The video cannot be opened" in page.text
     finally:
-        stop(server)
+        stop_server(server)
 
 
 def test_templates_hold_no_inline_script_or_style_and_never_mark_data_safe() -> None:

@@ -170,6 +170,9 @@ def test_a_missing_face_or_person_is_a_404_page(sign_in: SignIn, served: Server)
     client = sign_in("viewer")
     assert client.get("/faces/987654321").status_code == 404
     assert client.get("/people/987654321").status_code == 404
+    bad = client.get("/review", params={"sort": "<b>nonsense</b>"})
+    assert bad.status_code == 422 and "text/html" in bad.headers["content-type"]
+    assert "sort:" in bad.text and "<b>nonsense" not in bad.text
 
 
 def test_the_person_page_shows_references_and_sightings_and_writes_one_view_record(

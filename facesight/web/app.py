@@ -199,6 +199,9 @@ def _add_error_handlers(app: FastAPI) -> None:
         detail = [
             {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()
         ]
+        if not is_api(request):  # a page: the same error page as the library's errors
+            said = "; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())
+            return render(request, "error.html", 422, status=422, message=said)
         body = {"detail": detail, "error": "RequestValidationError"}
         return Response(json.dumps(body), status_code=422, media_type="application/json")
 

@@ -27,6 +27,7 @@ boundary where they happen, so callers catch one tree::
     ├── RateLimitedError            too many failed logins (carries .retry_after_s)
     └── InvalidInputError           an argument is out of range or malformed
         ├── ManualIdentificationError  naming a face as someone the system did not propose
+        ├── UploadTooLargeError     an upload or request body over the server's limit (HTTP 413)
         └── OutputError             an output path is not a regular file, or its folder is missing
 """
 
@@ -58,6 +59,7 @@ __all__ = [
     "StoreError",
     "UnreadableMediaError",
     "UnsupportedMediaError",
+    "UploadTooLargeError",
     "WeightsNotFoundError",
     "WorkerError",
 ]
@@ -188,6 +190,10 @@ class ManualIdentificationError(InvalidInputError):
     Such a confirmation is a *manual identification*: the reviewer's word against (or
     without) the decision rule. It is allowed only when asked for explicitly.
     """
+
+
+class UploadTooLargeError(InvalidInputError):
+    """An upload (or any request body) is larger than the server accepts (HTTP 413)."""
 
 
 class OutputError(InvalidInputError):

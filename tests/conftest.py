@@ -14,8 +14,9 @@ from facesight.vision.embed import FaceEmbedder
 from .paths import PEOPLE, SHARED_FACES
 
 # the browser and exiftool fixtures (real outside tools, shared by the report tests) and a
-# real PostgreSQL with pgvector, started once per session (tests/postgres.py)
-pytest_plugins = ["tests.tools", "tests.postgres"]
+# real PostgreSQL with pgvector, started once per session (tests/postgres.py); the review
+# workspace served for real over a scanned library (tests/workspace.py)
+pytest_plugins = ["tests.tools", "tests.postgres", "tests.workspace"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

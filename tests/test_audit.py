@@ -335,3 +335,20 @@ def test_forget_with_sightings_erases_the_confirmed_faces_and_their_crops(
         vector = np.frombuffer(face["embedding"], np.float32)
         assert vector.astype(np.float32).tobytes()[:64] not in raw
         assert not (root / face["crop_path"]).exists() and not Path(face["crop_path"]).exists()
+
+
+def test_records_page_newest_first_by_id(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    # the API's audit pages (GET /api/v1/audit?after=): records older than ``before``
+    with Library(tmp_path / "lib", detector=detector, embedder=embedder) as library:
+        with library.store.transaction() as conn:
+            for face in range(1, 6):
+                library.audit.record(conn, AuditAction.REVIEW_REJECT, faces=[face])
+        newest = library.audit_records(limit=2)
+        assert [r.items["faces"] for r in newest] == [[5], [4]]
+        older = library.audit_records(before=newest[-1].id, limit=2)
+        assert [r.items["faces"] for r in older] == [[3], [2]]
+        rest = library.audit_records(action="review", before=older[-1].id)
+        assert [r.items["faces"] for r in rest] == [[1]]
+        assert library.audit_records(before=rest[-1].id, action="review") == []

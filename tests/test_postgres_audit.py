@@ -84,3 +84,15 @@ def test_doctor_names_a_missing_index_and_trigger(postgres_url: str, tmp_path: P
     with PostgresStore(postgres_url, files_dir=tmp_path) as store:
         missing, _ = store.missing_schema_objects()
     assert missing == [("index", "candidates_by_person"), ("trigger", "audit_log_no_truncate")]
+
+
+def test_records_page_newest_first_by_id(postgres_url: str, tmp_path: Path) -> None:
+    # the API's audit pages: records older than ``before``, the filters as always
+    _log(postgres_url, tmp_path, records=5)
+    with PostgresStore(postgres_url, files_dir=tmp_path) as store:
+        log = store.audit_log()
+        first = log.records(limit=2)
+        assert [r.id for r in first] == [5, 4]
+        assert [r.id for r in log.records(before=4, limit=2)] == [3, 2]
+        assert [r.id for r in log.records(action="review", actor="alice", before=2)] == [1]
+        assert log.records(before=1) == []

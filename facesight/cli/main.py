@@ -29,6 +29,7 @@ from facesight.cli import reports as cli_reports
 from facesight.cli import review as cli_review
 from facesight.cli import scan as cli_scan
 from facesight.cli import search as cli_search
+from facesight.cli import serve as cli_serve
 from facesight.cli import tags as cli_tags
 from facesight.cli import unknowns as cli_unknowns
 from facesight.cli import users as cli_users
@@ -137,6 +138,7 @@ for _command in (
     *cli_tags.COMMANDS,
     *cli_models.COMMANDS,
     *cli_library.COMMANDS,
+    *cli_serve.COMMANDS,
     *cli_users.COMMANDS,
 ):
     cli.add_command(_command)

@@ -68,7 +68,7 @@ from facesight.records import (
     Sighting,
     person_id_of,
 )
-from facesight.store.audit import AuditAction, os_account
+from facesight.store.audit import AuditAction, AuditRecord, os_account
 from facesight.store.backend import open_store
 from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.sqlite import MatchRule
@@ -359,6 +359,17 @@ class Library:
         with self.store.transaction() as conn:
             self.audit.record(conn, action, **items)
 
+    def audit_records(
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[AuditRecord]:
+        """Audit records, newest first, with ids below ``before`` (``AuditLog.records``)."""
+        return self.audit.records(action=action, actor=actor, before=before, limit=limit)
+
     def close(self) -> None:
         """Close the database (checkpointing its WAL)."""
         self.store.close()
@@ -636,9 +647,11 @@ class Library:
         """Stored faces that look like a face in ``image`` (``SearchService.search_face``)."""
         return self._search.search_face(image, face=face, top_k=top_k)
 
-    def identify(self, image: str | Path, *, top_k: int = 3) -> list[IdentifiedFace]:
+    def identify(
+        self, image: str | Path, *, top_k: int = 3, max_pixels: int | None = None
+    ) -> list[IdentifiedFace]:
         """Every face in one image with its nearest enrolled people (``SearchService``)."""
-        return self._search.identify(image, top_k=top_k)
+        return self._search.identify(image, top_k=top_k, max_pixels=max_pixels)
 
     def compare(self, a: str | Path, b: str | Path) -> Comparison:
         """1:1: the largest face of each image compared (``SearchService.compare``)."""

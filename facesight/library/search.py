@@ -139,9 +139,15 @@ class SearchService:
             if i in sightings
         ]
 
-    def identify(self, image: str | Path, *, top_k: int = 3) -> list[IdentifiedFace]:
-        """Every face in one image with its nearest enrolled people (nothing is stored)."""
-        analyzed = self.pipeline.analyze(load_image(image, self.max_pixels).pixels)
+    def identify(
+        self, image: str | Path, *, top_k: int = 3, max_pixels: int | None = None
+    ) -> list[IdentifiedFace]:
+        """Every face in one image with its nearest enrolled people (nothing is stored).
+
+        ``max_pixels`` lowers the library's pixel limit for this image (an upload's).
+        """
+        limit = self.max_pixels if max_pixels is None else min(max_pixels, self.max_pixels)
+        analyzed = self.pipeline.analyze(load_image(image, limit).pixels)
         faces = analyzed.faces
         qualities = np.array([q.score for q in analyzed.quality])
         widths = (faces.xyxy[:, 2] - faces.xyxy[:, 0]).astype(np.float64)

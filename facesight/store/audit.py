@@ -87,6 +87,7 @@ class AuditAction(StrEnum):
     MODEL_ADD = "models.add"
     MODEL_USE = "models.use"
     MODEL_CALIBRATE = "models.calibrate"
+    VIEW = "view.sightings"  # faces shown to someone (a page, an API answer): biometric data
     USERS_ADD = "users.add"
     USERS_DISABLE = "users.disable"
     USERS_PASSWORD = "users.password"
@@ -95,7 +96,6 @@ class AuditAction(StrEnum):
     SESSIONS_LOGIN = "sessions.login"
     SESSIONS_LOGIN_FAILED = "sessions.login_failed"
     SESSIONS_LOGOUT = "sessions.logout"
-    VIEW = "view.sightings"  # faces shown to someone (a page, an API answer): biometric data
 
 
 def os_account() -> str:
@@ -239,18 +239,25 @@ class AuditLog:
         insert_row(conn, row)
 
     def records(
-        self, *, action: str | None = None, actor: str | None = None, limit: int | None = None
+        self,
+        *,
+        action: str | None = None,
+        actor: str | None = None,
+        limit: int | None = None,
+        before: int | None = None,
     ) -> list[AuditRecord]:
         """Records, newest first; ``action`` may be a prefix (``review`` matches review.*).
 
-        ``actor`` matches the claimed name or the operating-system account.
+        ``actor`` matches the claimed name or the operating-system account; ``before`` keeps
+        the records with smaller ids (the next page after the record ``before``).
         """
         cursor = self._conn.execute(
             f"SELECT {COLUMNS} FROM audit_log"
             " WHERE (? IS NULL OR action = ? OR action LIKE ? || '.%')"
-            " AND (? IS NULL OR actor = ? OR os_user = ?) ORDER BY id DESC"
+            " AND (? IS NULL OR actor = ? OR os_user = ?)"
+            " AND (? IS NULL OR id < ?) ORDER BY id DESC"
             + ("" if limit is None else f" LIMIT {int(limit)}"),
-            (action, action, action, actor, actor, actor),
+            (action, action, action, actor, actor, actor, before, before),
         )
         cursor.row_factory = sqlite3.Row
         return [_as_record(row) for row in cursor.fetchall()]

@@ -3,7 +3,11 @@ on a real library with real faces; the claimed ``--user`` name returns afterward
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +20,7 @@ from facesight.store.audit import os_account
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
-from .paths import PEOPLE
+from .paths import PEOPLE, REPO
 
 OBAMA = sorted((PEOPLE / "Barack_Obama").glob("*"))
 PASSWORD = "correct horse battery"
@@ -95,3 +99,20 @@ def test_account_changes_made_inside_acting_as_name_the_admin(lib: Library) -> N
         ("tokens.revoke", "root", None),
     ]
     assert lib.audit.records(action="users.add")[-1].actor == "cli"
+
+
+def test_the_audit_table_names_the_account_that_acted_in_the_workspace(tmp_path: Path) -> None:
+    """A decision made in the web is the account's: the CLI's table must show who, not only
+    the server's operating-system account (the account is not a claimed name)."""
+    with Library(tmp_path / "lib") as library:
+        library.accounts.add("wanda", "reviewer", "correct horse battery staple")
+        with library.acting_as("wanda"):
+            library.record_view([1, 2], "a test page")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "250"}
+    base = [sys.executable, "-m", "facesight", "--library", str(tmp_path / "lib"), "audit"]
+    table = subprocess.run(base, env=env, capture_output=True, text=True, check=True)
+    listed = subprocess.run([*base, "--json"], env=env, capture_output=True, text=True, check=True)
+    (view,) = [r for r in json.loads(listed.stdout) if r["action"] == "view.sightings"]
+    assert view["actor"] == "wanda" and view["claimed_user"] is None
+    (line,) = [line for line in table.stdout.splitlines() if "view.sightings" in line]
+    assert "wanda" in line

@@ -25,8 +25,9 @@ def audit(
 ) -> None:
     """List who did what, when, to which items (newest first; the log is append-only).
 
-    Each record names the operating-system account that acted and, apart,
-    the name claimed with --user/$FACESIGHT_USER. Records are hash-chained:
+    Each record names who acted (actor: the account signed in to `facesight serve`, else
+    the name claimed with --user/$FACESIGHT_USER, else the operating-system account), the
+    operating-system account of the process and, apart, the claimed name. Records are hash-chained:
     `audit head` prints the newest hash, `audit verify` checks the chain.
 
     \b
@@ -43,9 +44,12 @@ def audit(
         {
             "id": r.id,
             "at": r.at,
+            # who acted: a workspace account (signed in), else the name claimed with
+            # --user, else the operating-system account
+            "actor": r.actor,
             "os_user": (r.os_user or "") if table else r.os_user,
             "claimed_user": (r.claimed_user or "") if table else r.claimed_user,
-            **({} if table else {"actor": r.actor, "version": r.version}),
+            **({} if table else {"version": r.version}),
             "action": r.action,
             "items": r.items,
             "details": "[erased]" if "details" in r.erased else r.details,

@@ -368,6 +368,7 @@ def test_bulk_decisions_each_stand_alone(api: Api) -> None:
     results = answer.json()["results"]
     assert [r["face_id"] for r in results] == [d["face_id"] for d in decisions]
     assert [(r["ok"], r["status"]) for r in results] == [(True, 200), (False, 404), (False, 409)]
+    assert [r["error"] for r in results] == [None, "NotFoundError", "DecisionConflictError"]
     assert results[0]["sighting"]["decision"] == "rejected"
     assert results[1]["sighting"] is None and str(MISSING) in results[1]["detail"]
     assert results[2]["sighting"]["state"] == second["state"]  # the current one, unchanged

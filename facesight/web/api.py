@@ -249,6 +249,7 @@ async def decide_many(
                 "status": 200 if outcome.ok else status_of_name(outcome.error_type),
                 "sighting": sighting_out(outcome.sighting) if outcome.sighting else None,
                 "detail": None if outcome.ok else outcome.error,
+                "error": None if outcome.ok else outcome.error_type,
             }
             for outcome in outcomes
         ]

@@ -176,6 +176,8 @@ class DecisionResult(BaseModel):
     status: int
     sighting: SightingOut | None
     detail: str | None
+    error: str | None = None
+    """The error's class name (``DecisionConflictError``, ``ManualIdentificationError``, ...)."""
 
 
 class DecisionsOut(BaseModel):

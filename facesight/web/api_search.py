@@ -33,7 +33,7 @@ from facesight.web.api_models import ERRORS, AuditPage, SearchOut
 from facesight.web.auth import Guard, Principal
 from facesight.web.serialize import candidate_json, number
 
-__all__ = ["router"]
+__all__ = ["identify_upload", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)
 
@@ -79,7 +79,7 @@ def _top_k(value: object) -> int:
     return int(text)
 
 
-def _identify(lib: Library, data: bytes, top_k: int, max_pixels: int) -> list[IdentifiedFace]:
+def identify_upload(lib: Library, data: bytes, top_k: int, max_pixels: int) -> list[IdentifiedFace]:
     """Identify the faces of ``data`` through a private file deleted before returning."""
     folder = Path(tempfile.mkdtemp(prefix="facesight-upload-"))
     try:
@@ -118,7 +118,7 @@ async def search(
     finally:
         await form.close()
     faces = await request.app.state.gate.run(
-        lambda lib: _identify(lib, data, top_k, settings.max_upload_pixels),
+        lambda lib: identify_upload(lib, data, top_k, settings.max_upload_pixels),
         actor=principal.account.name,
     )
     return {"faces": [identified_json(f) for f in faces]}

@@ -1,6 +1,6 @@
 """Search by face (``/search``): upload a photo, see who its faces may be.
 
-The page calls the library exactly as ``POST /api/v1/search`` does (its ``_identify``: the
+The page calls the library exactly as ``POST /api/v1/search`` does (its ``identify_upload``: the
 photo written to a private temporary folder, decoded by the library's safe loader with the
 upload pixel limit, deleted before the answer; ``Library.identify`` writes the audit record).
 The request body is bounded by the app's ``BodyLimit``, the image by ``max_upload_bytes``.
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
 from facesight.library.roles import Permission
-from facesight.web.api_search import _identify
+from facesight.web.api_search import identify_upload
 from facesight.web.auth import Guard, Principal
 from facesight.web.rendering import render
 from facesight.web.settings import ServeSettings
@@ -51,7 +51,7 @@ async def search_upload(
                 f"the photo is over the limit of {settings.max_upload_bytes:,} bytes"
             )
         faces = await request.app.state.gate.run(
-            lambda lib: _identify(lib, data, CANDIDATES, settings.max_upload_pixels),
+            lambda lib: identify_upload(lib, data, CANDIDATES, settings.max_upload_pixels),
             actor=principal.account.name,
         )
     except (InvalidInputError, MediaError) as error:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from facesight.errors import InvalidInputError
 from facesight.library.facade import Library
 from facesight.library.review import DecisionRequest
-from facesight.library.review_queue import QueueFilter, QueueSort, decision_state
+from facesight.library.review_queue import QueueFilter, QueueSort
 from facesight.library.roles import Permission
 from facesight.records import DECISION_CATEGORIES, Sighting
 from facesight.web.api_models import (
@@ -74,11 +74,6 @@ def after_id(after: str | None) -> int:
 def _page_of(ids: list[int], limit: int) -> str | None:
     """``next_after`` of a page cut from ``limit + 1`` items (None: no next page)."""
     return str(ids[limit - 1]) if len(ids) > limit else None
-
-
-def sighting_out(sighting: Sighting) -> dict[str, Any]:
-    """A sighting with its decision state (what a decision's ``expected`` must repeat)."""
-    return sighting_json(sighting, state=decision_state(sighting))
 
 
 @router.get("/openapi.json", include_in_schema=False)
@@ -176,7 +171,7 @@ async def sightings(
 
     found = await call(request, principal, job)
     return {
-        "items": [sighting_out(s) for s in found[:limit]],
+        "items": [sighting_json(s) for s in found[:limit]],
         "next_after": _page_of([s.face_id for s in found], limit),
     }
 
@@ -194,7 +189,7 @@ async def face(
         lib.record_view([face_id], "face")
         return sighting
 
-    return sighting_out(await call(request, principal, job))
+    return sighting_json(await call(request, principal, job))
 
 
 @router.post("/faces/{face_id}/decision", response_model=SightingOut)
@@ -218,7 +213,7 @@ async def decide(
             force=decision.force,
         ),
     )
-    return sighting_out(sighting)
+    return sighting_json(sighting)
 
 
 @router.post("/decisions", response_model=DecisionsOut)
@@ -247,7 +242,7 @@ async def decide_many(
                 "face_id": outcome.face_id,
                 "ok": outcome.ok,
                 "status": 200 if outcome.ok else status_of_name(outcome.error_type),
-                "sighting": sighting_out(outcome.sighting) if outcome.sighting else None,
+                "sighting": sighting_json(outcome.sighting) if outcome.sighting else None,
                 "detail": None if outcome.ok else outcome.error,
                 "error": None if outcome.ok else outcome.error_type,
             }

@@ -28,7 +28,6 @@ from facesight.errors import (
     RateLimitedError,
 )
 from facesight.library.facade import Library
-from facesight.library.review_queue import decision_state
 from facesight.library.roles import Permission
 from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.gate import LibraryGate
@@ -113,10 +112,7 @@ def _routers() -> list[Any]:
 def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
     @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login_page(request: Request, next: str = "/") -> Response:
-        token = secrets.token_urlsafe(32)
-        response = render(request, "login.html", login_csrf=token, next=_local(next))
-        _set_cookie(response, settings, LOGIN_CSRF_COOKIE, token, max_age=3600)
-        return response
+        return _login_form(request, settings, next)
 
     @app.post("/login", include_in_schema=False)
     async def login(
@@ -128,18 +124,18 @@ def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
     ) -> Response:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not csrf or not expected or not secrets.compare_digest(csrf, expected):
-            return _login_again(request, settings, next, "The form expired: sign in again.", 403)
+            return _login_form(request, settings, next, "The form expired: sign in again.", 403)
         address = request.client.host if request.client else "unknown"
         try:
             session = await app.state.gate.run(
                 lambda lib: lib.accounts.login(name, password, address=address)
             )
         except RateLimitedError as error:
-            response: Response = _login_again(request, settings, next, str(error), 429)
+            response: Response = _login_form(request, settings, next, str(error), 429)
             response.headers["Retry-After"] = str(error.retry_after_s)
             return response
         except AuthenticationError:
-            return _login_again(request, settings, next, "Wrong name or password.", 401)
+            return _login_form(request, settings, next, "Wrong name or password.", 401)
         response = RedirectResponse(_local(next), status_code=303)
         _set_cookie(response, settings, settings.cookie_name, session.secret, max_age=None)
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
@@ -159,9 +155,14 @@ def _add_sign_in(app: FastAPI, settings: ServeSettings) -> None:
         return response
 
 
-def _login_again(
-    request: Request, settings: ServeSettings, next: str, message: str, status: int
+def _login_form(
+    request: Request,
+    settings: ServeSettings,
+    next: str,
+    message: str | None = None,
+    status: int = 200,
 ) -> HTMLResponse:
+    """The sign-in form with a fresh double-submit token (its cookie set beside it)."""
     token = secrets.token_urlsafe(32)
     response = render(
         request, "login.html", status, login_csrf=token, next=_local(next), error=message
@@ -213,7 +214,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             body: dict[str, Any] = {"detail": str(error), "error": type(error).__name__}
             if isinstance(error, DecisionConflictError):
-                body["current"] = sighting_json(error.current, state=decision_state(error.current))
+                body["current"] = sighting_json(error.current)
             headers = {}
             if status == 401:
                 headers["WWW-Authenticate"] = "Bearer"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from facesight.library.review_queue import decision_state
 from facesight.records import Candidate, PersonSummary, Review, Sighting
 
 __all__ = ["candidate_json", "number", "person_json", "review_json", "sighting_json"]
@@ -55,8 +56,11 @@ def review_json(review: Review | None) -> dict[str, Any] | None:
 
 
 def sighting_json(sighting: Sighting, *, state: str | None = None) -> dict[str, Any]:
-    """One stored face and the evidence for who it is."""
+    """One stored face and the evidence for who it is, with its decision state (what a
+    decision's ``expected`` must repeat; worked out here unless the caller has it)."""
     match = sighting.match
+    if state is None:
+        state = decision_state(sighting)
     return {
         "face_id": sighting.face_id,
         "path": sighting.path,

@@ -40,17 +40,18 @@ _STATUS: list[tuple[type[FaceSightError], int]] = [
 ]
 
 
+def _status_of_kind(kind: type[FaceSightError]) -> int:
+    return next((status for known, status in _STATUS if issubclass(kind, known)), 500)
+
+
 def status_of(error: FaceSightError) -> int:
     """The HTTP status a library error answers with (500 for one not listed)."""
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    return 500
+    return _status_of_kind(type(error))
 
 
 def status_of_name(error_type: str) -> int:
     """The status of a library error known by its class name (a bulk decision's outcome)."""
     kind = getattr(errors, error_type, None)
     if isinstance(kind, type) and issubclass(kind, FaceSightError):
-        return next((status for known, status in _STATUS if issubclass(kind, known)), 500)
+        return _status_of_kind(kind)
     return 500

@@ -19,7 +19,16 @@ from facesight.web.auth import Guard
 from facesight.web.headers import CONTENT_SECURITY_POLICY
 from facesight.web.settings import ServeSettings
 
-from .workspace import HOSTILE, PASSWORD, ROLES, Server, facesight, start_server, stop_server
+from .workspace import (
+    HOSTILE,
+    PASSWORD,
+    ROLES,
+    Server,
+    facesight,
+    log_in,
+    start_server,
+    stop_server,
+)
 
 MISSING = 987654321
 """An id no record has: state-changing routes are walked with it, so the walk changes nothing."""
@@ -143,13 +152,7 @@ def test_pages_and_the_api_carry_the_security_headers(served: Server) -> None:
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(served: Server) -> None:
-    client = served.client()
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = client.post(
-        "/login", data={"name": "viewer", "password": PASSWORD, "csrf": token.group(1)}
-    )
+    answer = log_in(served.client(), "viewer", PASSWORD)
     cookie = [
         v
         for k, v in answer.headers.multi_items()
@@ -178,29 +181,27 @@ def test_serving_beyond_loopback_needs_secure_cookies_or_insecure(workspace_libr
 
 
 def test_a_wrong_password_is_refused_and_the_sixth_failure_is_rate_limited(
-    served: Server,
+    served: Server, workspace_library: Path
 ) -> None:
+    # an account of its own: locking out one the other tests sign in with would make them
+    # depend on running before this one
+    made = facesight(
+        workspace_library,
+        *("users", "add", "locked-out", "--role", "admin", "--password-stdin"),
+        stdin=PASSWORD + "\n",
+    )
+    assert made.returncode == 0, made.stderr
     client = served.client()
     for attempt in range(6):
-        page = client.get("/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert token is not None
-        answer = client.post(
-            "/login", data={"name": "admin", "password": "not the password", "csrf": token.group(1)}
-        )
+        answer = log_in(client, "locked-out", "not the password")
         if attempt < 5:
             assert answer.status_code == 401 and "Wrong name or password" in answer.text
         else:
             assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 0
     # the limit is per account and address: the same account from here is still locked,
     # even with the right password
-    page = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    locked = client.post(
-        "/login", data={"name": "admin", "password": PASSWORD, "csrf": token.group(1)}
-    )
-    assert locked.status_code == 429
+    assert log_in(client, "locked-out", PASSWORD).status_code == 429
+    assert log_in(served.client(), "admin", PASSWORD).status_code == 303  # another account
 
 
 def test_login_without_its_form_token_is_refused(served: Server) -> None:
@@ -227,17 +228,7 @@ def test_after_sign_in_only_a_local_page_is_opened(served: Server) -> None:
     client = served.client()
     page = client.get("/login", params={"next": "//evil.example/x"})
     assert "evil.example" not in page.text
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token is not None
-    answer = client.post(
-        "/login",
-        data={
-            "name": "viewer",
-            "password": PASSWORD,
-            "csrf": token.group(1),
-            "next": "https://evil.example/",
-        },
-    )
+    answer = log_in(client, "viewer", PASSWORD, next="https://evil.example/")
     assert answer.headers["location"] == "/"
 
 

@@ -102,12 +102,7 @@ class Server:
     def sign_in(self, name: str, password: str = PASSWORD) -> httpx.Client:
         """A client signed in as ``name`` through the login form (its CSRF token included)."""
         client = self.client()
-        page = client.get("/login")
-        token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert token is not None, page.text
-        answer = client.post(
-            "/login", data={"name": name, "password": password, "csrf": token.group(1)}
-        )
+        answer = log_in(client, name, password)
         assert answer.status_code == 303, answer.text
         return client
 
@@ -135,6 +130,16 @@ class Server:
             )
             self.clients.append(self.apis[name])
         return self.apis[name]
+
+
+def log_in(client: httpx.Client, name: str, password: str, **fields: str) -> httpx.Response:
+    """The login form filled in and sent as a browser does (the form's token from a fresh
+    page, its cookie kept by ``client``); the answer, whatever it is."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token is not None, page.text
+    data = {"name": name, "password": password, "csrf": token.group(1), **fields}
+    return client.post("/login", data=data)
 
 
 def start_server(library: Path, *args: str) -> Server:

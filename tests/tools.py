@@ -33,6 +33,9 @@ CHROMIUM_FLAGS = (
     "--window-size=1400,1000",
 )
 
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+"""Where :func:`screenshot` keeps the pictures of the main pages that docs/ shows."""
+
 
 def unavailable(reason: str) -> None:
     """Skip (or, under CI, fail) a test whose outside tool is missing."""
@@ -63,6 +66,22 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         yield driver
     finally:
         driver.quit()
+
+
+def screenshot(browser: WebDriver, name: str) -> Path:
+    """The page the browser shows, saved as ``docs/screenshots/NAME.png``: taken by the test
+    that drives the page, so the pictures in docs/ are of the pages as they are. Reduced to
+    64 colours (a small PNG: the pages are flat colours and text)."""
+    from PIL import Image
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    target = SCREENSHOTS / f"{name}.png"
+    raw = target.with_suffix(".raw.png")
+    browser.save_screenshot(str(raw))
+    with Image.open(raw) as image:
+        image.convert("RGB").quantize(colors=64).save(target, optimize=True)
+    raw.unlink()
+    return target
 
 
 @pytest.fixture(scope="session")

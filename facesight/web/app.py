@@ -88,10 +88,12 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_jobs,
         api_search,
         media_routes,
         pages_audit,
         pages_home,
+        pages_jobs,
         pages_people,
         pages_review,
         pages_search,
@@ -106,6 +108,8 @@ def _routers() -> list[Any]:
         pages_people.router,
         pages_search.router,
         pages_audit.router,
+        api_jobs.router,
+        pages_jobs.router,
     ]
 
 

@@ -214,3 +214,43 @@ def test_a_long_lived_library_notices_an_enrollment_elsewhere(
     assert set(lib_copy.gallery().person_names) == names  # cached
     assert lib_copy.notice_changes() is True
     assert "Someone Else" in set(lib_copy.gallery().person_names)
+
+
+def test_the_queue_and_its_recovery_on_both_backends(
+    library_location: str | Path,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    files = tmp_path / "files"
+    with Library(
+        library_location, files_dir=files, detector=detector, embedder=embedder
+    ) as library:
+        library.enroll("Barack Obama", [OBAMA])
+        library.scan([PEOPLE / "Barack_Obama"])
+        rematch = library.jobs.submit(JobKind.REMATCH)
+        cluster = library.jobs.submit(JobKind.CLUSTER)
+        assert library.jobs.cancel(cluster.id).state is JobState.CANCELLED
+        assert [j.id for j in library.jobs.jobs()] == [cluster.id, rematch.id]
+        assert [j.id for j in library.jobs.jobs(state="queued")] == [rematch.id]
+        assert [j.id for j in library.jobs.jobs(before=cluster.id)] == [rematch.id]
+        # runs (its heartbeat from a connection of its own) to the end
+        assert run_worker(library, until_empty=True, heartbeat_s=0.05) == 1
+        done = library.jobs.job(rematch.id)
+        assert done.state is JobState.DONE and done.result["faces"] >= 3
+        # a worker elsewhere that died: queued again, then run here
+        again = library.jobs.submit(JobKind.REMATCH)
+        assert claim(library, "elsewhere:1:0") is not None
+        assert [r.state for r in recover(library, now_s=time.time() + 60)] == [JobState.QUEUED]
+        assert run_worker(library, until_empty=True) == 1
+        assert library.jobs.job(again.id).attempts == 2
+        # a change made by another process is noticed
+        library.notice_changes()
+        with Library(
+            library_location, files_dir=files, detector=detector, embedder=embedder
+        ) as other:
+            other.enroll(
+                "Joe Biden", [PEOPLE / "Joe_Biden" / sorted(os.listdir(PEOPLE / "Joe_Biden"))[0]]
+            )
+        assert library.notice_changes() is True
+        assert "Joe Biden" in set(library.gallery().person_names)

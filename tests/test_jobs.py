@@ -8,6 +8,7 @@ model (``tests/test_models.projection_model``) describes every stored media file
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 from .test_models import projection_model
-from .workspace import copy_library
+from .workspace import copy_library, facesight
 
 OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
 
@@ -254,3 +255,22 @@ def test_the_queue_and_its_recovery_on_both_backends(
             )
         assert library.notice_changes() is True
         assert "Joe Biden" in set(library.gallery().person_names)
+
+
+def test_the_jobs_commands(lib_copy: Library) -> None:
+    path = lib_copy.path
+    submitted = facesight(path, "jobs", "submit", "rematch")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = int(submitted.stdout.strip())
+    listed = json.loads(facesight(path, "jobs", "list", "--json").stdout)
+    assert [(j["id"], j["kind"], j["state"]) for j in listed] == [(job_id, "rematch", "queued")]
+    cancelled = facesight(path, "jobs", "cancel", str(job_id))
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    shown = json.loads(facesight(path, "jobs", "show", str(job_id), "--json").stdout)
+    assert shown["state"] == "cancelled" and shown["files"] == []
+    missing = facesight(path, "jobs", "show", "999")
+    assert missing.returncode == 1 and "there is no job 999" in missing.stderr
+    worked = facesight(path, "jobs", "submit", "cluster")
+    ran = facesight(path, "jobs", "work", "--until-empty")
+    assert ran.returncode == 0 and "1 job(s) run" in ran.stderr, ran.stderr
+    assert lib_copy.jobs.job(int(worked.stdout)).state is JobState.DONE

@@ -716,6 +716,14 @@ class Library:
         """One enrolled person by id, with counts (``NotFoundError`` when none has it)."""
         return self._people.person(person_id)
 
+    def person_name(self, person_id: int) -> str:
+        """The name of the enrolled person ``person_id`` (``NotFoundError`` when none)."""
+        return self._people.name_of(person_id)
+
+    def people_names(self) -> list[tuple[int, str]]:
+        """(id, name) of everyone enrolled, by name, without counts (one query)."""
+        return self._people.names()
+
     def people_overview(self) -> list[PersonOverview]:
         """Everyone enrolled with confirmed and pending counts and a few references to show
         (``PeopleService.overview``)."""

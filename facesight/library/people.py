@@ -105,6 +105,14 @@ class PeopleService:
             raise NotFoundError(f"no enrolled person has id {person_id}")
         return found[0]
 
+    def names(self) -> list[tuple[int, str]]:
+        """(id, name) of everyone enrolled, by name (one query: no counts)."""
+        return sorted(self.store.people_names(), key=lambda p: (name_key(p[1]), p[0]))
+
+    def name_of(self, person_id: int) -> str:
+        """The name of the person ``person_id`` (``NotFoundError`` when none has it)."""
+        return self.store.person_name(person_id)
+
     def overview(self) -> list[PersonOverview]:
         """Everyone enrolled, by name, with confirmed and pending counts and up to two
         references with a crop. Reads every matched sighting once: O(faces), as

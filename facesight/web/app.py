@@ -88,6 +88,7 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_people,
         api_search,
         media_routes,
         pages_audit,
@@ -100,6 +101,7 @@ def _routers() -> list[Any]:
     return [
         pages_home.router,
         api.router,
+        api_people.router,
         api_search.router,
         media_routes.router,
         pages_review.router,

@@ -92,7 +92,7 @@ async def person_sightings(
     person_id: PersonId,
     category: Annotated[
         str, Query(max_length=100, json_schema_extra={"enum": list(PERSON_CATEGORIES)})
-    ] = "confirmed",
+    ] = "machine match",
     after: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
@@ -112,7 +112,11 @@ async def person_sightings(
         "total": page.total,
         "items": [
             sighting_json(i.sighting, state=i.state)
-            | {"reference_crop_url": f"/references/{i.reference_id}/crop" if i.reference_id else None}
+            | {
+                "reference_crop_url": f"/references/{i.reference_id}/crop"
+                if i.reference_id
+                else None
+            }
             for i in page.items
         ],
         "next_after": page.next_after,
@@ -151,9 +155,7 @@ async def remove_reference(
     return await call(
         request,
         principal,
-        lambda lib: _changed(
-            lib, people_actions.remove_reference(lib, person_id, reference_id)
-        ),
+        lambda lib: _changed(lib, people_actions.remove_reference(lib, person_id, reference_id)),
     )
 
 
@@ -166,9 +168,7 @@ async def merge(
     return await call(
         request,
         principal,
-        lambda lib: _changed(
-            lib, people_actions.merge(lib, person_id, body.other_id, body.keep)
-        ),
+        lambda lib: _changed(lib, people_actions.merge(lib, person_id, body.other_id, body.keep)),
     )
 
 

@@ -61,9 +61,7 @@ async def people_page(
         return sorted(lib.people_overview(), key=lambda e: e.person.name.casefold())
 
     people = await request.app.state.gate.run(load, actor=principal.account.name)
-    return render(
-        request, "people.html", people=people, message=MESSAGES.get(done or ""), job=job
-    )
+    return render(request, "people.html", people=people, message=MESSAGES.get(done or ""), job=job)
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ async def person_page(
     request: Request,
     principal: Viewer,
     person_id: Id,
-    category: Annotated[str, Query(max_length=100)] = "confirmed",
+    category: Annotated[str, Query(max_length=100)] = PERSON_CATEGORIES[0],
     after: Annotated[str | None, Query(max_length=500)] = None,
     done: Annotated[str | None, Query(max_length=40)] = None,
     job: Annotated[int | None, Query(ge=1)] = None,

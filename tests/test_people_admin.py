@@ -17,6 +17,7 @@ from facesight.records import Decision
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
+from .paths import PEOPLE
 from .workspace import HOSTILE, copy_library, facesight
 
 
@@ -185,3 +186,27 @@ def test_the_cli_renames_and_refuses_a_taken_name(tmp_path: Path, workspace_libr
     with sqlite3.connect(path / "facesight.db") as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM people")}
     assert "Joseph R. Biden" in names and "Joe Biden" not in names
+
+
+def test_references_curated_on_either_backend(
+    library_location: str | Path, tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    obama = sorted((PEOPLE / "Barack_Obama").glob("*.jpg"))
+    files = tmp_path / "files"
+    with Library(library_location, detector=detector, embedder=embedder, files_dir=files) as lib:
+        lib.enroll("Barack Obama", obama[:2])
+        lib.scan(obama[2:4])
+        face = lib.sightings("Barack Obama")[0].face_id
+        lib.confirm(face)
+        made = lib.add_reference_from_face(face, "Barack Obama", rematch=False)
+        first = lib.references("Barack Obama")[0]
+        assert lib.remove_reference(first.id).crop_deleted
+        assert [r.id for r in lib.references("Barack Obama")][-1] == made
+        kept = {str(r[0]) for r in lib.store.query("SELECT crop_path FROM reference_faces")}
+        assert first.crop_path not in kept
+        if isinstance(library_location, str):  # PostgreSQL keeps the crops' bytes too
+            stored = {str(r[0]) for r in lib.store.query("SELECT path FROM crop_files")}
+            assert first.crop_path not in stored and kept <= stored
+        lib.rename("Barack Obama", "Barack H. Obama")
+        assert [p.name for p in lib.people()] == ["Barack H. Obama"]
+        assert lib.audit.verify().ok

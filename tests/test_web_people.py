@@ -74,6 +74,54 @@ def _jobs(server: Server) -> list[tuple[int, str, str]]:
         ]
 
 
+def _wait_for(what: str, check: Any, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = check()
+        except Exception:  # the page is still loading: its element is not there yet
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def _browse_as_admin(server: Server, browser: WebDriver) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{server.url}/login")
+    browser.find_element(By.ID, "name").send_keys("admin")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+    _wait_for("the home page", lambda: browser.current_url.rstrip("/") == server.url)
+
+
+def test_the_people_pages_in_the_browser(server: Server, browser: WebDriver) -> None:
+    from selenium.webdriver.common.by import By
+
+    _browse_as_admin(server, browser)
+    browser.get(f"{server.url}/people")
+    names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".person-link .name")]
+    assert HOSTILE in names and len(names) == 5  # the hostile name, shown as text
+    screenshot(browser, "people")
+    browser.find_element(By.LINK_TEXT, "Barack Obama").click()
+    _wait_for("the person page", lambda: browser.find_element(By.ID, "person-name").text)
+    assert browser.find_element(By.ID, "person-name").text == "Barack Obama"
+    crops = browser.find_elements(By.CSS_SELECTOR, ".card img.crop")
+    assert len(crops) >= 3  # the reference and the sightings
+    _wait_for(
+        "the crops",
+        lambda: all(
+            browser.execute_script("return arguments[0].naturalWidth", c) > 0 for c in crops
+        ),
+    )
+    screenshot(browser, "person")
+    browser.delete_all_cookies()
+
+
 def test_the_people_list_shows_everyone_with_crops_and_counts(server: Server) -> None:
     page = _session(server, "viewer").get("/people")
     assert page.status_code == 200
@@ -306,20 +354,6 @@ def test_forget_needs_the_exact_name_typed(server: Server) -> None:
     assert api.get(f"/api/v1/people/{person_id}").status_code == 404
 
 
-def _wait_for(what: str, check: Any, timeout_s: float = 30) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            value = check()
-        except Exception:  # the page is still loading: its element is not there yet
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def test_people_and_forget_in_the_browser(server: Server, browser: WebDriver) -> None:
     from selenium.webdriver.common.by import By
 
@@ -327,20 +361,13 @@ def test_people_and_forget_in_the_browser(server: Server, browser: WebDriver) ->
         return str(browser.find_element(By.ID, element_id).text)
 
     url = server.url
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "name").send_keys("admin")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    _wait_for("the home page", lambda: browser.current_url.rstrip("/") == url)
+    _browse_as_admin(server, browser)
     browser.get(f"{url}/people")
     names = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".person-link .name")]
     assert "Angelina Jolie" in names and "Barack Obama" in names
-    screenshot(browser, "people")
 
     browser.find_element(By.LINK_TEXT, "Angelina Jolie").click()
-    assert browser.find_element(By.ID, "person-name").text == "Angelina Jolie"
-    screenshot(browser, "person")
+    _wait_for("the person page", lambda: text_of("person-name") == "Angelina Jolie")
     field = browser.find_element(By.ID, "rename-name")
     field.clear()
     field.send_keys("Angelina J.")

@@ -210,3 +210,16 @@ def test_references_curated_on_either_backend(
         lib.rename("Barack Obama", "Barack H. Obama")
         assert [p.name for p in lib.people()] == ["Barack H. Obama"]
         assert lib.audit.verify().ok
+
+
+def test_the_overview_counts_as_the_people_list_does(lib: Library) -> None:
+    face = _confirmed_face(lib, "Barack Obama")
+    overview = {e.person.name: e for e in lib.people_overview()}
+    assert {p.name: p for p in lib.people()} == {n: e.person for n, e in overview.items()}
+    obama = overview["Barack Obama"]
+    pending = [s for s in lib.pending() if s.person == "Barack Obama"]
+    assert (obama.confirmed, obama.pending) == (1, len(pending))
+    assert obama.person.sightings == 1 + len(pending) and face not in [s.face_id for s in pending]
+    reference = lib.references("Barack Obama")[0].id
+    assert all(len(e.sample_references) == 1 for e in overview.values())
+    assert obama.sample_references == [reference]

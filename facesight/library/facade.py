@@ -253,6 +253,7 @@ class Library:
             self.store,
             self.audit,
             people=self.people,
+            listed=lambda: self.store.list_people(self.match_rule()),
             sightings=self.sightings,
             sighting=self.sighting,
             reference_from_face=self._review.reference_from_face,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from facesight.errors import InvalidInputError, NotFoundError
 from facesight.records import Decision, PersonSummary, Sighting, person_id_of
@@ -68,6 +68,7 @@ class PeopleService:
     Args:
         store, audit: the library database and its audit log.
         people: everyone enrolled with their counts (``Library.people``).
+        listed: everyone enrolled as stored, before their sightings are counted.
         sightings: every matched sighting (``Library.sightings``).
         sighting: one stored face, decided and reviewed (``NotFoundError`` when unknown).
         reference_from_face: make a stored face one of a person's references inside the
@@ -83,6 +84,7 @@ class PeopleService:
         audit: AuditLog,
         *,
         people: Callable[[], list[PersonSummary]],
+        listed: Callable[[], list[PersonSummary]],
         sightings: Callable[[], list[Sighting]],
         sighting: Callable[[int], Sighting],
         reference_from_face: Callable[[sqlite3.Connection, Sighting, int], int | None],
@@ -92,6 +94,7 @@ class PeopleService:
         self.store = store
         self.audit = audit
         self._people = people
+        self._listed = listed
         self._sightings = sightings
         self._sighting = sighting
         self._reference_from_face = reference_from_face
@@ -114,22 +117,26 @@ class PeopleService:
         return self.store.person_name(person_id)
 
     def overview(self) -> list[PersonOverview]:
-        """Everyone enrolled, by name, with confirmed and pending counts and up to two
-        references with a crop. Reads every matched sighting once: O(faces), as
-        ``Library.people`` does."""
-        everyone = {p.id: PersonOverview(p) for p in self._people()}
+        """Everyone enrolled, with confirmed and pending counts and up to two references
+        with a crop. Reads every matched sighting once (O(faces)); ``sightings`` counts
+        them as ``Library.people`` does."""
+        counted: dict[int, list[int]] = {}  # person id -> [sightings, confirmed, pending]
         for sighting in self._sightings():
-            entry = everyone.get(person_id_of(sighting) or 0)
-            if entry is None:
+            person_id = person_id_of(sighting)
+            if person_id is None:
                 continue
-            if sighting.decision == Decision.CONFIRMED:
-                entry.confirmed += 1
-            elif sighting.decision == Decision.PENDING:
-                entry.pending += 1
-        for entry in everyone.values():
-            kept = [r.id for r in self.store.references_of(entry.person.id) if r.crop_path]
-            entry.sample_references = kept[:2]
-        return list(everyone.values())
+            counts = counted.setdefault(person_id, [0, 0, 0])
+            counts[0] += 1
+            counts[1] += sighting.decision == Decision.CONFIRMED
+            counts[2] += sighting.decision == Decision.PENDING
+        everyone = []
+        for person in self._listed():
+            seen, confirmed, pending = counted.get(person.id, [0, 0, 0])
+            kept = [r.id for r in self.store.references_of(person.id) if r.crop_path]
+            everyone.append(
+                PersonOverview(replace(person, sightings=seen), confirmed, pending, kept[:2])
+            )
+        return everyone
 
     def references(self, person: str) -> list[StoredReference]:
         """``person``'s references, oldest first (every descriptor version's)."""

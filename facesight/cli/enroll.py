@@ -1,4 +1,4 @@
-"""``facesight`` commands: who is enrolled (enroll, people, forget; parse, call, print)."""
+"""``facesight`` commands: who is enrolled (enroll, people, rename, forget; parse, call, print)."""
 
 from __future__ import annotations
 
@@ -130,4 +130,24 @@ def forget(ctx: click.Context, name: str, yes: bool, with_sightings: bool) -> No
     )
 
 
-COMMANDS: list[click.Command] = [enroll, people, forget]
+@click.command()
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+def rename(ctx: click.Context, old: str, new: str) -> None:
+    """Call the enrolled person OLD by the name NEW from now on.
+
+    References, review decisions and matches follow (they name the person by id).
+    NEW follows the rules of an enrolled name; a name another person has is refused
+    (merge them with `facesight conflicts merge` if they are one person). Audited.
+
+    \b
+    Example:
+        facesight rename "Barry Obama" "Barack Obama"
+    """
+    with open_library(ctx) as library:
+        result = library.rename(old, new)
+    console().print(f"Renamed {shown(result.old)} to {shown(result.new)}.")
+
+
+COMMANDS: list[click.Command] = [enroll, people, rename, forget]

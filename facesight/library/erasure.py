@@ -48,7 +48,9 @@ class ErasureService:
         self.rematch = rematch
         self.face_index = face_index
 
-    def forget(self, name: str, *, with_sightings: bool = False) -> ForgetResult:
+    def forget(
+        self, name: str, *, with_sightings: bool = False, rematch: bool = True
+    ) -> ForgetResult:
         """Erase a person: references, descriptors, crops and candidates, leaving no trace.
 
         Deleted rows are overwritten (``secure_delete``) and the WAL is
@@ -60,6 +62,8 @@ class ErasureService:
         Faces of the person in scanned media stay (as faces nobody is matched
         to), unless ``with_sightings``: then the faces confirmed as this person
         are deleted too, with their descriptors and crops (see docs/review.md).
+        With ``rematch`` False stored faces are not matched again here (the caller queues a
+        re-match job): the person's candidate rows are gone already.
         """
         person_id = self.store.require_person(name)
         stored_name = self.store.person_name(person_id)
@@ -82,7 +86,8 @@ class ErasureService:
             if owned is not None and owned.is_file():
                 owned.unlink()
                 removed += 1
-        self.rematch()
+        if rematch:
+            self.rematch()
         if faces and self.index_dir.exists():
             self.face_index()  # rebuilt without the erased descriptors
         self.store.checkpoint()

@@ -48,7 +48,9 @@ from facesight.library.erasure import ErasureService
 from facesight.library.evidence import EvidenceImage, EvidenceService, MediaFile
 from facesight.library.jobs import JobService
 from facesight.library.matching import MatchService
+from facesight.library.merge import MergeResult, resolve_merge
 from facesight.library.models import ModelEntry, ModelRegistry
+from facesight.library.people import PeopleService, PersonOverview, RemovedReference, Renamed
 from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
 from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, ReviewQueue
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
@@ -72,6 +74,7 @@ from facesight.records import (
 from facesight.store.audit import AuditAction, AuditRecord, os_account
 from facesight.store.backend import open_store
 from facesight.store.connection import ReadOnlyLibraryError
+from facesight.store.people import StoredReference
 from facesight.store.sqlite import MatchRule
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
@@ -246,6 +249,17 @@ class Library:
             self.store.require_person,
         )
         self._evidence = EvidenceService(self.store, self.sighting, max_pixels=max_pixels)
+        self._people = PeopleService(
+            self.store,
+            self.audit,
+            people=self.people,
+            listed=lambda: self.store.list_people(self.match_rule()),
+            sightings=self.sightings,
+            sighting=self.sighting,
+            reference_from_face=self._review.reference_from_face,
+            rematch=self.rematch,
+            references_changed=self._drop_gallery,
+        )
         self._tags = TagImportService(
             self.store,
             self.reviews,
@@ -710,6 +724,55 @@ class Library:
 
     # -- erasure (library/erasure.py) ----------------------------------------------
 
-    def forget(self, name: str, *, with_sightings: bool = False) -> ForgetResult:
-        """Erase a person, leaving no trace (``ErasureService.forget``)."""
-        return self._erasure.forget(name, with_sightings=with_sightings)
+    def forget(
+        self, name: str, *, with_sightings: bool = False, rematch: bool = True
+    ) -> ForgetResult:
+        """Erase a person, leaving no trace (``ErasureService.forget``); with ``rematch``
+        False stored faces are not matched again here (queue a re-match job)."""
+        result = self._erasure.forget(name, with_sightings=with_sightings, rematch=rematch)
+        self._drop_gallery()
+        return result
+
+    # -- looking after enrolled people (library/people.py, merge.py) ---------------
+
+    def person(self, person_id: int) -> PersonSummary:
+        """One enrolled person by id, with counts (``NotFoundError`` when none has it)."""
+        return self._people.person(person_id)
+
+    def person_name(self, person_id: int) -> str:
+        """The name of the enrolled person ``person_id`` (``NotFoundError`` when none)."""
+        return self._people.name_of(person_id)
+
+    def people_names(self) -> list[tuple[int, str]]:
+        """(id, name) of everyone enrolled, by name, without counts (one query)."""
+        return self._people.names()
+
+    def people_overview(self) -> list[PersonOverview]:
+        """Everyone enrolled with confirmed and pending counts and a few references to show
+        (``PeopleService.overview``)."""
+        return self._people.overview()
+
+    def references(self, person: str) -> list[StoredReference]:
+        """A person's references, oldest first (``PeopleService.references``)."""
+        return self._people.references(person)
+
+    def rename(self, old: str, new: str) -> Renamed:
+        """Call the person ``old`` ``new`` from now on (``PeopleService.rename``)."""
+        return self._people.rename(old, new)
+
+    def remove_reference(self, reference_id: int, *, rematch: bool = True) -> RemovedReference:
+        """Delete one reference and its crop; never a person's last one
+        (``PeopleService.remove_reference``)."""
+        return self._people.remove_reference(reference_id, rematch=rematch)
+
+    def add_reference_from_face(self, face_id: int, person: str, *, rematch: bool = True) -> int:
+        """Make a face confirmed as ``person`` one of their references; the new reference's
+        id (``PeopleService.add_reference_from_face``)."""
+        return self._people.add_reference_from_face(face_id, person, rematch=rematch)
+
+    def merge_people(self, keep: str, absorb: str, *, rematch: bool = True) -> MergeResult:
+        """Make ``absorb`` part of ``keep`` (``merge.resolve_merge``); with ``rematch`` False
+        stored faces are not matched again here (queue a re-match job)."""
+        result = resolve_merge(self, keep, absorb, rematch=rematch)
+        self._drop_gallery()
+        return result

@@ -156,7 +156,7 @@ class ReviewService:
                 self.reviews.decide(conn, face_id, current, "rejected", f"assigned to #{target}")
             self.reviews.decide(conn, face_id, target, "confirmed", note, manual=manual)
             if as_reference:
-                self._reference_from_face(conn, sighting, target)
+                self.reference_from_face(conn, sighting, target)
         if as_reference:
             self.rematch()
         return self.sighting(face_id)
@@ -261,10 +261,11 @@ class ReviewService:
             )
         return current
 
-    def _reference_from_face(
+    def reference_from_face(
         self, conn: sqlite3.Connection, sighting: Sighting, person_id: int
     ) -> int | None:
-        """Make a stored face one of ``person_id``'s references (in ``conn``)."""
+        """Make a stored face one of ``person_id``'s references (in ``conn``), audited
+        ``reference.from_face``; its reference id, None when it already is one."""
         row = self.store.face_reference_row(sighting.face_id)
         ref_id = self.store.add_reference(conn, person_id, row)
         if ref_id is None:
@@ -294,7 +295,7 @@ class ReviewService:
         with self.store.transaction() as conn:
             person_id = self.store.person_id(name) or self.store.add_person(conn, name)
             for sighting in sightings:
-                self._reference_from_face(conn, sighting, person_id)
+                self.reference_from_face(conn, sighting, person_id)
                 # nobody proposed them: a person named these faces
                 self.reviews.decide(
                     conn, sighting.face_id, person_id, "confirmed", note, manual=True

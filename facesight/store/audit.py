@@ -70,6 +70,8 @@ class AuditAction(StrEnum):
     REVIEW_CONFIRM = "review.confirm"
     REVIEW_REJECT = "review.reject"
     REFERENCE_FROM_FACE = "reference.from_face"
+    REFERENCE_REMOVE = "reference.remove"
+    PEOPLE_RENAME = "people.rename"
     SEARCH_FACE = "search.face"
     SEARCH_IDENTIFY = "search.identify"
     EXPORT_REPORT = "export.report"
@@ -123,7 +125,7 @@ class AuditRecord:
     """One thing done.
 
     ``items`` maps a kind (faces, people, clusters, media, records, accounts,
-    tokens, paths) to
+    tokens, references, paths) to
     ids or paths, and ``counts`` to numbers; ``erased`` names the fields
     erasure blanked (their values are gone, their commitments stay).
     ``os_user`` and ``version`` (of facesight) are None on records written
@@ -197,6 +199,7 @@ class AuditLog:
         records: Iterable[int] = (),
         accounts: Iterable[int] = (),
         tokens: Iterable[int] = (),
+        references: Iterable[int] = (),
         paths: Iterable[str] = (),
         counts: Mapping[str, int] | None = None,
         details: str = "",
@@ -216,6 +219,7 @@ class AuditLog:
                 ("records", [int(i) for i in records]),
                 ("accounts", [int(i) for i in accounts]),  # library.accounts: users.id
                 ("tokens", [int(i) for i in tokens]),  # api_tokens.id
+                ("references", [int(i) for i in references]),  # reference_faces.id
             )
             if values
         }

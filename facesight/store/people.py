@@ -20,14 +20,19 @@ from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob,
 
 __all__ = [
     "MergedPeople",
+    "StoredReference",
     "add_person",
     "add_reference",
     "delete_person",
+    "delete_reference",
     "distinct_pairs",
     "gallery",
     "list_people",
     "mark_distinct",
     "merge_people",
+    "reference",
+    "references_of",
+    "rename_person",
     "set_reference_crop",
     "update_reference",
 ]
@@ -43,6 +48,75 @@ class MergedPeople:
     """references of an image the person kept already had, deleted"""
     crops: list[str]
     """the stored crop paths of the dropped references (for the caller to delete)"""
+
+
+@dataclass(frozen=True)
+class StoredReference:
+    """One reference face of an enrolled person, as the people pages list it."""
+
+    id: int
+    person_id: int
+    source_path: str
+    crop_path: str | None
+    """as stored (relative to the library); None: no crop was kept"""
+    face_id: int | None
+    """the stored face it was made from (``face_reference_row``), None for an enrolled photo"""
+    quality: float | None
+    warnings: str
+    embedder: str
+    created_at: str
+
+
+_REFERENCE_COLUMNS = (
+    "id, person_id, source_path, source_sha256, crop_path, quality, warnings, embedder, created_at"
+)
+
+
+def _reference(row: sqlite3.Row) -> StoredReference:
+    _, _, face = str(row["source_sha256"]).partition("#face")
+    return StoredReference(
+        id=int(row["id"]),
+        person_id=int(row["person_id"]),
+        source_path=str(row["source_path"]),
+        crop_path=None if row["crop_path"] is None else str(row["crop_path"]),
+        face_id=int(face) if face.isdigit() else None,
+        quality=None if row["quality"] is None else float(row["quality"]),
+        warnings=str(row["warnings"] or ""),
+        embedder=str(row["embedder"]),
+        created_at=str(row["created_at"]),
+    )
+
+
+def references_of(conn: sqlite3.Connection, person_id: int) -> list[StoredReference]:
+    """A person's references, oldest first (every descriptor version's)."""
+    rows = query(
+        conn,
+        f"SELECT {_REFERENCE_COLUMNS} FROM reference_faces WHERE person_id = ? ORDER BY id",
+        (person_id,),
+    )
+    return [_reference(r) for r in rows]
+
+
+def reference(conn: sqlite3.Connection, reference_id: int) -> StoredReference | None:
+    """One reference by id, or None."""
+    rows = query(
+        conn, f"SELECT {_REFERENCE_COLUMNS} FROM reference_faces WHERE id = ?", (reference_id,)
+    )
+    return _reference(rows[0]) if rows else None
+
+
+def delete_reference(conn: sqlite3.Connection, reference_id: int) -> str | None:
+    """Delete one reference row; its crop path as stored (for the caller to delete), or None."""
+    row = conn.execute(
+        "SELECT crop_path FROM reference_faces WHERE id = ?", (reference_id,)
+    ).fetchone()
+    conn.execute("DELETE FROM reference_faces WHERE id = ?", (reference_id,))
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def rename_person(conn: sqlite3.Connection, person_id: int, name: str) -> None:
+    """Give a person another name (``name`` already checked, normalised and free)."""
+    conn.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
 
 
 def _ordered(a: int, b: int) -> tuple[int, int]:

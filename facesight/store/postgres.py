@@ -302,6 +302,12 @@ class PostgresStore(Store):
         self._drop_crops(conn, crops)
         return refs, cands, crops
 
+    def delete_reference(self, conn: Transaction, reference_id: int) -> str | None:
+        crop = people.delete_reference(conn, reference_id)
+        if crop is not None:
+            self._drop_crops(conn, [crop])
+        return crop
+
     def delete_faces(self, conn: Transaction, face_ids: Sequence[int]) -> list[str]:
         crops = media_writes.delete_faces(conn, face_ids)
         self._drop_crops(conn, crops)

@@ -33,6 +33,7 @@ from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.jobs import JobTables
 from facesight.store.migrations import apply_migrations, check_migrations
+from facesight.store.people import StoredReference
 from facesight.store.protocol import LibraryStore
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import (
@@ -333,6 +334,29 @@ class Store:
     def distinct_pairs(self) -> set[tuple[int, int]]:
         """Person id pairs (smaller first) marked as different people."""
         return people.distinct_pairs(self._conn)
+
+    def rename_person(self, conn: sqlite3.Connection, person_id: int, name: str) -> None:
+        """Give a person another name (checked, normalised and free; the caller's transaction)."""
+        people.rename_person(conn, person_id, name)
+
+    def references_of(self, person_id: int) -> list[StoredReference]:
+        """A person's references, oldest first (``store.people.references_of``)."""
+        return people.references_of(self._conn, person_id)
+
+    def reference(self, reference_id: int) -> StoredReference:
+        """One reference by id.
+
+        Raises:
+            NotFoundError: no reference has this id.
+        """
+        found = people.reference(self._conn, reference_id)
+        if found is None:
+            raise NotFoundError(f"no reference has id {reference_id}")
+        return found
+
+    def delete_reference(self, conn: sqlite3.Connection, reference_id: int) -> str | None:
+        """Delete one reference (the caller's transaction); its crop path as stored, or None."""
+        return people.delete_reference(conn, reference_id)
 
     def delete_person(self, conn: sqlite3.Connection, person_id: int) -> tuple[int, int, list[str]]:
         """Delete a person and (by cascade) their references and candidates.

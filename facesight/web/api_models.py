@@ -23,10 +23,19 @@ __all__ = [
     "Decisions",
     "DecisionsOut",
     "ErrorOut",
+    "ForgetPerson",
+    "ForgottenOut",
+    "MergePeople",
     "PeoplePage",
+    "PersonChangeOut",
+    "PersonDetailOut",
     "PersonOut",
+    "PersonSightingsPage",
     "QueueItemOut",
     "QueuePageOut",
+    "ReferenceFromFace",
+    "ReferenceOut",
+    "Rename",
     "ReviewOut",
     "SearchFaceOut",
     "SearchOut",
@@ -226,6 +235,93 @@ class AuditPage(BaseModel):
 
     items: list[AuditRecordOut]
     next_after: str | None
+
+
+class ReferenceOut(BaseModel):
+    """One reference face of a person (``crop_url`` null when no crop was kept)."""
+
+    id: int
+    person_id: int
+    source_path: str
+    face_id: int | None = Field(description="the stored face it was made from, if any")
+    quality: float | None
+    warnings: str
+    model: str
+    created_at: str
+    crop_url: str | None
+
+
+class PersonDetailOut(PersonOut):
+    """One enrolled person with their references."""
+
+    reference_faces: list[ReferenceOut]
+
+
+class PersonSightingsPage(BaseModel):
+    """A page of one person's sightings of one decision category, oldest taken first."""
+
+    category: str
+    total: int
+    items: list[QueueItemOut]
+    next_after: str | None
+
+
+class PersonChangeOut(BaseModel):
+    """The person as they now stand after a change, and the re-match job it queued."""
+
+    person: PersonDetailOut
+    reference_id: int | None = None
+    absorbed_id: int | None = None
+    rematch_job_id: int | None = Field(
+        default=None, description="the queued re-match job (`/api/v1/jobs/{job_id}`)"
+    )
+
+
+class ForgottenOut(BaseModel):
+    """What forgetting a person erased, and the re-match job it queued."""
+
+    person_id: int
+    references_removed: int
+    faces_removed: int
+    files_removed: int
+    audit_records_erased: int
+    rematch_job_id: int | None
+
+
+class Rename(BaseModel):
+    """A person's new name (the rules of an enrolled name; not another person's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+
+
+class ReferenceFromFace(BaseModel):
+    """A face confirmed as the person, to become one of their references."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    face_id: int = Field(ge=1, le=MAX_ID)
+
+
+class MergePeople(BaseModel):
+    """Merge the person of the path with ``other_id``; ``keep`` says whose name survives."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    other_id: int = Field(ge=1, le=MAX_ID)
+    keep: Literal["this", "other"] = "this"
+
+
+class ForgetPerson(BaseModel):
+    """Forget a person: ``confirm`` must be their exact name, as typed by whoever asks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: Name
+    with_sightings: bool = Field(
+        default=False, description="also erase the faces confirmed as them, with their crops"
+    )
 
 
 class ErrorOut(BaseModel):

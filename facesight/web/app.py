@@ -89,6 +89,7 @@ def _routers() -> list[Any]:
     from facesight.web import (
         api,
         api_jobs,
+        api_people,
         api_search,
         media_routes,
         pages_audit,
@@ -102,6 +103,7 @@ def _routers() -> list[Any]:
     return [
         pages_home.router,
         api.router,
+        api_people.router,
         api_search.router,
         media_routes.router,
         pages_review.router,

@@ -10,10 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from facesight.library.people import StoredReference
 from facesight.library.review_queue import decision_state
 from facesight.records import Candidate, PersonSummary, Review, Sighting
 
-__all__ = ["candidate_json", "number", "person_json", "review_json", "sighting_json"]
+__all__ = [
+    "candidate_json",
+    "number",
+    "person_json",
+    "reference_json",
+    "review_json",
+    "sighting_json",
+]
 
 
 def number(value: float | None) -> float | None:
@@ -92,4 +100,19 @@ def person_json(person: PersonSummary) -> dict[str, Any]:
         "warnings": person.warnings,
         "sightings": person.sightings,
         "created_at": person.created_at,
+    }
+
+
+def reference_json(reference: StoredReference) -> dict[str, Any]:
+    """One reference face of a person; its crop by id."""
+    return {
+        "id": reference.id,
+        "person_id": reference.person_id,
+        "source_path": reference.source_path,
+        "face_id": reference.face_id,
+        "quality": number(reference.quality),
+        "warnings": reference.warnings,
+        "model": reference.embedder,
+        "created_at": reference.created_at,
+        "crop_url": f"/references/{reference.id}/crop" if reference.crop_path else None,
     }

@@ -97,6 +97,8 @@ def test_cluster_job_refreshes_the_unknowns(lib_copy: Library) -> None:
 
 
 def test_cancel_a_queued_job_it_never_runs(lib_copy: Library) -> None:
+    # the copied library may hold cancellations of its own (the route walk cancels a job)
+    before = len(lib_copy.audit_records(action="job.cancel"))
     job = lib_copy.jobs.submit(JobKind.REMATCH)
     cancelled = lib_copy.jobs.cancel(job.id)
     assert cancelled.state is JobState.CANCELLED and cancelled.finished_at is not None
@@ -105,7 +107,7 @@ def test_cancel_a_queued_job_it_never_runs(lib_copy: Library) -> None:
     assert lib_copy.audit_records(action="job.cancel")[0].items == {"counts": {"job": job.id}}
     # a finished job stays as it is, and nothing more is recorded
     assert lib_copy.jobs.cancel(job.id).state is JobState.CANCELLED
-    assert len(lib_copy.audit_records(action="job.cancel")) == 1
+    assert len(lib_copy.audit_records(action="job.cancel")) == before + 1
 
 
 def test_a_failing_job_is_failed_with_its_error_line(lib_copy: Library) -> None:

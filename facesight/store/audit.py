@@ -96,6 +96,8 @@ class AuditAction(StrEnum):
     SESSIONS_LOGIN = "sessions.login"
     SESSIONS_LOGIN_FAILED = "sessions.login_failed"
     SESSIONS_LOGOUT = "sessions.logout"
+    COLLECTIONS_ADD = "collections.add"
+    COLLECTIONS_REMOVE = "collections.remove"
 
 
 def os_account() -> str:

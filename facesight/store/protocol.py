@@ -48,6 +48,7 @@ from facesight.face_models import ModelSpec
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
+from facesight.store.collections import CollectionTables
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import FaceRow, MatchRule, MediaRow, ReferenceRow, ReviewCarry
@@ -80,6 +81,8 @@ class LibraryStore(Protocol):
     def imported_tags(self) -> ImportedTags: ...
     @property
     def accounts(self) -> AccountTables: ...
+    @property
+    def collections(self) -> CollectionTables: ...
 
     # -- people and references
     def person_id(self, name: str) -> int | None: ...

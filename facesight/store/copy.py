@@ -43,6 +43,7 @@ TABLES = (
     "scan_chunks",
     "users",
     "api_tokens",
+    "jobs",
     "collections",
 )
 """Every table of a library, parents before children. A migration that adds a table
@@ -65,6 +66,7 @@ _IDENTITY = (
     "scan_chunks",
     "users",
     "api_tokens",
+    "jobs",
     "collections",
 )
 """PostgreSQL tables whose ids the database numbers (identity columns)."""

@@ -27,6 +27,7 @@ from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.collections import SCHEMA as COLLECTIONS
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
+from facesight.store.jobs import SCHEMA as JOBS
 from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
 from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
 
@@ -284,6 +285,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
+    Migration(13, "background jobs: queued, running and finished work (store.jobs)", JOBS),
     Migration(14, "collections: roots registered for the workspace to scan", COLLECTIONS),
 )
 

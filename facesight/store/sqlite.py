@@ -32,6 +32,7 @@ from facesight.store.collections import CollectionTables
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
+from facesight.store.jobs import JobTables
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
 from facesight.store.reviews import ReviewBook
@@ -105,6 +106,16 @@ class Store:
     def collections(self) -> CollectionTables:
         """The registered collection roots (their one writer, ``store.collections``)."""
         return CollectionTables(self._conn)
+
+    @property
+    def jobs(self) -> JobTables:
+        """The background jobs (their one writer, ``store.jobs``)."""
+        return JobTables(self._conn)
+
+    def data_version(self) -> tuple[int, ...]:
+        """A value that changes when another connection (the job worker, a CLI command)
+        commits to the database: SQLite's ``PRAGMA data_version``."""
+        return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]),)
 
     @property
     def imported_tags(self) -> ImportedTags:

@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
-from facesight.errors import InvalidInputError, NotFoundError
+from facesight.clock import utc_now_iso
+from facesight.errors import InvalidInputError, JobCancelledError, NotFoundError
 from facesight.library.facade import Library
+from facesight.library.job_runners import RUNNERS
+from facesight.library.jobs import Job, JobKind, JobProgress, job_of
+
+from .paths import LFW_DEV, PEOPLE
 
 USER = "dave"
+CANCELLED_SCAN_FILES = 96
+"""Images of lfw-dev in the scan cancelled part-way: six tasks of 16 small files, more than
+two workers hold in flight, so the cancel lands before the last is committed."""
 
 
 def _cli(library: Path, *args: str) -> Result:
@@ -96,3 +108,107 @@ def test_collections_refuse_a_folder_that_cannot_be_read(lib: Path, tmp_path: Pa
             library.collections.add(locked)
     finally:
         locked.chmod(0o700)
+
+
+# -- the scan and report job kinds, run as the worker runs them -------------------------
+
+
+def _run_next(library: Library) -> tuple[Job, dict[str, Any] | None, BaseException | None]:
+    """Claim the oldest queued job and run its runner here, as the job worker does; the job
+    as it stands after, the runner's result, and what it raised."""
+    with library.store.transaction() as conn:
+        row = library.store.jobs.claim(conn, "test-worker", time.time(), utc_now_iso())
+    assert row is not None
+    job = job_of(row)
+    output = library.jobs.output_dir(job.id)
+    output.mkdir(parents=True, mode=0o700)
+    progress = JobProgress(library.store, job, "test-worker", output)
+    result: dict[str, Any] | None = None
+    raised: BaseException | None = None
+    try:
+        result = RUNNERS[job.kind](library, job, progress)
+    except JobCancelledError as error:
+        raised = error
+    progress.flush()
+    return library.jobs.job(job.id), result, raised
+
+
+def _linked_folder(folder: Path, images: list[Path]) -> Path:
+    """``folder`` holding a link to each of ``images`` (the images stay in ../shared/faces)."""
+    folder.mkdir()
+    for image in images:
+        (folder / f"{image.parent.name}-{image.name}").symlink_to(image)
+    return folder
+
+
+def test_a_scan_job_reports_progress_and_each_bad_file(library: Library, tmp_path: Path) -> None:
+    folder = _linked_folder(tmp_path / "photos", sorted((PEOPLE / "Barack_Obama").iterdir())[:3])
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg at all")
+    collection = library.collections.add(folder)
+    library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id})
+    job, result, raised = _run_next(library)
+    assert raised is None and result is not None
+    assert (job.done, job.total) == (4, 4)
+    assert job.failure_count == 1 and len(job.failures) == 1
+    assert job.failures[0].startswith(f"{folder.resolve() / 'broken.jpg'}: ")
+    assert result["collection_id"] == collection.id
+    assert (result["media_scanned"], result["failures"]) == (3, 1)
+    assert result["faces_found"] == sum(1 for s in library.sightings(include_unmatched=True))
+    assert result["faces_found"] >= 3
+
+
+def _stored(library: Library) -> tuple[int, int, list[str]]:
+    """(media, faces, sha256s of the media) as the database holds them."""
+    conn = sqlite3.connect(library.path / "facesight.db")
+    try:
+        media = [str(r[0]) for r in conn.execute("SELECT sha256 FROM media")]
+        faces = int(conn.execute("SELECT COUNT(*) FROM faces").fetchone()[0])
+    finally:
+        conn.close()
+    return len(media), faces, media
+
+
+def _crop_files(library: Library) -> set[str]:
+    return {
+        p.relative_to(library.path).as_posix()
+        for p in library.crops_dir.rglob("*")
+        if p.is_file() and "references" not in p.parts
+    }
+
+
+def test_a_cancelled_scan_keeps_whole_files_and_a_rescan_finishes_it(
+    library: Library, tmp_path: Path
+) -> None:
+    people = sorted(p for p in (LFW_DEV / "people").iterdir() if p.is_dir())
+    images = [i for person in people for i in sorted(person.iterdir())][:CANCELLED_SCAN_FILES]
+    folder = _linked_folder(tmp_path / "lfw", images)
+    collection = library.collections.add(folder)
+    job_id = library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id}).id
+
+    def cancel_once_started() -> None:  # another connection, as the job page's button is
+        with Library(library.path, create=False) as other:
+            deadline = time.monotonic() + 120
+            while other.jobs.job(job_id).done == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            other.jobs.cancel(job_id)
+
+    canceller = threading.Thread(target=cancel_once_started)
+    canceller.start()
+    job, _, raised = _run_next(library)
+    canceller.join()
+    assert isinstance(raised, JobCancelledError), job
+    assert job.cancel_requested and job.total == len(images)
+    media, faces, hashes = _stored(library)
+    assert 0 < media < len(images)  # part-way: some files committed, some not
+    assert faces > 0 and len(set(hashes)) == media
+    # every crop on disk belongs to a committed face: the files in flight left none
+    assert _crop_files(library) <= set(library.store.stored_crop_paths())
+
+    library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id})
+    again, result, raised = _run_next(library)
+    assert raised is None and result is not None and again.failure_count == 0
+    assert (result["media_skipped"], result["media_scanned"]) == (media, len(images) - media)
+    all_media, all_faces, all_hashes = _stored(library)
+    assert all_media == len(images) == len(set(all_hashes))
+    assert all_faces == faces + result["faces_found"]
+    assert _crop_files(library) <= set(library.store.stored_crop_paths())

@@ -19,6 +19,7 @@ from facesight.clock import utc_now_iso
 from facesight.errors import InvalidInputError, JobCancelledError, NotFoundError
 from facesight.library.facade import Library
 from facesight.library.job_runners import RUNNERS
+from facesight.library.collection_jobs import report_params
 from facesight.library.jobs import Job, JobKind, JobProgress, job_of
 
 from .paths import LFW_DEV, PEOPLE
@@ -212,3 +213,33 @@ def test_a_cancelled_scan_keeps_whole_files_and_a_rescan_finishes_it(
     assert all_media == len(images) == len(set(all_hashes))
     assert all_faces == faces + result["faces_found"]
     assert _crop_files(library) <= set(library.store.stored_crop_paths())
+
+
+def test_a_report_job_writes_each_format_and_a_manifest_of_them(
+    library: Library, tmp_path: Path
+) -> None:
+    photos = sorted((PEOPLE / "Barack_Obama").iterdir())
+    library.enroll("Barack Obama", [photos[0]])
+    library.scan(photos[1:3])
+    with pytest.raises(InvalidInputError, match="choose one or more"):
+        report_params(library, None, ["pdf"])
+    with pytest.raises(NotFoundError):
+        report_params(library, "Nobody Enrolled", ["html"])
+    params = report_params(library, "barack obama", ["json", "html", "csv", "json"])
+    assert params == {"person": "Barack Obama", "formats": ["html", "csv", "json"]}
+    library.jobs.submit(JobKind.REPORT, params)
+    job, result, raised = _run_next(library)
+    assert raised is None and result is not None and job.failure_count == 0
+    person_id = library.store.require_person("Barack Obama")
+    stem = f"report-person-{person_id}"
+    assert result["files"] == [f"{stem}.{k}" for k in ("html", "csv", "json")] + [
+        f"{stem}.manifest.json"
+    ]
+    assert result["sightings"] >= 2
+    files = {f.name: f for f in library.jobs.files(job.id)}
+    assert sorted(files) == sorted(result["files"])
+    manifest = json.loads(library.jobs.file(job.id, files[result["manifest"]].index).read_text())
+    listed = {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+    assert listed == {name: files[name].sha256 for name in result["files"][:-1]}
+    rows = json.loads((library.jobs.output_dir(job.id) / f"{stem}.json").read_text())
+    assert {row["person"] for row in rows["rows"]} == {"Barack Obama"}

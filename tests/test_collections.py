@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from facesight.cli.main import cli
 from facesight.clock import utc_now_iso
 from facesight.errors import InvalidInputError, JobCancelledError, NotFoundError
+from facesight.library.collection_jobs import report_params
 from facesight.library.facade import Library
 from facesight.library.job_runners import RUNNERS
-from facesight.library.collection_jobs import report_params
 from facesight.library.jobs import Job, JobKind, JobProgress, job_of
 
 from .paths import LFW_DEV, PEOPLE

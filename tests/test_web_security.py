@@ -19,6 +19,7 @@ from facesight.web.auth import Guard
 from facesight.web.headers import CONTENT_SECURITY_POLICY
 from facesight.web.settings import ServeSettings
 
+from .paths import GROUP
 from .workspace import (
     HOSTILE,
     PASSWORD,
@@ -75,6 +76,8 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         face = library.pending()[0]
         match = face.match
         assert match is not None
+        roots = {c.path: c.id for c in library.collections.list()}
+        collection_id = roots.get(str(GROUP.resolve())) or library.collections.add(GROUP).id
         return {
             "face_id": face.face_id,
             "reference_id": match.reference_id,
@@ -83,6 +86,7 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
             "token_id": MISSING,
             "cluster_id": MISSING,
             "path": "app.css",
+            "collection_id": collection_id,
         }
 
 

@@ -88,11 +88,14 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_collections,
         api_search,
         media_routes,
         pages_audit,
+        pages_collections,
         pages_home,
         pages_people,
+        pages_reports,
         pages_review,
         pages_search,
     )
@@ -106,6 +109,9 @@ def _routers() -> list[Any]:
         pages_people.router,
         pages_search.router,
         pages_audit.router,
+        pages_collections.router,
+        pages_reports.router,
+        api_collections.router,
     ]
 
 

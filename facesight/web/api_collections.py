@@ -1,0 +1,279 @@
+"""``/api/v1/collections`` and ``/api/v1/reports``: registered roots and their scans, report
+jobs and their files (token or session).
+
+A root is registered from the command line only (``facesight collections add``): these routes
+name roots by id and never take a path. Starting a scan (ADMINISTER) or a report (REPORTS)
+queues a background job and answers it at once (202); the job's progress, failures and
+cancel live at ``/api/v1/jobs/{job_id}`` and ``/jobs/{job_id}``, its files at
+``/api/v1/jobs/{job_id}/files/{index}`` and ``/api/v1/jobs/{job_id}/archive``. The pages
+(:mod:`facesight.web.pages_collections`, :mod:`facesight.web.pages_reports`) show the same
+data, read by the same functions here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from facesight.library.collection_jobs import REPORT_FORMATS, report_params, scan_params
+from facesight.library.collections import Collection
+from facesight.library.facade import Library
+from facesight.library.jobs import Job, JobFile, JobKind
+from facesight.library.roles import Permission
+from facesight.web.api import call
+from facesight.web.api_models import ERRORS, MAX_ID, Name
+from facesight.web.auth import Guard, Principal
+
+__all__ = [
+    "SCANS_SHOWN",
+    "CollectionScans",
+    "ReportJob",
+    "collections_with_scans",
+    "job_out",
+    "report_jobs",
+    "router",
+    "start_report",
+    "start_scan",
+]
+
+router = APIRouter(prefix="/api/v1", tags=["collections and reports"], responses=ERRORS)
+
+SCANS_SHOWN = 200
+"""Newest scan jobs read for the collections' histories (and report jobs for the reports)."""
+
+CollectionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+# -- what the pages and the API show -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CollectionScans:
+    """A registered root and its scan jobs, newest first."""
+
+    collection: Collection
+    scans: list[Job]
+
+    @property
+    def last(self) -> Job | None:
+        """Its newest scan job."""
+        return self.scans[0] if self.scans else None
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """A report job and the files it wrote (none until it is done)."""
+
+    job: Job
+    files: list[JobFile]
+
+
+def collections_with_scans(library: Library) -> list[CollectionScans]:
+    """Every registered root with its scan jobs (of the newest ``SCANS_SHOWN``)."""
+    scans = library.jobs.jobs(kind=JobKind.SCAN, limit=SCANS_SHOWN)
+    return [
+        CollectionScans(c, [j for j in scans if j.params.get("collection_id") == c.id])
+        for c in library.collections.list()
+    ]
+
+
+def report_jobs(library: Library) -> list[ReportJob]:
+    """The newest ``SCANS_SHOWN`` report jobs with their files."""
+    return [
+        ReportJob(job, library.jobs.files(job.id))
+        for job in library.jobs.jobs(kind=JobKind.REPORT, limit=SCANS_SHOWN)
+    ]
+
+
+def start_scan(library: Library, collection_id: int) -> Job:
+    """Queue a scan job of the root ``collection_id`` (NotFoundError: no such root)."""
+    return library.jobs.submit(JobKind.SCAN, scan_params(library, collection_id))
+
+
+def start_report(library: Library, person: str | None, formats: list[str]) -> Job:
+    """Queue a report job (NotFoundError: no such person; InvalidInputError: formats)."""
+    return library.jobs.submit(JobKind.REPORT, report_params(library, person, formats))
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+class JobSummaryOut(BaseModel):
+    """A job as a list shows it; ``url`` is its page (progress, failures, cancel)."""
+
+    id: int
+    kind: str
+    state: str
+    params: dict[str, Any]
+    done: int
+    total: int | None
+    message: str
+    failure_count: int
+    created_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    result: dict[str, Any]
+    error: str
+    url: str
+    api_url: str
+
+
+class CollectionOut(BaseModel):
+    """A registered root and its scans, newest first."""
+
+    id: int
+    path: str
+    added_at: str
+    added_by: str
+    scans: list[JobSummaryOut]
+    scan_url: str = Field(description="POST here to start a scan (admins)")
+
+
+class CollectionsOut(BaseModel):
+    """Every registered root."""
+
+    items: list[CollectionOut]
+
+
+class JobFileOut(BaseModel):
+    """A file a job wrote: its number, name, size, SHA-256 and download address."""
+
+    index: int
+    name: str
+    size: int
+    sha256: str
+    url: str
+
+
+class ReportJobOut(JobSummaryOut):
+    """A report job with its files and the address of all of them in one archive."""
+
+    files: list[JobFileOut]
+    archive_url: str
+
+
+class ReportsOut(BaseModel):
+    """Report jobs, newest first."""
+
+    items: list[ReportJobOut]
+
+
+class ReportRequest(BaseModel):
+    """A report of ``person`` (as enrolled; null: everyone identified) in these formats."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    person: Name | None = None
+    formats: list[Literal["html", "csv", "json"]] = Field(
+        default=["html", "csv", "json"], min_length=1, max_length=len(REPORT_FORMATS)
+    )
+
+
+def job_out(job: Job) -> dict[str, Any]:
+    """A job as :class:`JobSummaryOut`."""
+    return {
+        "id": job.id,
+        "kind": str(job.kind),
+        "state": str(job.state),
+        "params": job.params,
+        "done": job.done,
+        "total": job.total,
+        "message": job.message,
+        "failure_count": job.failure_count,
+        "created_by": job.created_by,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "result": job.result,
+        "error": job.error,
+        "url": f"/jobs/{job.id}",
+        "api_url": f"/api/v1/jobs/{job.id}",
+    }
+
+
+def _collection_out(entry: CollectionScans) -> dict[str, Any]:
+    c = entry.collection
+    return {
+        "id": c.id,
+        "path": c.path,
+        "added_at": c.added_at,
+        "added_by": c.added_by,
+        "scans": [job_out(j) for j in entry.scans],
+        "scan_url": f"/api/v1/collections/{c.id}/scan",
+    }
+
+
+def _report_out(entry: ReportJob) -> dict[str, Any]:
+    job_id = entry.job.id
+    files = [
+        {
+            "index": f.index,
+            "name": f.name,
+            "size": f.size,
+            "sha256": f.sha256,
+            "url": f"/api/v1/jobs/{job_id}/files/{f.index}",
+        }
+        for f in entry.files
+    ]
+    archive = f"/api/v1/jobs/{job_id}/archive"
+    return job_out(entry.job) | {"files": files, "archive_url": archive}
+
+
+@router.get("/collections", response_model=CollectionsOut)
+async def collections(
+    request: Request, principal: Annotated[Principal, Depends(Guard(Permission.VIEW))]
+) -> dict[str, Any]:
+    """Every registered root with its scan jobs, newest first."""
+    found = await call(request, principal, collections_with_scans)
+    return {"items": [_collection_out(entry) for entry in found]}
+
+
+@router.get("/collections/{collection_id}", response_model=CollectionOut)
+async def collection(
+    request: Request,
+    principal: Annotated[Principal, Depends(Guard(Permission.VIEW))],
+    collection_id: CollectionId,
+) -> dict[str, Any]:
+    """One registered root with its scan jobs, newest first."""
+
+    def load(lib: Library) -> CollectionScans:
+        root = lib.collections.get(collection_id)
+        scans = lib.jobs.jobs(kind=JobKind.SCAN, limit=SCANS_SHOWN)
+        return CollectionScans(root, [j for j in scans if j.params.get("collection_id") == root.id])
+
+    return _collection_out(await call(request, principal, load))
+
+
+@router.post("/collections/{collection_id}/scan", response_model=JobSummaryOut, status_code=202)
+async def scan(
+    request: Request,
+    principal: Annotated[Principal, Depends(Guard(Permission.ADMINISTER))],
+    collection_id: CollectionId,
+) -> dict[str, Any]:
+    """Start a scan of the root (a background job; follow it at its ``api_url``)."""
+    return job_out(await call(request, principal, lambda lib: start_scan(lib, collection_id)))
+
+
+@router.get("/reports", response_model=ReportsOut)
+async def reports(
+    request: Request, principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))]
+) -> dict[str, Any]:
+    """Report jobs, newest first, each with the files it wrote (the manifest among them)."""
+    found = await call(request, principal, report_jobs)
+    return {"items": [_report_out(entry) for entry in found]}
+
+
+@router.post("/reports", response_model=JobSummaryOut, status_code=202)
+async def report(
+    request: Request,
+    principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))],
+    body: ReportRequest,
+) -> dict[str, Any]:
+    """Start a report (a background job); its files appear in ``GET /reports`` once done."""
+    formats = [str(f) for f in body.formats]
+    job = await call(request, principal, lambda lib: start_report(lib, body.person, formats))
+    return job_out(job)

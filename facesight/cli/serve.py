@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from typing import Any
 
 import click
 
@@ -52,6 +56,11 @@ __all__ = ["COMMANDS"]
     metavar="IP",
     help="The reverse proxy's address: its X-Forwarded-For names the client (login limits).",
 )
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Start no job worker: jobs wait for one started elsewhere (`facesight jobs work`).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -62,6 +71,7 @@ def serve(
     session_idle_minutes: float,
     session_hours: float,
     trusted_proxy: str | None,
+    no_worker: bool,
 ) -> None:
     """Serve the review workspace for an existing library (sign in with `facesight users add`).
 
@@ -69,6 +79,10 @@ def serve(
     Example:
         facesight users add alice --role admin
         facesight serve            # then open the printed URL
+
+    It starts one job worker process (`facesight jobs work`, with the same library
+    and options) for scans, re-matching and the other background jobs, and stops it
+    when it stops.
     """
     import uvicorn
 
@@ -120,7 +134,33 @@ def serve(
         forwarded_allow_ips=trusted_proxy or "",
         server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    worker = None if no_worker else _start_worker(opts, str(location))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if worker is not None:
+            _stop_worker(worker)
+
+
+def _start_worker(opts: dict[str, Any], location: str) -> subprocess.Popen[bytes]:
+    """``facesight jobs work`` on the same library with the same options, told to stop
+    when this process ends (``--parent-pid``); its lines go to this one's stderr."""
+    command = [sys.executable, "-m", "facesight", "--library", location]
+    for option in ("target_fpir", "max_distance", "max_pixels", "device", "user"):
+        if opts.get(option) is not None:
+            command += [f"--{option.replace('_', '-')}", str(opts[option])]
+    command += ["jobs", "work", "--parent-pid", str(os.getpid())]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (its running job goes back to the queue), then a kill after 20 s."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 COMMANDS = [serve]

@@ -9,18 +9,16 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
-from facesight.clock import utc_now_iso
-from facesight.errors import InvalidInputError, JobCancelledError, NotFoundError
+from facesight.errors import InvalidInputError, NotFoundError
 from facesight.library.collection_jobs import report_params
 from facesight.library.facade import Library
-from facesight.library.job_runners import RUNNERS
-from facesight.library.jobs import Job, JobKind, JobProgress, job_of
+from facesight.library.job_worker import claim, run_job
+from facesight.library.jobs import Job, JobKind, JobState
 
 from .paths import LFW_DEV, PEOPLE
 
@@ -114,24 +112,11 @@ def test_collections_refuse_a_folder_that_cannot_be_read(lib: Path, tmp_path: Pa
 # -- the scan and report job kinds, run as the worker runs them -------------------------
 
 
-def _run_next(library: Library) -> tuple[Job, dict[str, Any] | None, BaseException | None]:
-    """Claim the oldest queued job and run its runner here, as the job worker does; the job
-    as it stands after, the runner's result, and what it raised."""
-    with library.store.transaction() as conn:
-        row = library.store.jobs.claim(conn, "test-worker", time.time(), utc_now_iso())
-    assert row is not None
-    job = job_of(row)
-    output = library.jobs.output_dir(job.id)
-    output.mkdir(parents=True, mode=0o700)
-    progress = JobProgress(library.store, job, "test-worker", output)
-    result: dict[str, Any] | None = None
-    raised: BaseException | None = None
-    try:
-        result = RUNNERS[job.kind](library, job, progress)
-    except JobCancelledError as error:
-        raised = error
-    progress.flush()
-    return library.jobs.job(job.id), result, raised
+def _run_next(library: Library) -> Job:
+    """Run the oldest queued job here, as the job worker does; the job as it ended."""
+    job = claim(library, "test-worker")
+    assert job is not None
+    return run_job(library, job, "test-worker")
 
 
 def _linked_folder(folder: Path, images: list[Path]) -> Path:
@@ -147,8 +132,9 @@ def test_a_scan_job_reports_progress_and_each_bad_file(library: Library, tmp_pat
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg at all")
     collection = library.collections.add(folder)
     library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id})
-    job, result, raised = _run_next(library)
-    assert raised is None and result is not None
+    job = _run_next(library)
+    assert job.state == JobState.DONE, job.error
+    result = job.result
     assert (job.done, job.total) == (4, 4)
     assert job.failure_count == 1 and len(job.failures) == 1
     assert job.failures[0].startswith(f"{folder.resolve() / 'broken.jpg'}: ")
@@ -195,9 +181,9 @@ def test_a_cancelled_scan_keeps_whole_files_and_a_rescan_finishes_it(
 
     canceller = threading.Thread(target=cancel_once_started)
     canceller.start()
-    job, _, raised = _run_next(library)
+    job = _run_next(library)
     canceller.join()
-    assert isinstance(raised, JobCancelledError), job
+    assert job.state == JobState.CANCELLED, job
     assert job.cancel_requested and job.total == len(images)
     media, faces, hashes = _stored(library)
     assert 0 < media < len(images)  # part-way: some files committed, some not
@@ -206,8 +192,9 @@ def test_a_cancelled_scan_keeps_whole_files_and_a_rescan_finishes_it(
     assert _crop_files(library) <= set(library.store.stored_crop_paths())
 
     library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id})
-    again, result, raised = _run_next(library)
-    assert raised is None and result is not None and again.failure_count == 0
+    again = _run_next(library)
+    result = again.result
+    assert again.state == JobState.DONE and again.failure_count == 0
     assert (result["media_skipped"], result["media_scanned"]) == (media, len(images) - media)
     all_media, all_faces, all_hashes = _stored(library)
     assert all_media == len(images) == len(set(all_hashes))
@@ -228,8 +215,9 @@ def test_a_report_job_writes_each_format_and_a_manifest_of_them(
     params = report_params(library, "barack obama", ["json", "html", "csv", "json"])
     assert params == {"person": "Barack Obama", "formats": ["html", "csv", "json"]}
     library.jobs.submit(JobKind.REPORT, params)
-    job, result, raised = _run_next(library)
-    assert raised is None and result is not None and job.failure_count == 0
+    job = _run_next(library)
+    assert job.state == JobState.DONE and job.failure_count == 0, job.error
+    result = job.result
     person_id = library.store.require_person("Barack Obama")
     stem = f"report-person-{person_id}"
     assert result["files"] == [f"{stem}.{k}" for k in ("html", "csv", "json")] + [

@@ -116,7 +116,9 @@ def test_an_admin_scans_a_registered_root_and_its_faces_appear(workspace: Worksp
             for s in library.sightings(include_unmatched=True)
             if s.path.startswith(str(workspace.folder))
         ]
-    assert failures == [f"{workspace.folder.resolve() / 'broken.jpg'}: {failures[0].split(': ', 1)[1]}"]
+    assert failures == [
+        f"{workspace.folder.resolve() / 'broken.jpg'}: {failures[0].split(': ', 1)[1]}"
+    ]
     assert len(new) == result["faces_found"]
     shown = server.api("viewer").get(f"/api/v1/faces/{new[0].face_id}")
     assert shown.status_code == 200 and shown.json()["path"] == new[0].path
@@ -154,7 +156,10 @@ def test_a_report_job_downloads_each_file_and_a_manifest_that_vouches_for_them(
     started = api.post("/api/v1/reports", json={"person": "barack obama"})
     assert started.status_code == 202, started.text
     job_id = started.json()["id"]
-    assert started.json()["params"] == {"person": "Barack Obama", "formats": ["html", "csv", "json"]}
+    assert started.json()["params"] == {
+        "person": "Barack Obama",
+        "formats": ["html", "csv", "json"],
+    }
 
     job = _wait("the report job", lambda: _finished_report(server, job_id))
     assert job["state"] == "done", job
@@ -171,7 +176,9 @@ def test_a_report_job_downloads_each_file_and_a_manifest_that_vouches_for_them(
     assert vouched and set(vouched) | {job["result"]["manifest"]} == set(downloaded)
     for name, sha256 in vouched.items():
         assert hashlib.sha256(downloaded[name]).hexdigest() == sha256
-    rows = json.loads(next(v for k, v in downloaded.items() if k.endswith(".json") and k in vouched))
+    rows = json.loads(
+        next(v for k, v in downloaded.items() if k.endswith(".json") and k in vouched)
+    )
     assert rows["rows"] and {r["person"] for r in rows["rows"]} == {"Barack Obama"}
     archive = api.get(job["archive_url"])
     assert archive.status_code == 200 and len(archive.content) > 0

@@ -109,6 +109,27 @@ def test_collections_refuse_a_folder_that_cannot_be_read(lib: Path, tmp_path: Pa
         locked.chmod(0o700)
 
 
+def test_collections_on_either_backend(
+    library_location: str | Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # a PostgreSQL library's files
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    with Library(library_location, actor="erin") as library:
+        a = library.collections.add(first)
+        b = library.collections.add(second)
+        with pytest.raises(InvalidInputError, match="registered already"):
+            library.collections.add(first)
+        assert [(c.id, c.path, c.added_by) for c in library.collections.list()] == [
+            (a.id, str(first.resolve()), "erin"),
+            (b.id, str(second.resolve()), "erin"),
+        ]
+        assert library.collections.remove(a.id) == a
+        assert library.collections.list() == [b]
+        assert library.audit.verify().ok
+
+
 # -- the scan and report job kinds, run as the worker runs them -------------------------
 
 

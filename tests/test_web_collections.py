@@ -54,7 +54,7 @@ def workspace(
     library = copy_library(workspace_library, base / "lib")
     folder = base / "photos"
     folder.mkdir()
-    for photo in sorted(GROUP.iterdir())[:4] + [SCANNED_BEFORE]:
+    for photo in [*sorted(GROUP.iterdir())[:4], SCANNED_BEFORE]:
         (folder / photo.name).symlink_to(photo)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is no JPEG")
     collection_id = _register(library, folder)

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.library.collection_jobs import report_params
+from facesight.library.collection_jobs import queue_scan, report_params
 from facesight.library.facade import Library
 from facesight.library.job_worker import claim, run_job
 from facesight.library.jobs import Job, JobKind, JobState
@@ -152,9 +152,10 @@ def test_a_scan_job_reports_progress_and_each_bad_file(library: Library, tmp_pat
     folder = _linked_folder(tmp_path / "photos", sorted((PEOPLE / "Barack_Obama").iterdir())[:3])
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg at all")
     collection = library.collections.add(folder)
-    library.jobs.submit(JobKind.SCAN, {"collection_id": collection.id})
+    queued = queue_scan(library, collection.id)
+    assert queue_scan(library, collection.id) == queued  # "Scan now" twice: the same scan
     job = _run_next(library)
-    assert job.state == JobState.DONE, job.error
+    assert job.state == JobState.DONE and job.id == queued.id, job.error
     result = job.result
     assert (job.done, job.total) == (4, 4)
     assert job.failure_count == 1 and len(job.failures) == 1
@@ -163,6 +164,9 @@ def test_a_scan_job_reports_progress_and_each_bad_file(library: Library, tmp_pat
     assert (result["media_scanned"], result["failures"]) == (3, 1)
     assert result["faces_found"] == sum(1 for s in library.sightings(include_unmatched=True))
     assert result["faces_found"] >= 3
+    assert queue_scan(library, collection.id).id != job.id  # a finished scan is not followed
+    with pytest.raises(NotFoundError):
+        queue_scan(library, collection.id + 1)
 
 
 def _stored(library: Library) -> tuple[int, int, list[str]]:

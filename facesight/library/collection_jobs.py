@@ -23,10 +23,17 @@ from facesight.errors import InvalidInputError
 from facesight.exports.report import ReportSummary
 from facesight.library.decision_rule import decision_note
 from facesight.library.facade import Library
-from facesight.library.jobs import Job, JobProgress
+from facesight.library.jobs import Job, JobKind, JobProgress, JobState
 from facesight.library.reports import SCOPE_NOTE, export_report, report_rows, report_title
 
-__all__ = ["REPORT_FORMATS", "report_params", "run_report", "scan_params"]
+__all__ = [
+    "REPORT_FORMATS",
+    "queue_report",
+    "queue_scan",
+    "report_params",
+    "run_report",
+    "scan_params",
+]
 
 REPORT_FORMATS = ("html", "csv", "json")
 """What a report job may write (``facesight report``'s ``--html``, ``--csv``, ``--json``)."""
@@ -39,6 +46,26 @@ def scan_params(library: Library, collection_id: int) -> dict[str, Any]:
         NotFoundError: no root has this id.
     """
     return {"collection_id": library.collections.get(collection_id).id}
+
+
+def queue_scan(library: Library, collection_id: int) -> Job:
+    """A scan job of the root ``collection_id``: the one already queued or running for it
+    (a second click of "Scan now" follows the first scan), else a new one.
+
+    Raises:
+        NotFoundError: no root has this id.
+    """
+    params = scan_params(library, collection_id)
+    for state in (JobState.RUNNING, JobState.QUEUED):
+        for job in library.jobs.jobs(kind=JobKind.SCAN, state=state, limit=1000):
+            if job.params.get("collection_id") == params["collection_id"]:
+                return job
+    return library.jobs.submit(JobKind.SCAN, params)
+
+
+def queue_report(library: Library, person: str | None, formats: Sequence[str]) -> Job:
+    """A new report job (see :func:`report_params` for what it raises)."""
+    return library.jobs.submit(JobKind.REPORT, report_params(library, person, formats))
 
 
 def report_params(library: Library, person: str | None, formats: Sequence[str]) -> dict[str, Any]:

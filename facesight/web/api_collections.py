@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from facesight.library.collection_jobs import REPORT_FORMATS, report_params, scan_params
+from facesight.library.collection_jobs import REPORT_FORMATS, queue_report, queue_scan
 from facesight.library.collections import Collection
 from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobFile, JobKind
@@ -35,8 +35,6 @@ __all__ = [
     "job_out",
     "report_jobs",
     "router",
-    "start_report",
-    "start_scan",
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["collections and reports"], responses=ERRORS)
@@ -86,16 +84,6 @@ def report_jobs(library: Library) -> list[ReportJob]:
         ReportJob(job, library.jobs.files(job.id))
         for job in library.jobs.jobs(kind=JobKind.REPORT, limit=SCANS_SHOWN)
     ]
-
-
-def start_scan(library: Library, collection_id: int) -> Job:
-    """Queue a scan job of the root ``collection_id`` (NotFoundError: no such root)."""
-    return library.jobs.submit(JobKind.SCAN, scan_params(library, collection_id))
-
-
-def start_report(library: Library, person: str | None, formats: list[str]) -> Job:
-    """Queue a report job (NotFoundError: no such person; InvalidInputError: formats)."""
-    return library.jobs.submit(JobKind.REPORT, report_params(library, person, formats))
 
 
 # -- JSON ----------------------------------------------------------------------------------
@@ -254,8 +242,9 @@ async def scan(
     principal: Annotated[Principal, Depends(Guard(Permission.ADMINISTER))],
     collection_id: CollectionId,
 ) -> dict[str, Any]:
-    """Start a scan of the root (a background job; follow it at its ``api_url``)."""
-    return job_out(await call(request, principal, lambda lib: start_scan(lib, collection_id)))
+    """Start a scan of the root (a background job; follow it at its ``api_url``); the scan
+    already queued or running for it, if there is one."""
+    return job_out(await call(request, principal, lambda lib: queue_scan(lib, collection_id)))
 
 
 @router.get("/reports", response_model=ReportsOut)
@@ -275,5 +264,5 @@ async def report(
 ) -> dict[str, Any]:
     """Start a report (a background job); its files appear in ``GET /reports`` once done."""
     formats = [str(f) for f in body.formats]
-    job = await call(request, principal, lambda lib: start_report(lib, body.person, formats))
+    job = await call(request, principal, lambda lib: queue_report(lib, body.person, formats))
     return job_out(job)

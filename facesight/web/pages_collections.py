@@ -13,8 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from facesight.library.collection_jobs import queue_scan
 from facesight.library.roles import Permission
-from facesight.web.api_collections import collections_with_scans, start_scan
+from facesight.web.api_collections import collections_with_scans
 from facesight.web.api_models import MAX_ID
 from facesight.web.auth import Guard, Principal
 from facesight.web.rendering import render
@@ -39,6 +40,6 @@ async def scan_now(
     collection_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 ) -> RedirectResponse:
     job = await request.app.state.gate.run(
-        lambda lib: start_scan(lib, collection_id), actor=principal.account.name
+        lambda lib: queue_scan(lib, collection_id), actor=principal.account.name
     )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

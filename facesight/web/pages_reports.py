@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from facesight.library.collection_jobs import REPORT_FORMATS
+from facesight.library.collection_jobs import REPORT_FORMATS, queue_report
 from facesight.library.facade import Library
 from facesight.library.roles import Permission
-from facesight.web.api_collections import ReportJob, report_jobs, start_report
+from facesight.web.api_collections import ReportJob, report_jobs
 from facesight.web.auth import Guard, Principal
 from facesight.web.rendering import render
 
@@ -47,6 +47,6 @@ async def generate_report(
 ) -> RedirectResponse:
     chosen = formats or []
     job = await request.app.state.gate.run(
-        lambda lib: start_report(lib, person or None, chosen), actor=principal.account.name
+        lambda lib: queue_report(lib, person or None, chosen), actor=principal.account.name
     )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -13,6 +13,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from facesight.library.facade import Library
+from facesight.library.jobs import JobKind
 from facesight.library.roles import Permission, allows
 from facesight.web.app import PUBLIC_ROUTES, create_app
 from facesight.web.auth import Guard
@@ -76,9 +77,14 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         face = library.pending()[0]
         match = face.match
         assert match is not None
+        # a real job to walk its routes with (cancelled: the shared library stays as it is)
+        job = library.jobs.submit(JobKind.REMATCH)
+        library.jobs.cancel(job.id)
         roots = {c.path: c.id for c in library.collections.list()}
         collection_id = roots.get(str(GROUP.resolve())) or library.collections.add(GROUP).id
         return {
+            "job_id": job.id,
+            "index": 0,
             "face_id": face.face_id,
             "reference_id": match.reference_id,
             "person_id": match.person_id,

@@ -24,6 +24,7 @@ from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobFile, JobKind
 from facesight.library.roles import Permission
 from facesight.web.api import call
+from facesight.web.api_jobs import JobOut, job_json
 from facesight.web.api_models import ERRORS, MAX_ID, Name
 from facesight.web.auth import Guard, Principal
 
@@ -32,7 +33,6 @@ __all__ = [
     "CollectionScans",
     "ReportJob",
     "collections_with_scans",
-    "job_out",
     "report_jobs",
     "router",
 ]
@@ -79,35 +79,15 @@ def collections_with_scans(library: Library) -> list[CollectionScans]:
 
 
 def report_jobs(library: Library) -> list[ReportJob]:
-    """The newest ``SCANS_SHOWN`` report jobs with their files."""
+    """The newest ``SCANS_SHOWN`` report jobs with their files (once each ended: a running
+    job's are not complete yet)."""
     return [
-        ReportJob(job, library.jobs.files(job.id))
+        ReportJob(job, library.jobs.files(job.id) if job.finished else [])
         for job in library.jobs.jobs(kind=JobKind.REPORT, limit=SCANS_SHOWN)
     ]
 
 
 # -- JSON ----------------------------------------------------------------------------------
-
-
-class JobSummaryOut(BaseModel):
-    """A job as a list shows it; ``url`` is its page (progress, failures, cancel)."""
-
-    id: int
-    kind: str
-    state: str
-    params: dict[str, Any]
-    done: int
-    total: int | None
-    message: str
-    failure_count: int
-    created_by: str
-    created_at: str
-    started_at: str | None
-    finished_at: str | None
-    result: dict[str, Any]
-    error: str
-    url: str
-    api_url: str
 
 
 class CollectionOut(BaseModel):
@@ -117,7 +97,7 @@ class CollectionOut(BaseModel):
     path: str
     added_at: str
     added_by: str
-    scans: list[JobSummaryOut]
+    scans: list[JobOut]
     scan_url: str = Field(description="POST here to start a scan (admins)")
 
 
@@ -127,20 +107,9 @@ class CollectionsOut(BaseModel):
     items: list[CollectionOut]
 
 
-class JobFileOut(BaseModel):
-    """A file a job wrote: its number, name, size, SHA-256 and download address."""
+class ReportJobOut(JobOut):
+    """A report job with its files (once it ended) and the address of them all in one zip."""
 
-    index: int
-    name: str
-    size: int
-    sha256: str
-    url: str
-
-
-class ReportJobOut(JobSummaryOut):
-    """A report job with its files and the address of all of them in one archive."""
-
-    files: list[JobFileOut]
     archive_url: str
 
 
@@ -161,28 +130,6 @@ class ReportRequest(BaseModel):
     )
 
 
-def job_out(job: Job) -> dict[str, Any]:
-    """A job as :class:`JobSummaryOut`."""
-    return {
-        "id": job.id,
-        "kind": str(job.kind),
-        "state": str(job.state),
-        "params": job.params,
-        "done": job.done,
-        "total": job.total,
-        "message": job.message,
-        "failure_count": job.failure_count,
-        "created_by": job.created_by,
-        "created_at": job.created_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "result": job.result,
-        "error": job.error,
-        "url": f"/jobs/{job.id}",
-        "api_url": f"/api/v1/jobs/{job.id}",
-    }
-
-
 def _collection_out(entry: CollectionScans) -> dict[str, Any]:
     c = entry.collection
     return {
@@ -190,25 +137,14 @@ def _collection_out(entry: CollectionScans) -> dict[str, Any]:
         "path": c.path,
         "added_at": c.added_at,
         "added_by": c.added_by,
-        "scans": [job_out(j) for j in entry.scans],
+        "scans": [job_json(j) for j in entry.scans],
         "scan_url": f"/api/v1/collections/{c.id}/scan",
     }
 
 
 def _report_out(entry: ReportJob) -> dict[str, Any]:
-    job_id = entry.job.id
-    files = [
-        {
-            "index": f.index,
-            "name": f.name,
-            "size": f.size,
-            "sha256": f.sha256,
-            "url": f"/api/v1/jobs/{job_id}/files/{f.index}",
-        }
-        for f in entry.files
-    ]
-    archive = f"/api/v1/jobs/{job_id}/archive"
-    return job_out(entry.job) | {"files": files, "archive_url": archive}
+    archive = f"/api/v1/jobs/{entry.job.id}/archive"
+    return job_json(entry.job, entry.files) | {"archive_url": archive}
 
 
 @router.get("/collections", response_model=CollectionsOut)
@@ -236,7 +172,7 @@ async def collection(
     return _collection_out(await call(request, principal, load))
 
 
-@router.post("/collections/{collection_id}/scan", response_model=JobSummaryOut, status_code=202)
+@router.post("/collections/{collection_id}/scan", response_model=JobOut, status_code=202)
 async def scan(
     request: Request,
     principal: Annotated[Principal, Depends(Guard(Permission.ADMINISTER))],
@@ -244,7 +180,7 @@ async def scan(
 ) -> dict[str, Any]:
     """Start a scan of the root (a background job; follow it at its ``api_url``); the scan
     already queued or running for it, if there is one."""
-    return job_out(await call(request, principal, lambda lib: queue_scan(lib, collection_id)))
+    return job_json(await call(request, principal, lambda lib: queue_scan(lib, collection_id)))
 
 
 @router.get("/reports", response_model=ReportsOut)
@@ -256,7 +192,7 @@ async def reports(
     return {"items": [_report_out(entry) for entry in found]}
 
 
-@router.post("/reports", response_model=JobSummaryOut, status_code=202)
+@router.post("/reports", response_model=JobOut, status_code=202)
 async def report(
     request: Request,
     principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))],
@@ -265,4 +201,4 @@ async def report(
     """Start a report (a background job); its files appear in ``GET /reports`` once done."""
     formats = [str(f) for f in body.formats]
     job = await call(request, principal, lambda lib: queue_report(lib, body.person, formats))
-    return job_out(job)
+    return job_json(job)

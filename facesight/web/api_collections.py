@@ -23,12 +23,13 @@ from facesight.library.collections import Collection
 from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobFile, JobKind
 from facesight.library.roles import Permission
-from facesight.web.api import call
+from facesight.web.api import Limit, call
 from facesight.web.api_jobs import JobOut, job_json
 from facesight.web.api_models import ERRORS, MAX_ID, Name
 from facesight.web.auth import Guard, Principal
 
 __all__ = [
+    "HISTORY",
     "SCANS_SHOWN",
     "CollectionScans",
     "ReportJob",
@@ -41,6 +42,8 @@ router = APIRouter(prefix="/api/v1", tags=["collections and reports"], responses
 
 SCANS_SHOWN = 200
 """Newest scan jobs read for the collections' histories (and report jobs for the reports)."""
+HISTORY = 20
+"""Scans shown per root, and reports shown, unless asked for more (``limit``)."""
 
 CollectionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
@@ -69,21 +72,22 @@ class ReportJob:
     files: list[JobFile]
 
 
-def collections_with_scans(library: Library) -> list[CollectionScans]:
-    """Every registered root with its scan jobs (of the newest ``SCANS_SHOWN``)."""
+def collections_with_scans(library: Library, limit: int = HISTORY) -> list[CollectionScans]:
+    """Every registered root with its newest ``limit`` scan jobs (of the newest
+    ``SCANS_SHOWN`` of all roots)."""
     scans = library.jobs.jobs(kind=JobKind.SCAN, limit=SCANS_SHOWN)
     return [
-        CollectionScans(c, [j for j in scans if j.params.get("collection_id") == c.id])
+        CollectionScans(c, [j for j in scans if j.params.get("collection_id") == c.id][:limit])
         for c in library.collections.list()
     ]
 
 
-def report_jobs(library: Library) -> list[ReportJob]:
-    """The newest ``SCANS_SHOWN`` report jobs with their files (once each ended: a running
-    job's are not complete yet)."""
+def report_jobs(library: Library, limit: int = HISTORY) -> list[ReportJob]:
+    """The newest ``limit`` report jobs with their files (once each ended: a running job's
+    are not complete yet)."""
     return [
         ReportJob(job, library.jobs.files(job.id) if job.finished else [])
-        for job in library.jobs.jobs(kind=JobKind.REPORT, limit=SCANS_SHOWN)
+        for job in library.jobs.jobs(kind=JobKind.REPORT, limit=limit)
     ]
 
 
@@ -149,10 +153,12 @@ def _report_out(entry: ReportJob) -> dict[str, Any]:
 
 @router.get("/collections", response_model=CollectionsOut)
 async def collections(
-    request: Request, principal: Annotated[Principal, Depends(Guard(Permission.VIEW))]
+    request: Request,
+    principal: Annotated[Principal, Depends(Guard(Permission.VIEW))],
+    limit: Limit = HISTORY,
 ) -> dict[str, Any]:
-    """Every registered root with its scan jobs, newest first."""
-    found = await call(request, principal, collections_with_scans)
+    """Every registered root with its newest ``limit`` scan jobs, newest first."""
+    found = await call(request, principal, lambda lib: collections_with_scans(lib, limit))
     return {"items": [_collection_out(entry) for entry in found]}
 
 
@@ -161,13 +167,15 @@ async def collection(
     request: Request,
     principal: Annotated[Principal, Depends(Guard(Permission.VIEW))],
     collection_id: CollectionId,
+    limit: Limit = HISTORY,
 ) -> dict[str, Any]:
-    """One registered root with its scan jobs, newest first."""
+    """One registered root with its newest ``limit`` scan jobs, newest first."""
 
     def load(lib: Library) -> CollectionScans:
         root = lib.collections.get(collection_id)
         scans = lib.jobs.jobs(kind=JobKind.SCAN, limit=SCANS_SHOWN)
-        return CollectionScans(root, [j for j in scans if j.params.get("collection_id") == root.id])
+        mine = [j for j in scans if j.params.get("collection_id") == root.id]
+        return CollectionScans(root, mine[:limit])
 
     return _collection_out(await call(request, principal, load))
 
@@ -185,10 +193,13 @@ async def scan(
 
 @router.get("/reports", response_model=ReportsOut)
 async def reports(
-    request: Request, principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))]
+    request: Request,
+    principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))],
+    limit: Limit = HISTORY,
 ) -> dict[str, Any]:
-    """Report jobs, newest first, each with the files it wrote (the manifest among them)."""
-    found = await call(request, principal, report_jobs)
+    """The newest ``limit`` report jobs, each with the files it wrote (the manifest among
+    them) once it ended."""
+    found = await call(request, principal, lambda lib: report_jobs(lib, limit))
     return {"items": [_report_out(entry) for entry in found]}
 
 

@@ -54,8 +54,8 @@ def workspace(
     library = copy_library(workspace_library, base / "lib")
     folder = base / "photos"
     folder.mkdir()
-    for photo in [*sorted(GROUP.iterdir())[:4], SCANNED_BEFORE]:
-        (folder / photo.name).symlink_to(photo)
+    for name in ("deepface_couple.jpg", "face_recognition_two_people.jpg", SCANNED_BEFORE.name):
+        (folder / name).symlink_to(GROUP / name)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 this is no JPEG")
     collection_id = _register(library, folder)
     server = start_server(library)
@@ -103,11 +103,11 @@ def test_an_admin_scans_a_registered_root_and_its_faces_appear(workspace: Worksp
 
     job = _wait("the scan job", lambda: _finished_scan(server, root, job_id))
     assert job["state"] == "done", job
-    assert job["total"] == job["done"] == 6  # five photos and the broken file
+    assert job["total"] == job["done"] == 4  # three photos and the broken file
     assert job["failure_count"] == 1 and job["created_by"] == "admin"
     result = job["result"]
-    assert (result["media_scanned"], result["media_skipped"], result["failures"]) == (4, 1, 1)
-    assert result["faces_found"] >= 4
+    assert (result["media_scanned"], result["media_skipped"], result["failures"]) == (2, 1, 1)
+    assert result["faces_found"] >= 4  # two people in each photo
 
     with Library(server.library, create=False) as library:
         failures = library.jobs.job(job_id).failures
@@ -239,16 +239,19 @@ def test_a_user_generates_a_report_and_downloads_it(
     job = _wait("the report", lambda: _finished_report(server, job_id))
     assert job["state"] == "done" and job["params"]["formats"] == ["csv", "json"]
     browser.get(f"{server.url}/reports")
-    links = browser.find_elements(By.CSS_SELECTOR, f"#report-{job_id} a.download")
-    assert sorted(a.text for a in links) == sorted(job["result"]["files"])
-    csv_link = next(a for a in links if a.text.endswith(".csv"))
+    links = {
+        str(a.get_attribute("textContent")): str(a.get_attribute("href"))
+        for a in browser.find_elements(By.CSS_SELECTOR, f"#report-{job_id} a.download")
+    }
+    assert sorted(links) == sorted(job["result"]["files"]), browser.page_source[-3000:]
+    csv_name = next(name for name in links if name.endswith(".csv"))
     # the download as the browser makes it (its session cookie, same origin)
     text = browser.execute_async_script(
         "const done = arguments[arguments.length - 1];"
         "fetch(arguments[0]).then(r => r.text()).then(done, e => done('failed: ' + e));",
-        csv_link.get_attribute("href"),
+        links[csv_name],
     )
     assert "Joe Biden" in text
-    expected = {f["name"]: f["sha256"] for f in job["files"]}[csv_link.text]
+    expected = {f["name"]: f["sha256"] for f in job["files"]}[csv_name]
     assert hashlib.sha256(text.encode()).hexdigest() == expected
     screenshot(browser, "reports")

@@ -8,6 +8,7 @@ model (``tests/test_models.projection_model``) describes every stored media file
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 from .test_models import projection_model
-from .workspace import copy_library
+from .workspace import copy_library, facesight
 
 OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
 
@@ -214,3 +215,62 @@ def test_a_long_lived_library_notices_an_enrollment_elsewhere(
     assert set(lib_copy.gallery().person_names) == names  # cached
     assert lib_copy.notice_changes() is True
     assert "Someone Else" in set(lib_copy.gallery().person_names)
+
+
+def test_the_queue_and_its_recovery_on_both_backends(
+    library_location: str | Path,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    files = tmp_path / "files"
+    with Library(
+        library_location, files_dir=files, detector=detector, embedder=embedder
+    ) as library:
+        library.enroll("Barack Obama", [OBAMA])
+        library.scan([PEOPLE / "Barack_Obama"])
+        rematch = library.jobs.submit(JobKind.REMATCH)
+        cluster = library.jobs.submit(JobKind.CLUSTER)
+        assert library.jobs.cancel(cluster.id).state is JobState.CANCELLED
+        assert [j.id for j in library.jobs.jobs()] == [cluster.id, rematch.id]
+        assert [j.id for j in library.jobs.jobs(state="queued")] == [rematch.id]
+        assert [j.id for j in library.jobs.jobs(before=cluster.id)] == [rematch.id]
+        # runs (its heartbeat from a connection of its own) to the end
+        assert run_worker(library, until_empty=True, heartbeat_s=0.05) == 1
+        done = library.jobs.job(rematch.id)
+        assert done.state is JobState.DONE and done.result["faces"] >= 3
+        # a worker elsewhere that died: queued again, then run here
+        again = library.jobs.submit(JobKind.REMATCH)
+        assert claim(library, "elsewhere:1:0") is not None
+        assert [r.state for r in recover(library, now_s=time.time() + 60)] == [JobState.QUEUED]
+        assert run_worker(library, until_empty=True) == 1
+        assert library.jobs.job(again.id).attempts == 2
+        # a change made by another process is noticed
+        library.notice_changes()
+        with Library(
+            library_location, files_dir=files, detector=detector, embedder=embedder
+        ) as other:
+            other.enroll(
+                "Joe Biden", [PEOPLE / "Joe_Biden" / sorted(os.listdir(PEOPLE / "Joe_Biden"))[0]]
+            )
+        assert library.notice_changes() is True
+        assert "Joe Biden" in set(library.gallery().person_names)
+
+
+def test_the_jobs_commands(lib_copy: Library) -> None:
+    path = lib_copy.path
+    submitted = facesight(path, "jobs", "submit", "rematch")
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = int(submitted.stdout.strip())
+    listed = json.loads(facesight(path, "jobs", "list", "--json").stdout)
+    assert [(j["id"], j["kind"], j["state"]) for j in listed] == [(job_id, "rematch", "queued")]
+    cancelled = facesight(path, "jobs", "cancel", str(job_id))
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    shown = json.loads(facesight(path, "jobs", "show", str(job_id), "--json").stdout)
+    assert shown["state"] == "cancelled" and shown["files"] == []
+    missing = facesight(path, "jobs", "show", "999")
+    assert missing.returncode == 1 and "there is no job 999" in missing.stderr
+    worked = facesight(path, "jobs", "submit", "cluster")
+    ran = facesight(path, "jobs", "work", "--until-empty")
+    assert ran.returncode == 0 and "1 job(s) run" in ran.stderr, ran.stderr
+    assert lib_copy.jobs.job(int(worked.stdout)).state is JobState.DONE

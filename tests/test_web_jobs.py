@@ -7,8 +7,11 @@ the audit log records who queued and cancelled; files are served by index only.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
+import sqlite3
 import time
 import zipfile
 from collections.abc import Iterator
@@ -22,12 +25,31 @@ from facesight.face_models import ARCFACE_PRESET
 from facesight.library.facade import Library
 
 from .pages import audit_records
+from .paths import PEOPLE
 from .test_models import projection_model
 from .tools import screenshot
-from .workspace import PASSWORD, Server, copy_library, start_server, stop_server
+from .workspace import (
+    ENROLLED,
+    PASSWORD,
+    Server,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+
+
+def _copy_with_model(workspace_library: Path, folder: Path) -> Path:
+    """A copy of the workspace library with the (tiny, real ONNX) model "proj" registered:
+    reindexing with it describes every media file again."""
+    copy = copy_library(workspace_library, folder / "lib")
+    onnx = projection_model(folder / "proj.onnx", side=112, out=64, pool=4, seed=1, gemm=False)
+    with Library(copy) as library:
+        library.add_model(onnx, name="proj", **ARCFACE_PRESET)
+    return copy
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +57,7 @@ def jobs_server(
     workspace_library: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server (and its worker) of its own, over a copy with the model "proj" registered."""
-    folder = tmp_path_factory.mktemp("web-jobs")
-    copy = copy_library(workspace_library, folder / "lib")
-    onnx = projection_model(folder / "proj.onnx", side=112, out=64, pool=4, seed=1, gemm=False)
-    with Library(copy) as library:
-        library.add_model(onnx, name="proj", **ARCFACE_PRESET)
-    server = start_server(copy)
+    server = start_server(_copy_with_model(workspace_library, tmp_path_factory.mktemp("jobs")))
     try:
         yield server
     finally:
@@ -110,6 +127,24 @@ def test_files_are_served_by_index_only_as_attachments(jobs_server: Server) -> N
     assert jobs_server.api("viewer").get(job["files"][0]["url"]).status_code == 200
 
 
+def _nearest(server: Server, photo: Path) -> list[str]:
+    found = server.api("viewer").post(
+        "/api/v1/search", files={"image": (photo.name, photo.read_bytes(), "image/jpeg")}
+    )
+    assert found.status_code == 200, found.text
+    return [c["person"] for c in found.json()["faces"][0]["candidates"]]
+
+
+def test_the_server_sees_references_another_process_added(jobs_server: Server) -> None:
+    """The server keeps the gallery in memory; another process (a worker, the CLI) that
+    changes the references is noticed before the next call."""
+    clooney = sorted((PEOPLE / "George_Clooney").glob("*.jpg"))
+    assert "George Clooney" not in _nearest(jobs_server, clooney[1])  # gallery cached now
+    enrolled = facesight(jobs_server.library, "enroll", "George Clooney", str(clooney[0]))
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert _nearest(jobs_server, clooney[1])[0] == "George Clooney"
+
+
 def test_the_job_page_follows_a_job_to_done_in_the_browser(
     jobs_server: Server, browser: WebDriver
 ) -> None:
@@ -171,3 +206,63 @@ def test_pages_answer_while_a_reindex_runs_and_cancel_stops_it(jobs_server: Serv
         {"actor": r["actor"], "counts": r["items"].get("counts")} for r in submits
     ]
     assert cancels[0]["actor"] == "admin" and cancels[0]["items"]["counts"] == {"job": job_id}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (the killed server never reaped it) counts as gone
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    return state != "Z"
+
+
+def _worker_pid(library: Path, job_id: int) -> int:
+    with contextlib.closing(sqlite3.connect(library / "facesight.db")) as db:
+        worker = db.execute("SELECT worker FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+    return int(str(worker).split(":")[1])
+
+
+@pytest.mark.slow
+def test_a_job_survives_its_worker_killed_and_a_server_restart(
+    workspace_library: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    copy = _copy_with_model(workspace_library, tmp_path_factory.mktemp("restart"))
+    server = start_server(copy)
+    try:
+        admin = server.api("admin")
+        job_id = admin.post("/api/v1/jobs/reindex", json={"model": "proj"}).json()["id"]
+        _wait_job(admin, job_id, lambda j: j["state"] == "running" and j["done"] >= 1)
+        # kill -9 of the worker mid-job: the server starts another, which resumes the job
+        first = _worker_pid(copy, job_id)
+        os.kill(first, signal.SIGKILL)
+        resumed = _wait_job(admin, job_id, lambda j: j["attempts"] == 2 and j["done"] >= 1)
+        assert resumed["state"] == "running", resumed
+        second = _worker_pid(copy, job_id)
+        assert second != first
+        # the server dies at once: its worker sees its parent gone and stops too
+        server.process.kill()
+        server.process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _pid_alive(second):
+            assert time.monotonic() < deadline, "the worker outlived its server"
+            time.sleep(0.2)
+    finally:
+        stop_server(server)
+    with contextlib.closing(sqlite3.connect(copy / "facesight.db")) as db:
+        state, attempts = db.execute(
+            "SELECT state, attempts FROM jobs WHERE id = ?", (job_id,)
+        ).fetchone()
+    assert (state, attempts) == ("queued", 1)  # put back, the stopped attempt not counted
+
+    server = start_server(copy)
+    try:
+        admin = server.api("admin")
+        done = _wait_job(admin, job_id, lambda j: j["finished"], timeout_s=300)
+        assert done["state"] == "done" and done["attempts"] == 2, done
+        # the server's library runs the model the worker made active: a search finds the
+        # enrolled people among the references the worker described again
+        assert _nearest(server, ENROLLED["Joe Biden"])
+    finally:
+        stop_server(server)

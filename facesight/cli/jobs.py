@@ -112,7 +112,10 @@ def jobs_show(ctx: click.Context, job_id: int, as_json: bool) -> None:
 
 
 @jobs.command("submit")
-@click.argument("kind", type=click.Choice([JobKind.REMATCH, JobKind.CLUSTER, JobKind.REINDEX]))
+@click.argument(
+    "kind",
+    type=click.Choice([k.value for k in (JobKind.REMATCH, JobKind.CLUSTER, JobKind.REINDEX)]),
+)
 @click.option("--model", help="reindex: first make this registered model the active one.")
 @click.pass_context
 def jobs_submit(ctx: click.Context, kind: str, model: str | None) -> None:

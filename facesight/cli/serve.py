@@ -6,6 +6,8 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 import click
@@ -81,8 +83,8 @@ def serve(
         facesight serve            # then open the printed URL
 
     It starts one job worker process (`facesight jobs work`, with the same library
-    and options) for scans, re-matching and the other background jobs, and stops it
-    when it stops.
+    and options) for scans, re-matching and the other background jobs, starts it again
+    if it dies, and stops it when it stops (--no-worker: run workers yourself).
     """
     import uvicorn
 
@@ -134,33 +136,66 @@ def serve(
         forwarded_allow_ips=trusted_proxy or "",
         server_header=False,
     )
-    worker = None if no_worker else _start_worker(opts, str(location))
+    worker = None if no_worker else _Worker(opts, str(location))
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:
         if worker is not None:
-            _stop_worker(worker)
+            worker.stop()
 
 
-def _start_worker(opts: dict[str, Any], location: str) -> subprocess.Popen[bytes]:
-    """``facesight jobs work`` on the same library with the same options, told to stop
-    when this process ends (``--parent-pid``); its lines go to this one's stderr."""
-    command = [sys.executable, "-m", "facesight", "--library", location]
-    for option in ("target_fpir", "max_distance", "max_pixels", "device", "user"):
-        if opts.get(option) is not None:
-            command += [f"--{option.replace('_', '-')}", str(opts[option])]
-    command += ["jobs", "work", "--parent-pid", str(os.getpid())]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+class _Worker:
+    """The server's job worker: ``facesight jobs work`` on the same library with the same
+    options, told to stop when this process ends (``--parent-pid``), its lines on this
+    one's stderr. One that dies (killed, out of memory) is started again, so the job it
+    left is resumed (``job_worker.recover``); after ``RESTARTS`` deaths within a minute
+    the server goes on without one and says so."""
 
+    RESTARTS = 5
 
-def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (its running job goes back to the queue), then a kill after 20 s."""
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    def __init__(self, opts: dict[str, Any], location: str) -> None:
+        command = [sys.executable, "-m", "facesight", "--library", location]
+        for option in ("target_fpir", "max_distance", "max_pixels", "device", "user"):
+            if opts.get(option) is not None:
+                command += [f"--{option.replace('_', '-')}", str(opts[option])]
+        self._command = [*command, "jobs", "work", "--parent-pid", str(os.getpid())]
+        self._stop = threading.Event()
+        self._deaths: list[float] = []
+        self.process = self._start()
+        self._watch = threading.Thread(target=self._supervise, name="job-worker", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._command, stdin=subprocess.DEVNULL)
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(1.0):
+            code = self.process.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            self._deaths = [t for t in self._deaths if now - t < 60] + [now]
+            say = console(stderr=True)
+            if len(self._deaths) > self.RESTARTS:
+                say.print(
+                    f"the job worker died {len(self._deaths)} times within a minute (status "
+                    f"{code}): no more restarts; run `facesight jobs work` to see why",
+                    markup=False,
+                )
+                return
+            say.print(f"the job worker ended (status {code}); starting another", markup=False)
+            self.process = self._start()
+
+    def stop(self) -> None:
+        """SIGTERM (its running job goes back to the queue), then a kill after 20 s."""
+        self._stop.set()
+        self._watch.join()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 COMMANDS = [serve]

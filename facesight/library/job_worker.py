@@ -8,7 +8,8 @@ with its own database connection writes the job's heartbeat every ``HEARTBEAT_S`
 
 Nothing is lost when a worker dies (``kill -9``, power loss, a server restart): a job left
 running is found by :func:`recover`, at a worker's start and at each poll, when its
-worker's process is gone (same host) or its heartbeat is older than ``STALE_AFTER_S``,
+worker's process is gone (same host: no such pid, a zombie, or a pid reused by a process
+started later) or, on another host, its heartbeat is older than ``STALE_AFTER_S``,
 and is queued again; after ``MAX_ATTEMPTS`` starts it is marked failed with the reason.
 Every kind is safe to run again from the start (``job_runners``). A worker stopped on
 purpose (:class:`WorkerStopped`, raised by the CLI's SIGTERM handler) puts its job back in
@@ -25,6 +26,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from facesight.clock import utc_now_iso
 from facesight.errors import FaceSightError, JobCancelledError, NotFoundError
@@ -79,14 +81,20 @@ def worker_name() -> str:
 
 
 def _process_alive(worker: str | None) -> bool | None:
-    """Whether a worker's process lives: None when it is on another host (not knowable)."""
+    """Whether a worker's process lives: None when it is on another host (not knowable).
+    A zombie, or a process that started after the worker did (its pid reused), is not it."""
     if worker is None:
         return False
-    host, _, rest = worker.partition(":")
-    pid_text = rest.partition(":")[0]
+    host, pid_text, start_text = ([*worker.split(":"), "", ""])[:3]
     if host != socket.gethostname() or not pid_text.isdigit():
         return None
-    return _pid_alive(int(pid_text))
+    pid = int(pid_text)
+    if not _pid_alive(pid):
+        return False
+    started = _process_started_s(pid)
+    if started is None:  # no /proc (not Linux): the pid is all there is to go by
+        return True
+    return not (started == 0.0 or (start_text.isdigit() and started > int(start_text) + 5))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -97,6 +105,23 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: alive
         return True
     return True
+
+
+def _process_started_s(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch, from ``/proc``); 0.0 for a
+    zombie (dead, not yet reaped by its parent); None where there is no ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        if fields[0] == "Z":
+            return 0.0
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def recover(
@@ -112,8 +137,10 @@ def recover(
     store = library.store
     recovered = []
     for row in store.jobs.running():
+        alive = _process_alive(row.worker)
         stale = row.heartbeat_s is None or now - row.heartbeat_s > stale_s
-        if not stale and _process_alive(row.worker) is not False:
+        # a live worker on this host keeps its job however long a write held its beats up
+        if alive is True or (alive is None and not stale):
             continue
         worker = row.worker or "an unknown worker"
         with store.transaction() as conn:

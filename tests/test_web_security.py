@@ -20,6 +20,7 @@ from facesight.web.auth import Guard
 from facesight.web.headers import CONTENT_SECURITY_POLICY
 from facesight.web.settings import ServeSettings
 
+from .paths import GROUP
 from .workspace import (
     HOSTILE,
     PASSWORD,
@@ -79,6 +80,8 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         # a real job to walk its routes with (cancelled: the shared library stays as it is)
         job = library.jobs.submit(JobKind.REMATCH)
         library.jobs.cancel(job.id)
+        roots = {c.path: c.id for c in library.collections.list()}
+        collection_id = roots.get(str(GROUP.resolve())) or library.collections.add(GROUP).id
         return {
             "job_id": job.id,
             "index": 0,
@@ -89,6 +92,7 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
             "token_id": MISSING,
             "cluster_id": MISSING,
             "path": "app.css",
+            "collection_id": collection_id,
         }
 
 

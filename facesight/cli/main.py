@@ -19,6 +19,7 @@ import click
 
 from facesight._version import __version__
 from facesight.cli import audit as cli_audit
+from facesight.cli import collections as cli_collections
 from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
@@ -142,6 +143,7 @@ for _command in (
     *cli_serve.COMMANDS,
     *cli_users.COMMANDS,
     *cli_jobs.COMMANDS,
+    *cli_collections.COMMANDS,
 ):
     cli.add_command(_command)
 

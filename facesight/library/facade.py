@@ -35,6 +35,7 @@ from facesight.identity.calibrate import (
     load_reference_calibration,
 )
 from facesight.library.accounts import AccountService
+from facesight.library.collections import CollectionService
 from facesight.library.directory import (
     TEMP_GRACE_S,
     mark_session,
@@ -270,6 +271,8 @@ class Library:
             enroll_faces=lambda name, faces, note: self.enroll_faces(name, faces, note=note),
             enroll_region=self._enroll.enroll_region,
         )
+        self.collections = CollectionService(self.store, self.audit, self.path)
+        """Collection roots registered for the workspace to scan (``library.collections``)."""
 
     # -- descriptor models (library/models.py) ----------------------------------
 

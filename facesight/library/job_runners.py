@@ -6,7 +6,8 @@ cancelled) and returns what the job page shows as its result (a JSON object). Ev
 is safe to run again from the start: a worker that died mid-job leaves the job to be run
 again (``job_worker``), and a rerun re-matches, re-clusters or re-describes what is there.
 
-This module holds REMATCH, CLUSTER and REINDEX; SCAN and REPORT are added beside them.
+This module holds REMATCH, CLUSTER, REINDEX and SCAN; REPORT's runner is
+``library.collection_jobs.run_report`` (with the checks of both kinds' params).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from facesight.library.collection_jobs import run_report
 from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobKind, JobProgress
 from facesight.library.unknowns import UnknownPeople
@@ -48,6 +50,8 @@ class ScanProgress:
     def event(self, event: ScanEvent) -> None:
         if event.failure is not None:
             self._progress.failure(failure_line(event.failure))
+        if self._total is None:  # a folder the walk could not read: not one of the files
+            return
         if event.status is ScanStatus.SEGMENT and event.part is not None:
             done, of = event.part
             message = f"{self._done} of {self._total} {self._what}; {event.path}: {done}/{of}"
@@ -104,9 +108,26 @@ def run_reindex(library: Library, job: Job, progress: JobProgress) -> dict[str, 
     }
 
 
+def run_scan(library: Library, job: Job, progress: JobProgress) -> dict[str, Any]:
+    """Scan the registered root ``params["collection_id"]`` (``library.collections``).
+
+    A scan commits each batch of files whole, then reports their events; a cancel raises
+    ``JobCancelledError`` from the next event, so what was committed stays (whole files:
+    faces, crops, candidates), the files in flight are dropped with their crops
+    (``ScanService.run``), and a later scan of the root skips the stored content by its
+    sha256 and does the rest: nothing is lost or doubled.
+    """
+    collection = library.collections.get(int(job.params["collection_id"]))
+    view = ScanProgress(progress)
+    summary = library.scan([collection.path], on_start=view.start, on_event=view.event)
+    return {"collection_id": collection.id, **scan_result(summary)}
+
+
 RUNNERS: dict[JobKind, Runner] = {
     JobKind.REMATCH: run_rematch,
     JobKind.CLUSTER: run_cluster,
     JobKind.REINDEX: run_reindex,
+    JobKind.SCAN: run_scan,
+    JobKind.REPORT: run_report,
 }
 """The runner of each job kind (a kind without one fails with that reason)."""

@@ -12,6 +12,7 @@ large the collection. Bad files are recorded and reported, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -124,27 +125,30 @@ def scan_collection(
         options.tasks_per_worker,
         options.video_rate_fps,
     )
-    for result in analyzed(tasks, analysis):
-        if isinstance(result, AnalyzedSegment):
-            video = assembler.add(result)
-            if video is None and on_event:
-                part = (result.segment.index + 1, result.segment.count)
-                on_event(ScanEvent(result.segment.path, ScanStatus.SEGMENT, part=part))
-            if video is not None:
+    # closed at once when a callback raises (a cancelled job): the workers stop before the
+    # caller sweeps the crops of uncommitted files, not when the traceback is freed
+    with contextlib.closing(analyzed(tasks, analysis)) as results:
+        for result in results:
+            if isinstance(result, AnalyzedSegment):
+                video = assembler.add(result)
+                if video is None and on_event:
+                    part = (result.segment.index + 1, result.segment.count)
+                    on_event(ScanEvent(result.segment.path, ScanStatus.SEGMENT, part=part))
+                if video is not None:
+                    summary.files_seen += 1
+                    for event in _store_video(store, pipeline, match, video, summary, options):
+                        count_event(summary, event)
+                        if on_event:
+                            on_event(event)
+                continue
+            for file in result:
                 summary.files_seen += 1
-                for event in _store_video(store, pipeline, match, video, summary, options):
-                    count_event(summary, event)
-                    if on_event:
-                        on_event(event)
-            continue
-        for file in result:
-            summary.files_seen += 1
-            if file.error is not None:
-                _report(store, summary, file.error, options, on_event)
-        for event in _store_batch(store, pipeline, match, [r for r in result if not r.error]):
-            count_event(summary, event)
-            if on_event:
-                on_event(event)
+                if file.error is not None:
+                    _report(store, summary, file.error, options, on_event)
+            for event in _store_batch(store, pipeline, match, [r for r in result if not r.error]):
+                count_event(summary, event)
+                if on_event:
+                    on_event(event)
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -85,7 +85,9 @@ class Analysis:
     rate_fps: float = DEFAULT_RATE_FPS
 
 
-def analyzed(tasks: Iterator[Task | AnalyzedFile], analysis: Analysis) -> Iterator[Result]:
+def analyzed(
+    tasks: Iterator[Task | AnalyzedFile], analysis: Analysis
+) -> Generator[Result, None, None]:
     """Each task's result, in order; finished ``AnalyzedFile`` items pass through."""
     a = analysis
     if a.in_process:

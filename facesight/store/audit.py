@@ -100,6 +100,8 @@ class AuditAction(StrEnum):
     SESSIONS_LOGOUT = "sessions.logout"
     JOB_SUBMIT = "job.submit"
     JOB_CANCEL = "job.cancel"
+    COLLECTIONS_ADD = "collections.add"
+    COLLECTIONS_REMOVE = "collections.remove"
 
 
 def os_account() -> str:

@@ -44,6 +44,7 @@ TABLES = (
     "users",
     "api_tokens",
     "jobs",
+    "collections",
 )
 """Every table of a library, parents before children. A migration that adds a table
 adds it here (the copy test fails on a table it does not know)."""
@@ -66,6 +67,7 @@ _IDENTITY = (
     "users",
     "api_tokens",
     "jobs",
+    "collections",
 )
 """PostgreSQL tables whose ids the database numbers (identity columns)."""
 

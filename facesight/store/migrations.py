@@ -24,6 +24,7 @@ from facesight.clock import utc_now_iso
 from facesight.errors import StoreError
 from facesight.store.accounts import SCHEMA as ACCOUNTS
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
+from facesight.store.collections import SCHEMA as COLLECTIONS
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
 from facesight.store.jobs import SCHEMA as JOBS
@@ -285,6 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
     Migration(13, "background jobs: queued, running and finished work (store.jobs)", JOBS),
+    Migration(14, "collections: roots registered for the workspace to scan", COLLECTIONS),
 )
 
 

@@ -48,6 +48,7 @@ from facesight.face_models import ModelSpec
 from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
+from facesight.store.collections import CollectionTables
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.jobs import JobTables
 from facesight.store.people import StoredReference
@@ -82,6 +83,8 @@ class LibraryStore(Protocol):
     def imported_tags(self) -> ImportedTags: ...
     @property
     def accounts(self) -> AccountTables: ...
+    @property
+    def collections(self) -> CollectionTables: ...
     @property
     def jobs(self) -> JobTables: ...
     def data_version(self) -> tuple[int, ...]: ...

@@ -28,6 +28,7 @@ from facesight.store import faces, health, models, people, scan_chunks
 from facesight.store import media as media_writes
 from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
+from facesight.store.collections import CollectionTables
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
@@ -101,6 +102,11 @@ class Store:
     def accounts(self) -> AccountTables:
         """The accounts, sessions and API tokens (their one writer, ``store.accounts``)."""
         return AccountTables(self._conn)
+
+    @property
+    def collections(self) -> CollectionTables:
+        """The registered collection roots (their one writer, ``store.collections``)."""
+        return CollectionTables(self._conn)
 
     @property
     def jobs(self) -> JobTables:

@@ -88,14 +88,17 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_collections,
         api_jobs,
         api_people,
         api_search,
         media_routes,
         pages_audit,
+        pages_collections,
         pages_home,
         pages_jobs,
         pages_people,
+        pages_reports,
         pages_review,
         pages_search,
     )
@@ -112,6 +115,9 @@ def _routers() -> list[Any]:
         pages_audit.router,
         api_jobs.router,
         pages_jobs.router,
+        pages_collections.router,
+        pages_reports.router,
+        api_collections.router,
     ]
 
 

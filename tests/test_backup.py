@@ -9,6 +9,7 @@ import contextlib
 import sqlite3
 import stat
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ from facesight.library.backup import backup_library
 from .workspace import Server, copy_library, facesight, start_server, stop_server
 
 
-def _decide_until(server: Server, stop: threading.Event, made: list[int]) -> None:
+def _decide_until(server: Server, stop: threading.Event, made: list[int], at: list[float]) -> None:
     """Confirm and reject the pending faces by turns, each on the state just read, until
-    ``stop``; every decision's status goes into ``made``."""
+    ``stop``; every decision's status goes into ``made``, the time it was answered into
+    ``at``."""
     api = server.api("reviewer")
     faces = [item["face_id"] for item in api.get("/api/v1/queue").json()["items"]]
     turn = 0
@@ -33,6 +35,7 @@ def _decide_until(server: Server, stop: threading.Event, made: list[int]) -> Non
             f"/api/v1/faces/{face}/decision", json={"action": action, "expected": state}
         )
         made.append(answer.status_code)
+        at.append(time.monotonic())
         turn += 1
 
 
@@ -45,13 +48,15 @@ def test_a_backup_taken_while_decisions_are_made_is_consistent_and_complete(
 ) -> None:
     library = copy_library(workspace_library, tmp_path / "served")
     server = start_server(library)
-    stop, made = threading.Event(), []
-    writer = threading.Thread(target=_decide_until, args=(server, stop, made))
+    stop, made, at = threading.Event(), [], []
+    writer = threading.Thread(target=_decide_until, args=(server, stop, made, at))
     try:
         writer.start()
         while len(made) < 3:  # the writer is deciding before the backup starts
             stop.wait(0.05)
+        began = time.monotonic()
         backed = facesight(library, "library", "backup", str(tmp_path / "backup"))
+        ended = time.monotonic()
         during = len(made)
         while len(made) < during + 3:  # and goes on after it
             stop.wait(0.05)
@@ -62,6 +67,7 @@ def test_a_backup_taken_while_decisions_are_made_is_consistent_and_complete(
     assert backed.returncode == 0, backed.stderr
     assert "audit verified" in backed.stdout
     assert made and set(made) == {200}, made
+    assert any(began < t < ended for t in at)  # the server decided while the backup ran
     backup = tmp_path / "backup"
     assert _modes(backup) <= {0o700, 0o600}
     with contextlib.closing(sqlite3.connect(backup / "facesight.db")) as conn:

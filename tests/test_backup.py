@@ -78,6 +78,8 @@ def test_a_backup_taken_while_decisions_are_made_is_consistent_and_complete(
             for row in conn.execute(f"SELECT crop_path FROM {table} WHERE crop_path IS NOT NULL")
         ]
         reviews = conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0]
+        made_by = conn.execute("SELECT actor FROM audit_log WHERE action = 'library.backup'")
+        assert len(made_by.fetchall()) == 1  # the backup holds the record of its own making
     assert crops and all((backup / crop).is_file() for crop in crops)
     with contextlib.closing(sqlite3.connect(library / "facesight.db")) as conn:
         assert conn.execute("SELECT COUNT(*) FROM reviews").fetchone()[0] > reviews

@@ -77,7 +77,8 @@ def library_backup(ctx: click.Context, destination: Path) -> None:
     `facesight serve` keeps answering and writing), then the crops its rows name; the
     face index is rebuilt when the backup is first opened. DEST must not exist; it is
     private (folders 0700, files 0600). The backup is checked (integrity, audit chain)
-    before this returns. Exit status 1 if a crop vanished meanwhile: back up again.
+    before this returns, and recorded in the audit log (action library.backup).
+    Exit status 1 if a crop vanished meanwhile: back up again.
     A PostgreSQL library: use pg_dump.
 
     \b
@@ -85,7 +86,11 @@ def library_backup(ctx: click.Context, destination: Path) -> None:
         facesight --library ~/cases/2025 library backup /backups/cases-2025-12-07
     """
     try:
-        report = backup_library(resolve_library((ctx.obj or {}).get("library")), destination)
+        report = backup_library(
+            resolve_library((ctx.obj or {}).get("library")),
+            destination,
+            actor=(ctx.obj or {}).get("user"),
+        )
     except FaceSightError as error:
         raise click.ClickException(str(error)) from error
     console().print(

@@ -11,7 +11,9 @@ backup again. The face index and the model cache are not copied: both are rebuil
 the database when the backup is first opened (the index about 30 s at 1M faces,
 ``bench/make_million.py``).
 
-The backup is private like a library (folders 0700, files 0600), never written over an
+The backup is an audit record of the library (``library.backup``, DEST an erasable
+path), written before the snapshot so the backup holds it too. The backup is private
+like a library (folders 0700, files 0600), never written over an
 existing path, and checked once taken: SQLite's ``PRAGMA integrity_check`` and the audit
 chain's verification. A PostgreSQL library is backed up with ``pg_dump``.
 """
@@ -26,7 +28,7 @@ from pathlib import Path
 from facesight.errors import InvalidInputError, NotFoundError, StoreError
 from facesight.library.directory import PRIVATE_FILE, is_library, make_private_dir
 from facesight.location import is_postgres_url
-from facesight.store.audit import AuditVerification
+from facesight.store.audit import AuditAction, AuditVerification
 from facesight.store.backend import DB_NAME
 from facesight.store.backup import snapshot_crop_paths, snapshot_database
 from facesight.store.crop_paths import file_inside
@@ -47,8 +49,12 @@ class BackupReport:
     audit: AuditVerification
 
 
-def backup_library(source: str | Path, destination: Path) -> BackupReport:
-    """Back up the library folder ``source`` into the new folder ``destination``.
+def backup_library(
+    source: str | Path, destination: Path, *, actor: str | None = None
+) -> BackupReport:
+    """Back up the library folder ``source`` into the new folder ``destination``; the
+    backup is first recorded in the library's audit log (``library.backup``, as ``actor``),
+    so the backup holds the record of its own making.
 
     Raises:
         InvalidInputError: ``destination`` exists, or ``source`` is a PostgreSQL library.
@@ -65,6 +71,10 @@ def backup_library(source: str | Path, destination: Path) -> BackupReport:
         raise InvalidInputError(f"{destination} exists: give a new folder for the backup")
     if not is_library(source, DB_NAME):
         raise NotFoundError(f"no library at {source} (no {DB_NAME} in it)")
+    with Store(source / DB_NAME, create=False) as library:
+        audit = library.audit_log(actor)
+        with library.transaction() as conn:
+            audit.record(conn, AuditAction.LIBRARY_BACKUP, paths=[str(destination)])
     make_private_dir(destination)
     snapshot_database(source / DB_NAME, destination / DB_NAME)
     copied, missing = _copy_crops(source, destination, snapshot_crop_paths(destination / DB_NAME))
@@ -72,11 +82,11 @@ def backup_library(source: str | Path, destination: Path) -> BackupReport:
         problems = backup.integrity_problems()
         if problems:
             raise StoreError(f"the backup at {destination} is damaged: {problems[0]}")
-        audit = backup.audit_log().verify()
-    if not audit.ok:
-        raise StoreError(f"the backup's audit log does not verify: {audit.problems[0]}")
+        verified = backup.audit_log().verify()
+    if not verified.ok:
+        raise StoreError(f"the backup's audit log does not verify: {verified.problems[0]}")
     size = (destination / DB_NAME).stat().st_size
-    return BackupReport(destination, size, copied, missing, audit)
+    return BackupReport(destination, size, copied, missing, verified)
 
 
 def _copy_crops(source: Path, destination: Path, named: set[str]) -> tuple[int, list[str]]:

@@ -85,6 +85,7 @@ class AuditAction(StrEnum):
     SCAN = "scan"
     IMPORT_TAGS = "import.tags"
     LIBRARY_COPY = "library.copy"
+    LIBRARY_BACKUP = "library.backup"
     TRIGGERS_RESTORED = "audit.triggers_restored"
     MODEL_ADD = "models.add"
     MODEL_USE = "models.use"

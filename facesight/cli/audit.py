@@ -94,7 +94,7 @@ def audit_verify(ctx: click.Context, kept: str | None) -> None:
         facesight audit verify --head "$(cat audit-head.txt)"
     """
     with open_library(ctx) as library:
-        result = library.audit.verify(kept)
+        result = library.verify_audit(kept)
     if result.ok:
         console().print(f"audit log intact: {result.records} record(s), head {result.head}")
         return

@@ -51,7 +51,7 @@ from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
 from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, ReviewQueue
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
-from facesight.library.search import EmbeddedFile, SearchService
+from facesight.library.search import EmbeddedFile, FaceSearch, SearchService
 from facesight.library.tag_import import TagImport, TagImportService, TagTruth
 from facesight.location import is_postgres_url
 from facesight.records import (
@@ -68,7 +68,7 @@ from facesight.records import (
     Sighting,
     person_id_of,
 )
-from facesight.store.audit import AuditAction, AuditRecord, os_account
+from facesight.store.audit import AuditAction, AuditRecord, AuditVerification, os_account
 from facesight.store.backend import open_store
 from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.sqlite import MatchRule
@@ -76,7 +76,16 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
+__all__ = [
+    "DISAGREEMENT_FMR",
+    "FRAMES_MANIFEST",
+    "AuditRecord",
+    "AuditVerification",
+    "EmbeddedFile",
+    "FaceSearch",
+    "Library",
+    "ReindexResult",
+]
 
 FRAMES_MANIFEST = "manifest.json"
 """The manifest :meth:`Library.write_frames` writes in the folder of evidence frames."""
@@ -366,9 +375,36 @@ class Library:
         actor: str | None = None,
         before: int | None = None,
         limit: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        face_id: int | None = None,
+        person_id: int | None = None,
     ) -> list[AuditRecord]:
-        """Audit records, newest first, with ids below ``before`` (``AuditLog.records``)."""
-        return self.audit.records(action=action, actor=actor, before=before, limit=limit)
+        """Audit records, newest first, with ids below ``before`` (``AuditLog.records``);
+        ``since`` / ``until``: ISO 8601 dates or UTC times (``until`` a date: to its end)."""
+        for value in (since, until):
+            if value is not None:
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    raise InvalidInputError(
+                        f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time"
+                    ) from None
+        return self.audit.records(
+            action=action,
+            actor=actor,
+            before=before,
+            limit=limit,
+            since=since,
+            until=until,
+            face_id=face_id,
+            person_id=person_id,
+        )
+
+    def verify_audit(self, head: str | None = None) -> AuditVerification:
+        """Check the audit log's chain, commitments and triggers, and a kept ``head``
+        (``AuditLog.verify``: what ``facesight audit verify`` runs)."""
+        return self.audit.verify(head)
 
     def close(self) -> None:
         """Close the database (checkpointing its WAL)."""
@@ -646,6 +682,27 @@ class Library:
     ) -> list[FaceHit]:
         """Stored faces that look like a face in ``image`` (``SearchService.search_face``)."""
         return self._search.search_face(image, face=face, top_k=top_k)
+
+    def search_stored(self, face_id: int, *, offset: int = 0, limit: int = 50) -> FaceSearch:
+        """Stored faces nearest a stored face, from its stored descriptor, a page at a time
+        (``SearchService.search_stored``)."""
+        return self._search.search_stored(face_id, offset=offset, limit=limit)
+
+    def search_photo(
+        self,
+        image: str | Path,
+        *,
+        face: int | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        top_k: int = 3,
+        max_pixels: int | None = None,
+    ) -> FaceSearch:
+        """A photo's faces with their nearest enrolled people, and the stored faces nearest
+        one of them, a page at a time (``SearchService.search_photo``)."""
+        return self._search.search_photo(
+            image, face=face, offset=offset, limit=limit, top_k=top_k, max_pixels=max_pixels
+        )
 
     def identify(
         self, image: str | Path, *, top_k: int = 3, max_pixels: int | None = None

@@ -88,6 +88,7 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_audit,
         api_search,
         media_routes,
         pages_audit,
@@ -101,6 +102,7 @@ def _routers() -> list[Any]:
         pages_home.router,
         api.router,
         api_search.router,
+        api_audit.router,
         media_routes.router,
         pages_review.router,
         pages_people.router,

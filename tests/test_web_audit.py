@@ -205,3 +205,12 @@ def test_an_admin_filters_and_verifies_in_the_browser(served: Server, browser: W
 def test_the_api_answers_json_errors_for_a_bad_filter(served: Server) -> None:
     answer = served.api("admin").get("/api/v1/audit", params={"face_id": "x"})
     assert answer.status_code == 422 and "face_id" in answer.text
+
+
+def test_the_cli_filters_as_the_api_does(served: Server, log: list[dict[str, Any]]) -> None:
+    face = next(r for r in log if r["items"].get("faces"))["items"]["faces"][0]
+    day = log[0]["at"][:10]
+    cli = audit_records(served.library, "--face", str(face), "--until", day)
+    assert [r["id"] for r in cli if r["id"] <= log[0]["id"]] == _ids(
+        served, log, face_id=face, until=day
+    )

@@ -54,7 +54,9 @@ def catch_up(store: Store, index: FaceIndex, version: str, max_id: int) -> int |
     Faces deleted below the top stay in the index until met: a search drops the ids the
     database no longer has.
     """
-    if not _holds_newest(store, index, version, max_id):
+    # SQLite gives a new row the largest id + 1, so a reused id is always the newest row at
+    # or under ``max_id``: one row tells (a full sync looks at 16)
+    if not _holds_newest(store, index, version, max_id, rows=1):
         return None
     new_ids, new_vectors, _ = store.face_embeddings(version, after_id=max_id)
     if len(new_ids):
@@ -63,14 +65,16 @@ def catch_up(store: Store, index: FaceIndex, version: str, max_id: int) -> int |
     return max_id
 
 
-def _holds_newest(store: Store, index: FaceIndex, version: str, max_id: int | None = None) -> bool:
+def _holds_newest(
+    store: Store, index: FaceIndex, version: str, max_id: int | None = None, rows: int = 16
+) -> bool:
     """Whether the newest faces the index should hold come back as themselves.
 
     SQLite hands a deleted top id to the next row, so replaced faces can keep
     the count and the largest id: their vectors tell.
     """
     top = index.max_id if max_id is None else max_id
-    ids, vectors = store.newest_face_embeddings(version, top)
+    ids, vectors = store.newest_face_embeddings(version, top, rows)
     if len(ids) == 0:
         return True
     # a few nearest, not one: the same picture stored twice (a JPEG and its TIFF copy) gives

@@ -8,6 +8,7 @@ route decides a status code by itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -61,6 +62,10 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the face index read and synced once at start (seconds at 1M faces), not by the
+        # first search; a failure here is the first search's to report with its status
+        warm = asyncio.ensure_future(opened.run(lambda lib: len(lib.face_index())))
+        warm.add_done_callback(lambda done: done.cancelled() or done.exception())
         yield
         opened.close()
 

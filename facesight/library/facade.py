@@ -51,7 +51,7 @@ from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
 from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, ReviewQueue
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
-from facesight.library.search import EmbeddedFile, FaceSearch, SearchService
+from facesight.library.search import AnalyzedFaces, EmbeddedFile, FaceSearch, SearchService
 from facesight.library.tag_import import TagImport, TagImportService, TagTruth
 from facesight.location import is_postgres_url
 from facesight.records import (
@@ -703,6 +703,28 @@ class Library:
         return self._search.search_photo(
             image, face=face, offset=offset, limit=limit, top_k=top_k, max_pixels=max_pixels
         )
+
+    def search_analyzed(
+        self,
+        analyzed: AnalyzedFaces,
+        name: str,
+        version: str,
+        *,
+        face: int | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        top_k: int = 3,
+    ) -> FaceSearch:
+        """:meth:`search_photo` of a photo analysed elsewhere (``search.analyze_photo`` with
+        :meth:`photo_pipeline`) (``SearchService.search_analyzed``)."""
+        return self._search.search_analyzed(
+            analyzed, name, version, face=face, offset=offset, limit=limit, top_k=top_k
+        )
+
+    def photo_pipeline(self) -> FacePipeline:
+        """This library's models with sessions of their own (opened on first use): for
+        analysing photos on another thread while this library answers other calls."""
+        return self.pipeline.twin()
 
     def identify(
         self, image: str | Path, *, top_k: int = 3, max_pixels: int | None = None

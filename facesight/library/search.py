@@ -35,7 +35,15 @@ from facesight.store.audit import AuditAction
 from facesight.store.sqlite import Store
 from facesight.vision.pipeline import AnalyzedFaces, FacePipeline
 
-__all__ = ["MAX_DEPTH", "PAGE_LIMIT", "EmbeddedFile", "FaceSearch", "SearchService"]
+__all__ = [
+    "MAX_DEPTH",
+    "PAGE_LIMIT",
+    "AnalyzedFaces",
+    "EmbeddedFile",
+    "FaceSearch",
+    "SearchService",
+    "analyze_photo",
+]
 
 PAGE_LIMIT = 200
 """The most stored faces one page of a search returns."""
@@ -238,17 +246,46 @@ class SearchService:
     ) -> FaceSearch:
         """Every face of a photo with its nearest enrolled people (as :meth:`identify`), and
         the stored faces nearest one of them (``face``, 1 = leftmost; default the largest),
-        from one analysis. Nothing is stored but the audit record (``search.face``); the
-        photo's path is not recorded (an upload's is a private temporary file)."""
+        from one analysis (:meth:`search_analyzed`)."""
         _check_page(offset, limit)
         pixel_limit = self.max_pixels if max_pixels is None else min(max_pixels, self.max_pixels)
-        path = Path(image)
-        analyzed = self.pipeline.analyze(load_image(path, pixel_limit).pixels)
+        analyzed = analyze_photo(self.pipeline, image, pixel_limit)
+        return self.search_analyzed(
+            analyzed,
+            str(image),
+            self.pipeline.embedder_version,
+            face=face,
+            offset=offset,
+            limit=limit,
+            top_k=top_k,
+        )
+
+    def search_analyzed(
+        self,
+        analyzed: AnalyzedFaces,
+        name: str,
+        version: str,
+        *,
+        face: int | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        top_k: int = 3,
+    ) -> FaceSearch:
+        """:meth:`search_photo` of a photo already analysed (``analyze_photo``, e.g. on a
+        thread of its own) by a pipeline whose descriptors are ``version``; ``name`` names
+        the photo in errors. Nothing is stored but the audit record (``search.face``); the
+        photo's path is not recorded (an upload's is a private temporary file)."""
+        _check_page(offset, limit)
+        if version != self.pipeline.embedder_version:
+            raise InvalidInputError(
+                f"{name} was described by {version}, the library now uses"
+                f" {self.pipeline.embedder_version}: search again"
+            )
         faces = self._identified(analyzed, top_k)
         if len(analyzed) == 0:
             self.record_audit(AuditAction.SEARCH_FACE, details="photo: no face found")
             return FaceSearch([], offset, False, 0, faces=faces)
-        index_of = choose_face(analyzed, path, face, largest=face is None)
+        index_of = choose_face(analyzed, Path(name), face, largest=face is None)
         band = analyzed.quality[index_of].band
         probe = analyzed.embedding[index_of : index_of + 1]
         hits, more, searched = self._page(probe, band, offset=offset, limit=limit)
@@ -363,6 +400,12 @@ class SearchService:
                 continue
             faces = Faces(file.xyxy, file.score, file.kps5, file.embedding)
             yield EmbeddedFile(file.path, file.sha256, faces)
+
+
+def analyze_photo(pipeline: FacePipeline, image: str | Path, max_pixels: int) -> AnalyzedFaces:
+    """Decode ``image`` (refused over ``max_pixels``) and find and describe its faces with
+    ``pipeline``: the part of a photo search that needs the models, not the library."""
+    return pipeline.analyze(load_image(image, max_pixels).pixels)
 
 
 def _check_page(offset: int, limit: int) -> None:

@@ -16,31 +16,25 @@ start, and closed here.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
 
 from facesight.errors import (
-    ImageTooLargeError,
     InvalidInputError,
-    MediaError,
     UploadTooLargeError,
 )
-from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.library.search import MAX_DEPTH, PAGE_LIMIT, FaceSearch
 from facesight.records import FaceHit, IdentifiedFace, person_id_of
 from facesight.timecode import format_timecode
 from facesight.web.api_models import ERRORS, MAX_ID, SearchOut
 from facesight.web.auth import Guard, Principal
+from facesight.web.photos import PhotoLane
 from facesight.web.serialize import candidate_json, number
 
-__all__ = ["PAGE_SIZE", "hit_json", "identify_upload", "router", "search_json", "with_upload"]
+__all__ = ["PAGE_SIZE", "hit_json", "photo_search", "read_upload", "router", "search_json"]
 
 PAGE_SIZE = 50
 """Stored faces per page of a search, unless ``limit`` says otherwise."""
@@ -134,30 +128,6 @@ def _whole(value: object, name: str, low: int, high: int, default: int) -> int:
     return int(text)
 
 
-def with_upload(data: bytes, call: Callable[[Path], T]) -> T:
-    """``call`` on ``data`` written to a private file, deleted before returning; a media
-    error names the upload, never the private file."""
-    folder = Path(tempfile.mkdtemp(prefix="facesight-upload-"))
-    try:
-        image = folder / "upload"
-        image.write_bytes(data)
-        try:
-            return call(image)
-        except MediaError as error:  # name the upload, not the private file
-            problem = error.problem
-            if isinstance(error, ImageTooLargeError):
-                # the loader's hint (raise --max-pixels) does not lift an upload's limit
-                problem = problem.partition(" (raise")[0] + " for a search upload"
-            raise type(error)("the uploaded image", problem) from None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def identify_upload(lib: Library, data: bytes, top_k: int, max_pixels: int) -> list[IdentifiedFace]:
-    """Identify the faces of ``data`` through a private file deleted before returning."""
-    return with_upload(data, lambda image: lib.identify(image, top_k=top_k, max_pixels=max_pixels))
-
-
 async def read_upload(upload: object, max_bytes: int) -> bytes:
     """The uploaded image's bytes, refused when missing, empty or over ``max_bytes``."""
     if not isinstance(upload, UploadFile):
@@ -168,6 +138,35 @@ async def read_upload(upload: object, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise UploadTooLargeError(f"the uploaded image is over the limit of {max_bytes:,} bytes")
     return data
+
+
+async def photo_search(
+    request: Request,
+    principal: Principal,
+    data: bytes,
+    *,
+    face: int | None,
+    offset: int,
+    limit: int,
+    top_k: int,
+) -> FaceSearch:
+    """An uploaded photo analysed on the app's photo lane (``web/photos.py``: off the
+    library's thread), then searched through the gate."""
+    lane: PhotoLane = request.app.state.photos
+    analyzed = await lane.analyze(data, request.app.state.settings.max_upload_pixels)
+    found: FaceSearch = await request.app.state.gate.run(
+        lambda lib: lib.search_analyzed(
+            analyzed,
+            "the uploaded image",
+            lane.version,
+            face=face,
+            offset=offset,
+            limit=limit,
+            top_k=top_k,
+        ),
+        actor=principal.account.name,
+    )
+    return found
 
 
 @router.post("/search", response_model=SearchOut, openapi_extra={"requestBody": _UPLOAD_BODY})
@@ -187,20 +186,9 @@ async def search(request: Request, principal: Searcher) -> dict[str, Any]:
     finally:
         await form.close()
 
-    def run(lib: Library) -> FaceSearch:
-        return with_upload(
-            data,
-            lambda image: lib.search_photo(
-                image,
-                face=face,
-                offset=offset,
-                limit=limit,
-                top_k=top_k,
-                max_pixels=settings.max_upload_pixels,
-            ),
-        )
-
-    found = await request.app.state.gate.run(run, actor=principal.account.name)
+    found = await photo_search(
+        request, principal, data, face=face, offset=offset, limit=limit, top_k=top_k
+    )
     return search_json(found)
 
 

@@ -34,6 +34,7 @@ from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
 from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
+from facesight.web.photos import PhotoLane
 from facesight.web.rendering import render
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
@@ -59,6 +60,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         library.accounts.absolute_timeout_s = settings.absolute_timeout_s
 
     opened.run_blocking(configure)
+    photos = PhotoLane(opened)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +69,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         warm = asyncio.ensure_future(opened.run(lambda lib: len(lib.face_index())))
         warm.add_done_callback(lambda done: done.cancelled() or done.exception())
         yield
+        photos.close()
         opened.close()
 
     app = FastAPI(
@@ -78,6 +81,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         openapi_url=None,  # served by api.py behind the role check, as every other route
     )
     app.state.gate = opened
+    app.state.photos = photos
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)

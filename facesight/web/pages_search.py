@@ -19,11 +19,10 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from facesight.errors import InvalidInputError, MediaError, UploadTooLargeError
-from facesight.library.facade import Library
 from facesight.library.roles import Permission
 from facesight.library.search import MAX_DEPTH, FaceSearch
 from facesight.web.api_models import MAX_ID
-from facesight.web.api_search import PAGE_SIZE, read_upload, with_upload
+from facesight.web.api_search import PAGE_SIZE, photo_search, read_upload
 from facesight.web.auth import Guard, Principal
 from facesight.web.rendering import render
 from facesight.web.settings import ServeSettings
@@ -77,19 +76,9 @@ async def search_upload(
     try:
         data = await read_upload(image, settings.max_upload_bytes)
 
-        def run(lib: Library) -> FaceSearch:
-            return with_upload(
-                data,
-                lambda path: lib.search_photo(
-                    path,
-                    face=face,
-                    limit=PAGE_SIZE,
-                    top_k=CANDIDATES,
-                    max_pixels=settings.max_upload_pixels,
-                ),
-            )
-
-        found = await request.app.state.gate.run(run, actor=principal.account.name)
+        found = await photo_search(
+            request, principal, data, face=face, offset=0, limit=PAGE_SIZE, top_k=CANDIDATES
+        )
     except (InvalidInputError, MediaError) as error:
         status = 413 if isinstance(error, UploadTooLargeError) else 422
         return render(

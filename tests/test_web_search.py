@@ -137,6 +137,13 @@ def test_an_uploaded_photo_finds_its_person_among_stored_faces(
     assert results[0]["person"] == "Barack Obama" and results[0]["same_person"]
     assert [r["distance"] for r in results] == sorted(r["distance"] for r in results)
     assert sightings[results[0]["face_id"]].path.endswith(OBAMA.name)  # the photo itself, stored
+    beyond = served.api("viewer").post(
+        "/api/v1/search",
+        files={"image": ("obama.jpg", OBAMA.read_bytes(), "image/jpeg")},
+        data={"face": "2"},
+    )
+    assert beyond.status_code == 422, beyond.text
+    assert "face 2 asked for, but 1 face(s) found" in beyond.json()["detail"]
 
 
 def test_other_requests_keep_flowing_while_an_upload_is_analysed(

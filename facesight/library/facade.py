@@ -688,22 +688,6 @@ class Library:
         (``SearchService.search_stored``)."""
         return self._search.search_stored(face_id, offset=offset, limit=limit)
 
-    def search_photo(
-        self,
-        image: str | Path,
-        *,
-        face: int | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        top_k: int = 3,
-        max_pixels: int | None = None,
-    ) -> FaceSearch:
-        """A photo's faces with their nearest enrolled people, and the stored faces nearest
-        one of them, a page at a time (``SearchService.search_photo``)."""
-        return self._search.search_photo(
-            image, face=face, offset=offset, limit=limit, top_k=top_k, max_pixels=max_pixels
-        )
-
     def search_analyzed(
         self,
         analyzed: AnalyzedFaces,
@@ -715,8 +699,9 @@ class Library:
         limit: int = 50,
         top_k: int = 3,
     ) -> FaceSearch:
-        """:meth:`search_photo` of a photo analysed elsewhere (``search.analyze_photo`` with
-        :meth:`photo_pipeline`) (``SearchService.search_analyzed``)."""
+        """A photo's faces with their nearest enrolled people, and the stored faces nearest
+        one of them, a page at a time, from its analysis (``search.analyze_photo`` with
+        :meth:`photo_pipeline`, on any thread) (``SearchService.search_analyzed``)."""
         return self._search.search_analyzed(
             analyzed, name, version, face=face, offset=offset, limit=limit, top_k=top_k
         )

@@ -234,32 +234,6 @@ class SearchService:
         )
         return FaceSearch(hits, offset, more, searched, probe_face_id=face_id)
 
-    def search_photo(
-        self,
-        image: str | Path,
-        *,
-        face: int | None = None,
-        offset: int = 0,
-        limit: int = 50,
-        top_k: int = 3,
-        max_pixels: int | None = None,
-    ) -> FaceSearch:
-        """Every face of a photo with its nearest enrolled people (as :meth:`identify`), and
-        the stored faces nearest one of them (``face``, 1 = leftmost; default the largest),
-        from one analysis (:meth:`search_analyzed`)."""
-        _check_page(offset, limit)
-        pixel_limit = self.max_pixels if max_pixels is None else min(max_pixels, self.max_pixels)
-        analyzed = analyze_photo(self.pipeline, image, pixel_limit)
-        return self.search_analyzed(
-            analyzed,
-            str(image),
-            self.pipeline.embedder_version,
-            face=face,
-            offset=offset,
-            limit=limit,
-            top_k=top_k,
-        )
-
     def search_analyzed(
         self,
         analyzed: AnalyzedFaces,
@@ -271,10 +245,12 @@ class SearchService:
         limit: int = 50,
         top_k: int = 3,
     ) -> FaceSearch:
-        """:meth:`search_photo` of a photo already analysed (``analyze_photo``, e.g. on a
-        thread of its own) by a pipeline whose descriptors are ``version``; ``name`` names
-        the photo in errors. Nothing is stored but the audit record (``search.face``); the
-        photo's path is not recorded (an upload's is a private temporary file)."""
+        """Every face of a photo analysed by ``analyze_photo`` (e.g. on a thread of its own,
+        with a pipeline whose descriptors are ``version``) with its nearest enrolled people
+        (as :meth:`identify`), and the stored faces nearest one of them (``face``, 1 =
+        leftmost; default the largest), a page at a time; ``name`` names the photo in errors.
+        Nothing is stored but the audit record (``search.face``); the photo's path is not
+        recorded (an upload's is a private temporary file)."""
         _check_page(offset, limit)
         if version != self.pipeline.embedder_version:
             raise InvalidInputError(
@@ -285,6 +261,10 @@ class SearchService:
         if len(analyzed) == 0:
             self.record_audit(AuditAction.SEARCH_FACE, details="photo: no face found")
             return FaceSearch([], offset, False, 0, faces=faces)
+        if face is not None and not 1 <= face <= len(analyzed):  # a choice, not a bad photo
+            raise InvalidInputError(
+                f"{name}: face {face} asked for, but {len(analyzed)} face(s) found"
+            )
         index_of = choose_face(analyzed, Path(name), face, largest=face is None)
         band = analyzed.quality[index_of].band
         probe = analyzed.embedding[index_of : index_of + 1]

@@ -16,7 +16,7 @@ start, and closed here.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
@@ -39,7 +39,6 @@ __all__ = ["PAGE_SIZE", "hit_json", "photo_search", "read_upload", "router", "se
 PAGE_SIZE = 50
 """Stored faces per page of a search, unless ``limit`` says otherwise."""
 
-T = TypeVar("T")
 Searcher = Annotated[Principal, Depends(Guard(Permission.SEARCH))]
 
 router = APIRouter(prefix="/api/v1", tags=["api"], responses=ERRORS)

@@ -266,3 +266,33 @@ def test_review_decisions_survive_reanalysis_after_a_model_upgrade(library: Libr
     assert categories == ["confirmed", "manual identification"]  # kept through reanalysis
     boxes = sorted(round(s.xyxy[0]) for s in decided)
     assert boxes == sorted(round(s.xyxy[0]) for s in (biden, obama))
+
+
+def test_a_stored_face_search_keeps_its_index_in_step_without_a_full_sync(
+    library: Library,
+) -> None:
+    library.scan([BIDEN[0], OBAMA[0]])
+    faces = {s.face_id: s for s in library.sightings(include_unmatched=True)}
+    probe = next(i for i, s in faces.items() if s.path.endswith(BIDEN[0].name))
+    first = library.search_stored(probe)
+    assert [h.sighting.face_id for h in first.hits] == [i for i in faces if i != probe]
+    assert first.searched == len(faces) and not first.more
+    manifest = library.path / "index" / "manifest.json"
+    saved = manifest.stat().st_mtime_ns
+    library.scan([OBAMA_AND_BIDEN])  # three faces stored after the index was kept
+    second = library.search_stored(probe, limit=1)
+    assert second.searched == len(faces) + 3 and second.more
+    assert Path(second.hits[0].sighting.path).name == OBAMA_AND_BIDEN.name  # Biden, again
+    assert manifest.stat().st_mtime_ns == saved  # caught up in memory: no full sync, no save
+    gone = second.hits[0].sighting.face_id
+    with library.store.transaction() as conn:  # deleted below the top, as another program may
+        conn.execute("DELETE FROM faces WHERE id = ?", (gone,))
+    third = library.search_stored(probe)
+    assert gone not in [h.sighting.face_id for h in third.hits]
+    assert third.searched == len(faces) + 2  # dropped from the index once met
+    page = library.search_stored(probe, offset=1, limit=1)
+    assert [h.sighting.face_id for h in page.hits] == [third.hits[1].sighting.face_id]
+    records = library.audit_records(action="search", face_id=probe)
+    assert len(records) == 4 and records[0].items["faces"][0] == probe
+    with pytest.raises(NotFoundError):
+        library.search_stored(10**9)

@@ -425,7 +425,7 @@ def test_search_finds_the_person_and_keeps_nothing(api: Api, private_tmp: Path) 
     assert faces[0]["proposed"]["reference_crop_url"].startswith("/references/")
     assert _new_files(api, private_tmp, before) == set()
     record = _audit(api, action="search", limit=1)[0]
-    assert record["action"] == "search.identify" and record["actor"] == "viewer"
+    assert record["action"] == "search.face" and record["actor"] == "viewer"
 
 
 def _png_header_claiming(width: int, height: int) -> bytes:

@@ -12,6 +12,14 @@ __all__ = ["COMMANDS"]
 @click.group(invoke_without_command=True)
 @click.option("--action", help="Only this action, or this family (review, export, unknowns).")
 @click.option("--actor", help="Only what this person did (claimed name or system account).")
+@click.option("--since", metavar="DATE", help="Only records from this date (or UTC time) on.")
+@click.option("--until", metavar="DATE", help="Only records up to the end of this date.")
+@click.option(
+    "--face", "face_id", type=click.IntRange(1), help="Only records listing this face id."
+)
+@click.option(
+    "--person", "person_id", type=click.IntRange(1), help="Only records listing this person id."
+)
 @click.option("--limit", type=click.IntRange(1), help="The newest N records only.")
 @output_options
 @click.pass_context
@@ -19,6 +27,10 @@ def audit(
     ctx: click.Context,
     action: str | None,
     actor: str | None,
+    since: str | None,
+    until: str | None,
+    face_id: int | None,
+    person_id: int | None,
     limit: int | None,
     as_json: bool,
     as_csv: bool,
@@ -33,12 +45,21 @@ def audit(
     \b
     Example:
         facesight audit --action review --json
+        facesight audit --face 42 --since 2026-01-01
         facesight audit verify --head 3f2a...
     """
     if ctx.invoked_subcommand is not None:
         return
     with open_library(ctx) as library:
-        records = library.audit.records(action=action, actor=actor, limit=limit)
+        records = library.audit_records(
+            action=action,
+            actor=actor,
+            since=since,
+            until=until,
+            face_id=face_id,
+            person_id=person_id,
+            limit=limit,
+        )
     table = not (as_json or as_csv)  # the table shows who and what, not the hashes
     rows = [
         {
@@ -94,7 +115,7 @@ def audit_verify(ctx: click.Context, kept: str | None) -> None:
         facesight audit verify --head "$(cat audit-head.txt)"
     """
     with open_library(ctx) as library:
-        result = library.audit.verify(kept)
+        result = library.verify_audit(kept)
     if result.ok:
         console().print(f"audit log intact: {result.records} record(s), head {result.head}")
         return

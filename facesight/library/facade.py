@@ -55,7 +55,7 @@ from facesight.library.people import PeopleService, PersonOverview, RemovedRefer
 from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
 from facesight.library.review_queue import QueueFilter, QueuePage, QueueSort, ReviewQueue
 from facesight.library.scanning import RayOptions, ReindexResult, ScanService
-from facesight.library.search import EmbeddedFile, SearchService
+from facesight.library.search import AnalyzedFaces, EmbeddedFile, FaceSearch, SearchService
 from facesight.library.tag_import import TagImport, TagImportService, TagTruth
 from facesight.location import is_postgres_url
 from facesight.records import (
@@ -72,7 +72,7 @@ from facesight.records import (
     Sighting,
     person_id_of,
 )
-from facesight.store.audit import AuditAction, AuditRecord, os_account
+from facesight.store.audit import AuditAction, AuditRecord, AuditVerification, os_account
 from facesight.store.backend import open_store
 from facesight.store.connection import ReadOnlyLibraryError
 from facesight.store.people import StoredReference
@@ -81,7 +81,16 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["DISAGREEMENT_FMR", "FRAMES_MANIFEST", "EmbeddedFile", "Library", "ReindexResult"]
+__all__ = [
+    "DISAGREEMENT_FMR",
+    "FRAMES_MANIFEST",
+    "AuditRecord",
+    "AuditVerification",
+    "EmbeddedFile",
+    "FaceSearch",
+    "Library",
+    "ReindexResult",
+]
 
 FRAMES_MANIFEST = "manifest.json"
 """The manifest :meth:`Library.write_frames` writes in the folder of evidence frames."""
@@ -405,9 +414,36 @@ class Library:
         actor: str | None = None,
         before: int | None = None,
         limit: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        face_id: int | None = None,
+        person_id: int | None = None,
     ) -> list[AuditRecord]:
-        """Audit records, newest first, with ids below ``before`` (``AuditLog.records``)."""
-        return self.audit.records(action=action, actor=actor, before=before, limit=limit)
+        """Audit records, newest first, with ids below ``before`` (``AuditLog.records``);
+        ``since`` / ``until``: ISO 8601 dates or UTC times (``until`` a date: to its end)."""
+        for value in (since, until):
+            if value is not None:
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    raise InvalidInputError(
+                        f"{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time"
+                    ) from None
+        return self.audit.records(
+            action=action,
+            actor=actor,
+            before=before,
+            limit=limit,
+            since=since,
+            until=until,
+            face_id=face_id,
+            person_id=person_id,
+        )
+
+    def verify_audit(self, head: str | None = None) -> AuditVerification:
+        """Check the audit log's chain, commitments and triggers, and a kept ``head``
+        (``AuditLog.verify``: what ``facesight audit verify`` runs)."""
+        return self.audit.verify(head)
 
     def close(self) -> None:
         """Close the database (checkpointing its WAL)."""
@@ -685,6 +721,34 @@ class Library:
     ) -> list[FaceHit]:
         """Stored faces that look like a face in ``image`` (``SearchService.search_face``)."""
         return self._search.search_face(image, face=face, top_k=top_k)
+
+    def search_stored(self, face_id: int, *, offset: int = 0, limit: int = 50) -> FaceSearch:
+        """Stored faces nearest a stored face, from its stored descriptor, a page at a time
+        (``SearchService.search_stored``)."""
+        return self._search.search_stored(face_id, offset=offset, limit=limit)
+
+    def search_analyzed(
+        self,
+        analyzed: AnalyzedFaces,
+        name: str,
+        version: str,
+        *,
+        face: int | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        top_k: int = 3,
+    ) -> FaceSearch:
+        """A photo's faces with their nearest enrolled people, and the stored faces nearest
+        one of them, a page at a time, from its analysis (``search.analyze_photo`` with
+        :meth:`photo_pipeline`, on any thread) (``SearchService.search_analyzed``)."""
+        return self._search.search_analyzed(
+            analyzed, name, version, face=face, offset=offset, limit=limit, top_k=top_k
+        )
+
+    def photo_pipeline(self) -> FacePipeline:
+        """This library's models with sessions of their own (opened on first use): for
+        analysing photos on another thread while this library answers other calls."""
+        return self.pipeline.twin()
 
     def identify(
         self, image: str | Path, *, top_k: int = 3, max_pixels: int | None = None

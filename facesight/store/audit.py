@@ -254,19 +254,40 @@ class AuditLog:
         actor: str | None = None,
         limit: int | None = None,
         before: int | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        face_id: int | None = None,
+        person_id: int | None = None,
     ) -> list[AuditRecord]:
         """Records, newest first; ``action`` may be a prefix (``review`` matches review.*).
 
         ``actor`` matches the claimed name or the operating-system account; ``before`` keeps
-        the records with smaller ids (the next page after the record ``before``).
+        the records with smaller ids (the next page after the record ``before``); ``since``
+        and ``until`` bound ``at`` (ISO 8601 text, compared as text: a date ``until`` is
+        taken up to the end of that day); ``face_id`` / ``person_id`` keep the records whose
+        items list that face or person. Every filter is SQL (``audit_log_by_action`` serves
+        an action, the primary key ``before``).
         """
+        where = [
+            "(? IS NULL OR action = ? OR action LIKE ? || '.%')",
+            "(? IS NULL OR actor = ? OR os_user = ?)",
+            "(? IS NULL OR id < ?)",
+            "(? IS NULL OR at >= ?)",
+            "(? IS NULL OR at < ?)",
+        ]
+        end = None if until is None else until + ("~" if len(until) == 10 else "")
+        params: list[object] = [action, action, action, actor, actor, actor, before, before]
+        params += [since, since, end, end]
+        for kind, wanted in (("faces", face_id), ("people", person_id)):
+            if wanted is not None:
+                where.append(_lists(self._conn, kind))
+                params.append(_listed(self._conn, wanted))
         cursor = self._conn.execute(
-            f"SELECT {COLUMNS} FROM audit_log"
-            " WHERE (? IS NULL OR action = ? OR action LIKE ? || '.%')"
-            " AND (? IS NULL OR actor = ? OR os_user = ?)"
-            " AND (? IS NULL OR id < ?) ORDER BY id DESC"
+            f"SELECT {COLUMNS} FROM audit_log WHERE "
+            + " AND ".join(where)
+            + " ORDER BY id DESC"
             + ("" if limit is None else f" LIMIT {int(limit)}"),
-            (action, action, action, actor, actor, actor, before, before),
+            params,
         )
         cursor.row_factory = sqlite3.Row
         return [_as_record(row) for row in cursor.fetchall()]
@@ -346,6 +367,21 @@ class AuditLog:
                 conn.execute(f"UPDATE audit_log SET {sets} WHERE id = ?", (record_id,))
                 changed.append(int(record_id))
         return changed
+
+
+def _lists(conn: sqlite3.Connection, kind: str) -> str:
+    """SQL that holds when the record's ``items`` list ``kind`` (faces, people) holds the
+    bound id: SQLite's ``json_each``, PostgreSQL's ``jsonb`` containment."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return f"(items::jsonb -> '{kind}') @> ?::jsonb"
+    return f"EXISTS (SELECT 1 FROM json_each(items, '$.{kind}') WHERE value = ?)"
+
+
+def _listed(conn: sqlite3.Connection, wanted: int) -> object:
+    """The bound value :func:`_lists` compares with (a JSON array of one id on PostgreSQL)."""
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        return json.dumps([int(wanted)])
+    return int(wanted)
 
 
 def _tokens(text: str) -> list[str]:

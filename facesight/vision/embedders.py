@@ -9,7 +9,7 @@ scan's worker.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +48,7 @@ class DescriptorModel(Protocol):
     @property
     def provider(self) -> str: ...
 
+    def unloaded_copy(self) -> Self: ...
     def load(self) -> None: ...
 
     def chips_for(

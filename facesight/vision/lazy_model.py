@@ -9,8 +9,9 @@ batch pays for the model.
 
 from __future__ import annotations
 
+import copy
 import threading
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +39,14 @@ class LazyModel:
     def _open(self, device: Device) -> tuple[ModelSession, str]:
         """Open the network on ``device``; return the session and the model's version."""
         raise NotImplementedError
+
+    def unloaded_copy(self) -> Self:
+        """The same network and settings with a session of its own, opened on first use:
+        for another thread that must not wait on (or share) this one's."""
+        twin = copy.copy(self)
+        twin._lock = threading.Lock()
+        twin._session = None
+        return twin
 
     def load(self) -> None:
         """Resolve the device and open the session once; safe to call from several threads.

@@ -88,6 +88,11 @@ class FacePipeline:
         self.detector = detector
         self.embedder = embedder
 
+    def twin(self) -> FacePipeline:
+        """The same models with sessions of their own (opened on first use): a pipeline for
+        another thread (``LazyModel.unloaded_copy``)."""
+        return FacePipeline(self.detector.unloaded_copy(), self.embedder.unloaded_copy())
+
     @property
     def detector_version(self) -> str:
         return self.detector.model_version

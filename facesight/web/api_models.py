@@ -16,6 +16,7 @@ __all__ = [
     "MAX_ID",
     "AuditPage",
     "AuditRecordOut",
+    "AuditVerifyOut",
     "BulkDecision",
     "CandidateOut",
     "Decision",
@@ -38,6 +39,7 @@ __all__ = [
     "Rename",
     "ReviewOut",
     "SearchFaceOut",
+    "SearchHitOut",
     "SearchOut",
     "SightingOut",
     "SightingsPage",
@@ -208,10 +210,38 @@ class SearchFaceOut(BaseModel):
     candidates: list[CandidateOut]
 
 
+class SearchHitOut(BaseModel):
+    """A stored face near the face searched for, with the evidence for the pair."""
+
+    face_id: int
+    distance: float | None = Field(description="from the face searched for")
+    est_fmr: float | None = Field(description="chance a stranger's face comes this close")
+    same_person: bool = Field(description="under the 1:N limit over every stored face")
+    max_distance: float | None
+    person: str | None = Field(description="who the stored face is named as, if anyone")
+    person_id: int | None
+    category: str = Field(description="its decision category (confirmed, pending, ...)")
+    quality: float | None
+    path: str
+    kind: str
+    frame: int | None
+    time_s: float | None
+    timecode: str | None
+    crop_url: str
+    face_url: str
+
+
 class SearchOut(BaseModel):
-    """Every face of the uploaded image (the image itself is not kept)."""
+    """Stored faces nearest the face searched for, a page at a time, nearest first; for an
+    upload also every face of the image (the image itself is not kept)."""
 
     faces: list[SearchFaceOut]
+    probe_face_id: int | None
+    probe_index: int | None = Field(description="which of `faces` was searched for")
+    results: list[SearchHitOut]
+    searched: int = Field(description="stored faces searched (the 1:N gallery)")
+    offset: int
+    next_offset: int | None
 
 
 class AuditRecordOut(BaseModel):
@@ -322,6 +352,16 @@ class ForgetPerson(BaseModel):
     with_sightings: bool = Field(
         default=False, description="also erase the faces confirmed as them, with their crops"
     )
+
+
+class AuditVerifyOut(BaseModel):
+    """What ``audit verify`` found: ``problems`` in log order, the first break first."""
+
+    ok: bool
+    records: int
+    head: str
+    problems: list[str]
+    first_break: int | None = Field(description="the first broken record's id, if any")
 
 
 class ErrorOut(BaseModel):

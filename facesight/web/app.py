@@ -8,6 +8,7 @@ route decides a status code by itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from facesight.web.auth import Guard, NotSignedInError, Principal, is_api
 from facesight.web.gate import LibraryGate
 from facesight.web.headers import SecurityHeaders
 from facesight.web.limits import FORM_OVERHEAD_BYTES, BodyLimit
+from facesight.web.photos import PhotoLane
 from facesight.web.rendering import render
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
@@ -59,10 +61,16 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         library.accounts.absolute_timeout_s = settings.absolute_timeout_s
 
     opened.run_blocking(configure)
+    photos = PhotoLane(opened)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the face index read and synced once at start (seconds at 1M faces), not by the
+        # first search; a failure here is the first search's to report with its status
+        warm = asyncio.ensure_future(opened.run(lambda lib: len(lib.face_index())))
+        warm.add_done_callback(lambda done: done.cancelled() or done.exception())
         yield
+        photos.close()
         opened.close()
 
     app = FastAPI(
@@ -74,6 +82,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
         openapi_url=None,  # served by api.py behind the role check, as every other route
     )
     app.state.gate = opened
+    app.state.photos = photos
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
@@ -90,6 +99,7 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_audit,
         api_collections,
         api_jobs,
         api_people,
@@ -110,6 +120,7 @@ def _routers() -> list[Any]:
         api.router,
         api_people.router,
         api_search.router,
+        api_audit.router,
         media_routes.router,
         pages_review.router,
         pages_people.router,

@@ -548,9 +548,11 @@ class Library:
         """Say that a stored face is not ``person`` (``ReviewService.reject``)."""
         return self._review.reject(face_id, person, note=note, expected=expected)
 
-    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+    def enroll_faces(
+        self, name: str, face_ids: Sequence[int], *, note: str = "", rematch: bool = True
+    ) -> int:
         """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""
-        return self._review.enroll_faces(name, face_ids, note=note)
+        return self._review.enroll_faces(name, face_ids, note=note, rematch=rematch)
 
     # -- the review queue and its evidence (library/review_queue.py, evidence.py) ---
 

@@ -88,13 +88,17 @@ def mark_different(library: ConflictLibrary, first: str, second: str) -> bool:
     return bool(added)
 
 
-def resolve_merge(library: ConflictLibrary, keep: str, absorb: str) -> MergeResult:
+def resolve_merge(
+    library: ConflictLibrary, keep: str, absorb: str, *, rematch: bool = True
+) -> MergeResult:
     """Make ``absorb`` part of ``keep``: one person enrolled under two names becomes one.
 
     ``absorb``'s references (with their crops) and review decisions move to
     ``keep``, as do the pairs it was marked different from; a reference of an
     image ``keep`` already has is dropped. ``absorb`` is then deleted and
-    stored faces are matched again.
+    stored faces are matched again (unless ``rematch`` is False: the caller queues a
+    re-match job instead: until it runs, faces proposed as ``absorb`` have lost that
+    candidate, the job proposes them as ``keep``).
 
     Raises:
         NotFoundError: either name is not enrolled.
@@ -118,7 +122,8 @@ def resolve_merge(library: ConflictLibrary, keep: str, absorb: str) -> MergeResu
         owned = library.store.owned_file(crop)  # never a file outside the library
         if owned is not None:
             owned.unlink(missing_ok=True)
-    library.rematch()
+    if rematch:
+        library.rematch()
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 
 

@@ -88,13 +88,17 @@ def _routers() -> list[Any]:
     """Every router of the workspace (pages and API), each module's ``router``."""
     from facesight.web import (
         api,
+        api_conflicts,
         api_search,
+        api_unknowns,
         media_routes,
         pages_audit,
+        pages_conflicts,
         pages_home,
         pages_people,
         pages_review,
         pages_search,
+        pages_unknowns,
     )
 
     return [
@@ -106,6 +110,10 @@ def _routers() -> list[Any]:
         pages_people.router,
         pages_search.router,
         pages_audit.router,
+        pages_unknowns.router,
+        api_unknowns.router,
+        pages_conflicts.router,
+        api_conflicts.router,
     ]
 
 

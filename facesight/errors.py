@@ -18,6 +18,7 @@ boundary where they happen, so callers catch one tree::
     │   └── MultipleFacesError      several faces and no choice made
     ├── NotFoundError               a person, media or sighting that does not exist
     ├── DecisionConflictError       a face's decision changed since the reviewer saw it
+    ├── JobCancelledError           a background job was cancelled (raised in its runner)
     ├── StoreError                  the library database cannot be opened or migrated
     │   └── StaleIndexError         the saved face index is missing, stale or corrupt
     ├── WorkerError                 a scan worker process died (killed, out of memory)
@@ -45,6 +46,7 @@ __all__ = [
     "FaceSightError",
     "ImageTooLargeError",
     "InvalidInputError",
+    "JobCancelledError",
     "ManualIdentificationError",
     "MediaError",
     "MissingExtraError",
@@ -158,6 +160,12 @@ class DecisionConflictError(FaceSightError):
     def __init__(self, message: str, current: Any) -> None:
         super().__init__(message)
         self.current = current
+
+
+class JobCancelledError(FaceSightError):
+    """A background job was cancelled: raised in its runner at its next progress update
+    (``library.jobs.JobProgress``), so the job stops where it is and is marked cancelled;
+    the web answers 409 for it."""
 
 
 class StoreError(FaceSightError):

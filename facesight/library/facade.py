@@ -46,6 +46,7 @@ from facesight.library.doctor import DoctorReport, examine_library
 from facesight.library.enroll import DISAGREEMENT_FMR, EnrollService
 from facesight.library.erasure import ErasureService
 from facesight.library.evidence import EvidenceImage, EvidenceService, MediaFile
+from facesight.library.jobs import JobService
 from facesight.library.matching import MatchService
 from facesight.library.models import ModelEntry, ModelRegistry
 from facesight.library.review import DecisionOutcome, DecisionRequest, ReviewService
@@ -171,6 +172,9 @@ class Library:
         self.reviews = self.store.review_book(self.audit)
         self.accounts = AccountService(self.store, self.audit)
         """The review workspace's accounts, sessions and API tokens (``library.accounts``)."""
+        self.jobs = JobService(self.store, self.audit, self.path / "jobs")
+        """Background jobs: queue, list, cancel, and the files they wrote (``library.jobs``)."""
+        self._data_version = self.store.data_version()
         self.pipeline = FacePipeline(
             detector or FaceDetector(device=device), self._models.embedder(active)
         )
@@ -311,6 +315,24 @@ class Library:
             raise AuthenticationError(f"the account {account.name!r} is disabled")
         with self.audit.acting_as(account.name):
             yield
+
+    def notice_changes(self) -> bool:
+        """Drop what this object keeps from the database when another process (the job
+        worker, a CLI command) committed since the last look: the gallery and its
+        calibration, and the active model with its calibration. True when something had
+        changed. Whoever holds a library open for long (the web server's gate, the job
+        worker) calls it before each call; the face index syncs itself on every use
+        (``face_index_sync``) and the unknowns compare their saved signature."""
+        version = self.store.data_version()
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        active = self.store.active_model()
+        current = self.model
+        if (active.version if active else None) != (current.version if current else None):
+            self._activate(active)
+        self._drop_gallery()
+        return True
 
     def _start_session(self) -> None:
         """Mark this process as using the library; after a killed one, sweep its leftovers."""

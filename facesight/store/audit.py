@@ -96,6 +96,8 @@ class AuditAction(StrEnum):
     SESSIONS_LOGIN = "sessions.login"
     SESSIONS_LOGIN_FAILED = "sessions.login_failed"
     SESSIONS_LOGOUT = "sessions.logout"
+    JOB_SUBMIT = "job.submit"
+    JOB_CANCEL = "job.cancel"
 
 
 def os_account() -> str:

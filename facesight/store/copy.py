@@ -43,6 +43,7 @@ TABLES = (
     "scan_chunks",
     "users",
     "api_tokens",
+    "jobs",
 )
 """Every table of a library, parents before children. A migration that adds a table
 adds it here (the copy test fails on a table it does not know)."""
@@ -64,6 +65,7 @@ _IDENTITY = (
     "scan_chunks",
     "users",
     "api_tokens",
+    "jobs",
 )
 """PostgreSQL tables whose ids the database numbers (identity columns)."""
 

@@ -26,6 +26,7 @@ from facesight.store.accounts import SCHEMA as ACCOUNTS
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
+from facesight.store.jobs import SCHEMA as JOBS
 from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
 from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
 
@@ -283,6 +284,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
+    Migration(13, "background jobs: queued, running and finished work (store.jobs)", JOBS),
 )
 
 

@@ -127,6 +127,13 @@ class PostgresStore(Store):
     def __enter__(self) -> PostgresStore:
         return self
 
+    def data_version(self) -> tuple[int, ...]:
+        """PostgreSQL has no ``data_version``: the newest audit record and the jobs queued
+        and finished tell instead (every change another process makes is audited or is a
+        job's; a running job's partial work shows once it ends)."""
+        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM audit_log").fetchone()
+        return (int(row[0]), *self.jobs.finished_marker())
+
     def checkpoint(self) -> None:
         """Leave no erased bytes in the server's files (see the module docstring)."""
         try:

@@ -49,6 +49,7 @@ from facesight.records import Candidate, MediaFailure, PersonSummary, Sighting
 from facesight.store.accounts import AccountTables
 from facesight.store.audit import AuditLog
 from facesight.store.imported_tags import ImportedTags
+from facesight.store.jobs import JobTables
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import FaceRow, MatchRule, MediaRow, ReferenceRow, ReviewCarry
 from facesight.store.scan_chunks import ChunkCounts, ScanChunk
@@ -80,6 +81,9 @@ class LibraryStore(Protocol):
     def imported_tags(self) -> ImportedTags: ...
     @property
     def accounts(self) -> AccountTables: ...
+    @property
+    def jobs(self) -> JobTables: ...
+    def data_version(self) -> tuple[int, ...]: ...
 
     # -- people and references
     def person_id(self, name: str) -> int | None: ...

@@ -31,6 +31,7 @@ from facesight.store.audit import AuditLog
 from facesight.store.connection import ReadOnlyLibraryError, connect, database_error
 from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
+from facesight.store.jobs import JobTables
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
 from facesight.store.reviews import ReviewBook
@@ -99,6 +100,16 @@ class Store:
     def accounts(self) -> AccountTables:
         """The accounts, sessions and API tokens (their one writer, ``store.accounts``)."""
         return AccountTables(self._conn)
+
+    @property
+    def jobs(self) -> JobTables:
+        """The background jobs (their one writer, ``store.jobs``)."""
+        return JobTables(self._conn)
+
+    def data_version(self) -> tuple[int, ...]:
+        """A value that changes when another connection (the job worker, a CLI command)
+        commits to the database: SQLite's ``PRAGMA data_version``."""
+        return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]),)
 
     @property
     def imported_tags(self) -> ImportedTags:

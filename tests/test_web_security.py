@@ -14,6 +14,7 @@ from starlette.routing import Mount
 
 from facesight.library.facade import Library
 from facesight.library.roles import Permission, allows
+from facesight.library.unknowns import UnknownPeople
 from facesight.web.app import PUBLIC_ROUTES, create_app
 from facesight.web.auth import Guard
 from facesight.web.headers import CONTENT_SECURITY_POLICY
@@ -75,13 +76,15 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         face = library.pending()[0]
         match = face.match
         assert match is not None
+        clusters = UnknownPeople(library).clusters(refresh=False)
+        assert clusters, "the workspace library has no unknown person: tests/workspace.py"
         return {
             "face_id": face.face_id,
             "reference_id": match.reference_id,
             "person_id": match.person_id,
             "name": "viewer",
             "token_id": MISSING,
-            "cluster_id": MISSING,
+            "cluster_id": clusters[0].id,
             "path": "app.css",
         }
 

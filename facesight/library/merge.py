@@ -124,6 +124,8 @@ def resolve_merge(
             owned.unlink(missing_ok=True)
     if rematch:
         library.rematch()
+    else:
+        library.references_changed()
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 
 

@@ -143,7 +143,9 @@ def name_cluster(lib: Library, cluster_id: int, name: str, best: int) -> Named:
     return Named(cluster_id, person_id, lib.store.person_name(person_id), chosen, job)
 
 
-def split_cluster(lib: Library, cluster_id: int, face_ids: Sequence[int], as_new: bool) -> int | None:
+def split_cluster(
+    lib: Library, cluster_id: int, face_ids: Sequence[int], as_new: bool
+) -> int | None:
     """Take faces out of an unknown person (the new one's id with ``as_new``)."""
     return UnknownPeople(lib).split(cluster_id, face_ids, as_new=as_new, refresh=False)
 

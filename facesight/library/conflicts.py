@@ -64,8 +64,7 @@ class EnrollmentContext(Protocol):
 
 class ConflictLibrary(EnrollmentContext, Protocol):
     """What listing and resolving conflicts use of a library (``Library`` is one): its
-    store and audit log, decision settings, gallery, sightings and re-matching (or, when a
-    job re-matches later, forgetting the cached gallery)."""
+    store and audit log, decision settings, gallery, sightings and re-matching."""
 
     @property
     def audit(self) -> AuditLog: ...
@@ -75,7 +74,6 @@ class ConflictLibrary(EnrollmentContext, Protocol):
         self, person: str | None = None, *, include_unmatched: bool = False
     ) -> list[Sighting]: ...
     def rematch(self) -> int: ...
-    def references_changed(self) -> None: ...
 
 
 __all__ = [

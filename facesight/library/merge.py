@@ -96,9 +96,7 @@ def resolve_merge(
     ``absorb``'s references (with their crops) and review decisions move to
     ``keep``, as do the pairs it was marked different from; a reference of an
     image ``keep`` already has is dropped. ``absorb`` is then deleted and
-    stored faces are matched again (unless ``rematch`` is False: the caller queues a
-    re-match job instead: until it runs, faces proposed as ``absorb`` have lost that
-    candidate, the job proposes them as ``keep``).
+    stored faces are matched again (unless ``rematch`` is False: the caller queues it).
 
     Raises:
         NotFoundError: either name is not enrolled.
@@ -124,8 +122,6 @@ def resolve_merge(
             owned.unlink(missing_ok=True)
     if rematch:
         library.rematch()
-    else:
-        library.references_changed()
     return MergeResult(keep_id, names[0], absorb_id, names[1], moved, dropped, reviews)
 
 

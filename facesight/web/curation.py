@@ -28,7 +28,8 @@ from facesight.library.jobs import Job, JobKind, JobState
 from facesight.library.merge import MergeResult, mark_different, resolve_merge
 from facesight.library.unknowns import UnknownCluster, UnknownPeople, best_first
 from facesight.records import Sighting
-from facesight.web.keyset import KeysetPage, keyset_page
+from facesight.web.api import after_id
+from facesight.web.keyset import KeysetPage, key_cursor, keyset_page, parse_key
 
 __all__ = [
     "ClusterFaces",
@@ -103,10 +104,21 @@ def _cluster_key(c: UnknownCluster) -> tuple[int, int, int]:
     return (-c.media, -c.faces, c.id)  # UnknownPeople.clusters' order
 
 
+def _face_cursor(s: Sighting) -> str:
+    return str(s.face_id)
+
+
+def _ambiguous_key(a: AmbiguousSighting) -> tuple[float, str, int]:
+    return (a.fmr_ratio, a.sighting.path, a.sighting.face_id)  # ambiguous_sightings' order
+
+
 def cluster_list(lib: Library, after: str | None, limit: int) -> ClusterList:
-    """The unknown people as the last clustering stored them, most media first."""
+    """The unknown people as the last clustering stored them, most media first; ``after``
+    is the id of the last one shown (one that is gone since starts from the first)."""
+    start = after_id(after)
     found = UnknownPeople(lib).clusters(refresh=False)
-    page = keyset_page(found, _cluster_key, after, limit)
+    last = next((_cluster_key(c) for c in found if c.id == start), None)
+    page = keyset_page(found, _cluster_key, last, limit, lambda c: str(c.id))
     lib.record_view([f for c in page.items for f in c.sample_faces], "unknown people page")
     done = lib.jobs.jobs(kind=JobKind.CLUSTER, state=JobState.DONE, limit=1)
     waiting = [
@@ -122,9 +134,12 @@ def cluster_list(lib: Library, after: str | None, limit: int) -> ClusterList:
 
 
 def cluster_faces(lib: Library, cluster_id: int, after: str | None, limit: int) -> ClusterFaces:
-    """A page of one unknown person's faces (``NotFoundError`` when it is gone)."""
+    """A page of one unknown person's faces (``NotFoundError`` when it is gone); ``after``
+    is the id of the last face shown (still ordered by its quality when it left since)."""
+    start = after_id(after)
     faces = UnknownPeople(lib).faces(cluster_id, refresh=False)
-    page = keyset_page(faces, best_first, after, limit)
+    last = [best_first(s) for s in lib.sightings_by_face([start])] if start else []
+    page = keyset_page(faces, best_first, last[0] if last else None, limit, _face_cursor)
     lib.record_view([s.face_id for s in page.items], f"unknown person {cluster_id}")
     return ClusterFaces(cluster_id, page)
 
@@ -162,12 +177,9 @@ def conflicts(lib: Library, after: str | None, limit: int) -> Conflicts:
         ConflictView(c, comparisons(c, calibration, lib.max_distance))
         for c in person_conflicts(lib)
     ]
-    page = keyset_page(
-        ambiguous_sightings(lib),
-        lambda a: (a.fmr_ratio, a.sighting.path, a.sighting.face_id),
-        after,
-        limit,
-    )
+    found = ambiguous_sightings(lib)
+    start = parse_key(after, _ambiguous_key(found[0]) if found else None)
+    page = keyset_page(found, _ambiguous_key, start, limit, lambda a: key_cursor(_ambiguous_key(a)))
     lib.record_view([a.sighting.face_id for a in page.items], "conflicts page")
     return Conflicts(people, page)
 
@@ -176,6 +188,7 @@ def merge_people(lib: Library, keep_id: int, absorb_id: int) -> Merged:
     """Make ``absorb_id`` part of ``keep_id`` (by id); queue the re-match."""
     keep, absorb = lib.store.person_name(keep_id), lib.store.person_name(absorb_id)
     result = resolve_merge(lib, keep, absorb, rematch=False)
+    lib.references_changed()  # no re-match here: the cached gallery must go all the same
     return Merged(result, lib.jobs.submit(JobKind.REMATCH, {}))
 
 

@@ -1,10 +1,12 @@
-"""Keyset pages of a list the library returns sorted: the cursor is the last item's sort key.
+"""Keyset pages of a list the library returns sorted: a page follows the last item's sort key.
 
 The unknown people and their faces, and the ambiguous sightings, are sorted by what they
 show (media count, quality, closeness of the call), not by id. A page continues after the
 *key* of the last item shown, never after a position, so an item that leaves the list
-between two pages (named, merged, decided) makes the next page skip nothing. The cursor is
-the key as compact JSON: opaque to clients, checked on the way back in.
+between two pages (named, merged, decided) makes the next page skip nothing. The cursor a
+client sends back names that item: its id where the item can be found again by id (an
+unknown person, a face: the store's keyset pages use the same cursors), else the key itself
+as compact JSON (:func:`key_cursor`, :func:`parse_key`), checked on the way back in.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Generic, TypeVar
 
 from facesight.errors import InvalidInputError
 
-__all__ = ["KeysetPage", "keyset_page"]
+__all__ = ["Key", "KeysetPage", "key_cursor", "keyset_page", "parse_key"]
 
 T = TypeVar("T")
 Key = tuple[float | int | str, ...]
@@ -33,22 +35,32 @@ class KeysetPage(Generic[T]):
 
 
 def keyset_page(
-    items: Sequence[T], key: Callable[[T], Key], after: str | None, limit: int
+    items: Sequence[T],
+    key: Callable[[T], Key],
+    after: Key | None,
+    limit: int,
+    cursor: Callable[[T], str],
 ) -> KeysetPage[T]:
-    """The page of ``items`` (sorted by ``key``) that follows the cursor ``after``.
+    """The page of ``items`` (sorted by ``key``) after the key ``after`` (None: the first);
+    ``next_after`` is ``cursor`` of its last item when more follow."""
+    rest = [item for item in items if after is None or key(item) > after]
+    shown = rest[:limit]
+    more = len(rest) > limit
+    return KeysetPage(shown, cursor(shown[-1]) if more else None, len(items))
+
+
+def key_cursor(key: Key) -> str:
+    """A sort key as a cursor (compact JSON)."""
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def parse_key(after: str | None, example: Key | None) -> Key | None:
+    """The key a :func:`key_cursor` cursor holds, shaped as ``example`` (a key of the list;
+    None when the list is empty, which any well-formed cursor ends).
 
     Raises:
         InvalidInputError: ``after`` is not a cursor of a list of this shape.
     """
-    start = _parse(after, key(items[0]) if items else None)
-    rest = [item for item in items if start is None or key(item) > start]
-    shown = rest[:limit]
-    more = len(rest) > limit
-    cursor = json.dumps(list(key(shown[-1])), separators=(",", ":")) if more else None
-    return KeysetPage(shown, cursor, len(items))
-
-
-def _parse(after: str | None, example: Key | None) -> Key | None:
     if not after:
         return None
     try:
@@ -56,7 +68,7 @@ def _parse(after: str | None, example: Key | None) -> Key | None:
     except ValueError:
         value = None
     if example is None and isinstance(value, list):
-        return None  # an empty list: any well-formed cursor ends it
+        return None
     if not isinstance(value, list) or example is None or len(value) != len(example):
         raise InvalidInputError(f"after={after[:40]!r} is not a cursor this list gave")
     for given, shape in zip(value, example, strict=True):

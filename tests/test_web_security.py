@@ -13,6 +13,7 @@ from fastapi.routing import iter_route_contexts
 from starlette.routing import Mount
 
 from facesight.library.facade import Library
+from facesight.library.jobs import JobKind
 from facesight.library.roles import Permission, allows
 from facesight.library.unknowns import UnknownPeople
 from facesight.web.app import PUBLIC_ROUTES, create_app
@@ -78,7 +79,12 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         assert match is not None
         clusters = UnknownPeople(library).clusters(refresh=False)
         assert clusters, "the workspace library has no unknown person: tests/workspace.py"
+        # a real job to walk its routes with (cancelled: the shared library stays as it is)
+        job = library.jobs.submit(JobKind.REMATCH)
+        library.jobs.cancel(job.id)
         return {
+            "job_id": job.id,
+            "index": 0,
             "face_id": face.face_id,
             "reference_id": match.reference_id,
             "person_id": match.person_id,

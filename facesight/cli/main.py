@@ -22,6 +22,7 @@ from facesight.cli import audit as cli_audit
 from facesight.cli import conflicts as cli_conflicts
 from facesight.cli import enroll as cli_enroll
 from facesight.cli import evaluate as cli_evaluate
+from facesight.cli import jobs as cli_jobs
 from facesight.cli import library as cli_library
 from facesight.cli import maintenance as cli_maintenance
 from facesight.cli import models as cli_models
@@ -140,6 +141,7 @@ for _command in (
     *cli_library.COMMANDS,
     *cli_serve.COMMANDS,
     *cli_users.COMMANDS,
+    *cli_jobs.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
 
 import click
 
@@ -52,6 +58,11 @@ __all__ = ["COMMANDS"]
     metavar="IP",
     help="The reverse proxy's address: its X-Forwarded-For names the client (login limits).",
 )
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Start no job worker: jobs wait for one started elsewhere (`facesight jobs work`).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -62,6 +73,7 @@ def serve(
     session_idle_minutes: float,
     session_hours: float,
     trusted_proxy: str | None,
+    no_worker: bool,
 ) -> None:
     """Serve the review workspace for an existing library (sign in with `facesight users add`).
 
@@ -69,6 +81,10 @@ def serve(
     Example:
         facesight users add alice --role admin
         facesight serve            # then open the printed URL
+
+    It starts one job worker process (`facesight jobs work`, with the same library
+    and options) for scans, re-matching and the other background jobs, starts it again
+    if it dies, and stops it when it stops (--no-worker: run workers yourself).
     """
     import uvicorn
 
@@ -120,7 +136,66 @@ def serve(
         forwarded_allow_ips=trusted_proxy or "",
         server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    worker = None if no_worker else _Worker(opts, str(location))
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
+class _Worker:
+    """The server's job worker: ``facesight jobs work`` on the same library with the same
+    options, told to stop when this process ends (``--parent-pid``), its lines on this
+    one's stderr. One that dies (killed, out of memory) is started again, so the job it
+    left is resumed (``job_worker.recover``); after ``RESTARTS`` deaths within a minute
+    the server goes on without one and says so."""
+
+    RESTARTS = 5
+
+    def __init__(self, opts: dict[str, Any], location: str) -> None:
+        command = [sys.executable, "-m", "facesight", "--library", location]
+        for option in ("target_fpir", "max_distance", "max_pixels", "device", "user"):
+            if opts.get(option) is not None:
+                command += [f"--{option.replace('_', '-')}", str(opts[option])]
+        self._command = [*command, "jobs", "work", "--parent-pid", str(os.getpid())]
+        self._stop = threading.Event()
+        self._deaths: list[float] = []
+        self.process = self._start()
+        self._watch = threading.Thread(target=self._supervise, name="job-worker", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._command, stdin=subprocess.DEVNULL)
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(1.0):
+            code = self.process.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            self._deaths = [t for t in self._deaths if now - t < 60] + [now]
+            say = console(stderr=True)
+            if len(self._deaths) > self.RESTARTS:
+                say.print(
+                    f"the job worker died {len(self._deaths)} times within a minute (status "
+                    f"{code}): no more restarts; run `facesight jobs work` to see why",
+                    markup=False,
+                )
+                return
+            say.print(f"the job worker ended (status {code}); starting another", markup=False)
+            self.process = self._start()
+
+    def stop(self) -> None:
+        """SIGTERM (its running job goes back to the queue), then a kill after 20 s."""
+        self._stop.set()
+        self._watch.join()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 COMMANDS = [serve]

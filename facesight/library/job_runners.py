@@ -20,7 +20,7 @@ from facesight.library.jobs import Job, JobKind, JobProgress
 from facesight.library.unknowns import UnknownPeople
 from facesight.records import MediaFailure, ScanEvent, ScanStatus, ScanSummary
 
-__all__ = ["RUNNERS", "Runner", "ScanProgress", "failure_line"]
+__all__ = ["RUNNERS", "Runner", "ScanProgress", "failure_line", "scan_result"]
 
 Runner = Callable[[Library, Job, JobProgress], dict[str, Any]]
 """A job's work: ``(library, job, progress) -> result`` (JSON-able)."""

@@ -127,6 +127,10 @@ class JobTables:
         )
         return [_job(r) for r in rows]
 
+    def any_queued(self) -> bool:
+        row = self._conn.execute("SELECT id FROM jobs WHERE state = 'queued' LIMIT 1")
+        return row.fetchone() is not None
+
     def claim(self, conn: sqlite3.Connection, worker: str, now_s: float, at: str) -> JobRow | None:
         """Take the oldest queued job for ``worker``: running, one more attempt; None when
         there is none (or another worker won the race for it)."""

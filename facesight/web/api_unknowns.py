@@ -2,7 +2,7 @@
 
 The same calls as the Unknown people pages (:mod:`facesight.web.curation`), under the signed-in
 account: listing reads the stored clusters (clustering is a background job,
-``POST /api/v1/unknowns/cluster`` queues one), naming enrolls without re-matching and answers
+``POST /api/v1/jobs/cluster`` queues one), naming enrolls without re-matching and answers
 the re-match job it queued. Splitting and merging need ``curate``, naming ``name``.
 """
 
@@ -20,7 +20,6 @@ from facesight.web.api_models import (
     MAX_ID,
     ClusterFacesPage,
     ClustersPage,
-    JobLinkOut,
     MergeClustersIn,
     MergeClustersOut,
     NameClusterIn,
@@ -53,12 +52,6 @@ async def unknowns(
         "refreshed_at": found.refreshed_at,
         "clustering_job": job_link_json(found.clustering) if found.clustering else None,
     }
-
-
-@router.post("/cluster", response_model=JobLinkOut, status_code=202)
-async def cluster(request: Request, principal: Curator) -> dict[str, Any]:
-    """Queue a clustering job: the unknown people brought in step with the library."""
-    return job_link_json(await call(request, principal, curation.submit_clustering))
 
 
 @router.get("/{cluster_id}", response_model=ClusterFacesPage)

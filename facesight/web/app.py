@@ -89,12 +89,14 @@ def _routers() -> list[Any]:
     from facesight.web import (
         api,
         api_conflicts,
+        api_jobs,
         api_search,
         api_unknowns,
         media_routes,
         pages_audit,
         pages_conflicts,
         pages_home,
+        pages_jobs,
         pages_people,
         pages_review,
         pages_search,
@@ -114,6 +116,8 @@ def _routers() -> list[Any]:
         api_unknowns.router,
         pages_conflicts.router,
         api_conflicts.router,
+        api_jobs.router,
+        pages_jobs.router,
     ]
 
 

@@ -44,7 +44,6 @@ __all__ = [
     "merge_people",
     "name_cluster",
     "people_different",
-    "submit_clustering",
 ]
 
 
@@ -142,11 +141,6 @@ def cluster_faces(lib: Library, cluster_id: int, after: str | None, limit: int) 
     page = keyset_page(faces, best_first, last[0] if last else None, limit, _face_cursor)
     lib.record_view([s.face_id for s in page.items], f"unknown person {cluster_id}")
     return ClusterFaces(cluster_id, page)
-
-
-def submit_clustering(lib: Library) -> Job:
-    """Queue a clustering job (the clusters brought in step with the library)."""
-    return lib.jobs.submit(JobKind.CLUSTER, {})
 
 
 def name_cluster(lib: Library, cluster_id: int, name: str, best: int) -> Named:

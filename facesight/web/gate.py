@@ -5,7 +5,8 @@ between threads, and its audit log is told who acts (``Library.acting_as``) for 
 So every call runs on one worker thread, one at a time, inside the acting account's
 ``acting_as``: a decision and its audit record are always made under the right name, and the
 event loop stays free to stream files meanwhile. A small team's requests are short (a page of
-the queue, one decision); scans and other long work are the next issue's background jobs.
+the queue, one decision); scans and other long work are background jobs (``library.jobs``),
+run by a worker process, whose changes each call notices first (``Library.notice_changes``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class LibraryGate:
         """``call(library)`` on the library's thread; under ``actor``'s name when given."""
 
         def job() -> T:
+            # the job worker (another process) may have changed the library since the
+            # last call: drop what the library keeps from the database (gallery, model)
+            self._library.notice_changes()
             if actor is None:
                 return call(self._library)
             with self._library.acting_as(actor):

@@ -2,7 +2,8 @@
 
 The list shows the clusters as the last clustering job stored them (a page never
 re-clusters: at a million faces that takes minutes), most media first, with crops of their
-best faces; **Cluster again** queues a clustering job. One unknown person's page shows all
+best faces; **Cluster again** queues a clustering job (``static/unknowns.js`` sends
+``POST /api/v1/jobs/cluster`` and opens the job's page). One unknown person's page shows all
 its faces, a page at a time; its forms split some off, merge another unknown person into it
 and name it (enrolling its best faces; the re-match that follows is a queued job, linked).
 The forms post here with the page's CSRF field and come back to a page (303), or to a result
@@ -43,18 +44,6 @@ async def unknowns_page(request: Request, principal: Viewer, after: After = None
         actor=principal.account.name,
     )
     return render(request, "unknowns.html", found=found, first=not after)
-
-
-@router.post("/unknowns/cluster", response_class=HTMLResponse)
-async def cluster_again(request: Request, principal: Curator) -> HTMLResponse:
-    job = await request.app.state.gate.run(curation.submit_clustering, actor=principal.account.name)
-    return render(
-        request,
-        "done.html",
-        title="Clustering queued",
-        message=f"Clustering job #{job.id} is queued: the list changes when it is done.",
-        links=[(f"/jobs/{job.id}", f"Job #{job.id}"), ("/unknowns", "Unknown people")],
-    )
 
 
 @router.get("/unknowns/{cluster_id}", response_class=HTMLResponse)

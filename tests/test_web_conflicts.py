@@ -174,6 +174,8 @@ def test_an_ambiguous_sighting_is_decided_with_the_state_the_reviewer_saw(server
 
 def test_a_conflict_is_resolved_in_the_browser(server: Server, browser: WebDriver) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
 
     pair = _pair(server, "damon")
     sign_in_browser(browser, server.url, "admin")
@@ -182,6 +184,18 @@ def test_a_conflict_is_resolved_in_the_browser(server: Server, browser: WebDrive
     widths = crop_widths(browser)
     assert widths and min(widths) > 0, widths
     screenshot(browser, "conflicts")
+    # an ambiguous sighting confirmed as its runner-up: not what the rule proposed, so the
+    # page asks first, and it is recorded as a manual identification
+    ambiguous = browser.find_elements(By.CSS_SELECTOR, "#ambiguous .card[data-face-id]")[0]
+    face = int(ambiguous.get_attribute("data-face-id"))
+    runner_up = ambiguous.find_element(By.CSS_SELECTOR, "button.confirm-runner-up")
+    person = runner_up.get_attribute("data-person")
+    runner_up.click()
+    WebDriverWait(browser, 30).until(expected_conditions.alert_is_present()).accept()
+    status = ambiguous.find_element(By.CSS_SELECTOR, '[data-role="status"]')
+    WebDriverWait(browser, 30).until(lambda _: status.text.startswith("confirmed as"))
+    review = server.api("viewer").get(f"/api/v1/faces/{face}").json()["review"]
+    assert review["person"] == person and review["manual"] and review["reviewer"] == "admin"
     card.find_element(By.CSS_SELECTOR, "button.merge-keep-first").click()
     said = find(browser, "done").text
     assert f"{pair['second']} is now part of {pair['first']}" in said

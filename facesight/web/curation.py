@@ -26,6 +26,7 @@ from facesight.library.conflicts import (
 from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobKind, JobState
 from facesight.library.merge import MergeResult, mark_different, resolve_merge
+from facesight.library.review_queue import decision_state
 from facesight.library.unknowns import UnknownCluster, UnknownPeople, best_first
 from facesight.records import Sighting
 from facesight.web.api import after_id
@@ -93,10 +94,12 @@ class ConflictView:
 
 @dataclass(frozen=True)
 class Conflicts:
-    """Person conflicts (all: a library has few) and a page of ambiguous sightings."""
+    """Person conflicts (all: a library has few) and a page of ambiguous sightings, with
+    each one's decision state (what a decision on it sends back as ``expected``)."""
 
     people: list[ConflictView]
     ambiguous: KeysetPage[AmbiguousSighting]
+    states: dict[int, str]
 
 
 def _cluster_key(c: UnknownCluster) -> tuple[int, int, int]:
@@ -175,7 +178,8 @@ def conflicts(lib: Library, after: str | None, limit: int) -> Conflicts:
     start = parse_key(after, _ambiguous_key(found[0]) if found else None)
     page = keyset_page(found, _ambiguous_key, start, limit, lambda a: key_cursor(_ambiguous_key(a)))
     lib.record_view([a.sighting.face_id for a in page.items], "conflicts page")
-    return Conflicts(people, page)
+    states = {a.sighting.face_id: decision_state(a.sighting) for a in page.items}
+    return Conflicts(people, page, states)
 
 
 def merge_people(lib: Library, keep_id: int, absorb_id: int) -> Merged:

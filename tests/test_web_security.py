@@ -15,6 +15,7 @@ from starlette.routing import Mount
 from facesight.library.facade import Library
 from facesight.library.jobs import JobKind
 from facesight.library.roles import Permission, allows
+from facesight.library.unknowns import UnknownPeople
 from facesight.web.app import PUBLIC_ROUTES, create_app
 from facesight.web.auth import Guard
 from facesight.web.headers import CONTENT_SECURITY_POLICY
@@ -77,6 +78,8 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
         face = library.pending()[0]
         match = face.match
         assert match is not None
+        clusters = UnknownPeople(library).clusters(refresh=False)
+        assert clusters, "the workspace library has no unknown person: tests/workspace.py"
         # a real job to walk its routes with (cancelled: the shared library stays as it is)
         job = library.jobs.submit(JobKind.REMATCH)
         library.jobs.cancel(job.id)
@@ -90,7 +93,7 @@ def real_ids(workspace_library: Path) -> dict[str, Any]:
             "person_id": match.person_id,
             "name": "viewer",
             "token_id": MISSING,
-            "cluster_id": MISSING,
+            "cluster_id": clusters[0].id,
             "path": "app.css",
             "collection_id": collection_id,
         }

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from facesight.library.facade import Library
+from facesight.library.unknowns import UnknownPeople
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
@@ -41,6 +42,8 @@ ENROLLED = {
     # a hostile name: every page must show it as text
     HOSTILE: PEOPLE / "Katy_Perry" / sorted(os.listdir(PEOPLE / "Katy_Perry"))[0],
 }
+UNKNOWN = PEOPLE / "George_Clooney"
+"""Photos of someone nobody enrolled: they form one unknown person (a cluster)."""
 
 
 def facesight(
@@ -64,7 +67,8 @@ def workspace_library(
     tmp_path_factory: pytest.TempPathFactory, detector: FaceDetector, embedder: FaceEmbedder
 ) -> Path:
     """A library with four people enrolled, their other photos, two group photos and a video
-    scanned, and one account per role (named viewer, reviewer, admin)."""
+    scanned, photos of an unknown person clustered (as the clustering job stores them), and
+    one account per role (named viewer, reviewer, admin)."""
     path = tmp_path_factory.mktemp("workspace") / "lib"
     with Library(path, detector=detector, embedder=embedder) as library:
         for name, photo in ENROLLED.items():
@@ -73,6 +77,8 @@ def workspace_library(
         summary = library.scan([*scanned, GROUP / "face_recognition_obama_and_biden.jpg", HAMILTON])
         assert summary.failures == [] and summary.videos_scanned == 1
         assert len(library.pending()) >= 6
+        library.scan([UNKNOWN])
+        assert any(c.media >= 3 for c in UnknownPeople(library).clusters())
     for role in ROLES:
         made = facesight(
             path, "users", "add", role, "--role", role, "--password-stdin", stdin=PASSWORD + "\n"

@@ -79,11 +79,13 @@ class ConflictLibrary(EnrollmentContext, Protocol):
 __all__ = [
     "AMBIGUITY_FACTOR",
     "AmbiguousSighting",
+    "Comparison",
     "ConflictLibrary",
     "EnrollmentContext",
     "PersonConflict",
     "ReferenceEvidence",
     "ambiguous_sightings",
+    "comparisons",
     "enrollment_conflicts",
     "person_conflicts",
 ]
@@ -136,6 +138,43 @@ class PersonConflict:
     def best_fmr(self) -> float:
         """The strongest evidence of the three comparisons (smallest estimated FMR)."""
         return min(self.fmr, self.first_template_fmr, self.second_template_fmr)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One of a person conflict's three comparisons, and whether it passes the decision.
+
+    ``what`` is ``references`` (the two closest references, face against face),
+    ``first template`` (the first person's template against the second's nearest
+    reference) or ``second template`` (the other way round).
+    """
+
+    what: str
+    distance: float
+    fmr: float
+    passes: bool
+
+
+def comparisons(
+    conflict: PersonConflict, calibration: Calibration, max_distance: float | None
+) -> list[Comparison]:
+    """The three comparisons of a conflict, each judged by the library's decision (est.
+    FMR at most ``alpha``, or within ``max_distance`` when the library decides by distance):
+    the conflict is listed because at least one passes."""
+    figures = (
+        ("references", conflict.distance, conflict.fmr),
+        ("first template", conflict.first_template_distance, conflict.first_template_fmr),
+        ("second template", conflict.second_template_distance, conflict.second_template_fmr),
+    )
+    return [
+        Comparison(
+            what,
+            distance,
+            fmr,
+            distance <= max_distance if max_distance is not None else calibration.is_match(fmr),
+        )
+        for what, distance, fmr in figures
+    ]
 
 
 @dataclass(frozen=True)
@@ -296,12 +335,7 @@ def _reference(library: ConflictLibrary, people: _People, row: int) -> Reference
 def _decides_same(
     conflict: PersonConflict, calibration: Calibration, max_distance: float | None
 ) -> bool:
-    if max_distance is not None:
-        nearest = min(
-            conflict.distance, conflict.first_template_distance, conflict.second_template_distance
-        )
-        return nearest <= max_distance
-    return calibration.is_match(conflict.best_fmr)
+    return any(c.passes for c in comparisons(conflict, calibration, max_distance))
 
 
 # -- ambiguous sightings ------------------------------------------------------

@@ -484,6 +484,11 @@ class Library:
         """The calibration of the current gallery at this library's target FPIR."""
         return self._matching.calibration()
 
+    def references_changed(self) -> None:
+        """Forget the cached gallery after references changed without a re-match (which
+        reads it again itself): the next match or listing reads the new references."""
+        self._drop_gallery()
+
     def _drop_gallery(self) -> None:
         """Forget the cached gallery and calibration: the references changed."""
         self._matching.drop_gallery()
@@ -623,9 +628,14 @@ class Library:
         """Say that a stored face is not ``person`` (``ReviewService.reject``)."""
         return self._review.reject(face_id, person, note=note, expected=expected)
 
-    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+    def enroll_faces(
+        self, name: str, face_ids: Sequence[int], *, note: str = "", rematch: bool = True
+    ) -> int:
         """Enroll stored faces as references of ``name`` (``ReviewService.enroll_faces``)."""
-        return self._review.enroll_faces(name, face_ids, note=note)
+        person_id = self._review.enroll_faces(name, face_ids, note=note, rematch=rematch)
+        if not rematch:
+            self.references_changed()
+        return person_id
 
     # -- the review queue and its evidence (library/review_queue.py, evidence.py) ---
 

@@ -280,12 +280,15 @@ class ReviewService:
         )
         return ref_id
 
-    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int:
+    def enroll_faces(
+        self, name: str, face_ids: Sequence[int], *, note: str = "", rematch: bool = True
+    ) -> int:
         """Enroll stored faces as references of ``name`` (created on first use).
 
         Each face is also confirmed as that person, as a manual identification (the
-        decision rule proposed nobody for them); stored faces are matched again.
-        Returns the person's id.
+        decision rule proposed nobody for them); stored faces are matched again (unless
+        ``rematch`` is False: the caller queues a re-match job instead). Returns the
+        person's id.
         """
         name = check_name(name)
         sightings = self.sightings_by_face(list(face_ids))
@@ -303,5 +306,6 @@ class ReviewService:
             self.audit.record(
                 conn, AuditAction.ENROLL, people=[person_id], faces=[s.face_id for s in sightings]
             )
-        self.rematch()
+        if rematch:
+            self.rematch()
         return person_id

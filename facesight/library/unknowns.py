@@ -45,7 +45,14 @@ from facesight.store.unknowns import OWN_SIGNATURE_VALUES as _OWN
 from facesight.store.unknowns import ClusterMember
 from facesight.vision.pipeline import FacePipeline
 
-__all__ = ["SAMPLE_CROPS", "Appearance", "UnknownCluster", "UnknownPeople", "UnknownsLibrary"]
+__all__ = [
+    "SAMPLE_CROPS",
+    "Appearance",
+    "UnknownCluster",
+    "UnknownPeople",
+    "UnknownsLibrary",
+    "best_first",
+]
 
 SAMPLE_CROPS = 4
 """Crops shown per cluster, best quality first."""
@@ -80,7 +87,9 @@ class UnknownsLibrary(Protocol):
         self, person: str | None = None, *, include_unmatched: bool = False
     ) -> list[Sighting]: ...
     def sightings_by_face(self, face_ids: list[int]) -> list[Sighting]: ...
-    def enroll_faces(self, name: str, face_ids: Sequence[int], *, note: str = "") -> int: ...
+    def enroll_faces(
+        self, name: str, face_ids: Sequence[int], *, note: str = "", rematch: bool = True
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,7 @@ class UnknownCluster:
         faces: how many stored faces (video tracks count once) it holds.
         media: in how many distinct media files (by content) it appears.
         sample_crops: crops of its best faces, best quality first.
+        sample_faces: the ids of those faces, in the same order (the web shows crops by id).
         appearances: where it appears, one entry per media file, by path.
         first_seen, last_seen: the earliest and latest capture time of those
             media (EXIF), None when none has one.
@@ -118,6 +128,7 @@ class UnknownCluster:
     appearances: tuple[Appearance, ...]
     first_seen: str | None
     last_seen: str | None
+    sample_faces: tuple[int, ...] = ()
 
 
 class UnknownPeople:
@@ -234,18 +245,23 @@ class UnknownPeople:
 
     # -- reading ----------------------------------------------------------------
 
-    def clusters(self, *, min_media: int = 1, limit: int | None = None) -> list[UnknownCluster]:
+    def clusters(
+        self, *, min_media: int = 1, limit: int | None = None, refresh: bool = True
+    ) -> list[UnknownCluster]:
         """Current clusters (refreshed first), by distinct media, then faces, most first.
 
         Args:
             min_media: only clusters seen in at least this many media files.
             limit: at most this many clusters.
+            refresh: bring the clusters in step first; False reads them as stored (the
+                workspace: clustering is a background job, a page never waits for it).
         """
         if min_media < 1:
             raise InvalidInputError(f"min_media must be at least 1, got {min_media}")
         if limit is not None and limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
-        self.refresh()
+        if refresh:
+            self.refresh()
         rows: dict[int, list[ClusterMember]] = {}
         for row in self._tables.members():
             rows.setdefault(row.cluster_id, []).append(row)
@@ -259,24 +275,28 @@ class UnknownPeople:
         found.sort(key=lambda c: (-c.media, -c.faces, c.id))
         return found[:limit]
 
-    def faces(self, cluster_id: int) -> list[Sighting]:
-        """The faces of a cluster (refreshed first), best quality first.
+    def faces(self, cluster_id: int, *, refresh: bool = True) -> list[Sighting]:
+        """The faces of a cluster (refreshed first unless ``refresh`` is False), best
+        quality first.
 
         Raises:
             NotFoundError: no current cluster has this id.
         """
-        self.refresh()
+        if refresh:
+            self.refresh()
         found = self.library.sightings_by_face(self._members(cluster_id))
         return sorted(found, key=_best_first)
 
-    def best_faces(self, cluster_id: int, count: int = 3) -> list[Sighting]:
+    def best_faces(
+        self, cluster_id: int, count: int = 3, *, refresh: bool = True
+    ) -> list[Sighting]:
         """The faces :meth:`name` makes references: best quality first, one per media
         file before a second from the same one (references of varied photos)."""
         if count < 1:
             raise InvalidInputError(f"at least one face must become a reference, got {count}")
         first: dict[str, Sighting] = {}
         rest: list[Sighting] = []
-        for sighting in self.faces(cluster_id):
+        for sighting in self.faces(cluster_id, refresh=refresh):
             if sighting.sha256 in first:
                 rest.append(sighting)
             else:
@@ -298,7 +318,16 @@ class UnknownPeople:
 
     # -- decisions ----------------------------------------------------------------
 
-    def name(self, cluster_id: int, name: str, *, best: int = 3, note: str = "") -> int:
+    def name(
+        self,
+        cluster_id: int,
+        name: str,
+        *,
+        best: int = 3,
+        note: str = "",
+        refresh: bool = True,
+        rematch: bool = True,
+    ) -> int:
         """Enroll a cluster as the person ``name`` (created on first use); return their id.
 
         Its ``best`` faces (:meth:`best_faces`) become references (and are
@@ -306,15 +335,17 @@ class UnknownPeople:
         cluster is gone. The cluster's other faces are not confirmed by this:
         they follow as proposed matches, each with its own score, for review.
         Fewer references enroll faster but match fewer of the person's other photos.
+        ``refresh`` False names the cluster as stored; ``rematch`` False leaves matching
+        again to the caller (the workspace queues a re-match job).
 
         Raises:
             NotFoundError: no current cluster has this id.
             InvalidInputError: an empty name or ``best`` below 1.
         """
-        chosen = [s.face_id for s in self.best_faces(cluster_id, best)]
+        chosen = [s.face_id for s in self.best_faces(cluster_id, best, refresh=refresh)]
         members = self._members(cluster_id)
         note = note or f"named from unknown person {cluster_id}"
-        person_id = self.library.enroll_faces(name, chosen, note=note)
+        person_id = self.library.enroll_faces(name, chosen, note=note, rematch=rematch)
         with self.library.store.transaction() as conn:
             self._tables.empty_cluster(cluster_id)
             self.library.audit.record(
@@ -328,13 +359,19 @@ class UnknownPeople:
         return person_id
 
     def split(
-        self, cluster_id: int, face_ids: Sequence[int], *, as_new: bool = False
+        self,
+        cluster_id: int,
+        face_ids: Sequence[int],
+        *,
+        as_new: bool = False,
+        refresh: bool = True,
     ) -> int | None:
         """Take faces out of a cluster; they never join it again.
 
         With ``as_new`` they form a new cluster together (its id is returned);
         otherwise they are unclustered, and a later refresh may group them
-        with other faces, never with this cluster.
+        with other faces, never with this cluster. ``refresh`` False splits the cluster
+        as stored.
 
         Raises:
             NotFoundError: no current cluster has this id.
@@ -343,7 +380,8 @@ class UnknownPeople:
         asked = sorted({int(f) for f in face_ids})
         if not asked:
             raise InvalidInputError("name at least one face to take out of the cluster")
-        self.refresh()
+        if refresh:
+            self.refresh()
         members = self._members(cluster_id)
         outside = [f for f in asked if f not in members]
         if outside:
@@ -367,12 +405,12 @@ class UnknownPeople:
             )
         return new_id
 
-    def merge(self, into: int, other: int) -> int:
+    def merge(self, into: int, other: int, *, refresh: bool = True) -> int:
         """Join cluster ``other`` into ``into``: one person. Return ``into``'s face count.
 
         Faces split out of ``other`` stay out of the merged cluster; a face
         split out of one of them and now in the other is back by the user's
-        decision (its exclusion is lifted).
+        decision (its exclusion is lifted). ``refresh`` False merges them as stored.
 
         Raises:
             NotFoundError: either cluster does not exist (now).
@@ -380,7 +418,8 @@ class UnknownPeople:
         """
         if into == other:
             raise InvalidInputError(f"cannot merge unknown person {into} with itself")
-        self.refresh()
+        if refresh:
+            self.refresh()
         self._members(into)
         moved = self._members(other)
         with self.library.store.transaction() as conn:
@@ -394,6 +433,12 @@ class UnknownPeople:
 def _best_first(s: Sighting) -> tuple[float, float, int]:
     quality = -1.0 if s.quality is None or s.quality != s.quality else s.quality
     return (-quality, -s.score, s.face_id)
+
+
+def best_first(sighting: Sighting) -> tuple[float, float, int]:
+    """The sort key of the order :meth:`UnknownPeople.faces` lists a cluster's faces in
+    (best quality, then detector score, then id): pages of them are cut by it."""
+    return _best_first(sighting)
 
 
 def _summary(cluster_id: int, rows: list[ClusterMember]) -> UnknownCluster:
@@ -427,6 +472,7 @@ def _summary(cluster_id: int, rows: list[ClusterMember]) -> UnknownCluster:
         faces=len(rows),
         media=len(by_media),
         sample_crops=tuple(str(r.crop_path) for r in ranked[:SAMPLE_CROPS]),
+        sample_faces=tuple(r.face_id for r in ranked[:SAMPLE_CROPS]),
         appearances=tuple(appearances),
         first_seen=captured[0] if captured else None,
         last_seen=captured[-1] if captured else None,

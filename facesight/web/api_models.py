@@ -14,26 +14,44 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 __all__ = [
     "ERRORS",
     "MAX_ID",
+    "AmbiguousOut",
+    "AppearanceOut",
     "AuditPage",
     "AuditRecordOut",
     "AuditVerifyOut",
     "BulkDecision",
     "CandidateOut",
+    "ClusterFacesPage",
+    "ClusterOut",
+    "ClustersPage",
+    "ComparisonOut",
+    "ConflictsOut",
     "Decision",
     "DecisionResult",
     "Decisions",
     "DecisionsOut",
+    "DifferentIn",
+    "DifferentOut",
     "ErrorOut",
     "ForgetPerson",
     "ForgottenOut",
+    "JobLinkOut",
+    "MergeClustersIn",
+    "MergeClustersOut",
     "MergePeople",
+    "MergePeopleIn",
+    "MergedPeopleOut",
+    "NameClusterIn",
+    "NamedClusterOut",
     "PeoplePage",
     "PersonChangeOut",
+    "PersonConflictOut",
     "PersonDetailOut",
     "PersonOut",
     "PersonSightingsPage",
     "QueueItemOut",
     "QueuePageOut",
+    "ReferenceEvidenceOut",
     "ReferenceFromFace",
     "ReferenceOut",
     "Rename",
@@ -43,6 +61,8 @@ __all__ = [
     "SearchOut",
     "SightingOut",
     "SightingsPage",
+    "SplitIn",
+    "SplitOut",
 ]
 
 MAX_ID = 2**63 - 1
@@ -376,3 +396,198 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut} for status in (401, 403, 404, 409, 413, 422, 429)
 }
 """The error answers every API route documents (one body shape, ``ErrorOut``)."""
+
+
+# -- unknown people and conflicts (web/api_unknowns.py, web/api_conflicts.py) ------------
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class JobLinkOut(BaseModel):
+    """A background job an action queued (``url``: its page)."""
+
+    id: int
+    kind: str
+    state: str
+    url: str
+
+
+class AppearanceOut(BaseModel):
+    """A media file an unknown person appears in (video: each track's span in seconds)."""
+
+    path: str
+    kind: str
+    face_ids: list[int]
+    spans_s: list[list[float]]
+
+
+class ClusterOut(BaseModel):
+    """An unknown person: faces that match nobody and look alike, as last clustered."""
+
+    id: int
+    faces: int
+    media: int = Field(description="in how many distinct media files it appears")
+    first_seen: str | None
+    last_seen: str | None
+    sample_faces: list[int] = Field(description="its best faces, best quality first")
+    sample_crop_urls: list[str]
+    appearances: list[AppearanceOut]
+    url: str
+
+
+class ClustersPage(BaseModel):
+    """A page of unknown people, most media first; clustering runs as a background job."""
+
+    items: list[ClusterOut]
+    next_after: str | None
+    total: int
+    refreshed_at: str | None = Field(description="when a clustering job last finished")
+    clustering_job: JobLinkOut | None = Field(description="one queued or running, if any")
+
+
+class ClusterFacesPage(BaseModel):
+    """A page of one unknown person's faces, best quality first."""
+
+    cluster_id: int
+    items: list[SightingOut]
+    next_after: str | None
+    total: int
+
+
+class SplitIn(BaseModel):
+    """Faces to take out of an unknown person; with ``as_new`` they form a new one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    face_ids: list[Id] = Field(min_length=1, max_length=10_000)
+    as_new: bool = False
+
+
+class SplitOut(BaseModel):
+    """What a split did."""
+
+    cluster_id: int
+    faces_moved: int
+    new_cluster_id: int | None
+
+
+class MergeClustersIn(BaseModel):
+    """The unknown person to join into the one of the path (the same person)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    other: Id
+
+
+class MergeClustersOut(BaseModel):
+    """The merged unknown person and its face count."""
+
+    cluster_id: int
+    merged: int
+    faces: int
+
+
+class NameClusterIn(BaseModel):
+    """Enroll an unknown person as ``name``: its ``best`` faces become references."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    best: int = Field(default=3, ge=1, le=50)
+
+
+class NamedClusterOut(BaseModel):
+    """The person an unknown person became; re-matching the library is a queued job."""
+
+    cluster_id: int
+    person_id: int
+    person: str
+    references: list[int] = Field(description="the face ids enrolled as references")
+    rematch_job: JobLinkOut
+
+
+class ReferenceEvidenceOut(BaseModel):
+    """An enrolled reference face: its id, the enrolled image and its crop."""
+
+    reference_id: int
+    source_path: str
+    crop_url: str
+
+
+class ComparisonOut(BaseModel):
+    """One comparison of a person conflict and whether it passes the library's decision."""
+
+    what: Literal["references", "first template", "second template"]
+    distance: float | None
+    est_fmr: float | None
+    passes: bool
+
+
+class PersonConflictOut(BaseModel):
+    """Two enrolled people the system would call the same person (one face, two names)."""
+
+    first_id: int
+    first: str
+    second_id: int
+    second: str
+    first_reference: ReferenceEvidenceOut
+    second_reference: ReferenceEvidenceOut
+    first_references: int
+    second_references: int
+    comparisons: list[ComparisonOut]
+
+
+class AmbiguousOut(BaseModel):
+    """A stored face that matches one person and almost as well another."""
+
+    sighting: SightingOut
+    best: CandidateOut
+    runner_up: CandidateOut
+    fmr_ratio: float | None = Field(description="runner-up's est. FMR over the best's (>= 1)")
+
+
+class ConflictsOut(BaseModel):
+    """Every person conflict, and a page of ambiguous sightings (closest call first)."""
+
+    people: list[PersonConflictOut]
+    ambiguous: list[AmbiguousOut]
+    next_after: str | None
+
+
+class MergePeopleIn(BaseModel):
+    """Make ``absorb`` part of ``keep`` (person ids): ``keep``'s name stays."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep: Id
+    absorb: Id
+
+
+class MergedPeopleOut(BaseModel):
+    """What merging two people did; re-matching the library is a queued job."""
+
+    kept_id: int
+    kept: str
+    absorbed_id: int
+    absorbed: str
+    references_moved: int
+    duplicates_dropped: int
+    reviews_moved: int
+    rematch_job: JobLinkOut
+
+
+class DifferentIn(BaseModel):
+    """Two enrolled people (ids) who are not the same person."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first: Id
+    second: Id
+
+
+class DifferentOut(BaseModel):
+    """The pair marked different (``added`` False: it already was)."""
+
+    first: int
+    second: int
+    added: bool

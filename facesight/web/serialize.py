@@ -10,12 +10,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from facesight.library.conflicts import AmbiguousSighting, Comparison, ReferenceEvidence
+from facesight.library.jobs import Job
 from facesight.library.people import StoredReference
 from facesight.library.review_queue import decision_state
+from facesight.library.unknowns import UnknownCluster
 from facesight.records import Candidate, PersonSummary, Review, Sighting
 
 __all__ = [
+    "ambiguous_json",
     "candidate_json",
+    "cluster_json",
+    "comparison_json",
+    "evidence_reference_json",
+    "job_link_json",
     "number",
     "person_json",
     "reference_json",
@@ -115,4 +123,61 @@ def reference_json(reference: StoredReference) -> dict[str, Any]:
         "model": reference.embedder,
         "created_at": reference.created_at,
         "crop_url": f"/references/{reference.id}/crop" if reference.crop_path else None,
+    }
+
+
+def job_link_json(job: Job) -> dict[str, Any]:
+    """A job an action queued, with the page that follows it."""
+    return {"id": job.id, "kind": str(job.kind), "state": str(job.state), "url": f"/jobs/{job.id}"}
+
+
+def cluster_json(cluster: UnknownCluster) -> dict[str, Any]:
+    """An unknown person as last clustered; crops by face id, never by path."""
+    return {
+        "id": cluster.id,
+        "faces": cluster.faces,
+        "media": cluster.media,
+        "first_seen": cluster.first_seen,
+        "last_seen": cluster.last_seen,
+        "sample_faces": list(cluster.sample_faces),
+        "sample_crop_urls": [f"/faces/{f}/crop" for f in cluster.sample_faces],
+        "appearances": [
+            {
+                "path": a.path,
+                "kind": a.kind,
+                "face_ids": list(a.face_ids),
+                "spans_s": [[start, end] for start, end in a.spans_s],
+            }
+            for a in cluster.appearances
+        ],
+        "url": f"/unknowns/{cluster.id}",
+    }
+
+
+def evidence_reference_json(reference: ReferenceEvidence) -> dict[str, Any]:
+    """A reference face a conflict's evidence names, its crop by id."""
+    return {
+        "reference_id": reference.reference_id,
+        "source_path": reference.source_path,
+        "crop_url": f"/references/{reference.reference_id}/crop",
+    }
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    """One comparison of a person conflict, judged by the library's decision."""
+    return {
+        "what": comparison.what,
+        "distance": number(comparison.distance),
+        "est_fmr": number(comparison.fmr),
+        "passes": comparison.passes,
+    }
+
+
+def ambiguous_json(ambiguous: AmbiguousSighting) -> dict[str, Any]:
+    """A face two people claim almost equally, with both candidates."""
+    return {
+        "sighting": sighting_json(ambiguous.sighting),
+        "best": candidate_json(ambiguous.first),
+        "runner_up": candidate_json(ambiguous.second),
+        "fmr_ratio": number(ambiguous.fmr_ratio),
     }

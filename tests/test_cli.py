@@ -33,6 +33,26 @@ def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
     assert f"facesight {command}" in (REPO / "README.md").read_text()
 
 
+def test_the_browser_walkthrough_in_the_readme_names_commands_that_exist() -> None:
+    """Each ``facesight ...`` of README's "Review in the browser" (its command blocks and its
+    code spans) is a command the CLI has, with options it takes."""
+    from .test_docs import commands_in, fenced_commands, missing
+
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Review in the browser")
+    named, fenced = [], False
+    for line in text[start : text.index("\n## ", start + 1)].splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        else:
+            named += fenced_commands(line) if fenced else commands_in(line)
+    words = {" ".join(c.split()[:3]) for c in named}
+    for step in ("enroll", "collections add", "users add", "serve", "audit verify"):
+        assert any(w.removeprefix("facesight ").startswith(step) for w in words), step
+    problems = [f"{c}: {p}" for c in named for p in missing(c)]
+    assert not problems, problems
+
+
 def test_library_from_environment_variable(tmp_path: Path) -> None:
     library = tmp_path / "from-env"
     env = {"FACESIGHT_LIBRARY": str(library)}

@@ -237,8 +237,10 @@ class Library:
             rematch=self.rematch,
         )
         self._queue = ReviewQueue(
-            self.pending,
-            lambda: self.sightings(include_unmatched=True),
+            lambda q, sort, after, limit: self.store.queue_page(
+                self._matching.match_rule(), q, sort, after, limit, self._named_fmr
+            ),
+            self.sightings_by_face,
             self.store.require_person,
         )
         self._evidence = EvidenceService(self.store, self.sighting, max_pixels=max_pixels)
@@ -446,6 +448,10 @@ class Library:
     def candidate_for(self, face_id: int, person_id: int) -> Candidate | None:
         """A stored face measured against one enrolled person (``MatchService.candidate_for``)."""
         return self._matching.candidate_for(face_id, person_id)
+
+    def _named_fmr(self, face_id: int, person_id: int) -> float | None:
+        candidate = self._matching.candidate_for(face_id, person_id)
+        return None if candidate is None else candidate.fmr
 
     # -- scanning and reindexing (library/scanning.py) ----------------------------
 

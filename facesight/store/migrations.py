@@ -27,6 +27,7 @@ from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
 from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
+from facesight.store.queue import QUEUE_INDEXES
 from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
@@ -283,6 +284,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
+    Migration(15, "review queue: an index per sort (store.queue)", QUEUE_INDEXES),
 )
 
 

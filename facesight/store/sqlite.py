@@ -33,6 +33,7 @@ from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
+from facesight.store.queue import NamedFmr, QueueIds, QueueKey, QueueQuery, QueueReader
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import (
     FaceRow,
@@ -649,6 +650,19 @@ class Store:
         """At most ``limit`` stored faces with an id above ``after``, by id, and the
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
+
+    def queue_page(
+        self,
+        rule: MatchRule,
+        q: QueueQuery,
+        sort: str,
+        after: QueueKey | None,
+        limit: int,
+        named_fmr_of: NamedFmr,
+    ) -> QueueIds:
+        """The keys of the first ``limit + 1`` faces of the review queue after ``after``,
+        and how many pass ``q`` (``store.queue.QueueReader.page``)."""
+        return QueueReader(self._conn).page(rule, q, sort, after, limit, named_fmr_of)
 
 
 def _implements_the_protocol(store: Store) -> LibraryStore:

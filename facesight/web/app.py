@@ -37,6 +37,7 @@ from facesight.web.rendering import render
 from facesight.web.serialize import sighting_json
 from facesight.web.settings import ServeSettings
 from facesight.web.statuses import status_of
+from facesight.web.timing import ServerTiming
 
 __all__ = ["PUBLIC_ROUTES", "create_app", "render"]
 
@@ -76,6 +77,7 @@ def create_app(settings: ServeSettings, gate: LibraryGate | None = None) -> Fast
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD_BYTES)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(ServerTiming)  # added last: outermost, so it times the others too
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _add_error_handlers(app)
     _add_sign_in(app, settings)

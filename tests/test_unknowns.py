@@ -89,6 +89,29 @@ def test_clusters_group_each_persons_photos_by_distinct_media(scanned: UnknownPe
     assert len(scanned.clusters(limit=2)) == 2
 
 
+def test_pages_of_clusters_and_of_a_clusters_faces_follow_the_whole_listing(
+    scanned: UnknownPeople,
+) -> None:
+    found = scanned.clusters()
+    paged: list[UnknownCluster] = []
+    after = None
+    while page := scanned.clusters_after(after, limit=1):
+        paged += page
+        after = page[-1].id
+    assert paged == found
+    assert scanned.clusters_after(found[0].id, min_media=4) == found[1:3]
+    for cluster in found:
+        every = [s.face_id for s in scanned.faces(cluster.id, refresh=False)]
+        shown: list[int] = []
+        last = None
+        while faces := scanned.faces_after(cluster.id, last, limit=2):
+            shown += [s.face_id for s in faces]
+            last = faces[-1].face_id
+        assert shown == every and len(shown) == cluster.faces
+    with pytest.raises(NotFoundError):
+        scanned.faces_after(10_000, None)
+
+
 def test_poor_faces_do_not_seed_clusters(scanned: UnknownPeople) -> None:
     conn = scanned.library.store.connection
     poor = {r[0] for r in conn.execute("SELECT id FROM faces WHERE quality < 0.3")}

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, NotFoundError
+from facesight.library.copy import copy_library
 from facesight.library.facade import Library
 from facesight.library.unknowns import SAMPLE_CROPS, UnknownCluster, UnknownPeople
 from facesight.vision.detect import FaceDetector
@@ -277,3 +278,21 @@ def test_cli_lists_splits_merges_and_names(scanned: UnknownPeople) -> None:
     assert obama["id"] not in [r["id"] for r in left] and len(left) == 3
     actions = [r.action for r in scanned.library.audit.records(action="unknowns")]
     assert actions == ["unknowns.name", "unknowns.merge", "unknowns.split"]
+
+
+def test_the_listing_and_its_pages_on_postgresql(
+    scanned: UnknownPeople, postgres_url: str, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    here = scanned.clusters()
+    copy_library(scanned.library.path, postgres_url)
+    with Library(postgres_url, detector=detector, embedder=embedder) as library:
+        there = UnknownPeople(library)
+        listed = [(c.id, c.faces, c.media, c.first_seen) for c in here]
+        found = there.clusters(refresh=False)
+        assert [(c.id, c.faces, c.media, c.first_seen) for c in found] == listed
+        assert [c.id for c in there.clusters_after(here[0].id, limit=2)] == [
+            c.id for c in here[1:3]
+        ]
+        for cluster in here:
+            faces = [s.face_id for s in scanned.faces(cluster.id, refresh=False)]
+            assert [s.face_id for s in there.faces_after(cluster.id, None, limit=500)] == faces

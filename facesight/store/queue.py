@@ -51,7 +51,9 @@ CREATE INDEX faces_by_quality ON faces(quality DESC, id);
 CREATE INDEX faces_by_media_and_id ON faces(media_id, id);
 CREATE INDEX media_by_capture ON media(captured_at, id);
 CREATE INDEX reference_faces_by_source ON reference_faces(source_sha256);
-CREATE INDEX imported_tags_by_face ON imported_tags(face_id, id)
+CREATE INDEX imported_tags_by_face ON imported_tags(face_id, id);
+CREATE INDEX reviews_by_decision ON reviews(decision, face_id);
+CREATE INDEX candidates_by_person_fmr ON candidates(person_id, fmr, face_id)
 """
 """Migration 15: an index per sort of the review queue, and the lookups that tell a plain
 face from a touched one (portable SQL)."""
@@ -69,17 +71,11 @@ _TOUCHED = (
     f" WHERE m2.sha256 IN ({_REFERENCE_MEDIA})"
 )
 
-_STANDING = (
-    "SELECT face_id, person_id, decision, manual, id FROM (SELECT r.face_id, r.person_id,"
-    " r.decision, r.manual, r.id, ROW_NUMBER() OVER (PARTITION BY r.face_id, r.person_id"
-    " ORDER BY r.id DESC) AS n FROM reviews r) latest WHERE n = 1"
-)
-"""The standing decision of each (face, person): the latest."""
-
 _REJECTED = (
-    "EXISTS (SELECT 1 FROM standing s WHERE s.face_id = {t}.face_id"
-    " AND s.person_id = {t}.person_id AND s.decision = 'rejected')"
+    "COALESCE((SELECT r.decision FROM reviews r WHERE r.face_id = {t}.face_id"
+    " AND r.person_id = {t}.person_id ORDER BY r.id DESC LIMIT 1), '') = 'rejected'"
 )
+"""The standing decision of (face, person) is a rejection (an index probe per row)."""
 
 
 @dataclass(frozen=True)
@@ -132,66 +128,36 @@ class QueueReader:
 
     # -- the faces no review, tag or reference touches ---------------------------------
 
-    def _plain(self, rule: MatchRule, q: QueueQuery, touched: str) -> tuple[str, list[Any]] | None:
-        """FROM and WHERE of the plain faces passing ``q`` (None: no plain face can);
-        ``touched`` is ``NOT`` (the plain faces) or "" (the touched faces counted as plain)."""
-        passes = f"c.{rule.column} <= ? AND c.insufficient_quality = 0"
-        params: list[Any] = []
-        if q.category in (None, "machine match"):
-            sql = (
-                " FROM candidates c JOIN faces f ON f.id = c.face_id"
-                f" JOIN media m ON m.id = f.media_id WHERE c.rank = 1 AND {passes}"
-            )
-            params.append(rule.limit)
-            if q.person_id is not None:
-                sql += " AND c.person_id = ?"
-                params.append(q.person_id)
-        elif q.category == "unmatched" and q.person_id is None:
-            sql = (
-                " FROM faces f JOIN media m ON m.id = f.media_id"
-                " LEFT JOIN candidates c ON c.face_id = f.id AND c.rank = 1"
-                f" WHERE NOT (c.face_id IS NOT NULL AND {passes})"
-            )
-            params.append(rule.limit)
-        else:
-            return None
-        if touched == "NOT":
-            sql += (
-                " AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = f.id)"
-                " AND NOT EXISTS (SELECT 1 FROM imported_tags t WHERE t.face_id = f.id)"
-                f" AND m.sha256 NOT IN ({_REFERENCE_MEDIA})"
-            )
-        elif touched:
-            sql += f" AND f.id IN ({_TOUCHED})"
-        where, more = _media_filters(q)
-        return sql + "".join(f" AND {w}" for w in where), params + more
-
     def _plain_count(self, rule: MatchRule, q: QueueQuery) -> int:
-        every = self._plain(rule, q, "")
-        if every is None:
+        """Plain faces passing ``q``: counted over every face, less the touched ones (the
+        few), so no face is probed for being touched; a category's count is an index
+        range (pending: ``candidates_by_rank_fmr``) or the faces less the pending."""
+        if q.category in (None, "machine match"):
+            terms = [(1, _passing(rule, q, "")), (-1, _passing(rule, q, "IN"))]
+        elif q.category == "unmatched" and q.person_id is None:
+            terms = [
+                (1, _every(q, "")),
+                (-1, _passing(rule, q, "")),
+                (-1, _every(q, "IN")),
+                (1, _passing(rule, q, "IN")),
+            ]
+        else:
             return 0
-        touched = self._plain(rule, q, "IN")
-        assert touched is not None
-        counted = self._conn.execute(
-            f"SELECT (SELECT COUNT(*){every[0]}) - (SELECT COUNT(*){touched[0]})",
-            [*every[1], *touched[1]],
-        ).fetchone()
-        return int(counted[0])
+        sql = " + ".join(f"({sign}) * (SELECT COUNT(*){body})" for sign, (body, _) in terms)
+        params = [p for _, (_, more) in terms for p in more]
+        return int(self._conn.execute(f"SELECT {sql}", params).fetchone()[0])
 
     def _plain_page(
         self, rule: MatchRule, q: QueueQuery, sort: str, after: QueueKey | None, limit: int
     ) -> list[QueueKey]:
-        base = self._plain(rule, q, "NOT")
-        if base is None:
-            return []
-        sql, params = base
         pending = q.category in (None, "machine match")
-        if sort == "fmr":
-            value, face = ("c.fmr", "c.face_id") if pending else ("NULL", "f.id")
-        elif sort == "quality":
-            value, face = "f.quality", "f.id"
-        else:
-            value, face = "m.captured_at", "f.id"
+        if not pending and not (q.category == "unmatched" and q.person_id is None):
+            return []
+        value = {"fmr": "c.fmr", "quality": "f.quality", "date": "m.captured_at"}[sort]
+        if not pending and sort == "fmr":
+            value = "NULL"  # nobody is named: every unmatched face lacks a figure
+        face = "c.face_id" if pending and sort == "fmr" else "f.id"
+        sql, params = _walk(rule, q, sort, pending)
         found: list[QueueKey] = []
         descending = sort == "quality"
         if value != "NULL" and (after is None or after[0] == 0):
@@ -226,45 +192,39 @@ class QueueReader:
         self, rule: MatchRule, q: QueueQuery, sort: str, named_fmr_of: NamedFmr
     ) -> list[QueueKey]:
         """The key of every touched face that passes ``q``."""
-        passes = f"c.{rule.column} <= ? AND c.insufficient_quality = 0"
+        passes_k = f"k.{rule.column} <= ? AND k.insufficient_quality = 0"
         named_fmr = (
             "(SELECT c.fmr FROM candidates c WHERE c.face_id = s.face_id"
             " AND c.person_id = {} ORDER BY c.rank LIMIT 1)"
         )
+        chosen, chosen_params = _touched_superset(rule, q)
         sql = f"""
-WITH touched(face_id) AS ({_TOUCHED}),
-standing AS ({_STANDING}),
-confirmed AS (
-  SELECT face_id, person_id, manual FROM (
-    SELECT face_id, person_id, manual,
-      ROW_NUMBER() OVER (PARTITION BY face_id ORDER BY id DESC) AS n
-    FROM standing WHERE decision = 'confirmed') c1 WHERE n = 1),
-kept AS (
-  SELECT face_id, person_id, fmr, hit FROM (
-    SELECT c.face_id, c.person_id, c.fmr,
-      CASE WHEN {passes} THEN 1 ELSE 0 END AS hit,
-      ROW_NUMBER() OVER (PARTITION BY c.face_id ORDER BY c.rank) AS n
-    FROM candidates c WHERE c.face_id IN (SELECT face_id FROM touched)
-      AND NOT {_REJECTED.format(t="c")}) k1 WHERE n = 1),
-tag AS (
-  SELECT face_id, person_id FROM (
-    SELECT t.face_id, t.person_id,
-      ROW_NUMBER() OVER (PARTITION BY t.face_id ORDER BY t.id) AS n
-    FROM imported_tags t WHERE NOT {_REJECTED.format(t="t")}) t1 WHERE n = 1),
+WITH touched(face_id) AS MATERIALIZED ({chosen}),
+picked AS MATERIALIZED (
+  SELECT t.face_id,
+    (SELECT r.id FROM reviews r WHERE r.face_id = t.face_id AND r.decision = 'confirmed'
+      AND NOT EXISTS (SELECT 1 FROM reviews r2 WHERE r2.face_id = r.face_id
+        AND r2.person_id = r.person_id AND r2.id > r.id)
+      ORDER BY r.id DESC LIMIT 1) AS conf_id,
+    (SELECT c.rank FROM candidates c WHERE c.face_id = t.face_id
+      AND NOT {_REJECTED.format(t="c")} ORDER BY c.rank LIMIT 1) AS kept_rank,
+    (SELECT g.id FROM imported_tags g WHERE g.face_id = t.face_id
+      AND NOT {_REJECTED.format(t="g")} ORDER BY g.id LIMIT 1) AS tag_id
+  FROM touched t),
 state AS (
   SELECT f.id AS face_id, f.quality, m.captured_at, m.kind, m.id AS media_id,
     (SELECT rf.person_id FROM reference_faces rf WHERE rf.id = ({REFERENCE_OF_FACE}))
       AS ref_person,
-    cf.person_id AS conf_person, cf.manual,
-    CASE WHEN k.hit = 1 THEN k.person_id END AS match_person,
-    CASE WHEN k.hit = 1 THEN k.fmr END AS match_fmr,
+    cr.person_id AS conf_person, cr.manual,
+    CASE WHEN {passes_k} THEN k.person_id END AS match_person,
+    CASE WHEN {passes_k} THEN k.fmr END AS match_fmr,
     tg.person_id AS tag_person,
     CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = f.id) THEN 1 ELSE 0 END
       AS reviewed
-  FROM touched t JOIN faces f ON f.id = t.face_id JOIN media m ON m.id = f.media_id
-  LEFT JOIN confirmed cf ON cf.face_id = f.id
-  LEFT JOIN kept k ON k.face_id = f.id
-  LEFT JOIN tag tg ON tg.face_id = f.id)
+  FROM picked p JOIN faces f ON f.id = p.face_id JOIN media m ON m.id = f.media_id
+  LEFT JOIN reviews cr ON cr.id = p.conf_id
+  LEFT JOIN candidates k ON k.face_id = p.face_id AND k.rank = p.kept_rank
+  LEFT JOIN imported_tags tg ON tg.id = p.tag_id)
 SELECT s.face_id, s.quality, s.captured_at, s.kind, s.media_id,
   CASE WHEN s.ref_person IS NOT NULL THEN 'reference'
     WHEN s.conf_person IS NOT NULL THEN
@@ -288,7 +248,7 @@ FROM state s JOIN media m ON m.id = s.media_id
         rows = query(
             self._conn,
             sql + (" WHERE " + " AND ".join(where) if where else ""),
-            [rule.limit, IMPORTED_CATEGORY, *params],
+            [*chosen_params, rule.limit, rule.limit, IMPORTED_CATEGORY, *params],
         )
         keys: list[QueueKey] = []
         wanted = {"machine match", IMPORTED_CATEGORY} if q.category is None else {q.category}
@@ -305,6 +265,139 @@ FROM state s JOIN media m ON m.id = s.media_id
             else:
                 keys.append((0, -float(value) if sort == "quality" else value, int(r["face_id"])))
         return keys
+
+
+_REFERENCE_FACES = (
+    "SELECT f2.id AS face_id FROM faces f2 JOIN media m2 ON m2.id = f2.media_id"
+    f" WHERE m2.sha256 IN ({_REFERENCE_MEDIA})"
+)
+
+
+_PLAIN = (
+    " AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = f.id)"
+    " AND NOT EXISTS (SELECT 1 FROM imported_tags t WHERE t.face_id = f.id)"
+    " AND f.media_id NOT IN (SELECT m2.id FROM media m2"
+    f" WHERE m2.sha256 IN ({_REFERENCE_MEDIA}))"
+)
+"""The face is plain; the media of reference photos are few (a list, not a join: a join
+of the media table makes SQLite build a filter over all of it first)."""
+
+
+def _passes(rule: MatchRule) -> str:
+    return f"c.{rule.column} <= ? AND c.insufficient_quality = 0"
+
+
+def _joins(q: QueueQuery) -> tuple[bool, bool]:
+    """Whether ``q``'s filters read the face row, and the media row."""
+    media = bool(q.path) or q.since is not None or q.until is not None or q.kind is not None
+    return media or q.band is not None, media
+
+
+def _filtered(
+    sql: str, params: list[Any], q: QueueQuery, *, joined: bool = True
+) -> tuple[str, list[Any]]:
+    """``sql`` with ``q``'s filters; ``joined`` False: the media (``m``) is not joined,
+    its filters (after the band's, as their values) are a list of media ids."""
+    where, more = _media_filters(q)
+    if not joined:
+        media = [w for w in where if "m." in w]
+        where = [w for w in where if "m." not in w]
+        if media:
+            where.append(f"f.media_id IN (SELECT m.id FROM media m WHERE {' AND '.join(media)})")
+    return sql + "".join(f" AND {w}" for w in where), params + more
+
+
+def _passing(rule: MatchRule, q: QueueQuery, touched: str) -> tuple[str, list[Any]]:
+    """FROM/WHERE of the faces whose rank-1 candidate passes ``rule`` (and is ``q``'s
+    person's), through ``q``'s filters; ``touched`` "IN": only the touched ones."""
+    face, media = _joins(q)
+    sql = " FROM candidates c"
+    sql += " JOIN faces f ON f.id = c.face_id" if face else ""
+    sql += " JOIN media m ON m.id = f.media_id" if media else ""
+    sql += f" WHERE c.rank = 1 AND {_passes(rule)}"
+    params: list[Any] = [rule.limit]
+    if q.person_id is not None:
+        sql += " AND c.person_id = ?"
+        params.append(q.person_id)
+    if touched:
+        sql += f" AND c.face_id IN ({_TOUCHED})"
+    return _filtered(sql, params, q)
+
+
+def _every(q: QueueQuery, touched: str) -> tuple[str, list[Any]]:
+    """FROM/WHERE of every face through ``q``'s filters (``touched`` as in ``_passing``)."""
+    media = _joins(q)[1]
+    sql = " FROM faces f" + (" JOIN media m ON m.id = f.media_id" if media else "")
+    sql += " WHERE 1 = 1" + (f" AND f.id IN ({_TOUCHED})" if touched else "")
+    return _filtered(sql, [], q)
+
+
+def _walk(rule: MatchRule, q: QueueQuery, sort: str, pending: bool) -> tuple[str, list[Any]]:
+    """FROM/WHERE of the plain pending (or unmatched) faces passing ``q``, joined so that
+    the sort's index leads (``CROSS JOIN`` fixes SQLite's join order): a page reads about
+    as many faces as the share of them that pass, not every face that passes and a sort.
+    A person's faces are few: their rank-1 candidates lead."""
+    params: list[Any] = [rule.limit]
+    if pending and (q.person_id is not None or sort == "fmr"):
+        sql = (
+            " FROM candidates c JOIN faces f ON f.id = c.face_id"
+            f" JOIN media m ON m.id = f.media_id WHERE c.rank = 1 AND {_passes(rule)}"
+        )
+        if q.person_id is not None:
+            sql += " AND c.person_id = ?"
+            params.append(q.person_id)
+    else:
+        dated = sort == "date"
+        lead = " FROM media m CROSS JOIN faces f" if dated else " FROM faces f"
+        on = "m.id = f.media_id AND " if dated else ""
+        if pending:
+            sql = (
+                f"{lead} CROSS JOIN candidates c WHERE {on}c.face_id = f.id"
+                f" AND c.rank = 1 AND {_passes(rule)}"
+            )
+        else:
+            sql = (
+                f"{lead} LEFT JOIN candidates c ON c.face_id = f.id AND c.rank = 1"
+                f" WHERE {on}NOT (c.face_id IS NOT NULL AND {_passes(rule)})"
+            )
+        return _filtered(sql + _PLAIN, params, q, joined=dated)
+    return _filtered(sql + _PLAIN, params, q)
+
+
+def _touched_superset(rule: MatchRule, q: QueueQuery) -> tuple[str, list[Any]]:
+    """The touched faces that may pass ``q``, from what decides it cheaply (indexes on
+    reviews by decision and by person, tags, a person's passing candidates): a superset,
+    each then decided whole. A face whose latest review confirms someone is confirmed,
+    so a pending or rejected face has a rejected review or a tag; only a face of a
+    reference photo's media can be a reference, or unmatched while touched."""
+    arms: list[str] = []
+    params: list[Any] = []
+    if q.category in (None, "machine match", IMPORTED_CATEGORY, "rejected"):
+        arms.append(
+            "SELECT face_id FROM reviews WHERE decision = 'rejected'"
+            + ("" if q.category == "rejected" else " UNION SELECT face_id FROM imported_tags")
+            + f" UNION {_REFERENCE_FACES}"
+        )
+    elif q.category in ("confirmed", "manual identification"):
+        arms.append(
+            f"SELECT face_id FROM reviews WHERE decision = 'confirmed' UNION {_REFERENCE_FACES}"
+        )
+    else:
+        arms.append(_REFERENCE_FACES)
+    if q.person_id is not None:
+        arms.append(
+            "SELECT face_id FROM reviews WHERE person_id = ?"
+            " UNION SELECT face_id FROM imported_tags WHERE person_id = ?"
+            f" UNION {_REFERENCE_FACES}"
+            f" UNION SELECT c.face_id FROM candidates c WHERE c.person_id = ?"
+            f" AND c.{rule.column} <= ? AND (EXISTS (SELECT 1 FROM reviews r"
+            " WHERE r.face_id = c.face_id) OR EXISTS (SELECT 1 FROM imported_tags t"
+            " WHERE t.face_id = c.face_id))"
+        )
+        params += [q.person_id, q.person_id, q.person_id, rule.limit]
+    if len(arms) == 1:
+        return arms[0], params
+    return f"SELECT face_id FROM ({arms[0]}) a WHERE face_id IN ({arms[1]})", params
 
 
 def _media_filters(q: QueueQuery, quality: str = "f.quality") -> tuple[list[str], list[Any]]:

@@ -307,28 +307,41 @@ def _filtered(
     return sql + "".join(f" AND {w}" for w in where), params + more
 
 
+_TOUCHED_ONCE = (
+    "SELECT face_id FROM reviews GROUP BY face_id"
+    " UNION ALL SELECT face_id FROM imported_tags g WHERE NOT EXISTS"
+    " (SELECT 1 FROM reviews r WHERE r.face_id = g.face_id) GROUP BY face_id"
+    " UNION ALL SELECT f2.id FROM faces f2 JOIN media m2 ON m2.id = f2.media_id"
+    f" WHERE m2.sha256 IN ({_REFERENCE_MEDIA})"
+    " AND NOT EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = f2.id)"
+    " AND NOT EXISTS (SELECT 1 FROM imported_tags g WHERE g.face_id = f2.id)"
+)
+"""The touched faces, each once, read in index order (no sort to drop repeats): what a
+count of the touched faces among the plain-looking ones starts from."""
+
+
 def _passing(rule: MatchRule, q: QueueQuery, touched: str) -> tuple[str, list[Any]]:
     """FROM/WHERE of the faces whose rank-1 candidate passes ``rule`` (and is ``q``'s
     person's), through ``q``'s filters; ``touched`` "IN": only the touched ones."""
     face, media = _joins(q)
-    sql = " FROM candidates c"
+    sql = f" FROM ({_TOUCHED_ONCE}) t CROSS JOIN candidates c" if touched else " FROM candidates c"
     sql += " JOIN faces f ON f.id = c.face_id" if face else ""
     sql += " JOIN media m ON m.id = f.media_id" if media else ""
     sql += f" WHERE c.rank = 1 AND {_passes(rule)}"
+    sql += " AND c.face_id = t.face_id" if touched else ""
     params: list[Any] = [rule.limit]
     if q.person_id is not None:
         sql += " AND c.person_id = ?"
         params.append(q.person_id)
-    if touched:
-        sql += f" AND c.face_id IN ({_TOUCHED})"
     return _filtered(sql, params, q)
 
 
 def _every(q: QueueQuery, touched: str) -> tuple[str, list[Any]]:
     """FROM/WHERE of every face through ``q``'s filters (``touched`` as in ``_passing``)."""
     media = _joins(q)[1]
-    sql = " FROM faces f" + (" JOIN media m ON m.id = f.media_id" if media else "")
-    sql += " WHERE 1 = 1" + (f" AND f.id IN ({_TOUCHED})" if touched else "")
+    sql = f" FROM ({_TOUCHED_ONCE}) t CROSS JOIN faces f" if touched else " FROM faces f"
+    sql += " JOIN media m ON m.id = f.media_id" if media else ""
+    sql += " WHERE " + ("f.id = t.face_id" if touched else "1 = 1")
     return _filtered(sql, [], q)
 
 
@@ -372,12 +385,19 @@ def _touched_superset(rule: MatchRule, q: QueueQuery) -> tuple[str, list[Any]]:
     reference photo's media can be a reference, or unmatched while touched."""
     arms: list[str] = []
     params: list[Any] = []
-    if q.category in (None, "machine match", IMPORTED_CATEGORY, "rejected"):
+    if q.category == "rejected":
         arms.append(
-            "SELECT face_id FROM reviews WHERE decision = 'rejected'"
-            + ("" if q.category == "rejected" else " UNION SELECT face_id FROM imported_tags")
-            + f" UNION {_REFERENCE_FACES}"
+            f"SELECT face_id FROM reviews WHERE decision = 'rejected' UNION {_REFERENCE_FACES}"
         )
+    elif q.category in (None, "machine match", IMPORTED_CATEGORY):
+        # a rejected face is pending again only when a candidate not rejected passes
+        arms.append(
+            "SELECT r.face_id FROM reviews r WHERE r.decision = 'rejected' AND EXISTS"
+            " (SELECT 1 FROM candidates c WHERE c.face_id = r.face_id"
+            f" AND {_passes(rule)} AND NOT {_REJECTED.format(t='c')})"
+            f" UNION SELECT face_id FROM imported_tags UNION {_REFERENCE_FACES}"
+        )
+        params.append(rule.limit)
     elif q.category in ("confirmed", "manual identification"):
         arms.append(
             f"SELECT face_id FROM reviews WHERE decision = 'confirmed' UNION {_REFERENCE_FACES}"

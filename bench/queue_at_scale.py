@@ -3,7 +3,8 @@ library (``bench/make_million.py`` builds one): the library calls the pages make
 
 For each case the call is repeated ``--repeats`` times (after one warm-up) and p50/p95
 printed, in milliseconds, with the page's total: the pending queue's first page in each
-sort, a page 20 pages deep (its cursor found first), the categories and a few filters
+sort (as pages read it between writes, and as the first page after a write, when what
+pages of a filter share is worked out again: ``store.queue.QueueMemo``), a page 20 pages deep (its cursor found first), the categories and a few filters
 (quality band, media kind, capture dates, a path piece), the person pages (each decision
 category of the people with the most and the fewest proposed faces, by date, as the person
 page asks), the unknowns list (first and a later page, refresh off as the workspace reads
@@ -69,6 +70,20 @@ def main() -> None:
 
         for sort in QueueSort:
             _time(f"pending, by {sort.value}", page(QueueFilter(), sort), n, total)
+        for sort in QueueSort:
+
+            def fresh(sort: QueueSort = sort) -> Any:
+                lib.store.queue_memo.clear()  # as after a write: touched faces and count again
+                return lib.review_queue(QueueFilter(), sort=sort, limit=50)
+
+            _time(f"pending, by {sort.value}, first page after a write", fresh, n, total)
+        for category in ("confirmed", "rejected"):
+
+            def fresh_category(category: str = category) -> Any:
+                lib.store.queue_memo.clear()
+                return lib.review_queue(QueueFilter(category=category), limit=50)
+
+            _time(f"category {category}, by fmr, after a write", fresh_category, n, total)
         for sort in QueueSort:
             deep = _deep(lib, QueueFilter(), sort, 20)
             _time(f"pending, by {sort.value}, page 21", page(QueueFilter(), sort, deep), n, total)

@@ -18,15 +18,14 @@ is fixed per sort:
 * ``quality``: face quality (``facesight.quality``), best first; unknown last;
 * ``date``: capture time (EXIF, or the video's creation time), oldest first; unknown last.
 
-Cost: each page reads every face of the population (all pending faces, or all faces for
-another category) with its candidates and reviews, re-decided under the library's settings
-(``MatchService.sightings``), then filters and sorts them in Python: O(faces) time and
-memory per page, whatever ``limit`` is. ``python bench/review_queue_pages.py`` (2,125
-lfw-dev faces, 60 people enrolled, a shared 2-core machine) printed 45 ms a page of the
-pending queue (290 faces) and 250-260 ms a page of a category read over every face, for
-each sort: about 0.12 ms per face read, so some 12 s a page at 100,000 faces. The keyset
-makes pages correct, not cheap; the next issue (a million faces) moves the filter, sort and
-keyset into ``store/`` SQL over the stored candidates, with an index per sort.
+Cost: the filter, the order, the keyset and the total are SQL in ``store/queue.py``
+(``Store.queue_page``, under the library's match rule), with an index per sort (migration
+15); only the page's faces are then read whole (``MatchService.sightings_by_face``), so
+a page costs about the same at any depth and library size. It gives exactly the faces,
+order and totals the earlier Python path gave (every face read, decided, filtered and
+sorted in Python: ``tests/test_queue_sql.py`` keeps it as the reference, on SQLite and
+PostgreSQL). ``python bench/queue_at_scale.py LIBRARY`` prints the time of each kind of
+page on a million faces (docs/scale.md).
 """
 
 from __future__ import annotations

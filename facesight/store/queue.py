@@ -35,7 +35,15 @@ from facesight.records import IMPORTED_CATEGORY
 from facesight.store.rows import MatchRule, query
 from facesight.store.sightings import REFERENCE_OF_FACE
 
-__all__ = ["QUEUE_INDEXES", "NamedFmr", "QueueIds", "QueueKey", "QueueQuery", "QueueReader"]
+__all__ = [
+    "QUEUE_INDEXES",
+    "NamedFmr",
+    "QueueIds",
+    "QueueKey",
+    "QueueMemo",
+    "QueueQuery",
+    "QueueReader",
+]
 
 QueueKey = tuple[int, Any, int]
 """(missing: 0/1, value, face id): a face's key in one sort order (quality negated)."""
@@ -102,11 +110,48 @@ class QueueIds:
     total: int
 
 
-class QueueReader:
-    """Reads review-queue pages from one library connection."""
+class QueueMemo:
+    """What pages of one filter share, kept until the library changes: each touched
+    face's key and the plain faces' count (the costly part of a page, the same on every
+    page of a filter). ``mark`` tells a change: SQLite's ``data_version`` (another
+    connection committed) and this connection's ``total_changes``; None (PostgreSQL):
+    nothing is kept."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self) -> None:
+        self._mark: Any = None
+        self._kept: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, mark: Any, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        if mark is None:
+            return make()
+        if mark != self._mark:
+            self._mark, self._kept = mark, {}
+        if key not in self._kept:
+            if len(self._kept) >= _MEMO_ENTRIES:
+                self._kept.clear()
+            self._kept[key] = make()
+        return self._kept[key]
+
+    def clear(self) -> None:
+        """Forget everything kept (a bench times a page as after a change)."""
+        self._mark, self._kept = None, {}
+
+
+_MEMO_ENTRIES = 256
+"""Filters kept at most (each a few kB: its touched faces' keys and a count)."""
+
+
+class QueueReader:
+    """Reads review-queue pages from one library connection (``memo``: the store's)."""
+
+    def __init__(self, conn: sqlite3.Connection, memo: QueueMemo | None = None) -> None:
         self._conn = conn
+        self._memo = memo or QueueMemo()
+
+    def _change_mark(self) -> Any:
+        if getattr(self._conn, "dialect", "sqlite") != "sqlite":
+            return None
+        return (self._conn.execute("PRAGMA data_version").fetchone()[0], self._conn.total_changes)
 
     def page(
         self,
@@ -120,11 +165,17 @@ class QueueReader:
         """The keys of the first ``limit + 1`` faces passing ``q`` after ``after`` in
         ``sort`` order (``fmr``, ``quality`` or ``date``), and the total; ``named_fmr_of``
         measures a face against a person none of its stored candidates is."""
-        touched = self._touched(rule, q, sort, named_fmr_of)
-        shown = sorted(k for k in touched if after is None or k > after)[: limit + 1]
+        mark = self._change_mark()
+        touched: list[QueueKey] = self._memo.get(
+            mark,
+            ("touched", rule, q, sort),
+            lambda: sorted(self._touched(rule, q, sort, named_fmr_of)),
+        )
+        counted: int = self._memo.get(mark, ("count", rule, q), lambda: self._plain_count(rule, q))
+        shown = [k for k in touched if after is None or k > after][: limit + 1]
         plain = self._plain_page(rule, q, sort, after, limit + 1)
         keys = sorted([*shown, *plain])[: limit + 1]
-        return QueueIds(keys, len(touched) + self._plain_count(rule, q))
+        return QueueIds(keys, len(touched) + counted)
 
     # -- the faces no review, tag or reference touches ---------------------------------
 

@@ -33,7 +33,14 @@ from facesight.store.crop_paths import file_inside, resolve_stored, to_stored
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.protocol import LibraryStore
-from facesight.store.queue import NamedFmr, QueueIds, QueueKey, QueueQuery, QueueReader
+from facesight.store.queue import (
+    NamedFmr,
+    QueueIds,
+    QueueKey,
+    QueueMemo,
+    QueueQuery,
+    QueueReader,
+)
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import (
     FaceRow,
@@ -651,6 +658,14 @@ class Store:
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
 
+    @property
+    def queue_memo(self) -> QueueMemo:
+        """What review-queue pages share until the library changes (``store.queue``)."""
+        memo = self.__dict__.get("_queue_memo")
+        if memo is None:
+            memo = self.__dict__["_queue_memo"] = QueueMemo()
+        return memo
+
     def queue_page(
         self,
         rule: MatchRule,
@@ -662,7 +677,9 @@ class Store:
     ) -> QueueIds:
         """The keys of the first ``limit + 1`` faces of the review queue after ``after``,
         and how many pass ``q`` (``store.queue.QueueReader.page``)."""
-        return QueueReader(self._conn).page(rule, q, sort, after, limit, named_fmr_of)
+        return QueueReader(self._conn, self.queue_memo).page(
+            rule, q, sort, after, limit, named_fmr_of
+        )
 
 
 def _implements_the_protocol(store: Store) -> LibraryStore:

@@ -4,7 +4,8 @@ library (``bench/make_million.py`` builds one): the library calls the pages make
 For each case the call is repeated ``--repeats`` times (after one warm-up) and p50/p95
 printed, in milliseconds, with the page's total: the pending queue's first page in each
 sort (as pages read it between writes, and as the first page after a write, when what
-pages of a filter share is worked out again: ``store.queue.QueueMemo``), a page 20 pages deep (its cursor found first), the categories and a few filters
+pages of a filter share is worked out again: ``store.queue.QueueMemo``), a page 20
+pages deep (its cursor found first), the categories and a few filters
 (quality band, media kind, capture dates, a path piece), the person pages (each decision
 category of the people with the most and the fewest proposed faces, by date, as the person
 page asks), the unknowns list (first and a later page, refresh off as the workspace reads

@@ -249,6 +249,17 @@ class QueueReader:
             " AND c.person_id = {} ORDER BY c.rank LIMIT 1)"
         )
         chosen, chosen_params = _touched_superset(rule, q)
+        kept, tag = "NULL", "NULL"
+        if q.category not in ("confirmed", "manual identification"):
+            # a confirmed face's category and figure need neither (its person's are used)
+            kept = (
+                "(SELECT c.rank FROM candidates c WHERE c.face_id = t.face_id"
+                f" AND NOT {_REJECTED.format(t='c')} ORDER BY c.rank LIMIT 1)"
+            )
+            tag = (
+                "(SELECT g.id FROM imported_tags g WHERE g.face_id = t.face_id"
+                f" AND NOT {_REJECTED.format(t='g')} ORDER BY g.id LIMIT 1)"
+            )
         sql = f"""
 WITH touched(face_id) AS MATERIALIZED ({chosen}),
 picked AS MATERIALIZED (
@@ -257,10 +268,7 @@ picked AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM reviews r2 WHERE r2.face_id = r.face_id
         AND r2.person_id = r.person_id AND r2.id > r.id)
       ORDER BY r.id DESC LIMIT 1) AS conf_id,
-    (SELECT c.rank FROM candidates c WHERE c.face_id = t.face_id
-      AND NOT {_REJECTED.format(t="c")} ORDER BY c.rank LIMIT 1) AS kept_rank,
-    (SELECT g.id FROM imported_tags g WHERE g.face_id = t.face_id
-      AND NOT {_REJECTED.format(t="g")} ORDER BY g.id LIMIT 1) AS tag_id
+    {kept} AS kept_rank, {tag} AS tag_id
   FROM touched t),
 state AS (
   SELECT f.id AS face_id, f.quality, m.captured_at, m.kind, m.id AS media_id,
@@ -402,7 +410,8 @@ def _walk(rule: MatchRule, q: QueueQuery, sort: str, pending: bool) -> tuple[str
     as many faces as the share of them that pass, not every face that passes and a sort.
     A person's faces are few: their rank-1 candidates lead."""
     params: list[Any] = [rule.limit]
-    if pending and (q.person_id is not None or sort == "fmr"):
+    narrow = _joins(q)[1] and sort == "quality"  # few pending faces of some media: lead
+    if pending and (q.person_id is not None or sort == "fmr" or narrow):
         sql = (
             " FROM candidates c JOIN faces f ON f.id = c.face_id"
             f" JOIN media m ON m.id = f.media_id WHERE c.rank = 1 AND {_passes(rule)}"

@@ -178,3 +178,18 @@ def test_sql_queue_equals_the_python_path_on_postgresql(
     copy_whole(Path(decided.store.path).parent, postgres_url)
     with Library(postgres_url, detector=detector, embedder=embedder) as lib:
         assert _compare(lib) > 0
+
+
+def test_a_decision_by_another_connection_shows_on_the_next_page(
+    decided: Library, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    before = decided.review_queue(QueueFilter(), limit=2)  # what pages share is kept now
+    face = before.items[0].sighting
+    path = Path(decided.store.path).parent
+    with Library(path, detector=detector, embedder=embedder) as other:
+        other.confirm(face.face_id)
+    after = decided.review_queue(QueueFilter(), limit=2)
+    assert after.total == before.total - 1
+    assert face.face_id not in [i.sighting.face_id for i in after.items]
+    confirmed = _sql_queue(decided, QueueFilter(category="confirmed"), QueueSort.FMR, 50)
+    assert face.face_id in confirmed

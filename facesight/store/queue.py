@@ -43,6 +43,7 @@ __all__ = [
     "QueueMemo",
     "QueueQuery",
     "QueueReader",
+    "change_mark",
 ]
 
 QueueKey = tuple[int, Any, int]
@@ -137,6 +138,15 @@ class QueueMemo:
         self._mark, self._kept = None, {}
 
 
+def change_mark(conn: sqlite3.Connection) -> Any:
+    """What changes whenever the library does (``QueueMemo``): SQLite's ``data_version``
+    (another connection committed) and this connection's ``total_changes``; None on
+    PostgreSQL (nothing is kept)."""
+    if getattr(conn, "dialect", "sqlite") != "sqlite":
+        return None
+    return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
+
+
 _MEMO_ENTRIES = 256
 """Filters kept at most (each a few kB: its touched faces' keys and a count)."""
 
@@ -147,11 +157,6 @@ class QueueReader:
     def __init__(self, conn: sqlite3.Connection, memo: QueueMemo | None = None) -> None:
         self._conn = conn
         self._memo = memo or QueueMemo()
-
-    def _change_mark(self) -> Any:
-        if getattr(self._conn, "dialect", "sqlite") != "sqlite":
-            return None
-        return (self._conn.execute("PRAGMA data_version").fetchone()[0], self._conn.total_changes)
 
     def page(
         self,
@@ -165,7 +170,7 @@ class QueueReader:
         """The keys of the first ``limit + 1`` faces passing ``q`` after ``after`` in
         ``sort`` order (``fmr``, ``quality`` or ``date``), and the total; ``named_fmr_of``
         measures a face against a person none of its stored candidates is."""
-        mark = self._change_mark()
+        mark = change_mark(self._conn)
         touched: list[QueueKey] = self._memo.get(
             mark,
             ("touched", rule, q, sort),

@@ -116,7 +116,7 @@ class Store:
     @property
     def unknowns(self) -> UnknownTables:
         """The unknown-people tables (their one writer)."""
-        return UnknownTables(self._conn)
+        return UnknownTables(self._conn, self.queue_memo)
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close.

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from facesight.store.queue import QueueMemo, change_mark
 from facesight.store.rows import now
 
 __all__ = ["ClusterMember", "ClusterSize", "UnknownTables"]
@@ -84,8 +85,9 @@ class UnknownTables:
     Writes must run inside the store's ``transaction()`` (they use its connection).
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, memo: QueueMemo | None = None) -> None:
         self._conn = conn
+        self._memo = memo or QueueMemo()
 
     def signature(self) -> list[Any]:
         """Counts and largest ids of what refreshing depends on, read without a model
@@ -129,26 +131,33 @@ class UnknownTables:
     ) -> list[ClusterSize]:
         """Clusters seen in at least ``min_media`` media files, by distinct media, then
         faces, most first, then id; those after cluster ``after`` in that order (a keyset:
-        a cluster that is gone starts from the first page); at most ``limit``."""
-        where, params = ["media >= ?"], [int(min_media)]
-        if after is not None:
-            key = self._conn.execute(
-                f"SELECT media, faces FROM ({_SIZES_SQL}) s WHERE cluster_id = ?", (int(after),)
-            ).fetchone()
-            if key is not None:
-                media, faces = int(key[0]), int(key[1])
-                where.append(
-                    "(media < ? OR (media = ? AND (faces < ? OR (faces = ? AND cluster_id > ?))))"
-                )
-                params += [media, media, faces, faces, int(after)]
-        sql = (
-            f"SELECT cluster_id, faces, media FROM ({_SIZES_SQL}) s WHERE {' AND '.join(where)}"
-            " ORDER BY media DESC, faces DESC, cluster_id"
+        a cluster that is gone starts from the first page); at most ``limit``.
+
+        Every cluster's size is one GROUP BY over the members' faces (one row per cluster
+        comes back, none per face), kept until the library changes (``QueueMemo``)."""
+        ranked: list[ClusterSize] = self._memo.get(
+            change_mark(self._conn), ("sizes",), self._ranked
         )
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return [ClusterSize(int(c), int(f), int(m)) for c, f, m in self._conn.execute(sql, params)]
+        found = [c for c in ranked if c.media >= min_media]
+        if after is not None:
+            at = next((i for i, c in enumerate(found) if c.cluster_id == after), None)
+            if at is not None:
+                found = found[at + 1 :]
+            else:
+                last = next((c for c in ranked if c.cluster_id == after), None)
+                if last is not None:  # fewer media than asked: after it in the order
+                    key = (-last.media, -last.faces, last.cluster_id)
+                    found = [c for c in found if (-c.media, -c.faces, c.cluster_id) > key]
+        return found if limit is None else found[:limit]
+
+    def _ranked(self) -> list[ClusterSize]:
+        return [
+            ClusterSize(int(c), int(f), int(m))
+            for c, f, m in self._conn.execute(
+                f"SELECT cluster_id, faces, media FROM ({_SIZES_SQL}) s"
+                " ORDER BY media DESC, faces DESC, cluster_id"
+            )
+        ]
 
     def faces_page(self, cluster_id: int, *, after: int | None, limit: int) -> list[int]:
         """At most ``limit`` face ids of a cluster, best quality first (then detection

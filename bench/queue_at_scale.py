@@ -130,6 +130,12 @@ def main() -> None:
             n,
             lambda _: clusters,
         )
+
+        def fresh_unknowns() -> Any:
+            lib.store.queue_memo.clear()  # as after a write: every cluster's size again
+            return unknowns.clusters(limit=24, refresh=False)
+
+        _time("unknowns, first 24, after a write", fresh_unknowns, n, lambda _: clusters)
         later = unknowns.clusters_after(first[-1].id, limit=24 * 10)[-1].id
         _time(
             "unknowns, 24 after 264",

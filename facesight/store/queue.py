@@ -254,7 +254,7 @@ class QueueReader:
             " AND c.person_id = {} ORDER BY c.rank LIMIT 1)"
         )
         chosen, chosen_params = _touched_superset(rule, q)
-        kept, tag = "NULL", "NULL"
+        kept = tag = "CAST(NULL AS INTEGER)"
         if q.category not in ("confirmed", "manual identification"):
             # a confirmed face's category and figure need neither (its person's are used)
             kept = (

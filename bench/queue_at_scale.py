@@ -78,7 +78,7 @@ def main() -> None:
                 return lib.review_queue(QueueFilter(), sort=sort, limit=50)
 
             _time(f"pending, by {sort.value}, first page after a write", fresh, n, total)
-        for category in ("confirmed", "rejected"):
+        for category in ("confirmed", "manual identification", "rejected"):
 
             def fresh_category(category: str = category) -> Any:
                 lib.store.queue_memo.clear()

@@ -238,7 +238,7 @@ class Library:
         )
         self._queue = ReviewQueue(
             lambda q, sort, after, limit: self.store.queue_page(
-                self._matching.match_rule(), q, sort, after, limit, self._named_fmr
+                self._matching.match_rule(), q, sort, after, limit, self._matching.fmrs_to
             ),
             self.sightings_by_face,
             self.store.require_person,
@@ -448,10 +448,6 @@ class Library:
     def candidate_for(self, face_id: int, person_id: int) -> Candidate | None:
         """A stored face measured against one enrolled person (``MatchService.candidate_for``)."""
         return self._matching.candidate_for(face_id, person_id)
-
-    def _named_fmr(self, face_id: int, person_id: int) -> float | None:
-        candidate = self._matching.candidate_for(face_id, person_id)
-        return None if candidate is None else candidate.fmr
 
     # -- scanning and reindexing (library/scanning.py) ----------------------------
 

@@ -49,9 +49,10 @@ __all__ = [
 QueueKey = tuple[int, Any, int]
 """(missing: 0/1, value, face id): a face's key in one sort order (quality negated)."""
 
-NamedFmr = Callable[[int, int], float | None]
-"""The est. FMR of a stored face (id) to a person (id) outside its stored candidates,
-measured when asked (``MatchService.candidate_for``); None or NaN: not known."""
+NamedFmr = Callable[[list[tuple[int, int]]], dict[tuple[int, int], float]]
+"""The est. FMR of stored faces to people outside their stored candidates, (face id,
+person id) pairs measured in one match when asked (``MatchService.fmrs_to``); a pair
+left out, or NaN: not known."""
 
 QUEUE_INDEXES = """
 CREATE INDEX candidates_by_rank_fmr
@@ -314,16 +315,23 @@ FROM state s JOIN media m ON m.id = s.media_id
             sql + (" WHERE " + " AND ".join(where) if where else ""),
             [*chosen_params, rule.limit, rule.limit, IMPORTED_CATEGORY, *params],
         )
-        keys: list[QueueKey] = []
         wanted = {"machine match", IMPORTED_CATEGORY} if q.category is None else {q.category}
+        rows = [
+            r
+            for r in rows
+            if r["category"] in wanted and (q.person_id is None or r["person_id"] == q.person_id)
+        ]
+        measure = [
+            (int(r["face_id"]), int(r["named_person"]))
+            for r in rows
+            if sort == "fmr" and r["named_person"] is not None and not r["stored"]
+        ]
+        measured = named_fmr_of(measure) if measure else {}
+        keys: list[QueueKey] = []
         for r in rows:
-            if r["category"] not in wanted:
-                continue
-            if q.person_id is not None and r["person_id"] != q.person_id:
-                continue
             value = r[{"fmr": "fmr", "quality": "quality", "date": "captured_at"}[sort]]
             if sort == "fmr" and r["named_person"] is not None and not r["stored"]:
-                value = named_fmr_of(int(r["face_id"]), int(r["named_person"]))
+                value = measured.get((int(r["face_id"]), int(r["named_person"])))
             if value is None or value != value:
                 keys.append((1, "" if sort == "date" else 0.0, int(r["face_id"])))
             else:

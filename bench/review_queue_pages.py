@@ -5,8 +5,9 @@ the first ``--people`` people with four or more, those people enrolled from thei
 image: most faces are unmatched strangers, a few hundred pending. Then each sort is timed
 for the first page (50 faces) of the pending queue and of the ``unmatched`` category (the
 population the queue reads for a category other than pending: every stored face), with
-``sightings()`` alone beside them: a page costs a read of its whole population, whatever
-its size (``facesight/library/review_queue.py`` says why and what comes next).
+``sightings()`` alone beside them (a page was once a read of its whole population; the
+queue is SQL now, ``facesight/store/queue.py``; ``bench/queue_at_scale.py`` times it on a
+million faces).
 
 Usage: python bench/review_queue_pages.py [--images N] [--people N] [--library DIR]
 (``--library``: keep the library there and reuse it on the next run).

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from facesight.cli.main import cli
 from facesight.errors import InvalidInputError, NotFoundError
+from facesight.library.copy import copy_library
 from facesight.library.facade import Library
 from facesight.library.unknowns import SAMPLE_CROPS, UnknownCluster, UnknownPeople
 from facesight.vision.detect import FaceDetector
@@ -87,6 +88,29 @@ def test_clusters_group_each_persons_photos_by_distinct_media(scanned: UnknownPe
         assert cluster.faces == sum(len(a.face_ids) for a in cluster.appearances)
     assert [c.id for c in scanned.clusters(min_media=4)] == [c.id for c in found[:3]]
     assert len(scanned.clusters(limit=2)) == 2
+
+
+def test_pages_of_clusters_and_of_a_clusters_faces_follow_the_whole_listing(
+    scanned: UnknownPeople,
+) -> None:
+    found = scanned.clusters()
+    paged: list[UnknownCluster] = []
+    after = None
+    while page := scanned.clusters_after(after, limit=1):
+        paged += page
+        after = page[-1].id
+    assert paged == found
+    assert scanned.clusters_after(found[0].id, min_media=4) == found[1:3]
+    for cluster in found:
+        every = [s.face_id for s in scanned.faces(cluster.id, refresh=False)]
+        shown: list[int] = []
+        last = None
+        while faces := scanned.faces_after(cluster.id, last, limit=2):
+            shown += [s.face_id for s in faces]
+            last = faces[-1].face_id
+        assert shown == every and len(shown) == cluster.faces
+    with pytest.raises(NotFoundError):
+        scanned.faces_after(10_000, None)
 
 
 def test_poor_faces_do_not_seed_clusters(scanned: UnknownPeople) -> None:
@@ -254,3 +278,21 @@ def test_cli_lists_splits_merges_and_names(scanned: UnknownPeople) -> None:
     assert obama["id"] not in [r["id"] for r in left] and len(left) == 3
     actions = [r.action for r in scanned.library.audit.records(action="unknowns")]
     assert actions == ["unknowns.name", "unknowns.merge", "unknowns.split"]
+
+
+def test_the_listing_and_its_pages_on_postgresql(
+    scanned: UnknownPeople, postgres_url: str, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    here = scanned.clusters()
+    copy_library(scanned.library.path, postgres_url)
+    with Library(postgres_url, detector=detector, embedder=embedder) as library:
+        there = UnknownPeople(library)
+        listed = [(c.id, c.faces, c.media, c.first_seen) for c in here]
+        found = there.clusters(refresh=False)
+        assert [(c.id, c.faces, c.media, c.first_seen) for c in found] == listed
+        assert [c.id for c in there.clusters_after(here[0].id, limit=2)] == [
+            c.id for c in here[1:3]
+        ]
+        for cluster in here:
+            faces = [s.face_id for s in scanned.faces(cluster.id, refresh=False)]
+            assert [s.face_id for s in there.faces_after(cluster.id, None, limit=500)] == faces

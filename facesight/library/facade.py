@@ -254,8 +254,10 @@ class Library:
             rematch=self.rematch,
         )
         self._queue = ReviewQueue(
-            self.pending,
-            lambda: self.sightings(include_unmatched=True),
+            lambda q, sort, after, limit: self.store.queue_page(
+                self._matching.match_rule(), q, sort, after, limit, self._matching.fmrs_to
+            ),
+            self.sightings_by_face,
             self.store.require_person,
         )
         self._evidence = EvidenceService(self.store, self.sighting, max_pixels=max_pixels)

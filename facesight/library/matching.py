@@ -249,6 +249,29 @@ class MatchService:
                 return replace(decided, reference_crop=crops.get(candidate.reference_id))
         return None
 
+    def fmrs_to(self, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], float]:
+        """The est. FMR of each (stored face, person) pair, as :meth:`candidate_for` gives
+        it, all in one match (the review queue sorts such faces by it); a pair whose person
+        has no reference of this descriptor version is left out."""
+        gallery = self.gallery()
+        people = len(set(gallery.person_ids.tolist()))
+        if not pairs or people == 0:
+            return {}
+        probes = [self.store.face_probe(face_id) for face_id, _ in pairs]
+        ranked = self.match(
+            np.stack([p[0] for p in probes]),
+            np.array([p[1] for p in probes], np.float64),
+            top_k=people,
+            widths=np.array([p[2] for p in probes], np.float64),
+            fused=np.array([p[3] for p in probes], np.int64),
+        )
+        found: dict[tuple[int, int], float] = {}
+        for pair, candidates in zip(pairs, ranked, strict=True):
+            same = [c for c in candidates if c.person_id == pair[1]]
+            if same:
+                found[pair] = same[0].fmr
+        return found
+
     def proposals(self, face_ids: list[int]) -> dict[int, Candidate | None]:
         """Whom the decision rule alone names for each of these stored faces (None: nobody),
         reviews and imported tags aside: the machine's own answer (``eval tags``)."""

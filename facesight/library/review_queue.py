@@ -18,15 +18,14 @@ is fixed per sort:
 * ``quality``: face quality (``facesight.quality``), best first; unknown last;
 * ``date``: capture time (EXIF, or the video's creation time), oldest first; unknown last.
 
-Cost: each page reads every face of the population (all pending faces, or all faces for
-another category) with its candidates and reviews, re-decided under the library's settings
-(``MatchService.sightings``), then filters and sorts them in Python: O(faces) time and
-memory per page, whatever ``limit`` is. ``python bench/review_queue_pages.py`` (2,125
-lfw-dev faces, 60 people enrolled, a shared 2-core machine) printed 45 ms a page of the
-pending queue (290 faces) and 250-260 ms a page of a category read over every face, for
-each sort: about 0.12 ms per face read, so some 12 s a page at 100,000 faces. The keyset
-makes pages correct, not cheap; the next issue (a million faces) moves the filter, sort and
-keyset into ``store/`` SQL over the stored candidates, with an index per sort.
+Cost: the filter, the order, the keyset and the total are SQL in ``store/queue.py``
+(``Store.queue_page``, under the library's match rule), with an index per sort (migration
+15); only the page's faces are then read whole (``MatchService.sightings_by_face``), so
+a page costs about the same at any depth and library size. It gives exactly the faces,
+order and totals the earlier Python path gave (every face read, decided, filtered and
+sorted in Python: ``tests/test_queue_sql.py`` keeps it as the reference, on SQLite and
+PostgreSQL). ``python bench/queue_at_scale.py LIBRARY`` prints the time of each kind of
+page on a million faces (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -40,11 +39,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from facesight.errors import InvalidInputError
 from facesight.quality import QUALITY_BANDS, quality_band
-from facesight.records import DECISION_CATEGORIES, IMPORTED_CATEGORY, Sighting, person_id_of
+from facesight.records import DECISION_CATEGORIES, Sighting, person_id_of
+from facesight.store.queue import QueueIds, QueueKey, QueueQuery
 
 __all__ = [
     "MAX_PAGE",
@@ -64,9 +63,6 @@ MAX_PAGE = 500
 
 MEDIA_KINDS = ("image", "video")
 """``QueueFilter.kind``: stills or video tracks."""
-
-_PENDING_CATEGORIES = frozenset({"machine match", IMPORTED_CATEGORY})
-"""The categories of a pending face: the queue proper."""
 
 
 class QueueSort(StrEnum):
@@ -177,23 +173,28 @@ def describe_state(sighting: Sighting) -> str:
     return sighting.category
 
 
+_Key = QueueKey
+"""(missing: 0/1, value, face id): the keyset of one face in one sort order."""
+
+
 class ReviewQueue:
     """The review queue of one library.
 
     Args:
-        pending: every pending face, decided under the library's settings.
-        every_face: every stored face so decided (for the other categories).
+        ids: the store's page of face keys for a checked filter, a sort, a cursor and a
+            limit (``Store.queue_page`` under the library's match rule).
+        sightings_by_face: the faces of a page, decided under the library's settings.
         person_id: the id of a person's name (``NotFoundError`` when unknown).
     """
 
     def __init__(
         self,
-        pending: Callable[[], list[Sighting]],
-        every_face: Callable[[], list[Sighting]],
+        ids: Callable[[QueueQuery, str, _Key | None, int], QueueIds],
+        sightings_by_face: Callable[[list[int]], list[Sighting]],
         person_id: Callable[[str], int],
     ) -> None:
-        self._pending = pending
-        self._every_face = every_face
+        self._ids = ids
+        self._sightings_by_face = sightings_by_face
         self._person_id = person_id
 
     def page(
@@ -219,36 +220,17 @@ class ReviewQueue:
             raise InvalidInputError(f"sort by {choices}, not {sort!r}") from None
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"a page holds 1 to {MAX_PAGE} faces, not {limit}")
-        wanted = _Wanted.of(queue_filter or QueueFilter(), self._person_id)
+        wanted = _checked(queue_filter or QueueFilter(), self._person_id)
         start = None if after is None else _decode_cursor(after, order)
-        population = self._pending() if wanted.pending else self._every_face()
-        keyed = sorted(
-            (_key(s, order), s) for s in population if wanted.passes(s)
-        )  # keys end with the face id: unique, so sighting objects are never compared
-        total = len(keyed)
-        if start is not None:
-            keyed = [(k, s) for k, s in keyed if k > start]
-        shown = keyed[:limit]
-        more = len(keyed) > limit
-        items = [QueueItem(s, decision_state(s), _reference_shown(s)) for _, s in shown]
-        return QueuePage(items, _encode_cursor(order, shown[-1][0]) if more else None, total)
-
-
-_Key = tuple[int, Any, int]
-"""(missing: 0/1, value, face id): the keyset of one face in one sort order."""
-
-
-def _key(sighting: Sighting, order: QueueSort) -> _Key:
-    face = sighting.face_id
-    if order == QueueSort.FMR:
-        named = sighting.named
-        fmr = None if named is None or named.fmr != named.fmr else float(named.fmr)
-        return (1, 0.0, face) if fmr is None else (0, fmr, face)
-    if order == QueueSort.QUALITY:
-        quality = sighting.quality
-        return (1, 0.0, face) if quality is None else (0, -float(quality), face)
-    captured = sighting.captured_at
-    return (1, "", face) if captured is None else (0, captured, face)
+        found = self._ids(wanted, order.value, start, limit)
+        shown = found.keys[:limit]
+        more = len(found.keys) > limit
+        by_id = {s.face_id: s for s in self._sightings_by_face([k[2] for k in shown])}
+        items = [
+            QueueItem(s, decision_state(s), _reference_shown(s))
+            for s in (by_id[k[2]] for k in shown if k[2] in by_id)
+        ]
+        return QueuePage(items, _encode_cursor(order, shown[-1]) if more else None, found.total)
 
 
 def _encode_cursor(order: QueueSort, key: _Key) -> str:
@@ -287,62 +269,25 @@ def _reference_shown(sighting: Sighting) -> int | None:
     return int(named.reference_id)
 
 
-@dataclass(frozen=True)
-class _Wanted:
-    """A checked ``QueueFilter``, ready to test faces."""
-
-    pending: bool
-    category: str | None
-    person_id: int | None
-    band: str | None
-    path: str | None
-    since: str | None
-    until: str | None
-    kind: str | None
-
-    @classmethod
-    def of(cls, f: QueueFilter, person_id: Callable[[str], int]) -> _Wanted:
-        if f.category is not None and f.category not in DECISION_CATEGORIES:
-            raise InvalidInputError(
-                f"no decision category {f.category!r}: one of {', '.join(DECISION_CATEGORIES)}"
-            )
-        if f.quality is not None and f.quality not in QUALITY_BANDS:
-            raise InvalidInputError(
-                f"no quality band {f.quality!r}: one of {', '.join(QUALITY_BANDS)}"
-            )
-        if f.kind is not None and f.kind not in MEDIA_KINDS:
-            raise InvalidInputError(f"media kind is image or video, not {f.kind!r}")
-        return cls(
-            pending=f.category is None or f.category in _PENDING_CATEGORIES,
-            category=f.category,
-            person_id=None if f.person is None else person_id(f.person),
-            band=f.quality,
-            path=None if not f.path else f.path.casefold(),
-            since=_iso(f.since, "since"),
-            until=_iso(f.until, "until"),
-            kind=f.kind,
+def _checked(f: QueueFilter, person_id: Callable[[str], int]) -> QueueQuery:
+    """The filter checked, as the store reads it."""
+    if f.category is not None and f.category not in DECISION_CATEGORIES:
+        raise InvalidInputError(
+            f"no decision category {f.category!r}: one of {', '.join(DECISION_CATEGORIES)}"
         )
-
-    def passes(self, s: Sighting) -> bool:
-        if self.category is not None and s.category != self.category:
-            return False
-        if self.person_id is not None and person_id_of(s) != self.person_id:
-            return False
-        if self.band is not None and (s.quality is None or quality_band(s.quality) != self.band):
-            return False
-        if self.path is not None and self.path not in s.path.casefold():
-            return False
-        if self.kind is not None and s.kind != self.kind:
-            return False
-        if self.since is None and self.until is None:
-            return True
-        when = s.captured_at
-        if when is None:
-            return False
-        if self.since is not None and when < self.since:
-            return False
-        # ``until`` a date includes that whole day: compare as many characters as it has
-        return self.until is None or when[: len(self.until)] <= self.until
+    if f.quality is not None and f.quality not in QUALITY_BANDS:
+        raise InvalidInputError(f"no quality band {f.quality!r}: one of {', '.join(QUALITY_BANDS)}")
+    if f.kind is not None and f.kind not in MEDIA_KINDS:
+        raise InvalidInputError(f"media kind is image or video, not {f.kind!r}")
+    return QueueQuery(
+        category=f.category,
+        person_id=None if f.person is None else person_id(f.person),
+        band=f.quality,
+        path=None if not f.path else f.path.casefold(),
+        since=_iso(f.since, "since"),
+        until=_iso(f.until, "until"),
+        kind=f.kind,
+    )
 
 
 def _iso(value: str | None, name: str) -> str | None:

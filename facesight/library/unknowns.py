@@ -256,24 +256,41 @@ class UnknownPeople:
             refresh: bring the clusters in step first; False reads them as stored (the
                 workspace: clustering is a background job, a page never waits for it).
         """
+        if refresh:
+            self.refresh()
+        return self.clusters_after(None, min_media=min_media, limit=limit)
+
+    def clusters_after(
+        self, after: int | None, *, min_media: int = 1, limit: int | None = None
+    ) -> list[UnknownCluster]:
+        """The clusters that follow cluster ``after`` in :meth:`clusters`' order (a keyset
+        page; None: the first), as stored (not refreshed).
+
+        Counted and ordered in SQL (``UnknownTables.sizes``); only the members of the
+        clusters returned are read, for their appearances and sample crops.
+        """
         if min_media < 1:
             raise InvalidInputError(f"min_media must be at least 1, got {min_media}")
         if limit is not None and limit < 1:
             raise InvalidInputError(f"limit must be at least 1, got {limit}")
-        if refresh:
-            self.refresh()
+        sizes = self._tables.sizes(min_media=min_media, after=after, limit=limit)
         rows: dict[int, list[ClusterMember]] = {}
-        for row in self._tables.members():
+        for row in self._tables.members([c.cluster_id for c in sizes]):
             rows.setdefault(row.cluster_id, []).append(row)
-        found = [_summary(cluster, members) for cluster, members in rows.items()]
         store = self.library.store
-        found = [
+        return [
             replace(c, sample_crops=tuple(store.file_path(p) or p for p in c.sample_crops))
-            for c in found
+            for c in (_summary(size.cluster_id, rows[size.cluster_id]) for size in sizes)
+            if c.faces
         ]
-        found = [c for c in found if c.media >= min_media]
-        found.sort(key=lambda c: (-c.media, -c.faces, c.id))
-        return found[:limit]
+
+    def count(self, *, min_media: int = 1) -> int:
+        """How many clusters :meth:`clusters_after` pages through, as stored."""
+        return len(self._tables.sizes(min_media=min_media))
+
+    def size(self, cluster_id: int) -> int:
+        """How many faces a cluster holds, as stored (0: gone or never was)."""
+        return len(self._tables.faces_of(cluster_id))
 
     def faces(self, cluster_id: int, *, refresh: bool = True) -> list[Sighting]:
         """The faces of a cluster (refreshed first unless ``refresh`` is False), best
@@ -286,6 +303,22 @@ class UnknownPeople:
             self.refresh()
         found = self.library.sightings_by_face(self._members(cluster_id))
         return sorted(found, key=_best_first)
+
+    def faces_after(self, cluster_id: int, after: int | None, *, limit: int = 50) -> list[Sighting]:
+        """At most ``limit`` faces of a cluster after face ``after`` in :meth:`faces`'
+        order (a keyset page; None: the first), as stored (not refreshed).
+
+        Raises:
+            NotFoundError: no current cluster has this id.
+            InvalidInputError: ``limit`` below 1.
+        """
+        if limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, got {limit}")
+        ids = self._tables.faces_page(cluster_id, after=after, limit=limit)
+        if not ids and after is None:
+            self._members(cluster_id)  # raises: gone or never was
+        found = {s.face_id: s for s in self.library.sightings_by_face(ids)}
+        return [found[i] for i in ids if i in found]
 
     def best_faces(
         self, cluster_id: int, count: int = 3, *, refresh: bool = True
@@ -431,6 +464,7 @@ class UnknownPeople:
 
 
 def _best_first(s: Sighting) -> tuple[float, float, int]:
+    # the store's order of a cluster's faces (``UnknownTables.faces_page``)
     quality = -1.0 if s.quality is None or s.quality != s.quality else s.quality
     return (-quality, -s.score, s.face_id)
 

@@ -29,6 +29,7 @@ from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
 from facesight.store.jobs import SCHEMA as JOBS
 from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
+from facesight.store.queue import QUEUE_INDEXES
 from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "check_migrations"]
@@ -287,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "accounts: users, web sessions, API tokens, failed logins", ACCOUNTS),
     Migration(13, "background jobs: queued, running and finished work (store.jobs)", JOBS),
     Migration(14, "collections: roots registered for the workspace to scan", COLLECTIONS),
+    Migration(15, "review queue: an index per sort (store.queue)", QUEUE_INDEXES),
 )
 
 

@@ -52,6 +52,7 @@ from facesight.store.collections import CollectionTables
 from facesight.store.imported_tags import ImportedTags
 from facesight.store.jobs import JobTables
 from facesight.store.people import StoredReference
+from facesight.store.queue import NamedFmr, QueueIds, QueueKey, QueueQuery
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import FaceRow, MatchRule, MediaRow, ReferenceRow, ReviewCarry
 from facesight.store.scan_chunks import ChunkCounts, ScanChunk
@@ -185,6 +186,15 @@ class LibraryStore(Protocol):
         after: int | None = None,
         limit: int = 100,
     ) -> SightingPage: ...
+    def queue_page(
+        self,
+        rule: MatchRule,
+        q: QueueQuery,
+        sort: str,
+        after: QueueKey | None,
+        limit: int,
+        named_fmr_of: NamedFmr,
+    ) -> QueueIds: ...
 
     # -- files the rows name (crops), relative to the library
     def stored_path(self, path: str) -> str: ...

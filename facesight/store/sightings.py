@@ -17,7 +17,7 @@ from facesight.errors import InvalidInputError
 from facesight.records import Candidate, ReferenceFace, Sighting
 from facesight.store.rows import MatchRule, or_nan, query, vector
 
-__all__ = ["SightingPage", "SightingReader"]
+__all__ = ["REFERENCE_OF_FACE", "SightingPage", "SightingReader"]
 
 _CHUNK = 500
 
@@ -96,7 +96,7 @@ class SightingReader:
             " m.detector, m.embedder, m.kind, m.duration_s,"
             " (SELECT path FROM media_paths mp WHERE mp.media_id = m.id"
             "   ORDER BY mp.rowid DESC LIMIT 1) AS path,"
-            f" ({_REFERENCE_OF_FACE}) AS reference_id"
+            f" ({REFERENCE_OF_FACE}) AS reference_id"
             " FROM faces f JOIN media m ON m.id = f.media_id"
             + (" WHERE " + " AND ".join(where) if where else "")
             + order,
@@ -194,7 +194,7 @@ class SightingReader:
         )
 
 
-_REFERENCE_OF_FACE = (
+REFERENCE_OF_FACE = (
     "SELECT r.id FROM reference_faces r WHERE r.source_sha256 = m.sha256 AND f.frame IS NULL"
     " AND MAX(0, MIN(f.x2, r.x2) - MAX(f.x1, r.x1)) * MAX(0, MIN(f.y2, r.y2) - MAX(f.y1, r.y1))"
     " * 3 >= ((f.x2 - f.x1) * (f.y2 - f.y1) + (r.x2 - r.x1) * (r.y2 - r.y1))"

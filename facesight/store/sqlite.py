@@ -36,6 +36,14 @@ from facesight.store.jobs import JobTables
 from facesight.store.migrations import apply_migrations, check_migrations
 from facesight.store.people import StoredReference
 from facesight.store.protocol import LibraryStore
+from facesight.store.queue import (
+    NamedFmr,
+    QueueIds,
+    QueueKey,
+    QueueMemo,
+    QueueQuery,
+    QueueReader,
+)
 from facesight.store.reviews import ReviewBook
 from facesight.store.rows import (
     FaceRow,
@@ -126,7 +134,7 @@ class Store:
     @property
     def unknowns(self) -> UnknownTables:
         """The unknown-people tables (their one writer)."""
-        return UnknownTables(self._conn)
+        return UnknownTables(self._conn, self.queue_memo)
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file and close.
@@ -690,6 +698,29 @@ class Store:
         """At most ``limit`` stored faces with an id above ``after``, by id, and the
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
+
+    @property
+    def queue_memo(self) -> QueueMemo:
+        """What review-queue pages share until the library changes (``store.queue``)."""
+        memo = self.__dict__.get("_queue_memo")
+        if memo is None:
+            memo = self.__dict__["_queue_memo"] = QueueMemo()
+        return memo
+
+    def queue_page(
+        self,
+        rule: MatchRule,
+        q: QueueQuery,
+        sort: str,
+        after: QueueKey | None,
+        limit: int,
+        named_fmr_of: NamedFmr,
+    ) -> QueueIds:
+        """The keys of the first ``limit + 1`` faces of the review queue after ``after``,
+        and how many pass ``q`` (``store.queue.QueueReader.page``)."""
+        return QueueReader(self._conn, self.queue_memo).page(
+            rule, q, sort, after, limit, named_fmr_of
+        )
 
 
 def _implements_the_protocol(store: Store) -> LibraryStore:

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from facesight.store.queue import QueueMemo, change_mark
 from facesight.store.rows import now
 
-__all__ = ["ClusterMember", "UnknownTables"]
+__all__ = ["ClusterMember", "ClusterSize", "UnknownTables"]
 
 _SIGNATURE_SQL = (
     "SELECT (SELECT COUNT(*) FROM faces), (SELECT COALESCE(MAX(id), 0) FROM faces),"
@@ -38,8 +39,27 @@ _MEMBERS_SQL = (
     " f.end_s, m.kind, m.captured_at, (SELECT path FROM media_paths mp"
     " WHERE mp.media_id = m.id ORDER BY mp.rowid DESC LIMIT 1) AS path"
     " FROM unknown_members um JOIN faces f ON f.id = um.face_id"
-    " JOIN media m ON m.id = f.media_id ORDER BY um.cluster_id, path, f.start_s, f.id"
+    " JOIN media m ON m.id = f.media_id{where} ORDER BY um.cluster_id, path, f.start_s, f.id"
 )
+
+_SIZES_SQL = (
+    "SELECT um.cluster_id, COUNT(*) AS faces, COUNT(DISTINCT f.media_id) AS media"
+    " FROM unknown_members um JOIN faces f ON f.id = um.face_id GROUP BY um.cluster_id"
+)
+"""Faces and distinct media of every cluster: one pass over the members' (face, media)
+pairs, no row of theirs read into Python."""
+
+_BEST_FIRST = "COALESCE(f.quality, -1.0) DESC, f.score DESC, f.id"
+"""``library.unknowns``' best-first order of a cluster's faces, in SQL."""
+
+
+@dataclass(frozen=True)
+class ClusterSize:
+    """A cluster's id, faces and distinct media (``UnknownTables.sizes``)."""
+
+    cluster_id: int
+    faces: int
+    media: int
 
 
 @dataclass(frozen=True)
@@ -65,8 +85,9 @@ class UnknownTables:
     Writes must run inside the store's ``transaction()`` (they use its connection).
     """
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, memo: QueueMemo | None = None) -> None:
         self._conn = conn
+        self._memo = memo or QueueMemo()
 
     def signature(self) -> list[Any]:
         """Counts and largest ids of what refreshing depends on, read without a model
@@ -93,9 +114,72 @@ class UnknownTables:
             self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM unknown_clusters").fetchone()[0]
         )
 
-    def members(self) -> list[ClusterMember]:
-        """Every clustered face, by cluster, then path, then start."""
-        return [ClusterMember(*row) for row in self._conn.execute(_MEMBERS_SQL)]
+    def members(self, cluster_ids: Sequence[int] | None = None) -> list[ClusterMember]:
+        """Every clustered face (of these clusters), by cluster, then path, then start."""
+        if cluster_ids is None:
+            return [ClusterMember(*r) for r in self._conn.execute(_MEMBERS_SQL.format(where=""))]
+        ids = [int(c) for c in cluster_ids]
+        if not ids:
+            return []
+        where = f" WHERE um.cluster_id IN ({','.join('?' * len(ids))})"
+        return [
+            ClusterMember(*r) for r in self._conn.execute(_MEMBERS_SQL.format(where=where), ids)
+        ]
+
+    def sizes(
+        self, *, min_media: int = 1, after: int | None = None, limit: int | None = None
+    ) -> list[ClusterSize]:
+        """Clusters seen in at least ``min_media`` media files, by distinct media, then
+        faces, most first, then id; those after cluster ``after`` in that order (a keyset:
+        a cluster that is gone starts from the first page); at most ``limit``.
+
+        Every cluster's size is one GROUP BY over the members' faces (one row per cluster
+        comes back, none per face), kept until the library changes (``QueueMemo``)."""
+        ranked: list[ClusterSize] = self._memo.get(
+            change_mark(self._conn), ("sizes",), self._ranked
+        )
+        found = [c for c in ranked if c.media >= min_media]
+        if after is not None:
+            at = next((i for i, c in enumerate(found) if c.cluster_id == after), None)
+            if at is not None:
+                found = found[at + 1 :]
+            else:
+                last = next((c for c in ranked if c.cluster_id == after), None)
+                if last is not None:  # fewer media than asked: after it in the order
+                    key = (-last.media, -last.faces, last.cluster_id)
+                    found = [c for c in found if (-c.media, -c.faces, c.cluster_id) > key]
+        return found if limit is None else found[:limit]
+
+    def _ranked(self) -> list[ClusterSize]:
+        return [
+            ClusterSize(int(c), int(f), int(m))
+            for c, f, m in self._conn.execute(
+                f"SELECT cluster_id, faces, media FROM ({_SIZES_SQL}) s"
+                " ORDER BY media DESC, faces DESC, cluster_id"
+            )
+        ]
+
+    def faces_page(self, cluster_id: int, *, after: int | None, limit: int) -> list[int]:
+        """At most ``limit`` face ids of a cluster, best quality first (then detection
+        score, then id), after face ``after`` in that order (None: the first page)."""
+        sql = (
+            "SELECT f.id FROM unknown_members um JOIN faces f ON f.id = um.face_id"
+            " WHERE um.cluster_id = ?"
+        )
+        params: list[Any] = [int(cluster_id)]
+        if after is not None:
+            key = self._conn.execute(
+                "SELECT COALESCE(quality, -1.0), score FROM faces WHERE id = ?", (int(after),)
+            ).fetchone()
+            if key is not None:
+                quality, score = float(key[0]), float(key[1])
+                sql += (
+                    " AND (COALESCE(f.quality, -1.0) < ? OR (COALESCE(f.quality, -1.0) = ?"
+                    " AND (f.score < ? OR (f.score = ? AND f.id > ?))))"
+                )
+                params += [quality, quality, score, score, int(after)]
+        sql += f" ORDER BY {_BEST_FIRST} LIMIT ?"
+        return [int(r[0]) for r in self._conn.execute(sql, [*params, int(limit)])]
 
     def faces_of(self, cluster_id: int) -> list[int]:
         """The face ids of one cluster, in id order (empty when it is gone or unknown)."""

@@ -27,7 +27,7 @@ from facesight.library.facade import Library
 from facesight.library.jobs import Job, JobKind, JobState
 from facesight.library.merge import MergeResult, mark_different, resolve_merge
 from facesight.library.review_queue import decision_state
-from facesight.library.unknowns import UnknownCluster, UnknownPeople, best_first
+from facesight.library.unknowns import UnknownCluster, UnknownPeople
 from facesight.records import Sighting
 from facesight.web.api import after_id
 from facesight.web.keyset import KeysetPage, key_cursor, keyset_page, parse_key
@@ -102,10 +102,6 @@ class Conflicts:
     states: dict[int, str]
 
 
-def _cluster_key(c: UnknownCluster) -> tuple[int, int, int]:
-    return (-c.media, -c.faces, c.id)  # UnknownPeople.clusters' order
-
-
 def _face_cursor(s: Sighting) -> str:
     return str(s.face_id)
 
@@ -117,10 +113,11 @@ def _ambiguous_key(a: AmbiguousSighting) -> tuple[float, str, int]:
 def cluster_list(lib: Library, after: str | None, limit: int) -> ClusterList:
     """The unknown people as the last clustering stored them, most media first; ``after``
     is the id of the last one shown (one that is gone since starts from the first)."""
-    start = after_id(after)
-    found = UnknownPeople(lib).clusters(refresh=False)
-    last = next((_cluster_key(c) for c in found if c.id == start), None)
-    page = keyset_page(found, _cluster_key, last, limit, lambda c: str(c.id))
+    people = UnknownPeople(lib)
+    found = people.clusters_after(after_id(after), limit=limit + 1)  # one more: is there a next?
+    shown = found[:limit]
+    more = len(found) > limit
+    page = KeysetPage(shown, str(shown[-1].id) if more else None, people.count())
     lib.record_view([f for c in page.items for f in c.sample_faces], "unknown people page")
     done = lib.jobs.jobs(kind=JobKind.CLUSTER, state=JobState.DONE, limit=1)
     waiting = [
@@ -138,10 +135,11 @@ def cluster_list(lib: Library, after: str | None, limit: int) -> ClusterList:
 def cluster_faces(lib: Library, cluster_id: int, after: str | None, limit: int) -> ClusterFaces:
     """A page of one unknown person's faces (``NotFoundError`` when it is gone); ``after``
     is the id of the last face shown (still ordered by its quality when it left since)."""
-    start = after_id(after)
-    faces = UnknownPeople(lib).faces(cluster_id, refresh=False)
-    last = [best_first(s) for s in lib.sightings_by_face([start])] if start else []
-    page = keyset_page(faces, best_first, last[0] if last else None, limit, _face_cursor)
+    people = UnknownPeople(lib)
+    found = people.faces_after(cluster_id, after_id(after), limit=limit + 1)
+    shown = found[:limit]
+    more = len(found) > limit
+    page = KeysetPage(shown, _face_cursor(shown[-1]) if more else None, people.size(cluster_id))
     lib.record_view([s.face_id for s in page.items], f"unknown person {cluster_id}")
     return ClusterFaces(cluster_id, page)
 

@@ -206,7 +206,7 @@ def test_an_admin_clicks_scan_now_and_sees_the_scan_finish(
     server = workspace.server
     more = tmp_path / "more"
     more.mkdir()
-    for photo in sorted((PEOPLE / "George_Clooney").iterdir())[:2]:
+    for photo in sorted((PEOPLE / "Matt_Damon").iterdir())[:2]:
         (more / photo.name).symlink_to(photo)
     root = _register(server.library, more)
     _sign_in(browser, server.url, "admin")

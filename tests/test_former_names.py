@@ -61,6 +61,9 @@ def test_forget_after_rename_erases_the_old_name(
         assert "barry" not in _audit_text(lib)
         assert _former_rows(lib) == 0
         assert lib.audit.verify().ok
+    if isinstance(library_location, Path):  # PostgreSQL: tests/test_postgres_erasure.py
+        raw = b"".join(p.read_bytes() for p in library_location.rglob("*") if p.is_file())
+        assert b"Barry" not in raw  # the former name's row was overwritten, not just unlinked
 
 
 def test_forget_after_merge_erases_the_absorbed_persons_names_and_notes(

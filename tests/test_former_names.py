@@ -123,3 +123,17 @@ def test_a_merge_keeps_the_kept_persons_own_former_names(
         assert [r["name"] for r in lib.store.query("SELECT name FROM former_names")] == [
             "Joe Biden"
         ]
+
+
+def test_a_name_given_back_is_not_a_former_name(
+    library_location: str | Path,
+    tmp_path: Path,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    with _open(library_location, tmp_path, detector, embedder) as lib:
+        lib.enroll("Barry", [_photo(tmp_path, "a", 0)], rematch=False)
+        lib.rename("Barry", "Barack Obama")
+        lib.rename("Barack Obama", "Barry")
+        names = [r["name"] for r in lib.store.query("SELECT name FROM former_names")]
+        assert names == ["Barack Obama"]

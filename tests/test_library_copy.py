@@ -42,7 +42,8 @@ def test_a_library_goes_to_postgresql_and_back_whole(
     original = tmp_path / "original"
     with Library(original, detector=detector, embedder=embedder) as lib:
         lib.enroll("Barack Obama", OBAMA[:1])
-        lib.enroll("Joe Biden", BIDEN[:1])
+        lib.enroll("Joe", BIDEN[:1])
+        lib.rename("Joe", "Joe Biden")  # a former name (table former_names) goes too
         lib.scan([*OBAMA[1:3], *BIDEN[1:3]])
         lib.confirm(lib.sightings("Barack Obama")[0].face_id, note="seen")
         lib.reject(lib.sightings("Joe Biden")[0].face_id)
@@ -55,6 +56,7 @@ def test_a_library_goes_to_postgresql_and_back_whole(
     counts = json.loads(result.output)
     tables = before[2]
     assert isinstance(tables, dict) and counts["faces"] == tables["faces"]
+    assert counts["former_names"] == tables["former_names"] == 1
     assert counts["crops"] == tables["faces"] + tables["reference_faces"]
     with Library(postgres_url, detector=detector, embedder=embedder) as lib:
         assert _state(lib)[:2] == before[:2]

@@ -25,6 +25,8 @@ from .postgres import PostgresServer
 OBAMA = sorted((PEOPLE / "Barack_Obama").glob("*.jpg"))
 NAME = "Zebulon Quartermaine"
 """A name no other test stores (the server, and its WAL, are the session's)."""
+OLD_NAME = "Xanthippe Marchbanks"
+"""The name ``NAME`` had before a rename (a former name, erased with the person)."""
 
 
 def _raw(*roots: Path) -> bytes:
@@ -46,7 +48,8 @@ def test_forget_leaves_no_name_descriptor_or_crop_in_the_servers_files(
         shutil.copy(photo, collection / f"img{i}.jpg")  # file names without the name
     files = tmp_path / "files"
     with Library(postgres_url, detector=detector, embedder=embedder, files_dir=files) as lib:
-        lib.enroll(NAME, OBAMA[:1])
+        lib.enroll(OLD_NAME, OBAMA[:1])
+        lib.rename(OLD_NAME, NAME)
         lib.scan([collection])
         sightings = lib.sightings(NAME)
         assert len(sightings) >= 2
@@ -62,12 +65,14 @@ def test_forget_leaves_no_name_descriptor_or_crop_in_the_servers_files(
         assert len(crops) >= 3 and len(descriptors) >= 3
         before = _raw(postgres_server.data_dir)
         assert NAME.encode() in before and descriptors[0][:64] in before  # found when there
+        assert OLD_NAME.encode() in before
         result = lib.forget(NAME, with_sightings=True)
         assert result.faces_removed == len(sightings)
         assert lib.audit.verify().ok
         assert lib.store.query("SELECT COUNT(*) AS n FROM crop_files")[0]["n"] == 0
     raw = _raw(postgres_server.data_dir, files)
     assert NAME.encode() not in raw and b"at the rally" not in raw
+    assert OLD_NAME.encode() not in raw
     for descriptor in descriptors:
         assert np.frombuffer(descriptor, "<f4").size == 128
         assert descriptor[:64] not in raw

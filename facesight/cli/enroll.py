@@ -114,7 +114,8 @@ def forget(ctx: click.Context, name: str, yes: bool, with_sightings: bool) -> No
     """Erase a person and everything derived from them (references, crops, matches).
 
     The audit log keeps that the erasure happened; its paths and notes that
-    may hold the name are blanked (the hash chain still verifies). Faces of
+    may hold the name, or one the person had before (renamed, merged), are
+    blanked (the hash chain still verifies). Faces of
     the person in scanned media stay unless --with-sightings; see docs/review.md.
     """
     if not yes:

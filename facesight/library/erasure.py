@@ -12,6 +12,7 @@ from pathlib import Path
 
 from facesight.descriptors import NearestFaces
 from facesight.records import ForgetResult
+from facesight.store import people as people_tables
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.reviews import ReviewBook
 from facesight.store.sqlite import Store
@@ -57,7 +58,10 @@ class ErasureService:
         checkpointed and truncated, so the name and descriptors do not linger
         in the database files; the reference crops are deleted from disk. The
         audit log keeps that an erasure happened; its paths and notes that may
-        name the person are blanked (``AuditLog.erase``), its chain still verifies.
+        name the person, under their name or one they had before (a rename's old
+        name, a merged person's: ``store.people.former_names``), are blanked
+        (``AuditLog.erase``), its chain still verifies. The former names are deleted
+        with the person.
 
         Faces of the person in scanned media stay (as faces nobody is matched
         to), unless ``with_sightings``: then the faces confirmed as this person
@@ -70,8 +74,12 @@ class ErasureService:
         with self.store.transaction() as conn:
             faces = self.reviews.confirmed_faces(person_id) if with_sightings else []
             crops = self.store.delete_faces(conn, faces)
+            # read before the person's rows go: names the person had, people merged in
+            former = people_tables.former_names(conn, person_id)
             refs, cands, reference_crops = self.store.delete_person(conn, person_id)
-            erased = self.audit.erase(conn, person_id, stored_name)
+            erased = self.audit.erase(
+                conn, person_id, stored_name, former_names=former.names, former_ids=former.ids
+            )
             self.audit.record(
                 conn,
                 AuditAction.FORGET,

@@ -28,7 +28,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -340,23 +340,33 @@ class AuditLog:
             raise
         return broken
 
-    def erase(self, conn: sqlite3.Connection, person_id: int, name: str) -> list[int]:
+    def erase(
+        self,
+        conn: sqlite3.Connection,
+        person_id: int,
+        name: str,
+        *,
+        former_names: Sequence[str] = (),
+        former_ids: Sequence[int] = (),
+    ) -> list[int]:
         """Blank, inside ``conn``'s transaction, the paths and details that may name a person.
 
-        Blanked: every path list or details text holding a word of ``name``
-        (3 letters or more, case-insensitive, also run together as in
+        Blanked: every path list or details text holding a word of ``name`` or of one of
+        ``former_names`` (3 letters or more, case-insensitive, also run together as in
         ``JoeBiden.jpg``), and the details (notes) of every record about
-        ``person_id``. The commitments stay, so the chain still verifies.
+        ``person_id`` or one of ``former_ids`` (people merged into the person). The
+        commitments stay, so the chain still verifies.
         Returns the ids of the records changed.
         """
-        words = _name_words(name)
+        words = {w for n in (name, *former_names) for w in _name_words(n)}
+        ids = {person_id, *former_ids}
         changed = []
         cursor = conn.execute(
             "SELECT id, items, paths, details FROM audit_log"
             " WHERE paths IS NOT NULL OR details IS NOT NULL ORDER BY id"
         )
         for record_id, items, paths, details in cursor.fetchall():
-            about = person_id in json.loads(items).get("people", [])
+            about = not ids.isdisjoint(json.loads(items).get("people", []))
             blank = [
                 column
                 for column, value, always in (("paths", paths, False), ("details", details, about))

@@ -38,6 +38,7 @@ TABLES = (
     "unknown_members",
     "unknown_exclusions",
     "distinct_people",
+    "former_names",
     "models",
     "imported_tags",
     "scan_chunks",

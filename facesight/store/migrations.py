@@ -28,6 +28,7 @@ from facesight.store.collections import SCHEMA as COLLECTIONS
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
 from facesight.store.jobs import SCHEMA as JOBS
+from facesight.store.people import FORMER_NAMES
 from facesight.store.postgres_schema import CHAINED_AUDIT, INITIAL, REVIEW, to_postgres
 from facesight.store.queue import QUEUE_INDEXES
 from facesight.store.scan_chunks import SCHEMA as SCAN_CHUNKS
@@ -289,6 +290,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(13, "background jobs: queued, running and finished work (store.jobs)", JOBS),
     Migration(14, "collections: roots registered for the workspace to scan", COLLECTIONS),
     Migration(15, "review queue: an index per sort (store.queue)", QUEUE_INDEXES),
+    Migration(16, "people's former names, erased with them (store.people)", FORMER_NAMES),
 )
 
 

@@ -1,4 +1,11 @@
-"""The tables of who is enrolled: ``people``, ``reference_faces`` and ``distinct_people``.
+"""The tables of who is enrolled: ``people``, ``reference_faces``, ``distinct_people`` and
+``former_names``.
+
+``former_names`` (migration 16) remembers the names a person was known by before: the
+old name of a rename, and a merged person's name (with its own former names and its id).
+It is private: nothing shows it; erasure (``library.erasure``) reads it, so that
+``forget`` blanks the audit records that mention any name the person had, and deletes
+it with the person.
 
 This module is the one writer of these tables (``Store`` calls it). Each
 function works inside the caller's transaction and returns what the caller must know to
@@ -19,6 +26,8 @@ from facesight.store.models import descriptor_dim
 from facesight.store.rows import MatchRule, ReferenceRow, blob, descriptor_blob, now, query, vector
 
 __all__ = [
+    "FORMER_NAMES",
+    "FormerNames",
     "MergedPeople",
     "StoredReference",
     "add_person",
@@ -26,6 +35,7 @@ __all__ = [
     "delete_person",
     "delete_reference",
     "distinct_pairs",
+    "former_names",
     "gallery",
     "list_people",
     "mark_distinct",
@@ -36,6 +46,28 @@ __all__ = [
     "set_reference_crop",
     "update_reference",
 ]
+
+
+FORMER_NAMES = """
+CREATE TABLE former_names (
+    person_id INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    former_id INTEGER,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (person_id, name)
+);
+"""
+"""Migration 16. ``former_id``: the id the name was enrolled under when it came with a
+merge (the absorbed person's), so erasure also blanks the notes about that id; NULL
+for a rename's old name."""
+
+
+@dataclass(frozen=True)
+class FormerNames:
+    """The names a person was known by before, and the ids of the people merged into them."""
+
+    names: list[str]
+    ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -115,8 +147,52 @@ def delete_reference(conn: sqlite3.Connection, reference_id: int) -> str | None:
 
 
 def rename_person(conn: sqlite3.Connection, person_id: int, name: str) -> None:
-    """Give a person another name (``name`` already checked, normalised and free)."""
+    """Give a person another name (``name`` already checked, normalised and free); the old
+    one becomes a former name."""
+    conn.execute(
+        "INSERT INTO former_names (person_id, name, added_at)"
+        " SELECT id, name, ? FROM people WHERE id = ? ON CONFLICT DO NOTHING",
+        (now(), person_id),
+    )
     conn.execute("UPDATE people SET name = ? WHERE id = ?", (name, person_id))
+    _drop_current_name(conn, person_id)
+
+
+def _drop_current_name(conn: sqlite3.Connection, person_id: int) -> None:
+    """A name the person has again (renamed back) is not a former one."""
+    conn.execute(
+        "DELETE FROM former_names WHERE person_id = ?"
+        " AND name = (SELECT name FROM people WHERE id = ?)",
+        (person_id, person_id),
+    )
+
+
+def former_names(conn: sqlite3.Connection, person_id: int) -> FormerNames:
+    """The names ``person_id`` had before (oldest first) and the ids merged into them."""
+    rows = conn.execute(
+        "SELECT name, former_id FROM former_names WHERE person_id = ? ORDER BY added_at, name",
+        (person_id,),
+    ).fetchall()
+    return FormerNames(
+        [str(name) for name, _ in rows], sorted({int(i) for _, i in rows if i is not None})
+    )
+
+
+def _move_former_names(conn: sqlite3.Connection, keep_id: int, absorb_id: int) -> None:
+    """``absorb``'s name and its former names (with their ids) become ``keep``'s."""
+    conn.execute(
+        "INSERT INTO former_names (person_id, name, former_id, added_at)"
+        " SELECT ?, name, id, ? FROM people WHERE id = ? ON CONFLICT DO NOTHING",
+        (keep_id, now(), absorb_id),
+    )
+    conn.execute(
+        "INSERT INTO former_names (person_id, name, former_id, added_at)"
+        " SELECT ?, name, former_id, added_at FROM former_names WHERE person_id = ?"
+        " ON CONFLICT DO NOTHING",
+        (keep_id, absorb_id),
+    )
+    conn.execute("DELETE FROM former_names WHERE person_id = ?", (absorb_id,))
+    _drop_current_name(conn, keep_id)
 
 
 def _ordered(a: int, b: int) -> tuple[int, int]:
@@ -159,6 +235,7 @@ def merge_people(conn: sqlite3.Connection, keep_id: int, absorb_id: int, by: str
         "UPDATE reference_faces SET person_id = ? WHERE person_id = ?", (keep_id, absorb_id)
     ).rowcount
     _move_distinct_pairs(conn, keep_id, absorb_id, by)
+    _move_former_names(conn, keep_id, absorb_id)
     conn.execute("DELETE FROM people WHERE id = ?", (absorb_id,))
     return MergedPeople(int(moved), len(rows), [str(crop) for _, crop in rows if crop])
 
@@ -241,6 +318,7 @@ def delete_person(conn: sqlite3.Connection, person_id: int) -> tuple[int, int, l
     cands = conn.execute(
         "SELECT COUNT(*) FROM candidates WHERE person_id = ?", (person_id,)
     ).fetchone()[0]
+    conn.execute("DELETE FROM former_names WHERE person_id = ?", (person_id,))
     conn.execute("DELETE FROM people WHERE id = ?", (person_id,))
     return int(refs), int(cands), crops
 

@@ -59,6 +59,7 @@ ERASURE_TABLES = (
     "unknown_members",
     "unknown_exclusions",
     "distinct_people",
+    "former_names",
 )
 """The tables an erasure deletes from or blanks, rewritten by :meth:`PostgresStore.checkpoint`."""
 

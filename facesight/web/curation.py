@@ -150,7 +150,7 @@ def name_cluster(lib: Library, cluster_id: int, name: str, best: int) -> Named:
     chosen = [s.face_id for s in people.best_faces(cluster_id, best, refresh=False)]
     person_id = people.name(cluster_id, name, best=best, refresh=False, rematch=False)
     job = lib.jobs.submit(JobKind.REMATCH, {})
-    return Named(cluster_id, person_id, lib.store.person_name(person_id), chosen, job)
+    return Named(cluster_id, person_id, lib.person_name(person_id), chosen, job)
 
 
 def split_cluster(
@@ -182,7 +182,7 @@ def conflicts(lib: Library, after: str | None, limit: int) -> Conflicts:
 
 def merge_people(lib: Library, keep_id: int, absorb_id: int) -> Merged:
     """Make ``absorb_id`` part of ``keep_id`` (by id); queue the re-match."""
-    keep, absorb = lib.store.person_name(keep_id), lib.store.person_name(absorb_id)
+    keep, absorb = lib.person_name(keep_id), lib.person_name(absorb_id)
     result = resolve_merge(lib, keep, absorb, rematch=False)
     lib.references_changed()  # no re-match here: the cached gallery must go all the same
     return Merged(result, lib.jobs.submit(JobKind.REMATCH, {}))
@@ -190,4 +190,4 @@ def merge_people(lib: Library, keep_id: int, absorb_id: int) -> Merged:
 
 def people_different(lib: Library, first_id: int, second_id: int) -> bool:
     """Mark two enrolled people (by id) different; False when they already were."""
-    return mark_different(lib, lib.store.person_name(first_id), lib.store.person_name(second_id))
+    return mark_different(lib, lib.person_name(first_id), lib.person_name(second_id))

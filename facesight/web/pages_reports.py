@@ -31,7 +31,7 @@ async def reports_page(
     request: Request, principal: Annotated[Principal, Depends(Guard(Permission.REPORTS))]
 ) -> HTMLResponse:
     def load(lib: Library) -> tuple[list[str], list[ReportJob]]:
-        return [name for _, name in lib.store.people_names()], report_jobs(lib)
+        return [name for _, name in lib.people_names()], report_jobs(lib)
 
     people, jobs = await request.app.state.gate.run(load, actor=principal.account.name)
     people.sort(key=str.casefold)

@@ -89,7 +89,8 @@ async def review_queue(
     def load(lib: Library) -> _Queue:
         page = lib.review_queue(wanted, sort=sort, after=_blank(after), limit=limit)
         lib.record_view([item.sighting.face_id for item in page.items], "review queue page")
-        return _Queue(page, [p.name for p in lib.people()])
+        # names only: the counts are worked out again after each write (the view above)
+        return _Queue(page, [name for _, name in lib.people_names()])
 
     queue = await request.app.state.gate.run(load, actor=principal.account.name)
     query = {k: v for k, v in request.query_params.items() if k != "after" and v}
@@ -137,7 +138,7 @@ async def face_page(request: Request, principal: Viewer, face_id: int) -> HTMLRe
             except (NotFoundError, MediaError) as error:  # the page says why, shows the frame
                 why = f"The video cannot be opened ({error})"
         lib.record_view([face_id], "face page")
-        people = [p.name for p in lib.people()]
+        people = [name for _, name in lib.people_names()]
         history = lib.reviews.of_faces([face_id]).get(face_id, [])
         return _Face(sighting, decision_state(sighting), playable, mime, why, people, history)
 

@@ -6,12 +6,12 @@ a reference, how stored faces are matched again and what to call when references
 ``Library`` composes it and offers ``people``, ``rename``, ``references``,
 ``remove_reference``, ``add_reference_from_face`` and ``people_overview``.
 
+Each change writes its audit record (ids only, never names: a name is the person's data,
+and ``forget`` must be able to leave none) in the transaction that makes it.
+
 A person's counts come from SQL (``Store.people_counts``: each person's faces by decision
-category, counted as the review queue counts its totals), not from every sighting read:
-at a million faces reading them took over 90 s; ``bench/queue_at_scale.py`` times the
-SQL (docs/scale.md). Each change writes its audit record (ids
-only, never names: a name is the person's data, and ``forget`` must be able to leave none) in
-the transaction that makes it.
+category, counted as the review queue counts its totals), never from every sighting read
+(O(faces)); ``bench/queue_at_scale.py`` times them at a million faces (docs/scale.md).
 
 Anything that changes references can match every stored face again; a request of the review
 workspace asks not to (``rematch=False``) and queues a re-match job instead, since at a million

@@ -9,8 +9,11 @@ pages deep (its cursor found first), the categories and a few filters
 (quality band, media kind, capture dates, a path piece), the person pages (each decision
 category of the people with the most and the fewest proposed faces, by date, as the person
 page asks), the unknowns list (first and a later page, refresh off as the workspace reads
-it) and the faces of the largest unknown person. One library call, in process: what the
-web adds (serialising, the crops' URLs) is in ``bench/page_timing.py``'s figures.
+it) and the faces of the largest unknown person, and the people list (``Library.people``:
+the home page, ``/api/v1/people``, ``facesight people``; ``Library.people_overview``: the
+People page), between writes and as the first call after a write. One library call, in
+process: what the web adds (serialising, the crops' URLs) is in
+``bench/page_timing.py``'s figures.
 
 Usage: python bench/queue_at_scale.py LIBRARY [--repeats N]
 """
@@ -156,6 +159,28 @@ def main() -> None:
             n,
             lambda _: f"{biggest.faces:,}",
         )
+        _people(lib, n)
+
+
+def _people(lib: Library, n: int) -> None:
+    """The people list and the People page's counts, between writes and after one."""
+
+    def counted(people: list[Any]) -> str:
+        seen = sum(getattr(p, "person", p).sightings for p in people)
+        return f"{len(people)} people, {seen:,} sightings"
+
+    def fresh_people() -> Any:
+        lib.store.queue_memo.clear()  # as after a write: every person's counts again
+        return lib.people()
+
+    def fresh_overview() -> Any:
+        lib.store.queue_memo.clear()
+        return lib.people_overview()
+
+    _time("people (Library.people)", lib.people, n, counted)
+    _time("people, first call after a write", fresh_people, n, counted)
+    _time("people overview (Library.people_overview)", lib.people_overview, n, counted)
+    _time("people overview, first call after a write", fresh_overview, n, counted)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 totals of the Python path it replaced (every face read, decided under the library's
 settings, filtered and sorted in Python: kept here as the reference), for every decision
 category, sort and filter, on the workspace library with pending, confirmed, rejected,
-manual, imported, unmatched and reference faces, on SQLite and on PostgreSQL."""
+manual, imported, unmatched and reference faces, on SQLite and on PostgreSQL; and so do
+the people's counts (``Library.people``, ``people_overview``: each person's faces by
+decision category, ``Store.people_counts``)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,13 @@ from facesight.library.copy import copy_library as copy_whole
 from facesight.library.facade import Library
 from facesight.library.review_queue import QueueFilter, QueueSort
 from facesight.quality import quality_band
-from facesight.records import DECISION_CATEGORIES, IMPORTED_CATEGORY, Sighting, person_id_of
+from facesight.records import (
+    DECISION_CATEGORIES,
+    IMPORTED_CATEGORY,
+    Decision,
+    Sighting,
+    person_id_of,
+)
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
@@ -144,6 +153,44 @@ def _compare(lib: Library) -> int:
     return compared
 
 
+def _python_people_counts(lib: Library) -> Counter[tuple[int, str]]:
+    """Each person's faces by decision category as the Python path counted them (every
+    matched sighting read: ``Library.people`` and ``PeopleService.overview`` before
+    ``Store.people_counts``)."""
+    counted: Counter[tuple[int, str]] = Counter()
+    for sighting in lib.sightings():
+        person_id = person_id_of(sighting)
+        if person_id is not None:
+            counted[person_id, sighting.category] += 1
+    return counted
+
+
+def _compare_people(lib: Library) -> int:
+    """The SQL counts equal the Python path's for every person and category; returns how
+    many faces were counted."""
+    expected = _python_people_counts(lib)
+    named = {"confirmed", "manual identification", "machine match", IMPORTED_CATEGORY}
+    assert {category for _, category in expected} == named, expected
+    people = lib.people()
+    assert {p.id for p in people} == {i for i, _ in lib.people_names()}
+    counts = lib.store.people_counts(lib.match_rule())
+    found = Counter({(i, c): n for i, per in counts.items() for c, n in per.items() if c in named})
+    assert found == expected
+    confirmed = {"confirmed", "manual identification"}
+    for p in people:
+        mine = {c: n for (i, c), n in expected.items() if i == p.id}
+        assert p.sightings == sum(mine.values()), p
+    for row in lib.people_overview():
+        mine = {c: n for (i, c), n in expected.items() if i == row.person.id}
+        wanted = (
+            sum(mine.values()),
+            sum(n for c, n in mine.items() if c in confirmed),
+            sum(n for c, n in mine.items() if c not in confirmed),
+        )
+        assert (row.person.sightings, row.confirmed, row.pending) == wanted, row
+    return sum(expected.values())
+
+
 @pytest.fixture(scope="module")
 def decided(
     workspace_library: Path,
@@ -180,6 +227,29 @@ def test_sql_queue_equals_the_python_path_on_postgresql(
         assert _compare(lib) > 0
 
 
+def test_people_counts_equal_the_python_path(decided: Library) -> None:
+    assert _compare_people(decided) > 0
+
+
+def test_people_counts_under_a_fixed_decision_distance(
+    decided: Library, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    path = Path(decided.store.path).parent
+    with Library(path, detector=detector, embedder=embedder, max_distance=0.5) as lib:
+        assert _compare_people(lib) > 0
+
+
+def test_people_counts_equal_the_python_path_on_postgresql(
+    decided: Library,
+    postgres_url: str,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+) -> None:
+    copy_whole(Path(decided.store.path).parent, postgres_url)
+    with Library(postgres_url, detector=detector, embedder=embedder) as lib:
+        assert _compare_people(lib) > 0
+
+
 def test_a_decision_by_another_connection_shows_on_the_next_page(
     decided: Library, detector: FaceDetector, embedder: FaceEmbedder
 ) -> None:
@@ -193,3 +263,19 @@ def test_a_decision_by_another_connection_shows_on_the_next_page(
     assert face.face_id not in [i.sighting.face_id for i in after.items]
     confirmed = _sql_queue(decided, QueueFilter(category="confirmed"), QueueSort.FMR, 50)
     assert face.face_id in confirmed
+
+
+def test_a_decision_by_another_connection_shows_in_the_people_counts(
+    decided: Library, detector: FaceDetector, embedder: FaceEmbedder
+) -> None:
+    face = decided.review_queue(QueueFilter(), limit=1).items[0].sighting
+    person_id = person_id_of(face)
+    before = {row.person.id: row for row in decided.people_overview()}  # kept now
+    path = Path(decided.store.path).parent
+    with Library(path, detector=detector, embedder=embedder) as other:
+        other.confirm(face.face_id)
+    after = {row.person.id: row for row in decided.people_overview()}
+    assert person_id is not None and face.decision == Decision.PENDING
+    assert after[person_id].confirmed == before[person_id].confirmed + 1
+    assert after[person_id].pending == before[person_id].pending - 1
+    assert _compare_people(decided) > 0

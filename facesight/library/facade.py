@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,6 @@ from facesight.records import (
     ScanEvent,
     ScanSummary,
     Sighting,
-    person_id_of,
 )
 from facesight.store.audit import AuditAction, AuditRecord, AuditVerification, os_account
 from facesight.store.backend import open_store
@@ -264,9 +262,8 @@ class Library:
         self._people = PeopleService(
             self.store,
             self.audit,
-            people=self.people,
             listed=lambda: self.store.list_people(self.match_rule()),
-            sightings=self.sightings,
+            counts=lambda: self.store.people_counts(self.match_rule()),
             sighting=self.sighting,
             reference_from_face=self._review.reference_from_face,
             rematch=self.rematch,
@@ -464,17 +461,10 @@ class Library:
         """Everyone enrolled, with reference and sighting counts.
 
         A person's sightings are counted as :meth:`sightings` lists them: confirmed and
-        pending faces, not rejected ones, and never their own reference photos.
+        pending faces, not rejected ones, and never their own reference photos; in SQL
+        (``PeopleService.people``), never by reading every sighting.
         """
-        seen: dict[int, int] = {}
-        for sighting in self.sightings():
-            person_id = person_id_of(sighting)
-            if person_id is not None:
-                seen[person_id] = seen.get(person_id, 0) + 1
-        return [
-            replace(p, sightings=seen.get(p.id, 0))
-            for p in self.store.list_people(self.match_rule())
-        ]
+        return self._people.people()
 
     # -- matching (library/matching.py) ------------------------------------------
 

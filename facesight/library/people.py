@@ -3,10 +3,15 @@ sighting made a reference, and the counts the people pages show.
 
 ``PeopleService`` takes its collaborators (the store, the audit log, how a stored face becomes
 a reference, how stored faces are matched again and what to call when references changed);
-``Library`` composes it and offers ``rename``, ``references``, ``remove_reference``,
-``add_reference_from_face`` and ``people_overview``. Each change writes its audit record (ids
-only, never names: a name is the person's data, and ``forget`` must be able to leave none) in
-the transaction that makes it.
+``Library`` composes it and offers ``people``, ``rename``, ``references``,
+``remove_reference``, ``add_reference_from_face`` and ``people_overview``.
+
+Each change writes its audit record (ids only, never names: a name is the person's data,
+and ``forget`` must be able to leave none) in the transaction that makes it.
+
+A person's counts come from SQL (``Store.people_counts``: each person's faces by decision
+category, counted as the review queue counts its totals), never from every sighting read
+(O(faces)); ``bench/queue_at_scale.py`` times them at a million faces (docs/scale.md).
 
 Anything that changes references can match every stored face again; a request of the review
 workspace asks not to (``rematch=False``) and queues a re-match job instead, since at a million
@@ -20,7 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from facesight.errors import InvalidInputError, NotFoundError
-from facesight.records import Decision, PersonSummary, Sighting, person_id_of
+from facesight.records import (
+    IMPORTED_CATEGORY,
+    Decision,
+    PersonSummary,
+    Sighting,
+    person_id_of,
+)
 from facesight.store.audit import AuditAction, AuditLog
 from facesight.store.people import StoredReference
 from facesight.store.sqlite import Store
@@ -62,14 +73,21 @@ class PersonOverview:
     sample_references: list[int] = field(default_factory=list)
 
 
+CONFIRMED_CATEGORIES = ("confirmed", "manual identification")
+"""The decision categories of a face a reviewer confirmed (``Decision.CONFIRMED``)."""
+
+PENDING_CATEGORIES = ("machine match", IMPORTED_CATEGORY)
+"""The decision categories of a face named but not reviewed (``Decision.PENDING``)."""
+
+
 class PeopleService:
     """Renaming people and curating their references.
 
     Args:
         store, audit: the library database and its audit log.
-        people: everyone enrolled with their counts (``Library.people``).
         listed: everyone enrolled as stored, before their sightings are counted.
-        sightings: every matched sighting (``Library.sightings``).
+        counts: each person's stored faces by decision category (``Store.people_counts``
+            under the library's match rule), person ids to counts.
         sighting: one stored face, decided and reviewed (``NotFoundError`` when unknown).
         reference_from_face: make a stored face one of a person's references inside the
             transaction it is given (audited ``reference.from_face``); its reference id,
@@ -83,9 +101,8 @@ class PeopleService:
         store: Store,
         audit: AuditLog,
         *,
-        people: Callable[[], list[PersonSummary]],
         listed: Callable[[], list[PersonSummary]],
-        sightings: Callable[[], list[Sighting]],
+        counts: Callable[[], dict[int, dict[str, int]]],
         sighting: Callable[[int], Sighting],
         reference_from_face: Callable[[sqlite3.Connection, Sighting, int], int | None],
         rematch: Callable[[], int],
@@ -93,9 +110,8 @@ class PeopleService:
     ) -> None:
         self.store = store
         self.audit = audit
-        self._people = people
         self._listed = listed
-        self._sightings = sightings
+        self._counts = counts
         self._sighting = sighting
         self._reference_from_face = reference_from_face
         self._rematch = rematch
@@ -103,7 +119,7 @@ class PeopleService:
 
     def person(self, person_id: int) -> PersonSummary:
         """One enrolled person by id, with counts (``NotFoundError`` when none has it)."""
-        found = [p for p in self._people() if p.id == person_id]
+        found = [p for p in self.people() if p.id == person_id]
         if not found:
             raise NotFoundError(f"no enrolled person has id {person_id}")
         return found[0]
@@ -116,25 +132,32 @@ class PeopleService:
         """The name of the person ``person_id`` (``NotFoundError`` when none has it)."""
         return self.store.person_name(person_id)
 
+    def people(self) -> list[PersonSummary]:
+        """Everyone enrolled, with reference and sighting counts: a person's sightings
+        are counted as ``Library.sightings`` lists them (confirmed and pending faces, not
+        rejected ones, never their own reference photos)."""
+        counts = self._counts()
+        return [
+            replace(
+                p, sightings=_sum(counts.get(p.id, {}), CONFIRMED_CATEGORIES + PENDING_CATEGORIES)
+            )
+            for p in self._listed()
+        ]
+
     def overview(self) -> list[PersonOverview]:
-        """Everyone enrolled, with confirmed and pending counts and up to two references
-        with a crop. Reads every matched sighting once (O(faces)); ``sightings`` counts
-        them as ``Library.people`` does."""
-        counted: dict[int, list[int]] = {}  # person id -> [sightings, confirmed, pending]
-        for sighting in self._sightings():
-            person_id = person_id_of(sighting)
-            if person_id is None:
-                continue
-            counts = counted.setdefault(person_id, [0, 0, 0])
-            counts[0] += 1
-            counts[1] += sighting.decision == Decision.CONFIRMED
-            counts[2] += sighting.decision == Decision.PENDING
+        """Everyone enrolled, with confirmed and pending counts (as :meth:`people` counts
+        them) and up to two references with a crop."""
+        counts = self._counts()
         everyone = []
         for person in self._listed():
-            seen, confirmed, pending = counted.get(person.id, [0, 0, 0])
+            mine = counts.get(person.id, {})
+            confirmed = _sum(mine, CONFIRMED_CATEGORIES)
+            pending = _sum(mine, PENDING_CATEGORIES)
             kept = [r.id for r in self.store.references_of(person.id) if r.crop_path]
             everyone.append(
-                PersonOverview(replace(person, sightings=seen), confirmed, pending, kept[:2])
+                PersonOverview(
+                    replace(person, sightings=confirmed + pending), confirmed, pending, kept[:2]
+                )
             )
         return everyone
 
@@ -239,3 +262,7 @@ class PeopleService:
         self._references_changed()
         if rematch:
             self._rematch()
+
+
+def _sum(counts: dict[str, int], categories: tuple[str, ...]) -> int:
+    return sum(counts.get(category, 0) for category in categories)

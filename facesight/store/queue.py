@@ -183,6 +183,43 @@ class QueueReader:
         keys = sorted([*shown, *plain])[: limit + 1]
         return QueueIds(keys, len(touched) + counted)
 
+    def people_counts(self, rule: MatchRule) -> dict[int, dict[str, int]]:
+        """Each person's stored faces by decision category (``records.Sighting.category``;
+        the person is the one ``records.person_id_of`` names; a category with none left
+        out, rejected and unmatched faces name nobody), as the queue's totals count
+        them: the plain faces' machine matches in one GROUP BY over the passing rank-1
+        candidates, the touched faces decided in one query (``_decided``, without their
+        media) and grouped. Kept until the library changes, as the queue's totals are."""
+        kept: dict[int, dict[str, int]] = self._memo.get(
+            change_mark(self._conn), ("people", rule), lambda: self._people_counts(rule)
+        )
+        return {person_id: dict(counts) for person_id, counts in kept.items()}
+
+    def _people_counts(self, rule: MatchRule) -> dict[int, dict[str, int]]:
+        counts: dict[int, dict[str, int]] = {}
+
+        def add(person_id: Any, category: str, n: int) -> None:
+            per = counts.setdefault(int(person_id), {})
+            per[category] = per.get(category, 0) + n
+
+        # the plain faces: their rank-1 candidate's person's when it passes (the unary
+        # plus keeps SQLite on the (rank, fmr) index range, grouping after it)
+        body, params = _passing(rule, QueueQuery(), "")
+        plain = f"SELECT +c.person_id, COUNT(*){body} AND c.face_id NOT IN ({_TOUCHED})"
+        grouped = self._conn.execute(f"{plain} GROUP BY +c.person_id", params).fetchall()
+        for person_id, n in grouped:
+            add(person_id, "machine match", int(n))
+        decided = (
+            _decided(rule, _TOUCHED, True, media=False)
+            + f"SELECT person_id, category, COUNT(*) FROM (SELECT {_PERSON} AS person_id,"
+            f" {_CATEGORY} AS category FROM state s) d WHERE person_id IS NOT NULL"
+            " GROUP BY person_id, category"
+        )
+        arguments = [rule.limit, rule.limit, IMPORTED_CATEGORY]
+        for person_id, category, n in self._conn.execute(decided, arguments).fetchall():
+            add(person_id, str(category), int(n))
+        return counts
+
     # -- the faces no review, tag or reference touches ---------------------------------
 
     def _plain_count(self, rule: MatchRule, q: QueueQuery) -> int:
@@ -249,56 +286,17 @@ class QueueReader:
         self, rule: MatchRule, q: QueueQuery, sort: str, named_fmr_of: NamedFmr
     ) -> list[QueueKey]:
         """The key of every touched face that passes ``q``."""
-        passes_k = f"k.{rule.column} <= ? AND k.insufficient_quality = 0"
         named_fmr = (
             "(SELECT c.fmr FROM candidates c WHERE c.face_id = s.face_id"
             " AND c.person_id = {} ORDER BY c.rank LIMIT 1)"
         )
         chosen, chosen_params = _touched_superset(rule, q)
-        kept = tag = "CAST(NULL AS INTEGER)"
-        if q.category not in ("confirmed", "manual identification"):
-            # a confirmed face's category and figure need neither (its person's are used)
-            kept = (
-                "(SELECT c.rank FROM candidates c WHERE c.face_id = t.face_id"
-                f" AND NOT {_REJECTED.format(t='c')} ORDER BY c.rank LIMIT 1)"
-            )
-            tag = (
-                "(SELECT g.id FROM imported_tags g WHERE g.face_id = t.face_id"
-                f" AND NOT {_REJECTED.format(t='g')} ORDER BY g.id LIMIT 1)"
-            )
-        sql = f"""
-WITH touched(face_id) AS MATERIALIZED ({chosen}),
-picked AS MATERIALIZED (
-  SELECT t.face_id,
-    (SELECT r.id FROM reviews r WHERE r.face_id = t.face_id AND r.decision = 'confirmed'
-      AND NOT EXISTS (SELECT 1 FROM reviews r2 WHERE r2.face_id = r.face_id
-        AND r2.person_id = r.person_id AND r2.id > r.id)
-      ORDER BY r.id DESC LIMIT 1) AS conf_id,
-    {kept} AS kept_rank, {tag} AS tag_id
-  FROM touched t),
-state AS (
-  SELECT f.id AS face_id, f.quality, m.captured_at, m.kind, m.id AS media_id,
-    (SELECT rf.person_id FROM reference_faces rf WHERE rf.id = ({REFERENCE_OF_FACE}))
-      AS ref_person,
-    cr.person_id AS conf_person, cr.manual,
-    CASE WHEN {passes_k} THEN k.person_id END AS match_person,
-    CASE WHEN {passes_k} THEN k.fmr END AS match_fmr,
-    tg.person_id AS tag_person,
-    CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = f.id) THEN 1 ELSE 0 END
-      AS reviewed
-  FROM picked p JOIN faces f ON f.id = p.face_id JOIN media m ON m.id = f.media_id
-  LEFT JOIN reviews cr ON cr.id = p.conf_id
-  LEFT JOIN candidates k ON k.face_id = p.face_id AND k.rank = p.kept_rank
-  LEFT JOIN imported_tags tg ON tg.id = p.tag_id)
+        # a confirmed face's category and figure need neither its kept candidate nor its
+        # tag (its person's are used)
+        sql = _decided(rule, chosen, q.category not in ("confirmed", "manual identification"))
+        sql += f"""
 SELECT s.face_id, s.quality, s.captured_at, s.kind, s.media_id,
-  CASE WHEN s.ref_person IS NOT NULL THEN 'reference'
-    WHEN s.conf_person IS NOT NULL THEN
-      CASE WHEN s.manual = 1 THEN 'manual identification' ELSE 'confirmed' END
-    WHEN s.tag_person IS NOT NULL
-      AND (s.match_person IS NULL OR s.match_person = s.tag_person) THEN ?
-    WHEN s.match_person IS NOT NULL THEN 'machine match'
-    WHEN s.reviewed = 1 THEN 'rejected' ELSE 'unmatched' END AS category,
-  COALESCE(s.ref_person, s.conf_person, s.match_person, s.tag_person) AS person_id,
+  {_CATEGORY} AS category, {_PERSON} AS person_id,
   CASE WHEN s.conf_person IS NOT NULL THEN {named_fmr.format("s.conf_person")}
     WHEN s.match_person IS NULL AND s.tag_person IS NOT NULL
       THEN {named_fmr.format("s.tag_person")}
@@ -337,6 +335,73 @@ FROM state s JOIN media m ON m.id = s.media_id
             else:
                 keys.append((0, -float(value) if sort == "quality" else value, int(r["face_id"])))
         return keys
+
+
+def _decided(rule: MatchRule, chosen: str, kept_and_tag: bool, *, media: bool = True) -> str:
+    """``WITH ... state``: each face ``chosen`` selects with what decides it (as
+    ``store.reviews.apply_reviews`` and ``library.matching.apply_imported`` decide it):
+    the person of the reference photo it is, the standing confirmation, and unless it
+    is confirmed, the kept candidate passing ``rule`` and the standing imported tag
+    (``kept_and_tag`` False: neither is read); ``media``: with the face's quality and
+    media (a row each to read: a count of categories needs neither). Its parameters:
+    ``chosen``'s, then ``rule.limit`` twice."""
+    passes_k = f"k.{rule.column} <= ? AND k.insufficient_quality = 0"
+    kept = tag = "CAST(NULL AS INTEGER)"
+    if kept_and_tag:
+        kept = (
+            "CASE WHEN t.conf_id IS NULL THEN (SELECT c.rank FROM candidates c"
+            f" WHERE c.face_id = t.face_id AND NOT {_REJECTED.format(t='c')}"
+            " ORDER BY c.rank LIMIT 1) END"
+        )
+        tag = (
+            "CASE WHEN t.conf_id IS NULL THEN (SELECT g.id FROM imported_tags g"
+            f" WHERE g.face_id = t.face_id AND NOT {_REJECTED.format(t='g')}"
+            " ORDER BY g.id LIMIT 1) END"
+        )
+    columns = "f.quality, m.captured_at, m.kind, m.id AS media_id," if media else ""
+    joined = " JOIN faces f ON f.id = p.face_id JOIN media m ON m.id = f.media_id" if media else ""
+    return f"""
+WITH touched(face_id) AS MATERIALIZED ({chosen}),
+confirming AS MATERIALIZED (
+  SELECT t.face_id,
+    (SELECT r.id FROM reviews r WHERE r.face_id = t.face_id AND r.decision = 'confirmed'
+      AND NOT EXISTS (SELECT 1 FROM reviews r2 WHERE r2.face_id = r.face_id
+        AND r2.person_id = r.person_id AND r2.id > r.id)
+      ORDER BY r.id DESC LIMIT 1) AS conf_id
+  FROM touched t),
+picked AS MATERIALIZED (
+  SELECT t.face_id, t.conf_id, {kept} AS kept_rank, {tag} AS tag_id FROM confirming t),
+state AS (
+  SELECT p.face_id, {columns}
+    CASE WHEN p.face_id IN ({_REFERENCE_FACES}) THEN (SELECT (SELECT rf.person_id
+      FROM reference_faces rf WHERE rf.id = ({REFERENCE_OF_FACE}))
+      FROM faces f JOIN media m ON m.id = f.media_id WHERE f.id = p.face_id) END
+      AS ref_person,
+    cr.person_id AS conf_person, cr.manual,
+    CASE WHEN {passes_k} THEN k.person_id END AS match_person,
+    CASE WHEN {passes_k} THEN k.fmr END AS match_fmr,
+    tg.person_id AS tag_person,
+    CASE WHEN EXISTS (SELECT 1 FROM reviews r WHERE r.face_id = p.face_id) THEN 1 ELSE 0 END
+      AS reviewed
+  FROM picked p{joined}
+  LEFT JOIN reviews cr ON cr.id = p.conf_id
+  LEFT JOIN candidates k ON k.face_id = p.face_id AND k.rank = p.kept_rank
+  LEFT JOIN imported_tags tg ON tg.id = p.tag_id)
+"""
+
+
+_CATEGORY = """CASE WHEN s.ref_person IS NOT NULL THEN 'reference'
+    WHEN s.conf_person IS NOT NULL THEN
+      CASE WHEN s.manual = 1 THEN 'manual identification' ELSE 'confirmed' END
+    WHEN s.tag_person IS NOT NULL
+      AND (s.match_person IS NULL OR s.match_person = s.tag_person) THEN ?
+    WHEN s.match_person IS NOT NULL THEN 'machine match'
+    WHEN s.reviewed = 1 THEN 'rejected' ELSE 'unmatched' END"""
+"""A decided face's category (``records.Sighting.category``) from ``_decided``'s state;
+its parameter: ``IMPORTED_CATEGORY``."""
+
+_PERSON = "COALESCE(s.ref_person, s.conf_person, s.match_person, s.tag_person)"
+"""Who a decided face is (``records.person_id_of``)."""
 
 
 _REFERENCE_FACES = (

@@ -722,6 +722,11 @@ class Store:
             rule, q, sort, after, limit, named_fmr_of
         )
 
+    def people_counts(self, rule: MatchRule) -> dict[int, dict[str, int]]:
+        """Each enrolled person's stored faces by decision category, as the review queue's
+        totals count them (``store.queue.QueueReader.people_counts``)."""
+        return QueueReader(self._conn, self.queue_memo).people_counts(rule)
+
 
 def _implements_the_protocol(store: Store) -> LibraryStore:
     return store  # mypy checks that Store has every method of LibraryStore

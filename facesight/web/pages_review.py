@@ -89,6 +89,7 @@ async def review_queue(
     def load(lib: Library) -> _Queue:
         page = lib.review_queue(wanted, sort=sort, after=_blank(after), limit=limit)
         lib.record_view([item.sighting.face_id for item in page.items], "review queue page")
+        # names only: the counts are worked out again after each write (the view above)
         return _Queue(page, [name for _, name in lib.people_names()])
 
     queue = await request.app.state.gate.run(load, actor=principal.account.name)

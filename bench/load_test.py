@@ -104,14 +104,25 @@ class User:
         if shown.status_code != 200:
             tally.errors.append(f"decision read /api/v1/faces/{face}: {shown.status_code}")
             return None
-        state = shown.json()["state"]
-        action = "reject" if state.startswith("confirmed") else "confirm"
+        face_json = shown.json()
+        state = face_json["state"]
+        # a reviewer's round: confirm what is proposed, reject what was confirmed, and a
+        # rejected face confirmed again as the person it was proposed for (no longer
+        # proposed once rejected: a manual identification, which asks for force)
+        decision: dict[str, object] = {"action": "confirm", "expected": state}
+        if state.startswith("confirmed"):
+            decision["action"] = "reject"
+        elif not state.startswith("pending"):
+            candidates = face_json["candidates"]
+            if not candidates:
+                return await self.page(tally)
+            decision |= {"person": candidates[0]["person"], "force": True}
         await self.timed(
             tally,
             "decision",
             "POST",
             f"/api/v1/faces/{face}/decision",
-            json={"action": action, "expected": state},
+            json=decision,
             headers={"X-CSRF-Token": self.csrf},
         )
         return None

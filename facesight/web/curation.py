@@ -114,7 +114,9 @@ def cluster_list(lib: Library, after: str | None, limit: int) -> ClusterList:
     """The unknown people as the last clustering stored them, most media first; ``after``
     is the id of the last one shown (one that is gone since starts from the first)."""
     people = UnknownPeople(lib)
-    found = people.clusters_after(after_id(after), limit=limit + 1)  # one more: is there a next?
+    found = people.clusters_after(
+        after_id(after) or None, limit=limit + 1
+    )  # one more: is there a next?
     shown = found[:limit]
     more = len(found) > limit
     page = KeysetPage(shown, str(shown[-1].id) if more else None, people.count())
@@ -136,7 +138,7 @@ def cluster_faces(lib: Library, cluster_id: int, after: str | None, limit: int) 
     """A page of one unknown person's faces (``NotFoundError`` when it is gone); ``after``
     is the id of the last face shown (still ordered by its quality when it left since)."""
     people = UnknownPeople(lib)
-    found = people.faces_after(cluster_id, after_id(after), limit=limit + 1)
+    found = people.faces_after(cluster_id, after_id(after) or None, limit=limit + 1)
     shown = found[:limit]
     more = len(found) > limit
     page = KeysetPage(shown, _face_cursor(shown[-1]) if more else None, people.size(cluster_id))

@@ -103,12 +103,19 @@ def _job_finished(browser: WebDriver) -> int:
 
     found = _wait("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
 
-    def finished() -> bool:
-        section = browser.find_elements(By.ID, "job")
-        return bool(section) and section[0].get_attribute("data-finished") == "true"
+    from selenium.common.exceptions import StaleElementReferenceException
 
-    _wait(f"job {found.group(1)} to finish", finished)
-    assert browser.find_element(By.ID, "job-state").text == "done", browser.page_source[-2000:]
+    def finished() -> str:
+        try:  # the page draws itself again when the job ends: an element read may be gone
+            section = browser.find_elements(By.ID, "job")
+            if section and section[0].get_attribute("data-finished") == "true":
+                return str(browser.find_element(By.ID, "job-state").text)
+        except StaleElementReferenceException:
+            pass
+        return ""
+
+    state = _wait(f"job {found.group(1)} to finish", finished)
+    assert state == "done", browser.page_source[-2000:]
     return int(found.group(1))
 
 

@@ -25,7 +25,7 @@ from facesight.face_models import ARCFACE_PRESET
 from facesight.library.facade import Library
 
 from .pages import audit_records
-from .paths import PEOPLE
+from .paths import LFW_DEV, PEOPLE
 from .test_models import projection_model
 from .tools import screenshot
 from .workspace import (
@@ -42,12 +42,22 @@ if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
 
 
-def _copy_with_model(workspace_library: Path, folder: Path) -> Path:
+def _copy_with_model(workspace_library: Path, folder: Path, more_images: int = 0) -> Path:
     """A copy of the workspace library with the (tiny, real ONNX) model "proj" registered:
-    reindexing with it describes every media file again."""
+    reindexing with it describes every media file again. ``more_images`` lfw-dev portraits
+    scanned into it first make that reindex last long enough to be interrupted on purpose
+    on any machine."""
     copy = copy_library(workspace_library, folder / "lib")
     onnx = projection_model(folder / "proj.onnx", side=112, out=64, pool=4, seed=1, gemm=False)
     with Library(copy) as library:
+        if more_images:
+            people = sorted(p for p in (LFW_DEV / "people").iterdir() if p.is_dir())
+            images = [i for person in people for i in sorted(person.iterdir())][:more_images]
+            linked = folder / "more"
+            linked.mkdir()
+            for image in images:  # read in place (third-party images: never copied)
+                (linked / f"{image.parent.name}-{image.name}").symlink_to(image)
+            library.scan([linked])
         library.add_model(onnx, name="proj", **ARCFACE_PRESET)
     return copy
 
@@ -228,7 +238,7 @@ def _worker_pid(library: Path, job_id: int) -> int:
 def test_a_job_survives_its_worker_killed_and_a_server_restart(
     workspace_library: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    copy = _copy_with_model(workspace_library, tmp_path_factory.mktemp("restart"))
+    copy = _copy_with_model(workspace_library, tmp_path_factory.mktemp("restart"), 150)
     server = start_server(copy)
     try:
         admin = server.api("admin")

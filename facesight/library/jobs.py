@@ -44,6 +44,9 @@ __all__ = [
 
 PROGRESS_INTERVAL_S = 1.0
 """Fewest seconds between two progress writes of one job (the job page polls each second)."""
+CANCEL_CHECK_S = 0.1
+"""Fewest seconds between two looks at a running job's cancel flag between progress writes
+(one read of one row): a cancel lands at the job's next step, not its next write."""
 MAX_FAILURES_KEPT = 200
 """Failure lines kept per job (the first ones; ``failure_count`` keeps counting): a scan of a
 folder of broken files cannot grow one row without bound."""
@@ -180,6 +183,7 @@ class JobProgress:
         self.output_dir = output_dir
         self._clock = clock
         self._last_write = -PROGRESS_INTERVAL_S
+        self._last_check = -CANCEL_CHECK_S
         self.done, self.total, self.message = job.done, job.total, job.message
         self.failures: list[str] = list(job.failures)
         self.failure_count = job.failure_count
@@ -190,15 +194,18 @@ class JobProgress:
         most once per ``PROGRESS_INTERVAL_S``.
 
         Raises:
-            JobCancelledError: the job was cancelled (checked at each write).
+            JobCancelledError: the job was cancelled (looked at every ``CANCEL_CHECK_S``).
         """
         self.done = int(done)
         if total is not None:
             self.total = int(total)
         if message:
             self.message = message
-        if self._clock() - self._last_write >= PROGRESS_INTERVAL_S:
+        now = self._clock()
+        if now - self._last_write >= PROGRESS_INTERVAL_S:
             self.flush()
+        elif now - self._last_check >= CANCEL_CHECK_S:
+            self.check_cancelled()
         self._raise_if_cancelled()
 
     def failure(self, line: str) -> None:
@@ -209,13 +216,14 @@ class JobProgress:
 
     def check_cancelled(self) -> None:
         """Raises ``JobCancelledError`` once the job was cancelled (asks the database)."""
+        self._last_check = self._clock()
         if not self._cancelled:
             self._cancelled = self._store.jobs.cancel_requested(self.job.id)
         self._raise_if_cancelled()
 
     def flush(self) -> None:
         """Write the progress now (the worker does at the end of a job)."""
-        self._last_write = self._clock()
+        self._last_write = self._last_check = self._clock()
         with self._store.transaction() as conn:
             self._store.jobs.progress(
                 conn,

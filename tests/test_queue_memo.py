@@ -23,7 +23,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
 from .paths import GROUP, PEOPLE
-from .workspace import copy_library
+from .workspace import copy_library, facesight
 
 _FILTERS = (
     QueueFilter(),
@@ -92,6 +92,12 @@ def test_a_page_view_a_session_touch_and_a_job_heartbeat_keep_the_memo(
         assert claimed is not None and claimed.id == job
         with other.store.transaction() as conn:
             assert jobs.beat(conn, job, "worker-1", time.time())
+        with other.store.transaction() as conn:
+            token = accounts.add_token(conn, user.id, "b" * 64, "2026-01-01T00:00:00Z", None)
+        with other.store.transaction() as conn:
+            accounts.token_used(conn, token, "2026-01-01T00:00:02Z")
+        with other.store.transaction() as conn:
+            other.store.collections.add(conn, "/photos", "2026-01-01T00:00:00Z", "admin")
     assert _answers(served) == before
     assert memo.made == made, "a write the queue does not read dropped the memo"
 
@@ -221,6 +227,18 @@ def test_every_write_the_queue_reads_by_another_connection_shows_on_the_next_pag
     assert memo.made > made, f"{write} by another connection left the memo in place"
     with _other(served, detector, embedder) as fresh:
         assert after == _answers(fresh)
+
+
+def test_a_rename_by_the_command_line_shows_on_the_next_page(served: Library) -> None:
+    """Another process (the CLI) writes the same file."""
+    old = served.people()[0].name
+    _answers(served)
+    made = served.store.queue_memo.made
+    done = facesight(Path(served.store.path).parent, "rename", old, "Renamed By The CLI")
+    assert done.returncode == 0, done.stderr
+    names = {row[1] for row in _answers(served)[1]}
+    assert "Renamed By The CLI" in names and old not in names
+    assert served.store.queue_memo.made > made
 
 
 def test_a_decision_on_this_connection_shows_on_the_next_page(served: Library) -> None:

@@ -11,9 +11,15 @@ category of the people with the most and the fewest proposed faces, by date, as 
 page asks), the unknowns list (first and a later page, refresh off as the workspace reads
 it) and the faces of the largest unknown person, and the people list (``Library.people``:
 the home page, ``/api/v1/people``, ``facesight people``; ``Library.people_overview``: the
-People page), between writes and as the first call after a write. One library call, in
-process: what the web adds (serialising, the crops' URLs) is in
-``bench/page_timing.py``'s figures.
+People page), between writes and as the first call after a write; and each of those
+pages "after a page view": a view record of the faces of the page before
+(``Library.record_view``, the audit record every page a user opens writes) then the
+page, both timed, as a served library answers one page after another (the view record
+leaves what pages share in place: ``store.changes``). One library call, in process: what
+the web adds (serialising, the crops' URLs) is in ``bench/page_timing.py``'s figures.
+
+The library is opened writable (the view records are written to its audit log; an older
+library is migrated on the first run).
 
 Usage: python bench/queue_at_scale.py LIBRARY [--repeats N]
 """
@@ -60,7 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     n = args.repeats
-    with Library(args.library, read_only=True) as lib:
+    with Library(args.library) as lib:
         faces = lib.store.query("SELECT COUNT(*) AS n FROM faces")[0]["n"]
         print(f"{faces:,} stored faces; {n} calls per line after a warm-up\n")
         print("| library call | p50 ms | p95 ms | total |")
@@ -81,6 +87,12 @@ def main() -> None:
                 return lib.review_queue(QueueFilter(), sort=sort, limit=50)
 
             _time(f"pending, by {sort.value}, first page after a write", fresh, n, total)
+            _time(
+                f"pending, by {sort.value}, after a page view",
+                _viewed(lib, page(QueueFilter(), sort)),
+                n,
+                total,
+            )
         for category in ("confirmed", "manual identification", "rejected"):
 
             def fresh_category(category: str = category) -> Any:
@@ -88,6 +100,12 @@ def main() -> None:
                 return lib.review_queue(QueueFilter(category=category), limit=50)
 
             _time(f"category {category}, by fmr, after a write", fresh_category, n, total)
+            _time(
+                f"category {category}, by fmr, after a page view",
+                _viewed(lib, page(QueueFilter(category=category))),
+                n,
+                total,
+            )
         for sort in QueueSort:
             deep = _deep(lib, QueueFilter(), sort, 20)
             _time(f"pending, by {sort.value}, page 21", page(QueueFilter(), sort, deep), n, total)
@@ -139,6 +157,12 @@ def main() -> None:
             return unknowns.clusters(limit=24, refresh=False)
 
         _time("unknowns, first 24, after a write", fresh_unknowns, n, lambda _: clusters)
+        _time(
+            "unknowns, first 24, after a page view",
+            _viewed(lib, lambda: unknowns.clusters(limit=24, refresh=False)),
+            n,
+            lambda _: clusters,
+        )
         later = unknowns.clusters_after(first[-1].id, limit=24 * 10)[-1].id
         _time(
             "unknowns, 24 after 264",
@@ -179,8 +203,22 @@ def _people(lib: Library, n: int) -> None:
 
     _time("people (Library.people)", lib.people, n, counted)
     _time("people, first call after a write", fresh_people, n, counted)
+    _time("people, after a page view", _viewed(lib, lib.people), n, counted)
     _time("people overview (Library.people_overview)", lib.people_overview, n, counted)
     _time("people overview, first call after a write", fresh_overview, n, counted)
+    _time("people overview, after a page view", _viewed(lib, lib.people_overview), n, counted)
+
+
+def _viewed(lib: Library, call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` after the audit record of a page of faces shown (what each page a user
+    opens writes), the record's time included."""
+    shown = [int(r["id"]) for r in lib.store.query("SELECT id FROM faces ORDER BY id LIMIT 50")]
+
+    def view_then_call() -> Any:
+        lib.record_view(shown, "review queue page")
+        return call()
+
+    return view_then_call
 
 
 if __name__ == "__main__":

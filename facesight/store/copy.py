@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from facesight.errors import InvalidInputError, StoreError
+from facesight.store.changes import note_change
 from facesight.store.rows import DescriptorBlob
 from facesight.store.sqlite import Store
 
@@ -50,9 +51,10 @@ TABLES = (
 """Every table of a library, parents before children. A migration that adds a table
 adds it here (the copy test fails on a table it does not know)."""
 
-NOT_COPIED = ("web_sessions", "login_failures")
+NOT_COPIED = ("web_sessions", "login_failures", "library_changes")
 """Tables a copy leaves out: a running server's short-lived state (logins last hours, failed
-logins count for minutes), which would only let a copied session cookie log in to the copy."""
+logins count for minutes), which would only let a copied session cookie log in to the copy;
+the change counter (``store.changes``: each side has its own row, moved by the copy)."""
 
 _DESCRIPTORS = ("embedding",)
 """Columns holding a descriptor (a BLOB in SQLite, a pgvector ``vector`` in PostgreSQL)."""
@@ -132,6 +134,7 @@ def copy_library(source: Store, destination: Store) -> dict[str, int]:
         )
     counts: dict[str, int] = {}
     with destination.transaction() as dst:
+        note_change(dst)
         for table in TABLES:
             wanted = set(_columns(dst, table)) - {"rowid"}
             columns = [c for c in _columns(src, table) if c in wanted]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from facesight.descriptors import EMBEDDING_DIM
 from facesight.records import Candidate, MediaFailure
+from facesight.store.changes import note_change
 from facesight.store.imported_tags import carry_imported_tags, tags_of_content
 from facesight.store.models import descriptor_dim
 from facesight.store.reviews import carry_reviews, reviews_of_content
@@ -182,6 +183,7 @@ def save_media(
     ]
     kept_reviews = reviews_of_content(conn, media.sha256)
     kept_tags = tags_of_content(conn, media.sha256)
+    note_change(conn)
     conn.execute("DELETE FROM media WHERE sha256 = ?", (media.sha256,))
     media_id = int(
         conn.execute(_insert("media", MEDIA_COLUMNS), media_values(media)).lastrowid or 0
@@ -229,6 +231,7 @@ def delete_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]
     """Delete stored faces (their candidates, reviews and cluster places by cascade);
     their crop paths, for the caller to delete. The media rows stay."""
     crops: list[str] = []
+    note_change(conn)
     for face_id in face_ids:
         row = conn.execute("SELECT crop_path FROM faces WHERE id = ?", (face_id,)).fetchone()
         if row is None:
@@ -241,6 +244,7 @@ def delete_faces(conn: sqlite3.Connection, face_ids: Sequence[int]) -> list[str]
 
 def add_media_path(conn: sqlite3.Connection, media_id: int, path: str) -> None:
     """Another path where known content was seen (rename, copy); its old failure goes."""
+    note_change(conn)  # the queue's path filter reads the newest path
     conn.execute(
         "INSERT INTO media_paths (media_id, path, first_seen_at) VALUES (?, ?, ?)"
         " ON CONFLICT DO NOTHING",
@@ -251,6 +255,7 @@ def add_media_path(conn: sqlite3.Connection, media_id: int, path: str) -> None:
 
 def replace_candidates(conn: sqlite3.Connection, per_face: dict[int, Sequence[Candidate]]) -> None:
     """Replace the candidates of every stored face."""
+    note_change(conn)
     conn.execute("DELETE FROM candidates")
     for face_id, candidates in per_face.items():
         insert_candidates(conn, face_id, candidates)

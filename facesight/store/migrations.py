@@ -24,6 +24,8 @@ from facesight.clock import utc_now_iso
 from facesight.errors import StoreError
 from facesight.store.accounts import SCHEMA as ACCOUNTS
 from facesight.store.audit_chain import TABLE, TRIGGERS, chain_existing
+from facesight.store.changes import SCHEMA as CHANGES
+from facesight.store.changes import SQLITE_TRIGGERS as CHANGES_COUNTED
 from facesight.store.collections import SCHEMA as COLLECTIONS
 from facesight.store.crop_paths import migrated_crop_path
 from facesight.store.imported_tags import IMPORTED_TAGS_SQL
@@ -291,6 +293,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(14, "collections: roots registered for the workspace to scan", COLLECTIONS),
     Migration(15, "review queue: an index per sort (store.queue)", QUEUE_INDEXES),
     Migration(16, "people's former names, erased with them (store.people)", FORMER_NAMES),
+    Migration(
+        17,
+        "the change counter the review queue's memo keeps to (store.changes)",
+        f"{CHANGES};\n{CHANGES_COUNTED}",
+        to_postgres(CHANGES),  # PostgreSQL keeps no memo: the table alone
+    ),
 )
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from facesight.records import IMPORTED_CATEGORY
+from facesight.store.changes import change_mark
 from facesight.store.rows import MatchRule, query
 from facesight.store.sightings import REFERENCE_OF_FACE
 
@@ -115,13 +116,16 @@ class QueueIds:
 class QueueMemo:
     """What pages of one filter share, kept until the library changes: each touched
     face's key and the plain faces' count (the costly part of a page, the same on every
-    page of a filter). ``mark`` tells a change: SQLite's ``data_version`` (another
-    connection committed) and this connection's ``total_changes``; None (PostgreSQL):
-    nothing is kept."""
+    page of a filter). ``mark`` tells a change: ``store.changes.change_mark``, which moves
+    on every write the queue reads (by any connection) and on nothing else, so a page's
+    own view record, a session touch or a job heartbeat keep it; None (PostgreSQL, or
+    inside a transaction): nothing is kept."""
 
     def __init__(self) -> None:
         self._mark: Any = None
         self._kept: dict[tuple[Any, ...], Any] = {}
+        self.made = 0
+        """How many answers were worked out (not found kept): what tests count."""
 
     def get(self, mark: Any, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         if mark is None:
@@ -132,20 +136,12 @@ class QueueMemo:
             if len(self._kept) >= _MEMO_ENTRIES:
                 self._kept.clear()
             self._kept[key] = make()
+            self.made += 1
         return self._kept[key]
 
     def clear(self) -> None:
         """Forget everything kept (a bench times a page as after a change)."""
         self._mark, self._kept = None, {}
-
-
-def change_mark(conn: sqlite3.Connection) -> Any:
-    """What changes whenever the library does (``QueueMemo``): SQLite's ``data_version``
-    (another connection committed) and this connection's ``total_changes``; None on
-    PostgreSQL (nothing is kept)."""
-    if getattr(conn, "dialect", "sqlite") != "sqlite":
-        return None
-    return (conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes)
 
 
 _MEMO_ENTRIES = 256

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from facesight.store.queue import QueueMemo, change_mark
+from facesight.store.changes import change_mark, note_change
+from facesight.store.queue import QueueMemo
 from facesight.store.rows import now
 
 __all__ = ["ClusterMember", "ClusterSize", "UnknownTables"]
@@ -203,17 +204,20 @@ class UnknownTables:
 
     def add_members(self, pairs: Iterable[tuple[int, int]]) -> None:
         """Place (face, cluster) pairs."""
+        note_change(self._conn)
         self._conn.executemany(
             "INSERT INTO unknown_members (face_id, cluster_id) VALUES (?, ?)",
             [(int(f), int(c)) for f, c in pairs],
         )
 
     def remove_faces(self, face_ids: Iterable[int]) -> None:
+        note_change(self._conn)
         self._conn.executemany(
             "DELETE FROM unknown_members WHERE face_id = ?", [(int(f),) for f in face_ids]
         )
 
     def empty_cluster(self, cluster_id: int) -> None:
+        note_change(self._conn)
         self._conn.execute("DELETE FROM unknown_members WHERE cluster_id = ?", (cluster_id,))
 
     def exclude(self, cluster_id: int, face_ids: Sequence[int]) -> None:
@@ -235,6 +239,7 @@ class UnknownTables:
     def merge(self, into: int, other: int) -> None:
         """Move ``other``'s faces and exclusions to ``into``; a face split out of one and
         now in the other is back (its exclusion is lifted)."""
+        note_change(self._conn)
         self._conn.execute(
             "UPDATE unknown_members SET cluster_id = ? WHERE cluster_id = ?", (into, other)
         )

@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 from served import Samples, ensure_account, server_ms, serving, sign_in, token
 
-from facesight.records import DECISION_CATEGORIES
+from facesight.web.api_people import PERSON_CATEGORIES
 
 LFW = Path(__file__).resolve().parents[2] / "shared" / "faces" / "lfw-dev" / "people"
 
@@ -131,7 +131,7 @@ def run(url: str, library: Path, timer: Timer, deep_pages: int) -> None:
                 "/review",
                 params={"after": after},
             )
-        for category in DECISION_CATEGORIES:
+        for category in PERSON_CATEGORIES:  # the tabs of a person page
             timer.time(
                 f"person page ({busiest['sightings']:,} seen), {category}",
                 viewer,

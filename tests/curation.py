@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .workspace import PASSWORD, Server
+from .workspace import Server, browser_sign_in, wait_until
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -30,17 +30,8 @@ def send_form(server: Server, role: str, url: str, data: dict[str, Any]) -> http
 
 def sign_in_browser(browser: WebDriver, url: str, name: str) -> None:
     """Chromium signed in as ``name`` through the login form (back on the home page)."""
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "name").send_keys(name)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    deadline = time.monotonic() + 30
-    while browser.current_url.rstrip("/") != url:
-        assert time.monotonic() < deadline, f"not signed in: at {browser.current_url}"
-        time.sleep(0.1)
+    browser_sign_in(browser, url, name)
+    wait_until("the home page", lambda: browser.current_url.rstrip("/") == url, browser=browser)
 
 
 def crop_widths(browser: WebDriver) -> list[int]:

@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .pages import audit_records
-from .workspace import PASSWORD, Server, copy_library, facesight, start_server, stop_server
+from .workspace import (
+    Server,
+    browser_sign_in,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -184,12 +191,7 @@ def test_an_admin_filters_and_verifies_in_the_browser(served: Server, browser: W
 
     from .tools import screenshot
 
-    browser.delete_all_cookies()
-    browser.get(f"{served.url}/login")
-    browser.find_element(By.ID, "name").send_keys("admin")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser, 30).until(lambda b: "/login" not in b.current_url)
+    browser_sign_in(browser, served.url, "admin")
     browser.get(f"{served.url}/audit")
     browser.find_element(By.ID, "action").send_keys("sessions")
     browser.find_element(By.ID, "apply-filters").click()

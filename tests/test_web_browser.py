@@ -6,10 +6,9 @@ audit log holds those decisions and the views, all under the reviewer's account.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import cv2
 import pytest
@@ -21,10 +20,12 @@ from .workspace import (
     HAMILTON,
     PASSWORD,
     Server,
+    browser_sign_in,
     copy_library,
     facesight,
     start_server,
     stop_server,
+    wait_until,
 )
 
 if TYPE_CHECKING:
@@ -44,24 +45,6 @@ def own_server(
         stop_server(server)
 
 
-def _wait(
-    what: str, check: Callable[[], Any], timeout_s: float = 30, browser: WebDriver | None = None
-) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            said = ""
-            if browser is not None:
-                said = browser.execute_script(
-                    "const m = document.getElementById('message'); return m && m.textContent"
-                )
-            raise AssertionError(f"timed out waiting for {what} (the page said: {said!r})")
-        time.sleep(0.1)
-
-
 def _state(browser: WebDriver, face_id: int) -> str:
     return str(
         browser.execute_script(f"return document.getElementById('face-{face_id}').dataset.state")
@@ -75,14 +58,8 @@ def _press(browser: WebDriver, keys: str) -> None:
 
 
 def _sign_in(browser: WebDriver, url: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "name").send_keys(name)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    _wait("the people page", lambda: browser.current_url.rstrip("/") == url)
+    browser_sign_in(browser, url, name)
+    wait_until("the people page", lambda: browser.current_url.rstrip("/") == url)
 
 
 def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
@@ -104,14 +81,16 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     loaded = "return Array.from(document.images).filter(i => i.classList.contains('crop'))" + (
         ".map(i => i.complete ? i.naturalWidth : -1)"
     )
-    widths = _wait("the crops", lambda: (w := browser.execute_script(loaded)) and min(w) >= 0 and w)
+    widths = wait_until(
+        "the crops", lambda: (w := browser.execute_script(loaded)) and min(w) >= 0 and w
+    )
     assert all(width > 0 for width in widths), f"crops that did not load: {widths}"
 
     # the first pending face is the current one: c confirms it
     first = cards[0]
     assert _state(browser, first).startswith("pending")
     _press(browser, "c")
-    _wait("the confirmation", lambda: _state(browser, first).startswith("confirmed"))
+    wait_until("the confirmation", lambda: _state(browser, first).startswith("confirmed"))
     status = browser.find_element(By.CSS_SELECTOR, f"#face-{first} [data-role=status]").text
     assert "confirmed" in status.lower()
 
@@ -121,7 +100,9 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     assert browser.find_element(By.ID, "selected-count").text == "2 selected"
     browser.find_element(By.ID, "bulk-reject").click()
     for face in (second, third):
-        _wait(f"the rejection of {face}", lambda f=face: _state(browser, f).startswith("rejected"))
+        wait_until(
+            f"the rejection of {face}", lambda f=face: _state(browser, f).startswith("rejected")
+        )
 
     # a video sighting: o opens it, the player stands at the track's best frame
     browser.get(f"{url}/review?kind=video")
@@ -129,14 +110,14 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
         browser.find_element(By.CSS_SELECTOR, ".card[data-face-id]").get_attribute("data-face-id")
     )
     _press(browser, "o")
-    _wait("the face page", lambda: browser.current_url.endswith(f"/faces/{video_face}"))
+    wait_until("the face page", lambda: browser.current_url.endswith(f"/faces/{video_face}"))
     with Library(own_server.library, create=False) as library:
         sighting = library.sighting(video_face)
     assert sighting.time_s is not None
     ready = (
         "const v = document.getElementById('player'); return v && v.readyState >= 1 && !v.seeking"
     )
-    _wait("the player", lambda: browser.execute_script(ready))
+    wait_until("the player", lambda: browser.execute_script(ready))
     current = float(browser.execute_script("return document.getElementById('player').currentTime"))
     capture = cv2.VideoCapture(str(HAMILTON))
     fps = capture.get(cv2.CAP_PROP_FPS)
@@ -146,7 +127,7 @@ def test_a_reviewer_decides_in_the_browser_and_the_audit_log_says_so(
     assert not browser.find_element(By.ID, "fallback").is_displayed()  # played: no stand-in
 
     browser.find_element(By.ID, "logout").click()
-    _wait("the login page", lambda: "/login" in browser.current_url)
+    wait_until("the login page", lambda: "/login" in browser.current_url)
     browser.get(f"{url}/review")
     assert "/login" in browser.current_url  # signed out: the queue is closed
 
@@ -182,7 +163,7 @@ def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
         assert answer.status_code == 200, answer.text
     _press(browser, "r")
     status = f"#face-{stale} [data-role=status]"
-    text = _wait(
+    text = wait_until(
         "the conflict",
         lambda: "already" in (t := browser.find_element(By.CSS_SELECTOR, status).text) and t,
     )
@@ -204,7 +185,7 @@ def test_a_stale_decision_shows_the_current_one_and_an_assignment_asks_first(
     alert = browser.switch_to.alert
     assert "propose" in alert.text or "manual" in alert.text.lower()
     alert.accept()
-    _wait("the assignment", lambda: _state(browser, assigned).startswith("confirmed"))
+    wait_until("the assignment", lambda: _state(browser, assigned).startswith("confirmed"))
     with Library(own_server.library, create=False) as library:
         review = library.sighting(assigned).review
     assert review is not None and review.person == other and review.manual
@@ -234,6 +215,6 @@ def test_a_decision_after_the_account_is_disabled_changes_nothing_and_asks_to_si
     )
     assert facesight(own_server.library, "users", "disable", "leaving").returncode == 0
     _press(browser, "c")
-    _wait("the login page", lambda: "/login?next=" in browser.current_url)
+    wait_until("the login page", lambda: "/login?next=" in browser.current_url)
     with Library(own_server.library, create=False) as library:
         assert library.sighting(face).review is None

@@ -8,8 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,15 @@ from facesight.library.facade import Library
 
 from .paths import GROUP, PEOPLE
 from .tools import screenshot
-from .workspace import PASSWORD, Server, copy_library, facesight, start_server, stop_server
+from .workspace import (
+    Server,
+    browser_sign_in,
+    copy_library,
+    facesight,
+    start_server,
+    stop_server,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -65,15 +72,6 @@ def workspace(
         stop_server(server)
 
 
-def _wait(what: str, check: Callable[[], Any], timeout_s: float = 120) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-    return value
-
-
 def _finished_scan(server: Server, collection_id: int, job_id: int) -> dict[str, Any] | None:
     answer = server.api("viewer").get(f"/api/v1/collections/{collection_id}")
     assert answer.status_code == 200, answer.text
@@ -101,7 +99,7 @@ def test_an_admin_scans_a_registered_root_and_its_faces_appear(workspace: Worksp
     assert found is not None
     job_id = int(found.group(1))
 
-    job = _wait("the scan job", lambda: _finished_scan(server, root, job_id))
+    job = wait_until("the scan job", lambda: _finished_scan(server, root, job_id), 120)
     assert job["state"] == "done", job
     assert job["total"] == job["done"] == 4  # three photos and the broken file
     assert job["failure_count"] == 1 and job["created_by"] == "admin"
@@ -161,7 +159,7 @@ def test_a_report_job_downloads_each_file_and_a_manifest_that_vouches_for_them(
         "formats": ["html", "csv", "json"],
     }
 
-    job = _wait("the report job", lambda: _finished_report(server, job_id))
+    job = wait_until("the report job", lambda: _finished_report(server, job_id), 120)
     assert job["state"] == "done", job
     files = {f["name"]: f for f in job["files"]}
     assert sorted(files) == sorted(job["result"]["files"])
@@ -188,14 +186,8 @@ def test_a_report_job_downloads_each_file_and_a_manifest_that_vouches_for_them(
 
 
 def _sign_in(browser: WebDriver, url: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "name").send_keys(name)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    _wait("the home page", lambda: browser.current_url.rstrip("/") == url, 30)
+    browser_sign_in(browser, url, name)
+    wait_until("the home page", lambda: browser.current_url.rstrip("/") == url)
 
 
 def test_an_admin_clicks_scan_now_and_sees_the_scan_finish(
@@ -212,9 +204,9 @@ def test_an_admin_clicks_scan_now_and_sees_the_scan_finish(
     _sign_in(browser, server.url, "admin")
     browser.find_element(By.LINK_TEXT, "Collections").click()
     browser.find_element(By.ID, f"scan-{root}").click()
-    found = _wait("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
+    found = wait_until("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
     job_id = int(found.group(1))
-    _wait("the scan to finish", lambda: _finished_scan(server, root, job_id))
+    wait_until("the scan to finish", lambda: _finished_scan(server, root, job_id), 120)
     browser.get(f"{server.url}/collections")
     row = browser.find_element(By.CSS_SELECTOR, f"#collection-{root} table.scans tbody tr")
     assert row.find_element(By.CSS_SELECTOR, "td.state-done").text == "done"
@@ -234,9 +226,9 @@ def test_a_user_generates_a_report_and_downloads_it(
     Select(browser.find_element(By.ID, "report-person")).select_by_visible_text("Joe Biden")
     browser.find_element(By.ID, "format-html").click()  # unticked: CSV and JSON only
     browser.find_element(By.ID, "generate-report").click()
-    found = _wait("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
+    found = wait_until("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
     job_id = int(found.group(1))
-    job = _wait("the report", lambda: _finished_report(server, job_id))
+    job = wait_until("the report", lambda: _finished_report(server, job_id), 120)
     assert job["state"] == "done" and job["params"]["formats"] == ["csv", "json"]
     browser.get(f"{server.url}/reports")
     links = {

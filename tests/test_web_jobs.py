@@ -30,8 +30,8 @@ from .test_models import projection_model
 from .tools import screenshot
 from .workspace import (
     ENROLLED,
-    PASSWORD,
     Server,
+    browser_sign_in,
     copy_library,
     facesight,
     start_server,
@@ -161,11 +161,8 @@ def test_the_job_page_follows_a_job_to_done_in_the_browser(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    browser.delete_all_cookies()
-    browser.get(f"{jobs_server.url}/login?next=/jobs")
-    browser.find_element(By.ID, "name").send_keys("admin")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
+    browser_sign_in(browser, jobs_server.url, "admin")
+    browser.get(f"{jobs_server.url}/jobs")
     wait = WebDriverWait(browser, 120, poll_frequency=0.1)
     wait.until(lambda b: b.current_url.endswith("/jobs"))
     browser.find_element(By.CSS_SELECTOR, "[data-submit=rematch]").click()

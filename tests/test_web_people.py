@@ -17,7 +17,14 @@ import httpx
 import pytest
 
 from .tools import screenshot
-from .workspace import HOSTILE, PASSWORD, Server, copy_library, start_server, stop_server
+from .workspace import (
+    HOSTILE,
+    Server,
+    browser_sign_in,
+    copy_library,
+    start_server,
+    stop_server,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -89,13 +96,7 @@ def _wait_for(what: str, check: Any, timeout_s: float = 30) -> Any:
 
 
 def _browse_as_admin(server: Server, browser: WebDriver) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.delete_all_cookies()
-    browser.get(f"{server.url}/login")
-    browser.find_element(By.ID, "name").send_keys("admin")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
+    browser_sign_in(browser, server.url, "admin")
     _wait_for("the home page", lambda: browser.current_url.rstrip("/") == server.url)
 
 

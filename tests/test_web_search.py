@@ -22,7 +22,7 @@ from facesight.records import Sighting
 
 from .pages import audit_records, face_ids
 from .paths import PEOPLE
-from .workspace import PASSWORD, Server
+from .workspace import Server, browser_sign_in
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -214,12 +214,7 @@ def test_a_face_picked_in_the_browser_shows_its_nearest_faces(
 
     from .tools import screenshot
 
-    browser.delete_all_cookies()
-    browser.get(f"{served.url}/login")
-    browser.find_element(By.ID, "name").send_keys("viewer")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign-in").click()
-    WebDriverWait(browser, 30).until(lambda b: "/login" not in b.current_url)
+    browser_sign_in(browser, served.url, "viewer")
     browser.get(f"{served.url}/review?kind=image")
     card = browser.find_element(By.CSS_SELECTOR, ".card[data-face-id]")
     face_id = card.get_attribute("data-face-id")

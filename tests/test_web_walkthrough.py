@@ -12,8 +12,7 @@ import base64
 import hashlib
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from .curation import crop_widths, find, sign_in_browser
 from .pages import audit_records, face_ids
 from .paths import PEOPLE, REPO
 from .tools import screenshot
-from .workspace import PASSWORD, Server, facesight, start_server, stop_server
+from .workspace import PASSWORD, Server, facesight, start_server, stop_server, wait_until
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -73,15 +72,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_server(served)
 
 
-def _wait(what: str, check: Callable[[], Any], timeout_s: float = 120) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-    return value
-
-
 def _click_link(browser: WebDriver, text: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -101,7 +91,7 @@ def _job_finished(browser: WebDriver) -> int:
     with the result when the job ends)."""
     from selenium.webdriver.common.by import By
 
-    found = _wait("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
+    found = wait_until("the job page", lambda: re.search(r"/jobs/(\d+)$", browser.current_url), 30)
 
     from selenium.common.exceptions import StaleElementReferenceException
 
@@ -114,7 +104,7 @@ def _job_finished(browser: WebDriver) -> int:
             pass
         return ""
 
-    state = _wait(f"job {found.group(1)} to finish", finished)
+    state = wait_until(f"job {found.group(1)} to finish", finished, 120)
     assert state == "done", browser.page_source[-2000:]
     return int(found.group(1))
 
@@ -160,8 +150,10 @@ def test_a_new_user_follows_the_readme_from_users_add_to_a_downloaded_report(
     assert str(first.get_attribute("data-state")).startswith("pending")
     assert min(crop_widths(browser)) > 0
     ActionChains(browser).send_keys("c").perform()
-    _wait(
-        "the confirmation", lambda: str(first.get_attribute("data-state")).startswith("confirmed")
+    wait_until(
+        "the confirmation",
+        lambda: str(first.get_attribute("data-state")).startswith("confirmed"),
+        120,
     )
     screenshot(browser, "review")
     reviewed = audit_records(server.library, "--action", "review")

@@ -14,9 +14,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -27,6 +28,9 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
 from .paths import GROUP, PEOPLE, REPO, SHARED_FACES
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
 
 HAMILTON = SHARED_FACES / "video" / "face_recognition_short_hamilton_clip.mp4"
 ROLES = ("viewer", "reviewer", "admin")
@@ -224,3 +228,38 @@ def stop_server(server: Server) -> None:
     for pipe in (server.process.stdout, server.process.stderr):
         if pipe is not None:
             pipe.close()
+
+
+def wait_until(
+    what: str, check: Callable[[], Any], timeout_s: float = 30, browser: WebDriver | None = None
+) -> Any:
+    """``check()``'s first true value, polled every 0.1 s; past ``timeout_s`` an assertion
+    that names ``what`` and, given ``browser``, what the page's #message said."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            said = ""
+            if browser is not None:
+                said = browser.execute_script(
+                    "const m = document.getElementById('message'); return m && m.textContent"
+                )
+            raise AssertionError(f"timed out waiting for {what} (the page said: {said!r})")
+        time.sleep(0.1)
+
+
+def browser_sign_in(browser: WebDriver, url: str, name: str, password: str = PASSWORD) -> None:
+    """Chromium signed in as ``name`` through the login form of the server at ``url``, from
+    no session (its cookies deleted); returns once the browser has left /login."""
+    from selenium.webdriver.common.by import By
+
+    browser.delete_all_cookies()
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "name").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.ID, "sign-in").click()
+    wait_until(
+        f"{name} to be signed in", lambda: "/login" not in browser.current_url, browser=browser
+    )

@@ -243,6 +243,9 @@ def test_after_sign_in_only_a_local_page_is_opened(served: Server) -> None:
     assert "evil.example" not in page.text
     answer = log_in(client, "viewer", PASSWORD, next="https://evil.example/")
     assert answer.headers["location"] == "/"
+    # a page of this site is where the sign-in goes on to (the page that sent to /login)
+    again = log_in(served.client(), "viewer", PASSWORD, next="/jobs?state=running")
+    assert again.headers["location"] == "/jobs?state=running"
 
 
 def test_a_bad_token_is_refused_even_beside_a_good_cookie(served: Server) -> None:

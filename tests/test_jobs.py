@@ -30,7 +30,7 @@ from facesight.vision.embed import FaceEmbedder
 
 from .paths import PEOPLE, REPO
 from .test_models import projection_model
-from .workspace import copy_library, facesight
+from .workspace import copy_library, facesight, scan_portraits
 
 OBAMA = PEOPLE / "Barack_Obama" / "face_recognition_obama.jpg"
 
@@ -153,6 +153,8 @@ def test_a_job_whose_worker_died_is_resumed_then_failed_after_max_attempts(
 def test_cancel_a_running_reindex_and_resume_one_after_kill_9(
     lib_copy: Library, tmp_path: Path
 ) -> None:
+    # enough media that neither reindex ends before the test has cancelled or killed it
+    scan_portraits(lib_copy, tmp_path / "more", 150)
     _with_model(lib_copy, tmp_path)
     path = lib_copy.path
     media = lib_copy.store.query("SELECT COUNT(*) AS n FROM media")[0]["n"]
@@ -174,9 +176,11 @@ def test_cancel_a_running_reindex_and_resume_one_after_kill_9(
     # runs it again (attempt 2) to the end
     job = lib_copy.jobs.submit(JobKind.REINDEX, {"model": "proj"})
     worker = _worker(path)
-    _wait_for(lib_copy, job.id, lambda j: j.state is JobState.RUNNING and j.done >= 1)
-    worker.send_signal(signal.SIGKILL)
-    worker.communicate(timeout=60)
+    try:
+        _wait_for(lib_copy, job.id, lambda j: j.state is JobState.RUNNING and j.done >= 1)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=60)
     assert lib_copy.jobs.job(job.id).state is JobState.RUNNING  # left behind
     again = _worker(path, "--until-empty")
     _, err = again.communicate(timeout=300)

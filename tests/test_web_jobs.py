@@ -25,7 +25,7 @@ from facesight.face_models import ARCFACE_PRESET
 from facesight.library.facade import Library
 
 from .pages import audit_records
-from .paths import LFW_DEV, PEOPLE
+from .paths import PEOPLE
 from .test_models import projection_model
 from .tools import screenshot
 from .workspace import (
@@ -34,6 +34,7 @@ from .workspace import (
     browser_sign_in,
     copy_library,
     facesight,
+    scan_portraits,
     start_server,
     stop_server,
 )
@@ -51,13 +52,7 @@ def _copy_with_model(workspace_library: Path, folder: Path, more_images: int = 0
     onnx = projection_model(folder / "proj.onnx", side=112, out=64, pool=4, seed=1, gemm=False)
     with Library(copy) as library:
         if more_images:
-            people = sorted(p for p in (LFW_DEV / "people").iterdir() if p.is_dir())
-            images = [i for person in people for i in sorted(person.iterdir())][:more_images]
-            linked = folder / "more"
-            linked.mkdir()
-            for image in images:  # read in place (third-party images: never copied)
-                (linked / f"{image.parent.name}-{image.name}").symlink_to(image)
-            library.scan([linked])
+            scan_portraits(library, folder / "more", more_images)
         library.add_model(onnx, name="proj", **ARCFACE_PRESET)
     return copy
 
@@ -158,12 +153,16 @@ def test_the_server_sees_references_another_process_added(jobs_server: Server) -
 def test_the_job_page_follows_a_job_to_done_in_the_browser(
     jobs_server: Server, browser: WebDriver
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser_sign_in(browser, jobs_server.url, "admin")
     browser.get(f"{jobs_server.url}/jobs")
-    wait = WebDriverWait(browser, 120, poll_frequency=0.1)
+    # the job page draws itself again when the job ends: an element read just then is gone
+    wait = WebDriverWait(
+        browser, 120, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
     wait.until(lambda b: b.current_url.endswith("/jobs"))
     browser.find_element(By.CSS_SELECTOR, "[data-submit=rematch]").click()
     wait.until(lambda b: "/jobs/" in b.current_url)

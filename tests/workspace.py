@@ -27,7 +27,7 @@ from facesight.library.unknowns import UnknownPeople
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 
-from .paths import GROUP, PEOPLE, REPO, SHARED_FACES
+from .paths import GROUP, LFW_DEV, PEOPLE, REPO, SHARED_FACES
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -263,3 +263,15 @@ def browser_sign_in(browser: WebDriver, url: str, name: str, password: str = PAS
     wait_until(
         f"{name} to be signed in", lambda: "/login" not in browser.current_url, browser=browser
     )
+
+
+def scan_portraits(library: Library, folder: Path, count: int) -> None:
+    """Scan the first ``count`` lfw-dev portraits into ``library`` (linked from ``folder``:
+    the third-party images are read in place, never copied): work enough for a job on it
+    (a reindex) to be interrupted on purpose on any machine."""
+    people = sorted(p for p in (LFW_DEV / "people").iterdir() if p.is_dir())
+    images = [i for person in people for i in sorted(person.iterdir())][:count]
+    folder.mkdir()
+    for image in images:
+        (folder / f"{image.parent.name}-{image.name}").symlink_to(image)
+    library.scan([folder])

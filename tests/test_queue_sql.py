@@ -9,7 +9,7 @@ decision category, ``Store.people_counts``)."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,50 +204,41 @@ def decided(
         yield lib
 
 
-def test_sql_queue_equals_the_python_path_for_every_filter_and_sort(decided: Library) -> None:
-    assert _compare(decided) > 0
+COMPARED = pytest.mark.parametrize(
+    "compare", [_compare, _compare_people], ids=["queue pages", "people counts"]
+)
+"""What each test below holds equal to the Python path: the queue's pages (every filter and
+sort) and each person's counts."""
 
 
-def test_sql_queue_under_a_fixed_decision_distance(
-    decided: Library, detector: FaceDetector, embedder: FaceEmbedder
+@COMPARED
+def test_sql_equals_the_python_path(decided: Library, compare: Callable[[Library], int]) -> None:
+    assert compare(decided) > 0
+
+
+@COMPARED
+def test_sql_under_a_fixed_decision_distance(
+    decided: Library,
+    detector: FaceDetector,
+    embedder: FaceEmbedder,
+    compare: Callable[[Library], int],
 ) -> None:
     path = Path(decided.store.path).parent
     with Library(path, detector=detector, embedder=embedder, max_distance=0.5) as lib:
-        assert _compare(lib) > 0
+        assert compare(lib) > 0
 
 
-def test_sql_queue_equals_the_python_path_on_postgresql(
+@COMPARED
+def test_sql_equals_the_python_path_on_postgresql(
     decided: Library,
     postgres_url: str,
     detector: FaceDetector,
     embedder: FaceEmbedder,
+    compare: Callable[[Library], int],
 ) -> None:
     copy_whole(Path(decided.store.path).parent, postgres_url)
     with Library(postgres_url, detector=detector, embedder=embedder) as lib:
-        assert _compare(lib) > 0
-
-
-def test_people_counts_equal_the_python_path(decided: Library) -> None:
-    assert _compare_people(decided) > 0
-
-
-def test_people_counts_under_a_fixed_decision_distance(
-    decided: Library, detector: FaceDetector, embedder: FaceEmbedder
-) -> None:
-    path = Path(decided.store.path).parent
-    with Library(path, detector=detector, embedder=embedder, max_distance=0.5) as lib:
-        assert _compare_people(lib) > 0
-
-
-def test_people_counts_equal_the_python_path_on_postgresql(
-    decided: Library,
-    postgres_url: str,
-    detector: FaceDetector,
-    embedder: FaceEmbedder,
-) -> None:
-    copy_whole(Path(decided.store.path).parent, postgres_url)
-    with Library(postgres_url, detector=detector, embedder=embedder) as lib:
-        assert _compare_people(lib) > 0
+        assert compare(lib) > 0
 
 
 def test_a_decision_by_another_connection_shows_on_the_next_page(

@@ -14,6 +14,9 @@ Three rows, each on every core of the machine:
   model is cached before, as ``facesight init`` leaves it);
 * **facesight embed**: ``Library.embed`` into a JSON Lines file, as ``facesight embed
   --output`` writes it (the same workers, no library writes);
+* **facesight scan, --device cpu-fp32**: the scan again with both networks in ONNX
+  Runtime in float32, facesight's CPU default before the descriptor moved to OpenVINO
+  bfloat16 (``--no-fp32`` skips it);
 * **face_recognition** 1.3.0 as users run it on a multi-core machine: a process pool
   of one process per core (``face_recognition --cpus N``; the pool is started and has
   imported face_recognition before the clock starts), each image decoded with
@@ -29,7 +32,7 @@ Faces found: an lfw-dev portrait's labelled face is found when a face box holds 
 image centre (LFW centres its person); a ``people/`` photo shows one labelled person,
 found when any face is; ``group/`` photos count every face.
 
-Usage: python bench/scan_vs_face_recognition.py [--quick] [--json] [--write-list]
+Usage: python bench/scan_vs_face_recognition.py [--quick] [--json] [--write-list] [--no-fp32]
 """
 
 from __future__ import annotations
@@ -111,8 +114,11 @@ def _models_ready(library: Library) -> Library:
     return library
 
 
-def facesight_scan(images: list[Path]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, Library(Path(tmp) / "lib") as library:
+def facesight_scan(images: list[Path], device: str = "auto") -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Library(Path(tmp) / "lib", device=device) as library,
+    ):
         _models_ready(library)
         with Clock().running() as clock:
             summary = library.scan(images, workers=CORES)
@@ -125,7 +131,10 @@ def facesight_scan(images: list[Path]) -> dict[str, Any]:
     for r in rows:
         if r["x1"] is not None:
             boxes[Path(r["path"])].append((r["x1"], r["y1"], r["x2"], r["y2"]))
-    return row(f"facesight scan, {CORES} workers", f"{CORES} + scanning process", clock, boxes)
+    setup = f"facesight scan, {CORES} workers" + (
+        "" if device == "auto" else f", --device {device}"
+    )
+    return row(setup, f"{CORES} + scanning process", clock, boxes)
 
 
 def facesight_embed(images: list[Path]) -> dict[str, Any]:
@@ -192,13 +201,19 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="every fifth file of the list")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--write-list", action="store_true", help="write the file list again")
+    parser.add_argument(
+        "--no-fp32", action="store_true", help="skip the scan with --device cpu-fp32"
+    )
     args = parser.parse_args()
     if args.write_list:
         LIST.write_text("\n".join(list_files()) + "\n")
         return
     images = read_list(args.quick)
     load = "/".join(f"{v:.1f}" for v in os.getloadavg())
-    rows = [facesight_scan(images), facesight_embed(images), face_recognition_pool(images)]
+    rows = [facesight_scan(images), facesight_embed(images)]
+    if not args.no_fp32:
+        rows.append(facesight_scan(images, device="cpu-fp32"))
+    rows.append(face_recognition_pool(images))
     report = {"images": len(images), "cores": CORES, "load": load, "rows": rows}
     print(json.dumps(report, indent=2) if args.json else format_report(report))
 

@@ -35,5 +35,6 @@ class DeviceChoice(StrEnum):
 
     AUTO = "auto"
     CPU = "cpu"
+    CPU_FP32 = "cpu-fp32"  # ONNX Runtime in float32: dlib's descriptors to 1e-6, slower
     CUDA = "cuda"
     TORCH_CPU = "torch-cpu"  # the PyTorch translation on the CPU, for testing

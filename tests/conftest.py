@@ -35,8 +35,20 @@ def detector() -> FaceDetector:
 
 
 @pytest.fixture(scope="session")
+def detector_fp32() -> FaceDetector:
+    """RetinaFace in ONNX Runtime, float32 (``device="cpu-fp32"``)."""
+    return FaceDetector(device="cpu-fp32")
+
+
+@pytest.fixture(scope="session")
 def embedder(models_dir: Path) -> FaceEmbedder:
     return FaceEmbedder(cache_dir=models_dir)
+
+
+@pytest.fixture(scope="session")
+def embedder_fp32(models_dir: Path) -> FaceEmbedder:
+    """ONNX Runtime in float32: dlib's own descriptors to about 1e-6 (``device="cpu-fp32"``)."""
+    return FaceEmbedder(cache_dir=models_dir, device="cpu-fp32")
 
 
 @pytest.fixture

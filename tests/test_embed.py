@@ -20,6 +20,7 @@ from facesight.faces import Faces
 from facesight.files import sha256_file
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import CHIP_SIZE_PX, DESCRIPTOR_LENGTH, EMBEDDING_DIM, FaceEmbedder
+from facesight.vision.models.openvino import bf16_capable
 from facesight.vision.models.registry import (
     DLIB_RESNET_FILE,
     DLIB_SHAPE5_FILE,
@@ -31,6 +32,9 @@ from .paths import PEOPLE
 
 MIN_FACES = 12
 MAX_ABS_DIFF = 1e-4
+# raw descriptors, bfloat16 against dlib's: the flip-averaged ones of all 5,364 lfw-dev
+# images lay at most 0.012 from float32's (scripts/studies/measure_bf16_inference.py)
+MAX_BF16_DISTANCE = 0.03
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,25 @@ def dlib_faces() -> DlibFaces:
     return DlibFaces(np.stack(chips), np.array(descriptors, np.float32), people)
 
 
-def test_embed_matches_dlib_on_real_faces(dlib_faces: DlibFaces, embedder: FaceEmbedder) -> None:
+def test_embed_matches_dlib_on_real_faces(
+    dlib_faces: DlibFaces, embedder_fp32: FaceEmbedder
+) -> None:
     assert len(dlib_faces.chips) >= MIN_FACES and len(dlib_faces.people) >= 8
-    ours = embedder.embed(dlib_faces.chips)
+    ours = embedder_fp32.embed(dlib_faces.chips)
     assert ours.shape == (len(dlib_faces.chips), EMBEDDING_DIM) and ours.dtype == np.float32
     assert np.abs(ours - dlib_faces.descriptors).max() < MAX_ABS_DIFF
+    assert embedder_fp32.provider == "onnxruntime:CPUExecutionProvider"
+
+
+@pytest.mark.skipif(not bf16_capable(), reason="this CPU has no bfloat16 units")
+def test_default_cpu_embedder_runs_bf16_within_its_measured_distance_of_dlib(
+    dlib_faces: DlibFaces, embedder: FaceEmbedder
+) -> None:
+    ours = embedder.embed(dlib_faces.chips)
+    assert embedder.provider == "openvino:CPU bf16"
+    gap = np.linalg.norm(ours - dlib_faces.descriptors, axis=1)
+    # bfloat16 really ran (float32 is within 1e-4), and stays far inside dlib's 0.6
+    assert float(np.median(gap)) > 1e-4 and float(gap.max()) < MAX_BF16_DISTANCE
 
 
 def test_embed_descriptors_are_not_unit_length(

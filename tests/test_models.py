@@ -34,6 +34,8 @@ from facesight.library.facade import Library
 from facesight.library.unknowns import UnknownPeople
 from facesight.media.images import load_image
 from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
 from facesight.vision.onnx_embedder import ARCFACE_KPS5, OnnxFaceEmbedder, template_chips
 
 from .paths import GROUP, PEOPLE
@@ -111,15 +113,21 @@ def _faces_rows(library: Library) -> list[tuple[str, int]]:
     return sorted({(str(r["embedder"]), int(r["n"])) for r in rows})
 
 
-def test_builtin_model_describes_faces_exactly_as_before(library: Library) -> None:
+def test_builtin_model_describes_faces_exactly_as_before(
+    tmp_path: Path, library: Library, detector: FaceDetector, embedder_fp32: FaceEmbedder
+) -> None:
     pixels = load_image(OBAMA[0]).pixels
-    analyzed = library.pipeline.analyze(pixels)
     stored = np.frombuffer(bytes.fromhex(DLIB_OBAMA_HEX), "<f4")
-    described = analyzed.embedding[analyzed.largest()]
-    # the pipeline hands dlib its own chips, untouched: what the code before did
-    chips = align_faces(pixels, analyzed.faces.kps5)
-    np.testing.assert_array_equal(analyzed.embedding, library.pipeline.embedder.describe(chips))
-    np.testing.assert_allclose(described, stored, rtol=0, atol=1e-6)
+    with Library(tmp_path / "fp32", detector=detector, embedder=embedder_fp32) as exact:
+        analyzed = exact.pipeline.analyze(pixels)
+        described = analyzed.embedding[analyzed.largest()]
+        # the pipeline hands dlib its own chips, untouched: what the code before did
+        chips = align_faces(pixels, analyzed.faces.kps5)
+        np.testing.assert_array_equal(analyzed.embedding, exact.pipeline.embedder.describe(chips))
+        np.testing.assert_allclose(described, stored, rtol=0, atol=1e-6)
+    # the default CPU device (OpenVINO, bfloat16 here): the same descriptor, nearly
+    fast = library.pipeline.analyze(pixels)
+    assert float(np.linalg.norm(fast.embedding[fast.largest()] - stored)) < 0.03
     assert library.model is None and library.pipeline.embedder.spec is None
 
 

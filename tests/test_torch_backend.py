@@ -64,48 +64,50 @@ def torch_embedder() -> FaceEmbedder:
 
 
 def test_torch_descriptor_equals_onnxruntime_on_real_chips(
-    chips: NDArray[np.uint8], embedder: FaceEmbedder
+    chips: NDArray[np.uint8], embedder_fp32: FaceEmbedder
 ) -> None:
     session = TorchSession(load_torch_dlib_resnet(), name="dlib_resnet")
     (ours,) = session.run(chips)
     assert ours.dtype == np.float32 and ours.shape == (len(chips), 128)
-    assert np.abs(ours - embedder.embed(chips)).max() < MAX_DESCRIPTOR_DIFF
+    assert np.abs(ours - embedder_fp32.embed(chips)).max() < MAX_DESCRIPTOR_DIFF
 
 
 def test_torch_descriptor_fp16_on_cpu_stays_close_to_fp32(
-    chips: NDArray[np.uint8], embedder: FaceEmbedder
+    chips: NDArray[np.uint8], embedder_fp32: FaceEmbedder
 ) -> None:
     session = TorchSession(load_torch_dlib_resnet(), name="dlib_resnet", half=True)
     (half,) = session.run(chips[:4])
     assert session.provider == "torch:cpu fp16"
-    assert np.abs(half - embedder.embed(chips[:4])).max() < MAX_FP16_DESCRIPTOR_DIFF
+    assert np.abs(half - embedder_fp32.embed(chips[:4])).max() < MAX_FP16_DESCRIPTOR_DIFF
 
 
 def test_describe_on_torch_cpu_matches_onnxruntime(
-    chips: NDArray[np.uint8], embedder: FaceEmbedder, torch_embedder: FaceEmbedder
+    chips: NDArray[np.uint8], embedder_fp32: FaceEmbedder, torch_embedder: FaceEmbedder
 ) -> None:
     ours = torch_embedder.describe(chips)
-    assert np.abs(ours - embedder.describe(chips)).max() < MAX_DESCRIPTOR_DIFF
+    assert np.abs(ours - embedder_fp32.describe(chips)).max() < MAX_DESCRIPTOR_DIFF
     assert torch_embedder.provider == "torch:cpu fp32"
-    assert embedder.provider == "onnxruntime:CPUExecutionProvider"
-    assert torch_embedder.descriptor_version == embedder.descriptor_version
+    assert embedder_fp32.provider == "onnxruntime:CPUExecutionProvider"
+    assert torch_embedder.descriptor_version == embedder_fp32.descriptor_version
 
 
-def test_torch_retinaface_raw_outputs_equal_onnxruntime(detector: FaceDetector) -> None:
+def test_torch_retinaface_raw_outputs_equal_onnxruntime(detector_fp32: FaceDetector) -> None:
     image = _rgb(GROUP / "deepface_selfie-many-people.jpg")
-    window = _plan_windows(image.shape[0], image.shape[1], detector.max_side_px)[0]
+    window = _plan_windows(image.shape[0], image.shape[1], detector_fp32.max_side_px)[0]
     batch = np.stack([_network_input(image, window)] * 2)
     ours = TorchSession(TorchOnnxGraph(read_onnx_graph(retinaface_onnx_bytes())), name="r")
-    detector.load()
-    for name, got, want in zip(MAX_RAW_DIFF, ours.run(batch), detector._run(batch), strict=True):
+    detector_fp32.load()
+    for name, got, want in zip(
+        MAX_RAW_DIFF, ours.run(batch), detector_fp32._run(batch), strict=True
+    ):
         assert got.shape == want.shape
         assert np.abs(got - want).max() < MAX_RAW_DIFF[name], name
 
 
-def test_detect_on_torch_cpu_finds_the_same_faces(detector: FaceDetector) -> None:
+def test_detect_on_torch_cpu_finds_the_same_faces(detector_fp32: FaceDetector) -> None:
     image = _rgb(GROUP / "facenet-pytorch_multiface.jpg")
     ours = FaceDetector(device="torch-cpu").detect(image)
-    theirs = detector.detect(image)
+    theirs = detector_fp32.detect(image)
     assert len(ours) == len(theirs) == 6
     assert np.abs(ours.xyxy - theirs.xyxy).max() < 0.05
     assert np.abs(ours.score - theirs.score).max() < 1e-4
@@ -139,21 +141,37 @@ def test_onnxruntime_never_falls_back_to_cpu_silently() -> None:
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")
-def test_auto_without_gpu_uses_onnxruntime_cpu_and_logs_why(
+def test_auto_without_gpu_uses_openvino_on_the_cpu_and_logs_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.INFO, logger="facesight"):
         device = resolve_device("auto")
+    assert (device.backend, device.name) == (Backend.OPENVINO, "openvino:CPU")
+    assert "found no NVIDIA driver" in caplog.text or "found no usable GPU" in caplog.text
+    assert "device='auto' runs the models on openvino:CPU" in caplog.text
+
+
+def test_cpu_without_openvino_uses_onnxruntime_and_logs_why(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with caplog.at_level(logging.INFO, logger="facesight"):
+        device = resolve_device("cpu")
+    assert device.name == "onnxruntime:CPUExecutionProvider"
+    assert "OpenVINO cannot be imported" in caplog.text
+
+
+def test_cpu_fp32_is_onnxruntime_in_float32() -> None:
+    device = resolve_device("cpu-fp32")
     assert (device.backend, device.name) == (
         Backend.ONNXRUNTIME,
         "onnxruntime:CPUExecutionProvider",
     )
-    assert "found no NVIDIA driver" in caplog.text or "found no usable GPU" in caplog.text
-    assert "device='auto' runs the models on onnxruntime:CPUExecutionProvider" in caplog.text
 
 
 def test_unknown_device_is_invalid_input() -> None:
-    with pytest.raises(InvalidInputError, match="device must be one of 'auto', 'cpu', 'cuda'"):
+    choices = "device must be one of 'auto', 'cpu', 'cpu-fp32', 'cuda'"
+    with pytest.raises(InvalidInputError, match=choices):
         FaceEmbedder(device="gpu")
     with pytest.raises(InvalidInputError, match="got 'cuda:1'"):
         FaceDetector(device="cuda:1")

@@ -4,8 +4,8 @@ Labelled data (LFW-style folders, pair lists) has one subject per image. The
 subject is the face nearest the image centre (LFW crops are centred on it),
 unless ``choose="largest"``. Descriptors are cached in a SQLite file keyed by
 the image's absolute path, size, modification time and the pipeline's
-versions, so a second evaluation of the same data takes seconds and a changed
-model or file is described again.
+versions and engines (``provider``), so a second evaluation of the same data
+takes seconds and a changed model, engine or file is described again.
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def describe_images(
     """
     if choose not in ("central", "largest"):
         raise InvalidInputError(f"choose must be 'central' or 'largest', got {choose!r}")
-    versions = f"{pipeline.detector_version}|{pipeline.embedder_version}|{choose}"
+    # the engines too: OpenVINO's bfloat16 descriptors share float32's version (they are
+    # comparable), but an evaluation must not mix them
+    engines = f"{pipeline.detector.provider}|{pipeline.embedder.provider}"
+    versions = f"{pipeline.detector_version}|{pipeline.embedder_version}|{choose}|{engines}"
     results = []
     for count, path in enumerate(paths, 1):
         key = _key(path, versions) if cache is not None and path.exists() else None

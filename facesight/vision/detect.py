@@ -306,9 +306,10 @@ class FaceDetector(LazyModel):
             resolution. Network input, as a multiple of the photo's pixels, at
             0 / 32 / 40 px: 4000x3000 1.87 / 0.89 / 0.50; 1920x1080 1.54 / 0.76 /
             0.53; 1024x768 1.39 / 0.95 / 0.39.
-        intra_op_threads: ONNX Runtime threads per operator; 0 uses every core.
-        device: ``"cpu"`` (ONNX Runtime), ``"cuda"`` (a GPU or a ``DeviceError``, never
-            a silent CPU fallback), ``"auto"`` (the GPU when one works) or
+        intra_op_threads: threads per inference; 0 uses every core.
+        device: ``"cpu"`` (OpenVINO, in bfloat16 where the CPU has it), ``"cpu-fp32"``
+            (ONNX Runtime in float32), ``"cuda"`` (a GPU or a ``DeviceError``, never
+            a silent CPU fallback), ``"auto"`` (the GPU when one works, else ``"cpu"``) or
             ``"torch-cpu"`` (the PyTorch translation on CPU, for testing); see
             :mod:`facesight.vision.device`. Resolved, and logged, by :meth:`load`.
     """

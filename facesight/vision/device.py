@@ -1,8 +1,15 @@
-"""Choose where the networks run: ONNX Runtime on CPU or CUDA, or PyTorch on CUDA or CPU.
+"""Choose where the networks run: OpenVINO or ONNX Runtime on the CPU, ONNX Runtime or
+PyTorch on CUDA.
 
 ``device`` is one of :data:`DEVICE_CHOICES`:
 
-* ``"cpu"`` — ONNX Runtime's CPU provider, as always;
+* ``"cpu"`` — OpenVINO on the CPU (:mod:`facesight.vision.models.openvino`): on CPUs
+  with bfloat16 units (Intel AMX or AVX-512 BF16) the descriptor network runs in
+  bfloat16, about five times faster than float32, its descriptors within 0.01 of the
+  float32 ones (dlib's threshold is 0.6; measured in docs/speed.md); elsewhere in
+  float32. Without the ``openvino`` package, ONNX Runtime's CPU provider;
+* ``"cpu-fp32"`` — ONNX Runtime's CPU provider in float32: dlib's own descriptors to
+  about 1e-6, the reference the tests check against;
 * ``"cuda"`` — a GPU, or a :class:`~facesight.errors.DeviceError`: ONNX Runtime's
   ``CUDAExecutionProvider`` when ``onnxruntime-gpu`` is installed *and* starts (ONNX
   Runtime otherwise falls back to the CPU without a word, so it is tried on a tiny
@@ -54,6 +61,7 @@ class Backend(StrEnum):
     """The inference library that runs the networks."""
 
     ONNXRUNTIME = "onnxruntime"
+    OPENVINO = "openvino"
     TORCH = "torch"
 
 
@@ -61,8 +69,8 @@ class Backend(StrEnum):
 class Device:
     """A resolved device: which backend runs the networks, and where.
 
-    ``target`` is the ONNX Runtime execution provider (``CUDAExecutionProvider``) or
-    the torch device (``cuda:0``, ``cpu``).
+    ``target`` is the ONNX Runtime execution provider (``CUDAExecutionProvider``),
+    OpenVINO's device (``CPU``) or the torch device (``cuda:0``, ``cpu``).
     """
 
     backend: Backend
@@ -75,8 +83,14 @@ class Device:
 
     @property
     def ort_providers(self) -> list[str]:
-        """ONNX Runtime providers to ask for, best first (CPU takes ops CUDA lacks)."""
-        return [self.target] if self.target == _CPU_EP else [self.target, _CPU_EP]
+        """ONNX Runtime providers to ask for, best first (CPU takes ops CUDA lacks).
+
+        On the OpenVINO device, the models that stay in ONNX Runtime (the detector, a
+        user's registered model) run on its CPU provider.
+        """
+        if self.backend is Backend.OPENVINO or self.target == _CPU_EP:
+            return [_CPU_EP]
+        return [self.target, _CPU_EP]
 
 
 def check_device(requested: str) -> None:
@@ -106,15 +120,17 @@ def resolve_device(requested: str) -> Device:
             the message lists what was tried and how to fix it.
     """
     check_device(requested)
-    if requested == DeviceChoice.CPU:
+    if requested == DeviceChoice.CPU_FP32:
         device = Device(Backend.ONNXRUNTIME, _CPU_EP)
+    elif requested == DeviceChoice.CPU:
+        device = _cpu_device()
     elif requested == DeviceChoice.TORCH_CPU:
         if (problem := _torch_problem(cuda=False)) is not None:
             raise DeviceError(f"device='torch-cpu' needs PyTorch, but {problem}; {_FIX}")
         device = Device(Backend.TORCH, "cpu")
     elif requested == DeviceChoice.AUTO and not _nvidia_driver_present():
         log.info("device='auto' found no NVIDIA driver (/proc/driver/nvidia, /dev/nvidia0)")
-        device = Device(Backend.ONNXRUNTIME, _CPU_EP)
+        device = _cpu_device()
     else:
         found = _cuda_device()
         if isinstance(found, Device):
@@ -126,9 +142,19 @@ def resolve_device(requested: str) -> Device:
             )
         else:
             log.info("device='auto' found no usable GPU: %s", found)
-            device = Device(Backend.ONNXRUNTIME, _CPU_EP)
+            device = _cpu_device()
     log.info("device=%r runs the models on %s", requested, device.name)
     return device
+
+
+def _cpu_device() -> Device:
+    """OpenVINO on the CPU when it is installed, else ONNX Runtime's CPU provider."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError as exc:
+        log.info("OpenVINO cannot be imported (%s); ONNX Runtime runs on the CPU", exc)
+        return Device(Backend.ONNXRUNTIME, _CPU_EP)
+    return Device(Backend.OPENVINO, "CPU")
 
 
 def _nvidia_driver_present() -> bool:

@@ -27,7 +27,8 @@ class LazyModel:
     """The session of one network, opened by :meth:`_open` the first time it is needed.
 
     Args:
-        device: ``auto``, ``cpu``, ``cuda`` or ``torch-cpu`` (``facesight.vision.device``).
+        device: ``auto``, ``cpu``, ``cpu-fp32``, ``cuda`` or ``torch-cpu``
+            (``facesight.vision.device``).
     """
 
     def __init__(self, device: str) -> None:

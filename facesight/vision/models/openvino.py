@@ -1,0 +1,97 @@
+"""OpenVINO sessions: the same ONNX graphs, compiled by OpenVINO for the CPU.
+
+On CPUs with bfloat16 units (Intel AMX or AVX-512 BF16: Sapphire Rapids and newer
+Xeons) OpenVINO runs the convolutions in bfloat16, which is what makes it fast here;
+elsewhere it runs them in float32, at about ONNX Runtime's speed. Which precision ran
+is part of :attr:`OvSession.provider`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from facesight.errors import ModelError
+
+__all__ = ["OvSession", "bf16_capable", "create_ov_session"]
+
+log = logging.getLogger(__name__)
+
+
+def bf16_capable() -> bool:
+    """Whether OpenVINO's CPU plugin computes in bfloat16 on this machine."""
+    import openvino as ov
+
+    capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in capabilities
+
+
+def create_ov_session(
+    model: bytes | str | os.PathLike[str],
+    *,
+    name: str,
+    threads: int = 0,
+    precision: str = "bf16",
+    input_shape: list[int] | None = None,
+) -> OvSession:
+    """Compile an ONNX graph with OpenVINO for the CPU.
+
+    Args:
+        model: serialized ONNX bytes or a path to an ``.onnx`` file.
+        name: a short model name for logs and errors.
+        threads: CPU threads for one inference; 0 lets OpenVINO use every core.
+        precision: ``"bf16"`` (used where the CPU has bfloat16 units, else float32)
+            or ``"f32"``.
+        input_shape: a fixed input shape to compile for (dynamic dimensions as -1).
+
+    Raises:
+        ModelError: OpenVINO cannot read or compile the model.
+    """
+    import openvino as ov
+
+    try:
+        core = ov.Core()
+        graph = core.read_model(model if isinstance(model, bytes) else os.fspath(model))
+        if input_shape is not None:
+            graph.reshape({graph.inputs[0].get_any_name(): ov.PartialShape(input_shape)})
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": 1,
+        }
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        compiled = core.compile_model(graph, "CPU", config)
+    except Exception as exc:  # openvino raises its own untyped errors
+        raise ModelError(f"cannot compile the {name} model with OpenVINO: {exc}") from exc
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type
+    used = str(hint.get_type_name()) if hasattr(hint, "get_type_name") else str(hint)
+    log.info("%s model runs on OpenVINO CPU in %s", name, used)
+    return OvSession(compiled, used)
+
+
+class OvSession:
+    """A :class:`~facesight.vision.models.session.ModelSession` over an OpenVINO compiled model."""
+
+    def __init__(self, compiled: Any, precision: str) -> None:
+        self.compiled = compiled
+        self.precision = precision
+        self._local = threading.local()  # an infer request serves one thread at a time
+
+    @property
+    def provider(self) -> str:
+        """``openvino:CPU <precision>``, e.g. ``openvino:CPU bf16``."""
+        return f"openvino:CPU {self.precision}"
+
+    def run(self, batch: NDArray[Any]) -> list[NDArray[np.float32]]:
+        """Run one batch; outputs as float32 arrays, in graph order."""
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        results = request.infer({0: np.ascontiguousarray(batch)})
+        return [np.array(results[out], np.float32) for out in self.compiled.outputs]

@@ -1,0 +1,99 @@
+"""The OpenVINO descriptor session: what ``device="cpu"`` runs dlib's ResNet on.
+
+Its figures against float32 on lfw-dev are in docs/speed.md
+(``scripts/studies/measure_bf16_inference.py``); here: what it reports, that one session
+serves several threads, that it refuses a bad graph in one error, and that an evaluation
+never mixes its descriptors with float32's.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from facesight.errors import ModelError
+from facesight.eval.described import DescriptorCache, describe_images
+from facesight.media.images import load_image
+from facesight.vision.align import align_faces
+from facesight.vision.detect import FaceDetector
+from facesight.vision.embed import FaceEmbedder
+from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
+from facesight.vision.models.openvino import bf16_capable, create_ov_session
+from facesight.vision.pipeline import FacePipeline
+
+from .paths import LFW_DEV, PEOPLE
+
+
+@pytest.fixture(scope="module")
+def chips(detector: FaceDetector) -> NDArray[np.uint8]:
+    found = []
+    for path in sorted(PEOPLE.glob("*/*.jpg"))[::9][:6]:
+        pixels = load_image(path).pixels
+        found.append(align_faces(pixels, detector.detect(pixels).kps5[:1]))
+    return np.concatenate(found)
+
+
+def test_default_cpu_device_runs_the_descriptor_in_openvino_and_names_its_precision(
+    embedder: FaceEmbedder, detector: FaceDetector
+) -> None:
+    precision = "bf16" if bf16_capable() else "f32"
+    assert embedder.provider == f"openvino:CPU {precision}"
+    assert detector.provider == "onnxruntime:CPUExecutionProvider"  # float32: docs/speed.md
+
+
+def test_float32_openvino_equals_onnxruntime(
+    chips: NDArray[np.uint8], models_dir: Path, embedder_fp32: FaceEmbedder
+) -> None:
+    session = create_ov_session(load_dlib_resnet_onnx(models_dir), name="t", precision="f32")
+    assert session.provider == "openvino:CPU f32"
+    (ours,) = session.run(chips)
+    assert np.abs(ours - embedder_fp32.embed(chips)).max() < 1e-4
+
+
+def test_one_session_serves_several_threads(
+    chips: NDArray[np.uint8], embedder: FaceEmbedder
+) -> None:
+    expected = embedder.embed(chips)
+    results: list[NDArray[np.float32]] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(embedder.embed(chips))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(results) == 15
+    for got in results:
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_graph_that_is_not_onnx_is_one_model_error() -> None:
+    with pytest.raises(ModelError, match="cannot compile the broken model with OpenVINO"):
+        create_ov_session(b"not an onnx graph", name="broken")
+
+
+def test_an_evaluation_never_mixes_bf16_and_float32_descriptors(
+    tmp_path: Path, detector: FaceDetector, embedder: FaceEmbedder, embedder_fp32: FaceEmbedder
+) -> None:
+    paths = sorted((LFW_DEV / "people").glob("*/*.jpg"))[:3]
+    cache = DescriptorCache(tmp_path / "cache.db")
+    fast = describe_images(paths, FacePipeline(detector, embedder), cache=cache)
+    exact = describe_images(paths, FacePipeline(detector, embedder_fp32), cache=cache)
+    again = describe_images(paths, FacePipeline(detector, embedder_fp32), cache=cache)
+    cache.close()
+    for a, b, c in zip(fast, exact, again, strict=True):
+        assert a.descriptor is not None and b.descriptor is not None
+        np.testing.assert_array_equal(b.descriptor, c.descriptor)  # the cache answers
+        if bf16_capable():
+            assert np.linalg.norm(a.descriptor - b.descriptor) > 1e-4  # but never across engines

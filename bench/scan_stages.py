@@ -11,7 +11,9 @@ same files into a fresh library (``workers=1`` runs in this process for fewer th
 ``IN_PROCESS_BELOW`` files, so the scan is timed in batches below that) gives the
 whole, and the remainder is the scanning process's share: matching and the writer.
 
-Usage: python bench/scan_stages.py [--images N] [--quick]
+``--photos`` times the list's 80 larger photos instead (``people/``, ``group/``).
+
+Usage: python bench/scan_stages.py [--images N] [--quick] [--photos]
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ BATCH = 4
 def portraits(count: int) -> list[Path]:
     names = (BENCH / "scan_vs_face_recognition.txt").read_text().split()
     return [FACES / n for n in names if n.startswith("lfw-dev/")][:count]
+
+
+def photos() -> list[Path]:
+    """The benchmark's 80 larger photos (``people/`` and ``group/``, up to 1024 px)."""
+    names = (BENCH / "scan_vs_face_recognition.txt").read_text().split()
+    return [FACES / n for n in names if not n.startswith("lfw-dev/")]
 
 
 def stages(images: list[Path], models: Path, crops: Path) -> dict[str, float]:
@@ -104,8 +112,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--quick", action="store_true", help="20 images")
+    parser.add_argument(
+        "--photos", action="store_true", help="the list's 80 larger photos instead of portraits"
+    )
     args = parser.parse_args()
-    images = portraits(20 if args.quick else args.images)
+    images = photos() if args.photos else portraits(20 if args.quick else args.images)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         (tmp / "crops").mkdir()
@@ -114,7 +125,8 @@ def main() -> None:
     size = spent.pop("results pickled (bytes/image)")
     worker = sum(spent.values())
     out = io.StringIO()
-    print(f"{len(images)} lfw-dev portraits, one thread, {BATCH} files per batch", file=out)
+    kind = "photos of people/ and group/" if args.photos else "lfw-dev portraits"
+    print(f"{len(images)} {kind}, one thread, {BATCH} files per batch", file=out)
     print("| stage | ms per image | share of the worker |", file=out)
     print("| --- | --- | --- |", file=out)
     ms = 1000 / len(images)

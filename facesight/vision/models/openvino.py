@@ -63,6 +63,9 @@ def create_ov_session(
             "INFERENCE_PRECISION_HINT": precision,
             "PERFORMANCE_HINT": "LATENCY",
             "NUM_STREAMS": 1,
+            # OpenVINO pins its threads to cores by default: every scan worker's on the
+            # same first core, each then got half of it
+            "ENABLE_CPU_PINNING": False,
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads

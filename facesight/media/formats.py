@@ -68,8 +68,9 @@ def to_rgb8(image: Image.Image, path: Path) -> NDArray[np.uint8]:
         grey = np.asarray(image).astype(np.float64) / 257.0
     elif image.mode in ("I", "F"):
         grey = _scale_by_range(np.asarray(image), path)
-    else:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    else:  # convert() copies even an RGB image: a 12 MP photo's 36 MB
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        return np.asarray(rgb, dtype=np.uint8)
     eight = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
     return np.repeat(eight[:, :, None], 3, axis=2)
 

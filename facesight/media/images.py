@@ -246,8 +246,8 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
             image = _open_image(path, handle, max_pixels)
             try:
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                pixels = to_rgb8(upright, path)
+                ImageOps.exif_transpose(image, in_place=True)  # a copy saved per image
+                pixels = to_rgb8(image, path)
             except (OSError, ValueError, SyntaxError) as exc:
                 raise CorruptMediaError(path, f"cannot decode {image.format} data: {exc}") from exc
             captured_at, gps = _read_exif(image)

@@ -62,7 +62,8 @@ def open_dlib_resnet(
         compiled = create_ov_session(
             graph, name="dlib_resnet", threads=intra_op_threads, precision=DESCRIPTOR_PRECISION
         )
-        return compiled, sha256_file(dlib_model_path(DLIB_RESNET_FILE))
+        # the graph records the sha256 of the .dat it came from, as for ONNX Runtime below
+        return compiled, compiled.metadata.get("source_sha256", "unknown")
 
     from facesight.vision.models.onnx import OrtSession, create_session
 

@@ -75,15 +75,26 @@ def create_ov_session(
     hint = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type
     used = str(hint.get_type_name()) if hasattr(hint, "get_type_name") else str(hint)
     log.info("%s model runs on OpenVINO CPU in %s", name, used)
-    return OvSession(compiled, used)
+    return OvSession(compiled, used, _onnx_metadata(graph))
+
+
+def _onnx_metadata(graph: Any) -> dict[str, str]:
+    """The ONNX graph's ``metadata_props`` (OpenVINO keeps them under ``framework``)."""
+    try:
+        framework = graph.get_rt_info()["framework"]
+        return {str(key): graph.get_rt_info(["framework", key]).astype(str) for key in framework}
+    except Exception:  # a graph without metadata, or an OpenVINO that keeps none
+        return {}
 
 
 class OvSession:
     """A :class:`~facesight.vision.models.session.ModelSession` over an OpenVINO compiled model."""
 
-    def __init__(self, compiled: Any, precision: str) -> None:
+    def __init__(self, compiled: Any, precision: str, metadata: dict[str, str]) -> None:
         self.compiled = compiled
         self.precision = precision
+        self.metadata = metadata
+        """The ONNX graph's ``metadata_props``."""
         self._local = threading.local()  # an infer request serves one thread at a time
 
     @property

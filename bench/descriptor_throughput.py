@@ -1,11 +1,11 @@
-"""Face descriptor throughput: FaceEmbedder (ONNX Runtime) against dlib itself, same cores.
+"""Face descriptor throughput: FaceEmbedder against dlib itself, same cores.
 
 Chips are cut by dlib (HOG detector, 5-point shape, get_face_chip 150 px, padding 0.25)
 from ../shared/faces/people, then described by dlib's compute_face_descriptor and by
 FaceEmbedder on the same chips, each side given the same cores:
 
-* **one core**: dlib in this process (it runs one thread) against ``embed`` with
-  ONNX Runtime on one thread (``intra_op_threads=1``);
+* **one core**: dlib in this process (it runs one thread) against ``embed`` on one
+  thread (``intra_op_threads=1``);
 * **all cores** (the headline): dlib in a pool of ``--workers`` processes (default one
   per core, started together) against the faster of ``embed`` in as many one-thread
   processes and ``embed`` in one process on every core (``intra_op_threads=0``).
@@ -18,11 +18,12 @@ descriptor (``describe``: a chip and its mirror image, two network passes a face
 timed as a scan computes it too. The report starts with the largest difference between
 FaceEmbedder's descriptors and dlib's on the same chips. ``--quick``: 8 chips, batch 32,
 1 s per measurement. ``--sweep`` also times ONNX Runtime thread counts and graph
-optimisation levels directly.
+optimisation levels directly. ``--device`` picks FaceEmbedder's engine: ``cpu`` (the
+default: OpenVINO, bfloat16 where the CPU has it) or ``cpu-fp32`` (ONNX Runtime, float32).
 dlib is only the peer here; facesight itself never imports it.
 
 Usage: PYTHONPATH=. python bench/descriptor_throughput.py [--batch-sizes 1 8 32 64]
-       [--workers N] [--seconds S] [--quick] [--sweep] [--json]
+       [--workers N] [--seconds S] [--quick] [--sweep] [--json] [--device cpu|cpu-fp32]
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from facesight.vision.models.dlib_resnet import INPUT_NAME, load_dlib_resnet_onn
 from facesight.vision.models.registry import DLIB_RESNET_FILE, DLIB_SHAPE5_FILE, dlib_model_path
 
 CORES = os.cpu_count() or 1
+DEVICE = "cpu"  # --device
 PEOPLE = Path(__file__).resolve().parents[2] / "shared" / "faces" / "people"
 LEVELS = {
     "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -112,7 +114,7 @@ def time_embedder(
 ) -> dict[int, Rate]:
     results = {}
     for size in batch_sizes:
-        embedder = FaceEmbedder(intra_op_threads=threads, batch_size=size)
+        embedder = FaceEmbedder(intra_op_threads=threads, batch_size=size, device=DEVICE)
         batch = np.resize(chips, (size, *chips.shape[1:]))
         results[size] = faces_per_s(lambda e=embedder, b=batch: e.embed(b), size, seconds)
     return results
@@ -137,18 +139,20 @@ def _join(barrier: Any) -> None:
     _start_together = barrier
 
 
-def _in_worker(args: tuple[str, NDArray[np.uint8], int, float]) -> tuple[int, float, float]:
+def _in_worker(
+    args: tuple[str, NDArray[np.uint8], int, float, str],
+) -> tuple[int, float, float]:
     """In a worker process of one thread: ``dlib`` one chip per call, or facesight's
     ``embed`` / ``describe`` (``batch`` chips per call), for ``seconds`` once every
     worker is ready."""
-    kind, chips, batch, seconds = args
+    kind, chips, batch, seconds, device = args
     run: Callable[[], object]
     if kind == "dlib":
         model = dlib.face_recognition_model_v1(str(dlib_model_path(DLIB_RESNET_FILE)))
         listed = list(chips)
         run = lambda: [model.compute_face_descriptor(c) for c in listed]  # noqa: E731
     else:
-        embedder = FaceEmbedder(intra_op_threads=1, batch_size=batch)
+        embedder = FaceEmbedder(intra_op_threads=1, batch_size=batch, device=device)
         network = embedder.describe if kind == "describe" else embedder.embed
         run = lambda: network(chips)  # noqa: E731
     run()
@@ -163,7 +167,7 @@ def in_processes(
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(workers)
     with ProcessPoolExecutor(workers, context, _join, (barrier,)) as pool:
-        done = list(pool.map(_in_worker, [(kind, chips, batch, seconds)] * workers))
+        done = list(pool.map(_in_worker, [(kind, chips, batch, seconds, DEVICE)] * workers))
     wall = max(w for _, w, _ in done)
     return Rate(sum(f for f, _, _ in done), wall, sum(c for _, _, c in done))
 
@@ -192,7 +196,7 @@ def max_abs_difference(chips: NDArray[np.uint8]) -> float:
     """Largest difference of any coordinate between FaceEmbedder's and dlib's descriptors."""
     model = dlib.face_recognition_model_v1(str(dlib_model_path(DLIB_RESNET_FILE)))
     theirs = np.array([model.compute_face_descriptor(c) for c in chips], np.float64)
-    ours = FaceEmbedder(intra_op_threads=0).embed(chips).astype(np.float64)
+    ours = FaceEmbedder(intra_op_threads=0, device=DEVICE).embed(chips).astype(np.float64)
     return float(np.abs(ours - theirs).max())
 
 
@@ -214,7 +218,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=CORES, help="processes of the pools")
     parser.add_argument("--quick", action="store_true", help="8 chips, batch 32, 1 s each")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--device", choices=["cpu", "cpu-fp32"], default="cpu")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = args.device
     sizes, seconds = ([32], 1.0) if args.quick else (args.batch_sizes, args.seconds)
     chips = dlib_chips(8 if args.quick else args.chips)
     batch = 32 if 32 in sizes else max(sizes)  # FaceEmbedder's default batch when timed
@@ -251,7 +258,7 @@ def main() -> None:
         1,
         in_processes("describe", pairs, 128, n, seconds),
     )
-    describer = FaceEmbedder(intra_op_threads=0, batch_size=128)
+    describer = FaceEmbedder(intra_op_threads=0, batch_size=128, device=DEVICE)
     add(
         "facesight",
         "describe (2 chips a face), 64 faces a call",
@@ -261,6 +268,7 @@ def main() -> None:
     )
     report: dict[str, Any] = {
         "cpus": CORES,
+        "engine": FaceEmbedder(device=DEVICE).provider,
         "chips": len(chips),
         "cold_start": cold_start_s(),
         "max_abs_difference_from_dlib": max_abs_difference(chips),
@@ -300,7 +308,8 @@ def headline(rows: list[dict[str, Any]], workers: int, batch: int) -> dict[str, 
 def format_report(report: dict[str, Any]) -> str:
     cold = report["cold_start"]
     lines = [
-        f"{report['chips']} real chips, {report['cpus']} CPUs; first load: convert "
+        f"{report['chips']} real chips, {report['cpus']} CPUs, FaceEmbedder on "
+        f"{report['engine']}; first load: convert "
         f"{cold['convert_s']:.2f} s + session {cold['session_s']:.2f} s",
         f"descriptors against dlib's own on these chips: max abs difference "
         f"{report['max_abs_difference_from_dlib']:.1e}",

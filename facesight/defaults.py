@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_RATE_FPS",
     "DEFAULT_TARGET_FPIR",
     "FACESIGHT_XMP_NS",
+    "REFERENCE_DEVICE",
     "DeviceChoice",
 ]
 
@@ -38,3 +39,9 @@ class DeviceChoice(StrEnum):
     CPU_FP32 = "cpu-fp32"  # ONNX Runtime in float32: dlib's descriptors to 1e-6, slower
     CUDA = "cuda"
     TORCH_CPU = "torch-cpu"  # the PyTorch translation on the CPU, for testing
+
+
+REFERENCE_DEVICE = DeviceChoice.CPU_FP32
+"""Where the shipped calibration tables and measured rules were described: float32 descriptors,
+the same on every CPU (``scripts/data/``); bfloat16 ones lie within 0.012 of them
+(docs/speed.md)."""

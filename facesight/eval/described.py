@@ -79,6 +79,9 @@ class DescriptorCache:
         self._conn.commit()
 
 
+_FIRST_ENGINES = "onnxruntime:CPUExecutionProvider|onnxruntime:CPUExecutionProvider"
+
+
 def _key(path: Path, versions: str) -> str:
     stat = path.stat()
     return f"{path.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}\t{versions}"
@@ -123,9 +126,12 @@ def describe_images(
     if choose not in ("central", "largest"):
         raise InvalidInputError(f"choose must be 'central' or 'largest', got {choose!r}")
     # the engines too: OpenVINO's bfloat16 descriptors share float32's version (they are
-    # comparable), but an evaluation must not mix them
+    # comparable), but an evaluation must not mix them. ONNX Runtime on the CPU, the only
+    # engine before, keeps the keys it had, so the caches it filled stay valid.
+    versions = f"{pipeline.detector_version}|{pipeline.embedder_version}|{choose}"
     engines = f"{pipeline.detector.provider}|{pipeline.embedder.provider}"
-    versions = f"{pipeline.detector_version}|{pipeline.embedder_version}|{choose}|{engines}"
+    if engines != _FIRST_ENGINES:
+        versions += f"|{engines}"
     results = []
     for count, path in enumerate(paths, 1):
         key = _key(path, versions) if cache is not None and path.exists() else None

@@ -39,6 +39,7 @@ from pathlib import Path
 from rich.progress import Progress
 
 from facesight.config import resolve_library_dir
+from facesight.defaults import REFERENCE_DEVICE
 from facesight.eval.calibration import name_half
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.eval.model_calibration import face_set, measure_reference
@@ -64,7 +65,9 @@ def main() -> None:
         for p in args.images.glob("*/*.jpg")
         if args.half == "all" or name_half(p.parent.name) == 0
     )
-    pipeline = FacePipeline(FaceDetector(), FaceEmbedder())
+    pipeline = FacePipeline(
+        FaceDetector(device=REFERENCE_DEVICE), FaceEmbedder(device=REFERENCE_DEVICE)
+    )
     cache = DescriptorCache(cache_path)
     with Progress() as bar:
         task = bar.add_task("describing", total=len(paths))

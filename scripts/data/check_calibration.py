@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from facesight.config import resolve_library_dir
+from facesight.defaults import REFERENCE_DEVICE
 from facesight.descriptors import pairwise_distances
 from facesight.eval.calibration import (
     FaceSet,
@@ -58,7 +59,11 @@ def load_faces(images: Path, cache_path: Path) -> FaceSet:
     """Every lfw-dev image's subject (the face nearest the centre), from the descriptor cache."""
     paths = sorted(images.glob("*/*.jpg"))
     cache = DescriptorCache(cache_path)
-    described = describe_images(paths, FacePipeline(FaceDetector(), FaceEmbedder()), cache=cache)
+    described = describe_images(
+        paths,
+        FacePipeline(FaceDetector(device=REFERENCE_DEVICE), FaceEmbedder(device=REFERENCE_DEVICE)),
+        cache=cache,
+    )
     cache.close()
     return face_set(paths, described)
 

@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageFilter
 
 from facesight.config import resolve_library_dir
+from facesight.defaults import REFERENCE_DEVICE
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.identity.calibrate import (
     ReferenceCalibration,
@@ -307,7 +308,9 @@ def main() -> None:
     cache_dir = resolve_library_dir(None) / "cache"
     people = sorted(p for p in args.images.iterdir() if p.is_dir() and check_half(p.name))
     all_paths = [path for person in people for path in sorted(person.glob("*.jpg"))]
-    pipeline = FacePipeline(FaceDetector(), FaceEmbedder())
+    pipeline = FacePipeline(
+        FaceDetector(device=REFERENCE_DEVICE), FaceEmbedder(device=REFERENCE_DEVICE)
+    )
     cache = DescriptorCache(cache_dir / "eval-descriptors.db")
     described = describe_images(all_paths, pipeline, cache=cache)
     cache.close()

@@ -88,6 +88,7 @@ from PIL import Image
 from rich.progress import Progress
 
 from facesight.config import resolve_library_dir
+from facesight.defaults import REFERENCE_DEVICE
 from facesight.eval.described import DescriptorCache, describe_images
 from facesight.faces import box_iou
 from facesight.identity.calibrate import (
@@ -996,7 +997,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.quick and args.write:
         parser.error("--write ships the full measurement: not with --quick")
     cache_dir = args.cache or resolve_library_dir(None) / "cache"
-    pipeline = FacePipeline(FaceDetector(), FaceEmbedder())
+    pipeline = FacePipeline(
+        FaceDetector(device=REFERENCE_DEVICE), FaceEmbedder(device=REFERENCE_DEVICE)
+    )
     versions = f"{pipeline.detector_version}|{pipeline.embedder_version}"
     views = ViewCache(cache_dir / "video-rules-views.npz", versions)
     faces = load_faces(args.lfw / "people", pipeline, cache_dir / "eval-descriptors.db")

@@ -24,7 +24,11 @@ wheel; face_recognition_models still imports ``pkg_resources``) and ``pip instal
 dlib from source). Its encodings are cached
 (``--cache``), as facesight's are; the first run takes ~25 min on 2 cores.
 
+``--device cpu-fp32`` describes in float32 (the figures of docs/accuracy.md); the default,
+``cpu``, in bfloat16 where the CPU has AMX.
+
 Usage: python bench/identification_vs_face_recognition.py [--images DIR] [--json]
+       [--device cpu|cpu-fp32]
 """
 
 from __future__ import annotations
@@ -129,6 +133,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=LFW_DEV)
     parser.add_argument("--cache", type=Path, help="default: the library's cache folder")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--device", choices=["cpu", "cpu-fp32"], default="cpu", help="facesight's engine"
+    )
     args = parser.parse_args()
     cache_dir = resolve_library_dir(None) / "cache"
     protocol = identification_protocol(person_folders(args.images), 1)
@@ -139,7 +146,7 @@ def main() -> None:
     descriptors = DescriptorCache(cache_dir / "eval-descriptors.db")
     ours = run_identification(
         args.images,
-        pipeline=FacePipeline(FaceDetector(), FaceEmbedder()),
+        pipeline=FacePipeline(FaceDetector(device=args.device), FaceEmbedder(device=args.device)),
         reference=load_reference_calibration(),
         cache=descriptors,
     )

@@ -148,11 +148,18 @@ def resolve_device(requested: str) -> Device:
 
 
 def _cpu_device() -> Device:
-    """OpenVINO on the CPU when it is installed, else ONNX Runtime's CPU provider."""
+    """OpenVINO on the CPU when it is installed and sees one, else ONNX Runtime's CPU provider."""
     try:
-        import openvino  # noqa: F401
+        import openvino
     except ImportError as exc:
         log.info("OpenVINO cannot be imported (%s); ONNX Runtime runs on the CPU", exc)
+        return Device(Backend.ONNXRUNTIME, _CPU_EP)
+    try:
+        devices = openvino.Core().available_devices
+    except Exception as exc:  # openvino raises its own untyped errors
+        devices = [f"none ({exc})"]
+    if "CPU" not in devices:
+        log.info("OpenVINO offers %s, no CPU; ONNX Runtime runs on the CPU", devices)
         return Device(Backend.ONNXRUNTIME, _CPU_EP)
     return Device(Backend.OPENVINO, "CPU")
 

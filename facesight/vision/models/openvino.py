@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
+import queue
 from typing import Any
 
 import numpy as np
@@ -95,7 +95,9 @@ class OvSession:
         self.precision = precision
         self.metadata = metadata
         """The ONNX graph's ``metadata_props``."""
-        self._local = threading.local()  # an infer request serves one thread at a time
+        # an infer request serves one call at a time and holds its buffers: requests are
+        # reused, one per call running at once (not one per thread that ever called)
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     @property
     def provider(self) -> str:
@@ -104,8 +106,13 @@ class OvSession:
 
     def run(self, batch: NDArray[Any]) -> list[NDArray[np.float32]]:
         """Run one batch; outputs as float32 arrays, in graph order."""
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self.compiled.create_infer_request()
-        results = request.infer({0: np.ascontiguousarray(batch)})
-        return [np.array(results[out], np.float32) for out in self.compiled.outputs]
+        try:
+            request = self._idle.get_nowait()
+        except queue.Empty:
+            request = self.compiled.create_infer_request()
+        try:
+            results = request.infer({0: np.ascontiguousarray(batch)})
+            # copied out before the request (whose buffers they are) serves another call
+            return [np.array(results[out], np.float32) for out in self.compiled.outputs]
+        finally:
+            self._idle.put(request)

@@ -19,7 +19,7 @@ timed as a scan computes it too. The report starts with the largest difference b
 FaceEmbedder's descriptors and dlib's on the same chips. ``--quick``: 8 chips, batch 32,
 1 s per measurement. ``--sweep`` also times ONNX Runtime thread counts and graph
 optimisation levels directly. ``--device`` picks FaceEmbedder's engine: ``cpu`` (the
-default: OpenVINO, bfloat16 where the CPU has it) or ``cpu-fp32`` (ONNX Runtime, float32).
+default: OpenVINO, bfloat16 on CPUs with AMX) or ``cpu-fp32`` (ONNX Runtime, float32).
 dlib is only the peer here; facesight itself never imports it.
 
 Usage: PYTHONPATH=. python bench/descriptor_throughput.py [--batch-sizes 1 8 32 64]

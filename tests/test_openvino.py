@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import openvino
 import pytest
 from numpy.typing import NDArray
 
@@ -22,7 +23,7 @@ from facesight.vision.align import align_faces
 from facesight.vision.detect import FaceDetector
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
-from facesight.vision.models.openvino import bf16_capable, create_ov_session
+from facesight.vision.models.openvino import bf16_is_fast, create_ov_session
 from facesight.vision.pipeline import FacePipeline
 
 from .paths import LFW_DEV, PEOPLE
@@ -40,7 +41,7 @@ def chips(detector: FaceDetector) -> NDArray[np.uint8]:
 def test_default_cpu_device_runs_the_descriptor_in_openvino_and_names_its_precision(
     embedder: FaceEmbedder, detector: FaceDetector
 ) -> None:
-    precision = "bf16" if bf16_capable() else "f32"
+    precision = "bf16" if bf16_is_fast() else "f32"
     assert embedder.provider == f"openvino:CPU {precision}"
     assert detector.provider == "onnxruntime:CPUExecutionProvider"  # float32: docs/speed.md
 
@@ -95,5 +96,16 @@ def test_an_evaluation_never_mixes_bf16_and_float32_descriptors(
     for a, b, c in zip(fast, exact, again, strict=True):
         assert a.descriptor is not None and b.descriptor is not None
         np.testing.assert_array_equal(b.descriptor, c.descriptor)  # the cache answers
-        if bf16_capable():
+        if bf16_is_fast():
             assert np.linalg.norm(a.descriptor - b.descriptor) > 1e-4  # but never across engines
+
+
+def test_bfloat16_only_where_the_cpu_has_amx(tmp_path: Path) -> None:
+    avx512_bf16_only = tmp_path / "cooper-lake"
+    avx512_bf16_only.write_text("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16\n")
+    assert not bf16_is_fast(avx512_bf16_only)  # bfloat16 there runs at float32's speed
+    assert not bf16_is_fast(tmp_path / "no-such-file")
+    amx = tmp_path / "sapphire-rapids"
+    amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n")
+    capabilities = openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert bf16_is_fast(amx) == ("BF16" in capabilities)  # and OpenVINO computes in bfloat16

@@ -78,7 +78,7 @@ __all__ = ["cli", "main"]
     default="auto",
     show_default=True,
     help="Where the networks run: auto = a GPU when one works, else the CPU; cpu = the "
-    "descriptor in OpenVINO (bfloat16 where the CPU has it, about 5x faster); cpu-fp32 = "
+    "descriptor in OpenVINO (bfloat16 on CPUs with AMX, about 5x faster); cpu-fp32 = "
     "ONNX Runtime in float32 (dlib's own descriptors to 1e-6); cuda = a GPU or an error, "
     "never a silent CPU fallback.",
 )

@@ -307,7 +307,7 @@ class FaceDetector(LazyModel):
             0 / 32 / 40 px: 4000x3000 1.87 / 0.89 / 0.50; 1920x1080 1.54 / 0.76 /
             0.53; 1024x768 1.39 / 0.95 / 0.39.
         intra_op_threads: threads per inference; 0 uses every core.
-        device: ``"cpu"`` (OpenVINO, in bfloat16 where the CPU has it), ``"cpu-fp32"``
+        device: ``"cpu"`` (OpenVINO, in bfloat16 on CPUs with AMX), ``"cpu-fp32"``
             (ONNX Runtime in float32), ``"cuda"`` (a GPU or a ``DeviceError``, never
             a silent CPU fallback), ``"auto"`` (the GPU when one works, else ``"cpu"``) or
             ``"torch-cpu"`` (the PyTorch translation on CPU, for testing); see

@@ -4,10 +4,10 @@ PyTorch on CUDA.
 ``device`` is one of :data:`DEVICE_CHOICES`:
 
 * ``"cpu"`` — OpenVINO on the CPU (:mod:`facesight.vision.models.openvino`): on CPUs
-  with bfloat16 units (Intel AMX or AVX-512 BF16) the descriptor network runs in
-  bfloat16, about five times faster than float32, its descriptors within 0.01 of the
-  float32 ones (dlib's threshold is 0.6; measured in docs/speed.md); elsewhere in
-  float32. Without the ``openvino`` package, ONNX Runtime's CPU provider;
+  with Intel AMX the descriptor network runs in bfloat16, about five times faster than
+  float32, its descriptors within 0.012 of the float32 ones (dlib's threshold is 0.6;
+  measured in docs/speed.md); elsewhere in float32. Without the ``openvino`` package,
+  ONNX Runtime's CPU provider;
 * ``"cpu-fp32"`` — ONNX Runtime's CPU provider in float32: dlib's own descriptors to
   about 1e-6, the reference the tests check against;
 * ``"cuda"`` — a GPU, or a :class:`~facesight.errors.DeviceError`: ONNX Runtime's

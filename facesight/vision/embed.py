@@ -61,7 +61,7 @@ class FaceEmbedder(LazyModel):
             one embedder), 1 suits one embedder per worker process.
         batch_size: chips per inference call; memory grows with it (tens of MB at 32),
             speed hardly does beyond 8 on CPU. A GPU wants hundreds (256-1024).
-        device: ``"cpu"`` (OpenVINO, in bfloat16 where the CPU has it), ``"cpu-fp32"``
+        device: ``"cpu"`` (OpenVINO, in bfloat16 on CPUs with AMX), ``"cpu-fp32"``
             (ONNX Runtime in float32), ``"cuda"`` (a GPU or a ``DeviceError``, never
             a silent CPU fallback), ``"auto"`` (the GPU when one works, else ``"cpu"``) or
             ``"torch-cpu"`` (the PyTorch translation on CPU, for testing); see

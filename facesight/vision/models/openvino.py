@@ -52,7 +52,6 @@ def create_ov_session(
     name: str,
     threads: int = 0,
     precision: str = "bf16",
-    input_shape: list[int] | None = None,
 ) -> OvSession:
     """Compile an ONNX graph with OpenVINO for the CPU.
 
@@ -62,7 +61,6 @@ def create_ov_session(
         threads: CPU threads for one inference; 0 lets OpenVINO use every core.
         precision: ``"bf16"`` (used where OpenVINO's CPU plugin has bfloat16, else float32)
             or ``"f32"``.
-        input_shape: a fixed input shape to compile for (dynamic dimensions as -1).
 
     Raises:
         ModelError: OpenVINO cannot read or compile the model.
@@ -72,8 +70,6 @@ def create_ov_session(
     try:
         core = ov.Core()
         graph = core.read_model(model if isinstance(model, bytes) else os.fspath(model))
-        if input_shape is not None:
-            graph.reshape({graph.inputs[0].get_any_name(): ov.PartialShape(input_shape)})
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": precision,
             "PERFORMANCE_HINT": "LATENCY",

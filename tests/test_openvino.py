@@ -12,7 +12,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-import openvino
 import pytest
 from numpy.typing import NDArray
 
@@ -21,6 +20,7 @@ from facesight.eval.described import DescriptorCache, describe_images
 from facesight.media.images import load_image
 from facesight.vision.align import align_faces
 from facesight.vision.detect import FaceDetector
+from facesight.vision.device import openvino_core
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
 from facesight.vision.models.openvino import bf16_is_fast, create_ov_session
@@ -107,5 +107,5 @@ def test_bfloat16_only_where_the_cpu_has_amx(tmp_path: Path) -> None:
     assert not bf16_is_fast(tmp_path / "no-such-file")
     amx = tmp_path / "sapphire-rapids"
     amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n")
-    capabilities = openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    capabilities = openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     assert bf16_is_fast(amx) == ("BF16" in capabilities)  # and OpenVINO computes in bfloat16

@@ -28,7 +28,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from facesight.defaults import DeviceChoice
 from facesight.errors import DeviceError, InvalidInputError
@@ -39,6 +41,7 @@ __all__ = [
     "Device",
     "DeviceChoice",
     "check_device",
+    "openvino_core",
     "resolve_device",
 ]
 
@@ -147,19 +150,29 @@ def resolve_device(requested: str) -> Device:
     return device
 
 
+@lru_cache(maxsize=1)
+def openvino_core() -> Any:
+    """This process's one OpenVINO ``Core`` (thread-safe): its CPU plugin loads once.
+
+    Raises:
+        ImportError: the ``openvino`` package is not installed.
+    """
+    import openvino
+
+    return openvino.Core()
+
+
 def _cpu_device() -> Device:
     """OpenVINO on the CPU when it is installed and sees one, else ONNX Runtime's CPU provider."""
     try:
-        import openvino
+        import openvino  # noqa: F401  (whether it is installed: openvino_core is cached)
     except ImportError as exc:
         log.info("OpenVINO cannot be imported (%s); ONNX Runtime runs on the CPU", exc)
         return Device(Backend.ONNXRUNTIME, _CPU_EP)
-    try:
-        devices = openvino.Core().available_devices
+    try:  # the CPU plugin alone: listing every device probes GPU and NPU plugins too
+        openvino_core().get_property("CPU", "FULL_DEVICE_NAME")
     except Exception as exc:  # openvino raises its own untyped errors
-        devices = [f"none ({exc})"]
-    if "CPU" not in devices:
-        log.info("OpenVINO offers %s, no CPU; ONNX Runtime runs on the CPU", devices)
+        log.info("OpenVINO has no CPU here (%s); ONNX Runtime runs on the CPU", exc)
         return Device(Backend.ONNXRUNTIME, _CPU_EP)
     return Device(Backend.OPENVINO, "CPU")
 

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import ModelError
+from facesight.vision.device import openvino_core
 
 __all__ = ["OvSession", "bf16_is_fast", "create_ov_session"]
 
@@ -41,9 +42,7 @@ def bf16_is_fast(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     flags = {flag for line in lines if line.startswith("flags") for flag in line.split()}
     if "amx_bf16" not in flags:
         return False
-    import openvino as ov
-
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def create_ov_session(
@@ -65,10 +64,8 @@ def create_ov_session(
     Raises:
         ModelError: OpenVINO cannot read or compile the model.
     """
-    import openvino as ov
-
     try:
-        core = ov.Core()
+        core = openvino_core()
         graph = core.read_model(model if isinstance(model, bytes) else os.fspath(model))
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": precision,

@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -699,13 +700,10 @@ class Store:
         cursor of the next page (``store.sightings.SightingReader.page``)."""
         return self._sightings.page(rule, person_id, after=after, limit=limit)
 
-    @property
+    @cached_property
     def queue_memo(self) -> QueueMemo:
         """What review-queue pages share until the library changes (``store.queue``)."""
-        memo = self.__dict__.get("_queue_memo")
-        if memo is None:
-            memo = self.__dict__["_queue_memo"] = QueueMemo()
-        return memo
+        return QueueMemo()
 
     def queue_page(
         self,

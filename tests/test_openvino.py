@@ -109,3 +109,10 @@ def test_bfloat16_only_where_the_cpu_has_amx(tmp_path: Path) -> None:
     amx.write_text("flags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n")
     capabilities = openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     assert bf16_is_fast(amx) == ("BF16" in capabilities)  # and OpenVINO computes in bfloat16
+
+
+def test_sessions_leave_threads_unpinned(models_dir: Path) -> None:
+    # pinned (OpenVINO's default), every scan worker's thread sat on the same first core
+    # and each worker got half of it (docs/speed.md, "What this stop changed")
+    session = create_ov_session(load_dlib_resnet_onnx(models_dir), name="t", threads=1)
+    assert session.compiled.get_property("ENABLE_CPU_PINNING") is False

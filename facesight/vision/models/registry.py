@@ -86,7 +86,7 @@ def bytes_literal(path: Path, name: str, *, hint: str = "") -> bytes:
     except (OSError, SyntaxError, ValueError, ImportError) as exc:
         raise WeightsNotFoundError(f"cannot read {path}: {exc}{tail}") from exc
     loaded: object = None
-    for instruction in dis.get_instructions(code):
+    for instruction in dis.get_instructions(code) if code is not None else []:
         if instruction.opname == "STORE_NAME" and instruction.argval == name:
             if isinstance(loaded, bytes):
                 return loaded

@@ -8,6 +8,8 @@ never mixes its descriptors with float32's.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -116,3 +118,18 @@ def test_sessions_leave_threads_unpinned(models_dir: Path) -> None:
     # and each worker got half of it (docs/speed.md, "What this stop changed")
     session = create_ov_session(load_dlib_resnet_onnx(models_dir), name="t", threads=1)
     assert session.compiled.get_property("ENABLE_CPU_PINNING") is False
+
+
+def test_openvino_loads_without_its_model_converter_which_stays_importable() -> None:
+    probe = (
+        "import sys\n"
+        "from facesight.vision.device import openvino_core\n"
+        "openvino_core().get_property('CPU', 'FULL_DEVICE_NAME')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('openvino.tools', 'openvino_t'))))\n"
+        "from openvino.tools.ovc import convert_model\n"
+        "print(callable(convert_model))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.splitlines() == ["[]", "True"], done.stderr

@@ -26,10 +26,12 @@ The choice is logged on the ``facesight`` logger (INFO), with why a GPU was pass
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from facesight.defaults import DeviceChoice
@@ -41,6 +43,7 @@ __all__ = [
     "Device",
     "DeviceChoice",
     "check_device",
+    "import_openvino",
     "openvino_core",
     "resolve_device",
 ]
@@ -157,15 +160,45 @@ def openvino_core() -> Any:
     Raises:
         ImportError: the ``openvino`` package is not installed.
     """
-    import openvino
+    return import_openvino().Core()
 
-    return openvino.Core()
+
+# openvino's __init__ imports its model converter, and with it its telemetry, inside
+# ``try: ... except ImportError``; facesight reads ONNX graphs and converts nothing
+_CONVERTER = "openvino.tools.ovc"
+
+
+def import_openvino() -> ModuleType:
+    """``import openvino``, without the model converter its ``__init__`` also imports.
+
+    That converter (``openvino.convert_model``) and its telemetry took 0.07 of the
+    0.12 s ``import openvino`` costs, in every scan worker's start. A ``None`` in
+    ``sys.modules`` (Python's documented way to make an import fail) makes openvino's
+    own ``except ImportError`` skip it while the package loads; it is taken out again,
+    so a later ``import openvino.tools.ovc`` works as usual.
+
+    Raises:
+        ImportError: the ``openvino`` package is not installed.
+    """
+    loaded = sys.modules.get("openvino")
+    if loaded is not None:
+        return loaded
+    blocked = _CONVERTER not in sys.modules
+    if blocked:
+        sys.modules[_CONVERTER] = None  # type: ignore[assignment]
+    try:
+        import openvino
+    finally:
+        if blocked and sys.modules.get(_CONVERTER, False) is None:
+            del sys.modules[_CONVERTER]
+    module: ModuleType = openvino
+    return module
 
 
 def _cpu_device() -> Device:
     """OpenVINO on the CPU when it is installed and sees one, else ONNX Runtime's CPU provider."""
     try:
-        import openvino  # noqa: F401  (whether it is installed: openvino_core is cached)
+        import_openvino()  # whether it is installed: openvino_core is cached
     except ImportError as exc:
         log.info("OpenVINO cannot be imported (%s); ONNX Runtime runs on the CPU", exc)
         return Device(Backend.ONNXRUNTIME, _CPU_EP)

@@ -14,7 +14,9 @@ from facesight.files import sha256_file
 from facesight.library.facade import Library
 from facesight.media.images import load_image
 from facesight.store.sqlite import Store
+from facesight.vision.device import Backend, resolve_device
 from facesight.vision.embed import DESCRIPTOR_LENGTH, FaceEmbedder
+from facesight.vision.models.cache_files import COMPILED_SUFFIX
 from facesight.vision.models.dlib_resnet import verify_model_cache
 from facesight.vision.pipeline import FacePipeline
 
@@ -23,6 +25,10 @@ from .test_store import _face, _media
 
 OBAMA = sorted((PEOPLE / "Barack_Obama").glob("*.jpg"))[0]
 BIDEN = sorted((PEOPLE / "Joe_Biden").glob("*.jpg"))[0]
+
+openvino_only = pytest.mark.skipif(
+    resolve_device("cpu").backend is not Backend.OPENVINO, reason="openvino is not installed"
+)
 
 
 def _flip_middle(path: Path, count: int = 100) -> None:
@@ -38,10 +44,11 @@ def _cached_model(directory: Path) -> Path:
     return model
 
 
+@pytest.mark.parametrize("device", ["cpu", "cpu-fp32"])
 def test_a_damaged_cached_model_is_rebuilt(
-    tmp_path: Path, detector: object, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, detector: object, caplog: pytest.LogCaptureFixture, device: str
 ) -> None:
-    FaceEmbedder(cache_dir=tmp_path).load()
+    FaceEmbedder(cache_dir=tmp_path, device="cpu-fp32").load()  # the graph, not yet compiled
     model = _cached_model(tmp_path)
     good = sha256_file(model)
     _flip_middle(model)
@@ -51,7 +58,7 @@ def test_a_damaged_cached_model_is_rebuilt(
         Library(
             tmp_path / "lib",
             detector=detector,
-            embedder=FaceEmbedder(cache_dir=tmp_path),  # type: ignore[arg-type]
+            embedder=FaceEmbedder(cache_dir=tmp_path, device=device),  # type: ignore[arg-type]
         ) as library,
     ):
         result = library.compare(OBAMA, BIDEN)
@@ -61,16 +68,81 @@ def test_a_damaged_cached_model_is_rebuilt(
     assert verify_model_cache(tmp_path) == []
 
 
-def test_descriptors_of_a_broken_model_are_refused(tmp_path: Path, detector: object) -> None:
+@pytest.mark.parametrize("device", ["cpu", "cpu-fp32"])
+def test_descriptors_of_a_broken_model_are_refused(
+    tmp_path: Path, detector: object, device: str
+) -> None:
     """Damage the hash cannot catch (the model was bad when built) still stores nothing."""
-    FaceEmbedder(cache_dir=tmp_path).load()
+    FaceEmbedder(cache_dir=tmp_path, device="cpu-fp32").load()  # the graph, not yet compiled
     model = _cached_model(tmp_path)
     _flip_middle(model)
     sidecar = model.with_name(model.name + ".sha256")
     sidecar.write_text(sha256_file(model) + "\n")  # as if built damaged
-    pipeline = FacePipeline(detector, FaceEmbedder(cache_dir=tmp_path))  # type: ignore[arg-type]
+    embedder = FaceEmbedder(cache_dir=tmp_path, device=device)
+    pipeline = FacePipeline(detector, embedder)  # type: ignore[arg-type]
     with pytest.raises(ModelError, match="model cache"):
         pipeline.analyze(load_image(OBAMA).pixels)
+
+
+def _compiled_model(directory: Path) -> Path:
+    [blob] = directory.glob(f"dlib_resnet_*{COMPILED_SUFFIX}")
+    return blob
+
+
+@pytest.fixture(scope="module")
+def chips() -> np.ndarray:
+    from facesight.vision.align import align_faces
+    from facesight.vision.detect import FaceDetector
+
+    pixels = load_image(OBAMA).pixels
+    return align_faces(pixels, FaceDetector().detect(pixels).kps5)
+
+
+@openvino_only
+def test_the_compiled_model_is_kept_and_imported_to_the_same_descriptors(
+    tmp_path: Path, chips: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    compiled = FaceEmbedder(cache_dir=tmp_path)
+    fresh = compiled.embed(chips)
+    blob = _compiled_model(tmp_path)
+    assert compiled.provider.startswith("openvino:CPU")
+    with caplog.at_level(logging.INFO, logger="facesight"):
+        imported = FaceEmbedder(cache_dir=tmp_path, intra_op_threads=1)
+        assert np.array_equal(imported.embed(chips), fresh)
+    assert any(f"imported from {blob}" in r.getMessage() for r in caplog.records)
+    assert imported.provider == compiled.provider
+    assert verify_model_cache(tmp_path) == []
+
+
+@openvino_only
+def test_a_damaged_compiled_model_is_compiled_again(
+    tmp_path: Path, chips: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenVINO itself runs a compiled model whose weights were overwritten (its
+    descriptors off by 0.04): the recorded sha256 must catch it."""
+    fresh = FaceEmbedder(cache_dir=tmp_path).embed(chips)
+    blob = _compiled_model(tmp_path)
+    _flip_middle(blob, count=100_000)
+    assert verify_model_cache(tmp_path) == [f"{blob}: damaged (sha256 differs from the one built)"]
+    with caplog.at_level(logging.WARNING):
+        assert np.array_equal(FaceEmbedder(cache_dir=tmp_path).embed(chips), fresh)
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert verify_model_cache(tmp_path) == []  # written again, whole
+
+
+@openvino_only
+def test_a_compiled_model_openvino_refuses_is_compiled_again(
+    tmp_path: Path, chips: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whole but unreadable to this OpenVINO (as one another build wrote could be)."""
+    fresh = FaceEmbedder(cache_dir=tmp_path).embed(chips)
+    blob = _compiled_model(tmp_path)
+    blob.write_bytes(b"not a compiled model")
+    blob.with_name(blob.name + ".sha256").write_text(sha256_file(blob) + "\n")
+    with caplog.at_level(logging.WARNING):
+        assert np.array_equal(FaceEmbedder(cache_dir=tmp_path).embed(chips), fresh)
+    assert any("cannot import" in r.getMessage() for r in caplog.records)
+    assert blob.stat().st_size > 1_000_000 and verify_model_cache(tmp_path) == []
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from facesight.files import sha256_file
 from facesight.vision.device import Backend, Device
+from facesight.vision.models.cache_files import COMPILED_SUFFIX
 from facesight.vision.models.registry import DLIB_RESNET_FILE, dlib_model_path
 from facesight.vision.models.session import ModelSession
 
@@ -56,15 +57,7 @@ def open_dlib_resnet(
     from facesight.vision.models.dlib_resnet import INPUT_NAME, OUTPUT_NAME, load_dlib_resnet_onnx
 
     if device.backend is Backend.OPENVINO:
-        from facesight.vision.models.openvino import bf16_is_fast, create_ov_session
-
-        graph = load_dlib_resnet_onnx(cache_dir)
-        precision = DESCRIPTOR_PRECISION if bf16_is_fast() else "f32"
-        compiled = create_ov_session(
-            graph, name="dlib_resnet", threads=intra_op_threads, precision=precision
-        )
-        # the graph records the sha256 of the .dat it came from, as for ONNX Runtime below
-        return compiled, compiled.metadata.get("source_sha256", "unknown")
+        return _dlib_resnet_openvino(cache_dir, intra_op_threads)
 
     from facesight.vision.models.onnx import OrtSession, create_session
 
@@ -78,6 +71,36 @@ def open_dlib_resnet(
     props = ort_session.get_modelmeta().custom_metadata_map
     digest: str = props.get("source_sha256", "unknown")
     return OrtSession(ort_session, INPUT_NAME, [OUTPUT_NAME]), digest
+
+
+def _dlib_resnet_openvino(cache_dir: Path | None, threads: int) -> tuple[ModelSession, str]:
+    """dlib's ResNet compiled by OpenVINO; with a ``cache_dir``, the compiled model is kept
+    there, named by the weights' sha256, the translation's version and ``compiled_tag``."""
+    from facesight.vision.models.dlib_resnet import CONVERTER_VERSION, load_dlib_resnet_onnx
+    from facesight.vision.models.openvino import (
+        bf16_is_fast,
+        cached_ov_session,
+        compiled_tag,
+        create_ov_session,
+    )
+
+    precision = DESCRIPTOR_PRECISION if bf16_is_fast() else "f32"
+    digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
+    if cache_dir is None:
+        graph = load_dlib_resnet_onnx(None)
+        return create_ov_session(
+            graph, name="dlib_resnet", threads=threads, precision=precision
+        ), digest
+    tag = compiled_tag(precision)
+    blob = Path(cache_dir) / f"dlib_resnet_{digest}_c{CONVERTER_VERSION}_{tag}{COMPILED_SUFFIX}"
+    session = cached_ov_session(
+        blob,
+        lambda: load_dlib_resnet_onnx(cache_dir),
+        name="dlib_resnet",
+        threads=threads,
+        precision=precision,
+    )
+    return session, digest
 
 
 def open_retinaface(model: bytes, device: Device, *, intra_op_threads: int) -> ModelSession:

@@ -22,7 +22,6 @@ Preprocessing is inside the graph: callers feed (n, 150, 150, 3) uint8 RGB chips
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facesight.errors import ModelError
-from facesight.files import atomic_file, sha256_file
+from facesight.files import sha256_file
+from facesight.vision.models.cache_files import (
+    COMPILED_SUFFIX,
+    damage,
+    read_verified,
+    write_with_digest,
+)
 from facesight.vision.models.dlib_format import (
     AddPrev,
     Affine,
@@ -247,25 +252,11 @@ def build_onnx_model(net: DlibNet, *, source_sha256: str = "") -> onnx.ModelProt
     return model
 
 
-def _sidecar(path: Path) -> Path:
-    """Where the sha256 of a cached graph, recorded when it was built, is kept."""
-    return path.with_name(path.name + ".sha256")
-
-
 def _cached(path: Path) -> bytes | None:
     """The cached graph's bytes, or None if absent, damaged (its sha256 is not the one
     recorded when it was built) or built by another converter version."""
-    try:
-        data = path.read_bytes()
-        expected = _sidecar(path).read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelError(f"cannot read the cached model {path}: {exc}") from exc
-    if hashlib.sha256(data).hexdigest() != expected:
-        log.warning("the cached model %s is damaged (sha256 differs): rebuilding it", path)
-        return None
-    return data if producer_version(data) == CONVERTER_VERSION else None
+    data = read_verified(path)
+    return data if data is not None and producer_version(data) == CONVERTER_VERSION else None
 
 
 def producer_version(model: bytes) -> str | None:
@@ -307,34 +298,12 @@ def _varint(data: bytes, at: int) -> tuple[int, int]:
     return -1, len(data) + 1  # ran off the end: not a protobuf start
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write the graph, then its sha256, each via a temporary file and os.replace, so
-    readers never see a partial file; a failure (a full disk, a read-only library) is
-    logged, leaves no temporary file and the model usable from memory."""
-    try:
-        with atomic_file(path) as handle:
-            handle.write(data)
-        with atomic_file(_sidecar(path), "w", encoding="ascii") as handle:
-            handle.write(hashlib.sha256(data).hexdigest() + "\n")
-    except OSError as exc:
-        log.warning("cannot cache the converted model at %s: %s", path, exc)
-
-
 def verify_model_cache(cache_dir: Path) -> list[str]:
-    """Re-hash every cached descriptor graph in ``cache_dir``; one line per damaged one.
-
-    A damaged graph (or one with no recorded sha256) is rebuilt on its next load.
-    """
-    problems = []
-    for path in sorted(Path(cache_dir).glob("dlib_resnet_*.onnx")):
-        try:
-            expected = _sidecar(path).read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            problems.append(f"{path}: no recorded sha256 (rebuilt on next use)")
-            continue
-        if sha256_file(path) != expected:
-            problems.append(f"{path}: damaged (sha256 differs from the one built)")
-    return problems
+    """Re-hash every cached descriptor graph and compiled model in ``cache_dir``; one line
+    per damaged one (``"<path>: <problem>"``), which is rebuilt on its next load."""
+    cached = sorted(Path(cache_dir).glob("dlib_resnet_*.onnx"))
+    cached += sorted(Path(cache_dir).glob(f"dlib_resnet_*{COMPILED_SUFFIX}"))
+    return [problem for path in cached if (problem := damage(path)) is not None]
 
 
 def load_dlib_resnet_onnx(cache_dir: Path | None) -> bytes:
@@ -356,5 +325,5 @@ def load_dlib_resnet_onnx(cache_dir: Path | None) -> bytes:
     net = read_dlib_net(dat_path, DLIB_RESNET_V1)
     data = bytes(build_onnx_model(net, source_sha256=digest).SerializeToString())
     if target is not None:
-        _write_atomically(target, data)
+        write_with_digest(target, data)
     return data

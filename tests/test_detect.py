@@ -12,7 +12,14 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from facesight.errors import InvalidInputError
-from facesight.vision.detect import TILE_PX, FaceDetector, _plan_windows, _tile_span, nms
+from facesight.vision.detect import (
+    TILE_PX,
+    FaceDetector,
+    _network_input,
+    _plan_windows,
+    _tile_span,
+    nms,
+)
 
 from .paths import GROUP, NOFACE, PEOPLE
 
@@ -173,3 +180,24 @@ def test_tiles_cover_the_image_with_the_overlap_asked(length: int, overlap: int)
     tile, starts = _tile_span(length, overlap)
     assert tile <= TILE_PX and starts[0] == 0 and starts[-1] + tile == length
     assert all(b - a <= tile - overlap for a, b in itertools.pairwise(starts))
+
+
+def test_network_inputs_are_written_whole_into_a_batch_of_leftovers() -> None:
+    """Each window is written in place into one batch array: BGR minus RetinaFace's mean,
+    shrunk by Pillow's antialiasing bilinear, zero padding, whatever the array held."""
+    rng = np.random.default_rng(7)
+    image = rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    windows = _plan_windows(1500, 2000, 640, 40.0)
+    assert len(windows) > 1 and windows[1].is_tile  # the whole image, shrunk, then tiles
+    for window in windows[:2]:
+        crop = image[window.y0 : window.y1, window.x0 : window.x1]
+        shrunk = np.asarray(Image.fromarray(crop).resize(window.run_size, Image.BILINEAR))
+        want = np.zeros((3, *window.input_hw), np.float32)
+        height, width = shrunk.shape[:2]
+        want[:, :height, :width] = shrunk[..., ::-1].transpose(2, 0, 1) - np.array(
+            [104.0, 117.0, 123.0], np.float32
+        ).reshape(3, 1, 1)
+        batch = np.full((2, 3, *window.input_hw), np.nan, np.float32)
+        _network_input(image, window, batch[1])
+        assert np.array_equal(batch[1], want)
+        assert np.isnan(batch[0]).all()  # the row beside it untouched

@@ -215,17 +215,19 @@ def _plan_windows(
     return windows
 
 
-def _network_input(image: NDArray[np.uint8], window: _Window) -> NDArray[np.float32]:
-    """(3, H', W') float32 BGR-minus-mean crop of ``window``, zero-padded to ``input_hw``."""
+def _network_input(image: NDArray[np.uint8], window: _Window, out: NDArray[np.float32]) -> None:
+    """Write ``window`` of ``image`` into ``out`` (3, H', W'): float32 BGR minus the mean,
+    zero-padded to ``input_hw``. Written in place: a batch is one array, never stacked."""
     crop = image[window.y0 : window.y1, window.x0 : window.x1]
     width, height = window.run_size
     if (width, height) != (crop.shape[1], crop.shape[0]):
         # Pillow's BILINEAR widens its support when shrinking, i.e. it antialiases
         crop = np.asarray(Image.fromarray(crop).resize((width, height), Image.Resampling.BILINEAR))
-    out = np.zeros((3, *window.input_hw), np.float32)
-    for channel in range(3):  # RGB -> BGR, one plane at a time to avoid big temporaries
+    # RGB -> BGR, one plane at a time to avoid big temporaries
+    for channel in range(3):
         np.subtract(crop[..., 2 - channel], _MEAN_BGR[channel], out=out[channel, :height, :width])
-    return out
+    out[:, height:, :] = 0.0
+    out[:, :height, width:] = 0.0
 
 
 def _trusted(xyxy: NDArray[np.float32], window: _Window) -> NDArray[np.bool_]:
@@ -391,7 +393,9 @@ class FaceDetector(LazyModel):
             same = [job for job in jobs if job[1].input_hw == hw]
             for start in range(0, len(same), _MAX_BATCH):
                 batch = same[start : start + _MAX_BATCH]
-                inputs = np.stack([_network_input(images[i], window) for i, window in batch])
+                inputs = np.empty((len(batch), 3, *hw), np.float32)
+                for row, (index, window) in enumerate(batch):
+                    _network_input(images[index], window, inputs[row])
                 loc, conf, landmarks = self._run(inputs)
                 for row, (index, window) in enumerate(batch):
                     raw = (loc[row], conf[row], landmarks[row])

@@ -18,12 +18,17 @@ descriptor (``describe``: a chip and its mirror image, two network passes a face
 timed as a scan computes it too. The report starts with the largest difference between
 FaceEmbedder's descriptors and dlib's on the same chips. ``--quick``: 8 chips, batch 32,
 1 s per measurement. ``--sweep`` also times ONNX Runtime thread counts and graph
-optimisation levels directly. ``--device`` picks FaceEmbedder's engine: ``cpu`` (the
-default: OpenVINO, bfloat16 on CPUs with AMX) or ``cpu-fp32`` (ONNX Runtime, float32).
-dlib is only the peer here; facesight itself never imports it.
+optimisation levels directly. ``--sizes`` times only what OpenVINO's first run of each
+new batch size costs: batch sizes 1 to 32, once each in a shuffled order (as a scan's
+batches come), twice over, in a fresh one-thread session, fed as they are and padded to
+a multiple of ``BATCH_MULTIPLE`` as ``OvSession`` pads them. ``--device`` picks
+FaceEmbedder's engine: ``cpu`` (the default: OpenVINO, bfloat16 on CPUs with AMX) or
+``cpu-fp32`` (ONNX Runtime, float32). dlib is only the peer here; facesight itself never
+imports it.
 
 Usage: PYTHONPATH=. python bench/descriptor_throughput.py [--batch-sizes 1 8 32 64]
        [--workers N] [--seconds S] [--quick] [--sweep] [--json] [--device cpu|cpu-fp32]
+       PYTHONPATH=. python bench/descriptor_throughput.py --sizes
 """
 
 from __future__ import annotations
@@ -209,6 +214,41 @@ def cold_start_s() -> dict[str, float]:
     return {"convert_s": converted - started, "session_s": time.perf_counter() - converted}
 
 
+def new_sizes(chips: NDArray[np.uint8]) -> str:
+    """Seconds for batch sizes 1-32 (528 chips), twice over, in fresh OpenVINO sessions."""
+    import random
+
+    from facesight.vision.models.openvino import BATCH_MULTIPLE, bf16_is_fast, create_ov_session
+
+    graph = load_dlib_resnet_onnx(None)
+    precision = "bf16" if bf16_is_fast() else "f32"
+    sizes = list(range(1, 33))
+    random.Random(0).shuffle(sizes)
+    batch = np.resize(chips, (32, *chips.shape[1:]))
+    lines = [
+        f"OpenVINO {precision}, one thread: batch sizes 1-32 once each (528 chips), twice",
+        "| batches | first pass (every size new) s | second pass s |",
+        "| --- | --- | --- |",
+    ]
+    for padded in (False, True):
+        session = create_ov_session(graph, name="dlib_resnet", threads=1, precision=precision)
+        request = session.compiled.create_infer_request()
+        passes = []
+        for _ in range(2):
+            started = time.perf_counter()
+            for size in sizes:
+                if padded:
+                    session.run(batch[:size])
+                else:  # the compiled model itself
+                    request.infer({0: batch[:size]})
+            passes.append(time.perf_counter() - started)
+        label = (
+            f"padded to a multiple of {BATCH_MULTIPLE} (OvSession)" if padded else "as they come"
+        )
+        lines.append(f"| {label} | {passes[0]:.2f} | {passes[1]:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32, 64])
@@ -219,7 +259,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="8 chips, batch 32, 1 s each")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--device", choices=["cpu", "cpu-fp32"], default="cpu")
+    parser.add_argument(
+        "--sizes", action="store_true", help="only the cost of each new batch size (OpenVINO)"
+    )
     args = parser.parse_args()
+    if args.sizes:
+        print(new_sizes(dlib_chips(args.chips)))
+        return
     global DEVICE
     DEVICE = args.device
     sizes, seconds = ([32], 1.0) if args.quick else (args.batch_sizes, args.seconds)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,3 +134,39 @@ def test_openvino_loads_without_its_model_converter_which_stays_importable() -> 
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.splitlines() == ["[]", "True"], done.stderr
+
+
+class _Recording:
+    """An OpenVINO compiled model that records the batch sizes its requests run."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled, self.sizes = compiled, set[int]()
+        self.outputs = compiled.outputs
+
+    def create_infer_request(self) -> Any:
+        request, sizes = self.compiled.create_infer_request(), self.sizes
+
+        class Request:
+            def infer(self, inputs: dict[int, NDArray[np.uint8]]) -> Any:
+                sizes.add(len(inputs[0]))
+                return request.infer(inputs)
+
+        return Request()
+
+
+def test_batches_run_in_few_sizes_with_the_same_descriptors(
+    chips: NDArray[np.uint8], models_dir: Path
+) -> None:
+    """OpenVINO prepares every new input shape on its first run (15-45 ms a batch size,
+    once per process: ``bench/descriptor_throughput.py --sizes``); a scan's batches take
+    every size from 1 to 32, so they are padded to a multiple of 4."""
+    graph = load_dlib_resnet_onnx(models_dir)
+    many = np.concatenate([chips] * 6)[:33]
+    (alone,) = create_ov_session(graph, name="t", threads=1).run(many)
+    session = create_ov_session(graph, name="t", threads=1)
+    session.compiled = recording = _Recording(session.compiled)
+    for size in range(1, 34):
+        (got,) = session.run(many[:size])
+        assert got.shape == (size, 128)
+        np.testing.assert_array_equal(got, alone[:size])
+    assert recording.sizes == {4, 8, 12, 16, 20, 24, 28, 32, 36}

@@ -171,8 +171,9 @@ _CONVERTER = "openvino.tools.ovc"
 def import_openvino() -> ModuleType:
     """``import openvino``, without the model converter its ``__init__`` also imports.
 
-    That converter (``openvino.convert_model``) and its telemetry took 0.07 of the
-    0.12 s ``import openvino`` costs, in every scan worker's start. A ``None`` in
+    That converter (``openvino.convert_model``) and its telemetry made ``import
+    openvino`` take 0.10 s instead of 0.03 s, in every scan worker's start
+    (``bench/worker_start.py``). A ``None`` in
     ``sys.modules`` (Python's documented way to make an import fail) makes openvino's
     own ``except ImportError`` skip it while the package loads; it is taken out again,
     so a later ``import openvino.tools.ovc`` works as usual.

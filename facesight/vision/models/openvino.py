@@ -5,10 +5,10 @@ in bfloat16 on the AMX tiles, which is what makes it fast here; elsewhere the de
 runs in float32, at about ONNX Runtime's speed (:func:`bf16_is_fast`). Which precision
 ran is part of :attr:`OvSession.provider`.
 
-Compiling dlib's ResNet takes about 0.17 s (reading the ONNX graph, then OpenVINO's
+Compiling dlib's ResNet takes about 0.19 s (reading the ONNX graph, then OpenVINO's
 transformations), in every scan worker's start; :func:`cached_ov_session` keeps the
-compiled form in the library's model cache and imports it in 0.08 s, its sha256 check
-included (``cache_files``: OpenVINO itself runs a compiled model whose weights were
+compiled form in the library's model cache and imports it in 0.11 s, the sha256 checks
+included (``bench/worker_start.py``) (``cache_files``: OpenVINO itself runs a compiled model whose weights were
 overwritten without a word).
 """
 

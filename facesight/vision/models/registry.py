@@ -72,9 +72,10 @@ def bytes_literal(path: Path, name: str, *, hint: str = "") -> bytes:
 
     The module is compiled, never executed (``retinaface``'s package would import its
     GUI OpenCV dependency), through Python's own loader, which reads the bytecode pip
-    wrote at install time: 2 ms for ``retinaface/weights.py``'s 1.7 MB literal, against
-    50-110 ms to parse its 4.8 MB of source, in every scan worker's start. Without a
-    valid ``.pyc`` the loader compiles the source, as an import would.
+    wrote at install time: 16 ms for ``retinaface/weights.py``'s 1.7 MB literal, against
+    44 ms to parse its 4.8 MB of source, in every scan worker's start
+    (``bench/worker_start.py``). Without a valid ``.pyc`` the loader compiles the
+    source, as an import would.
 
     Raises:
         WeightsNotFoundError: the file cannot be read or compiled, or assigns no bytes

@@ -231,7 +231,9 @@ def new_sizes(chips: NDArray[np.uint8]) -> str:
         "| --- | --- | --- |",
     ]
     for padded in (False, True):
-        session = create_ov_session(graph, name="dlib_resnet", threads=1, precision=precision)
+        session = create_ov_session(
+            graph, name="dlib_resnet", threads=1, precision=precision, batch_multiple=BATCH_MULTIPLE
+        )
         request = session.compiled.create_infer_request()
         passes = []
         for _ in range(2):

@@ -26,7 +26,7 @@ from facesight.vision.detect import FaceDetector
 from facesight.vision.device import openvino_core
 from facesight.vision.embed import FaceEmbedder
 from facesight.vision.models.dlib_resnet import load_dlib_resnet_onnx
-from facesight.vision.models.openvino import bf16_is_fast, create_ov_session
+from facesight.vision.models.openvino import BATCH_MULTIPLE, bf16_is_fast, create_ov_session
 from facesight.vision.pipeline import FacePipeline
 
 from .paths import LFW_DEV, PEOPLE
@@ -163,7 +163,7 @@ def test_batches_run_in_few_sizes_with_the_same_descriptors(
     graph = load_dlib_resnet_onnx(models_dir)
     many = np.concatenate([chips] * 6)[:33]
     (alone,) = create_ov_session(graph, name="t", threads=1).run(many)
-    session = create_ov_session(graph, name="t", threads=1)
+    session = create_ov_session(graph, name="t", threads=1, batch_multiple=BATCH_MULTIPLE)
     session.compiled = recording = _Recording(session.compiled)
     for size in range(1, 34):
         (got,) = session.run(many[:size])

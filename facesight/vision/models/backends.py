@@ -78,6 +78,7 @@ def _dlib_resnet_openvino(cache_dir: Path | None, threads: int) -> tuple[ModelSe
     there, named by the weights' sha256, the translation's version and ``compiled_tag``."""
     from facesight.vision.models.dlib_resnet import CONVERTER_VERSION, load_dlib_resnet_onnx
     from facesight.vision.models.openvino import (
+        BATCH_MULTIPLE,
         bf16_is_fast,
         cached_ov_session,
         compiled_tag,
@@ -88,17 +89,23 @@ def _dlib_resnet_openvino(cache_dir: Path | None, threads: int) -> tuple[ModelSe
     digest = sha256_file(dlib_model_path(DLIB_RESNET_FILE))
     if cache_dir is None:
         graph = load_dlib_resnet_onnx(None)
-        return create_ov_session(
-            graph, name="dlib_resnet", threads=threads, precision=precision
-        ), digest
+        session = create_ov_session(
+            graph,
+            name="dlib_resnet",
+            threads=threads,
+            precision=precision,
+            batch_multiple=BATCH_MULTIPLE,
+        )
+        return session, digest
     tag = compiled_tag(precision)
     blob = Path(cache_dir) / f"dlib_resnet_{digest}_c{CONVERTER_VERSION}_{tag}{COMPILED_SUFFIX}"
     session = cached_ov_session(
         blob,
-        lambda: load_dlib_resnet_onnx(cache_dir),
+        lambda: load_dlib_resnet_onnx(cache_dir),  # read only when it must be compiled
         name="dlib_resnet",
         threads=threads,
         precision=precision,
+        batch_multiple=BATCH_MULTIPLE,
     )
     return session, digest
 

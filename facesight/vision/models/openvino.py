@@ -8,8 +8,9 @@ ran is part of :attr:`OvSession.provider`.
 Compiling dlib's ResNet takes about 0.19 s (reading the ONNX graph, then OpenVINO's
 transformations), in every scan worker's start; :func:`cached_ov_session` keeps the
 compiled form in the library's model cache and imports it in 0.11 s, the sha256 checks
-included (``bench/worker_start.py``) (``cache_files``: OpenVINO itself runs a compiled model whose weights were
-overwritten without a word).
+included (``bench/worker_start.py``). Each file is checked against its recorded sha256
+(``cache_files``): OpenVINO itself runs a compiled model whose weights were overwritten
+without a word.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def create_ov_session(
     name: str,
     threads: int = 0,
     precision: str = "bf16",
+    batch_multiple: int = 1,
 ) -> OvSession:
     """Compile an ONNX graph with OpenVINO for the CPU.
 
@@ -92,6 +94,8 @@ def create_ov_session(
         threads: CPU threads for one inference; 0 lets OpenVINO use every core.
         precision: ``"bf16"`` (used where OpenVINO's CPU plugin has bfloat16, else float32)
             or ``"f32"``.
+        batch_multiple: batches are padded to a multiple of this many inputs
+            (:class:`OvSession`; :data:`BATCH_MULTIPLE` for dlib's ResNet).
 
     Raises:
         ModelError: OpenVINO cannot read or compile the model.
@@ -102,7 +106,7 @@ def create_ov_session(
         compiled = core.compile_model(graph, "CPU", _config(precision, threads))
     except Exception as exc:  # openvino raises its own untyped errors
         raise ModelError(f"cannot compile the {name} model with OpenVINO: {exc}") from exc
-    return _session(compiled, name, "compiled")
+    return _session(compiled, name, "compiled", batch_multiple)
 
 
 def cached_ov_session(
@@ -112,6 +116,7 @@ def cached_ov_session(
     name: str,
     threads: int = 0,
     precision: str = "bf16",
+    batch_multiple: int = 1,
 ) -> OvSession:
     """:func:`create_ov_session`, through a cache of the compiled model at ``blob``.
 
@@ -131,8 +136,10 @@ def cached_ov_session(
         except Exception as exc:  # openvino raises its own untyped errors
             log.warning("OpenVINO cannot import %s (%s): compiling the model again", blob, exc)
         else:
-            return _session(compiled, name, f"imported from {blob}")
-    session = create_ov_session(graph(), name=name, threads=threads, precision=precision)
+            return _session(compiled, name, f"imported from {blob}", batch_multiple)
+    session = create_ov_session(
+        graph(), name=name, threads=threads, precision=precision, batch_multiple=batch_multiple
+    )
     try:
         exported = session.compiled.export_model().getvalue()
     except Exception as exc:  # openvino raises its own untyped errors
@@ -155,15 +162,15 @@ def compiled_tag(precision: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
 
 
-def _session(compiled: Any, name: str, how: str) -> OvSession:
+def _session(compiled: Any, name: str, how: str, batch_multiple: int) -> OvSession:
     hint = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type
     used = str(hint.get_type_name()) if hasattr(hint, "get_type_name") else str(hint)
     log.info("%s model runs on OpenVINO CPU in %s (%s)", name, used, how)
-    return OvSession(compiled, used)
+    return OvSession(compiled, used, batch_multiple)
 
 
 BATCH_MULTIPLE = 4
-"""Batches are padded to a multiple of this many inputs (see :class:`OvSession`)."""
+"""dlib's ResNet's batches are padded to a multiple of this many chips (:class:`OvSession`)."""
 
 
 class OvSession:
@@ -171,17 +178,19 @@ class OvSession:
 
     OpenVINO prepares its kernels for every new input shape on that shape's first run:
     15-45 ms for each new batch size of dlib's ResNet, against 3-28 ms to run it. A
-    scan's batches take every size from 1 to 32, so each batch is padded with blank
-    inputs to a multiple of :data:`BATCH_MULTIPLE` (eight sizes in all), whose outputs
-    are dropped: each row's output does not depend on the rows beside it. Batch sizes
+    scan's descriptor batches take every size from 1 to 32, so they are padded with
+    blank inputs to a multiple of ``batch_multiple`` (:data:`BATCH_MULTIPLE`: eight
+    sizes in all), whose outputs are dropped: each row's output does not depend on the
+    rows beside it. Batch sizes
     1-32 once each, twice over, on one thread: 0.98 s then 0.51 s as they come, 0.62 s
     then 0.58 s padded to a multiple of 4, 0.67 s and 0.63 s of 8, 0.81 s and 0.71 s of
     16 (``bench/descriptor_throughput.py --sizes``).
     """
 
-    def __init__(self, compiled: Any, precision: str) -> None:
+    def __init__(self, compiled: Any, precision: str, batch_multiple: int = 1) -> None:
         self.compiled = compiled
         self.precision = precision
+        self.batch_multiple = batch_multiple
         # an infer request serves one call at a time and holds its buffers: requests are
         # reused, one per call running at once (not one per thread that ever called)
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -194,7 +203,7 @@ class OvSession:
     def run(self, batch: NDArray[Any]) -> list[NDArray[np.float32]]:
         """Run one batch; outputs as float32 arrays, in graph order."""
         count = len(batch)
-        padded = -(-count // BATCH_MULTIPLE) * BATCH_MULTIPLE
+        padded = -(-count // self.batch_multiple) * self.batch_multiple
         if padded != count:
             blank = np.zeros((padded - count, *batch.shape[1:]), batch.dtype)
             batch = np.concatenate([batch, blank])

@@ -12,7 +12,9 @@ pipelines, otherwise identical (chips, flip-averaging, calibration tables):
   (``device="cpu"``, the default since);
 * ``bf16_both``: both networks in OpenVINO bf16.
 
-For each: ms per chip and per 250x250 detector input (one thread), how far its
+For each: ms per chip and per 250x250 and 640x480 detector input (one thread), and
+how much longer the detector's first run on a new input size takes (photos come in
+many sizes), how far its
 descriptors lie from float32's (the same images), ``facesight eval pairs`` (pair
 accuracy, TAR at FAR, estimated vs observed FMR), ``facesight eval identify`` (FNIR
 at FPIR 1e-2, the default decision's observed FPIR and FNIR), and the shipped
@@ -93,6 +95,7 @@ def speed(models: Path) -> dict[str, float]:
     rng = np.random.default_rng(0)
     chips = rng.integers(0, 256, (32, 150, 150, 3), dtype=np.uint8)
     image = rng.uniform(-120, 130, (1, 3, 256, 256)).astype(np.float32)
+    photo = rng.uniform(-120, 130, (1, 3, 480, 640)).astype(np.float32)
     graph = load_dlib_resnet_onnx(models)
     ort_dlib = create_session(graph, name="dlib", intra_op_threads=1)
     ort_det = create_session(retinaface_onnx_bytes(), name="det", intra_op_threads=1)
@@ -107,7 +110,31 @@ def speed(models: Path) -> dict[str, float]:
             lambda b: ort_det.run(None, {"input": b}), image, 100
         ),
         "detector_bf16_openvino_ms_per_256px": ms_per_item(ov_det.run, image, 100),
+        "detector_float32_ort_ms_per_640x480": ms_per_item(
+            lambda b: ort_det.run(None, {"input": b}), photo, 10
+        ),
+        "detector_bf16_openvino_ms_per_640x480": ms_per_item(ov_det.run, photo, 10),
+        "detector_float32_ort_first_run_extra_ms_per_new_size": first_run_extra_ms(
+            lambda b: ort_det.run(None, {"input": b})
+        ),
+        "detector_bf16_openvino_first_run_extra_ms_per_new_size": first_run_extra_ms(ov_det.run),
     }
+
+
+def first_run_extra_ms(run: Callable[[NDArray[Any]], object]) -> float:
+    """How much longer a photo-sized input's first run takes than its second, averaged
+    over four sizes the session has not seen (photos come in many sizes)."""
+    rng = np.random.default_rng(1)
+    extra = []
+    for height, width in ((448, 640), (480, 608), (416, 640), (384, 640)):
+        batch = rng.uniform(-120, 130, (1, 3, height, width)).astype(np.float32)
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            run(batch)
+            times.append(time.perf_counter() - started)
+        extra.append((times[0] - times[1]) * 1000)
+    return float(np.mean(extra))
 
 
 def main() -> None:

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from accuracy_row import accuracy_row  # a sibling module
 from numpy.typing import NDArray
 
 from facesight.config import default_library_dir
@@ -194,17 +195,8 @@ def main() -> None:
                         "ratio": result.ratio,
                     }
                 )
-        result_row = {
-            "pair_accuracy": pairs["mean_accuracy"],
-            "faces_not_found": pairs["faces_not_found"],
-            "tar_at_far": pairs["tar_at_far"],
-            "estimated_vs_observed_fmr": pairs["estimated_vs_observed_fmr"],
-            "fnir_at_fpir": ident["fnir_at_fpir"],
-            "default_target_fpir": ident["default_target_fpir"],
-            "default_observed_fpir": ident["default_observed_fpir"],
-            "default_fnir": ident["default_fnir"],
-            "shipped_tables_on_half_1_observed_over_claimed": checks,
-        }
+        result_row = accuracy_row(pairs, ident)
+        result_row["shipped_tables_on_half_1_observed_over_claimed"] = checks
         if name != "float32":
             base, other = vectors["float32"], faces
             if len(base.vectors) == len(other.vectors):

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from accuracy_row import accuracy_row  # a sibling module
 from numpy.typing import NDArray
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -162,16 +163,7 @@ def main() -> None:
             LFW / "people", pipeline=pipeline, reference=reference, cache=cache
         )
         cache.commit()
-        results[name] = {
-            "pair_accuracy": pairs["mean_accuracy"],
-            "faces_not_found": pairs["faces_not_found"],
-            "tar_at_far": pairs["tar_at_far"],
-            "estimated_vs_observed_fmr": pairs["estimated_vs_observed_fmr"],
-            "fnir_at_fpir": ident["fnir_at_fpir"],
-            "default_target_fpir": ident["default_target_fpir"],
-            "default_observed_fpir": ident["default_observed_fpir"],
-            "default_fnir": ident["default_fnir"],
-        }
+        results[name] = accuracy_row(pairs, ident)
         print(json.dumps({name: results[name]}, indent=2), flush=True)
 
 

@@ -173,10 +173,10 @@ def import_openvino() -> ModuleType:
 
     That converter (``openvino.convert_model``) and its telemetry made ``import
     openvino`` take 0.10 s instead of 0.03 s, in every scan worker's start
-    (``bench/worker_start.py``). A ``None`` in
-    ``sys.modules`` (Python's documented way to make an import fail) makes openvino's
-    own ``except ImportError`` skip it while the package loads; it is taken out again,
-    so a later ``import openvino.tools.ovc`` works as usual.
+    (``bench/worker_start.py``). A ``None`` in ``sys.modules`` (Python's documented way
+    to make an import fail) makes openvino's own ``except ImportError`` skip it while
+    the package loads; it is taken out again, so a later ``import openvino.tools.ovc``
+    works as usual.
 
     Raises:
         ImportError: the ``openvino`` package is not installed.

@@ -234,7 +234,9 @@ def _worker_pid(library: Path, job_id: int) -> int:
 def test_a_job_survives_its_worker_killed_and_a_server_restart(
     workspace_library: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    copy = _copy_with_model(workspace_library, tmp_path_factory.mktemp("restart"), 150)
+    # 400 more portraits: the resumed reindex must outlast the second its worker takes to
+    # notice its server died; 150 took no longer than that once workers started faster
+    copy = _copy_with_model(workspace_library, tmp_path_factory.mktemp("restart"), 400)
     server = start_server(copy)
     try:
         admin = server.api("admin")
